@@ -1,0 +1,66 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "RosterFlow",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "rosterflow", targets: ["rosterflow"]),
+        .library(name: "WorkflowEngine", targets: ["WorkflowEngine"]),
+        .library(name: "Storage", targets: ["Storage"]),
+        .library(name: "RosterFlowCore", targets: ["RosterFlowCore"]),
+        .library(name: "OneRoster", targets: ["OneRoster"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
+    ],
+    targets: [
+        // The lifecycle engine: definitions, YAML loading, validation, the pure step function, diagrams. No I/O
+        // beyond reading the definition text it is handed.
+        .target(
+            name: "WorkflowEngine",
+            dependencies: [.product(name: "Yams", package: "Yams")]
+        ),
+        // Durable state: one SQLite file (GRDB over the system libsqlite3), migrations, group commit.
+        .target(
+            name: "Storage",
+            dependencies: [
+                "WorkflowEngine",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        // OneRoster 1.1/1.2 CSV bundles: streaming reader, typed models, validation report, sample generator. No storage.
+        .target(
+            name: "OneRoster",
+            dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]
+        ),
+        // Measurements that compare our CSV reader with a library peer; used by `rosterflow bench`.
+        .target(
+            name: "OneRosterBenchmarks",
+            dependencies: ["OneRoster", .product(name: "CSV", package: "CSV.swift")]
+        ),
+        // The domain: customers, integrations, course mappings, tasks; turns commands into workflow events.
+        .target(
+            name: "RosterFlowCore",
+            dependencies: ["WorkflowEngine", "Storage"]
+        ),
+        // The operator's command-line tool.
+        .executableTarget(
+            name: "rosterflow",
+            dependencies: [
+                "RosterFlowCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "WorkflowEngineTests", dependencies: ["WorkflowEngine"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "WorkflowEngine"]),
+        .testTarget(name: "RosterFlowCoreTests", dependencies: ["RosterFlowCore"]),
+        .testTarget(name: "OneRosterTests", dependencies: ["OneRoster"]),
+        .testTarget(name: "CLITests", dependencies: ["rosterflow"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
