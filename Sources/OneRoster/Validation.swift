@@ -1,0 +1,271 @@
+import Foundation
+
+/// How serious a validation issue is.
+public enum Severity: String, OneRosterEnumeration, Comparable {
+    /// The row (or file) was not loaded.
+    case error
+    /// Loaded, but something is off and should be fixed at the source.
+    case warning
+    /// Worth knowing; nothing to fix.
+    case info
+
+    var rank: Int {
+        switch self {
+        case .error: return 0
+        case .warning: return 1
+        case .info: return 2
+        }
+    }
+
+    public static func < (lhs: Severity, rhs: Severity) -> Bool { lhs.rank < rhs.rank }
+}
+
+/// Stable machine-readable code of a validation issue.
+public enum IssueCode: String, OneRosterEnumeration {
+    /// A required column is present but the row's value is blank.
+    case missingRequiredValue = "missing-required-value"
+    /// A column whose value is required is not in the header at all; every row of the file is quarantined.
+    case missingRequiredColumn = "missing-required-column"
+    /// A value is not one of the enumeration's allowed values.
+    case unknownEnumValue = "unknown-enum-value"
+    /// A date is not `YYYY-MM-DD` or a timestamp is not ISO 8601 with a zone.
+    case badDate = "bad-date"
+    /// A timestamp was given as a bare date or without a zone; read as UTC.
+    case impreciseTimestamp = "imprecise-timestamp"
+    /// An end date is before the start date.
+    case endBeforeStart = "end-before-start"
+    /// A boolean is not `true` or `false`.
+    case badBoolean = "bad-boolean"
+    /// A school year is not a four-digit year.
+    case badYear = "bad-year"
+    /// A `{type:id}` user identifier is malformed.
+    case badUserId = "bad-user-id"
+    /// A grade is not a CEDS grade-level code.
+    case nonstandardGrade = "nonstandard-grade"
+    /// A reference names a record that is neither in the bundle nor already held.
+    case danglingReference = "dangling-reference"
+    /// The same sourcedId appears twice in one file.
+    case duplicateSourcedId = "duplicate-sourced-id"
+    /// A header looks like a misspelling of a defined column.
+    case misspeltHeader = "misspelt-header"
+    /// The same header appears twice.
+    case duplicateHeader = "duplicate-header"
+    /// A column the standard does not define and that is not a `metadata.*` column.
+    case unknownColumn = "unknown-column"
+    /// A row has more or fewer fields than the header.
+    case wrongFieldCount = "wrong-field-count"
+    /// A field is not valid UTF-8.
+    case invalidUTF8 = "invalid-utf8"
+    /// A quoted field contains a line break (forbidden by OneRoster, but parsed).
+    case lineBreakInField = "line-break-in-field"
+    /// A stray or unterminated double quote.
+    case badQuoting = "bad-quoting"
+    /// The legacy status `inactive` was read as `tobedeleted`.
+    case legacyStatus = "legacy-status"
+    /// A 1.2 user has no role in roles.csv.
+    case userWithoutRole = "user-without-role"
+    /// The bundle has no manifest.csv.
+    case manifestMissing = "manifest-missing"
+    /// A manifest value is not allowed (unknown mode, missing or unsupported version...).
+    case manifestBadValue = "manifest-bad-value"
+    /// The manifest names a file this version does not define.
+    case manifestUnknownFile = "manifest-unknown-file"
+    /// The manifest says a file is bulk or delta but the file is not in the bundle.
+    case manifestMissingFile = "manifest-missing-file"
+    /// A CSV file is in the bundle but the manifest marks it absent or does not list it; it was ignored.
+    case fileNotInManifest = "file-not-in-manifest"
+    /// A bulk or delta file has no data rows.
+    case emptyFile = "empty-file"
+    /// A file is present but not read (not a rostering file).
+    case fileNotRead = "file-not-read"
+    /// The files sit in a folder inside the zip instead of at its root.
+    case filesInSubfolder = "files-in-subfolder"
+}
+
+/// One problem found in a bundle, phrased for the district's OneRoster administrator.
+public struct ValidationIssue: Sendable, Equatable, Codable {
+    /// Error (row or file not loaded), warning or info.
+    public var severity: Severity
+    /// Stable code.
+    public var code: IssueCode
+    /// File name, e.g. `enrollments.csv`.
+    public var file: String
+    /// 1-based physical line of the row (1 for the header); `nil` for file-level issues.
+    public var line: Int?
+    /// Column (header name), if the issue is about one value.
+    public var column: String?
+    /// The offending value.
+    public var value: String?
+    /// The row's sourcedId, when known.
+    public var sourcedId: String?
+    /// What is wrong, in plain words.
+    public var message: String
+    /// How to fix it at the source.
+    public var fix: String
+
+    /// Creates an issue.
+    public init(severity: Severity, code: IssueCode, file: String, line: Int? = nil, column: String? = nil,
+                value: String? = nil, sourcedId: String? = nil, message: String, fix: String) {
+        self.severity = severity
+        self.code = code
+        self.file = file
+        self.line = line
+        self.column = column
+        self.value = value
+        self.sourcedId = sourcedId
+        self.message = message
+        self.fix = fix
+    }
+
+    /// `file:line` (or just the file).
+    public var location: String {
+        if let line { return "\(file):\(line)" }
+        return file
+    }
+}
+
+/// A row that was not loaded because of at least one error.
+public struct QuarantinedRow: Sendable, Equatable, Codable {
+    /// File name.
+    public var file: String
+    /// 1-based physical line.
+    public var line: Int
+    /// The row's sourcedId, if it had one.
+    public var sourcedId: String?
+    /// The row's values keyed by header name (invalid UTF-8 shown with replacement characters).
+    public var values: [String: String]
+    /// Codes of the errors that quarantined the row.
+    public var reasons: [IssueCode]
+}
+
+/// Per-file reading summary.
+public struct FileSummary: Sendable, Equatable, Codable {
+    /// File name.
+    public var file: String
+    /// Mode from the manifest.
+    public var mode: FileMode
+    /// Whether the file was present in the bundle.
+    public var present: Bool
+    /// Data rows read (header excluded).
+    public var rowsRead: Int
+    /// Rows loaded into the valid set.
+    public var rowsLoaded: Int
+    /// Rows quarantined.
+    public var rowsQuarantined: Int
+    /// Issues not listed individually because the per-file, per-code cap was reached (counted here).
+    public var issuesNotListed: [String: Int]
+
+    /// Creates a summary.
+    public init(file: String, mode: FileMode, present: Bool, rowsRead: Int = 0, rowsLoaded: Int = 0,
+                rowsQuarantined: Int = 0, issuesNotListed: [String: Int] = [:]) {
+        self.file = file
+        self.mode = mode
+        self.present = present
+        self.rowsRead = rowsRead
+        self.rowsLoaded = rowsLoaded
+        self.rowsQuarantined = rowsQuarantined
+        self.issuesNotListed = issuesNotListed
+    }
+}
+
+/// The result of validating a bundle: every issue, per-file counts, and totals.
+public struct ValidationReport: Sendable, Equatable, Codable {
+    /// Issues in reading order (bundle/manifest issues first, then file by file).
+    public var issues: [ValidationIssue]
+    /// Per-file summaries.
+    public var files: [FileSummary]
+    /// Number of errors, including ones not listed individually.
+    public var errorCount: Int
+    /// Number of warnings, including ones not listed individually.
+    public var warningCount: Int
+    /// Number of infos.
+    public var infoCount: Int
+    /// Number of issues per code (including ones not listed individually).
+    public var countsByCode: [String: Int]
+
+    /// Creates an empty report.
+    public init() {
+        issues = []
+        files = []
+        errorCount = 0
+        warningCount = 0
+        infoCount = 0
+        countsByCode = [:]
+    }
+
+    /// Whether any error was found.
+    public var hasErrors: Bool { errorCount > 0 }
+
+    /// Issues with a given code.
+    public func issues(withCode code: IssueCode) -> [ValidationIssue] { issues.filter { $0.code == code } }
+
+    /// Issues of a given file.
+    public func issues(inFile file: String) -> [ValidationIssue] { issues.filter { $0.file == file } }
+
+    mutating func count(_ severity: Severity, _ code: IssueCode) {
+        switch severity {
+        case .error: errorCount += 1
+        case .warning: warningCount += 1
+        case .info: infoCount += 1
+        }
+        countsByCode[code.rawValue, default: 0] += 1
+    }
+
+    /// JSON for `--json` output (pretty-printed, keys sorted, dates ISO 8601).
+    public func jsonData() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return try encoder.encode(self)
+    }
+
+    /// A human-readable rendering grouped by file: one line per issue with location, column, value,
+    /// message and fix, followed by totals.
+    /// - Parameter maxPerFile: At most this many issues are printed per file; the rest are counted.
+    public func rendered(maxPerFile: Int = 200) -> String {
+        var out = ""
+        let rowsRead = files.reduce(0) { $0 + $1.rowsRead }
+        let loaded = files.reduce(0) { $0 + $1.rowsLoaded }
+        let quarantined = files.reduce(0) { $0 + $1.rowsQuarantined }
+        var order: [String] = []
+        var byFile: [String: [ValidationIssue]] = [:]
+        for issue in issues {
+            if byFile[issue.file] == nil { order.append(issue.file) }
+            byFile[issue.file, default: []].append(issue)
+        }
+        for summary in files where byFile[summary.file] == nil && summary.present {
+            order.append(summary.file)
+        }
+        let summaries = Dictionary(files.map { ($0.file, $0) }, uniquingKeysWith: { a, _ in a })
+        for file in order {
+            var title = file
+            if let s = summaries[file] {
+                title += s.present
+                    ? " (\(s.mode.rawValue): \(s.rowsRead) rows, \(s.rowsLoaded) loaded, \(s.rowsQuarantined) quarantined)"
+                    : " (\(s.mode.rawValue), not in bundle)"
+            }
+            out += title + "\n"
+            let list = byFile[file] ?? []
+            if list.isEmpty { out += "  no issues\n" }
+            for issue in list.prefix(maxPerFile) {
+                var lineText = "  \(issue.severity.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) \(issue.location)"
+                if let c = issue.column { lineText += " column \(c)" }
+                if let v = issue.value { lineText += " value \"\(v)\"" }
+                lineText += " [\(issue.code.rawValue)]: \(issue.message) Fix: \(issue.fix)"
+                out += lineText + "\n"
+            }
+            if list.count > maxPerFile { out += "  … and \(list.count - maxPerFile) more issues in \(file)\n" }
+            if let notListed = summaries[file]?.issuesNotListed, !notListed.isEmpty {
+                for (code, n) in notListed.sorted(by: { $0.key < $1.key }) {
+                    out += "  … and \(n) more [\(code)] issues in \(file) not listed individually\n"
+                }
+            }
+        }
+        out += "Totals: \(errorCount) error\(errorCount == 1 ? "" : "s"), \(warningCount) warning\(warningCount == 1 ? "" : "s"), "
+        out += "\(infoCount) info; \(rowsRead) rows read, \(loaded) loaded, \(quarantined) quarantined.\n"
+        if !countsByCode.isEmpty {
+            out += "By code: " + countsByCode.sorted(by: { $0.key < $1.key }).map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n"
+        }
+        return out
+    }
+}

@@ -1,0 +1,109 @@
+import GRDB
+
+/// The database schema as named, append-only migrations. Never edit a migration that has shipped: add a new one.
+enum Schema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-workflow-instances") { db in
+            try db.execute(sql: """
+                CREATE TABLE workflow_definitions (
+                    name TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    source TEXT NOT NULL,
+                    checksum TEXT NOT NULL,
+                    first_loaded_at REAL NOT NULL,
+                    PRIMARY KEY (name, version)
+                );
+                CREATE TABLE workflow_instances (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    workflow TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    state TEXT NOT NULL,
+                    previous_state TEXT,
+                    subject_title TEXT NOT NULL,
+                    row_version INTEGER NOT NULL,
+                    created_at REAL NOT NULL,
+                    entered_at REAL NOT NULL,
+                    updated_at REAL NOT NULL
+                );
+                CREATE INDEX workflow_instances_by_state ON workflow_instances (workflow, state);
+                CREATE TABLE transitions (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    instance_id TEXT NOT NULL REFERENCES workflow_instances (id),
+                    from_state TEXT,
+                    to_state TEXT NOT NULL,
+                    event TEXT NOT NULL,
+                    actor TEXT NOT NULL,
+                    role TEXT NOT NULL,
+                    at REAL NOT NULL,
+                    reason TEXT,
+                    row_version INTEGER NOT NULL
+                );
+                CREATE INDEX transitions_by_instance ON transitions (instance_id, seq);
+                CREATE TRIGGER transitions_append_only_update BEFORE UPDATE ON transitions
+                BEGIN SELECT RAISE(ABORT, 'transition history is append-only'); END;
+                CREATE TRIGGER transitions_append_only_delete BEFORE DELETE ON transitions
+                BEGIN SELECT RAISE(ABORT, 'transition history is append-only'); END;
+                CREATE TABLE timers (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    instance_id TEXT NOT NULL REFERENCES workflow_instances (id),
+                    event TEXT NOT NULL,
+                    due_at REAL NOT NULL,
+                    armed_at REAL NOT NULL,
+                    armed_in_state TEXT NOT NULL
+                );
+                CREATE INDEX timers_by_due ON timers (due_at);
+                CREATE INDEX timers_by_instance ON timers (instance_id);
+                CREATE TABLE outbox (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    instance_id TEXT NOT NULL,
+                    transition_seq INTEGER,
+                    channel TEXT NOT NULL,
+                    recipient TEXT NOT NULL,
+                    template TEXT NOT NULL,
+                    payload TEXT NOT NULL,
+                    status TEXT NOT NULL DEFAULT 'pending',
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at REAL NOT NULL,
+                    created_at REAL NOT NULL,
+                    last_error TEXT
+                );
+                CREATE INDEX outbox_by_status ON outbox (status, next_attempt_at);
+                """)
+        }
+        migrator.registerMigration("v1-customers-integrations-courses") { db in
+            try db.execute(sql: """
+                CREATE TABLE customers (
+                    tenant_id TEXT PRIMARY KEY NOT NULL,
+                    district TEXT NOT NULL,
+                    contact_email TEXT NOT NULL,
+                    imported_at REAL NOT NULL
+                );
+                CREATE TABLE integrations (
+                    id TEXT PRIMARY KEY NOT NULL REFERENCES workflow_instances (id),
+                    tenant_id TEXT NOT NULL,
+                    district TEXT NOT NULL,
+                    permission TEXT NOT NULL,
+                    contact_email TEXT NOT NULL,
+                    sync_time TEXT,
+                    timezone TEXT,
+                    next_sync_at REAL,
+                    created_at REAL NOT NULL
+                );
+                CREATE INDEX integrations_by_tenant ON integrations (tenant_id);
+                CREATE TABLE courses (
+                    id TEXT PRIMARY KEY NOT NULL REFERENCES workflow_instances (id),
+                    integration_id TEXT NOT NULL REFERENCES integrations (id),
+                    sourced_id TEXT NOT NULL,
+                    title TEXT NOT NULL,
+                    catalog_title TEXT,
+                    base_id TEXT,
+                    locked_at REAL,
+                    created_at REAL NOT NULL,
+                    UNIQUE (integration_id, sourced_id)
+                );
+                """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,22 @@
+/// Errors from the store, each with a stable code and a message a person can act on.
+public struct StorageError: Error, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable, Codable {
+        /// Someone else changed the instance since the caller read it.
+        case staleInstance = "stale-instance"
+        case notFound = "not-found"
+        case duplicate = "duplicate"
+        /// A workflow file changed without a new version number.
+        case definitionChanged = "definition-changed"
+        case database = "database"
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,304 @@
+import GRDB
+
+/// The operations the domain performs inside one database transaction.
+///
+/// Everything done through one `StoreTransaction` commits together or not at all. The type hides SQL and the
+/// database library from the domain, so a second backend can provide the same operations.
+public struct StoreTransaction {
+    let db: Database
+
+    init(_ db: Database) {
+        self.db = db
+    }
+
+    private func execute(_ sql: String, _ arguments: StatementArguments) throws {
+        try db.cachedStatement(sql: sql).execute(arguments: arguments)
+    }
+
+    private func rows(_ sql: String, _ arguments: StatementArguments = []) throws -> [Row] {
+        try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments)
+    }
+
+    private func row(_ sql: String, _ arguments: StatementArguments = []) throws -> Row? {
+        try Row.fetchOne(db.cachedStatement(sql: sql), arguments: arguments)
+    }
+
+    // MARK: Workflow definitions
+
+    /// Stores a definition's text the first time its version is seen; refuses a changed text under an old version.
+    public func recordDefinition(name: String, version: Int, source: String, checksum: String, file: String, now: Double) throws {
+        if let existing = try row("SELECT checksum FROM workflow_definitions WHERE name = ? AND version = ?", [name, version]) {
+            let stored: String = existing["checksum"]
+            if stored != checksum {
+                throw StorageError(
+                    .definitionChanged,
+                    "\(file) changed, but still says version \(version) of '\(name)', which this database already runs; "
+                        + "give the changed definition a new version number (instances keep the version they started on)")
+            }
+            return
+        }
+        try execute(
+            "INSERT INTO workflow_definitions (name, version, source, checksum, first_loaded_at) VALUES (?, ?, ?, ?, ?)",
+            [name, version, source, checksum, now])
+    }
+
+    /// Every stored definition version's text.
+    public func storedDefinitions() throws -> [(name: String, version: Int, source: String)] {
+        try rows("SELECT name, version, source FROM workflow_definitions ORDER BY name, version").map {
+            (name: $0["name"], version: $0["version"], source: $0["source"])
+        }
+    }
+
+    // MARK: Instances
+
+    private static func instance(_ row: Row) -> InstanceRecord {
+        InstanceRecord(
+            id: row["id"], workflow: row["workflow"], version: row["version"], state: row["state"],
+            previousState: row["previous_state"], subjectTitle: row["subject_title"], rowVersion: row["row_version"],
+            createdAt: row["created_at"], enteredAt: row["entered_at"], updatedAt: row["updated_at"])
+    }
+
+    public func insertInstance(_ instance: InstanceRecord) throws {
+        try execute("""
+            INSERT INTO workflow_instances
+                (id, workflow, version, state, previous_state, subject_title, row_version, created_at, entered_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [instance.id, instance.workflow, instance.version, instance.state, instance.previousState,
+             instance.subjectTitle, instance.rowVersion, instance.createdAt, instance.enteredAt, instance.updatedAt])
+    }
+
+    public func instance(id: String) throws -> InstanceRecord? {
+        try row("SELECT * FROM workflow_instances WHERE id = ?", [id]).map(Self.instance)
+    }
+
+    /// Instances of `workflow`, optionally only those in `states`, oldest entry first.
+    public func instances(workflow: String, states: [String]? = nil) throws -> [InstanceRecord] {
+        var sql = "SELECT * FROM workflow_instances WHERE workflow = ?"
+        var arguments: StatementArguments = [workflow]
+        if let states {
+            sql += " AND state IN (\(states.map { _ in "?" }.joined(separator: ",")))"
+            arguments += StatementArguments(states)
+        }
+        return try Row.fetchAll(db, sql: sql + " ORDER BY entered_at, id", arguments: arguments).map(Self.instance)
+    }
+
+    /// Moves an instance to a new state if nobody changed it since `expectedRowVersion`.
+    ///
+    /// - Returns: the new row version.
+    /// - Throws: ``StorageError/Code/staleInstance`` when the stored row version differs.
+    @discardableResult
+    public func updateInstance(
+        id: String, expectedRowVersion: Int, state: String, previousState: String?, enteredAt: Double, now: Double
+    ) throws -> Int {
+        try execute("""
+            UPDATE workflow_instances
+            SET state = ?, previous_state = ?, entered_at = ?, updated_at = ?, row_version = row_version + 1
+            WHERE id = ? AND row_version = ?
+            """, [state, previousState, enteredAt, now, id, expectedRowVersion])
+        guard db.changesCount == 1 else {
+            let current = try instance(id: id)
+            throw StorageError(
+                .staleInstance,
+                current.map {
+                    "\($0.id) changed since it was read (read at version \(expectedRowVersion), now version \($0.rowVersion), "
+                        + "in state '\($0.state)'); nothing was applied: reload it and decide again"
+                } ?? "\(id) does not exist")
+        }
+        return expectedRowVersion + 1
+    }
+
+    // MARK: History
+
+    /// Appends one history row and returns its sequence number. History rows are never changed or deleted.
+    @discardableResult
+    public func appendTransition(
+        instanceID: String, from: String?, to: String, event: String, actor: String, role: String, at: Double,
+        reason: String?, rowVersion: Int
+    ) throws -> Int64 {
+        try execute("""
+            INSERT INTO transitions (instance_id, from_state, to_state, event, actor, role, at, reason, row_version)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [instanceID, from, to, event, actor, role, at, reason, rowVersion])
+        return db.lastInsertedRowID
+    }
+
+    public func transitions(instanceID: String) throws -> [TransitionRecord] {
+        try rows("SELECT * FROM transitions WHERE instance_id = ? ORDER BY seq", [instanceID]).map {
+            TransitionRecord(
+                seq: $0["seq"], instanceID: $0["instance_id"], from: $0["from_state"], to: $0["to_state"],
+                event: $0["event"], actor: $0["actor"], role: $0["role"], at: $0["at"], reason: $0["reason"],
+                rowVersion: $0["row_version"])
+        }
+    }
+
+    // MARK: Timers
+
+    public func cancelTimers(instanceID: String) throws {
+        try execute("DELETE FROM timers WHERE instance_id = ?", [instanceID])
+    }
+
+    public func armTimer(instanceID: String, event: String, dueAt: Double, armedAt: Double, inState state: String) throws {
+        try execute(
+            "INSERT INTO timers (instance_id, event, due_at, armed_at, armed_in_state) VALUES (?, ?, ?, ?, ?)",
+            [instanceID, event, dueAt, armedAt, state])
+    }
+
+    /// Timers due at or before `now`, earliest first.
+    public func dueTimers(now: Double, limit: Int = 500) throws -> [TimerRecord] {
+        try rows("SELECT * FROM timers WHERE due_at <= ? ORDER BY due_at, id LIMIT ?", [now, limit]).map(Self.timer)
+    }
+
+    public func timers(instanceID: String) throws -> [TimerRecord] {
+        try rows("SELECT * FROM timers WHERE instance_id = ? ORDER BY due_at", [instanceID]).map(Self.timer)
+    }
+
+    /// Removes a timer; returns false when it was already gone (fired or cancelled by someone else).
+    @discardableResult
+    public func deleteTimer(id: Int64) throws -> Bool {
+        try execute("DELETE FROM timers WHERE id = ?", [id])
+        return db.changesCount == 1
+    }
+
+    private static func timer(_ row: Row) -> TimerRecord {
+        TimerRecord(
+            id: row["id"], instanceID: row["instance_id"], event: row["event"], dueAt: row["due_at"],
+            armedAt: row["armed_at"], armedInState: row["armed_in_state"])
+    }
+
+    // MARK: Outbox
+
+    public func insertOutbox(_ message: OutboxRecord) throws {
+        try execute("""
+            INSERT INTO outbox (id, instance_id, transition_seq, channel, recipient, template, payload, status,
+                                attempts, next_attempt_at, created_at, last_error)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [message.id, message.instanceID, message.transitionSeq, message.channel, message.recipient, message.template,
+             message.payload, message.status, message.attempts, message.nextAttemptAt, message.createdAt, message.lastError])
+    }
+
+    public func outbox(instanceID: String? = nil) throws -> [OutboxRecord] {
+        let sql = "SELECT * FROM outbox" + (instanceID == nil ? "" : " WHERE instance_id = ?") + " ORDER BY created_at, id"
+        return try rows(sql, instanceID.map { [$0] } ?? []).map {
+            OutboxRecord(
+                id: $0["id"], instanceID: $0["instance_id"], transitionSeq: $0["transition_seq"], channel: $0["channel"],
+                recipient: $0["recipient"], template: $0["template"], payload: $0["payload"], status: $0["status"],
+                attempts: $0["attempts"], nextAttemptAt: $0["next_attempt_at"], createdAt: $0["created_at"],
+                lastError: $0["last_error"])
+        }
+    }
+
+    // MARK: Customers
+
+    /// Inserts or replaces a customer; returns true when it was new.
+    @discardableResult
+    public func upsertCustomer(_ customer: CustomerRecord) throws -> Bool {
+        let existed = try row("SELECT 1 FROM customers WHERE tenant_id = ?", [customer.tenantID]) != nil
+        try execute("""
+            INSERT INTO customers (tenant_id, district, contact_email, imported_at) VALUES (?, ?, ?, ?)
+            ON CONFLICT (tenant_id) DO UPDATE SET district = excluded.district, contact_email = excluded.contact_email,
+                imported_at = excluded.imported_at
+            """, [customer.tenantID, customer.district, customer.contactEmail, customer.importedAt])
+        return !existed
+    }
+
+    public func customer(tenantID: String) throws -> CustomerRecord? {
+        try row("SELECT * FROM customers WHERE tenant_id = ?", [tenantID]).map(Self.customer)
+    }
+
+    public func customers() throws -> [CustomerRecord] {
+        try rows("SELECT * FROM customers ORDER BY tenant_id").map(Self.customer)
+    }
+
+    private static func customer(_ row: Row) -> CustomerRecord {
+        CustomerRecord(
+            tenantID: row["tenant_id"], district: row["district"], contactEmail: row["contact_email"],
+            importedAt: row["imported_at"])
+    }
+
+    // MARK: Integrations
+
+    public func insertIntegration(_ integration: IntegrationRecord) throws {
+        try execute("""
+            INSERT INTO integrations (id, tenant_id, district, permission, contact_email, sync_time, timezone,
+                                      next_sync_at, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [integration.id, integration.tenantID, integration.district, integration.permission,
+             integration.contactEmail, integration.syncTime, integration.timezone, integration.nextSyncAt,
+             integration.createdAt])
+    }
+
+    public func integration(id: String) throws -> IntegrationRecord? {
+        try row("SELECT * FROM integrations WHERE id = ?", [id]).map(Self.integration)
+    }
+
+    /// All integrations, oldest first.
+    public func integrations() throws -> [IntegrationRecord] {
+        try rows("SELECT * FROM integrations ORDER BY created_at, id").map(Self.integration)
+    }
+
+    public func updateSchedule(integrationID: String, syncTime: String, timezone: String, nextSyncAt: Double) throws {
+        try execute(
+            "UPDATE integrations SET sync_time = ?, timezone = ?, next_sync_at = ? WHERE id = ?",
+            [syncTime, timezone, nextSyncAt, integrationID])
+    }
+
+    private static func integration(_ row: Row) -> IntegrationRecord {
+        IntegrationRecord(
+            id: row["id"], tenantID: row["tenant_id"], district: row["district"], permission: row["permission"],
+            contactEmail: row["contact_email"], syncTime: row["sync_time"], timezone: row["timezone"],
+            nextSyncAt: row["next_sync_at"], createdAt: row["created_at"])
+    }
+
+    // MARK: Courses
+
+    public func insertCourse(_ course: CourseRecord) throws {
+        try execute("""
+            INSERT INTO courses (id, integration_id, sourced_id, title, catalog_title, base_id, locked_at, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [course.id, course.integrationID, course.sourcedID, course.title, course.catalogTitle, course.baseID,
+             course.lockedAt, course.createdAt])
+    }
+
+    public func course(id: String) throws -> CourseRecord? {
+        try row("SELECT * FROM courses WHERE id = ?", [id]).map(Self.courseRecord)
+    }
+
+    public func course(integrationID: String, sourcedID: String) throws -> CourseRecord? {
+        try row("SELECT * FROM courses WHERE integration_id = ? AND sourced_id = ?", [integrationID, sourcedID])
+            .map(Self.courseRecord)
+    }
+
+    public func courses(integrationID: String) throws -> [CourseRecord] {
+        try rows("SELECT * FROM courses WHERE integration_id = ? ORDER BY created_at, id", [integrationID]).map(Self.courseRecord)
+    }
+
+    public func updateMapping(courseID: String, catalogTitle: String, baseID: String) throws {
+        try execute("UPDATE courses SET catalog_title = ?, base_id = ? WHERE id = ?", [catalogTitle, baseID, courseID])
+    }
+
+    public func markLocked(courseID: String, at: Double) throws {
+        try execute("UPDATE courses SET locked_at = COALESCE(locked_at, ?) WHERE id = ?", [at, courseID])
+    }
+
+    private static func courseRecord(_ row: Row) -> CourseRecord {
+        CourseRecord(
+            id: row["id"], integrationID: row["integration_id"], sourcedID: row["sourced_id"], title: row["title"],
+            catalogTitle: row["catalog_title"], baseID: row["base_id"], lockedAt: row["locked_at"],
+            createdAt: row["created_at"])
+    }
+
+    /// How many of an integration's courses are in none of `states`, and how many it has in all.
+    public func courseCounts(integrationID: String, notIn states: [String]) throws -> (outside: Int, total: Int) {
+        let placeholders = states.map { _ in "?" }.joined(separator: ",")
+        let row = try Row.fetchOne(db, sql: """
+            SELECT COUNT(*) AS total, COALESCE(SUM(CASE WHEN i.state IN (\(placeholders)) THEN 0 ELSE 1 END), 0) AS outside
+            FROM courses c JOIN workflow_instances i ON i.id = c.id
+            WHERE c.integration_id = ?
+            """, arguments: StatementArguments(states) + [integrationID])
+        return (row?["outside"] ?? 0, row?["total"] ?? 0)
+    }
+}

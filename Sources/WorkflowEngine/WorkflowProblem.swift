@@ -1,0 +1,60 @@
+/// One problem found while loading or validating a workflow definition.
+///
+/// Codes are stable (scripts may match on them); messages name the file, line and state so a person can fix it.
+public struct WorkflowProblem: Error, Sendable, Hashable, Codable, CustomStringConvertible {
+    /// Stable problem codes.
+    public enum Code: String, Sendable, Codable, CaseIterable {
+        case yamlSyntax = "yaml-syntax"
+        case missingField = "missing-field"
+        case badValue = "bad-value"
+        case unknownKey = "unknown-key"
+        case unknownTargetState = "unknown-target-state"
+        case unknownInitialState = "unknown-initial-state"
+        case unknownGuard = "unknown-guard"
+        case unknownEffect = "unknown-effect"
+        case unknownRole = "unknown-role"
+        case missingRoles = "missing-roles"
+        case unreachableState = "unreachable-state"
+        case deadEnd = "dead-end"
+        case duplicateEvent = "duplicate-event"
+        case duplicateKey = "duplicate-key"
+        case badDuration = "bad-duration"
+        case timerEventUndefined = "timer-event-undefined"
+        case finalStateHasEvents = "final-state-has-events"
+        case unreachableCandidate = "unreachable-candidate"
+        case duplicateWorkflow = "duplicate-workflow"
+    }
+
+    public var code: Code
+    public var location: SourceLocation
+    /// The state the problem is in, when it is in one.
+    public var state: String?
+    public var message: String
+
+    public init(_ code: Code, at location: SourceLocation, state: String? = nil, _ message: String) {
+        self.code = code
+        self.location = location
+        self.state = state
+        self.message = message
+    }
+
+    /// `file:line: [code] state 'x': message`
+    public var description: String {
+        let where_ = state.map { " state '\($0)':" } ?? ""
+        return "\(location): [\(code.rawValue)]\(where_) \(message)"
+    }
+}
+
+/// All the problems found in one or more workflow files.
+public struct WorkflowValidationError: Error, Sendable, CustomStringConvertible {
+    public var problems: [WorkflowProblem]
+
+    public init(problems: [WorkflowProblem]) {
+        self.problems = problems
+    }
+
+    public var description: String {
+        "\(problems.count) problem\(problems.count == 1 ? "" : "s") in workflow definitions:\n"
+            + problems.map { "  " + $0.description }.joined(separator: "\n")
+    }
+}
