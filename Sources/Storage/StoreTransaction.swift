@@ -23,6 +23,16 @@ public struct StoreTransaction {
         try Row.fetchOne(db.cachedStatement(sql: sql), arguments: arguments)
     }
 
+    /// Runs `body` in a savepoint: if it throws, its changes are undone and the rest of the transaction goes on.
+    public func savepoint<T>(_ body: () throws -> T) throws -> T {
+        var result: T?
+        try db.inSavepoint {
+            result = try body()
+            return .commit
+        }
+        return result!
+    }
+
     // MARK: Workflow definitions
 
     /// Stores a definition's text the first time its version is seen; refuses a changed text under an old version.

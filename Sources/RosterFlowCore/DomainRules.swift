@@ -1,0 +1,164 @@
+import Foundation
+import Storage
+import WorkflowEngine
+
+/// What an effect sees: the open transaction, the instance after the transition, and the event's details.
+struct EffectContext {
+    let tx: StoreTransaction
+    let runtime: WorkflowRuntime
+    let instance: InstanceRecord
+    let event: String
+    let from: String?
+    let to: String
+    let sender: Sender
+    let reason: String?
+    let payload: [String: String]
+    let transitionSeq: Int64
+    let now: Double
+}
+
+/// The guards and effects that workflow YAML may name, implemented in Swift.
+///
+/// A definition cannot run arbitrary code: it can only name entries of these registries, and an unknown name is a
+/// load-time error.
+public struct DomainRules: Sendable {
+    /// States of the course-mapping workflow in which a course counts as having content.
+    static let contentStates = ["content_added", "locked"]
+    /// Integration states in which new courses count as "added after start-up".
+    static let startedStates = ["content_mapped", "live"]
+
+    static let guardNames: Set<String> = ["existing_customer", "all_courses_have_content"]
+    static let effectNames: Set<String> = [
+        "notify", "store_schedule", "store_mapping", "record_lock", "announce_course", "check_integration_content",
+    ]
+
+    /// The validator that checks definitions against these registries.
+    public static var validator: WorkflowValidator {
+        WorkflowValidator(knownGuards: guardNames, knownEffects: effectNames)
+    }
+
+    func evaluate(guard name: String, tx: StoreTransaction, instance: InstanceRecord) throws -> GuardVerdict {
+        switch name {
+        case "existing_customer":
+            guard let integration = try tx.integration(id: instance.id) else {
+                return .refuse("\(instance.id) is not an integration")
+            }
+            if try tx.customer(tenantID: integration.tenantID) != nil { return .pass }
+            return .refuse(
+                "tenant '\(integration.tenantID)' (\(integration.district)) is not in the customer registry; "
+                    + "if it is a customer, add it with `rosterflow customers import` and reconsider")
+        case "all_courses_have_content":
+            let counts = try tx.courseCounts(integrationID: instance.id, notIn: Self.contentStates)
+            if counts.total == 0 { return .refuse("the integration has no courses yet") }
+            if counts.outside == 0 { return .pass }
+            return .refuse("\(counts.outside) of \(counts.total) courses still need content")
+        default:
+            return .refuse("guard '\(name)' is not implemented")
+        }
+    }
+
+    /// Runs one effect; returns the steps it caused in other instances.
+    func run(_ effect: EffectReference, _ context: EffectContext) throws -> [AppliedStep] {
+        let tx = context.tx
+        switch effect.name {
+        case "notify":
+            try notify(
+                recipient: effect.parameters["to"] ?? "vendor_admins", template: effect.parameters["template"] ?? "generic",
+                context)
+            return []
+        case "store_schedule":
+            guard let time = context.payload["sync_time"], let zone = context.payload["timezone"],
+                  let next = context.payload["next_sync_at"].flatMap(Double.init)
+            else { throw RosterFlowError(.invalidInput, "a schedule needs a time and a time zone") }
+            try tx.updateSchedule(integrationID: context.instance.id, syncTime: time, timezone: zone, nextSyncAt: next)
+            return []
+        case "store_mapping":
+            guard let catalog = context.payload["catalog"], let base = context.payload["base_id"] else {
+                throw RosterFlowError(.invalidInput, "a mapping needs a catalog course and a base id")
+            }
+            try tx.updateMapping(courseID: context.instance.id, catalogTitle: catalog, baseID: base)
+            return []
+        case "record_lock":
+            try tx.markLocked(courseID: context.instance.id, at: context.now)
+            return []
+        case "announce_course":
+            return try announceCourse(context)
+        case "check_integration_content":
+            guard let course = try tx.course(id: context.instance.id),
+                  let integration = try tx.instance(id: course.integrationID),
+                  integration.state == "shells_created",
+                  try tx.courseCounts(integrationID: course.integrationID, notIn: Self.contentStates).outside == 0
+            else { return [] }
+            return [try context.runtime.apply(
+                tx, instanceID: course.integrationID, event: "all_content_mapped", sender: .system,
+                reason: "every course has content (the last was \(course.title))", now: context.now)]
+        default:
+            throw RosterFlowError(.workflowDefinition, "effect '\(effect.name)' is not implemented")
+        }
+    }
+
+    /// A new course shell: the first one moves a scheduled integration to shells_created; one that arrives after
+    /// start-up is announced to the DSP.
+    private func announceCourse(_ context: EffectContext) throws -> [AppliedStep] {
+        let tx = context.tx
+        guard let course = try tx.course(id: context.instance.id),
+              let integration = try tx.instance(id: course.integrationID)
+        else { return [] }
+        if integration.state == "scheduled" {
+            return [try context.runtime.apply(
+                tx, instanceID: integration.id, event: "shells_created", sender: .system,
+                reason: "first course shell created (\(course.title))", now: context.now)]
+        }
+        if Self.startedStates.contains(integration.state) {
+            try notify(recipient: "dsp", template: "course-added-after-startup", context)
+        }
+        return []
+    }
+
+    /// Writes an outbox row in the current transaction: nothing is sent before the transition commits.
+    private func notify(recipient: String, template: String, _ context: EffectContext) throws {
+        let tx = context.tx
+        var values: [String: String] = [
+            "instance_id": context.instance.id,
+            "workflow": context.instance.workflow,
+            "subject": context.instance.subjectTitle,
+            "event": context.event,
+            "state": context.to,
+        ]
+        if let from = context.from { values["from_state"] = from }
+        if let reason = context.reason { values["reason"] = reason }
+        var integrationID = context.instance.id
+        if let course = try tx.course(id: context.instance.id) {
+            integrationID = course.integrationID
+            values["course_title"] = course.title
+            values["course_sourced_id"] = course.sourcedID
+            if let catalog = course.catalogTitle { values["catalog_title"] = catalog }
+            if let base = course.baseID { values["base_id"] = base }
+        }
+        if let integration = try tx.integration(id: integrationID) {
+            values["integration_id"] = integration.id
+            values["district"] = integration.district
+            values["tenant_id"] = integration.tenantID
+            values["contact_email"] = integration.contactEmail
+            if let time = integration.syncTime { values["sync_time"] = time }
+            if let zone = integration.timezone { values["timezone"] = zone }
+        }
+        let payload = String(decoding: try JSONSerialization.data(withJSONObject: values, options: [.sortedKeys]), as: UTF8.self)
+        try tx.insertOutbox(OutboxRecord(
+            id: Identifier.make(prefix: "msg", length: 12), instanceID: context.instance.id,
+            transitionSeq: context.transitionSeq, channel: "email", recipient: recipient, template: template,
+            payload: payload, nextAttemptAt: context.now, createdAt: context.now))
+    }
+}
+
+/// Guards evaluated against the open transaction.
+struct DomainGuards: GuardEvaluating {
+    let tx: StoreTransaction
+    let instance: InstanceRecord
+    let payload: [String: String]
+    let rules: DomainRules
+
+    func evaluate(guard name: String, event: String, from state: String) throws -> GuardVerdict {
+        try rules.evaluate(guard: name, tx: tx, instance: instance)
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import Storage
+import WorkflowEngine
+
+extension RosterFlowService {
+    /// Integration states in which course shells may be created.
+    static let statesAcceptingCourses = ["scheduled", "shells_created", "content_mapped", "live"]
+
+    /// Creates a course shell and its mapping instance. The first shell of a scheduled integration moves it to
+    /// `shells_created`; a course that arrives after start-up is announced to the DSP.
+    public func addCourse(integrationID: String, sourcedID: String, title: String, sender: Sender) async throws -> CourseView {
+        let sourcedID = sourcedID.trimmingCharacters(in: .whitespaces)
+        let title = title.trimmingCharacters(in: .whitespaces)
+        guard !sourcedID.isEmpty else { throw RosterFlowError(.invalidInput, "the course's sourcedId is empty") }
+        guard !title.isEmpty else { throw RosterFlowError(.invalidInput, "the course title is empty") }
+        let runtime = self.runtime
+        let id = try await write { tx, now in
+            guard let integration = try tx.integration(id: integrationID), let instance = try tx.instance(id: integrationID) else {
+                throw RosterFlowError(.notFound, "there is no integration \(integrationID)")
+            }
+            guard Self.statesAcceptingCourses.contains(instance.state) else {
+                throw RosterFlowError(
+                    .refused,
+                    "\(integration.district) (\(integrationID)) is '\(instance.state)'; course shells are created once the "
+                        + "integration is scheduled (states: \(Self.statesAcceptingCourses.joined(separator: ", ")))")
+            }
+            if let existing = try tx.course(integrationID: integrationID, sourcedID: sourcedID) {
+                throw RosterFlowError(.conflict, "course \(sourcedID) already has a shell: \(existing.id) (\(existing.title))")
+            }
+            let id = Identifier.make(prefix: "crs")
+            _ = try runtime.start(
+                tx, workflow: "course-mapping", id: id, subjectTitle: "\(title) (\(integration.district))", sender: sender,
+                reason: "course shell created for \(sourcedID)", payload: [:], now: now
+            ) { tx in
+                try tx.insertCourse(CourseRecord(
+                    id: id, integrationID: integrationID, sourcedID: sourcedID, title: title, createdAt: now))
+            }
+            return id
+        }
+        return try course(id: id)
+    }
+
+    /// Maps a course to a catalog course. Allowed until the course is locked; re-mapping a verified course sends it
+    /// back for verification.
+    public func mapCourse(
+        id: String, catalogTitle: String, baseID: String, role: Role? = nil, actor: String
+    ) async throws -> AppliedStep {
+        let catalogTitle = catalogTitle.trimmingCharacters(in: .whitespaces)
+        let baseID = baseID.trimmingCharacters(in: .whitespaces)
+        guard !catalogTitle.isEmpty else { throw RosterFlowError(.invalidInput, "the catalog course title is empty") }
+        guard !baseID.isEmpty else { throw RosterFlowError(.invalidInput, "the base id is empty") }
+        try requireCourse(id)
+        return try await send(
+            "map", to: id, role: role, actor: actor, reason: "mapped to \(catalogTitle) [\(baseID)]",
+            payload: ["catalog": catalogTitle, "base_id": baseID])
+    }
+
+    /// The school confirms the mapping.
+    public func verifyCourse(id: String, role: Role? = nil, actor: String) async throws -> AppliedStep {
+        try requireCourse(id)
+        return try await send("verify", to: id, role: role, actor: actor)
+    }
+
+    /// The DSP has added content. When it is the integration's last course without content, the integration moves
+    /// to `content_mapped` in the same transaction.
+    public func contentAdded(id: String, role: Role? = nil, actor: String) async throws -> AppliedStep {
+        try requireCourse(id)
+        return try await send("add_content", to: id, role: role, actor: actor)
+    }
+
+    /// A student started the course: its mapping locks. A course that is already locked stays as it is.
+    public func studentStarted(id: String, role: Role? = nil, actor: String) async throws -> AppliedStep? {
+        let course = try requireCourse(id)
+        if course.lockedAt != nil { return nil }
+        return try await send("student_started", to: id, role: role, actor: actor, reason: "first student started the course")
+    }
+
+    @discardableResult
+    func requireCourse(_ id: String) throws -> CourseRecord {
+        guard let course = try read({ try $0.course(id: id) }) else {
+            throw RosterFlowError(.notFound, "there is no course \(id); `rosterflow tasks` lists courses waiting on someone")
+        }
+        return course
+    }
+
+    /// One course with its mapping, history and what may happen next.
+    public func course(id: String) throws -> CourseView {
+        try read { tx in
+            guard let course = try tx.course(id: id), let instance = try tx.instance(id: id) else {
+                throw RosterFlowError(.notFound, "there is no course \(id)")
+            }
+            return CourseView(
+                id: course.id, state: instance.state, integrationID: course.integrationID, sourcedID: course.sourcedID,
+                title: course.title, catalogTitle: course.catalogTitle, baseID: course.baseID,
+                locked: course.lockedAt != nil, lockedAt: course.lockedAt.map(Timestamp.iso),
+                workflowVersion: instance.version, rowVersion: instance.rowVersion,
+                allowedEvents: try allowedEvents(instance), history: try history(tx, id))
+        }
+    }
+
+    /// The courses of an integration.
+    public func courses(integrationID: String) throws -> [CourseView] {
+        let ids = try read { try $0.courses(integrationID: integrationID).map(\.id) }
+        return try ids.map { try course(id: $0) }
+    }
+
+    /// What must happen next, oldest first: every instance whose state defines a task, with the role that owns it.
+    public func tasks(integrationID: String? = nil) throws -> [TaskItem] {
+        try read { tx in
+            var items: [(Double, TaskItem)] = []
+            for (workflow, kind) in [("integration", "integration"), ("course-mapping", "course")] {
+                for instance in try tx.instances(workflow: workflow) {
+                    let definition = try runtime.definition(for: instance)
+                    guard let task = definition.states[instance.state]?.task else { continue }
+                    let owningIntegration = kind == "course" ? try tx.course(id: instance.id)?.integrationID ?? "" : instance.id
+                    if let integrationID, owningIntegration != integrationID { continue }
+                    items.append((instance.enteredAt, TaskItem(
+                        instanceID: instance.id, kind: kind, integrationID: owningIntegration, subject: instance.subjectTitle,
+                        state: instance.state, owner: task.owner.rawValue, ownerLabel: task.owner.displayName,
+                        todo: task.todo.replacingOccurrences(of: "{subject}", with: instance.subjectTitle),
+                        waitingSince: Timestamp.iso(instance.enteredAt))))
+                }
+            }
+            return items.sorted { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1.instanceID < $1.1.instanceID) }.map(\.1)
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import Storage
+import WorkflowEngine
+
+extension RosterFlowService {
+    /// Applies an event to an integration or course instance.
+    ///
+    /// - Parameters:
+    ///   - role: the sender's role; nil uses the role the workflow names first for this event in the current state.
+    ///   - expectedRowVersion: the version the sender saw; if the instance moved on since, nothing is applied.
+    public func send(
+        _ event: String, to instanceID: String, role: Role? = nil, actor: String, reason: String? = nil,
+        payload: [String: String] = [:], expectedRowVersion: Int? = nil
+    ) async throws -> AppliedStep {
+        let runtime = self.runtime
+        return try await write { tx, now in
+            guard let instance = try tx.instance(id: instanceID) else {
+                throw RosterFlowError(.notFound, "there is no integration or course \(instanceID)")
+            }
+            let role = try role ?? runtime.defaultRole(for: event, instance: instance) ?? .system
+            return try runtime.apply(
+                tx, instanceID: instanceID, event: event, sender: Sender(actor: actor, role: role), reason: reason,
+                payload: payload, expectedRowVersion: expectedRowVersion, now: now)
+        }
+    }
+
+    /// Checks the customer registry: an existing customer's integration becomes `authenticated`, any other `rejected`
+    /// with the reason stored.
+    public func authenticate(integrationID: String, role: Role? = nil, actor: String) async throws -> AppliedStep {
+        try await requireIntegration(integrationID)
+        return try await send("authenticate", to: integrationID, role: role, actor: actor)
+    }
+
+    /// Stores the school's preferred daily sync time and the next sync instant, and moves the integration on.
+    public func schedule(
+        integrationID: String, time: String, timezone: String, role: Role? = nil, actor: String
+    ) async throws -> AppliedStep {
+        let schedule = try SyncSchedule(time: time, timezone: timezone)
+        try await requireIntegration(integrationID)
+        let next = schedule.nextRun(after: Date(timeIntervalSince1970: clock()))
+        return try await send(
+            "schedule", to: integrationID, role: role, actor: actor,
+            reason: "daily sync at \(schedule.timeText) \(schedule.timezone)",
+            payload: ["sync_time": schedule.timeText, "timezone": schedule.timezone,
+                      "next_sync_at": String(next.timeIntervalSince1970)])
+    }
+
+    @discardableResult
+    func requireIntegration(_ id: String) async throws -> IntegrationRecord {
+        guard let integration = try read({ try $0.integration(id: id) }) else {
+            throw RosterFlowError(.notFound, "there is no integration \(id); `rosterflow integrations list` shows them")
+        }
+        return integration
+    }
+
+    /// One integration with its history and what may happen next.
+    public func integration(id: String) throws -> IntegrationView {
+        try read { tx in
+            guard let integration = try tx.integration(id: id), let instance = try tx.instance(id: id) else {
+                throw RosterFlowError(.notFound, "there is no integration \(id); `rosterflow integrations list` shows them")
+            }
+            return try integrationView(tx, integration, instance, withHistory: true)
+        }
+    }
+
+    /// All integrations, optionally only those in `state`, oldest first.
+    public func integrations(state: String? = nil) throws -> [IntegrationView] {
+        if let state, let definition = runtime.current["integration"], definition.states[state] == nil {
+            throw RosterFlowError(
+                .invalidInput, "'\(state)' is not an integration state; states are \(definition.stateOrder.joined(separator: ", "))")
+        }
+        return try read { tx in
+            try tx.integrations().compactMap { integration in
+                guard let instance = try tx.instance(id: integration.id) else { return nil }
+                if let state, instance.state != state { return nil }
+                return try integrationView(tx, integration, instance, withHistory: false)
+            }
+        }
+    }
+
+    private func integrationView(
+        _ tx: StoreTransaction, _ integration: IntegrationRecord, _ instance: InstanceRecord, withHistory: Bool
+    ) throws -> IntegrationView {
+        IntegrationView(
+            id: integration.id, state: instance.state, tenantID: integration.tenantID, district: integration.district,
+            permission: integration.permission, contactEmail: integration.contactEmail, syncTime: integration.syncTime,
+            timezone: integration.timezone, nextSyncAt: integration.nextSyncAt.map(Timestamp.iso),
+            workflowVersion: instance.version, rowVersion: instance.rowVersion,
+            courseCount: try tx.courseCounts(integrationID: integration.id, notIn: []).total,
+            allowedEvents: try allowedEvents(instance),
+            history: withHistory ? try history(tx, instance.id) : [])
+    }
+
+    func allowedEvents(_ instance: InstanceRecord) throws -> [AllowedEvent] {
+        let definition = try runtime.definition(for: instance)
+        guard let state = definition.states[instance.state] else { return [] }
+        return state.eventOrder.map { event in
+            var roles: [Role] = []
+            for transition in state.events[event] ?? [] {
+                for role in transition.roles where !roles.contains(role) { roles.append(role) }
+            }
+            return AllowedEvent(event: event, roles: roles.map(\.rawValue))
+        }
+    }
+
+    func history(_ tx: StoreTransaction, _ id: String) throws -> [HistoryEntry] {
+        try tx.transitions(instanceID: id).map {
+            HistoryEntry(from: $0.from, to: $0.to, event: $0.event, actor: $0.actor, role: $0.role,
+                         at: Timestamp.iso($0.at), reason: $0.reason)
+        }
+    }
+
+    /// Sends every timer event due by now. A timer whose event is refused (the instance moved on) is dropped and
+    /// reported; the others apply as the system.
+    public func fireDueTimers() async throws -> [FiredTimer] {
+        let runtime = self.runtime
+        return try await write { tx, now in
+            var fired: [FiredTimer] = []
+            for timer in try tx.dueTimers(now: now) {
+                guard try tx.deleteTimer(id: timer.id) else { continue }
+                var refusal: String?
+                do {
+                    _ = try tx.savepoint {
+                        try runtime.apply(
+                            tx, instanceID: timer.instanceID, event: timer.event, sender: .system,
+                            reason: "timer armed \(Timestamp.iso(timer.armedAt)) in '\(timer.armedInState)' fell due", now: now)
+                    }
+                } catch {
+                    refusal = RosterFlowError.wrap(error).message
+                }
+                fired.append(FiredTimer(
+                    instanceID: timer.instanceID, event: timer.event, dueAt: Timestamp.iso(timer.dueAt), refusal: refusal))
+            }
+            return fired
+        }
+    }
+}

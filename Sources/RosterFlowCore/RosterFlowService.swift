@@ -1,0 +1,150 @@
+import Foundation
+import Storage
+import WorkflowEngine
+
+/// RosterFlow's domain API: customers, integrations, course mappings and tasks, over one store.
+///
+/// Every change is one transaction: the event, the new state, the history row, timers and outbox rows commit
+/// together. Concurrent calls are group-committed by the store.
+public final class RosterFlowService: Sendable {
+    public let store: SQLiteStore
+    public let runtime: WorkflowRuntime
+    /// Seconds since 1970; injectable so tests can move time (timers, schedules).
+    let clock: @Sendable () -> Double
+
+    /// Opens the database and loads the workflow definitions.
+    ///
+    /// The definitions at `workflowsPath` are validated (every problem reported at once) and recorded in the
+    /// database; a definition whose text changed under a version number the database already holds is refused.
+    /// Every version the database holds stays available, so running instances keep the version they started on.
+    /// With `workflowsPath` nil, only the definitions stored in the database are used.
+    public init(
+        databasePath: String, workflowsPath: String?, durability: SQLiteStore.Durability = .full,
+        clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }
+    ) throws {
+        do {
+            store = try SQLiteStore(path: databasePath, durability: durability)
+        } catch {
+            throw RosterFlowError.wrap(error)
+        }
+        self.clock = clock
+        let now = clock()
+        let rules = DomainRules()
+        do {
+            if let workflowsPath {
+                let catalog = try WorkflowCatalog.load(from: workflowsPath, validator: DomainRules.validator)
+                try store.writeNow { tx in
+                    for definition in catalog.definitions.values.sorted(by: { $0.name < $1.name }) {
+                        let source = catalog.sources[definition.name] ?? ""
+                        try tx.recordDefinition(
+                            name: definition.name, version: definition.version, source: source,
+                            checksum: Self.checksum(source), file: definition.location.file, now: now)
+                    }
+                }
+            }
+            let stored = try store.read { try $0.storedDefinitions() }
+            guard !stored.isEmpty else {
+                throw RosterFlowError(
+                    .workflowDefinition,
+                    "no workflow definitions: run from the repository folder (it has Workflows/) or pass --workflows PATH")
+            }
+            var all: [WorkflowDefinition] = []
+            var current: [String: WorkflowDefinition] = [:]
+            for entry in stored {
+                let catalog = try WorkflowCatalog.parse(
+                    [(file: "\(entry.name)@\(entry.version) (stored)", text: entry.source)], validator: DomainRules.validator)
+                for definition in catalog.definitions.values {
+                    all.append(definition)
+                    if (current[definition.name]?.version ?? 0) < definition.version { current[definition.name] = definition }
+                }
+            }
+            runtime = WorkflowRuntime(definitions: all, current: current, rules: rules)
+        } catch {
+            throw RosterFlowError.wrap(error)
+        }
+    }
+
+    static func checksum(_ text: String) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return String(hash, radix: 16)
+    }
+
+    /// Runs `body` as one group-committed transaction, translating errors for people.
+    func write<T: Sendable>(_ body: @escaping @Sendable (StoreTransaction, Double) throws -> T) async throws -> T {
+        let clock = self.clock
+        do {
+            return try await store.write { tx in try body(tx, clock()) }
+        } catch {
+            throw RosterFlowError.wrap(error)
+        }
+    }
+
+    func read<T>(_ body: (StoreTransaction) throws -> T) throws -> T {
+        do {
+            return try store.read(body)
+        } catch {
+            throw RosterFlowError.wrap(error)
+        }
+    }
+
+    // MARK: Customers
+
+    /// Imports the customer registry from CSV text; all rows or none.
+    public func importCustomers(csv: String, file: String) async throws -> CustomerImportResult {
+        let rows = try CustomerRegistryCSV.parse(csv, file: file)
+        return try await write { tx, now in
+            var result = CustomerImportResult(added: 0, updated: 0)
+            for row in rows {
+                let added = try tx.upsertCustomer(CustomerRecord(
+                    tenantID: row.tenantID, district: row.district, contactEmail: row.contactEmail, importedAt: now))
+                if added { result.added += 1 } else { result.updated += 1 }
+            }
+            return result
+        }
+    }
+
+    public func customers() throws -> [CustomerRecord] {
+        try read { try $0.customers() }
+    }
+
+    // MARK: Integrations
+
+    /// ClassLink permission types.
+    public static let permissions = ["rule-based", "full", "legacy-custom"]
+
+    /// Records that a district enabled the app in ClassLink: a new integration in `requested`.
+    public func requestIntegration(
+        tenantID: String, district: String, permission: String, contactEmail: String, sender: Sender
+    ) async throws -> IntegrationView {
+        let tenantID = tenantID.trimmingCharacters(in: .whitespaces)
+        let district = district.trimmingCharacters(in: .whitespaces)
+        guard !tenantID.isEmpty else { throw RosterFlowError(.invalidInput, "the tenant id is empty") }
+        guard !district.isEmpty else { throw RosterFlowError(.invalidInput, "the district name is empty") }
+        guard Self.permissions.contains(permission) else {
+            throw RosterFlowError(
+                .invalidInput,
+                "permission '\(permission)' is not a ClassLink permission type; use one of \(Self.permissions.joined(separator: ", "))")
+        }
+        guard EmailAddress.isPlausible(contactEmail) else {
+            throw RosterFlowError(.invalidInput, "'\(contactEmail)' is not an e-mail address")
+        }
+        let runtime = self.runtime
+        let id = try await write { tx, now in
+            let id = Identifier.make(prefix: "int")
+            _ = try runtime.start(
+                tx, workflow: "integration", id: id, subjectTitle: district, sender: sender,
+                reason: "district enabled the app in ClassLink (\(permission))", payload: [:], now: now
+            ) { tx in
+                try tx.insertIntegration(IntegrationRecord(
+                    id: id, tenantID: tenantID, district: district, permission: permission, contactEmail: contactEmail,
+                    createdAt: now))
+            }
+            return id
+        }
+        return try integration(id: id)
+    }
+}

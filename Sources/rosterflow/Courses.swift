@@ -1,0 +1,162 @@
+import ArgumentParser
+import Foundation
+import RosterFlowCore
+import WorkflowEngine
+
+extension RosterFlowCommand {
+    struct Courses: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Course shells and their mapping to catalog courses.",
+            subcommands: [Add.self, Map.self, Verify.self, ContentAdded.self, StudentStarted.self, Show.self, List.self])
+
+        /// The arguments of the single-course steps.
+        struct CourseStep: ParsableArguments {
+            @OptionGroup var options: StoreOptions
+            @Argument(help: "Course id.") var id: String
+            @Option(name: .customLong("as"), help: "Act as this role (default: the role the step needs).") var role: Role?
+        }
+
+        struct Add: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Create a course shell and its mapping workflow.")
+            @OptionGroup var options: StoreOptions
+            @Option(help: "Integration id.") var integration: String
+            @Option(help: "The course's OneRoster sourcedId.") var sourcedId: String
+            @Option(help: "The course title.") var title: String
+
+            func run() async throws {
+                try await Output.run(json: options.json) {
+                    let view = try await options.open().addCourse(
+                        integrationID: integration, sourcedID: sourcedId, title: title, sender: Sender(actor: options.actor, role: .system))
+                    try Output.emit(view, json: options.json, text: Text.course)
+                }
+            }
+        }
+
+        struct Map: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Map the course to a catalog course (allowed until a student starts it).")
+            @OptionGroup var step: CourseStep
+            @Option(help: "The catalog course's title.") var catalog: String
+            @Option(help: "The catalog course's base id.") var baseId: String
+
+            func run() async throws {
+                try await Output.run(json: step.options.json) {
+                    let result = try await step.options.open().mapCourse(
+                        id: step.id, catalogTitle: catalog, baseID: baseId, role: step.role, actor: step.options.actor)
+                    try Output.emit(result, json: step.options.json, text: Text.step)
+                }
+            }
+        }
+
+        struct Verify: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "The school confirms the course's catalog match.")
+            @OptionGroup var step: CourseStep
+
+            func run() async throws {
+                try await Output.run(json: step.options.json) {
+                    let result = try await step.options.open().verifyCourse(id: step.id, role: step.role, actor: step.options.actor)
+                    try Output.emit(result, json: step.options.json, text: Text.step)
+                }
+            }
+        }
+
+        struct ContentAdded: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "The DSP has added the course's content.")
+            @OptionGroup var step: CourseStep
+
+            func run() async throws {
+                try await Output.run(json: step.options.json) {
+                    let result = try await step.options.open().contentAdded(id: step.id, role: step.role, actor: step.options.actor)
+                    try Output.emit(result, json: step.options.json, text: Text.step)
+                }
+            }
+        }
+
+        struct StudentStarted: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "A student started the course: its mapping locks and its base id can no longer change.")
+            @OptionGroup var step: CourseStep
+
+            func run() async throws {
+                try await Output.run(json: step.options.json) {
+                    let service = try step.options.open()
+                    if let result = try await service.studentStarted(id: step.id, role: step.role, actor: step.options.actor) {
+                        try Output.emit(result, json: step.options.json, text: Text.step)
+                    } else {
+                        let view = try service.course(id: step.id)
+                        try Output.emit(view, json: step.options.json) { "\($0.id) was already locked since \($0.lockedAt ?? "?")" }
+                    }
+                }
+            }
+        }
+
+        struct Show: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "A course with its mapping, history and allowed events.")
+            @OptionGroup var options: StoreOptions
+            @Argument(help: "Course id.") var id: String
+
+            func run() async throws {
+                try await Output.run(json: options.json) {
+                    try Output.emit(try options.open().course(id: id), json: options.json, text: Text.course)
+                }
+            }
+        }
+
+        struct List: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "The courses of an integration.")
+            @OptionGroup var options: StoreOptions
+            @Option(help: "Integration id.") var integration: String
+
+            func run() async throws {
+                try await Output.run(json: options.json) {
+                    let views = try options.open().courses(integrationID: integration)
+                    try Output.emit(views, json: options.json) { list in
+                        list.isEmpty ? "no courses" : list.map {
+                            "\($0.id)\t\($0.state)\t\($0.sourcedID)\t\($0.title)\t\($0.catalogTitle ?? "-")"
+                        }.joined(separator: "\n")
+                    }
+                }
+            }
+        }
+    }
+
+    struct Tasks: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "What must happen next, oldest first, each naming who owns the next step.")
+        @OptionGroup var options: StoreOptions
+        @Option(help: "Only this integration and its courses.") var integration: String?
+
+        func run() async throws {
+            try await Output.run(json: options.json) {
+                let tasks = try options.open().tasks(integrationID: integration)
+                try Output.emit(tasks, json: options.json) { list in
+                    list.isEmpty ? "nothing is waiting" : list.map {
+                        "\($0.waitingSince)  \($0.ownerLabel.padding(toLength: 12, withPad: " ", startingAt: 0)) \($0.todo)  [\($0.instanceID), \($0.state)]"
+                    }.joined(separator: "\n")
+                }
+            }
+        }
+    }
+
+    struct Timers: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Durable timers (reminders). `rosterflow timers fire` sends every event that is due.",
+            subcommands: [Fire.self])
+
+        struct Fire: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Send every timer event that is due now.")
+            @OptionGroup var options: StoreOptions
+
+            func run() async throws {
+                try await Output.run(json: options.json) {
+                    let fired = try await options.open().fireDueTimers()
+                    try Output.emit(fired, json: options.json) { list in
+                        list.isEmpty ? "no timer is due" : list.map {
+                            "\($0.instanceID): \($0.event) (due \($0.dueAt))" + ($0.refusal.map { " — not applied: \($0)" } ?? " — applied")
+                        }.joined(separator: "\n")
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import RosterFlowCore
+import WorkflowEngine
+
+extension RosterFlowCommand {
+    struct Demo: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Walk one district from request to locked courses on the embedded database, printing each transition.")
+        @OptionGroup var options: StoreOptions
+
+        func run() async throws {
+            try await Output.run(json: false) {
+                let service = try options.open()
+                let vendor = Sender(actor: "vendor:ana", role: .vendorAdmin)
+                func show(_ step: AppliedStep) { print(Text.step(step)) }
+
+                print("== Customer registry")
+                let registry = "tenant_id,district,contact_email\ndemo-springfield,Springfield USD,rostering@springfield.example\n"
+                let imported = try await service.importCustomers(csv: registry, file: "demo-customers.csv")
+                print("imported \(imported.added + imported.updated) customer(s)")
+
+                print("\n== A district enables the app in ClassLink")
+                let integration = try await service.requestIntegration(
+                    tenantID: "demo-springfield", district: "Springfield USD", permission: "rule-based",
+                    contactEmail: "rostering@springfield.example", sender: Sender(actor: "classlink", role: .system))
+                print("\(integration.id): (new) → \(integration.state)")
+                show(try await service.authenticate(integrationID: integration.id, actor: vendor.actor))
+                show(try await service.schedule(
+                    integrationID: integration.id, time: "02:30", timezone: "America/Chicago", actor: "school:lee"))
+
+                print("\n== The nightly sync brings three courses: each gets a shell")
+                var courses: [CourseView] = []
+                for (sourced, title) in [("crs-alg1", "Algebra I"), ("crs-bio", "Biology"), ("crs-eng9", "English 9")] {
+                    let course = try await service.addCourse(
+                        integrationID: integration.id, sourcedID: sourced, title: title, sender: .system)
+                    print("\(course.id): (new) → \(course.state)  \(title)")
+                    courses.append(course)
+                }
+                print("integration is now: \(try service.integration(id: integration.id).state)")
+
+                print("\n== The DSP maps, the school verifies, the DSP adds content")
+                for (index, course) in courses.enumerated() {
+                    show(try await service.mapCourse(
+                        id: course.id, catalogTitle: "Catalog \(course.title)", baseID: "BASE-\(100 + index)", actor: "dsp:kim"))
+                    show(try await service.verifyCourse(id: course.id, actor: "school:lee"))
+                    show(try await service.contentAdded(id: course.id, actor: "dsp:kim"))
+                }
+                show(try await service.send("go_live", to: integration.id, actor: vendor.actor))
+
+                print("\n== Students start: mappings lock")
+                for course in courses {
+                    if let step = try await service.studentStarted(id: course.id, actor: "platform") { show(step) }
+                }
+                print("\n== Re-mapping a locked course is refused")
+                do {
+                    _ = try await service.mapCourse(id: courses[0].id, catalogTitle: "Other", baseID: "BASE-999", actor: "dsp:kim")
+                } catch let error as RosterFlowError {
+                    print("refused (\(error.code.rawValue)): \(error.message)")
+                }
+
+                print("\n== A district that is not a customer")
+                let stranger = try await service.requestIntegration(
+                    tenantID: "demo-unknown", district: "Shelbyville SD", permission: "full",
+                    contactEmail: "it@shelbyville.example", sender: Sender(actor: "classlink", role: .system))
+                show(try await service.authenticate(integrationID: stranger.id, actor: vendor.actor))
+
+                print("\n== Final state")
+                print(Text.integration(try service.integration(id: integration.id)))
+                print("\ndatabase: \(options.db)")
+            }
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import ArgumentParser
+import Foundation
+import RosterFlowCore
+import WorkflowEngine
+
+extension RosterFlowCommand {
+    struct Integrations: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "District integrations: request, authenticate, schedule, inspect and advance.",
+            subcommands: [Request.self, Authenticate.self, Schedule.self, Show.self, List.self, Advance.self])
+
+        struct Request: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Record that a district enabled the app in ClassLink (a new integration in 'requested').")
+            @OptionGroup var options: StoreOptions
+            @Option(help: "ClassLink tenant id.") var tenant: String
+            @Option(help: "District name.") var district: String
+            @Option(help: "ClassLink permission type: rule-based, full or legacy-custom.") var permission: String
+            @Option(help: "The district contact's e-mail.") var contact: String
+            @Option(name: .customLong("as"), help: "Act as this role.") var role: Role = .system
+
+            func run() async throws {
+                try await Output.run(json: options.json) {
+                    let view = try await options.open().requestIntegration(
+                        tenantID: tenant, district: district, permission: permission, contactEmail: contact,
+                        sender: Sender(actor: options.actor, role: role))
+                    try Output.emit(view, json: options.json, text: Text.integration)
+                }
+            }
+        }
+
+        struct Authenticate: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Check the request against the customer registry: authenticated, or rejected with the reason.")
+            @OptionGroup var options: StoreOptions
+            @Argument(help: "Integration id.") var id: String
+            @Option(name: .customLong("as"), help: "Act as this role (default: the role the step needs).") var role: Role?
+
+            func run() async throws {
+                try await Output.run(json: options.json) {
+                    let step = try await options.open().authenticate(integrationID: id, role: role, actor: options.actor)
+                    try Output.emit(step, json: options.json, text: Text.step)
+                }
+            }
+        }
+
+        struct Schedule: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Store the school's preferred daily sync time (local HH:MM in an IANA time zone).")
+            @OptionGroup var options: StoreOptions
+            @Argument(help: "Integration id.") var id: String
+            @Option(help: "Local time of day, HH:MM (24-hour).") var time: String
+            @Option(help: "IANA time zone, e.g. America/Chicago.") var timezone: String
+            @Option(name: .customLong("as"), help: "Act as this role (default: the role the step needs).") var role: Role?
+
+            func run() async throws {
+                try await Output.run(json: options.json) {
+                    let service = try options.open()
+                    let step = try await service.schedule(
+                        integrationID: id, time: time, timezone: timezone, role: role, actor: options.actor)
+                    if options.json { try Output.json(step) } else {
+                        print(Text.step(step))
+                        let view = try service.integration(id: id)
+                        print("next sync: \(view.nextSyncAt ?? "?") (UTC) = \(view.syncTime ?? "?") \(view.timezone ?? "")")
+                    }
+                }
+            }
+        }
+
+        struct Show: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "An integration with its history and allowed events.")
+            @OptionGroup var options: StoreOptions
+            @Argument(help: "Integration id.") var id: String
+
+            func run() async throws {
+                try await Output.run(json: options.json) {
+                    try Output.emit(try options.open().integration(id: id), json: options.json, text: Text.integration)
+                }
+            }
+        }
+
+        struct List: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "List integrations, oldest first.")
+            @OptionGroup var options: StoreOptions
+            @Option(help: "Only integrations in this state.") var state: String?
+
+            func run() async throws {
+                try await Output.run(json: options.json) {
+                    let views = try options.open().integrations(state: state)
+                    try Output.emit(views, json: options.json) { list in
+                        list.isEmpty ? "no integrations" + (state.map { " in state '\($0)'" } ?? "")
+                            : list.map { "\($0.id)\t\($0.state)\t\($0.district)\t\($0.tenantID)\tcourses: \($0.courseCount)" }
+                                .joined(separator: "\n")
+                    }
+                }
+            }
+        }
+
+        struct Advance: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Send any workflow event to an integration (or a course) as a given role.")
+            @OptionGroup var options: StoreOptions
+            @Argument(help: "Integration (or course) id.") var id: String
+            @Argument(help: "The event, e.g. go_live, hold, resume, disable.") var event: String
+            @Option(name: .customLong("as"), help: "The role sending the event.") var role: Role
+            @Option(help: "Why; stored in history.") var reason: String?
+            @Option(help: "Refuse unless the instance is still at this row version (from `show --json`).")
+            var expectVersion: Int?
+
+            func run() async throws {
+                try await Output.run(json: options.json) {
+                    let step = try await options.open().send(
+                        event, to: id, role: role, actor: options.actor, reason: reason, expectedRowVersion: expectVersion)
+                    try Output.emit(step, json: options.json, text: Text.step)
+                }
+            }
+        }
+    }
+}

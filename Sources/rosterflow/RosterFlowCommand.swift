@@ -1,0 +1,137 @@
+import ArgumentParser
+import Foundation
+import RosterFlowCore
+import WorkflowEngine
+
+/// The operator's tool: runs RosterFlow's workflows on an embedded SQLite database.
+@main
+struct RosterFlowCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rosterflow",
+        abstract: "Onboard school districts through OneRoster rostering, as persisted workflows.",
+        subcommands: [
+            Demo.self, Customers.self, Integrations.self, Courses.self, Tasks.self, Timers.self, Workflows.self,
+            Bench.self,
+        ])
+}
+
+/// Options every command that touches the database takes.
+struct StoreOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The SQLite database file (env ROSTERFLOW_DB).", valueName: "PATH"))
+    var db: String = ProcessInfo.processInfo.environment["ROSTERFLOW_DB"] ?? "./rosterflow.sqlite"
+
+    @Option(help: ArgumentHelp(
+        "Folder of workflow definitions (env ROSTERFLOW_WORKFLOWS; default ./Workflows when present, else the versions stored in the database).",
+        valueName: "PATH"))
+    var workflows: String?
+
+    @Flag(help: "Print JSON instead of text.")
+    var json = false
+
+    @Option(help: ArgumentHelp("Who is acting, recorded in history (default: $USER).", valueName: "NAME"))
+    var actor: String = ProcessInfo.processInfo.environment["USER"].map { "cli:\($0)" } ?? "cli:operator"
+
+    var workflowsPath: String? {
+        if let workflows { return workflows }
+        if let env = ProcessInfo.processInfo.environment["ROSTERFLOW_WORKFLOWS"] { return env }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: "Workflows", isDirectory: &isDirectory), isDirectory.boolValue {
+            return "Workflows"
+        }
+        return nil
+    }
+
+    func open() throws -> RosterFlowService {
+        try RosterFlowService(databasePath: db, workflowsPath: workflowsPath)
+    }
+}
+
+extension Role: ExpressibleByArgument {
+    public init?(argument: String) {
+        self.init(parsing: argument)
+    }
+
+    public static var allValueStrings: [String] { allCases.map(\.rawValue) }
+}
+
+/// Prints output as text or JSON, and errors as one line on stderr with the error's exit code.
+enum Output {
+    static func json<T: Encodable>(_ value: T) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+
+    static func emit<T: Encodable>(_ value: T, json: Bool, text: (T) -> String) throws {
+        if json { try self.json(value) } else { print(text(value)) }
+    }
+
+    /// Runs a command body; a RosterFlow error becomes a message on stderr and its exit code.
+    static func run(json: Bool, _ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let error as ExitCode {
+            throw error
+        } catch let error as CleanExit {
+            throw error
+        } catch {
+            let failure = RosterFlowError.wrap(error)
+            FileHandle.standardError.write(Data("error: \(failure.message)\n".utf8))
+            if json {
+                struct Problem: Encodable {
+                    let error: String
+                    let code: String
+                    let allowedEvents: [String]
+                }
+                try? self.json(Problem(error: failure.message, code: failure.code.rawValue, allowedEvents: failure.allowedEvents))
+            }
+            throw ExitCode(failure.exitCode)
+        }
+    }
+}
+
+enum Text {
+    static func step(_ step: AppliedStep) -> String {
+        var lines = ["\(step.instanceID): \(step.from.isEmpty ? "(new)" : step.from) → \(step.to) on '\(step.event)' by \(step.actor) as \(step.role)"
+            + (step.reason.map { " — \($0)" } ?? "")]
+        for follow in step.followUps { lines.append("  then " + self.step(follow)) }
+        return lines.joined(separator: "\n")
+    }
+
+    static func history(_ history: [HistoryEntry]) -> String {
+        history.map { entry in
+            "  \(entry.at)  \((entry.from ?? "(new)").padding(toLength: 15, withPad: " ", startingAt: 0)) → "
+                + "\(entry.to.padding(toLength: 15, withPad: " ", startingAt: 0)) \(entry.event) by \(entry.actor) (\(entry.role))"
+                + (entry.reason.map { " — \($0)" } ?? "")
+        }.joined(separator: "\n")
+    }
+
+    static func allowed(_ events: [AllowedEvent]) -> String {
+        events.isEmpty ? "nothing (final)" : events.map { "\($0.event) [\($0.roles.joined(separator: ", "))]" }.joined(separator: ", ")
+    }
+
+    static func integration(_ view: IntegrationView) -> String {
+        var lines = [
+            "\(view.id)  \(view.district)  [\(view.state)]",
+            "  tenant \(view.tenantID), permission \(view.permission), contact \(view.contactEmail)",
+        ]
+        if let time = view.syncTime, let zone = view.timezone {
+            lines.append("  daily sync at \(time) \(zone); next run \(view.nextSyncAt ?? "?")")
+        }
+        lines.append("  courses: \(view.courseCount); workflow version \(view.workflowVersion); row version \(view.rowVersion)")
+        lines.append("  allowed next: \(allowed(view.allowedEvents))")
+        if !view.history.isEmpty { lines.append("  history:\n" + history(view.history)) }
+        return lines.joined(separator: "\n")
+    }
+
+    static func course(_ view: CourseView) -> String {
+        var lines = ["\(view.id)  \(view.title) (\(view.sourcedID))  [\(view.state)]  integration \(view.integrationID)"]
+        if let catalog = view.catalogTitle {
+            lines.append("  catalog course: \(catalog), base id \(view.baseID ?? "?")"
+                + (view.locked ? "; locked since \(view.lockedAt ?? "?")" : ""))
+        }
+        lines.append("  allowed next: \(allowed(view.allowedEvents))")
+        if !view.history.isEmpty { lines.append("  history:\n" + history(view.history)) }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,61 @@
+import ArgumentParser
+import Foundation
+import RosterFlowCore
+import WorkflowEngine
+
+extension DiagramFormat: ExpressibleByArgument {}
+
+extension RosterFlowCommand {
+    struct Workflows: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check and draw the workflow definitions.", subcommands: [Validate.self, Graph.self])
+
+        struct Validate: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Validate workflow definitions; prints every problem (file:line, state) and exits non-zero if any.")
+            @Argument(help: "A folder of .yaml files or one file.") var path: String = "Workflows"
+            @Flag(help: "Print JSON instead of text.") var json = false
+
+            func run() async throws {
+                do {
+                    let catalog = try WorkflowCatalog.load(from: path, validator: DomainRules.validator)
+                    let names = catalog.definitions.values.sorted { $0.name < $1.name }
+                    if json {
+                        struct Report: Encodable { let valid: Bool; let workflows: [String]; let problems: [WorkflowProblem] }
+                        try Output.json(Report(valid: true, workflows: names.map(\.key), problems: []))
+                    } else {
+                        print("ok: " + names.map { "\($0.key) (\($0.states.count) states)" }.joined(separator: ", "))
+                    }
+                } catch let error as WorkflowValidationError {
+                    if json {
+                        struct Report: Encodable { let valid: Bool; let problems: [WorkflowProblem] }
+                        try Output.json(Report(valid: false, problems: error.problems))
+                    } else {
+                        print(error.problems.map(\.description).joined(separator: "\n"))
+                    }
+                    FileHandle.standardError.write(Data(
+                        "error: \(error.problems.count) problem\(error.problems.count == 1 ? "" : "s") in workflow definitions\n".utf8))
+                    throw ExitCode(78)
+                }
+            }
+        }
+
+        struct Graph: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Print a workflow as a Mermaid or Graphviz diagram.")
+            @Argument(help: "Workflow name: integration or course-mapping.") var name: String
+            @Option(help: "mermaid or dot.") var format: DiagramFormat = .mermaid
+            @Option(help: "Folder of workflow definitions.") var workflows: String = "Workflows"
+
+            func run() async throws {
+                try await Output.run(json: false) {
+                    let catalog = try WorkflowCatalog.load(from: workflows, validator: DomainRules.validator)
+                    guard let definition = catalog[name] else {
+                        throw RosterFlowError(
+                            .notFound, "no workflow '\(name)'; defined: \(catalog.definitions.keys.sorted().joined(separator: ", "))")
+                    }
+                    print(definition.diagram(format), terminator: "")
+                }
+            }
+        }
+    }
+}
