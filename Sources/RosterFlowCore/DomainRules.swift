@@ -143,7 +143,7 @@ public struct DomainRules: Sendable {
             if let time = integration.syncTime { values["sync_time"] = time }
             if let zone = integration.timezone { values["timezone"] = zone }
         }
-        let payload = String(decoding: try JSONSerialization.data(withJSONObject: values, options: [.sortedKeys]), as: UTF8.self)
+        let payload = JSONText.object(values)
         try tx.insertOutbox(OutboxRecord(
             id: Identifier.make(prefix: "msg", length: 12), instanceID: context.instance.id,
             transitionSeq: context.transitionSeq, channel: "email", recipient: recipient, template: template,
@@ -160,5 +160,37 @@ struct DomainGuards: GuardEvaluating {
 
     func evaluate(guard name: String, event: String, from state: String) throws -> GuardVerdict {
         try rules.evaluate(guard: name, tx: tx, instance: instance)
+    }
+}
+
+/// Writes a flat string map as a JSON object with sorted keys (outbox payloads: small, hot, and always flat).
+enum JSONText {
+    static func object(_ values: [String: String]) -> String {
+        var out = "{"
+        for (index, key) in values.keys.sorted().enumerated() {
+            if index > 0 { out += "," }
+            string(key, into: &out)
+            out += ":"
+            string(values[key]!, into: &out)
+        }
+        return out + "}"
+    }
+
+    static func string(_ text: String, into out: inout String) {
+        out += "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
+                    + String(scalar.value, radix: 16)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
     }
 }

@@ -49,7 +49,6 @@ extension RosterFlowService {
         let baseID = baseID.trimmingCharacters(in: .whitespaces)
         guard !catalogTitle.isEmpty else { throw RosterFlowError(.invalidInput, "the catalog course title is empty") }
         guard !baseID.isEmpty else { throw RosterFlowError(.invalidInput, "the base id is empty") }
-        try requireCourse(id)
         return try await send(
             "map", to: id, role: role, actor: actor, reason: "mapped to \(catalogTitle) [\(baseID)]",
             payload: ["catalog": catalogTitle, "base_id": baseID])
@@ -57,30 +56,28 @@ extension RosterFlowService {
 
     /// The school confirms the mapping.
     public func verifyCourse(id: String, role: Role? = nil, actor: String) async throws -> AppliedStep {
-        try requireCourse(id)
         return try await send("verify", to: id, role: role, actor: actor)
     }
 
     /// The DSP has added content. When it is the integration's last course without content, the integration moves
     /// to `content_mapped` in the same transaction.
     public func contentAdded(id: String, role: Role? = nil, actor: String) async throws -> AppliedStep {
-        try requireCourse(id)
         return try await send("add_content", to: id, role: role, actor: actor)
     }
 
     /// A student started the course: its mapping locks. A course that is already locked stays as it is.
     public func studentStarted(id: String, role: Role? = nil, actor: String) async throws -> AppliedStep? {
-        let course = try requireCourse(id)
-        if course.lockedAt != nil { return nil }
-        return try await send("student_started", to: id, role: role, actor: actor, reason: "first student started the course")
-    }
-
-    @discardableResult
-    func requireCourse(_ id: String) throws -> CourseRecord {
-        guard let course = try read({ try $0.course(id: id) }) else {
-            throw RosterFlowError(.notFound, "there is no course \(id); `rosterflow tasks` lists courses waiting on someone")
+        let runtime = self.runtime
+        return try await write { tx, now in
+            guard let course = try tx.course(id: id), let instance = try tx.instance(id: id) else {
+                throw RosterFlowError(.notFound, "there is no course \(id)")
+            }
+            if course.lockedAt != nil { return nil }
+            let role = try role ?? runtime.defaultRole(for: "student_started", instance: instance) ?? .system
+            return try runtime.apply(
+                tx, instanceID: id, event: "student_started", sender: Sender(actor: actor, role: role),
+                reason: "first student started the course", now: now, loaded: instance)
         }
-        return course
     }
 
     /// One course with its mapping, history and what may happen next.

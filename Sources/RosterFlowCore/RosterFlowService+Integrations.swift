@@ -15,12 +15,13 @@ extension RosterFlowService {
         let runtime = self.runtime
         return try await write { tx, now in
             guard let instance = try tx.instance(id: instanceID) else {
-                throw RosterFlowError(.notFound, "there is no integration or course \(instanceID)")
+                throw RosterFlowError(
+                    .notFound, "there is no integration or course \(instanceID); `rosterflow integrations list` and `courses list` show them")
             }
             let role = try role ?? runtime.defaultRole(for: event, instance: instance) ?? .system
             return try runtime.apply(
                 tx, instanceID: instanceID, event: event, sender: Sender(actor: actor, role: role), reason: reason,
-                payload: payload, expectedRowVersion: expectedRowVersion, now: now)
+                payload: payload, expectedRowVersion: expectedRowVersion, now: now, loaded: instance)
         }
     }
 

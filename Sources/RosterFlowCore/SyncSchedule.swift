@@ -16,7 +16,8 @@ public struct SyncSchedule: Sendable, Equatable, Codable {
         else {
             throw RosterFlowError(.invalidInput, "'\(time)' is not a time of day; write it as HH:MM in 24-hour form, e.g. 02:30 or 19:00")
         }
-        guard TimeZone.knownTimeZoneIdentifiers.contains(timezone), TimeZone(identifier: timezone) != nil else {
+        let isIANA = TimeZone.knownTimeZoneIdentifiers.contains(timezone) || timezone == "UTC" || timezone.hasPrefix("Etc/")
+        guard isIANA, TimeZone(identifier: timezone) != nil else {
             let hint = TimeZone.knownTimeZoneIdentifiers.first { $0.lowercased() == timezone.lowercased() }
                 ?? TimeZone.knownTimeZoneIdentifiers.first { $0.lowercased().hasSuffix("/" + timezone.lowercased()) }
             throw RosterFlowError(

@@ -96,9 +96,9 @@ public struct WorkflowRuntime: Sendable {
     ///   refused as stale.
     func apply(
         _ tx: StoreTransaction, instanceID: String, event: String, sender: Sender, reason: String? = nil,
-        payload: [String: String] = [:], expectedRowVersion: Int? = nil, now: Double
+        payload: [String: String] = [:], expectedRowVersion: Int? = nil, now: Double, loaded: InstanceRecord? = nil
     ) throws -> AppliedStep {
-        guard let instance = try tx.instance(id: instanceID) else {
+        guard let instance = try loaded ?? tx.instance(id: instanceID) else {
             throw RosterFlowError(.notFound, "no workflow instance \(instanceID)")
         }
         if let expectedRowVersion, expectedRowVersion != instance.rowVersion {

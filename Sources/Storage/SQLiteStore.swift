@@ -52,6 +52,9 @@ public final class SQLiteStore: Sendable {
         try await committer.submit(body)
     }
 
+    /// Group-commit transactions committed, and the writes they carried, since the store was opened.
+    public var groupCommitStatistics: (transactions: Int, writes: Int) { committer.statistics }
+
     /// Runs `body` in a write transaction of its own, on the calling thread.
     public func writeNow<T>(_ body: (StoreTransaction) throws -> T) throws -> T {
         try mapErrors { try pool.write { db in try body(StoreTransaction(db)) } }
@@ -122,6 +125,15 @@ final class GroupCommitter: @unchecked Sendable {
     private var pending: [Job] = []
     private var draining = false
     private let queue = DispatchQueue(label: "rosterflow.group-commit")
+    private var batches = 0
+    private var jobs = 0
+
+    /// Transactions committed and requests they carried, since the store was opened.
+    var statistics: (transactions: Int, writes: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        return (batches, jobs)
+    }
 
     init(pool: DatabasePool, maxBatch: Int) {
         self.pool = pool
@@ -152,6 +164,8 @@ final class GroupCommitter: @unchecked Sendable {
             }
             let batch = Array(pending.prefix(maxBatch))
             pending.removeFirst(batch.count)
+            batches += 1
+            jobs += batch.count
             lock.unlock()
             commit(batch)
         }
@@ -163,14 +177,10 @@ final class GroupCommitter: @unchecked Sendable {
         do {
             try pool.write { db in
                 results.removeAll(keepingCapacity: true)
+                let tx = StoreTransaction(db)
                 for job in batch {
-                    var value: Any?
                     do {
-                        try db.inSavepoint {
-                            value = try job.run(db)
-                            return .commit
-                        }
-                        results.append(.success(value!))
+                        results.append(.success(try tx.savepoint { try job.run(db) }))
                     } catch let error as DatabaseError {
                         results.append(.failure(StorageError(.database, "database error: \(error.message ?? error.description)")))
                     } catch {

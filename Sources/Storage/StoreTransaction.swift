@@ -23,14 +23,25 @@ public struct StoreTransaction {
         try Row.fetchOne(db.cachedStatement(sql: sql), arguments: arguments)
     }
 
+    /// Decodes the first row in place (no copy of the row): the hot path for single-record lookups.
+    private func first<T>(_ sql: String, _ arguments: StatementArguments, _ decode: (Row) -> T) throws -> T? {
+        let cursor = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: arguments)
+        guard let row = try cursor.next() else { return nil }
+        return decode(row)
+    }
+
     /// Runs `body` in a savepoint: if it throws, its changes are undone and the rest of the transaction goes on.
     public func savepoint<T>(_ body: () throws -> T) throws -> T {
-        var result: T?
-        try db.inSavepoint {
-            result = try body()
-            return .commit
+        try db.cachedStatement(sql: "SAVEPOINT rosterflow_step").execute()
+        do {
+            let result = try body()
+            try db.cachedStatement(sql: "RELEASE SAVEPOINT rosterflow_step").execute()
+            return result
+        } catch {
+            try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT rosterflow_step").execute()
+            try db.cachedStatement(sql: "RELEASE SAVEPOINT rosterflow_step").execute()
+            throw error
         }
-        return result!
     }
 
     // MARK: Workflow definitions
@@ -61,11 +72,14 @@ public struct StoreTransaction {
 
     // MARK: Instances
 
+    /// Columns in the order ``instance(_:)`` decodes them by position (name lookups are slow on hot paths).
+    private static let instanceColumns =
+        "id, workflow, version, state, previous_state, subject_title, row_version, created_at, entered_at, updated_at"
+
     private static func instance(_ row: Row) -> InstanceRecord {
         InstanceRecord(
-            id: row["id"], workflow: row["workflow"], version: row["version"], state: row["state"],
-            previousState: row["previous_state"], subjectTitle: row["subject_title"], rowVersion: row["row_version"],
-            createdAt: row["created_at"], enteredAt: row["entered_at"], updatedAt: row["updated_at"])
+            id: row[0], workflow: row[1], version: row[2], state: row[3], previousState: row[4], subjectTitle: row[5],
+            rowVersion: row[6], createdAt: row[7], enteredAt: row[8], updatedAt: row[9])
     }
 
     public func insertInstance(_ instance: InstanceRecord) throws {
@@ -79,12 +93,12 @@ public struct StoreTransaction {
     }
 
     public func instance(id: String) throws -> InstanceRecord? {
-        try row("SELECT * FROM workflow_instances WHERE id = ?", [id]).map(Self.instance)
+        try first("SELECT \(Self.instanceColumns) FROM workflow_instances WHERE id = ?", [id], Self.instance)
     }
 
     /// Instances of `workflow`, optionally only those in `states`, oldest entry first.
     public func instances(workflow: String, states: [String]? = nil) throws -> [InstanceRecord] {
-        var sql = "SELECT * FROM workflow_instances WHERE workflow = ?"
+        var sql = "SELECT \(Self.instanceColumns) FROM workflow_instances WHERE workflow = ?"
         var arguments: StatementArguments = [workflow]
         if let states {
             sql += " AND state IN (\(states.map { _ in "?" }.joined(separator: ",")))"
@@ -241,12 +255,12 @@ public struct StoreTransaction {
     }
 
     public func integration(id: String) throws -> IntegrationRecord? {
-        try row("SELECT * FROM integrations WHERE id = ?", [id]).map(Self.integration)
+        try first("SELECT \(Self.integrationColumns) FROM integrations WHERE id = ?", [id], Self.integration)
     }
 
     /// All integrations, oldest first.
     public func integrations() throws -> [IntegrationRecord] {
-        try rows("SELECT * FROM integrations ORDER BY created_at, id").map(Self.integration)
+        try rows("SELECT \(Self.integrationColumns) FROM integrations ORDER BY created_at, id").map(Self.integration)
     }
 
     public func updateSchedule(integrationID: String, syncTime: String, timezone: String, nextSyncAt: Double) throws {
@@ -255,11 +269,13 @@ public struct StoreTransaction {
             [syncTime, timezone, nextSyncAt, integrationID])
     }
 
+    private static let integrationColumns =
+        "id, tenant_id, district, permission, contact_email, sync_time, timezone, next_sync_at, created_at"
+
     private static func integration(_ row: Row) -> IntegrationRecord {
         IntegrationRecord(
-            id: row["id"], tenantID: row["tenant_id"], district: row["district"], permission: row["permission"],
-            contactEmail: row["contact_email"], syncTime: row["sync_time"], timezone: row["timezone"],
-            nextSyncAt: row["next_sync_at"], createdAt: row["created_at"])
+            id: row[0], tenantID: row[1], district: row[2], permission: row[3], contactEmail: row[4], syncTime: row[5],
+            timezone: row[6], nextSyncAt: row[7], createdAt: row[8])
     }
 
     // MARK: Courses
@@ -274,16 +290,16 @@ public struct StoreTransaction {
     }
 
     public func course(id: String) throws -> CourseRecord? {
-        try row("SELECT * FROM courses WHERE id = ?", [id]).map(Self.courseRecord)
+        try first("SELECT \(Self.courseColumns) FROM courses WHERE id = ?", [id], Self.courseRecord)
     }
 
     public func course(integrationID: String, sourcedID: String) throws -> CourseRecord? {
-        try row("SELECT * FROM courses WHERE integration_id = ? AND sourced_id = ?", [integrationID, sourcedID])
+        try row("SELECT \(Self.courseColumns) FROM courses WHERE integration_id = ? AND sourced_id = ?", [integrationID, sourcedID])
             .map(Self.courseRecord)
     }
 
     public func courses(integrationID: String) throws -> [CourseRecord] {
-        try rows("SELECT * FROM courses WHERE integration_id = ? ORDER BY created_at, id", [integrationID]).map(Self.courseRecord)
+        try rows("SELECT \(Self.courseColumns) FROM courses WHERE integration_id = ? ORDER BY created_at, id", [integrationID]).map(Self.courseRecord)
     }
 
     public func updateMapping(courseID: String, catalogTitle: String, baseID: String) throws {
@@ -294,21 +310,22 @@ public struct StoreTransaction {
         try execute("UPDATE courses SET locked_at = COALESCE(locked_at, ?) WHERE id = ?", [at, courseID])
     }
 
+    private static let courseColumns = "id, integration_id, sourced_id, title, catalog_title, base_id, locked_at, created_at"
+
     private static func courseRecord(_ row: Row) -> CourseRecord {
         CourseRecord(
-            id: row["id"], integrationID: row["integration_id"], sourcedID: row["sourced_id"], title: row["title"],
-            catalogTitle: row["catalog_title"], baseID: row["base_id"], lockedAt: row["locked_at"],
-            createdAt: row["created_at"])
+            id: row[0], integrationID: row[1], sourcedID: row[2], title: row[3], catalogTitle: row[4], baseID: row[5],
+            lockedAt: row[6], createdAt: row[7])
     }
 
     /// How many of an integration's courses are in none of `states`, and how many it has in all.
     public func courseCounts(integrationID: String, notIn states: [String]) throws -> (outside: Int, total: Int) {
         let placeholders = states.map { _ in "?" }.joined(separator: ",")
-        let row = try Row.fetchOne(db, sql: """
+        let row = try Row.fetchOne(db.cachedStatement(sql: """
             SELECT COUNT(*) AS total, COALESCE(SUM(CASE WHEN i.state IN (\(placeholders)) THEN 0 ELSE 1 END), 0) AS outside
             FROM courses c JOIN workflow_instances i ON i.id = c.id
             WHERE c.integration_id = ?
-            """, arguments: StatementArguments(states) + [integrationID])
+            """), arguments: StatementArguments(states) + [integrationID])
         return (row?["outside"] ?? 0, row?["total"] ?? 0)
     }
 }

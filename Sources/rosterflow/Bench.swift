@@ -1,2 +1,200 @@
 import ArgumentParser
-extension RosterFlowCommand { struct Bench: AsyncParsableCommand { static let configuration = CommandConfiguration(abstract: "Benchmarks.") } }
+import Foundation
+import RosterFlowCore
+import Storage
+import WorkflowEngine
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension RosterFlowCommand {
+    struct Bench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Benchmarks. Figures are only comparable within one run: read the ratios.",
+            subcommands: [EngineBench.self])
+    }
+
+    struct EngineBench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "engine",
+            abstract: "Drive course-mapping instances through their lifecycle with durable commits (synchronous=FULL).",
+            discussion: """
+                Measures, in one run and one folder: the disk's fdatasync rate; the raw SQLite floor (the same state \
+                updates and history rows written with no engine, 100 transitions per transaction); transitions/s with \
+                one commit per event; and transitions/s with group commit under C concurrent submitters.
+                """)
+
+        @Option(help: "Course-mapping instances driven through map → verify → add_content → student_started.")
+        var instances = 4_000
+        @Option(help: "Concurrent submitters for the group-commit run.")
+        var concurrency = 64
+        @Option(help: "Instances for the one-commit-per-event run (it is bounded by the disk's fsync rate).")
+        var perEventInstances = 250
+        @Option(help: "Folder to run in (default: a new folder under the current one, removed afterwards).")
+        var dir: String?
+        @Option(help: "Workflow definitions.") var workflows: String = "Workflows"
+        @Flag(help: "Print JSON instead of text.") var json = false
+
+        struct Report: Encodable {
+            var fsyncPerSecond: Double
+            var rawFloorTransitionsPerSecond: Double
+            var perEventTransitionsPerSecond: Double
+            var groupCommitTransitionsPerSecond: Double
+            var groupCommitConcurrency: Int
+            var instances: Int
+            var perEventInstances: Int
+            var groupOverFloor: Double
+            var groupOverPerEvent: Double
+            var perEventOverFsync: Double
+        }
+
+        func run() async throws {
+            try await Output.run(json: json) {
+                let folder = dir ?? FileManager.default.currentDirectoryPath + "/.rosterflow-bench-\(getpid())"
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                defer { if dir == nil { try? FileManager.default.removeItem(atPath: folder) } }
+
+                let fsync = try Self.fsyncRate(folder: folder)
+                log("fdatasync: \(Int(fsync))/s")
+                let floor = try Self.rawFloor(folder: folder, instances: instances)
+                log("raw SQLite floor: \(Int(floor)) transitions/s")
+                let perEvent = try await Self.engineRun(
+                    folder: folder, name: "per-event", instances: perEventInstances, concurrency: 1, workflows: workflows)
+                log("one commit per event: \(Int(perEvent)) transitions/s")
+                let group = try await Self.engineRun(
+                    folder: folder, name: "group", instances: instances, concurrency: concurrency, workflows: workflows)
+                log("group commit (\(concurrency) submitters): \(Int(group)) transitions/s")
+                let report = Report(
+                    fsyncPerSecond: fsync, rawFloorTransitionsPerSecond: floor, perEventTransitionsPerSecond: perEvent,
+                    groupCommitTransitionsPerSecond: group, groupCommitConcurrency: concurrency, instances: instances,
+                    perEventInstances: perEventInstances, groupOverFloor: group / floor, groupOverPerEvent: group / perEvent,
+                    perEventOverFsync: perEvent / fsync)
+                try Output.emit(report, json: json) { r in
+                    """
+                    | measure | per second | ratio |
+                    |---|---:|---:|
+                    | fdatasync (4 KiB writes, same folder) | \(Int(r.fsyncPerSecond)) | 1 fsync |
+                    | raw SQLite floor, 100 transitions/commit | \(Int(r.rawFloorTransitionsPerSecond)) | 1.00 × floor |
+                    | engine, one commit per event | \(Int(r.perEventTransitionsPerSecond)) | \(String(format: "%.2f", r.perEventOverFsync)) × fsync rate |
+                    | engine, group commit, \(r.groupCommitConcurrency) submitters | \(Int(r.groupCommitTransitionsPerSecond)) | \(String(format: "%.2f", r.groupOverFloor)) × floor, \(String(format: "%.1f", r.groupOverPerEvent)) × per-event |
+                    """
+                }
+            }
+        }
+
+        private func log(_ text: String) {
+            if !json { FileHandle.standardError.write(Data("bench: \(text)\n".utf8)) }
+        }
+
+        /// fdatasync calls per second on 4 KiB writes in `folder`, for about a second.
+        static func fsyncRate(folder: String) throws -> Double {
+            let path = folder + "/fsync-probe"
+            let fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
+            guard fd >= 0 else { throw RosterFlowError(.storage, "cannot create \(path)") }
+            defer { close(fd); unlink(path) }
+            let block = [UInt8](repeating: 0x2a, count: 4096)
+            var count = 0
+            let start = Date()
+            while count < 2_000, Date().timeIntervalSince(start) < 1.0 {
+                _ = block.withUnsafeBytes { pwrite(fd, $0.baseAddress, 4096, off_t((count % 64) * 4096)) }
+                guard fdatasync(fd) == 0 else { throw RosterFlowError(.storage, "fdatasync failed") }
+                count += 1
+            }
+            return Double(count) / Date().timeIntervalSince(start)
+        }
+
+        /// The same rows the engine writes for a transition (state update with row-version check + history row),
+        /// written with no engine, 100 per transaction.
+        static func rawFloor(folder: String, instances: Int) throws -> Double {
+            let path = folder + "/floor.sqlite"
+            let store = try SQLiteStore(path: path, durability: .full)
+            let ids = (0..<instances).map { "raw_\($0)" }
+            try store.writeNow { tx in
+                for id in ids {
+                    try tx.insertInstance(InstanceRecord(
+                        id: id, workflow: "raw", version: 1, state: "s0", subjectTitle: id, createdAt: 0, enteredAt: 0, updatedAt: 0))
+                }
+            }
+            let start = Date()
+            let written = try store.writeRawTransitions(
+                instanceIDs: ids, transitionsPerInstance: 4, perTransaction: 100, now: Date().timeIntervalSince1970)
+            return Double(written) / Date().timeIntervalSince(start)
+        }
+
+        /// Drives `instances` courses through map → verify → add_content → student_started with `concurrency`
+        /// submitters, each awaiting its own commits. Returns transitions per second (follow-up steps not counted).
+        static func engineRun(
+            folder: String, name: String, instances: Int, concurrency: Int, workflows: String
+        ) async throws -> Double {
+            let service = try RosterFlowService(databasePath: folder + "/\(name).sqlite", workflowsPath: workflows)
+            _ = try await service.importCustomers(
+                csv: "tenant_id,district,contact_email\nbench,Bench District,bench@example.org\n", file: "bench")
+            // Districts of 50 courses, as a real integration has.
+            let perIntegration = 50
+            var courseIDs: [String] = []
+            for batch in stride(from: 0, to: instances, by: perIntegration) {
+                let integration = try await service.requestIntegration(
+                    tenantID: "bench", district: "Bench \(batch)", permission: "full", contactEmail: "bench@example.org",
+                    sender: .system)
+                _ = try await service.authenticate(integrationID: integration.id, actor: "bench")
+                _ = try await service.schedule(integrationID: integration.id, time: "02:00", timezone: "UTC", actor: "bench")
+                let ids = try await withThrowingTaskGroup(of: String.self) { group in
+                    for index in batch..<min(batch + perIntegration, instances) {
+                        group.addTask {
+                            try await service.addCourse(
+                                integrationID: integration.id, sourcedID: "c\(index)", title: "Course \(index)", sender: .system
+                            ).id
+                        }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                courseIDs += ids
+            }
+            let queue = WorkQueue(courseIDs)
+            let before = service.store.groupCommitStatistics
+            let start = Date()
+            let steps = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<max(1, concurrency) {
+                    group.addTask {
+                        var done = 0
+                        while let id = queue.next() {
+                            _ = try await service.mapCourse(id: id, catalogTitle: "Catalog \(id)", baseID: "B-\(id)", actor: "dsp")
+                            _ = try await service.verifyCourse(id: id, actor: "school")
+                            _ = try await service.contentAdded(id: id, actor: "dsp")
+                            _ = try await service.studentStarted(id: id, actor: "platform")
+                            done += 4
+                        }
+                        return done
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            let elapsed = Date().timeIntervalSince(start)
+            let after = service.store.groupCommitStatistics
+            let writes = after.writes - before.writes, transactions = after.transactions - before.transactions
+            FileHandle.standardError.write(Data(
+                "bench: \(name): \(writes) writes in \(transactions) commits (mean \(String(format: "%.1f", Double(writes) / Double(max(1, transactions)))) per commit)\n".utf8))
+            return Double(steps) / elapsed
+        }
+    }
+}
+
+/// Hands out work items to concurrent submitters.
+final class WorkQueue: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [String]
+    private var index = 0
+
+    init(_ items: [String]) {
+        self.items = items
+    }
+
+    func next() -> String? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard index < items.count else { return nil }
+        index += 1
+        return items[index - 1]
+    }
+}
