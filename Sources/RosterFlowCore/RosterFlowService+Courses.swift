@@ -118,7 +118,10 @@ extension RosterFlowService {
                         waitingSince: Timestamp.iso(instance.enteredAt))))
                 }
             }
-            return items.sorted { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1.instanceID < $1.1.instanceID) }.map(\.1)
+            // Oldest first; at the same instant an integration's task before its courses'.
+            return items.sorted {
+                ($0.0, $0.1.kind == "integration" ? 0 : 1, $0.1.instanceID) < ($1.0, $1.1.kind == "integration" ? 0 : 1, $1.1.instanceID)
+            }.map(\.1)
         }
     }
 }

@@ -16,8 +16,9 @@ public struct SyncSchedule: Sendable, Equatable, Codable {
         else {
             throw RosterFlowError(.invalidInput, "'\(time)' is not a time of day; write it as HH:MM in 24-hour form, e.g. 02:30 or 19:00")
         }
-        let isIANA = TimeZone.knownTimeZoneIdentifiers.contains(timezone) || timezone == "UTC" || timezone.hasPrefix("Etc/")
-        guard isIANA, TimeZone(identifier: timezone) != nil else {
+        // IANA names are Area/Location (or UTC); bare abbreviations such as EST do not follow daylight saving.
+        let zone = TimeZone(identifier: timezone)
+        guard let zone, zone.identifier == timezone || timezone == "UTC", timezone.contains("/") || timezone == "UTC" else {
             let hint = TimeZone.knownTimeZoneIdentifiers.first { $0.lowercased() == timezone.lowercased() }
                 ?? TimeZone.knownTimeZoneIdentifiers.first { $0.lowercased().hasSuffix("/" + timezone.lowercased()) }
             throw RosterFlowError(

@@ -48,6 +48,7 @@ public final class SQLiteStore: Sendable {
     ///
     /// `body` runs inside its own savepoint: if it throws, its changes are undone and the error is returned to this
     /// caller only. It returns once the transaction is durably committed.
+    @discardableResult
     public func write<T: Sendable>(_ body: @escaping @Sendable (StoreTransaction) throws -> T) async throws -> T {
         try await committer.submit(body)
     }
@@ -56,6 +57,7 @@ public final class SQLiteStore: Sendable {
     public var groupCommitStatistics: (transactions: Int, writes: Int) { committer.statistics }
 
     /// Runs `body` in a write transaction of its own, on the calling thread.
+    @discardableResult
     public func writeNow<T>(_ body: (StoreTransaction) throws -> T) throws -> T {
         try mapErrors { try pool.write { db in try body(StoreTransaction(db)) } }
     }

@@ -203,7 +203,7 @@ public struct StoreTransaction {
     }
 
     public func outbox(instanceID: String? = nil) throws -> [OutboxRecord] {
-        let sql = "SELECT * FROM outbox" + (instanceID == nil ? "" : " WHERE instance_id = ?") + " ORDER BY created_at, id"
+        let sql = "SELECT * FROM outbox" + (instanceID == nil ? "" : " WHERE instance_id = ?") + " ORDER BY created_at, rowid"
         return try rows(sql, instanceID.map { [$0] } ?? []).map {
             OutboxRecord(
                 id: $0["id"], instanceID: $0["instance_id"], transitionSeq: $0["transition_seq"], channel: $0["channel"],

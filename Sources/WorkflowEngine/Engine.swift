@@ -76,6 +76,14 @@ public struct EventRefused: Error, Sendable, Equatable, CustomStringConvertible 
     public var allowedRoles: [Role]
     /// The workflow's own explanation (`refuse:`) or the guards' reasons.
     public var explanation: String?
+    /// Events allowed here to other roles than the sender's, with those roles (for "ask the DSP" hints).
+    public var othersMay: [AllowedTo] = []
+
+    /// An event and the roles that may send it.
+    public struct AllowedTo: Sendable, Equatable {
+        public var event: String
+        public var roles: [Role]
+    }
 
     public var description: String {
         var text: String
@@ -91,8 +99,14 @@ public struct EventRefused: Error, Sendable, Equatable, CustomStringConvertible 
         if let explanation, !explanation.isEmpty { text += ": \(explanation)" }
         if code != .guardRefused {
             text += allowedEvents.isEmpty
-                ? ". Nothing is allowed to the \(role.displayName) here."
-                : ". Allowed to the \(role.displayName) here: \(allowedEvents.joined(separator: ", "))."
+                ? ". Nothing is allowed to the \(role.displayName) here"
+                : ". Allowed to the \(role.displayName) here: \(allowedEvents.joined(separator: ", "))"
+            let others = othersMay.filter { !allowedEvents.contains($0.event) }
+            if !others.isEmpty {
+                text += "; for others: " + others.map { "\($0.event) (\($0.roles.map(\.displayName).joined(separator: ", ")))" }
+                    .joined(separator: ", ")
+            }
+            text += "."
         }
         return text
     }
@@ -114,10 +128,17 @@ public enum Engine {
                 allowedRoles: [], explanation: "the instance is in '\(position.state)', which \(definition.key) does not define")
         }
         let allowed = state.events(allowedFor: role)
+        let others = state.eventOrder.compactMap { event -> EventRefused.AllowedTo? in
+            var roles: [Role] = []
+            for transition in state.events[event] ?? [] {
+                for r in transition.roles where r != role && !roles.contains(r) { roles.append(r) }
+            }
+            return roles.isEmpty ? nil : EventRefused.AllowedTo(event: event, roles: roles)
+        }
         guard let candidates = state.events[event], !candidates.isEmpty else {
             throw EventRefused(
                 code: state.isFinal ? .finalState : .eventNotAllowed, event: event, state: state.name, role: role,
-                allowedEvents: allowed, allowedRoles: [], explanation: state.refusals[event])
+                allowedEvents: allowed, allowedRoles: [], explanation: state.refusals[event], othersMay: others)
         }
         let permitted = candidates.filter { $0.roles.contains(role) }
         guard !permitted.isEmpty else {
@@ -125,7 +146,7 @@ public enum Engine {
             candidates.forEach { roles.formUnion($0.roles) }
             throw EventRefused(
                 code: .roleNotAllowed, event: event, state: state.name, role: role, allowedEvents: allowed,
-                allowedRoles: roles.sorted(), explanation: state.refusals[event])
+                allowedRoles: roles.sorted(), explanation: state.refusals[event], othersMay: others)
         }
         var refusals: [String] = []
         for transition in permitted {

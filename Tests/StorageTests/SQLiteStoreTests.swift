@@ -1,0 +1,121 @@
+import Foundation
+import Storage
+import XCTest
+
+/// The store on a real SQLite file: optimistic concurrency, append-only history, group commit.
+final class SQLiteStoreTests: XCTestCase {
+    var path: String!
+
+    override func setUpWithError() throws {
+        let folder = NSTemporaryDirectory() + "rosterflow-store-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        path = folder + "/test.sqlite"
+    }
+
+    func seed(_ store: SQLiteStore, ids: [String]) throws {
+        try store.writeNow { tx in
+            for id in ids {
+                try tx.insertInstance(InstanceRecord(
+                    id: id, workflow: "w", version: 1, state: "a", subjectTitle: id, createdAt: 0, enteredAt: 0, updatedAt: 0))
+            }
+        }
+    }
+
+    func testTwoWritersOnOneInstanceOneWinsTheOtherIsTold() throws {
+        let first = try SQLiteStore(path: path)
+        let second = try SQLiteStore(path: path)
+        try seed(first, ids: ["i1"])
+        let seenByFirst = try first.read { try $0.instance(id: "i1")! }
+        let seenBySecond = try second.read { try $0.instance(id: "i1")! }
+        XCTAssertEqual(seenByFirst.rowVersion, seenBySecond.rowVersion)
+
+        try first.writeNow { tx in
+            try tx.updateInstance(id: "i1", expectedRowVersion: seenByFirst.rowVersion, state: "b", previousState: "a",
+                                  enteredAt: 1, now: 1)
+        }
+        XCTAssertThrowsError(try second.writeNow { tx in
+            try tx.updateInstance(id: "i1", expectedRowVersion: seenBySecond.rowVersion, state: "c", previousState: "a",
+                                  enteredAt: 2, now: 2)
+        }) { error in
+            let storage = error as? StorageError
+            XCTAssertEqual(storage?.code, .staleInstance)
+            XCTAssertTrue(storage?.message.contains("now version 2, in state 'b'") ?? false, storage?.message ?? "")
+        }
+        XCTAssertEqual(try second.read { try $0.instance(id: "i1")?.state }, "b")
+    }
+
+    func testHistoryIsAppendOnly() throws {
+        let store = try SQLiteStore(path: path)
+        try seed(store, ids: ["i1"])
+        try store.writeNow { tx in
+            try tx.appendTransition(instanceID: "i1", from: nil, to: "a", event: "create", actor: "t", role: "system",
+                                    at: 0, reason: nil, rowVersion: 1)
+        }
+        XCTAssertThrowsError(try store.executeRaw("UPDATE transitions SET to_state = 'x'"))
+        XCTAssertThrowsError(try store.executeRaw("DELETE FROM transitions"))
+        XCTAssertEqual(try store.read { try $0.transitions(instanceID: "i1").map(\.to) }, ["a"])
+    }
+
+    func testGroupCommitIsolatesAFailingWriteAndBatches() async throws {
+        let store = try SQLiteStore(path: path)
+        let ids = (0..<200).map { "i\($0)" }
+        try seed(store, ids: ids)
+        let before = store.groupCommitStatistics
+        let outcomes = try await withThrowingTaskGroup(of: (String, Bool).self) { group in
+            for id in ids {
+                group.addTask {
+                    do {
+                        try await store.write { tx in
+                            try tx.updateInstance(id: id, expectedRowVersion: 1, state: "b", previousState: "a",
+                                                  enteredAt: 1, now: 1)
+                            try tx.appendTransition(instanceID: id, from: "a", to: "b", event: "go", actor: "t",
+                                                    role: "system", at: 1, reason: nil, rowVersion: 2)
+                            // Every tenth write fails after writing: its changes alone must be undone.
+                            if id.hasSuffix("0") { throw StorageError(.notFound, "refused \(id)") }
+                        }
+                        return (id, true)
+                    } catch {
+                        return (id, false)
+                    }
+                }
+            }
+            return try await group.reduce(into: [String: Bool]()) { $0[$1.0] = $1.1 }
+        }
+        XCTAssertEqual(outcomes.values.filter { $0 }.count, 180)
+        let after = store.groupCommitStatistics
+        XCTAssertEqual(after.writes - before.writes, 200)
+        XCTAssertLessThan(after.transactions - before.transactions, 200, "concurrent writes should share commits")
+        try store.read { tx in
+            for id in ids {
+                let instance = try tx.instance(id: id)!
+                let history = try tx.transitions(instanceID: id)
+                if id.hasSuffix("0") {
+                    XCTAssertEqual(instance.state, "a", id)
+                    XCTAssertEqual(history.count, 0, id)
+                } else {
+                    XCTAssertEqual(instance.state, "b", id)
+                    XCTAssertEqual(history.map(\.to), ["b"], id)
+                }
+            }
+        }
+    }
+
+    func testChangedDefinitionUnderTheSameVersionIsRefused() throws {
+        let store = try SQLiteStore(path: path)
+        try store.writeNow { try $0.recordDefinition(name: "w", version: 1, source: "a", checksum: "1", file: "w.yaml", now: 0) }
+        try store.writeNow { try $0.recordDefinition(name: "w", version: 1, source: "a", checksum: "1", file: "w.yaml", now: 0) }
+        XCTAssertThrowsError(try store.writeNow {
+            try $0.recordDefinition(name: "w", version: 1, source: "b", checksum: "2", file: "w.yaml", now: 0)
+        }) { error in
+            XCTAssertEqual((error as? StorageError)?.code, .definitionChanged)
+        }
+        try store.writeNow { try $0.recordDefinition(name: "w", version: 2, source: "b", checksum: "2", file: "w.yaml", now: 0) }
+        XCTAssertEqual(try store.read { try $0.storedDefinitions().map(\.version) }, [1, 2])
+    }
+
+    func testOpeningInAMissingFolderSaysSo() {
+        XCTAssertThrowsError(try SQLiteStore(path: "/nonexistent-folder/x.sqlite")) { error in
+            XCTAssertTrue("\(error)".contains("does not exist"))
+        }
+    }
+}
