@@ -60,7 +60,7 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "WorkflowEngine"]),
         .testTarget(name: "RosterFlowCoreTests", dependencies: ["RosterFlowCore"]),
         .testTarget(name: "OneRosterTests", dependencies: ["OneRoster"]),
-        .testTarget(name: "CLITests", dependencies: ["rosterflow"]),
+        .testTarget(name: "CLITests", dependencies: ["rosterflow", "Storage"]),
     ],
     swiftLanguageModes: [.v6]
 )
