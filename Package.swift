@@ -31,6 +31,7 @@ let package = Package(
             dependencies: [
                 "WorkflowEngine",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
         // OneRoster 1.1/1.2 CSV bundles: streaming reader, typed models, validation report, sample generator. No storage.

@@ -11,6 +11,7 @@ import Darwin
 ///
 /// None of them stops parsing; the bundle reader turns them into warnings.
 public struct CSVRecordQuirks: OptionSet, Sendable, Hashable {
+    /// The raw bits.
     public let rawValue: UInt8
     /// Creates a set from its raw bits.
     public init(rawValue: UInt8) { self.rawValue = rawValue }
@@ -29,6 +30,7 @@ public enum CSVReadError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A field is not valid UTF-8. `line` is the 1-based physical line where the record starts, `field` the 0-based field index.
     case invalidUTF8(line: Int, field: Int)
 
+    /// A plain-words description.
     public var description: String {
         switch self {
         case let .cannotRead(path, reason): return "cannot read \(path): \(reason)"
@@ -64,7 +66,7 @@ public struct CSVRecord: Sendable, Equatable {
 /// }
 /// ```
 public final class CSVRecordReader {
-    private var core: Core
+    @exclusivity(unchecked) private var core: Core
 
     /// Opens a file for streaming.
     /// - Parameters:
@@ -153,6 +155,7 @@ public final class CSVRecordReader {
 /// Decodes UTF-8 bytes, returning `nil` when they are not valid.
 @inline(__always)
 func decodeUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+    // ASCII (the common case) cannot be invalid; `String(decoding:)` is specialized and fast.
     var ascii = true
     for b in bytes where b >= 0x80 { ascii = false; break }
     if ascii { return String(decoding: bytes, as: UTF8.self) }

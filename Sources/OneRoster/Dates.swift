@@ -41,10 +41,12 @@ public struct OneRosterDate: Sendable, Hashable, Comparable, Codable, CustomStri
     /// Days since 1970-01-01.
     public var daysSinceEpoch: Int { OneRosterDate.daysFromCivil(Int(year), Int(month), Int(day)) }
 
+    /// Chronological order.
     public static func < (lhs: OneRosterDate, rhs: OneRosterDate) -> Bool {
         (lhs.year, lhs.month, lhs.day) < (rhs.year, rhs.month, rhs.day)
     }
 
+    /// Decodes from a `YYYY-MM-DD` string.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
         let s = try c.decode(String.self)
@@ -54,6 +56,7 @@ public struct OneRosterDate: Sendable, Hashable, Comparable, Codable, CustomStri
         self = d
     }
 
+    /// Encodes as a `YYYY-MM-DD` string.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encode(description)

@@ -192,10 +192,10 @@ public struct UserIdentifier: Sendable, Equatable, Hashable, Codable {
     public init?(_ text: String) {
         var t = Substring(text)
         if t.hasPrefix("{") && t.hasSuffix("}") { t = t.dropFirst().dropLast() }
-        guard let colon = t.firstIndex(of: ":") else { return nil }
-        let type = t[..<colon].trimmingCharacters(in: .whitespaces)
-        let id = t[t.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-        guard !type.isEmpty, !id.isEmpty else { return nil }
+        let s = String(t)
+        guard let colon = s.firstIndex(of: ":"),
+              let type = trimmedItem(s, s.startIndex, colon),
+              let id = trimmedItem(s, s.index(after: colon), s.endIndex) else { return nil }
         self.type = type
         self.identifier = id
     }
@@ -504,19 +504,19 @@ public enum OneRosterRecord: Sendable, Equatable {
     /// An orgs.csv row.
     case org(Org)
     /// An academicSessions.csv row.
-    case academicSession(AcademicSession)
+    indirect case academicSession(AcademicSession)
     /// A courses.csv row.
-    case course(Course)
+    indirect case course(Course)
     /// A classes.csv row.
-    case rosterClass(RosterClass)
+    indirect case rosterClass(RosterClass)
     /// A users.csv row (with its roles attached).
-    case user(User)
+    indirect case user(User)
     /// A 1.2 roles.csv row.
     case role(Role)
     /// A 1.2 userProfiles.csv row.
-    case userProfile(UserProfile)
+    indirect case userProfile(UserProfile)
     /// A demographics.csv row.
-    case demographics(Demographics)
+    indirect case demographics(Demographics)
     /// An enrollments.csv row.
     case enrollment(Enrollment)
 }

@@ -2,9 +2,48 @@ import Foundation
 
 /// A CSV file a OneRoster bundle can contain (the manifest's `file.<name>` keys).
 public enum OneRosterFile: String, OneRosterEnumeration, Comparable {
-    case academicSessions, categories, classes, classResources, courses, courseResources, demographics, enrollments
-    case lineItemLearningObjectiveIds, lineItems, lineItemScoreScales, orgs, resources, resultLearningObjectiveIds
-    case results, resultScoreScales, roles, scoreScales, userProfiles, userResources, users
+    /// `academicSessions.csv`.
+    case academicSessions
+    /// `categories.csv`.
+    case categories
+    /// `classes.csv`.
+    case classes
+    /// `classResources.csv`.
+    case classResources
+    /// `courses.csv`.
+    case courses
+    /// `courseResources.csv`.
+    case courseResources
+    /// `demographics.csv`.
+    case demographics
+    /// `enrollments.csv`.
+    case enrollments
+    /// `lineItemLearningObjectiveIds.csv` (1.2 only).
+    case lineItemLearningObjectiveIds
+    /// `lineItems.csv`.
+    case lineItems
+    /// `lineItemScoreScales.csv` (1.2 only).
+    case lineItemScoreScales
+    /// `orgs.csv`.
+    case orgs
+    /// `resources.csv`.
+    case resources
+    /// `resultLearningObjectiveIds.csv` (1.2 only).
+    case resultLearningObjectiveIds
+    /// `results.csv`.
+    case results
+    /// `resultScoreScales.csv` (1.2 only).
+    case resultScoreScales
+    /// `roles.csv` (1.2 only).
+    case roles
+    /// `scoreScales.csv` (1.2 only).
+    case scoreScales
+    /// `userProfiles.csv` (1.2 only).
+    case userProfiles
+    /// `userResources.csv` (1.2 only).
+    case userResources
+    /// `users.csv`.
+    case users
 
     /// The file name in the bundle, e.g. `orgs.csv`.
     public var fileName: String { rawValue + ".csv" }
@@ -47,6 +86,7 @@ public enum OneRosterFile: String, OneRosterEnumeration, Comparable {
         }
     }
 
+    /// Orders files by name.
     public static func < (lhs: OneRosterFile, rhs: OneRosterFile) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 
@@ -85,6 +125,24 @@ public enum OneRosterEntity: String, OneRosterEnumeration {
         case .enrollment: return .enrollments
         }
     }
+
+    /// Position in ``allCases``.
+    var ordinal: Int {
+        switch self {
+        case .org: return 0
+        case .academicSession: return 1
+        case .course: return 2
+        case .rosterClass: return 3
+        case .user: return 4
+        case .role: return 5
+        case .userProfile: return 6
+        case .demographics: return 7
+        case .enrollment: return 8
+        }
+    }
+
+    /// "a" or "an" for ``noun``.
+    var article: String { ["a", "e", "i", "o", "u"].contains(noun.prefix(1)) ? "an" : "a" }
 
     /// Plain-words name for messages.
     var noun: String {

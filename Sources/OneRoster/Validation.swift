@@ -17,6 +17,7 @@ public enum Severity: String, OneRosterEnumeration, Comparable {
         }
     }
 
+    /// Errors first, then warnings, then infos.
     public static func < (lhs: Severity, rhs: Severity) -> Bool { lhs.rank < rhs.rank }
 }
 
@@ -227,21 +228,24 @@ public struct ValidationReport: Sendable, Equatable, Codable {
         let rowsRead = files.reduce(0) { $0 + $1.rowsRead }
         let loaded = files.reduce(0) { $0 + $1.rowsLoaded }
         let quarantined = files.reduce(0) { $0 + $1.rowsQuarantined }
-        var order: [String] = []
         var byFile: [String: [ValidationIssue]] = [:]
+        var firstSeen: [String] = []
         for issue in issues {
-            if byFile[issue.file] == nil { order.append(issue.file) }
+            if byFile[issue.file] == nil { firstSeen.append(issue.file) }
             byFile[issue.file, default: []].append(issue)
         }
-        for summary in files where byFile[summary.file] == nil && summary.present {
-            order.append(summary.file)
+        // Bundle-level issues first, then the files in reading order, then any other file with issues.
+        var order: [String] = byFile["manifest.csv"] != nil ? ["manifest.csv"] : []
+        for summary in files where summary.present || byFile[summary.file] != nil {
+            if !order.contains(summary.file) { order.append(summary.file) }
         }
+        for file in firstSeen where !order.contains(file) { order.append(file) }
         let summaries = Dictionary(files.map { ($0.file, $0) }, uniquingKeysWith: { a, _ in a })
         for file in order {
             var title = file
             if let s = summaries[file] {
                 title += s.present
-                    ? " (\(s.mode.rawValue): \(s.rowsRead) rows, \(s.rowsLoaded) loaded, \(s.rowsQuarantined) quarantined)"
+                    ? " (\(s.mode.rawValue): \(s.rowsRead) row\(s.rowsRead == 1 ? "" : "s"), \(s.rowsLoaded) loaded, \(s.rowsQuarantined) quarantined)"
                     : " (\(s.mode.rawValue), not in bundle)"
             }
             out += title + "\n"

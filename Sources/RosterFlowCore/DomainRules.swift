@@ -84,14 +84,12 @@ public struct DomainRules: Sendable {
         case "announce_course":
             return try announceCourse(context)
         case "check_integration_content":
-            guard let course = try tx.course(id: context.instance.id),
-                  let integration = try tx.instance(id: course.integrationID),
-                  integration.state == "shells_created",
-                  try tx.courseCounts(integrationID: course.integrationID, notIn: Self.contentStates).outside == 0
+            guard let progress = try tx.integrationProgress(courseID: context.instance.id, notIn: Self.contentStates),
+                  progress.state == "shells_created", progress.outside == 0
             else { return [] }
             return [try context.runtime.apply(
-                tx, instanceID: course.integrationID, event: "all_content_mapped", sender: .system,
-                reason: "every course has content (the last was \(course.title))", now: context.now)]
+                tx, instanceID: progress.integrationID, event: "all_content_mapped", sender: .system,
+                reason: "every course has content (the last was \(context.instance.subjectTitle))", now: context.now)]
         default:
             throw RosterFlowError(.workflowDefinition, "effect '\(effect.name)' is not implemented")
         }
@@ -166,31 +164,35 @@ struct DomainGuards: GuardEvaluating {
 /// Writes a flat string map as a JSON object with sorted keys (outbox payloads: small, hot, and always flat).
 enum JSONText {
     static func object(_ values: [String: String]) -> String {
-        var out = "{"
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        out.reserveCapacity(512)
         for (index, key) in values.keys.sorted().enumerated() {
-            if index > 0 { out += "," }
-            string(key, into: &out)
-            out += ":"
-            string(values[key]!, into: &out)
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            append(key, to: &out)
+            out.append(UInt8(ascii: ":"))
+            append(values[key]!, to: &out)
         }
-        return out + "}"
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
     }
 
-    static func string(_ text: String, into out: inout String) {
-        out += "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
-                    + String(scalar.value, radix: 16)
-            default: out.unicodeScalars.append(scalar)
+    private static let hex = Array("0123456789abcdef".utf8)
+
+    static func append(_ text: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
+            case UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+            case UInt8(ascii: "\n"): out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+            case UInt8(ascii: "\r"): out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+            case UInt8(ascii: "\t"): out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+            case 0..<0x20:
+                out += [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xf)]]
+            default:
+                out.append(byte)
             }
         }
-        out += "\""
+        out.append(UInt8(ascii: "\""))
     }
 }

@@ -69,10 +69,11 @@ extension RosterFlowService {
     public func studentStarted(id: String, role: Role? = nil, actor: String) async throws -> AppliedStep? {
         let runtime = self.runtime
         return try await write { tx, now in
-            guard let course = try tx.course(id: id), let instance = try tx.instance(id: id) else {
+            guard let instance = try tx.instance(id: id), instance.workflow == "course-mapping" else {
                 throw RosterFlowError(.notFound, "there is no course \(id)")
             }
-            if course.lockedAt != nil { return nil }
+            // The course row's locked_at is written in the same transaction as the move to `locked`.
+            if instance.state == "locked" { return nil }
             let role = try role ?? runtime.defaultRole(for: "student_started", instance: instance) ?? .system
             return try runtime.apply(
                 tx, instanceID: id, event: "student_started", sender: Sender(actor: actor, role: role),

@@ -121,7 +121,10 @@ public struct WorkflowRuntime: Sendable {
             instanceID: instance.id, from: instance.state, to: outcome.to, event: event, actor: sender.actor,
             role: sender.role.rawValue, at: now, reason: outcome.reason, rowVersion: rowVersion)
         if entered {
-            try tx.cancelTimers(instanceID: instance.id)
+            // Pending timers are only ever those the current state armed on entry: skip the delete when it has none.
+            if definition.states[instance.state]?.timers.isEmpty == false {
+                try tx.cancelTimers(instanceID: instance.id)
+            }
             for timer in outcome.timers {
                 try tx.armTimer(
                     instanceID: instance.id, event: timer.event, dueAt: now + Double(timer.duration.seconds), armedAt: now,

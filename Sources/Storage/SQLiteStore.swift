@@ -28,6 +28,10 @@ public final class SQLiteStore: Sendable {
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(durability.rawValue)")
             try db.execute(sql: "PRAGMA foreign_keys = ON")
+            // Checkpoint the WAL into the database less often (every ~40 MB instead of ~4 MB): a page rewritten by
+            // many commits is copied back once, which halves the I/O of a busy writer. Readers are unaffected.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 10000")
+            try db.execute(sql: "PRAGMA cache_size = -65536")
         }
         do {
             let directory = (path as NSString).deletingLastPathComponent
@@ -35,13 +39,29 @@ public final class SQLiteStore: Sendable {
                 throw StorageError(.database, "cannot open \(path): the folder \(directory) does not exist")
             }
             pool = try DatabasePool(path: path, configuration: config)
-            try Schema.migrator.migrate(pool)
+            try Self.migrate(pool)
         } catch let error as StorageError {
             throw error
         } catch {
             throw StorageError(.database, "cannot open the database at \(path): \(error)")
         }
         committer = GroupCommitter(pool: pool, maxBatch: maxBatch)
+    }
+
+    /// Brings the schema up to date. Several processes may open a new database at once (workers starting together):
+    /// the one that loses the race to create the schema sees the winner's migrations on its next attempt.
+    private static func migrate(_ pool: DatabasePool) throws {
+        var attempt = 0
+        while true {
+            do {
+                try Schema.migrator.migrate(pool)
+                return
+            } catch {
+                attempt += 1
+                if attempt >= 5 { throw error }
+                Thread.sleep(forTimeInterval: 0.05 * Double(attempt))
+            }
+        }
     }
 
     /// Runs `body` in a write transaction shared with other concurrent writers (group commit).

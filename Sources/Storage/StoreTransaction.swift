@@ -23,11 +23,9 @@ public struct StoreTransaction {
         try Row.fetchOne(db.cachedStatement(sql: sql), arguments: arguments)
     }
 
-    /// Decodes the first row in place (no copy of the row): the hot path for single-record lookups.
-    private func first<T>(_ sql: String, _ arguments: StatementArguments, _ decode: (Row) -> T) throws -> T? {
-        let cursor = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: arguments)
-        guard let row = try cursor.next() else { return nil }
-        return decode(row)
+    /// Decodes the first row in place, by position: the hot path for single-record lookups.
+    private func first<T>(_ sql: String, _ arguments: StatementArguments, _ decode: (FastRow) -> T) throws -> T? {
+        try db.fastFirst(sql, arguments, decode)
     }
 
     /// Runs `body` in a savepoint: if it throws, its changes are undone and the rest of the transaction goes on.
@@ -82,6 +80,13 @@ public struct StoreTransaction {
             rowVersion: row[6], createdAt: row[7], enteredAt: row[8], updatedAt: row[9])
     }
 
+    private static func instance(_ row: FastRow) -> InstanceRecord {
+        InstanceRecord(
+            id: row.string(0), workflow: row.string(1), version: row.int(2), state: row.string(3),
+            previousState: row.optionalString(4), subjectTitle: row.string(5), rowVersion: row.int(6),
+            createdAt: row.double(7), enteredAt: row.double(8), updatedAt: row.double(9))
+    }
+
     public func insertInstance(_ instance: InstanceRecord) throws {
         try execute("""
             INSERT INTO workflow_instances
@@ -115,12 +120,12 @@ public struct StoreTransaction {
     public func updateInstance(
         id: String, expectedRowVersion: Int, state: String, previousState: String?, enteredAt: Double, now: Double
     ) throws -> Int {
-        try execute("""
+        let changed = try db.fastExecute("""
             UPDATE workflow_instances
             SET state = ?, previous_state = ?, entered_at = ?, updated_at = ?, row_version = row_version + 1
             WHERE id = ? AND row_version = ?
-            """, [state, previousState, enteredAt, now, id, expectedRowVersion])
-        guard db.changesCount == 1 else {
+            """, [.text(state), FastValue(previousState), .double(enteredAt), .double(now), .text(id), .int(expectedRowVersion)])
+        guard changed == 1 else {
             let current = try instance(id: id)
             throw StorageError(
                 .staleInstance,
@@ -140,10 +145,11 @@ public struct StoreTransaction {
         instanceID: String, from: String?, to: String, event: String, actor: String, role: String, at: Double,
         reason: String?, rowVersion: Int
     ) throws -> Int64 {
-        try execute("""
+        try db.fastExecute("""
             INSERT INTO transitions (instance_id, from_state, to_state, event, actor, role, at, reason, row_version)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, [instanceID, from, to, event, actor, role, at, reason, rowVersion])
+            """, [.text(instanceID), FastValue(from), .text(to), .text(event), .text(actor), .text(role), .double(at),
+                  FastValue(reason), .int(rowVersion)])
         return db.lastInsertedRowID
     }
 
@@ -159,13 +165,13 @@ public struct StoreTransaction {
     // MARK: Timers
 
     public func cancelTimers(instanceID: String) throws {
-        try execute("DELETE FROM timers WHERE instance_id = ?", [instanceID])
+        try db.fastExecute("DELETE FROM timers WHERE instance_id = ?", [.text(instanceID)])
     }
 
     public func armTimer(instanceID: String, event: String, dueAt: Double, armedAt: Double, inState state: String) throws {
-        try execute(
+        try db.fastExecute(
             "INSERT INTO timers (instance_id, event, due_at, armed_at, armed_in_state) VALUES (?, ?, ?, ?, ?)",
-            [instanceID, event, dueAt, armedAt, state])
+            [.text(instanceID), .text(event), .double(dueAt), .double(armedAt), .text(state)])
     }
 
     /// Timers due at or before `now`, earliest first.
@@ -193,13 +199,14 @@ public struct StoreTransaction {
     // MARK: Outbox
 
     public func insertOutbox(_ message: OutboxRecord) throws {
-        try execute("""
+        try db.fastExecute("""
             INSERT INTO outbox (id, instance_id, transition_seq, channel, recipient, template, payload, status,
                                 attempts, next_attempt_at, created_at, last_error)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
-            [message.id, message.instanceID, message.transitionSeq, message.channel, message.recipient, message.template,
-             message.payload, message.status, message.attempts, message.nextAttemptAt, message.createdAt, message.lastError])
+            [.text(message.id), .text(message.instanceID), FastValue(message.transitionSeq), .text(message.channel),
+             .text(message.recipient), .text(message.template), .text(message.payload), .text(message.status),
+             .int(message.attempts), .double(message.nextAttemptAt), .double(message.createdAt), FastValue(message.lastError)])
     }
 
     public func outbox(instanceID: String? = nil) throws -> [OutboxRecord] {
@@ -278,6 +285,13 @@ public struct StoreTransaction {
             timezone: row[6], nextSyncAt: row[7], createdAt: row[8])
     }
 
+    private static func integration(_ row: FastRow) -> IntegrationRecord {
+        IntegrationRecord(
+            id: row.string(0), tenantID: row.string(1), district: row.string(2), permission: row.string(3),
+            contactEmail: row.string(4), syncTime: row.optionalString(5), timezone: row.optionalString(6),
+            nextSyncAt: row.optionalDouble(7), createdAt: row.double(8))
+    }
+
     // MARK: Courses
 
     public func insertCourse(_ course: CourseRecord) throws {
@@ -303,11 +317,11 @@ public struct StoreTransaction {
     }
 
     public func updateMapping(courseID: String, catalogTitle: String, baseID: String) throws {
-        try execute("UPDATE courses SET catalog_title = ?, base_id = ? WHERE id = ?", [catalogTitle, baseID, courseID])
+        try db.fastExecute("UPDATE courses SET catalog_title = ?, base_id = ? WHERE id = ?", [.text(catalogTitle), .text(baseID), .text(courseID)])
     }
 
     public func markLocked(courseID: String, at: Double) throws {
-        try execute("UPDATE courses SET locked_at = COALESCE(locked_at, ?) WHERE id = ?", [at, courseID])
+        try db.fastExecute("UPDATE courses SET locked_at = COALESCE(locked_at, ?) WHERE id = ?", [.double(at), .text(courseID)])
     }
 
     private static let courseColumns = "id, integration_id, sourced_id, title, catalog_title, base_id, locked_at, created_at"
@@ -318,14 +332,37 @@ public struct StoreTransaction {
             lockedAt: row[6], createdAt: row[7])
     }
 
+    private static func courseRecord(_ row: FastRow) -> CourseRecord {
+        CourseRecord(
+            id: row.string(0), integrationID: row.string(1), sourcedID: row.string(2), title: row.string(3),
+            catalogTitle: row.optionalString(4), baseID: row.optionalString(5), lockedAt: row.optionalDouble(6),
+            createdAt: row.double(7))
+    }
+
+    /// For the integration a course belongs to: its id, its state, and how many of its courses are in none of
+    /// `states` (one query: this runs on every course that gets content).
+    public func integrationProgress(courseID: String, notIn states: [String]) throws
+        -> (integrationID: String, state: String, outside: Int)?
+    {
+        let placeholders = states.map { _ in "?" }.joined(separator: ",")
+        return try first("""
+            SELECT c.integration_id, i.state,
+                   (SELECT COUNT(*) FROM courses c2 JOIN workflow_instances i2 ON i2.id = c2.id
+                    WHERE c2.integration_id = c.integration_id AND i2.state NOT IN (\(placeholders)))
+            FROM courses c JOIN workflow_instances i ON i.id = c.integration_id
+            WHERE c.id = ?
+            """, StatementArguments(states) + [courseID]) { (integrationID: $0.string(0), state: $0.string(1), outside: $0.int(2)) }
+    }
+
     /// How many of an integration's courses are in none of `states`, and how many it has in all.
     public func courseCounts(integrationID: String, notIn states: [String]) throws -> (outside: Int, total: Int) {
-        let placeholders = states.map { _ in "?" }.joined(separator: ",")
-        let row = try Row.fetchOne(db.cachedStatement(sql: """
-            SELECT COUNT(*) AS total, COALESCE(SUM(CASE WHEN i.state IN (\(placeholders)) THEN 0 ELSE 1 END), 0) AS outside
+        let placeholders = states.isEmpty ? "NULL" : states.map { _ in "?" }.joined(separator: ",")
+        let counts = try first("""
+            SELECT COUNT(*), COALESCE(SUM(CASE WHEN i.state IN (\(placeholders)) THEN 0 ELSE 1 END), 0)
             FROM courses c JOIN workflow_instances i ON i.id = c.id
             WHERE c.integration_id = ?
-            """), arguments: StatementArguments(states) + [integrationID])
-        return (row?["outside"] ?? 0, row?["total"] ?? 0)
+            """, StatementArguments(states) + [integrationID]) { (outside: $0.int(1), total: $0.int(0)) }
+        return counts ?? (0, 0)
     }
+
 }

@@ -87,6 +87,14 @@ extension RosterFlowCommand {
             if !json { FileHandle.standardError.write(Data("bench: \(text)\n".utf8)) }
         }
 
+        /// User + system CPU seconds this process has used.
+        static func cpuSeconds() -> Double {
+            var usage = rusage()
+            getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+            return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+                + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        }
+
         /// fdatasync calls per second on 4 KiB writes in `folder`, for about a second.
         static func fsyncRate(folder: String) throws -> Double {
             let path = folder + "/fsync-probe"
@@ -153,6 +161,7 @@ extension RosterFlowCommand {
             }
             let queue = WorkQueue(courseIDs)
             let before = service.store.groupCommitStatistics
+            let cpuBefore = Self.cpuSeconds()
             let start = Date()
             let steps = try await withThrowingTaskGroup(of: Int.self) { group in
                 for _ in 0..<max(1, concurrency) {
@@ -171,10 +180,11 @@ extension RosterFlowCommand {
                 return try await group.reduce(0, +)
             }
             let elapsed = Date().timeIntervalSince(start)
+            let cpu = Self.cpuSeconds() - cpuBefore
             let after = service.store.groupCommitStatistics
             let writes = after.writes - before.writes, transactions = after.transactions - before.transactions
             FileHandle.standardError.write(Data(
-                "bench: \(name): \(writes) writes in \(transactions) commits (mean \(String(format: "%.1f", Double(writes) / Double(max(1, transactions)))) per commit)\n".utf8))
+                "bench: \(name): \(writes) writes in \(transactions) commits (mean \(String(format: "%.1f", Double(writes) / Double(max(1, transactions)))) per commit), CPU \(String(format: "%.0f", cpu / Double(steps) * 1e6)) µs per transition, \(String(format: "%.2f", cpu / elapsed)) cores busy\n".utf8))
             return Double(steps) / elapsed
         }
     }

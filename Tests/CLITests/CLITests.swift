@@ -199,6 +199,7 @@ final class CLITests: XCTestCase {
             var seen = 0
             while Date() < deadline, process.isRunning {
                 Thread.sleep(forTimeInterval: 0.05)
+                guard FileManager.default.fileExists(atPath: database) else { continue }
                 seen = (try? SQLiteStore(path: database).read { try $0.instances(workflow: "course-mapping").count }) ?? 0
                 if seen > 50 * (round + 1) { break }
             }

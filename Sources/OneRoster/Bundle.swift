@@ -1,0 +1,196 @@
+import Foundation
+
+/// The parsed manifest.csv of a bundle.
+public struct Manifest: Sendable, Equatable, Codable {
+    /// Whether the bundle had a manifest.csv.
+    public var isPresent: Bool
+    /// `manifest.version` as written.
+    public var manifestVersion: String?
+    /// `oneroster.version` as written (may be unsupported or missing).
+    public var declaredVersion: String?
+    /// `source.systemName`.
+    public var sourceSystemName: String?
+    /// `source.systemCode`.
+    public var sourceSystemCode: String?
+    /// Every `propertyName` → `value` row as written.
+    public var properties: [String: String]
+    /// Effective mode per file name (e.g. `"orgs"` → `.bulk`), for every file the version defines.
+    /// Files the manifest does not list are `.absent`.
+    public var fileModes: [String: FileMode]
+
+    /// Creates an empty manifest.
+    public init(isPresent: Bool = false, manifestVersion: String? = nil, declaredVersion: String? = nil,
+                sourceSystemName: String? = nil, sourceSystemCode: String? = nil, properties: [String: String] = [:],
+                fileModes: [String: FileMode] = [:]) {
+        self.isPresent = isPresent
+        self.manifestVersion = manifestVersion
+        self.declaredVersion = declaredVersion
+        self.sourceSystemName = sourceSystemName
+        self.sourceSystemCode = sourceSystemCode
+        self.properties = properties
+        self.fileModes = fileModes
+    }
+
+    /// The effective mode of a file (`.absent` if not listed).
+    public func mode(of file: OneRosterFile) -> FileMode { fileModes[file.rawValue] ?? .absent }
+}
+
+/// Answers whether a sourcedId is already held (e.g. in the local database from earlier syncs).
+///
+/// The bundle reader asks it about references that the bundle itself does not satisfy. It is not asked about
+/// entities whose file is `bulk` in the bundle: a bulk file is the complete set, so a held record missing from it
+/// is about to be deleted and cannot be referred to.
+public protocol HeldSourcedIds {
+    /// Whether a record of `entity` with `sourcedId` is already held.
+    func contains(_ sourcedId: String, entity: OneRosterEntity) -> Bool
+}
+
+/// Nothing is held: every reference must be satisfied by the bundle.
+public struct NoHeldSourcedIds: HeldSourcedIds, Sendable {
+    /// Creates the empty lookup.
+    public init() {}
+    /// Always `false`.
+    public func contains(_ sourcedId: String, entity: OneRosterEntity) -> Bool { false }
+}
+
+/// A held-sourcedId lookup backed by a closure (e.g. a database query).
+public struct HeldSourcedIdsClosure: HeldSourcedIds {
+    let body: (String, OneRosterEntity) -> Bool
+    /// Wraps `body(sourcedId, entity)`.
+    public init(_ body: @escaping (String, OneRosterEntity) -> Bool) { self.body = body }
+    /// Calls the closure.
+    public func contains(_ sourcedId: String, entity: OneRosterEntity) -> Bool { body(sourcedId, entity) }
+}
+
+/// A held-sourcedId lookup backed by in-memory sets.
+public struct HeldSourcedIdSets: HeldSourcedIds, Sendable {
+    /// Held sourcedIds per entity.
+    public var ids: [OneRosterEntity: Set<String>]
+    /// Creates the lookup.
+    public init(_ ids: [OneRosterEntity: Set<String>]) { self.ids = ids }
+    /// Whether the set for `entity` contains `sourcedId`.
+    public func contains(_ sourcedId: String, entity: OneRosterEntity) -> Bool { ids[entity]?.contains(sourcedId) ?? false }
+}
+
+/// Errors that stop a bundle from being read at all. Problems with the content are reported in the
+/// ``ValidationReport`` instead.
+public enum OneRosterBundleError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The path does not exist.
+    case notFound(String)
+    /// The path is neither a folder nor a zip file.
+    case notABundle(String)
+    /// The zip could not be opened or extracted.
+    case badZip(String, String)
+
+    /// A plain-words description.
+    public var description: String {
+        switch self {
+        case .notFound(let p): return "\(p) does not exist"
+        case .notABundle(let p): return "\(p) is neither a folder nor a .zip file"
+        case let .badZip(p, reason): return "cannot read zip \(p): \(reason)"
+        }
+    }
+}
+
+/// Everything read from a bundle: manifest, modes, valid records, quarantined rows and the report.
+public struct OneRosterBundle: Sendable {
+    /// The manifest (with effective file modes).
+    public var manifest: Manifest
+    /// The version the bundle was read as.
+    public var version: OneRosterVersion
+    /// Valid orgs.
+    public var orgs: [Org] = []
+    /// Valid academic sessions.
+    public var academicSessions: [AcademicSession] = []
+    /// Valid courses.
+    public var courses: [Course] = []
+    /// Valid classes.
+    public var classes: [RosterClass] = []
+    /// Valid users, with their roles attached.
+    public var users: [User] = []
+    /// Valid 1.2 roles.csv rows (empty for 1.1; see ``User/roles`` for derived roles).
+    public var roles: [Role] = []
+    /// Valid 1.2 user profiles.
+    public var userProfiles: [UserProfile] = []
+    /// Valid demographics.
+    public var demographics: [Demographics] = []
+    /// Valid enrollments.
+    public var enrollments: [Enrollment] = []
+    /// Rows that were not loaded because of errors.
+    public var quarantined: [QuarantinedRow] = []
+    /// The validation report.
+    public var report: ValidationReport
+
+    /// The mode of a file from the manifest.
+    public func mode(of file: OneRosterFile) -> FileMode { manifest.mode(of: file) }
+
+    /// Creates a bundle value.
+    public init(manifest: Manifest, version: OneRosterVersion, report: ValidationReport) {
+        self.manifest = manifest
+        self.version = version
+        self.report = report
+    }
+}
+
+/// Reads a OneRoster CSV bundle (a folder or a .zip) into typed, validated records.
+///
+/// ```swift
+/// let bundle = try OneRosterBundleReader().read(at: URL(fileURLWithPath: "district.zip"))
+/// print(bundle.report.rendered())
+/// ```
+///
+/// For very large bundles use ``read(at:held:visitor:)`` with ``Options/retainRecords`` set to `false`:
+/// records are handed to the visitor as they are validated and not kept in memory.
+public struct OneRosterBundleReader: Sendable {
+    /// Reading options.
+    public struct Options: Sendable {
+        /// Keep valid records in the returned ``OneRosterBundle``. Default `true`.
+        public var retainRecords: Bool
+        /// At most this many issues of one code are listed per file; the rest are only counted. Default 10,000.
+        public var maxIssuesPerFileAndCode: Int
+        /// Warn about grades that are not CEDS codes (e.g. `9` instead of `09`). Default `true`.
+        public var checkGradeCodes: Bool
+
+        /// Creates options.
+        public init(retainRecords: Bool = true, maxIssuesPerFileAndCode: Int = 10_000, checkGradeCodes: Bool = true) {
+            self.retainRecords = retainRecords
+            self.maxIssuesPerFileAndCode = maxIssuesPerFileAndCode
+            self.checkGradeCodes = checkGradeCodes
+        }
+    }
+
+    /// The options.
+    public var options: Options
+
+    /// Creates a reader.
+    public init(options: Options = Options()) { self.options = options }
+
+    /// Reads and validates a bundle, keeping valid records in memory.
+    /// - Parameters:
+    ///   - url: A folder or a .zip file.
+    ///   - held: Answers references the bundle does not satisfy (see ``HeldSourcedIds``).
+    public func read(at url: URL, held: any HeldSourcedIds = NoHeldSourcedIds()) throws -> OneRosterBundle {
+        try read(at: url, held: held, visitor: nil)
+    }
+
+    /// Reads and validates a bundle, handing each valid record to `visitor` as soon as it is validated.
+    ///
+    /// Order: orgs, academic sessions, courses, classes, (1.2: user profiles, roles,) users, demographics,
+    /// enrollments. Records are also kept in the result if ``Options/retainRecords`` is `true`.
+    public func read(at url: URL, held: any HeldSourcedIds = NoHeldSourcedIds(),
+                     visitor: ((OneRosterRecord) throws -> Void)?) throws -> OneRosterBundle {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
+            throw OneRosterBundleError.notFound(url.path)
+        }
+        if isDir.boolValue {
+            let session = BundleReadSession(options: options, held: held, visitor: visitor)
+            return try session.read(folder: url, subfolderNote: nil)
+        }
+        guard ZipBundle.looksLikeZip(url) else { throw OneRosterBundleError.notABundle(url.path) }
+        let extracted = try ZipBundle.extract(url)
+        defer { try? FileManager.default.removeItem(at: extracted.tempRoot) }
+        let session = BundleReadSession(options: options, held: held, visitor: visitor)
+        return try session.read(folder: extracted.folder, subfolderNote: extracted.subfolder)
+    }
+}

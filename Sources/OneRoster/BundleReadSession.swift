@@ -1,0 +1,566 @@
+import Foundation
+
+/// State of one bundle read. Not shared between threads.
+final class BundleReadSession {
+    let options: OneRosterBundleReader.Options
+    let held: any HeldSourcedIds
+    let visitor: ((OneRosterRecord) throws -> Void)?
+
+    @exclusivity(unchecked) var report = ValidationReport()
+    @exclusivity(unchecked) var summaries: [String: FileSummary] = [:]
+    @exclusivity(unchecked) var listedPerFileAndCode: [String: Int] = [:]
+    @exclusivity(unchecked) var quarantined: [QuarantinedRow] = []
+    /// Valid sourcedIds per entity, indexed by ``OneRosterEntity/ordinal``.
+    @exclusivity(unchecked) var validIds = [Set<String>](repeating: [], count: OneRosterEntity.allCases.count)
+    @exclusivity(unchecked) var quarantinedIds: [OneRosterEntity: [String: Int]] = [:]
+    var manifest = Manifest()
+    var manifestLines: [String: Int] = [:]
+    var version: OneRosterVersion = .v1_1
+    @exclusivity(unchecked) var bundle: OneRosterBundle
+    @exclusivity(unchecked) var pendingUsers: [(User, Int)] = []
+    @exclusivity(unchecked) var rolesByUser: [String: [Role]] = [:]
+
+    init(options: OneRosterBundleReader.Options, held: any HeldSourcedIds, visitor: ((OneRosterRecord) throws -> Void)?) {
+        self.options = options
+        self.held = held
+        self.visitor = visitor
+        bundle = OneRosterBundle(manifest: Manifest(), version: .v1_1, report: ValidationReport())
+    }
+
+    // MARK: issues
+
+    func add(_ issue: ValidationIssue) {
+        report.count(issue.severity, issue.code)
+        let key = issue.file + "|" + issue.code.rawValue
+        let n = listedPerFileAndCode[key, default: 0]
+        if n < options.maxIssuesPerFileAndCode {
+            listedPerFileAndCode[key] = n + 1
+            report.issues.append(issue)
+        } else {
+            summaries[issue.file]?.issuesNotListed[issue.code.rawValue, default: 0] += 1
+        }
+    }
+
+    func add(_ severity: Severity, _ code: IssueCode, file: String, line: Int? = nil, column: String? = nil,
+             value: String? = nil, _ message: String, fix: String) {
+        add(ValidationIssue(severity: severity, code: code, file: file, line: line, column: column, value: value,
+                            message: message, fix: fix))
+    }
+
+    // MARK: top level
+
+    func read(folder start: URL, subfolderNote: String?) throws -> OneRosterBundle {
+        var folder = start
+        var subfolder = subfolderNote
+        let fm = FileManager.default
+        var names = (try? fm.contentsOfDirectory(atPath: folder.path)) ?? []
+        if !names.contains("manifest.csv") && !names.contains(where: { $0.lowercased().hasSuffix(".csv") }) {
+            // Files inside one folder of the bundle folder?
+            for name in names.sorted() {
+                var isDir: ObjCBool = false
+                let sub = folder.appendingPathComponent(name)
+                if fm.fileExists(atPath: sub.path, isDirectory: &isDir), isDir.boolValue,
+                   fm.fileExists(atPath: sub.appendingPathComponent("manifest.csv").path) {
+                    folder = sub
+                    subfolder = name
+                    names = (try? fm.contentsOfDirectory(atPath: sub.path)) ?? []
+                    break
+                }
+            }
+        }
+        if let subfolder {
+            add(.warning, .filesInSubfolder, file: "manifest.csv",
+                "The CSV files are inside the folder `\(subfolder)` instead of at the top of the bundle; they were read from there.",
+                fix: "Zip the CSV files themselves, not the folder that contains them.")
+        }
+        let csvNames = Set(names.filter { $0.lowercased().hasSuffix(".csv") })
+
+        readManifest(folder: folder, present: csvNames.contains("manifest.csv"), csvNames: csvNames)
+        checkFiles(csvNames: csvNames)
+
+        for file in OneRosterFile.rosteringFiles(in: version) {
+            let mode = manifest.mode(of: file)
+            guard mode != .absent, csvNames.contains(file.fileName) else { continue }
+            if file == .demographics || file == .enrollments { try flushUsers() }
+            try readFile(file, url: folder.appendingPathComponent(file.fileName), mode: mode)
+        }
+        try flushUsers()
+
+        // Summaries in a stable order.
+        let order = OneRosterFile.rosteringFiles(in: version).map(\.fileName)
+        report.files = summaries.values.sorted { a, b in
+            let ia = order.firstIndex(of: a.file) ?? Int.max, ib = order.firstIndex(of: b.file) ?? Int.max
+            return ia != ib ? ia < ib : a.file < b.file
+        }
+        bundle.manifest = manifest
+        bundle.version = version
+        bundle.quarantined = quarantined
+        bundle.report = report
+        return bundle
+    }
+
+    // MARK: manifest
+
+    func readManifest(folder: URL, present: Bool, csvNames: Set<String>) {
+        let name = "manifest.csv"
+        manifest.isPresent = present
+        if present {
+            do {
+                let reader = try CSVRecordReader(url: folder.appendingPathComponent(name))
+                var first = true
+                while try reader.next() {
+                    let fields = (0..<reader.fieldCount).map { reader.fieldIfValid($0) ?? "" }
+                    if first {
+                        first = false
+                        if fields.count < 2 || fields[0] != "propertyName" || fields[1] != "value" {
+                            add(.warning, .manifestBadValue, file: name, line: reader.line,
+                                value: fields.joined(separator: ","),
+                                "The manifest header should be `propertyName,value`.",
+                                fix: "Make the first line of manifest.csv exactly `propertyName,value`.")
+                            if fields.first?.hasPrefix("file.") != true && fields.first?.contains(".") != true { continue }
+                        } else {
+                            continue
+                        }
+                    }
+                    guard fields.count >= 2 else {
+                        add(.warning, .manifestBadValue, file: name, line: reader.line, value: fields.first,
+                            "This manifest row has no value.", fix: "Write each manifest row as propertyName,value.")
+                        continue
+                    }
+                    let key = fields[0].trimmingCharacters(in: .whitespaces)
+                    manifest.properties[key] = fields[1].trimmingCharacters(in: .whitespaces)
+                    manifestLines[key] = reader.line
+                }
+            } catch {
+                add(.error, .manifestBadValue, file: name, "manifest.csv could not be read: \(error).",
+                    fix: "Export the manifest again as UTF-8 CSV.")
+            }
+        } else {
+            add(.error, .manifestMissing, file: name,
+                "The bundle has no manifest.csv, so its OneRoster version and which files are bulk or delta are unknown. Files present were checked as if bulk, for this report only.",
+                fix: "Export the bundle again including manifest.csv (propertyName,value rows: manifest.version, oneroster.version, file.<name>).")
+        }
+        let props = manifest.properties
+        manifest.manifestVersion = props["manifest.version"]
+        manifest.declaredVersion = props["oneroster.version"]
+        manifest.sourceSystemName = props["source.systemName"]
+        manifest.sourceSystemCode = props["source.systemCode"]
+        if present && props["manifest.version"] == nil {
+            add(.warning, .manifestBadValue, file: name, column: "manifest.version",
+                "manifest.csv has no `manifest.version` row.", fix: "Add the row `manifest.version,1.0`.")
+        }
+        if let declared = manifest.declaredVersion, let v = OneRosterVersion(rawValue: declared) {
+            version = v
+        } else {
+            version = inferVersion(folder: folder, csvNames: csvNames)
+            if present {
+                let what = manifest.declaredVersion.map { "`oneroster.version` is `\($0)`, which is not supported" }
+                    ?? "manifest.csv has no `oneroster.version` row"
+                add(.error, .manifestBadValue, file: name, line: manifestLines["oneroster.version"], column: "oneroster.version",
+                    value: manifest.declaredVersion,
+                    "\(what); the files were read as OneRoster \(version.rawValue) judging by their columns.",
+                    fix: "Set `oneroster.version` to 1.1 or 1.2 in manifest.csv.")
+            }
+        }
+        let defined = Set(OneRosterFile.files(in: version))
+        var modes: [String: FileMode] = [:]
+        for file in defined { modes[file.rawValue] = .absent }
+        if present {
+            for (key, value) in props.sorted(by: { $0.key < $1.key }) where key.hasPrefix("file.") {
+                let fileKey = String(key.dropFirst(5))
+                let line = manifestLines[key]
+                guard let file = OneRosterFile(rawValue: fileKey), defined.contains(file) else {
+                    add(.warning, .manifestUnknownFile, file: name, line: line, column: key, value: value,
+                        "`\(key)` is not a file of OneRoster \(version.rawValue); the row was ignored.",
+                        fix: "Remove the row or correct the file name (names are case-sensitive, e.g. file.academicSessions).")
+                    continue
+                }
+                if let mode = FileMode(rawValue: value.lowercased()) {
+                    modes[file.rawValue] = mode
+                } else {
+                    add(.error, .manifestBadValue, file: name, line: line, column: key, value: value,
+                        "`\(key)` must be `absent`, `bulk` or `delta`; `\(value)` is not, so \(file.fileName) was treated as absent.",
+                        fix: "Set \(key) to absent, bulk or delta.")
+                }
+            }
+        } else {
+            for file in defined where csvNames.contains(file.fileName) { modes[file.rawValue] = .bulk }
+        }
+        manifest.fileModes = modes
+    }
+
+    func inferVersion(folder: URL, csvNames: Set<String>) -> OneRosterVersion {
+        if csvNames.contains("roles.csv") || csvNames.contains("userProfiles.csv") { return .v1_2 }
+        if csvNames.contains("users.csv"), let reader = try? CSVRecordReader(url: folder.appendingPathComponent("users.csv")),
+           (try? reader.next()) == true {
+            let header = (0..<reader.fieldCount).compactMap { reader.fieldIfValid($0) }
+            return header.contains("role") ? .v1_1 : .v1_2
+        }
+        return .v1_1
+    }
+
+    func checkFiles(csvNames: Set<String>) {
+        let defined = OneRosterFile.files(in: version)
+        let rostering = Set(OneRosterFile.rosteringFiles(in: version))
+        for file in defined {
+            let mode = manifest.mode(of: file)
+            let present = csvNames.contains(file.fileName)
+            if mode != .absent || present && rostering.contains(file) {
+                summaries[file.fileName] = FileSummary(file: file.fileName, mode: mode, present: present)
+            }
+            if mode != .absent && !present {
+                add(.error, .manifestMissingFile, file: file.fileName, line: nil, column: file.manifestKey, value: mode.rawValue,
+                    "manifest.csv (line \(manifestLines[file.manifestKey].map(String.init) ?? "?")) says \(file.fileName) is \(mode.rawValue), but the bundle has no \(file.fileName). Nothing was loaded for it.",
+                    fix: "Add \(file.fileName) to the bundle, or set \(file.manifestKey) to absent if there is nothing to send.")
+            } else if mode == .absent && present {
+                let listed = manifest.properties[file.manifestKey] != nil
+                add(.warning, .fileNotInManifest, file: file.fileName,
+                    listed ? "\(file.fileName) is in the bundle but manifest.csv says \(file.manifestKey)=absent, so the file was ignored."
+                        : "\(file.fileName) is in the bundle but manifest.csv does not list \(file.manifestKey), so the file was ignored.",
+                    fix: "Set \(file.manifestKey) to bulk or delta in manifest.csv, or leave \(file.fileName) out of the bundle.")
+            } else if mode != .absent && present && !rostering.contains(file) {
+                add(.info, .fileNotRead, file: file.fileName,
+                    "\(file.fileName) is not a rostering file; it was not read.", fix: "Nothing to do.")
+            }
+        }
+        let definedNames = Set(defined.map(\.fileName))
+        for name in csvNames.sorted() where name != "manifest.csv" && !definedNames.contains(name) {
+            let lower = name.lowercased()
+            let near = defined.first { $0.fileName.lowercased() == lower }
+            add(.warning, .fileNotInManifest, file: name,
+                "\(name) is not a OneRoster \(version.rawValue) file, so it was ignored."
+                    + (near.map { " File names are case-sensitive: did you mean \($0.fileName)?" } ?? ""),
+                fix: near.map { "Rename the file to \($0.fileName)." } ?? "Remove \(name) from the bundle.")
+        }
+    }
+
+    // MARK: reading one file
+
+    func readFile(_ file: OneRosterFile, url: URL, mode fileMode: FileMode) throws {
+        guard let schema = FileSchema.schema(for: file, version: version), let entity = file.entity else { return }
+        let name = file.fileName
+        let reader = try CSVRecordReader(url: url)
+        guard try reader.next() else {
+            add(.error, .emptyFile, file: name,
+                "\(name) is marked \(fileMode.rawValue) in the manifest but is empty (not even a header). Nothing was loaded for it.",
+                fix: "Export \(name) again, or set \(file.manifestKey) to absent if there is nothing to send.")
+            return
+        }
+        let headerLine = reader.line
+        var header: [String] = []
+        for i in 0..<reader.fieldCount {
+            if let h = reader.fieldIfValid(i) {
+                header.append(h)
+            } else {
+                add(.error, .invalidUTF8, file: name, line: headerLine, column: "column \(i + 1)",
+                    "Header field \(i + 1) is not valid UTF-8; the file was not read.",
+                    fix: "Save \(name) as UTF-8.")
+                return
+            }
+        }
+        let map = analyzeHeader(header, schema: schema, file: file, mode: fileMode, line: headerLine)
+        let requiredColumns = schema.required.union(fileMode == .delta ? ["status", "dateLastModified"] : [])
+        let missingColumns = schema.columns.filter { requiredColumns.contains($0) && map.index[$0] == nil }
+
+        var seen: [String: Int32] = [:]
+        // Avoid rehashing while reading big files: assume rows of at least ~48 bytes.
+        let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? NSNumber)?.intValue ?? 0
+        seen.reserveCapacity(min(size / 48, 8_000_000))
+        var deferred: [(OneRosterRecord, RowContext)] = []
+        var rowsRead = 0, loaded = 0, rejected = 0
+        var refBuffer: [PendingRef] = []
+        refBuffer.reserveCapacity(16)
+        var fields: [String] = []
+        fields.reserveCapacity(header.count)
+
+        func quarantine(_ ctx: RowContext) {
+            rejected += 1
+            if let id = ctx.sourcedId, quarantinedIds[entity]?[id] == nil, !validIds[entity.ordinal].contains(id) {
+                quarantinedIds[entity, default: [:]][id] = ctx.line
+            }
+            var values: [String: String] = [:]
+            for (i, h) in header.enumerated() where i < ctx.fields.count { values[h] = ctx.fields[i] }
+            if ctx.fields.count > header.count {
+                for i in header.count..<ctx.fields.count { values["(extra field \(i + 1))"] = ctx.fields[i] }
+            }
+            quarantined.append(QuarantinedRow(file: name, line: ctx.line, sourcedId: ctx.sourcedId, values: values,
+                                              reasons: ctx.reasons))
+        }
+
+        func accept(_ record: OneRosterRecord, _ ctx: RowContext) throws {
+            loaded += 1
+            for issue in ctx.issues { add(issue) }
+            if let id = ctx.sourcedId, entity != .enrollment && entity != .demographics {
+                validIds[entity.ordinal].insert(id)
+            }
+            try emit(record, line: ctx.line)
+        }
+
+        while try reader.next() {
+            rowsRead += 1
+            let line = reader.line
+            fields.removeAll(keepingCapacity: true)
+            var badUTF8: [Int] = []
+            for i in 0..<reader.fieldCount {
+                if let s = reader.fieldIfValid(i) {
+                    fields.append(s)
+                } else {
+                    badUTF8.append(i)
+                    fields.append(reader.withField(i) { String(decoding: $0, as: UTF8.self) })
+                }
+            }
+            var ctx = RowContext(file: file, line: line, fields: fields, map: map, version: version, mode: fileMode,
+                                 checkGrades: options.checkGradeCodes)
+            // Reuse one buffer for the row's references instead of allocating one per row.
+            swap(&ctx.refs, &refBuffer)
+            defer {
+                if !ctx.refs.isEmpty || ctx.refs.capacity > refBuffer.capacity {
+                    swap(&ctx.refs, &refBuffer)
+                    refBuffer.removeAll(keepingCapacity: true)
+                }
+            }
+            if let i = map.index["sourcedId"], i < fields.count, !isBlank(fields[i]) { ctx.sourcedId = fields[i] }
+            let quirks = reader.quirks
+            if quirks.contains(.lineBreakInField) {
+                ctx.warn(.lineBreakInField, column: nil, value: nil,
+                         "A quoted value on this row contains a line break, which OneRoster does not allow; it was read as part of the value.",
+                         fix: "Remove line breaks from values in the source system (e.g. in addresses or titles).")
+            }
+            if quirks.contains(.strayQuote) {
+                ctx.warn(.badQuoting, column: nil, value: nil,
+                         "A double quote on this row is not escaped properly (a value containing `\"` must be quoted and the quote doubled); it was kept as written.",
+                         fix: "Quote values that contain double quotes and double the inner quotes.")
+            }
+            if quirks.contains(.unterminatedQuote) {
+                ctx.error(.badQuoting, column: nil, value: nil,
+                          "The file ends inside a quoted value that was never closed; the file may have been cut off. The row was not loaded.",
+                          fix: "Export \(name) again and check that it is complete.")
+            }
+            for i in badUTF8 {
+                let column = i < header.count ? header[i] : "field \(i + 1)"
+                ctx.add(.error, .invalidUTF8, columnName: column, value: fields[i],
+                          "The value of `\(column)` is not valid UTF-8 (shown with replacement characters). The row was not loaded.",
+                          fix: "Export \(name) as UTF-8 (not Windows-1252 or Latin-1).")
+            }
+            if fields.count != header.count {
+                ctx.error(.wrongFieldCount, column: nil, value: nil,
+                          "This row has \(fields.count) value\(fields.count == 1 ? "" : "s") but the header has \(header.count) columns, so values cannot be matched to columns. The row was not loaded.",
+                          fix: fields.count < header.count
+                            ? "Check the row for a missing comma or a line cut short (the file may be truncated)."
+                            : "Check the row for an unquoted comma inside a value; quote such values.")
+                for issue in ctx.issues { add(issue) }
+                quarantine(ctx)
+                continue
+            }
+            if !badUTF8.isEmpty {
+                for issue in ctx.issues { add(issue) }
+                quarantine(ctx)
+                continue
+            }
+            let record = decode(file, &ctx)
+            if let id = ctx.sourcedId {
+                if let first = seen.updateValue(Int32(truncatingIfNeeded: line), forKey: id) {
+                    seen[id] = first
+                    ctx.error(.duplicateSourcedId, column: .sourcedId, value: id,
+                              "sourcedId `\(id)` was already used on line \(first) of \(name); this second row was not loaded.",
+                              fix: "Give every row its own sourcedId, or remove the duplicate row.")
+                }
+            }
+            if ctx.status == .tobedeleted { ctx.refs.removeAll() }
+            var selfRefs = false
+            for ref in ctx.refs {
+                if ref.entity == entity { selfRefs = true; continue }
+                if !resolves(ref) { reportDangling(ref, &ctx) }
+            }
+            guard let record, !ctx.failed else {
+                for issue in ctx.issues { add(issue) }
+                quarantine(ctx)
+                continue
+            }
+            if selfRefs {
+                deferred.append((record, ctx))
+            } else {
+                try accept(record, ctx)
+            }
+        }
+
+        // Rows referring to rows of the same file (parents, agents): check now that the whole file is known.
+        if !deferred.isEmpty {
+            var candidates = Set(deferred.compactMap { $0.1.sourcedId })
+            var alive = [Bool](repeating: true, count: deferred.count)
+            var changed = true
+            while changed {
+                changed = false
+                for k in deferred.indices where alive[k] {
+                    let ctx = deferred[k].1
+                    let dangling = ctx.refs.filter { ref in
+                        ref.entity == entity && !candidates.contains(ref.value) && !resolves(ref)
+                    }
+                    if !dangling.isEmpty {
+                        alive[k] = false
+                        if let id = ctx.sourcedId { candidates.remove(id) }
+                        for ref in dangling { reportDangling(ref, &deferred[k].1) }
+                        changed = true
+                    }
+                }
+            }
+            for k in deferred.indices {
+                if alive[k] {
+                    try accept(deferred[k].0, deferred[k].1)
+                } else {
+                    for issue in deferred[k].1.issues { add(issue) }
+                    quarantine(deferred[k].1)
+                }
+            }
+        }
+
+        for column in missingColumns {
+            let misspelt = header.first { h in map.index[h] != nil && schema.nearMiss(of: h) == column && !schema.columns.contains(h) }
+            add(.error, .missingRequiredColumn, file: name, line: headerLine, column: column,
+                "The header has no `\(column)` column, which every row of \(name)\(fileMode == .delta && (column == "status" || column == "dateLastModified") ? " in a delta file" : "") needs; all \(rowsRead) data rows were quarantined."
+                    + (misspelt.map { " The header `\($0)` looks like a misspelling of it." } ?? ""),
+                fix: misspelt.map { "Rename the header `\($0)` to `\(column)`." } ?? "Add the `\(column)` column (exact, case-sensitive name) to the export.")
+        }
+        if rowsRead == 0 {
+            add(.error, .emptyFile, file: name, line: headerLine,
+                "\(name) is marked \(fileMode.rawValue) in the manifest but has no data rows after the header (the export may have been cut off). Nothing was loaded for it\(fileMode == .bulk ? "; a bulk file with no rows would otherwise mean every \(entity.noun) was deleted" : "").",
+                fix: "Export \(name) again; if there is really nothing to send, set \(file.manifestKey) to absent and leave the file out.")
+        }
+        summaries[name, default: FileSummary(file: name, mode: fileMode, present: true)].rowsRead = rowsRead
+        summaries[name]?.rowsLoaded = loaded
+        summaries[name]?.rowsQuarantined = rejected
+    }
+
+    func analyzeHeader(_ header: [String], schema: FileSchema, file: OneRosterFile, mode: FileMode, line: Int) -> ColumnMap {
+        let name = file.fileName
+        var index: [String: Int] = [:]
+        var ext: [Int] = []
+        let defined = Set(schema.columns)
+        let headerSet = Set(header)
+        for (i, h) in header.enumerated() {
+            if index[h] != nil {
+                add(.warning, .duplicateHeader, file: name, line: line, column: h,
+                    "The column `\(h)` appears more than once in the header; only the first one (column \(index[h]! + 1)) was used.",
+                    fix: "Remove or rename the duplicate column.")
+                continue
+            }
+            index[h] = i
+            if defined.contains(h) { continue }
+            ext.append(i)
+            if h.hasPrefix("metadata.") || schema.tolerated.contains(h) { continue }
+            if let near = schema.nearMiss(of: h), !headerSet.contains(near) {
+                add(.warning, .misspeltHeader, file: name, line: line, column: h,
+                    "The header `\(h)` is not a OneRoster column of \(name); did you mean `\(near)`? Its values were kept as extension data, not used as \(near).",
+                    fix: "Rename the header to `\(near)` (column names are case-sensitive).")
+            } else {
+                var message = "The column `\(h)` is not defined for \(name) in OneRoster \(version.rawValue); its values were kept as extension data."
+                if file == .users && version == .v1_2 && (h == "role" || h == "orgSourcedIds") {
+                    message += " In OneRoster 1.2 roles and orgs of users belong in roles.csv."
+                }
+                add(.warning, .unknownColumn, file: name, line: line, column: h, message,
+                    fix: "If it is a deliberate extension, name it `metadata.\(h)`; otherwise remove it.")
+            }
+        }
+        return ColumnMap(header: header, index: index, extIndices: ext)
+    }
+
+    func decode(_ file: OneRosterFile, _ ctx: inout RowContext) -> OneRosterRecord? {
+        switch file {
+        case .orgs: return ctx.decodeOrg().map(OneRosterRecord.org)
+        case .academicSessions: return ctx.decodeAcademicSession().map(OneRosterRecord.academicSession)
+        case .courses: return ctx.decodeCourse().map(OneRosterRecord.course)
+        case .classes: return ctx.decodeClass().map(OneRosterRecord.rosterClass)
+        case .users: return ctx.decodeUser().map(OneRosterRecord.user)
+        case .roles: return ctx.decodeRole().map(OneRosterRecord.role)
+        case .userProfiles: return ctx.decodeUserProfile().map(OneRosterRecord.userProfile)
+        case .demographics: return ctx.decodeDemographics().map(OneRosterRecord.demographics)
+        case .enrollments: return ctx.decodeEnrollment().map(OneRosterRecord.enrollment)
+        default: return nil
+        }
+    }
+
+    // MARK: references
+
+    func resolves(_ ref: PendingRef) -> Bool {
+        if validIds[ref.entity.ordinal].contains(ref.value) { return true }
+        if manifest.mode(of: ref.entity.file) != .bulk && held.contains(ref.value, entity: ref.entity) { return true }
+        return false
+    }
+
+    func reportDangling(_ ref: PendingRef, _ ctx: inout RowContext) {
+        let target = ref.entity.file
+        let noun = ref.entity.noun
+        let mode = manifest.mode(of: target)
+        if let qLine = quarantinedIds[ref.entity]?[ref.value] {
+            ctx.error(.danglingReference, column: ref.column, value: ref.value,
+                      "`\(ref.column.name)` refers to \(noun) `\(ref.value)`, which is on line \(qLine) of \(target.fileName) but was not loaded because of errors there, so this row was not loaded either.",
+                      fix: "Fix line \(qLine) of \(target.fileName); this row will then load too.")
+            return
+        }
+        let whereText: String
+        switch mode {
+        case .bulk:
+            whereText = "there is no \(noun) `\(ref.value)` in \(target.fileName) (a bulk file is the complete list)"
+        case .delta:
+            whereText = "there is no \(noun) `\(ref.value)` in \(target.fileName) and none was received in earlier syncs"
+        case .absent:
+            whereText = "this bundle has no \(target.fileName) and no \(noun) `\(ref.value)` was received in earlier syncs"
+        }
+        ctx.error(.danglingReference, column: ref.column, value: ref.value,
+                  "`\(ref.column.name)` refers to \(ref.entity.article) \(noun) that does not exist: \(whereText). The row was not loaded.",
+                  fix: "Correct \(ref.column.name) to the sourcedId of an existing \(noun), or include that \(noun) in \(target.fileName).")
+    }
+
+    // MARK: output
+
+    func emit(_ record: OneRosterRecord, line: Int) throws {
+        switch record {
+        case .user(let r):
+            if version == .v1_2 { pendingUsers.append((r, line)) } else { try deliver(record) }
+        case .role(let r):
+            rolesByUser[r.userSourcedId, default: []].append(r)
+            try deliver(record)
+        default:
+            try deliver(record)
+        }
+    }
+
+    /// 1.2: attach roles.csv rows to their users, then hand the users out.
+    func flushUsers() throws {
+        guard !pendingUsers.isEmpty else { return }
+        let rolesRead = manifest.mode(of: .roles) != .absent
+        for (pending, line) in pendingUsers {
+            var user = pending
+            let roles = rolesByUser[user.sourcedId] ?? []
+            user.roles = roles
+            var orgs: [String] = []
+            for r in roles where !orgs.contains(r.orgSourcedId) { orgs.append(r.orgSourcedId) }
+            user.orgSourcedIds = orgs
+            user.role = (roles.first { $0.roleType == .primary } ?? roles.first)?.role
+            if roles.isEmpty && rolesRead && user.status == .active {
+                add(.warning, .userWithoutRole, file: OneRosterFile.users.fileName, line: line, column: "sourcedId", value: user.sourcedId,
+                    "User `\(user.sourcedId)` has no row in roles.csv, so it has no role at any org.",
+                    fix: "Add a roles.csv row (roleType primary) for this user.")
+            }
+            try deliver(.user(user))
+        }
+        pendingUsers.removeAll()
+        rolesByUser.removeAll()
+    }
+
+    func deliver(_ record: OneRosterRecord) throws {
+        try visitor?(record)
+        guard options.retainRecords else { return }
+        switch record {
+        case .org(let r): bundle.orgs.append(r)
+        case .academicSession(let r): bundle.academicSessions.append(r)
+        case .course(let r): bundle.courses.append(r)
+        case .rosterClass(let r): bundle.classes.append(r)
+        case .user(let r): bundle.users.append(r)
+        case .role(let r): bundle.roles.append(r)
+        case .userProfile(let r): bundle.userProfiles.append(r)
+        case .demographics(let r): bundle.demographics.append(r)
+        case .enrollment(let r): bundle.enrollments.append(r)
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import GRDB
+import GRDBSQLite
+
+/// A row read in place from a stepped SQLite statement, by column position.
+///
+/// GRDB's `Row` builds a column-name dictionary for every cursor; on the hot path of applying an event (a handful of
+/// single-row lookups per event) that cost dominated. This reads the columns straight from the statement instead.
+struct FastRow {
+    let handle: OpaquePointer
+
+    func string(_ index: Int32) -> String {
+        guard let text = sqlite3_column_text(handle, index) else { return "" }
+        return String(cString: text)
+    }
+
+    func optionalString(_ index: Int32) -> String? {
+        sqlite3_column_type(handle, index) == SQLITE_NULL ? nil : string(index)
+    }
+
+    func int(_ index: Int32) -> Int {
+        Int(sqlite3_column_int64(handle, index))
+    }
+
+    func double(_ index: Int32) -> Double {
+        sqlite3_column_double(handle, index)
+    }
+
+    func optionalDouble(_ index: Int32) -> Double? {
+        sqlite3_column_type(handle, index) == SQLITE_NULL ? nil : double(index)
+    }
+}
+
+extension Database {
+    /// Runs a cached single-row query and decodes its first row in place; nil when there is no row.
+    func fastFirst<T>(_ sql: String, _ arguments: StatementArguments, _ decode: (FastRow) -> T) throws -> T? {
+        let statement = try cachedStatement(sql: sql)
+        try statement.setArguments(arguments)
+        let handle = statement.sqliteStatement
+        defer { sqlite3_reset(handle) }
+        switch sqlite3_step(handle) {
+        case SQLITE_ROW:
+            return decode(FastRow(handle: handle))
+        case SQLITE_DONE:
+            return nil
+        case let code:
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqliteConnection)), sql: sql)
+        }
+    }
+}
+
+/// A value bound to a statement parameter on the hot path, without GRDB's argument boxing.
+enum FastValue {
+    case text(String)
+    case int(Int)
+    case double(Double)
+    case null
+
+    init(_ text: String?) { self = text.map { .text($0) } ?? .null }
+    init(_ number: Double?) { self = number.map { .double($0) } ?? .null }
+    init(_ number: Int64?) { self = number.map { .int(Int($0)) } ?? .null }
+}
+
+/// SQLITE_TRANSIENT: SQLite copies the bound bytes before the call returns.
+private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+extension Database {
+    /// Runs a cached write statement with the given values bound directly; returns the number of changed rows.
+    @discardableResult
+    func fastExecute(_ sql: String, _ values: [FastValue]) throws -> Int {
+        let statement = try cachedStatement(sql: sql)
+        let handle = statement.sqliteStatement
+        sqlite3_reset(handle)
+        for (offset, value) in values.enumerated() {
+            let index = Int32(offset + 1)
+            switch value {
+            case let .text(text):
+                _ = text.utf8CString.withUnsafeBufferPointer { sqlite3_bind_text(handle, index, $0.baseAddress, -1, transient) }
+            case let .int(number): sqlite3_bind_int64(handle, index, sqlite3_int64(number))
+            case let .double(number): sqlite3_bind_double(handle, index, number)
+            case .null: sqlite3_bind_null(handle, index)
+            }
+        }
+        let code = sqlite3_step(handle)
+        defer { sqlite3_reset(handle) }
+        guard code == SQLITE_DONE || code == SQLITE_ROW else {
+            throw DatabaseError(
+                resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqliteConnection)), sql: sql)
+        }
+        return Int(sqlite3_changes(sqliteConnection))
+    }
+}
