@@ -116,36 +116,38 @@ public struct DomainRules: Sendable {
     /// Writes an outbox row in the current transaction: nothing is sent before the transition commits.
     private func notify(recipient: String, template: String, _ context: EffectContext) throws {
         let tx = context.tx
-        var values: [String: String] = [
-            "instance_id": context.instance.id,
-            "workflow": context.instance.workflow,
-            "subject": context.instance.subjectTitle,
-            "event": context.event,
-            "state": context.to,
+        var values: [(String, String)] = [
+            ("instance_id", context.instance.id),
+            ("workflow", context.instance.workflow),
+            ("subject", context.instance.subjectTitle),
+            ("event", context.event),
+            ("state", context.to),
         ]
-        if let from = context.from { values["from_state"] = from }
-        if let reason = context.reason { values["reason"] = reason }
-        var integrationID = context.instance.id
-        if let course = try tx.course(id: context.instance.id) {
-            integrationID = course.integrationID
-            values["course_title"] = course.title
-            values["course_sourced_id"] = course.sourcedID
-            if let catalog = course.catalogTitle { values["catalog_title"] = catalog }
-            if let base = course.baseID { values["base_id"] = base }
+        values.reserveCapacity(20)
+        if let from = context.from { values.append(("from_state", from)) }
+        if let reason = context.reason { values.append(("reason", reason)) }
+        // A held or failed sync's report travels with the event that reports it.
+        if let report = context.payload["report"] { values.append(("report", report)) }
+        if let url = context.payload["report_url"] { values.append(("report_url", url)) }
+        let subject = try tx.notificationSubject(instanceID: context.instance.id)
+        if let course = subject.course {
+            values.append(("course_title", course.title))
+            values.append(("course_sourced_id", course.sourcedID))
+            if let catalog = course.catalogTitle { values.append(("catalog_title", catalog)) }
+            if let base = course.baseID { values.append(("base_id", base)) }
         }
-        if let integration = try tx.integration(id: integrationID) {
-            values["integration_id"] = integration.id
-            values["district"] = integration.district
-            values["tenant_id"] = integration.tenantID
-            values["contact_email"] = integration.contactEmail
-            if let time = integration.syncTime { values["sync_time"] = time }
-            if let zone = integration.timezone { values["timezone"] = zone }
+        if let integration = subject.integration {
+            values.append(("integration_id", integration.id))
+            values.append(("district", integration.district))
+            values.append(("tenant_id", integration.tenantID))
+            values.append(("contact_email", integration.contactEmail))
+            if let time = integration.syncTime { values.append(("sync_time", time)) }
+            if let zone = integration.timezone { values.append(("timezone", zone)) }
         }
-        let payload = JSONText.object(values)
         try tx.insertOutbox(OutboxRecord(
             id: Identifier.make(prefix: "msg", length: 12), instanceID: context.instance.id,
             transitionSeq: context.transitionSeq, channel: "email", recipient: recipient, template: template,
-            payload: payload, nextAttemptAt: context.now, createdAt: context.now))
+            payload: JSONText.object(values), nextAttemptAt: context.now, createdAt: context.now))
     }
 }
 
@@ -163,14 +165,20 @@ struct DomainGuards: GuardEvaluating {
 
 /// Writes a flat string map as a JSON object with sorted keys (outbox payloads: small, hot, and always flat).
 enum JSONText {
-    static func object(_ values: [String: String]) -> String {
+    /// `values` as a JSON object, keys sorted (the last value wins for a repeated key).
+    static func object(_ values: [(String, String)]) -> String {
         var out: [UInt8] = [UInt8(ascii: "{")]
         out.reserveCapacity(512)
-        for (index, key) in values.keys.sorted().enumerated() {
-            if index > 0 { out.append(UInt8(ascii: ",")) }
-            append(key, to: &out)
+        var previous: String?
+        // Sorted by key; for a repeated key the later value sorts first and the earlier ones are skipped.
+        let sorted = values.enumerated().sorted { ($0.element.0, $1.offset) < ($1.element.0, $0.offset) }.map(\.element)
+        for pair in sorted {
+            if pair.0 == previous { continue }
+            if previous != nil { out.append(UInt8(ascii: ",")) }
+            previous = pair.0
+            append(pair.0, to: &out)
             out.append(UInt8(ascii: ":"))
-            append(values[key]!, to: &out)
+            append(pair.1, to: &out)
         }
         out.append(UInt8(ascii: "}"))
         return String(decoding: out, as: UTF8.self)

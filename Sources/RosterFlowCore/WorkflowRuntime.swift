@@ -35,20 +35,22 @@ public struct Sender: Sendable, Equatable {
 /// Runs persisted workflow instances: load → step → write state, history and timers → run effects, all inside the
 /// caller's transaction. Knows every stored version of every definition, so an instance stays on its own.
 public struct WorkflowRuntime: Sendable {
-    /// Every known definition, keyed `name@version`.
-    public let definitions: [String: WorkflowDefinition]
+    /// Every known definition, by name and version.
+    public let definitions: [String: [Int: WorkflowDefinition]]
     /// The newest definition of each workflow, by name; new instances start on it.
     public let current: [String: WorkflowDefinition]
     let rules: DomainRules
 
     init(definitions: [WorkflowDefinition], current: [String: WorkflowDefinition], rules: DomainRules) {
-        self.definitions = Dictionary(definitions.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+        var byName: [String: [Int: WorkflowDefinition]] = [:]
+        for definition in definitions { byName[definition.name, default: [:]][definition.version] = definition }
+        self.definitions = byName
         self.current = current
         self.rules = rules
     }
 
     func definition(for instance: InstanceRecord) throws -> WorkflowDefinition {
-        guard let definition = definitions["\(instance.workflow)@\(instance.version)"] else {
+        guard let definition = definitions[instance.workflow]?[instance.version] else {
             throw RosterFlowError(
                 .workflowDefinition,
                 "\(instance.id) runs \(instance.workflow) version \(instance.version), which this database does not hold")

@@ -7,26 +7,28 @@ import GRDBSQLite
 /// single-row lookups per event) that cost dominated. This reads the columns straight from the statement instead.
 struct FastRow {
     let handle: OpaquePointer
+    /// Added to every index, to decode a record that starts further right in a joined row.
+    var offset: Int32 = 0
 
     func string(_ index: Int32) -> String {
-        guard let text = sqlite3_column_text(handle, index) else { return "" }
+        guard let text = sqlite3_column_text(handle, index + offset) else { return "" }
         return String(cString: text)
     }
 
     func optionalString(_ index: Int32) -> String? {
-        sqlite3_column_type(handle, index) == SQLITE_NULL ? nil : string(index)
+        sqlite3_column_type(handle, index + offset) == SQLITE_NULL ? nil : string(index)
     }
 
     func int(_ index: Int32) -> Int {
-        Int(sqlite3_column_int64(handle, index))
+        Int(sqlite3_column_int64(handle, index + offset))
     }
 
     func double(_ index: Int32) -> Double {
-        sqlite3_column_double(handle, index)
+        sqlite3_column_double(handle, index + offset)
     }
 
     func optionalDouble(_ index: Int32) -> Double? {
-        sqlite3_column_type(handle, index) == SQLITE_NULL ? nil : double(index)
+        sqlite3_column_type(handle, index + offset) == SQLITE_NULL ? nil : double(index)
     }
 }
 

@@ -5,28 +5,41 @@ import GRDB
 ///
 /// Writes submitted concurrently through ``write(_:)`` are group-committed: they share one transaction and one
 /// fsync, each inside its own savepoint so that one refused write does not undo the others. Durable throughput is
-/// therefore not capped at one fsync per event.
+/// therefore not capped at one fsync per event. With ``Durability/pipelined`` (the default) the fsync of one batch
+/// overlaps the work of the next.
 public final class SQLiteStore: Sendable {
-    /// How hard SQLite makes each commit durable. `full` survives power loss in WAL mode; `normal` survives a
-    /// process crash only.
-    public enum Durability: String, Sendable {
-        case full = "FULL"
-        case normal = "NORMAL"
+    /// How a write is made durable before it is acknowledged.
+    public enum Durability: String, Sendable, CaseIterable {
+        /// Each commit fsyncs the write-ahead log inside the commit (SQLite `synchronous=FULL`).
+        case full
+        /// Commits write the log without waiting for the disk (`synchronous=NORMAL`); a separate flusher then
+        /// fdatasyncs the log, and a write is acknowledged only after a flush that began after its commit has
+        /// completed. Acknowledged writes are exactly as durable as with `full`, but the writer goes on with the
+        /// next batch while the disk flushes the previous one.
+        case pipelined
+        /// No fsync before acknowledging (`synchronous=NORMAL`): survives a process crash, not a power loss.
+        case normal
+
+        var synchronousPragma: String { self == .full ? "FULL" : "NORMAL" }
     }
 
     /// The database file's path.
     public let path: String
+    /// How writes are made durable.
+    public let durability: Durability
     let pool: DatabasePool
     private let committer: GroupCommitter
+    private let flusher: WALFlusher?
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
-    public init(path: String, durability: Durability = .full, maxBatch: Int = 512) throws {
+    public init(path: String, durability: Durability = .pipelined, maxBatch: Int = 512) throws {
         self.path = path
+        self.durability = durability
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.journalMode = .wal
         config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = \(durability.rawValue)")
+            try db.execute(sql: "PRAGMA synchronous = \(durability.synchronousPragma)")
             try db.execute(sql: "PRAGMA foreign_keys = ON")
             // Checkpoint the WAL into the database less often (every ~40 MB instead of ~4 MB): a page rewritten by
             // many commits is copied back once, which halves the I/O of a busy writer. Readers are unaffected.
@@ -45,7 +58,9 @@ public final class SQLiteStore: Sendable {
         } catch {
             throw StorageError(.database, "cannot open the database at \(path): \(error)")
         }
-        committer = GroupCommitter(pool: pool, maxBatch: maxBatch)
+        flusher = durability == .pipelined ? WALFlusher(walPath: path + "-wal") : nil
+        committer = GroupCommitter(pool: pool, maxBatch: maxBatch, flusher: flusher)
+        try flusher?.flushNow()
     }
 
     /// Brings the schema up to date. Several processes may open a new database at once (workers starting together):
@@ -79,7 +94,9 @@ public final class SQLiteStore: Sendable {
     /// Runs `body` in a write transaction of its own, on the calling thread.
     @discardableResult
     public func writeNow<T>(_ body: (StoreTransaction) throws -> T) throws -> T {
-        try mapErrors { try pool.write { db in try body(StoreTransaction(db)) } }
+        let result = try mapErrors { try pool.write { db in try body(StoreTransaction(db)) } }
+        try flusher?.flushNow()
+        return result
     }
 
     /// Runs `body` in a read-only snapshot.
@@ -90,6 +107,7 @@ public final class SQLiteStore: Sendable {
     /// Runs raw SQL statements (benchmarks and maintenance only).
     public func executeRaw(_ sql: String) throws {
         try pool.writeWithoutTransaction { db in try db.execute(sql: sql) }
+        try flusher?.flushNow()
     }
 
     /// Writes rows straight into the tables with no engine, `perTransaction` transitions per commit: the floor
@@ -143,6 +161,7 @@ final class GroupCommitter: @unchecked Sendable {
 
     private let pool: DatabasePool
     private let maxBatch: Int
+    private let flusher: WALFlusher?
     private let lock = NSLock()
     private var pending: [Job] = []
     private var draining = false
@@ -157,9 +176,10 @@ final class GroupCommitter: @unchecked Sendable {
         return (batches, jobs)
     }
 
-    init(pool: DatabasePool, maxBatch: Int) {
+    init(pool: DatabasePool, maxBatch: Int, flusher: WALFlusher?) {
         self.pool = pool
         self.maxBatch = max(1, maxBatch)
+        self.flusher = flusher
     }
 
     func submit<T: Sendable>(_ body: @escaping @Sendable (StoreTransaction) throws -> T) async throws -> T {
@@ -215,6 +235,81 @@ final class GroupCommitter: @unchecked Sendable {
             for job in batch { job.finish(.failure(failure)) }
             return
         }
-        for (job, result) in zip(batch, results) { job.finish(result) }
+        guard let flusher else {
+            for (job, result) in zip(batch, results) { job.finish(result) }
+            return
+        }
+        // Committed to the log; acknowledge once a flush that starts after this point has reached the disk.
+        flusher.afterCommit { failure in
+            for (job, result) in zip(batch, results) { job.finish(failure.map { .failure($0) } ?? result) }
+        }
+    }
+}
+
+/// Makes committed write-ahead-log frames durable off the writer's path, and tells who waited when they are.
+///
+/// fdatasync flushes a file's data whichever descriptor wrote it, so a descriptor of our own on the `-wal` file
+/// covers every commit that returned before the call began. Checkpoints (which sync the log before copying it and
+/// the database after) are SQLite's own and unchanged.
+final class WALFlusher: @unchecked Sendable {
+    private let walPath: String
+    private let lock = NSLock()
+    private var descriptor: Int32 = -1
+    private var waiting: [(StorageError?) -> Void] = []
+    private var flushing = false
+    private let queue = DispatchQueue(label: "rosterflow.wal-flush")
+
+    init(walPath: String) {
+        self.walPath = walPath
+    }
+
+    deinit {
+        if descriptor >= 0 { close(descriptor) }
+    }
+
+    /// Queues `acknowledge` to run after the next flush that starts from now.
+    func afterCommit(_ acknowledge: @escaping (StorageError?) -> Void) {
+        lock.lock()
+        waiting.append(acknowledge)
+        let start = !flushing
+        flushing = true
+        lock.unlock()
+        if start { queue.async { self.drain() } }
+    }
+
+    /// Flushes now, on the calling thread.
+    func flushNow() throws {
+        if let error = flush() { throw error }
+    }
+
+    private func drain() {
+        while true {
+            lock.lock()
+            let acknowledgements = waiting
+            waiting.removeAll(keepingCapacity: true)
+            if acknowledgements.isEmpty {
+                flushing = false
+                lock.unlock()
+                return
+            }
+            lock.unlock()
+            let failure = flush()
+            for acknowledge in acknowledgements { acknowledge(failure) }
+        }
+    }
+
+    private func flush() -> StorageError? {
+        lock.lock()
+        if descriptor < 0 { descriptor = open(walPath, O_RDONLY) }
+        let fd = descriptor
+        lock.unlock()
+        guard fd >= 0 else {
+            return StorageError(.database, "cannot open \(walPath) to make commits durable (errno \(errno))")
+        }
+        guard fdatasync(fd) == 0 else {
+            return StorageError(
+                .database, "the commit was written but the disk did not confirm it (fdatasync errno \(errno)); check the disk")
+        }
+        return nil
     }
 }

@@ -339,6 +339,22 @@ public struct StoreTransaction {
             createdAt: row.double(7))
     }
 
+    /// What a notification about an instance needs: its course (when it is one) and its integration, in one query.
+    public func notificationSubject(instanceID: String) throws -> (course: CourseRecord?, integration: IntegrationRecord?) {
+        let courseColumns = Self.courseColumns.split(separator: ",").map { "c." + $0.trimmingCharacters(in: .whitespaces) }
+        let integrationColumns = Self.integrationColumns.split(separator: ",").map { "n." + $0.trimmingCharacters(in: .whitespaces) }
+        let found = try first("""
+            SELECT \((courseColumns + integrationColumns).joined(separator: ", "))
+            FROM (SELECT ? AS wanted) w
+            LEFT JOIN courses c ON c.id = w.wanted
+            JOIN integrations n ON n.id = COALESCE(c.integration_id, w.wanted)
+            """, [instanceID]) { row -> (CourseRecord?, IntegrationRecord) in
+            let course = row.optionalString(0).map { _ in Self.courseRecord(row) }
+            return (course, Self.integration(FastRow(handle: row.handle, offset: 8)))
+        }
+        return (found?.0, found?.1)
+    }
+
     /// For the integration a course belongs to: its id, its state, and how many of its courses are in none of
     /// `states` (one query: this runs on every course that gets content).
     public func integrationProgress(courseID: String, notIn states: [String]) throws

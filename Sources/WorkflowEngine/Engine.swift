@@ -127,13 +127,16 @@ public enum Engine {
                 code: .eventNotAllowed, event: event, state: position.state, role: role, allowedEvents: [],
                 allowedRoles: [], explanation: "the instance is in '\(position.state)', which \(definition.key) does not define")
         }
-        let allowed = state.events(allowedFor: role)
-        let others = state.eventOrder.compactMap { event -> EventRefused.AllowedTo? in
-            var roles: [Role] = []
-            for transition in state.events[event] ?? [] {
-                for r in transition.roles where r != role && !roles.contains(r) { roles.append(r) }
+        // What is allowed instead: computed only when refusing (never on the path of an accepted event).
+        var allowed: [String] { state.events(allowedFor: role) }
+        var others: [EventRefused.AllowedTo] {
+            state.eventOrder.compactMap { event -> EventRefused.AllowedTo? in
+                var roles: [Role] = []
+                for transition in state.events[event] ?? [] {
+                    for r in transition.roles where r != role && !roles.contains(r) { roles.append(r) }
+                }
+                return roles.isEmpty ? nil : EventRefused.AllowedTo(event: event, roles: roles)
             }
-            return roles.isEmpty ? nil : EventRefused.AllowedTo(event: event, roles: roles)
         }
         guard let candidates = state.events[event], !candidates.isEmpty else {
             throw EventRefused(

@@ -22,7 +22,9 @@ extension RosterFlowCommand {
             discussion: """
                 Measures, in one run and one folder: the disk's fdatasync rate; the raw SQLite floor (the same state \
                 updates and history rows written with no engine, 100 transitions per transaction); transitions/s with \
-                one commit per event; and transitions/s with group commit under C concurrent submitters.
+                one commit per event; and transitions/s with group commit under C concurrent submitters, once with the \
+                log fsynced inside each commit (synchronous=FULL) and once with the pipelined flusher (the default: a \
+                write is acknowledged only after an fdatasync that began after its commit).
                 """)
 
         @Option(help: "Course-mapping instances driven through map → verify → add_content → student_started.")
@@ -40,6 +42,9 @@ extension RosterFlowCommand {
             var fsyncPerSecond: Double
             var rawFloorTransitionsPerSecond: Double
             var perEventTransitionsPerSecond: Double
+            /// Group commit with the log fsynced inside each commit (SQLite synchronous=FULL).
+            var groupCommitFullTransitionsPerSecond: Double
+            /// Group commit with the log fsynced by the pipelined flusher (the default; same durability).
             var groupCommitTransitionsPerSecond: Double
             var groupCommitConcurrency: Int
             var instances: Int
@@ -60,13 +65,20 @@ extension RosterFlowCommand {
                 let floor = try Self.rawFloor(folder: folder, instances: instances)
                 log("raw SQLite floor: \(Int(floor)) transitions/s")
                 let perEvent = try await Self.engineRun(
-                    folder: folder, name: "per-event", instances: perEventInstances, concurrency: 1, workflows: workflows)
+                    folder: folder, name: "per-event", instances: perEventInstances, concurrency: 1, workflows: workflows,
+                    durability: .full)
                 log("one commit per event: \(Int(perEvent)) transitions/s")
+                let groupFull = try await Self.engineRun(
+                    folder: folder, name: "group-full", instances: instances, concurrency: concurrency, workflows: workflows,
+                    durability: .full)
+                log("group commit, synchronous=FULL (\(concurrency) submitters): \(Int(groupFull)) transitions/s")
                 let group = try await Self.engineRun(
-                    folder: folder, name: "group", instances: instances, concurrency: concurrency, workflows: workflows)
-                log("group commit (\(concurrency) submitters): \(Int(group)) transitions/s")
+                    folder: folder, name: "group-pipelined", instances: instances, concurrency: concurrency,
+                    workflows: workflows, durability: .pipelined)
+                log("group commit, pipelined flush (\(concurrency) submitters): \(Int(group)) transitions/s")
                 let report = Report(
                     fsyncPerSecond: fsync, rawFloorTransitionsPerSecond: floor, perEventTransitionsPerSecond: perEvent,
+                    groupCommitFullTransitionsPerSecond: groupFull,
                     groupCommitTransitionsPerSecond: group, groupCommitConcurrency: concurrency, instances: instances,
                     perEventInstances: perEventInstances, groupOverFloor: group / floor, groupOverPerEvent: group / perEvent,
                     perEventOverFsync: perEvent / fsync)
@@ -77,7 +89,8 @@ extension RosterFlowCommand {
                     | fdatasync (4 KiB writes, same folder) | \(Int(r.fsyncPerSecond)) | 1 fsync |
                     | raw SQLite floor, 100 transitions/commit | \(Int(r.rawFloorTransitionsPerSecond)) | 1.00 × floor |
                     | engine, one commit per event | \(Int(r.perEventTransitionsPerSecond)) | \(String(format: "%.2f", r.perEventOverFsync)) × fsync rate |
-                    | engine, group commit, \(r.groupCommitConcurrency) submitters | \(Int(r.groupCommitTransitionsPerSecond)) | \(String(format: "%.2f", r.groupOverFloor)) × floor, \(String(format: "%.1f", r.groupOverPerEvent)) × per-event |
+                    | engine, group commit, synchronous=FULL, \(r.groupCommitConcurrency) submitters | \(Int(r.groupCommitFullTransitionsPerSecond)) | \(String(format: "%.2f", r.groupCommitFullTransitionsPerSecond / r.rawFloorTransitionsPerSecond)) × floor |
+                    | engine, group commit, pipelined flush, \(r.groupCommitConcurrency) submitters | \(Int(r.groupCommitTransitionsPerSecond)) | \(String(format: "%.2f", r.groupOverFloor)) × floor, \(String(format: "%.1f", r.groupOverPerEvent)) × per-event |
                     """
                 }
             }
@@ -133,9 +146,11 @@ extension RosterFlowCommand {
         /// Drives `instances` courses through map → verify → add_content → student_started with `concurrency`
         /// submitters, each awaiting its own commits. Returns transitions per second (follow-up steps not counted).
         static func engineRun(
-            folder: String, name: String, instances: Int, concurrency: Int, workflows: String
+            folder: String, name: String, instances: Int, concurrency: Int, workflows: String,
+            durability: SQLiteStore.Durability
         ) async throws -> Double {
-            let service = try RosterFlowService(databasePath: folder + "/\(name).sqlite", workflowsPath: workflows)
+            let service = try RosterFlowService(
+                databasePath: folder + "/\(name).sqlite", workflowsPath: workflows, durability: durability)
             _ = try await service.importCustomers(
                 csv: "tenant_id,district,contact_email\nbench,Bench District,bench@example.org\n", file: "bench")
             // Districts of 50 courses, as a real integration has.
