@@ -5,7 +5,7 @@ import GRDB
 ///
 /// Writes submitted concurrently through ``write(_:)`` are group-committed: they share one transaction and one
 /// fsync, each inside its own savepoint so that one refused write does not undo the others. Durable throughput is
-/// therefore not capped at one fsync per event. With ``Durability/pipelined`` (the default) the fsync of one batch
+/// therefore not capped at one fsync per event. With ``Durability/pipelined`` the fsync of one batch
 /// overlaps the work of the next.
 public final class SQLiteStore: Sendable {
     /// How a write is made durable before it is acknowledged.
@@ -32,7 +32,7 @@ public final class SQLiteStore: Sendable {
     private let flusher: WALFlusher?
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
-    public init(path: String, durability: Durability = .pipelined, maxBatch: Int = 512) throws {
+    public init(path: String, durability: Durability = .full, maxBatch: Int = 512) throws {
         self.path = path
         self.durability = durability
         var config = Configuration()
@@ -213,20 +213,43 @@ final class GroupCommitter: @unchecked Sendable {
         }
     }
 
+    /// A job that threw during an optimistic pass: the pass is abandoned and the batch retried without it.
+    private struct JobFailed: Error {
+        let index: Int
+        let error: Error
+    }
+
     private func commit(_ batch: [Job]) {
+        // First pass: no savepoints (two statements a job saved). If a job throws, the transaction rolls back, that
+        // job keeps its error, and the others run again with a savepoint each: two passes at most per batch.
         var results: [Result<Any, Error>] = []
         results.reserveCapacity(batch.count)
         do {
-            try pool.write { db in
-                results.removeAll(keepingCapacity: true)
-                let tx = StoreTransaction(db)
-                for job in batch {
-                    do {
-                        results.append(.success(try tx.savepoint { try job.run(db) }))
-                    } catch let error as DatabaseError {
-                        results.append(.failure(StorageError(.database, "database error: \(error.message ?? error.description)")))
-                    } catch {
-                        results.append(.failure(error))
+            do {
+                try pool.write { db in
+                    results.removeAll(keepingCapacity: true)
+                    for (index, job) in batch.enumerated() {
+                        do {
+                            results.append(.success(try job.run(db)))
+                        } catch {
+                            throw JobFailed(index: index, error: error)
+                        }
+                    }
+                }
+            } catch let failed as JobFailed {
+                try pool.write { db in
+                    let tx = StoreTransaction(db)
+                    results.removeAll(keepingCapacity: true)
+                    for (index, job) in batch.enumerated() {
+                        if index == failed.index {
+                            results.append(.failure(Self.describe(failed.error)))
+                            continue
+                        }
+                        do {
+                            results.append(.success(try tx.savepoint { try job.run(db) }))
+                        } catch {
+                            results.append(.failure(Self.describe(error)))
+                        }
                     }
                 }
             }
@@ -235,6 +258,15 @@ final class GroupCommitter: @unchecked Sendable {
             for job in batch { job.finish(.failure(failure)) }
             return
         }
+        finish(batch, results)
+    }
+
+    private static func describe(_ error: Error) -> Error {
+        guard let error = error as? DatabaseError else { return error }
+        return StorageError(.database, "database error: \(error.message ?? error.description)")
+    }
+
+    private func finish(_ batch: [Job], _ results: [Result<Any, Error>]) {
         guard let flusher else {
             for (job, result) in zip(batch, results) { job.finish(result) }
             return

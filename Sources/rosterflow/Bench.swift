@@ -23,7 +23,7 @@ extension RosterFlowCommand {
                 Measures, in one run and one folder: the disk's fdatasync rate; the raw SQLite floor (the same state \
                 updates and history rows written with no engine, 100 transitions per transaction); transitions/s with \
                 one commit per event; and transitions/s with group commit under C concurrent submitters, once with the \
-                log fsynced inside each commit (synchronous=FULL) and once with the pipelined flusher (the default: a \
+                log fsynced inside each commit (synchronous=FULL) and once with the pipelined flusher (a \
                 write is acknowledged only after an fdatasync that began after its commit).
                 """)
 
@@ -44,7 +44,7 @@ extension RosterFlowCommand {
             var perEventTransitionsPerSecond: Double
             /// Group commit with the log fsynced inside each commit (SQLite synchronous=FULL).
             var groupCommitFullTransitionsPerSecond: Double
-            /// Group commit with the log fsynced by the pipelined flusher (the default; same durability).
+            /// Group commit with the log fsynced by the pipelined flusher (same durability).
             var groupCommitTransitionsPerSecond: Double
             var groupCommitConcurrency: Int
             var instances: Int

@@ -100,6 +100,27 @@ final class SQLiteStoreTests: XCTestCase {
         }
     }
 
+    func testPipelinedWritesAreAcknowledgedAfterTheirFlushAndSurviveReopening() async throws {
+        let store = try SQLiteStore(path: path, durability: .pipelined)
+        XCTAssertEqual(store.durability, .pipelined)
+        let ids = (0..<100).map { "p\($0)" }
+        try seed(store, ids: ids)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for id in ids {
+                group.addTask {
+                    try await store.write { tx in
+                        try tx.updateInstance(id: id, expectedRowVersion: 1, state: "b", previousState: "a", enteredAt: 1, now: 1)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path + "-wal"))
+        let reopened = try SQLiteStore(path: path, durability: .full)
+        let states = try reopened.read { tx in try ids.map { try tx.instance(id: $0)!.state } }
+        XCTAssertEqual(Set(states), ["b"])
+    }
+
     func testChangedDefinitionUnderTheSameVersionIsRefused() throws {
         let store = try SQLiteStore(path: path)
         try store.writeNow { try $0.recordDefinition(name: "w", version: 1, source: "a", checksum: "1", file: "w.yaml", now: 0) }
