@@ -108,7 +108,7 @@ final class SQLiteStoreTests: XCTestCase {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for id in ids {
                 group.addTask {
-                    try await store.write { tx in
+                    _ = try await store.write { tx in
                         try tx.updateInstance(id: id, expectedRowVersion: 1, state: "b", previousState: "a", enteredAt: 1, now: 1)
                     }
                 }
