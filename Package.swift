@@ -47,13 +47,13 @@ let package = Package(
         // The domain: customers, integrations, course mappings, tasks; turns commands into workflow events.
         .target(
             name: "RosterFlowCore",
-            dependencies: ["WorkflowEngine", "Storage"]
+            dependencies: ["WorkflowEngine", "Storage", "OneRoster"]
         ),
         // The operator's command-line tool.
         .executableTarget(
             name: "rosterflow",
             dependencies: [
-                "RosterFlowCore",
+                "RosterFlowCore", "OneRoster",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

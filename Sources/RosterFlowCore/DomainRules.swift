@@ -13,7 +13,7 @@ struct EffectContext {
     let sender: Sender
     let reason: String?
     let payload: [String: String]
-    let transitionSeq: Int64
+    let transitionSeq: Int64?
     let now: Double
 }
 
@@ -95,8 +95,19 @@ public struct DomainRules: Sendable {
         }
     }
 
+    /// Writes a notification about `instance` outside any workflow effect (e.g. a sync's finding), in the caller's
+    /// transaction.
+    func enqueue(
+        template: String, recipient: String, tx: StoreTransaction, instance: InstanceRecord, reason: String, now: Double
+    ) throws {
+        let context = EffectContext(
+            tx: tx, runtime: WorkflowRuntime(definitions: [], current: [:], rules: self), instance: instance, event: "notice",
+            from: nil, to: instance.state, sender: .system, reason: reason, payload: [:], transitionSeq: nil, now: now)
+        try notify(recipient: recipient, template: template, context)
+    }
+
     /// A new course shell: the first one moves a scheduled integration to shells_created; one that arrives after
-    /// start-up is announced to the DSP.
+    /// start-up (a later sync, or once the integration has content) is announced to the DSP.
     private func announceCourse(_ context: EffectContext) throws -> [AppliedStep] {
         let tx = context.tx
         guard let course = try tx.course(id: context.instance.id),
@@ -107,7 +118,7 @@ public struct DomainRules: Sendable {
                 tx, instanceID: integration.id, event: "shells_created", sender: .system,
                 reason: "first course shell created (\(course.title))", now: context.now)]
         }
-        if Self.startedStates.contains(integration.state) {
+        if Self.startedStates.contains(integration.state) || context.payload["after_startup"] == "true" {
             try notify(recipient: "dsp", template: "course-added-after-startup", context)
         }
         return []

@@ -104,6 +104,7 @@ enum Schema {
                 );
                 """)
         }
+        Schema.registerRosterMigrations(&migrator)
         return migrator
     }
 }

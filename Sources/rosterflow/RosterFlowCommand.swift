@@ -11,6 +11,7 @@ struct RosterFlowCommand: AsyncParsableCommand {
         abstract: "Onboard school districts through OneRoster rostering, as persisted workflows.",
         subcommands: [
             Demo.self, Customers.self, Integrations.self, Courses.self, Tasks.self, Timers.self, Workflows.self,
+            Sync.self, Roster.self, Validate.self, SampleBundleCommand.self,
             Bench.self, Load.self,
         ])
 }

@@ -1,0 +1,260 @@
+import Foundation
+import OneRoster
+import Storage
+import WorkflowEngine
+
+/// A sync run as shown by `rosterflow sync run|show|list`.
+public struct SyncRunView: Sendable, Codable {
+    public var id: String
+    public var integrationID: String
+    public var bundle: String
+    /// `applied`, `unchanged`, `held`, `rejected`, `dry-run`, `approved`, `approved-without-deletes`, `dropped`.
+    public var decision: String
+    /// Why the run was held or rejected, in plain words.
+    public var reasons: [String]
+    public var counts: [String: EntityCounts]
+    public var errorCount: Int
+    public var warningCount: Int
+    public var startedAt: String
+    public var finishedAt: String?
+    /// The validation report (in `sync run` and `sync show`; omitted from lists).
+    public var report: ValidationReport?
+    /// Lifecycle steps the sync caused (course shells, the integration moving, holds).
+    public var lifecycle: [AppliedStep]
+}
+
+extension RosterFlowService {
+    /// Integration states in which a sync may run.
+    static let statesAcceptingSyncs = ["scheduled", "shells_created", "content_mapped", "live"]
+
+    /// Reads, validates and diffs a OneRoster bundle against the integration's roster, then applies it in one
+    /// transaction, or holds it for review when a safeguard trips (the integration goes on hold), or records it as
+    /// rejected when the bundle cannot be read. `dryRun` computes and records the run without changing anything.
+    public func runSync(
+        integrationID: String, bundlePath: String, dryRun: Bool = false, policy: SyncPolicy = SyncPolicy(), actor: String
+    ) async throws -> SyncRunView {
+        let (integration, instance, held, locked, basedOn) = try read { tx in
+            guard let integration = try tx.integration(id: integrationID), let instance = try tx.instance(id: integrationID) else {
+                throw RosterFlowError(.notFound, "there is no integration \(integrationID)")
+            }
+            return (integration, instance, try tx.rosterRecords(integrationID: integrationID),
+                    try tx.lockedCourseSourcedIDs(integrationID: integrationID), try tx.lastAppliedRun(integrationID: integrationID))
+        }
+        guard Self.statesAcceptingSyncs.contains(instance.state) else {
+            let held = instance.state == "on_hold"
+                ? try read { try $0.syncRuns(integrationID: integrationID).first { $0.decision == "held" } } : nil
+            throw RosterFlowError(
+                .refused,
+                "\(integration.district) (\(integrationID)) is '\(instance.state)'; "
+                    + (held.map { "a sync is held for review: `rosterflow sync approve \($0.id)` or `sync reject \($0.id)` first" }
+                        ?? "syncs run once the integration is scheduled"))
+        }
+        let runID = Identifier.make(prefix: "run")
+        let started = clock()
+        let heldIDs = HeldSourcedIdSets(Self.heldIdentifiers(held))
+        let bundle: OneRosterBundle
+        do {
+            bundle = try OneRosterBundleReader().read(at: URL(fileURLWithPath: bundlePath), held: heldIDs)
+        } catch {
+            // Nothing readable: record the run as rejected, with why.
+            let reason = "the bundle could not be read: \(error)"
+            let run = SyncRunRecord(
+                id: runID, integrationID: integrationID, bundle: bundlePath, startedAt: started, finishedAt: clock(),
+                decision: "rejected", reasons: Self.json([reason]), counts: "{}", report: Self.json(ValidationReport()),
+                basedOnRun: basedOn)
+            try await write { tx, _ in try tx.insertSyncRun(run) }
+            return try syncRun(id: runID)
+        }
+        var reasons: [String] = []
+        if !bundle.manifest.isPresent {
+            reasons.append("the bundle has no manifest.csv, so it cannot say which files are bulk or delta; add one")
+        }
+        let plan = SyncPlanner(policy: policy).plan(bundle: bundle, held: held, lockedCourses: locked)
+        let decision: String
+        if !reasons.isEmpty {
+            decision = "rejected"
+        } else if dryRun {
+            decision = "dry-run"
+            reasons = plan.holdReasons
+        } else if !plan.holdReasons.isEmpty {
+            decision = "held"
+            reasons = plan.holdReasons
+        } else {
+            decision = plan.isEmpty ? "unchanged" : "applied"
+        }
+        let run = SyncRunRecord(
+            id: runID, integrationID: integrationID, bundle: bundlePath, startedAt: started, finishedAt: nil,
+            decision: decision, reasons: Self.json(reasons), counts: Self.json(plan.counts), report: Self.json(bundle.report),
+            basedOnRun: basedOn)
+        let runtime = self.runtime
+        let firstSync = basedOn == nil
+        let holdReasons = reasons
+        let lifecycle = try await write { tx, now in
+            var finished = run
+            finished.finishedAt = now
+            try tx.insertSyncRun(finished)
+            switch decision {
+            case "applied":
+                return try Self.apply(
+                    plan.changes, tx: tx, runtime: runtime, integration: integration, runID: runID, locked: locked,
+                    afterStartup: !firstSync, now: now)
+            case "held":
+                try tx.storeChangeSet(plan.changes, runID: runID)
+                return [try runtime.apply(
+                    tx, instanceID: integrationID, event: "hold", sender: .system,
+                    reason: "sync \(runID) held: " + holdReasons.joined(separator: "; "),
+                    payload: ["report": holdReasons.joined(separator: "\n"), "sync_run": runID], now: now)]
+            default:
+                return []
+            }
+        }
+        var view = try syncRun(id: runID)
+        view.lifecycle = lifecycle
+        return view
+    }
+
+    /// Applies a held run's change set (optionally without its deletes, which stay parked) and resumes the integration.
+    public func approveSync(runID: String, withoutDeletes: Bool = false, actor: String) async throws -> SyncRunView {
+        let runtime = self.runtime
+        let lifecycle = try await write { tx, now in
+            guard let run = try tx.syncRun(id: runID) else { throw RosterFlowError(.notFound, "there is no sync run \(runID)") }
+            guard run.decision == "held" else {
+                throw RosterFlowError(.refused, "sync run \(runID) is '\(run.decision)', not held; only a held run can be approved")
+            }
+            let current = try tx.lastAppliedRun(integrationID: run.integrationID)
+            guard current == run.basedOnRun else {
+                throw RosterFlowError(
+                    .conflict, "the roster changed since run \(runID) was computed (run \(current ?? "-") was applied); "
+                        + "reject this one and run the sync again")
+            }
+            guard let integration = try tx.integration(id: run.integrationID) else {
+                throw RosterFlowError(.notFound, "there is no integration \(run.integrationID)")
+            }
+            if withoutDeletes { try tx.parkDeletes(runID: runID) }
+            let changes = try tx.changeSet(runID: runID)
+            let locked = try tx.lockedCourseSourcedIDs(integrationID: run.integrationID)
+            var steps = try Self.apply(
+                changes, tx: tx, runtime: runtime, integration: integration, runID: runID, locked: locked,
+                afterStartup: run.basedOnRun != nil, now: now)
+            try tx.updateSyncRunDecision(id: runID, decision: withoutDeletes ? "approved-without-deletes" : "approved", finishedAt: now)
+            if try tx.instance(id: run.integrationID)?.state == "on_hold" {
+                steps.append(try runtime.apply(
+                    tx, instanceID: run.integrationID, event: "resume", sender: Sender(actor: actor, role: .vendorAdmin),
+                    reason: "sync \(runID) approved" + (withoutDeletes ? " without its deletes" : ""), now: now))
+            }
+            return steps
+        }
+        var view = try syncRun(id: runID)
+        view.lifecycle = lifecycle
+        return view
+    }
+
+    /// Drops a held run's change set and resumes the integration.
+    public func rejectSync(runID: String, actor: String) async throws -> SyncRunView {
+        let runtime = self.runtime
+        let lifecycle = try await write { tx, now in
+            guard let run = try tx.syncRun(id: runID) else { throw RosterFlowError(.notFound, "there is no sync run \(runID)") }
+            guard run.decision == "held" else {
+                throw RosterFlowError(.refused, "sync run \(runID) is '\(run.decision)', not held; only a held run can be rejected")
+            }
+            try tx.dropChangeSet(runID: runID)
+            try tx.updateSyncRunDecision(id: runID, decision: "dropped", finishedAt: now)
+            guard try tx.instance(id: run.integrationID)?.state == "on_hold" else { return [AppliedStep]() }
+            return [try runtime.apply(
+                tx, instanceID: run.integrationID, event: "resume", sender: Sender(actor: actor, role: .vendorAdmin),
+                reason: "sync \(runID) rejected; nothing was applied", now: now)]
+        }
+        var view = try syncRun(id: runID)
+        view.lifecycle = lifecycle
+        return view
+    }
+
+    public func syncRun(id: String) throws -> SyncRunView {
+        guard let run = try read({ try $0.syncRun(id: id) }) else {
+            throw RosterFlowError(.notFound, "there is no sync run \(id); `rosterflow sync list` shows them")
+        }
+        return Self.view(run, withReport: true)
+    }
+
+    public func syncRuns(integrationID: String? = nil) throws -> [SyncRunView] {
+        try read { try $0.syncRuns(integrationID: integrationID) }.map { Self.view($0, withReport: false) }
+    }
+
+    /// Every applied change of a record, with its sync run.
+    public func rosterHistory(sourcedID: String) throws -> [RosterHistoryEntry] {
+        try read { try $0.rosterHistory(sourcedID: sourcedID) }
+    }
+
+    // MARK: Applying
+
+    /// Applies a change set and its lifecycle effects inside the caller's transaction.
+    static func apply(
+        _ changes: [RosterChange], tx: StoreTransaction, runtime: WorkflowRuntime, integration: IntegrationRecord,
+        runID: String, locked: Set<String>, afterStartup: Bool, now: Double
+    ) throws -> [AppliedStep] {
+        var toApply: [RosterChange] = []
+        toApply.reserveCapacity(changes.count)
+        var steps: [AppliedStep] = []
+        let courses = RosterEntity.courses.rawValue
+        for change in changes {
+            // A course the SIS deleted whose mapping is locked is kept, and the DSP is told.
+            if change.operation == .delete, !change.parked, change.record.entity == courses, locked.contains(change.record.sourcedID) {
+                if let course = try tx.course(integrationID: integration.id, sourcedID: change.record.sourcedID),
+                   let instance = try tx.instance(id: course.id) {
+                    try runtime.rules.enqueue(
+                        template: "locked-course-removed-by-sis", recipient: "dsp", tx: tx, instance: instance,
+                        reason: "sync \(runID) deleted course \(course.sourcedID), but students have started it: it was kept",
+                        now: now)
+                }
+                continue
+            }
+            toApply.append(change)
+        }
+        try tx.applyRosterChanges(toApply, integrationID: integration.id, runID: runID, now: now)
+        for change in toApply where change.record.entity == courses && change.operation == .add && !change.parked {
+            guard try tx.course(integrationID: integration.id, sourcedID: change.record.sourcedID) == nil else { continue }
+            let id = Identifier.make(prefix: "crs")
+            let title = change.record.title ?? change.record.sourcedID
+            steps.append(try runtime.start(
+                tx, workflow: "course-mapping", id: id, subjectTitle: "\(title) (\(integration.district))",
+                sender: .system, reason: "course shell created by sync \(runID)",
+                payload: afterStartup ? ["after_startup": "true"] : [:], now: now
+            ) { tx in
+                try tx.insertCourse(CourseRecord(
+                    id: id, integrationID: integration.id, sourcedID: change.record.sourcedID, title: title, createdAt: now))
+            })
+        }
+        return steps
+    }
+
+    static func heldIdentifiers(_ held: [RosterRecord]) -> [OneRosterEntity: Set<String>] {
+        let map: [String: OneRosterEntity] = [
+            RosterEntity.orgs.rawValue: .org, RosterEntity.academicSessions.rawValue: .academicSession,
+            RosterEntity.courses.rawValue: .course, RosterEntity.classes.rawValue: .rosterClass,
+            RosterEntity.users.rawValue: .user, RosterEntity.enrollments.rawValue: .enrollment,
+        ]
+        var ids: [OneRosterEntity: Set<String>] = [:]
+        for record in held {
+            if let entity = map[record.entity] { ids[entity, default: []].insert(record.sourcedID) }
+        }
+        return ids
+    }
+
+    static func view(_ run: SyncRunRecord, withReport: Bool) -> SyncRunView {
+        let decoder = JSONDecoder()
+        let report = try? decoder.decode(ValidationReport.self, from: Data(run.report.utf8))
+        return SyncRunView(
+            id: run.id, integrationID: run.integrationID, bundle: run.bundle, decision: run.decision,
+            reasons: (try? decoder.decode([String].self, from: Data(run.reasons.utf8))) ?? [],
+            counts: (try? decoder.decode([String: EntityCounts].self, from: Data(run.counts.utf8))) ?? [:],
+            errorCount: report?.errorCount ?? 0, warningCount: report?.warningCount ?? 0,
+            startedAt: Timestamp.iso(run.startedAt), finishedAt: run.finishedAt.map(Timestamp.iso),
+            report: withReport ? report : nil, lifecycle: [])
+    }
+
+    static func json<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? String(decoding: encoder.encode(value), as: UTF8.self)) ?? "null"
+    }
+}

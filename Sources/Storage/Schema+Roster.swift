@@ -1,0 +1,63 @@
+import GRDB
+
+extension Schema {
+    /// Tables of the OneRoster sync: the roster held per integration, sync runs, held change sets and the per-record
+    /// history of every applied change.
+    static func registerRosterMigrations(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v2-roster-sync") { db in
+            try db.execute(sql: """
+                CREATE TABLE roster_records (
+                    integration_id TEXT NOT NULL,
+                    entity TEXT NOT NULL,
+                    sourced_id TEXT NOT NULL,
+                    digest INTEGER NOT NULL,
+                    ref1 TEXT,
+                    ref2 TEXT,
+                    ref3 TEXT,
+                    title TEXT,
+                    run_id TEXT NOT NULL,
+                    PRIMARY KEY (integration_id, entity, sourced_id)
+                ) WITHOUT ROWID;
+                CREATE TABLE sync_runs (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    integration_id TEXT NOT NULL REFERENCES integrations (id),
+                    bundle TEXT NOT NULL,
+                    started_at REAL NOT NULL,
+                    finished_at REAL,
+                    decision TEXT NOT NULL,
+                    reasons TEXT NOT NULL,
+                    counts TEXT NOT NULL,
+                    report TEXT NOT NULL,
+                    based_on_run TEXT
+                );
+                CREATE INDEX sync_runs_by_integration ON sync_runs (integration_id, started_at);
+                CREATE TABLE sync_changes (
+                    run_id TEXT NOT NULL REFERENCES sync_runs (id),
+                    seq INTEGER NOT NULL,
+                    entity TEXT NOT NULL,
+                    op TEXT NOT NULL,
+                    sourced_id TEXT NOT NULL,
+                    digest INTEGER,
+                    ref1 TEXT,
+                    ref2 TEXT,
+                    ref3 TEXT,
+                    title TEXT,
+                    parked INTEGER NOT NULL DEFAULT 0,
+                    PRIMARY KEY (run_id, seq)
+                ) WITHOUT ROWID;
+                CREATE TABLE roster_history (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    integration_id TEXT NOT NULL,
+                    entity TEXT NOT NULL,
+                    sourced_id TEXT NOT NULL,
+                    run_id TEXT NOT NULL,
+                    op TEXT NOT NULL,
+                    digest INTEGER,
+                    title TEXT,
+                    at REAL NOT NULL
+                );
+                CREATE INDEX roster_history_by_record ON roster_history (sourced_id, integration_id);
+                """)
+        }
+    }
+}

@@ -1,0 +1,224 @@
+import GRDB
+
+/// A record of the roster as RosterFlow holds it for one integration: enough to diff the next sync against.
+///
+/// `digest` fingerprints every field of the record; `ref1`–`ref3` keep the fields the safeguards need (an
+/// enrollment's class and user, a class's course, a user's username, e-mail and identifier).
+public struct RosterRecord: Sendable, Equatable, Codable {
+    public var entity: String
+    public var sourcedID: String
+    public var digest: Int64
+    public var ref1: String?
+    public var ref2: String?
+    public var ref3: String?
+    public var title: String?
+
+    public init(entity: String, sourcedID: String, digest: Int64, ref1: String? = nil, ref2: String? = nil,
+                ref3: String? = nil, title: String? = nil) {
+        self.entity = entity
+        self.sourcedID = sourcedID
+        self.digest = digest
+        self.ref1 = ref1
+        self.ref2 = ref2
+        self.ref3 = ref3
+        self.title = title
+    }
+}
+
+/// One change of a sync's change set.
+public struct RosterChange: Sendable, Equatable, Codable {
+    public enum Operation: String, Sendable, Codable {
+        case add, update, delete
+    }
+
+    public var operation: Operation
+    public var record: RosterRecord
+    /// A delete held back by `sync approve --without-deletes`.
+    public var parked: Bool
+
+    public init(operation: Operation, record: RosterRecord, parked: Bool = false) {
+        self.operation = operation
+        self.record = record
+        self.parked = parked
+    }
+}
+
+/// A sync run as stored.
+public struct SyncRunRecord: Sendable, Equatable, Codable {
+    public var id: String
+    public var integrationID: String
+    public var bundle: String
+    public var startedAt: Double
+    public var finishedAt: Double?
+    /// `applied`, `held`, `rejected`, `dry-run`, `approved`, `approved-without-deletes`, `dropped`, `unchanged`.
+    public var decision: String
+    /// Plain-words reasons for the decision (JSON array).
+    public var reasons: String
+    /// Adds/updates/deletes per entity (JSON).
+    public var counts: String
+    /// The validation report (JSON).
+    public var report: String
+    /// The last applied run when this one was computed (a held run can only be approved on the same base).
+    public var basedOnRun: String?
+
+    public init(id: String, integrationID: String, bundle: String, startedAt: Double, finishedAt: Double?, decision: String,
+                reasons: String, counts: String, report: String, basedOnRun: String?) {
+        self.id = id
+        self.integrationID = integrationID
+        self.bundle = bundle
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.decision = decision
+        self.reasons = reasons
+        self.counts = counts
+        self.report = report
+        self.basedOnRun = basedOnRun
+    }
+}
+
+/// One applied change in a record's story.
+public struct RosterHistoryEntry: Sendable, Equatable, Codable {
+    public var integrationID: String
+    public var entity: String
+    public var sourcedID: String
+    public var runID: String
+    public var operation: String
+    public var title: String?
+    public var at: Double
+}
+
+extension StoreTransaction {
+    /// Every record held for an integration.
+    public func rosterRecords(integrationID: String) throws -> [RosterRecord] {
+        let statement = try db.cachedStatement(sql: """
+            SELECT entity, sourced_id, digest, ref1, ref2, ref3, title FROM roster_records WHERE integration_id = ?
+            """)
+        var records: [RosterRecord] = []
+        let cursor = try Row.fetchCursor(statement, arguments: [integrationID])
+        while let row = try cursor.next() {
+            records.append(RosterRecord(
+                entity: row[0], sourcedID: row[1], digest: row[2], ref1: row[3], ref2: row[4], ref3: row[5], title: row[6]))
+        }
+        return records
+    }
+
+    /// Applies changes to the held roster and records each in the history, as part of `runID`.
+    public func applyRosterChanges(_ changes: [RosterChange], integrationID: String, runID: String, now: Double) throws {
+        for change in changes where !change.parked {
+            let r = change.record
+            switch change.operation {
+            case .add, .update:
+                try db.fastExecute("""
+                    INSERT INTO roster_records (integration_id, entity, sourced_id, digest, ref1, ref2, ref3, title, run_id)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (integration_id, entity, sourced_id) DO UPDATE SET
+                        digest = excluded.digest, ref1 = excluded.ref1, ref2 = excluded.ref2, ref3 = excluded.ref3,
+                        title = excluded.title, run_id = excluded.run_id
+                    """, [.text(integrationID), .text(r.entity), .text(r.sourcedID), .int(Int(r.digest)), FastValue(r.ref1),
+                          FastValue(r.ref2), FastValue(r.ref3), FastValue(r.title), .text(runID)])
+            case .delete:
+                try db.fastExecute(
+                    "DELETE FROM roster_records WHERE integration_id = ? AND entity = ? AND sourced_id = ?",
+                    [.text(integrationID), .text(r.entity), .text(r.sourcedID)])
+            }
+            try db.fastExecute("""
+                INSERT INTO roster_history (integration_id, entity, sourced_id, run_id, op, digest, title, at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, [.text(integrationID), .text(r.entity), .text(r.sourcedID), .text(runID), .text(change.operation.rawValue),
+                      .int(Int(r.digest)), FastValue(r.title), .double(now)])
+        }
+    }
+
+    /// Keeps a held change set so that it can be approved later.
+    public func storeChangeSet(_ changes: [RosterChange], runID: String) throws {
+        for (seq, change) in changes.enumerated() {
+            let r = change.record
+            try db.fastExecute("""
+                INSERT INTO sync_changes (run_id, seq, entity, op, sourced_id, digest, ref1, ref2, ref3, title, parked)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, [.text(runID), .int(seq), .text(r.entity), .text(change.operation.rawValue), .text(r.sourcedID),
+                      .int(Int(r.digest)), FastValue(r.ref1), FastValue(r.ref2), FastValue(r.ref3), FastValue(r.title),
+                      .int(change.parked ? 1 : 0)])
+        }
+    }
+
+    /// The change set stored for a held run.
+    public func changeSet(runID: String) throws -> [RosterChange] {
+        try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT op, entity, sourced_id, digest, ref1, ref2, ref3, title, parked FROM sync_changes WHERE run_id = ? ORDER BY seq
+            """), arguments: [runID]).map { row in
+            RosterChange(
+                operation: RosterChange.Operation(rawValue: row[0]) ?? .update,
+                record: RosterRecord(entity: row[1], sourcedID: row[2], digest: row[3], ref1: row[4], ref2: row[5],
+                                     ref3: row[6], title: row[7]),
+                parked: (row[8] as Int) != 0)
+        }
+    }
+
+    /// Marks the deletes of a change set as parked (kept, not applied).
+    public func parkDeletes(runID: String) throws {
+        try db.execute(sql: "UPDATE sync_changes SET parked = 1 WHERE run_id = ? AND op = 'delete'", arguments: [runID])
+    }
+
+    /// Drops a held change set.
+    public func dropChangeSet(runID: String) throws {
+        try db.execute(sql: "DELETE FROM sync_changes WHERE run_id = ?", arguments: [runID])
+    }
+
+    public func insertSyncRun(_ run: SyncRunRecord) throws {
+        try db.execute(sql: """
+            INSERT INTO sync_runs (id, integration_id, bundle, started_at, finished_at, decision, reasons, counts, report,
+                                   based_on_run)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [run.id, run.integrationID, run.bundle, run.startedAt, run.finishedAt, run.decision, run.reasons,
+                             run.counts, run.report, run.basedOnRun])
+    }
+
+    public func updateSyncRunDecision(id: String, decision: String, finishedAt: Double) throws {
+        try db.execute(sql: "UPDATE sync_runs SET decision = ?, finished_at = ? WHERE id = ?",
+                       arguments: [decision, finishedAt, id])
+    }
+
+    public func syncRun(id: String) throws -> SyncRunRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM sync_runs WHERE id = ?", arguments: [id]).map(Self.syncRun)
+    }
+
+    /// Sync runs, newest first, optionally of one integration.
+    public func syncRuns(integrationID: String? = nil) throws -> [SyncRunRecord] {
+        let sql = "SELECT * FROM sync_runs" + (integrationID == nil ? "" : " WHERE integration_id = ?")
+            + " ORDER BY started_at DESC, rowid DESC"
+        return try Row.fetchAll(db, sql: sql, arguments: integrationID.map { [$0] } ?? []).map(Self.syncRun)
+    }
+
+    /// The last run whose changes were applied to the integration's roster.
+    public func lastAppliedRun(integrationID: String) throws -> String? {
+        try String.fetchOne(db, sql: """
+            SELECT id FROM sync_runs WHERE integration_id = ? AND decision IN ('applied', 'approved', 'approved-without-deletes')
+            ORDER BY finished_at DESC, rowid DESC LIMIT 1
+            """, arguments: [integrationID])
+    }
+
+    private static func syncRun(_ row: Row) -> SyncRunRecord {
+        SyncRunRecord(
+            id: row["id"], integrationID: row["integration_id"], bundle: row["bundle"], startedAt: row["started_at"],
+            finishedAt: row["finished_at"], decision: row["decision"], reasons: row["reasons"], counts: row["counts"],
+            report: row["report"], basedOnRun: row["based_on_run"])
+    }
+
+    /// A record's story across integrations, oldest first.
+    public func rosterHistory(sourcedID: String) throws -> [RosterHistoryEntry] {
+        try Row.fetchAll(db, sql: """
+            SELECT integration_id, entity, sourced_id, run_id, op, title, at FROM roster_history
+            WHERE sourced_id = ? ORDER BY at, id
+            """, arguments: [sourcedID]).map {
+            RosterHistoryEntry(integrationID: $0[0], entity: $0[1], sourcedID: $0[2], runID: $0[3], operation: $0[4],
+                               title: $0[5], at: $0[6])
+        }
+    }
+
+    /// The course sourcedIds of an integration whose mapping is locked (a student started them).
+    public func lockedCourseSourcedIDs(integrationID: String) throws -> Set<String> {
+        Set(try String.fetchAll(db, sql: "SELECT sourced_id FROM courses WHERE integration_id = ? AND locked_at IS NOT NULL",
+                                arguments: [integrationID]))
+    }
+}

@@ -1,0 +1,217 @@
+import ArgumentParser
+import Foundation
+import OneRoster
+import RosterFlowCore
+
+extension RosterFlowCommand {
+    struct Sync: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "OneRoster syncs: validate, diff, guard and apply a bundle; review held runs.",
+            subcommands: [Run.self, Show.self, List.self, Approve.self, Reject.self])
+
+        struct Run: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Sync a OneRoster bundle (folder or .zip) into an integration: applied, held or rejected.")
+            @OptionGroup var options: StoreOptions
+            @Option(help: "Integration id.") var integration: String
+            @Option(help: "The bundle: a folder or a .zip with manifest.csv.") var bundle: String
+            @Flag(help: "Compute and record the run, change nothing.") var dryRun = false
+            @Option(help: "Hold the run when a bulk file would delete more than this share of users, classes or enrollments.")
+            var maxDeleteShare: Double = 0.10
+            @Option(help: "Hold the run when it would update more than this share of an entity's records.")
+            var maxUpdateShare: Double = 0.75
+            @Option(help: "Entities whose omission from a bulk file deletes them (comma list; default: all).")
+            var implicitDeletes: String?
+
+            func run() async throws {
+                try await Output.run(json: options.json) {
+                    var policy = SyncPolicy(maxDeleteShare: maxDeleteShare, maxUpdateShare: maxUpdateShare)
+                    if let implicitDeletes {
+                        let names = Set(implicitDeletes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+                        let known = Set(RosterEntity.allCases.map(\.rawValue))
+                        guard names.isSubset(of: known) else {
+                            throw RosterFlowError(
+                                .invalidInput, "--implicit-deletes takes \(known.sorted().joined(separator: ", ")); got \(implicitDeletes)")
+                        }
+                        policy.implicitDeletes = names
+                    }
+                    let view = try await options.open().runSync(
+                        integrationID: integration, bundlePath: bundle, dryRun: dryRun, policy: policy, actor: options.actor)
+                    try Output.emit(view, json: options.json) { SyncText.run($0, withReport: true) }
+                    if view.decision == "rejected" { throw ExitCode(65) }
+                }
+            }
+        }
+
+        struct Show: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "A sync run with its counts, reasons and report.")
+            @OptionGroup var options: StoreOptions
+            @Argument(help: "Sync run id.") var id: String
+
+            func run() async throws {
+                try await Output.run(json: options.json) {
+                    try Output.emit(try options.open().syncRun(id: id), json: options.json) { SyncText.run($0, withReport: true) }
+                }
+            }
+        }
+
+        struct List: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Sync runs, newest first.")
+            @OptionGroup var options: StoreOptions
+            @Option(help: "Only this integration's runs.") var integration: String?
+
+            func run() async throws {
+                try await Output.run(json: options.json) {
+                    let runs = try options.open().syncRuns(integrationID: integration)
+                    try Output.emit(runs, json: options.json) { list in
+                        list.isEmpty ? "no sync runs" : list.map {
+                            "\($0.id)\t\($0.startedAt)\t\($0.integrationID)\t\($0.decision)\t\(SyncText.totals($0))"
+                        }.joined(separator: "\n")
+                    }
+                }
+            }
+        }
+
+        struct Approve: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Apply a held run; with --without-deletes apply its adds and updates and park its deletes.")
+            @OptionGroup var options: StoreOptions
+            @Argument(help: "Sync run id.") var id: String
+            @Flag(help: "Apply adds and updates only; keep the deletes parked.") var withoutDeletes = false
+
+            func run() async throws {
+                try await Output.run(json: options.json) {
+                    let view = try await options.open().approveSync(runID: id, withoutDeletes: withoutDeletes, actor: options.actor)
+                    try Output.emit(view, json: options.json) { SyncText.run($0, withReport: false) }
+                }
+            }
+        }
+
+        struct Reject: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Drop a held run: nothing of it is applied.")
+            @OptionGroup var options: StoreOptions
+            @Argument(help: "Sync run id.") var id: String
+
+            func run() async throws {
+                try await Output.run(json: options.json) {
+                    let view = try await options.open().rejectSync(runID: id, actor: options.actor)
+                    try Output.emit(view, json: options.json) { SyncText.run($0, withReport: false) }
+                }
+            }
+        }
+    }
+
+    struct Roster: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The roster RosterFlow holds.", subcommands: [History.self])
+
+        struct History: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Every applied change of a record, with its sync run.")
+            @OptionGroup var options: StoreOptions
+            @Argument(help: "The record's sourcedId.") var sourcedId: String
+
+            func run() async throws {
+                try await Output.run(json: options.json) {
+                    let entries = try options.open().rosterHistory(sourcedID: sourcedId)
+                    try Output.emit(entries, json: options.json) { list in
+                        list.isEmpty ? "no change of \(sourcedId) was ever applied" : list.map {
+                            "\(Date(timeIntervalSince1970: $0.at).ISO8601Format())  \($0.operation)\t\($0.entity) \($0.sourcedID)"
+                                + ($0.title.map { " (\($0))" } ?? "") + "  run \($0.runID), integration \($0.integrationID)"
+                        }.joined(separator: "\n")
+                    }
+                }
+            }
+        }
+    }
+
+    struct Validate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate a OneRoster bundle (folder or .zip) with no integration and no database.")
+        @Argument(help: "The bundle.") var path: String
+        @Flag(help: "Print the report as JSON.") var json = false
+
+        func run() async throws {
+            try await Output.run(json: json) {
+                let bundle: OneRosterBundle
+                do {
+                    bundle = try OneRosterBundleReader(options: .init(retainRecords: false)).read(at: URL(fileURLWithPath: path))
+                } catch {
+                    throw RosterFlowError(.invalidInput, "cannot read the bundle at \(path): \(error)")
+                }
+                if json {
+                    print(String(decoding: try bundle.report.jsonData(), as: UTF8.self))
+                } else {
+                    print(bundle.report.rendered(maxPerFile: 50))
+                }
+                if bundle.report.hasErrors { throw ExitCode(65) }
+            }
+        }
+    }
+
+    struct SampleBundleCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "sample-bundle", abstract: "Write a realistic district OneRoster bundle (folder, or .zip by extension).")
+        @Argument(help: "Output folder, or a path ending in .zip.") var out: String
+        @Option(help: "Users (teachers and students).") var users = 1_000
+        @Option(help: "Classes.") var classes = 40
+        @Option(help: "Enrollments.") var enrollments = 4_000
+        @Option(help: "OneRoster version: 1.1 or 1.2.") var version = "1.2"
+        @Option(help: "Random seed (the same seed writes the same bundle).") var seed: UInt64 = 1
+
+        func run() async throws {
+            try await Output.run(json: false) {
+                guard version == "1.1" || version == "1.2" else {
+                    throw RosterFlowError(.invalidInput, "--version is 1.1 or 1.2, not \(version)")
+                }
+                do {
+                    let summary = try SampleBundle.write(
+                        to: URL(fileURLWithPath: out), users: users, classes: classes, enrollments: enrollments, version: version,
+                        seed: seed)
+                    print("wrote \(out): \(summary.orgs) orgs, \(summary.academicSessions) sessions, \(summary.courses) courses, "
+                          + "\(summary.classes) classes, \(summary.users) users, \(summary.enrollments) enrollments (OneRoster \(version))")
+                } catch {
+                    throw RosterFlowError(.invalidInput, "cannot write the bundle: \(error)")
+                }
+            }
+        }
+    }
+}
+
+enum SyncText {
+    static func totals(_ run: SyncRunView) -> String {
+        let adds = run.counts.values.map(\.adds).reduce(0, +)
+        let updates = run.counts.values.map(\.updates).reduce(0, +)
+        let deletes = run.counts.values.map(\.deletes).reduce(0, +)
+        return "+\(adds) ~\(updates) -\(deletes)"
+    }
+
+    static func run(_ run: SyncRunView, withReport: Bool) -> String {
+        var lines = ["sync \(run.id) of \(run.integrationID): \(run.decision.uppercased())  (\(run.bundle))"]
+        lines.append("  entity            held  incoming   adds  updates  deletes")
+        for entity in RosterEntity.allCases {
+            guard let c = run.counts[entity.rawValue] else { continue }
+            lines.append("  " + entity.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0)
+                + [c.held, c.incoming, c.adds, c.updates, c.deletes].map { String($0).leftPadded(to: 8) }.joined(separator: " "))
+        }
+        for reason in run.reasons { lines.append("  ! \(reason)") }
+        lines.append("  issues: \(run.errorCount) errors, \(run.warningCount) warnings")
+        if withReport, let report = run.report, !report.issues.isEmpty {
+            lines.append(report.rendered(maxPerFile: 20).split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
+        }
+        for step in run.lifecycle { lines.append("  " + Text.step(step)) }
+        switch run.decision {
+        case "held":
+            lines.append("  held for review: `rosterflow sync approve \(run.id)` [--without-deletes] or `rosterflow sync reject \(run.id)`")
+        case "rejected":
+            lines.append("  nothing was applied")
+        default:
+            break
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
+}

@@ -1,0 +1,241 @@
+import Foundation
+import OneRoster
+@testable import RosterFlowCore
+import Storage
+import XCTest
+
+/// OneRoster syncs end to end on real files: diff, safeguards, approve/reject, delta/absent, lifecycle effects.
+final class SyncTests: XCTestCase {
+    var folder: String!
+    var service: RosterFlowService!
+    var integrationID: String!
+
+    override func setUp() async throws {
+        folder = try Fixture.folder()
+        service = try await Fixture.service()
+        integrationID = try await Fixture.scheduledIntegration(service)
+    }
+
+    /// A generated bulk bundle (1.2): 200 users, 10 classes, 5 courses, 800 enrollments.
+    func bundle(_ name: String, seed: UInt64 = 7) throws -> String {
+        let path = folder + "/" + name
+        _ = try SampleBundle.write(to: URL(fileURLWithPath: path), users: 200, classes: 10, enrollments: 800, version: "1.2", seed: seed)
+        return path
+    }
+
+    func lines(_ bundle: String, _ file: String) throws -> [String] {
+        try String(contentsOfFile: bundle + "/" + file, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+            .map(String.init).filter { !$0.isEmpty }
+    }
+
+    /// The fields of one CSV line (quotes honoured; the sample bundles have no line breaks in fields).
+    func fields(_ line: String) -> [String] {
+        var out: [String] = [], field = "", quoted = false
+        for c in line {
+            if c == "\"" { quoted.toggle() } else if c == ",", !quoted { out.append(field); field = "" } else { field.append(c) }
+        }
+        return out + [field]
+    }
+
+    func write(_ bundle: String, _ file: String, _ lines: [String]) throws {
+        try (lines.joined(separator: "\n") + "\n").write(toFile: bundle + "/" + file, atomically: true, encoding: .utf8)
+    }
+
+    /// Copies a bundle folder.
+    func copy(_ bundle: String, to name: String) throws -> String {
+        let path = folder + "/" + name
+        try FileManager.default.copyItem(atPath: bundle, toPath: path)
+        return path
+    }
+
+    func setMode(_ bundle: String, _ file: String, _ mode: String) throws {
+        try write(bundle, "manifest.csv", try lines(bundle, "manifest.csv").map { $0.hasPrefix("file.\(file),") ? "file.\(file),\(mode)" : $0 })
+    }
+
+    func sync(_ bundle: String, dryRun: Bool = false) async throws -> SyncRunView {
+        try await service.runSync(integrationID: integrationID, bundlePath: bundle, dryRun: dryRun, actor: "test")
+    }
+
+    func held(_ entity: RosterEntity) throws -> Int {
+        try service.store.read { try $0.rosterRecords(integrationID: integrationID) }.filter { $0.entity == entity.rawValue }.count
+    }
+
+    func testFirstSyncCreatesShellsAndTheSameBundleTwiceChangesNothing() async throws {
+        let b = try bundle("b1")
+        let first = try await sync(b)
+        XCTAssertEqual(first.decision, "applied")
+        XCTAssertEqual(first.counts["enrollments"]?.adds, 800)
+        XCTAssertEqual(first.counts["users"]?.adds, 200)
+        let courseCount = try lines(b, "courses.csv").count - 1
+        XCTAssertGreaterThan(courseCount, 1)
+        XCTAssertEqual(first.lifecycle.filter { $0.workflow == "course-mapping" }.count, courseCount)
+        XCTAssertEqual(try service.integration(id: integrationID).state, "shells_created")
+        XCTAssertEqual(try service.courses(integrationID: integrationID).count, courseCount)
+
+        let second = try await sync(b)
+        XCTAssertEqual(second.decision, "unchanged")
+        XCTAssertEqual(second.counts.values.map { $0.adds + $0.updates + $0.deletes }.reduce(0, +), 0)
+        XCTAssertEqual(try service.courses(integrationID: integrationID).count, courseCount)
+        XCTAssertEqual(try held(.enrollments), 800)
+        let history = try service.rosterHistory(sourcedID: "enr-00000001")
+        XCTAssertEqual(history.map(\.operation), ["add"])
+        XCTAssertEqual(history.first?.runID, first.id)
+    }
+
+    func testBulkThatWouldDeleteTooMuchIsHeldThenApproved() async throws {
+        let b = try bundle("b1")
+        _ = try await sync(b)
+        let cut = try copy(b, to: "cut")
+        let enrollments = try lines(cut, "enrollments.csv")
+        try write(cut, "enrollments.csv", Array(enrollments.prefix(1 + 400)))  // half of them: a truncated export
+        let run = try await sync(cut)
+        XCTAssertEqual(run.decision, "held")
+        XCTAssertEqual(run.counts["enrollments"]?.deletes, 400)
+        XCTAssertTrue(run.reasons.first?.contains("would delete 400 of 800 enrollments (50%, more than the 10% allowed)") ?? false,
+                      "\(run.reasons)")
+        XCTAssertEqual(try held(.enrollments), 800, "a held run changes nothing")
+        XCTAssertEqual(try service.integration(id: integrationID).state, "on_hold")
+        await assertRefused(.refused) { try await self.sync(b) }  // no new sync while one is held
+
+        let approved = try await service.approveSync(runID: run.id, actor: "vendor")
+        XCTAssertEqual(approved.decision, "approved")
+        XCTAssertEqual(try held(.enrollments), 400)
+        XCTAssertEqual(try service.integration(id: integrationID).state, "shells_created", "resumed where it was")
+        await assertRefused(.refused) { try await self.service.approveSync(runID: run.id, actor: "vendor") }
+        XCTAssertEqual(try service.rosterHistory(sourcedID: "enr-00000800").map(\.operation), ["add", "delete"])
+    }
+
+    func testApproveWithoutDeletesParksThemAndRejectDropsARun() async throws {
+        let b = try bundle("b1")
+        _ = try await sync(b)
+        let cut = try copy(b, to: "cut")
+        try write(cut, "enrollments.csv", Array(try lines(cut, "enrollments.csv").prefix(1 + 600)))
+        let held1 = try await sync(cut)
+        XCTAssertEqual(held1.decision, "held")
+        let partial = try await service.approveSync(runID: held1.id, withoutDeletes: true, actor: "vendor")
+        XCTAssertEqual(partial.decision, "approved-without-deletes")
+        XCTAssertEqual(try held(.enrollments), 800, "deletes stay parked")
+
+        let held2 = try await sync(cut)
+        XCTAssertEqual(held2.decision, "held")
+        let dropped = try await service.rejectSync(runID: held2.id, actor: "vendor")
+        XCTAssertEqual(dropped.decision, "dropped")
+        XCTAssertEqual(try held(.enrollments), 800)
+        XCTAssertEqual(try service.integration(id: integrationID).state, "shells_created")
+    }
+
+    func testDeltaAppliesOnlyItsRowsAndAbsentLeavesDataAlone() async throws {
+        let b = try bundle("b1")
+        _ = try await sync(b)
+        let delta = try copy(b, to: "delta")
+        let header = try lines(delta, "enrollments.csv")[0]
+        try write(delta, "enrollments.csv", [
+            header,
+            "enr-00000005,tobedeleted,2026-01-05T10:00:00Z,cls-5,org-school-1,tch-000005,teacher,true,,",
+            "enr-99999999,active,2026-01-05T10:00:00Z,cls-1,org-school-1,tch-000001,teacher,false,,",
+        ])
+        try setMode(delta, "enrollments", "delta")
+        for file in ["users", "classes", "courses", "orgs", "academicSessions", "roles"] {
+            try setMode(delta, file, "absent")
+            try FileManager.default.removeItem(atPath: delta + "/\(file).csv")
+        }
+        let run = try await sync(delta)
+        XCTAssertEqual(run.decision, "applied", "\(run.reasons) \(run.report?.issues.map(\.message) ?? [])")
+        XCTAssertEqual(run.counts["enrollments"]?.adds, 1)
+        XCTAssertEqual(run.counts["enrollments"]?.deletes, 1)
+        XCTAssertEqual(run.counts["users"]?.deletes, 0)
+        XCTAssertEqual(try held(.enrollments), 800)
+        XCTAssertEqual(try held(.users), 200, "absent: untouched")
+    }
+
+    func testRemovingAStudentFromALockedCourseIsHeldWhateverThePercentages() async throws {
+        let b = try bundle("b1")
+        _ = try await sync(b)
+        // Lock crs-1: a student started it.
+        let course = try XCTUnwrap(try service.courses(integrationID: integrationID).first { $0.sourcedID == "crs-1" })
+        _ = try await service.mapCourse(id: course.id, catalogTitle: "Algebra", baseID: "ALG", actor: "dsp")
+        _ = try await service.verifyCourse(id: course.id, actor: "school")
+        _ = try await service.contentAdded(id: course.id, actor: "dsp")
+        _ = try await service.studentStarted(id: course.id, actor: "platform")
+
+        // Drop one student enrollment of a class of crs-1: 1 of 800 is far below 10%.
+        let classesOfCourse = Set(try lines(b, "classes.csv").dropFirst().map(fields).filter { $0[5] == "crs-1" }.map { $0[0] })
+        XCTAssertFalse(classesOfCourse.isEmpty)
+        let enrollments = try lines(b, "enrollments.csv")
+        let victim = try XCTUnwrap(enrollments.dropFirst().first {
+            let f = fields($0)
+            return classesOfCourse.contains(f[3]) && f[6] == "student"
+        })
+        let cut = try copy(b, to: "one-less")
+        try write(cut, "enrollments.csv", enrollments.filter { $0 != victim })
+        let run = try await sync(cut)
+        XCTAssertEqual(run.decision, "held")
+        XCTAssertEqual(run.counts["enrollments"]?.deletes, 1)
+        XCTAssertTrue(run.reasons.contains { $0.contains("from course crs-1, whose mapping is locked") }, "\(run.reasons)")
+    }
+
+    func testAChangedSourcedIdIsProposedAsAMerge() async throws {
+        let b = try bundle("b1")
+        _ = try await sync(b)
+        let renamed = try copy(b, to: "renamed")
+        // The SIS re-keyed one student: same username, e-mail and identifier, new sourcedId.
+        let users = try lines(renamed, "users.csv")
+        let student = try XCTUnwrap(users.first { $0.hasPrefix("stu-") })
+        let oldID = String(student.split(separator: ",")[0])
+        try write(renamed, "users.csv", users.map { $0 == student ? "stu-new-1" + $0.dropFirst(oldID.count) : $0 })
+        try write(renamed, "roles.csv", try lines(renamed, "roles.csv").map {
+            $0.replacingOccurrences(of: ",\(oldID),", with: ",stu-new-1,")
+        })
+        try write(renamed, "enrollments.csv", try lines(renamed, "enrollments.csv").map {
+            $0.replacingOccurrences(of: ",\(oldID),", with: ",stu-new-1,")
+        })
+        let run = try await sync(renamed)
+        XCTAssertEqual(run.decision, "held")
+        XCTAssertTrue(run.reasons.contains { $0.contains("user \(oldID) disappears while new user stu-new-1 has the same username") },
+                      "\(run.reasons)")
+    }
+
+    func testACourseAddedByALaterSyncGetsAShellAndTheDSPIsTold() async throws {
+        let b = try bundle("b1")
+        _ = try await sync(b)
+        let more = try copy(b, to: "more")
+        try write(more, "courses.csv", try lines(more, "courses.csv") + ["crs-new,,,as-2025,Robotics,ROB-1,09,org-district,Engineering,ENG"])
+        let run = try await sync(more)
+        XCTAssertEqual(run.decision, "applied")
+        let shell = try XCTUnwrap(try service.courses(integrationID: integrationID).first { $0.sourcedID == "crs-new" })
+        XCTAssertEqual(shell.title, "Robotics")
+        let messages = try service.store.read { try $0.outbox(instanceID: shell.id) }
+        XCTAssertEqual(messages.map(\.template), ["course-added-after-startup"])
+    }
+
+    func testAQuarantinedRowInABulkFileIsNotDeleted() async throws {
+        let b = try bundle("b1")
+        _ = try await sync(b)
+        let bad = try copy(b, to: "bad-row")
+        // Break one enrollment's role: the row is quarantined, not read as omitted.
+        try write(bad, "enrollments.csv", try lines(bad, "enrollments.csv").map {
+            $0.hasPrefix("enr-00000010,") ? $0.replacingOccurrences(of: ",student,", with: ",pupil,").replacingOccurrences(of: ",teacher,", with: ",pupil,") : $0
+        })
+        let run = try await sync(bad)
+        XCTAssertEqual(run.counts["enrollments"]?.deletes, 0)
+        XCTAssertGreaterThan(run.errorCount, 0)
+        XCTAssertTrue(run.report?.issues.contains { $0.code == .unknownEnumValue && $0.file == "enrollments.csv" } ?? false)
+        XCTAssertEqual(try held(.enrollments), 800)
+    }
+
+    func testABundleWithoutAManifestIsRejectedAndADryRunChangesNothing() async throws {
+        let b = try bundle("b1")
+        let dry = try await sync(b, dryRun: true)
+        XCTAssertEqual(dry.decision, "dry-run")
+        XCTAssertEqual(dry.counts["users"]?.adds, 200)
+        XCTAssertEqual(try held(.users), 0)
+        XCTAssertEqual(try service.integration(id: integrationID).state, "scheduled")
+
+        try FileManager.default.removeItem(atPath: b + "/manifest.csv")
+        let run = try await sync(b)
+        XCTAssertEqual(run.decision, "rejected")
+        XCTAssertTrue(run.reasons.first?.contains("no manifest.csv") ?? false, "\(run.reasons)")
+        XCTAssertEqual(try held(.users), 0)
+        XCTAssertEqual(try service.syncRuns(integrationID: integrationID).map(\.decision), ["rejected", "dry-run"])
+    }
+}
