@@ -53,8 +53,11 @@ extension RosterFlowService {
         let started = clock()
         let heldIDs = HeldSourcedIdSets(Self.heldIdentifiers(held))
         let bundle: OneRosterBundle
+        var incoming = IncomingRoster()
         do {
-            bundle = try OneRosterBundleReader().read(at: URL(fileURLWithPath: bundlePath), held: heldIDs)
+            // Streamed: each valid record is reduced to its held-roster form as it is read; the models are not kept.
+            bundle = try OneRosterBundleReader(options: .init(retainRecords: false)).read(
+                at: URL(fileURLWithPath: bundlePath), held: heldIDs) { incoming.add($0) }
         } catch {
             // Nothing readable: record the run as rejected, with why.
             let reason = "the bundle could not be read: \(error)"
@@ -69,7 +72,8 @@ extension RosterFlowService {
         if !bundle.manifest.isPresent {
             reasons.append("the bundle has no manifest.csv, so it cannot say which files are bulk or delta; add one")
         }
-        let plan = SyncPlanner(policy: policy).plan(bundle: bundle, held: held, lockedCourses: locked)
+        let plan = SyncPlanner(policy: policy).plan(incoming: incoming, bundle: bundle, held: held, lockedCourses: locked)
+        incoming = IncomingRoster()
         let decision: String
         if !reasons.isEmpty {
             decision = "rejected"

@@ -69,6 +69,14 @@ public struct SyncPlanner: Sendable {
     ///   - held: the records the integration holds now.
     ///   - lockedCourses: sourcedIds of courses whose mapping is locked (a student started them).
     public func plan(bundle: OneRosterBundle, held: [RosterRecord], lockedCourses: Set<String>) -> SyncPlan {
+        var incoming = IncomingRoster()
+        for record in Self.allRecords(in: bundle) { incoming.add(record) }
+        return plan(incoming: incoming, bundle: bundle, held: held, lockedCourses: lockedCourses)
+    }
+
+    /// Plans from records collected while streaming the bundle (`bundle` supplies modes, quarantine and the report).
+    public func plan(incoming collected: IncomingRoster, bundle: OneRosterBundle, held: [RosterRecord],
+                     lockedCourses: Set<String>) -> SyncPlan {
         var heldByEntity: [String: [String: RosterRecord]] = [:]
         for record in held { heldByEntity[record.entity, default: [:]][record.sourcedID] = record }
         let quarantined = Set(bundle.quarantined.compactMap { row in row.sourcedId.map { "\(row.file)|\($0)" } })
@@ -87,7 +95,8 @@ public struct SyncPlanner: Sendable {
                 counts[entity.rawValue] = count
                 continue
             }
-            let (incoming, explicitDeletes) = Self.records(of: entity, in: bundle)
+            let incoming = collected.records[entity] ?? [:]
+            let explicitDeletes = collected.deletes[entity] ?? []
             incomingByEntity[entity] = incoming
             count.incoming = incoming.count
             for (id, record) in incoming {
@@ -202,72 +211,82 @@ public struct SyncPlanner: Sendable {
         return value == value.rounded() ? "\(Int(value))%" : String(format: "%.1f%%", value)
     }
 
-    /// The records of one entity in the bundle, keyed by sourcedId, and the sourcedIds it explicitly deletes.
-    static func records(of entity: RosterEntity, in bundle: OneRosterBundle) -> ([String: RosterRecord], Set<String>) {
-        var records: [String: RosterRecord] = [:]
-        var deletes = Set<String>()
-        func take(_ id: String, _ status: RecordStatus, _ record: @autoclosure () -> RosterRecord) {
-            if status == .tobedeleted { deletes.insert(id) } else { records[id] = record() }
+    /// Every retained record of the bundle, as the stream would deliver them.
+    static func allRecords(in bundle: OneRosterBundle) -> [OneRosterRecord] {
+        bundle.orgs.map { .org($0) } + bundle.academicSessions.map { .academicSession($0) } + bundle.courses.map { .course($0) }
+            + bundle.classes.map { .rosterClass($0) } + bundle.users.map { .user($0) } + bundle.enrollments.map { .enrollment($0) }
+    }
+
+    /// The held-roster form of one OneRoster record: its entity, its fingerprint and the fields the safeguards need.
+    public static func rosterRecord(_ record: OneRosterRecord) -> (entity: RosterEntity, status: RecordStatus, record: RosterRecord)? {
+        switch record {
+        case let .org(o):
+            let name = RosterEntity.orgs.rawValue
+            return (.orgs, o.status, RosterRecord(
+                entity: name, sourcedID: o.sourcedId,
+                digest: Digest.of([o.name, o.type.rawValue, o.identifier, o.parentSourcedId], o.extensions),
+                ref1: o.type.rawValue, ref2: o.parentSourcedId, title: o.name))
+        case let .academicSession(s):
+            return (.academicSessions, s.status, RosterRecord(
+                entity: RosterEntity.academicSessions.rawValue, sourcedID: s.sourcedId,
+                digest: Digest.of([s.title, s.type.rawValue, "\(s.startDate)", "\(s.endDate)", s.parentSourcedId,
+                                   String(s.schoolYear)], s.extensions),
+                ref1: s.type.rawValue, ref2: s.parentSourcedId, title: s.title))
+        case let .course(c):
+            return (.courses, c.status, RosterRecord(
+                entity: RosterEntity.courses.rawValue, sourcedID: c.sourcedId,
+                digest: Digest.of([c.title, c.schoolYearSourcedId, c.courseCode, c.grades.joined(separator: ","),
+                                   c.orgSourcedId, c.subjects.joined(separator: ","),
+                                   c.subjectCodes.joined(separator: ",")], c.extensions),
+                ref1: c.orgSourcedId, title: c.title))
+        case let .rosterClass(c):
+            return (.classes, c.status, RosterRecord(
+                entity: RosterEntity.classes.rawValue, sourcedID: c.sourcedId,
+                digest: Digest.of([c.title, c.grades.joined(separator: ","), c.courseSourcedId, c.classCode,
+                                   c.classType.rawValue, c.location, c.schoolSourcedId,
+                                   c.termSourcedIds.joined(separator: ","), c.subjects.joined(separator: ","),
+                                   c.subjectCodes.joined(separator: ","), c.periods.joined(separator: ",")], c.extensions),
+                ref1: c.courseSourcedId, ref2: c.schoolSourcedId, title: c.title))
+        case let .user(u):
+            let roles = u.roles.map { "\($0.roleType.rawValue):\($0.role.rawValue)@\($0.orgSourcedId)" }.sorted()
+            return (.users, u.status, RosterRecord(
+                entity: RosterEntity.users.rawValue, sourcedID: u.sourcedId,
+                digest: Digest.of([String(u.enabledUser), u.username, u.userIds.map(\.csvText).joined(separator: ","),
+                                   u.givenName, u.familyName, u.middleName, u.identifier, u.email, u.sms, u.phone,
+                                   u.agentSourcedIds.joined(separator: ","), u.grades.joined(separator: ","),
+                                   u.role?.rawValue, u.orgSourcedIds.joined(separator: ","), roles.joined(separator: ","),
+                                   u.preferredGivenName, u.preferredFamilyName, u.primaryOrgSourcedId], u.extensions),
+                ref1: u.username, ref2: u.email, ref3: u.identifier, title: "\(u.givenName) \(u.familyName)"))
+        case let .enrollment(e):
+            return (.enrollments, e.status, RosterRecord(
+                entity: RosterEntity.enrollments.rawValue, sourcedID: e.sourcedId,
+                digest: Digest.of([e.classSourcedId, e.schoolSourcedId, e.userSourcedId, e.role.rawValue,
+                                   e.primary.map { String($0) }, e.beginDate.map { "\($0)" }, e.endDate.map { "\($0)" }],
+                                  e.extensions),
+                ref1: e.classSourcedId, ref2: e.userSourcedId, ref3: e.role.rawValue))
+        default:
+            return nil
         }
-        let name = entity.rawValue
-        switch entity {
-        case .orgs:
-            for o in bundle.orgs {
-                take(o.sourcedId, o.status, RosterRecord(
-                    entity: name, sourcedID: o.sourcedId,
-                    digest: Digest.of([o.name, o.type.rawValue, o.identifier, o.parentSourcedId], o.extensions),
-                    ref1: o.type.rawValue, ref2: o.parentSourcedId, title: o.name))
-            }
-        case .academicSessions:
-            for s in bundle.academicSessions {
-                take(s.sourcedId, s.status, RosterRecord(
-                    entity: name, sourcedID: s.sourcedId,
-                    digest: Digest.of([s.title, s.type.rawValue, "\(s.startDate)", "\(s.endDate)", s.parentSourcedId,
-                                       String(s.schoolYear)], s.extensions),
-                    ref1: s.type.rawValue, ref2: s.parentSourcedId, title: s.title))
-            }
-        case .courses:
-            for c in bundle.courses {
-                take(c.sourcedId, c.status, RosterRecord(
-                    entity: name, sourcedID: c.sourcedId,
-                    digest: Digest.of([c.title, c.schoolYearSourcedId, c.courseCode, c.grades.joined(separator: ","),
-                                       c.orgSourcedId, c.subjects.joined(separator: ","),
-                                       c.subjectCodes.joined(separator: ",")], c.extensions),
-                    ref1: c.orgSourcedId, title: c.title))
-            }
-        case .classes:
-            for c in bundle.classes {
-                take(c.sourcedId, c.status, RosterRecord(
-                    entity: name, sourcedID: c.sourcedId,
-                    digest: Digest.of([c.title, c.grades.joined(separator: ","), c.courseSourcedId, c.classCode,
-                                       c.classType.rawValue, c.location, c.schoolSourcedId,
-                                       c.termSourcedIds.joined(separator: ","), c.subjects.joined(separator: ","),
-                                       c.subjectCodes.joined(separator: ","), c.periods.joined(separator: ",")], c.extensions),
-                    ref1: c.courseSourcedId, ref2: c.schoolSourcedId, title: c.title))
-            }
-        case .users:
-            for u in bundle.users {
-                let roles = u.roles.map { "\($0.roleType.rawValue):\($0.role.rawValue)@\($0.orgSourcedId)" }.sorted()
-                take(u.sourcedId, u.status, RosterRecord(
-                    entity: name, sourcedID: u.sourcedId,
-                    digest: Digest.of([String(u.enabledUser), u.username, u.userIds.map(\.csvText).joined(separator: ","),
-                                       u.givenName, u.familyName, u.middleName, u.identifier, u.email, u.sms, u.phone,
-                                       u.agentSourcedIds.joined(separator: ","), u.grades.joined(separator: ","),
-                                       u.role?.rawValue, u.orgSourcedIds.joined(separator: ","), roles.joined(separator: ","),
-                                       u.preferredGivenName, u.preferredFamilyName, u.primaryOrgSourcedId], u.extensions),
-                    ref1: u.username, ref2: u.email, ref3: u.identifier, title: "\(u.givenName) \(u.familyName)"))
-            }
-        case .enrollments:
-            for e in bundle.enrollments {
-                take(e.sourcedId, e.status, RosterRecord(
-                    entity: name, sourcedID: e.sourcedId,
-                    digest: Digest.of([e.classSourcedId, e.schoolSourcedId, e.userSourcedId, e.role.rawValue,
-                                       e.primary.map { String($0) }, e.beginDate.map { "\($0)" }, e.endDate.map { "\($0)" }],
-                                      e.extensions),
-                    ref1: e.classSourcedId, ref2: e.userSourcedId, ref3: e.role.rawValue))
-            }
+    }
+}
+
+/// The records of a bundle in held-roster form, collected while the bundle streams by.
+public struct IncomingRoster: Sendable {
+    /// Active records per entity, by sourcedId.
+    public var records: [RosterEntity: [String: RosterRecord]] = [:]
+    /// sourcedIds marked `tobedeleted`, per entity.
+    public var deletes: [RosterEntity: Set<String>] = [:]
+
+    public init() {}
+
+    /// Takes one streamed record (other kinds, such as roles and demographics, are folded into users or ignored).
+    public mutating func add(_ record: OneRosterRecord) {
+        guard let (entity, status, converted) = SyncPlanner.rosterRecord(record) else { return }
+        if status == .tobedeleted {
+            deletes[entity, default: []].insert(converted.sourcedID)
+        } else {
+            records[entity, default: [:]][converted.sourcedID] = converted
         }
-        return (records, deletes)
     }
 }
 

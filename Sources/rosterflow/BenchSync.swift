@@ -1,0 +1,132 @@
+import ArgumentParser
+import Foundation
+import RosterFlowCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension RosterFlowCommand {
+    struct SyncBench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "sync",
+            abstract: "Sync a generated district (validate + diff + apply) and compare with the floor of sqlite3's .import.",
+            discussion: """
+                Generates a district bundle in a child process, then in one run and folder: loads the same CSV files \
+                into empty tables with the sqlite3 shell's .import (the floor), runs a first bulk sync into a new \
+                integration, and a second identical bulk sync (no changes). Reports each time, the ratios, and this \
+                process's peak resident memory.
+                """)
+        @Option(help: "Users in the generated district.") var users = 200_000
+        @Option(help: "Classes.") var classes = 8_000
+        @Option(help: "Enrollments.") var enrollments = 2_000_000
+        @Option(help: "Folder to run in (default: a new folder under the current one, removed afterwards).")
+        var dir: String?
+        @Option(help: "Workflow definitions.") var workflows: String = "Workflows"
+        @Flag(help: "Print JSON instead of text.") var json = false
+
+        struct Report: Encodable {
+            var users: Int, classes: Int, enrollments: Int
+            var importFloorSeconds: Double
+            var firstSyncSeconds: Double
+            var secondSyncSeconds: Double
+            var firstOverFloor: Double
+            var secondOverFirst: Double
+            var peakRSSMiB: Double
+            var firstDecision: String
+            var secondDecision: String
+        }
+
+        func run() async throws {
+            try await Output.run(json: json) {
+                let folder = dir ?? FileManager.default.currentDirectoryPath + "/.rosterflow-bench-sync-\(getpid())"
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                defer { if dir == nil { try? FileManager.default.removeItem(atPath: folder) } }
+                let bundle = folder + "/district"
+                // Generated in a child so that its memory does not count in this process's peak.
+                try Self.runChild(CommandLine.arguments[0], ["sample-bundle", bundle, "--users", "\(users)", "--classes",
+                                                             "\(classes)", "--enrollments", "\(enrollments)"])
+                log("generated \(bundle)")
+
+                let floor = try Self.importFloor(bundle: bundle, database: folder + "/floor.sqlite")
+                log("sqlite3 .import floor: \(String(format: "%.2f", floor)) s")
+
+                let service = try RosterFlowService(databasePath: folder + "/sync.sqlite", workflowsPath: workflows)
+                _ = try await service.importCustomers(
+                    csv: "tenant_id,district,contact_email\nbench,Bench District,bench@example.org\n", file: "bench")
+                let integration = try await service.requestIntegration(
+                    tenantID: "bench", district: "Bench District", permission: "full", contactEmail: "bench@example.org",
+                    sender: .system)
+                _ = try await service.authenticate(integrationID: integration.id, actor: "bench")
+                _ = try await service.schedule(integrationID: integration.id, time: "02:00", timezone: "UTC", actor: "bench")
+                let policy = SyncPolicy()
+                var start = Date()
+                let first = try await service.runSync(integrationID: integration.id, bundlePath: bundle, policy: policy, actor: "bench")
+                let firstSeconds = Date().timeIntervalSince(start)
+                log("first sync: \(first.decision) in \(String(format: "%.2f", firstSeconds)) s")
+                start = Date()
+                let second = try await service.runSync(integrationID: integration.id, bundlePath: bundle, policy: policy, actor: "bench")
+                let secondSeconds = Date().timeIntervalSince(start)
+                log("second sync: \(second.decision) in \(String(format: "%.2f", secondSeconds)) s")
+
+                var usage = rusage()
+                getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+                let report = Report(
+                    users: users, classes: classes, enrollments: enrollments, importFloorSeconds: floor,
+                    firstSyncSeconds: firstSeconds, secondSyncSeconds: secondSeconds, firstOverFloor: firstSeconds / floor,
+                    secondOverFirst: secondSeconds / firstSeconds, peakRSSMiB: Double(usage.ru_maxrss) / 1024,
+                    firstDecision: first.decision, secondDecision: second.decision)
+                try Output.emit(report, json: json) { r in
+                    """
+                    | measure (\(r.users) users, \(r.classes) classes, \(r.enrollments) enrollments) | seconds | ratio |
+                    |---|---:|---:|
+                    | floor: sqlite3 .import of the same CSV files into empty tables | \(String(format: "%.2f", r.importFloorSeconds)) | 1.00 × floor |
+                    | first bulk sync: validate + diff + apply (\(r.firstDecision)) | \(String(format: "%.2f", r.firstSyncSeconds)) | \(String(format: "%.2f", r.firstOverFloor)) × floor |
+                    | second identical bulk sync (\(r.secondDecision)) | \(String(format: "%.2f", r.secondSyncSeconds)) | \(String(format: "%.2f", r.secondOverFirst)) × first |
+                    | peak resident memory of the syncing process | \(String(format: "%.0f", r.peakRSSMiB)) MiB | |
+                    """
+                }
+            }
+        }
+
+        private func log(_ text: String) {
+            if !json { FileHandle.standardError.write(Data("bench: \(text)\n".utf8)) }
+        }
+
+        static func runChild(_ executable: String, _ arguments: [String]) throws {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else {
+                throw RosterFlowError(.storage, "\(executable) \(arguments.joined(separator: " ")) failed")
+            }
+        }
+
+        /// Seconds for the sqlite3 shell to `.import` every CSV file of the bundle into new tables (synchronous=FULL).
+        static func importFloor(bundle: String, database: String) throws -> Double {
+            let files = try FileManager.default.contentsOfDirectory(atPath: bundle).filter { $0.hasSuffix(".csv") && $0 != "manifest.csv" }
+            var script = "PRAGMA journal_mode=WAL;\nPRAGMA synchronous=FULL;\n.mode csv\n"
+            for file in files.sorted() {
+                script += ".import '\(bundle)/\(file)' \(file.replacingOccurrences(of: ".csv", with: ""))\n"
+            }
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["sqlite3", database]
+            let input = Pipe()
+            process.standardInput = input
+            process.standardOutput = FileHandle.nullDevice
+            let start = Date()
+            try process.run()
+            input.fileHandleForWriting.write(Data(script.utf8))
+            try input.fileHandleForWriting.close()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else {
+                throw RosterFlowError(.storage, "sqlite3 .import failed; is the sqlite3 shell installed (scripts/install-deps)?")
+            }
+            return Date().timeIntervalSince(start)
+        }
+    }
+}
