@@ -33,11 +33,13 @@ extension RosterFlowService {
     public func runSync(
         integrationID: String, bundlePath: String, dryRun: Bool = false, policy: SyncPolicy = SyncPolicy(), actor: String
     ) async throws -> SyncRunView {
-        let (integration, instance, held, locked, basedOn) = try read { tx in
+        let (integration, instance, digests, heldClassCourse, locked, basedOn) = try read { tx in
             guard let integration = try tx.integration(id: integrationID), let instance = try tx.instance(id: integrationID) else {
                 throw RosterFlowError(.notFound, "there is no integration \(integrationID)")
             }
-            return (integration, instance, try tx.rosterRecords(integrationID: integrationID),
+            return (integration, instance, try tx.rosterDigests(integrationID: integrationID),
+                    try tx.rosterRecords(integrationID: integrationID, entity: RosterEntity.classes.rawValue)
+                        .reduce(into: [String: String]()) { $0[$1.sourcedID] = $1.ref1 },
                     try tx.lockedCourseSourcedIDs(integrationID: integrationID), try tx.lastAppliedRun(integrationID: integrationID))
         }
         guard Self.statesAcceptingSyncs.contains(instance.state) else {
@@ -51,13 +53,15 @@ extension RosterFlowService {
         }
         let runID = Identifier.make(prefix: "run")
         let started = clock()
-        let heldIDs = HeldSourcedIdSets(Self.heldIdentifiers(held))
         let bundle: OneRosterBundle
-        var incoming = IncomingRoster()
+        var diff = SyncDiff(heldDigests: digests)
         do {
-            // Streamed: each valid record is reduced to its held-roster form as it is read; the models are not kept.
+            // Streamed: each valid record is diffed as it is read; only changes are kept, not the records.
+            let held = HeldSourcedIdsClosure { [diff] id, entity in
+                Self.rosterEntity(entity).map { diff.holds($0, id) } ?? false
+            }
             bundle = try OneRosterBundleReader(options: .init(retainRecords: false)).read(
-                at: URL(fileURLWithPath: bundlePath), held: heldIDs) { incoming.add($0) }
+                at: URL(fileURLWithPath: bundlePath), held: held) { diff.observe($0) }
         } catch {
             // Nothing readable: record the run as rejected, with why.
             let reason = "the bundle could not be read: \(error)"
@@ -72,8 +76,14 @@ extension RosterFlowService {
         if !bundle.manifest.isPresent {
             reasons.append("the bundle has no manifest.csv, so it cannot say which files are bulk or delta; add one")
         }
-        let plan = SyncPlanner(policy: policy).plan(incoming: incoming, bundle: bundle, held: held, lockedCourses: locked)
-        incoming = IncomingRoster()
+        let plan = try read { tx in
+            try SyncPlanner(policy: policy).plan(
+                diff: diff, bundle: bundle, heldClassCourse: heldClassCourse, lockedCourses: locked
+            ) { entity, ids in
+                try tx.rosterRecords(integrationID: integrationID, entity: entity.rawValue, sourcedIDs: ids)
+            }
+        }
+        diff = SyncDiff(heldDigests: [:])
         let decision: String
         if !reasons.isEmpty {
             decision = "rejected"
@@ -231,17 +241,16 @@ extension RosterFlowService {
         return steps
     }
 
-    static func heldIdentifiers(_ held: [RosterRecord]) -> [OneRosterEntity: Set<String>] {
-        let map: [String: OneRosterEntity] = [
-            RosterEntity.orgs.rawValue: .org, RosterEntity.academicSessions.rawValue: .academicSession,
-            RosterEntity.courses.rawValue: .course, RosterEntity.classes.rawValue: .rosterClass,
-            RosterEntity.users.rawValue: .user, RosterEntity.enrollments.rawValue: .enrollment,
-        ]
-        var ids: [OneRosterEntity: Set<String>] = [:]
-        for record in held {
-            if let entity = map[record.entity] { ids[entity, default: []].insert(record.sourcedID) }
+    static func rosterEntity(_ entity: OneRosterEntity) -> RosterEntity? {
+        switch entity {
+        case .org: .orgs
+        case .academicSession: .academicSessions
+        case .course: .courses
+        case .rosterClass: .classes
+        case .user: .users
+        case .enrollment: .enrollments
+        default: nil
         }
-        return ids
     }
 
     static func view(_ run: SyncRunRecord, withReport: Bool) -> SyncRunView {

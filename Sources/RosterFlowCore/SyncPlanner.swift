@@ -65,63 +65,65 @@ public struct SyncPlanner: Sendable {
         self.policy = policy
     }
 
+    /// Plans from a bundle read with its records retained (tests, small bundles).
     /// - Parameters:
     ///   - held: the records the integration holds now.
     ///   - lockedCourses: sourcedIds of courses whose mapping is locked (a student started them).
     public func plan(bundle: OneRosterBundle, held: [RosterRecord], lockedCourses: Set<String>) -> SyncPlan {
-        var incoming = IncomingRoster()
-        for record in Self.allRecords(in: bundle) { incoming.add(record) }
-        return plan(incoming: incoming, bundle: bundle, held: held, lockedCourses: lockedCourses)
+        var digests: [String: [String: Int64]] = [:]
+        var byID: [String: [String: RosterRecord]] = [:]
+        for record in held {
+            digests[record.entity, default: [:]][record.sourcedID] = record.digest
+            byID[record.entity, default: [:]][record.sourcedID] = record
+        }
+        var diff = SyncDiff(heldDigests: digests)
+        for record in Self.allRecords(in: bundle) { diff.observe(record) }
+        let heldClassCourse = (byID[RosterEntity.classes.rawValue] ?? [:]).compactMapValues(\.ref1)
+        return plan(diff: diff, bundle: bundle, heldClassCourse: heldClassCourse, lockedCourses: lockedCourses) { entity, ids in
+            ids.compactMap { byID[entity.rawValue]?[$0] }
+        }
     }
 
-    /// Plans from records collected while streaming the bundle (`bundle` supplies modes, quarantine and the report).
-    public func plan(incoming collected: IncomingRoster, bundle: OneRosterBundle, held: [RosterRecord],
-                     lockedCourses: Set<String>) -> SyncPlan {
-        var heldByEntity: [String: [String: RosterRecord]] = [:]
-        for record in held { heldByEntity[record.entity, default: [:]][record.sourcedID] = record }
+    /// Completes a plan from a diff collected while the bundle streamed by.
+    ///
+    /// - Parameters:
+    ///   - heldClassCourse: the course of each held class (to tell which enrollments belong to locked courses).
+    ///   - heldRecords: the held records with the given sourcedIds (only deleted records are asked for).
+    public func plan(
+        diff: SyncDiff, bundle: OneRosterBundle, heldClassCourse: [String: String], lockedCourses: Set<String>,
+        heldRecords: (RosterEntity, [String]) throws -> [RosterRecord]
+    ) rethrows -> SyncPlan {
         let quarantined = Set(bundle.quarantined.compactMap { row in row.sourcedId.map { "\(row.file)|\($0)" } })
-
         var changes: [RosterChange] = []
         var counts: [String: EntityCounts] = [:]
         var reasons: [String] = []
-        var incomingByEntity: [RosterEntity: [String: RosterRecord]] = [:]
+        var deletedByEntity: [RosterEntity: [RosterRecord]] = [:]
 
         for entity in RosterEntity.allCases {
             let mode = bundle.mode(of: entity.file)
-            let heldRecords = heldByEntity[entity.rawValue] ?? [:]
-            var count = EntityCounts()
-            count.held = heldRecords.count
+            let held = diff.heldDigests[entity.rawValue] ?? [:]
+            var count = diff.counts[entity] ?? EntityCounts()
+            count.held = held.count
             guard mode != .absent else {
                 counts[entity.rawValue] = count
                 continue
             }
-            let incoming = collected.records[entity] ?? [:]
-            let explicitDeletes = collected.deletes[entity] ?? []
-            incomingByEntity[entity] = incoming
-            count.incoming = incoming.count
-            for (id, record) in incoming {
-                if let old = heldRecords[id] {
-                    if old.digest == record.digest { count.unchanged += 1 } else {
-                        changes.append(RosterChange(operation: .update, record: record))
-                        count.updates += 1
-                    }
-                } else {
-                    changes.append(RosterChange(operation: .add, record: record))
-                    count.adds += 1
-                }
-            }
-            var deleted: [RosterRecord] = explicitDeletes.compactMap { heldRecords[$0] }
+            let seen = diff.seen[entity] ?? []
+            let explicit = diff.explicitDeletes[entity] ?? []
+            var deletedIDs = explicit.filter { held[$0] != nil }
             if mode == .bulk, policy.implicitDeletes.contains(entity.rawValue) {
                 let fileName = entity.file.rawValue + ".csv"
-                for (id, record) in heldRecords where incoming[id] == nil && !explicitDeletes.contains(id) {
+                for id in held.keys where !seen.contains(id) && !explicit.contains(id) {
                     // A row quarantined for an error is still in the file: never delete what we could not read.
                     if quarantined.contains("\(fileName)|\(id)") { continue }
-                    deleted.append(record)
+                    deletedIDs.insert(id)
                 }
             }
-            for record in deleted.sorted(by: { $0.sourcedID < $1.sourcedID }) {
-                changes.append(RosterChange(operation: .delete, record: record))
-            }
+            let deleted = try heldRecords(entity, deletedIDs.sorted())
+            deletedByEntity[entity] = deleted
+            // Adds and updates in sourcedId order (sequential inserts), then deletes.
+            changes += (diff.changes[entity] ?? []).sorted { $0.record.sourcedID < $1.record.sourcedID }
+            changes += deleted.map { RosterChange(operation: .delete, record: $0) }
             count.deletes = deleted.count
             counts[entity.rawValue] = count
 
@@ -143,36 +145,32 @@ public struct SyncPlanner: Sendable {
                             + "check that the export is from the right school year and system")
                 }
             }
-            if mode != .absent, incoming.isEmpty, count.held > 0,
+            if count.incoming == 0, count.held > 0,
                bundle.report.issues.contains(where: { $0.code == .emptyFile && $0.file == entity.file.rawValue + ".csv" }) {
                 reasons.append("\(entity.file.rawValue).csv is empty or cut off, while \(count.held) \(entity.rawValue) are held")
             }
         }
-
-        reasons += lockedCourseRemovals(changes: changes, held: heldByEntity, incoming: incomingByEntity, lockedCourses: lockedCourses)
-        reasons += changedSourcedIDs(changes: changes)
+        var classCourse = heldClassCourse
+        classCourse.merge(diff.incomingClassCourse) { _, new in new }
+        reasons += lockedCourseRemovals(deleted: deletedByEntity, classCourse: classCourse, lockedCourses: lockedCourses)
+        reasons += changedSourcedIDs(added: diff.changes[.users] ?? [], deleted: deletedByEntity[.users] ?? [])
         return SyncPlan(changes: changes, counts: counts, holdReasons: reasons)
     }
 
     /// Students removed from a course whose mapping is locked: their work in progress is protected.
     private func lockedCourseRemovals(
-        changes: [RosterChange], held: [String: [String: RosterRecord]], incoming: [RosterEntity: [String: RosterRecord]],
-        lockedCourses: Set<String>
+        deleted: [RosterEntity: [RosterRecord]], classCourse: [String: String], lockedCourses: Set<String>
     ) -> [String] {
         guard !lockedCourses.isEmpty else { return [] }
-        func courseOf(classID: String) -> String? {
-            incoming[.classes]?[classID]?.ref1 ?? held[RosterEntity.classes.rawValue]?[classID]?.ref1
-        }
         var removed: [String: [String]] = [:]
-        for change in changes where change.operation == .delete && change.record.entity == RosterEntity.enrollments.rawValue {
-            guard change.record.ref3 == "student", let classID = change.record.ref1, let course = courseOf(classID: classID),
+        for record in deleted[.enrollments] ?? [] {
+            guard record.ref3 == "student", let classID = record.ref1, let course = classCourse[classID],
                   lockedCourses.contains(course)
             else { continue }
-            removed[course, default: []].append(change.record.ref2 ?? change.record.sourcedID)
+            removed[course, default: []].append(record.ref2 ?? record.sourcedID)
         }
-        for change in changes where change.operation == .delete && change.record.entity == RosterEntity.courses.rawValue
-            && lockedCourses.contains(change.record.sourcedID) {
-            removed[change.record.sourcedID, default: []].append("(the course itself)")
+        for record in deleted[.courses] ?? [] where lockedCourses.contains(record.sourcedID) {
+            removed[record.sourcedID, default: []].append("(the course itself)")
         }
         return removed.keys.sorted().map { course in
             let students = removed[course]!
@@ -184,21 +182,21 @@ public struct SyncPlanner: Sendable {
 
     /// A user that disappears while a new one with the same username, e-mail or identifier appears: most likely the
     /// SIS changed the sourcedId; propose a merge instead of a delete plus a duplicate.
-    private func changedSourcedIDs(changes: [RosterChange]) -> [String] {
-        let users = RosterEntity.users.rawValue
+    private func changedSourcedIDs(added: [RosterChange], deleted: [RosterRecord]) -> [String] {
+        guard !deleted.isEmpty else { return [] }
         var addedByKey: [String: String] = [:]
-        for change in changes where change.operation == .add && change.record.entity == users {
+        for change in added where change.operation == .add {
             for (label, value) in [("username", change.record.ref1), ("e-mail", change.record.ref2), ("identifier", change.record.ref3)] {
                 if let value, !value.isEmpty { addedByKey["\(label)|\(value.lowercased())"] = change.record.sourcedID }
             }
         }
         guard !addedByKey.isEmpty else { return [] }
         var proposals: [String] = []
-        for change in changes where change.operation == .delete && change.record.entity == users {
-            for (label, value) in [("username", change.record.ref1), ("e-mail", change.record.ref2), ("identifier", change.record.ref3)] {
+        for record in deleted {
+            for (label, value) in [("username", record.ref1), ("e-mail", record.ref2), ("identifier", record.ref3)] {
                 guard let value, !value.isEmpty, let newID = addedByKey["\(label)|\(value.lowercased())"] else { continue }
                 proposals.append(
-                    "user \(change.record.sourcedID) disappears while new user \(newID) has the same \(label) '\(value)': "
+                    "user \(record.sourcedID) disappears while new user \(newID) has the same \(label) '\(value)': "
                         + "the SIS probably changed the sourcedId; merge them instead of deleting one and adding a duplicate")
                 break
             }
@@ -270,23 +268,48 @@ public struct SyncPlanner: Sendable {
     }
 }
 
-/// The records of a bundle in held-roster form, collected while the bundle streams by.
-public struct IncomingRoster: Sendable {
-    /// Active records per entity, by sourcedId.
-    public var records: [RosterEntity: [String: RosterRecord]] = [:]
-    /// sourcedIds marked `tobedeleted`, per entity.
-    public var deletes: [RosterEntity: Set<String>] = [:]
+/// The diff of a bundle against the held roster, built while the bundle streams by: it keeps the adds and updates
+/// (not the unchanged records), the sourcedIds seen (for implicit deletes) and each incoming class's course.
+public struct SyncDiff: Sendable {
+    /// The held records' digests per entity (`RosterEntity` raw value) and sourcedId.
+    public let heldDigests: [String: [String: Int64]]
+    public private(set) var seen: [RosterEntity: Set<String>] = [:]
+    public private(set) var changes: [RosterEntity: [RosterChange]] = [:]
+    public private(set) var explicitDeletes: [RosterEntity: Set<String>] = [:]
+    public private(set) var counts: [RosterEntity: EntityCounts] = [:]
+    public private(set) var incomingClassCourse: [String: String] = [:]
 
-    public init() {}
+    public init(heldDigests: [String: [String: Int64]]) {
+        self.heldDigests = heldDigests
+    }
+
+    /// Whether the integration holds a record (answers the reader's reference checks).
+    public func holds(_ entity: RosterEntity, _ sourcedID: String) -> Bool {
+        heldDigests[entity.rawValue]?[sourcedID] != nil
+    }
 
     /// Takes one streamed record (other kinds, such as roles and demographics, are folded into users or ignored).
-    public mutating func add(_ record: OneRosterRecord) {
+    public mutating func observe(_ record: OneRosterRecord) {
         guard let (entity, status, converted) = SyncPlanner.rosterRecord(record) else { return }
+        let id = converted.sourcedID
         if status == .tobedeleted {
-            deletes[entity, default: []].insert(converted.sourcedID)
-        } else {
-            records[entity, default: [:]][converted.sourcedID] = converted
+            explicitDeletes[entity, default: []].insert(id)
+            return
         }
+        seen[entity, default: []].insert(id)
+        if entity == .classes, let course = converted.ref1 { incomingClassCourse[id] = course }
+        var count = counts[entity] ?? EntityCounts()
+        count.incoming += 1
+        if let old = heldDigests[entity.rawValue]?[id] {
+            if old == converted.digest { count.unchanged += 1 } else {
+                changes[entity, default: []].append(RosterChange(operation: .update, record: converted))
+                count.updates += 1
+            }
+        } else {
+            changes[entity, default: []].append(RosterChange(operation: .add, record: converted))
+            count.adds += 1
+        }
+        counts[entity] = count
     }
 }
 

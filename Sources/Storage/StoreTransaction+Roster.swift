@@ -102,6 +102,43 @@ extension StoreTransaction {
         return records
     }
 
+    /// The digest of every record held for an integration, per entity and sourcedId: all a diff needs.
+    public func rosterDigests(integrationID: String) throws -> [String: [String: Int64]] {
+        let statement = try db.cachedStatement(sql: "SELECT entity, sourced_id, digest FROM roster_records WHERE integration_id = ?")
+        var digests: [String: [String: Int64]] = [:]
+        let cursor = try Row.fetchCursor(statement, arguments: [integrationID])
+        while let row = try cursor.next() {
+            digests[row[0] as String, default: [:]][row[1] as String] = row[2] as Int64
+        }
+        return digests
+    }
+
+    /// Held records of one entity; all of them, or those with the given sourcedIds.
+    public func rosterRecords(integrationID: String, entity: String, sourcedIDs: [String]? = nil) throws -> [RosterRecord] {
+        let columns = "entity, sourced_id, digest, ref1, ref2, ref3, title"
+        func decode(_ row: FastRow) -> RosterRecord {
+            RosterRecord(entity: row.string(0), sourcedID: row.string(1), digest: Int64(row.int(2)), ref1: row.optionalString(3),
+                         ref2: row.optionalString(4), ref3: row.optionalString(5), title: row.optionalString(6))
+        }
+        guard let sourcedIDs else {
+            return try Row.fetchAll(db.cachedStatement(sql: """
+                SELECT \(columns) FROM roster_records WHERE integration_id = ? AND entity = ? ORDER BY sourced_id
+                """), arguments: [integrationID, entity]).map { row in
+                RosterRecord(entity: row[0], sourcedID: row[1], digest: row[2], ref1: row[3], ref2: row[4], ref3: row[5], title: row[6])
+            }
+        }
+        var records: [RosterRecord] = []
+        records.reserveCapacity(sourcedIDs.count)
+        for id in sourcedIDs {
+            if let record = try db.fastFirst(
+                "SELECT \(columns) FROM roster_records WHERE integration_id = ? AND entity = ? AND sourced_id = ?",
+                [integrationID, entity, id], decode) {
+                records.append(record)
+            }
+        }
+        return records
+    }
+
     /// Applies changes to the held roster and records each in the history, as part of `runID`.
     public func applyRosterChanges(_ changes: [RosterChange], integrationID: String, runID: String, now: Double) throws {
         for change in changes where !change.parked {
