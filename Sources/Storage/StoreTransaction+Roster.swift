@@ -104,11 +104,15 @@ extension StoreTransaction {
 
     /// The digest of every record held for an integration, per entity and sourcedId: all a diff needs.
     public func rosterDigests(integrationID: String) throws -> [String: [String: Int64]] {
-        let statement = try db.cachedStatement(sql: "SELECT entity, sourced_id, digest FROM roster_records WHERE integration_id = ?")
         var digests: [String: [String: Int64]] = [:]
-        let cursor = try Row.fetchCursor(statement, arguments: [integrationID])
-        while let row = try cursor.next() {
-            digests[row[0] as String, default: [:]][row[1] as String] = row[2] as Int64
+        for entity in try String.fetchAll(db, sql: "SELECT DISTINCT entity FROM roster_records WHERE integration_id = ?",
+                                          arguments: [integrationID]) {
+            var byID: [String: Int64] = [:]
+            try db.fastEach("SELECT sourced_id, digest FROM roster_records WHERE integration_id = ? AND entity = ?",
+                            [integrationID, entity]) { row in
+                byID[row.string(0)] = Int64(row.int(1))
+            }
+            digests[entity] = byID
         }
         return digests
     }
