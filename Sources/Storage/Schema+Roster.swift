@@ -61,3 +61,15 @@ extension Schema {
         }
     }
 }
+
+extension Schema {
+    /// Where each integration's nightly bundle comes from, and the state of its schedule.
+    static func registerSyncScheduleMigrations(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v3-sync-schedule") { db in
+            try db.execute(sql: """
+                ALTER TABLE integrations ADD COLUMN sync_source TEXT;
+                ALTER TABLE integrations ADD COLUMN last_sync_run TEXT;
+                """)
+        }
+    }
+}

@@ -105,6 +105,7 @@ enum Schema {
                 """)
         }
         Schema.registerRosterMigrations(&migrator)
+        Schema.registerSyncScheduleMigrations(&migrator)
         return migrator
     }
 }

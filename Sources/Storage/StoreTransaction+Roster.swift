@@ -263,3 +263,40 @@ extension StoreTransaction {
                                 arguments: [integrationID]))
     }
 }
+
+/// An integration whose nightly sync is due.
+public struct DueSync: Sendable, Equatable {
+    public var integrationID: String
+    public var syncTime: String
+    public var timezone: String
+    public var dueAt: Double
+    /// The folder or .zip the nightly bundle is read from; nil when none is configured.
+    public var source: String?
+}
+
+extension StoreTransaction {
+    /// Sets the folder or .zip an integration's nightly sync reads.
+    public func setSyncSource(integrationID: String, source: String) throws {
+        try db.execute(sql: "UPDATE integrations SET sync_source = ? WHERE id = ?", arguments: [source, integrationID])
+    }
+
+    public func syncSource(integrationID: String) throws -> String? {
+        try String.fetchOne(db, sql: "SELECT sync_source FROM integrations WHERE id = ?", arguments: [integrationID])
+    }
+
+    /// Integrations whose next sync instant is at or before `now`, earliest first.
+    public func dueSyncs(now: Double) throws -> [DueSync] {
+        try Row.fetchAll(db, sql: """
+            SELECT id, sync_time, timezone, next_sync_at, sync_source FROM integrations
+            WHERE next_sync_at IS NOT NULL AND next_sync_at <= ? ORDER BY next_sync_at
+            """, arguments: [now]).map {
+            DueSync(integrationID: $0[0], syncTime: $0[1], timezone: $0[2], dueAt: $0[3], source: $0[4])
+        }
+    }
+
+    /// Moves an integration's schedule on after a due sync was handled (run, failed or missed).
+    public func advanceSchedule(integrationID: String, nextSyncAt: Double, lastRun: String?) throws {
+        try db.execute(sql: "UPDATE integrations SET next_sync_at = ?, last_sync_run = COALESCE(?, last_sync_run) WHERE id = ?",
+                       arguments: [nextSyncAt, lastRun, integrationID])
+    }
+}

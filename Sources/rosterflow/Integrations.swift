@@ -7,7 +7,7 @@ extension RosterFlowCommand {
     struct Integrations: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "District integrations: request, authenticate, schedule, inspect and advance.",
-            subcommands: [Request.self, Authenticate.self, Schedule.self, Show.self, List.self, Advance.self])
+            subcommands: [Request.self, Authenticate.self, Schedule.self, Source.self, Show.self, List.self, Advance.self])
 
         struct Request: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
@@ -62,6 +62,25 @@ extension RosterFlowCommand {
                         print(Text.step(step))
                         let view = try service.integration(id: id)
                         print("next sync: \(view.nextSyncAt ?? "?") (UTC) = \(view.syncTime ?? "?") \(view.timezone ?? "")")
+                    }
+                }
+            }
+        }
+
+        struct Source: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Set the folder or .zip the nightly sync reads (the worker runs it at the school's time).")
+            @OptionGroup var options: StoreOptions
+            @Argument(help: "Integration id.") var id: String
+            @Option(help: "The bundle folder or .zip.") var bundle: String
+
+            func run() async throws {
+                try await Output.run(json: options.json) {
+                    let service = try options.open()
+                    let path = URL(fileURLWithPath: bundle).standardizedFileURL.path
+                    try await service.setSyncSource(integrationID: id, source: path)
+                    try Output.emit(try service.integration(id: id), json: options.json) { view in
+                        "\(view.id) syncs nightly from \(path)" + (view.nextSyncAt.map { "; next run \($0) (UTC)" } ?? "; not scheduled yet")
                     }
                 }
             }

@@ -7,7 +7,7 @@ extension RosterFlowCommand {
     struct Sync: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "OneRoster syncs: validate, diff, guard and apply a bundle; review held runs.",
-            subcommands: [Run.self, Show.self, List.self, Approve.self, Reject.self])
+            subcommands: [Run.self, Due.self, Show.self, List.self, Approve.self, Reject.self])
 
         struct Run: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
@@ -39,6 +39,24 @@ extension RosterFlowCommand {
                         integrationID: integration, bundlePath: bundle, dryRun: dryRun, policy: policy, actor: options.actor)
                     try Output.emit(view, json: options.json) { SyncText.run($0, withReport: true) }
                     if view.decision == "rejected" { throw ExitCode(65) }
+                }
+            }
+        }
+
+        struct Due: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Run every nightly sync that is due now (the worker does this on its own), and alert on missed ones.")
+            @OptionGroup var options: StoreOptions
+
+            func run() async throws {
+                try await Output.run(json: options.json) {
+                    let outcomes = try await options.open().runDueSyncs()
+                    try Output.emit(outcomes, json: options.json) { list in
+                        list.isEmpty ? "no sync is due" : list.map {
+                            "\($0.integrationID): due \($0.dueAt) → \($0.decision)" + ($0.runID.map { " (\($0))" } ?? "")
+                                + ($0.alert.map { "; ALERT: \($0)" } ?? "") + "; next \($0.nextSyncAt)"
+                        }.joined(separator: "\n")
+                    }
                 }
             }
         }

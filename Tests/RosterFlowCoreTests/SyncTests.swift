@@ -238,4 +238,37 @@ final class SyncTests: XCTestCase {
         XCTAssertEqual(try held(.users), 0)
         XCTAssertEqual(try service.syncRuns(integrationID: integrationID).map(\.decision), ["rejected", "dry-run"])
     }
+
+    func testNightlySyncsRunOncePerLocalDayAndAlertWhenLateOrSourceless() async throws {
+        let clock = TestClock("2026-03-06T12:00:00Z")
+        let service = try await Fixture.service(clock: clock)
+        let id = try await Fixture.scheduledIntegration(service)  // 02:30 America/Chicago
+        XCTAssertEqual(try service.integration(id: id).nextSyncAt, "2026-03-07T08:30:00Z")
+        let none = try await service.runDueSyncs()
+        XCTAssertEqual(none, [])
+
+        // Due, but no source: alert and move on.
+        clock.advance(days: 1)
+        let sourceless = try await service.runDueSyncs()
+        XCTAssertEqual(sourceless.map(\.decision), ["not-run"])
+        XCTAssertTrue(sourceless.first?.alert?.contains("no bundle source") ?? false)
+        XCTAssertEqual(sourceless.first?.nextSyncAt, "2026-03-08T08:00:00Z", "02:30 does not exist that night: 03:00 CDT")
+
+        try await service.setSyncSource(integrationID: id, source: try bundle("nightly"))
+        clock.advance(days: 1)  // 2026-03-08T12:00Z, 3.5 h after the due time: late
+        let late = try await service.runDueSyncs()
+        XCTAssertEqual(late.map(\.decision), ["applied"])
+        XCTAssertTrue(late.first?.alert?.contains("minutes late") ?? false)
+        XCTAssertEqual(late.first?.nextSyncAt, "2026-03-09T07:30:00Z", "02:30 CDT once daylight saving began")
+        let again = try await service.runDueSyncs()
+        XCTAssertEqual(again, [], "once per day")
+
+        // A worker down for three nights runs one catch-up sync, not three.
+        clock.advance(days: 3)
+        let catchUp = try await service.runDueSyncs()
+        XCTAssertEqual(catchUp.map(\.decision), ["unchanged"])
+        XCTAssertEqual(catchUp.first?.nextSyncAt, "2026-03-12T07:30:00Z")
+        let alerts = try service.store.read { try $0.outbox(instanceID: id) }.filter { $0.template == "missed-sync" }
+        XCTAssertEqual(alerts.count, 3)
+    }
 }

@@ -1,0 +1,82 @@
+import Foundation
+import Storage
+import WorkflowEngine
+
+/// What happened to one due nightly sync.
+public struct ScheduledSyncOutcome: Sendable, Codable, Equatable {
+    public var integrationID: String
+    /// The instant the sync was due (ISO 8601, UTC).
+    public var dueAt: String
+    /// The sync run, when one ran.
+    public var runID: String?
+    /// `applied`, `unchanged`, `held`, `rejected`, or `not-run`.
+    public var decision: String
+    /// Set when the school's OneRoster admin was alerted (late, failed, or no source).
+    public var alert: String?
+    /// The next due instant (ISO 8601, UTC).
+    public var nextSyncAt: String
+}
+
+extension RosterFlowService {
+    /// How late a sync may start after its time before the district is alerted.
+    public static let missedSyncGrace: Double = 2 * 3_600
+
+    /// Sets the folder or .zip the integration's nightly sync reads.
+    public func setSyncSource(integrationID: String, source: String) async throws {
+        guard FileManager.default.fileExists(atPath: source) else {
+            throw RosterFlowError(.invalidInput, "\(source) does not exist; give a bundle folder or .zip the worker can read")
+        }
+        try await requireIntegration(integrationID)
+        _ = try await write { tx, _ in try tx.setSyncSource(integrationID: integrationID, source: source) }
+    }
+
+    /// Runs every nightly sync that is due, once each, and moves each schedule to its next local time.
+    ///
+    /// The next instant is computed from the school's local time in its IANA zone after the later of the due time
+    /// and now, so a sync runs once per local day across daylight-saving changes and a worker that was down runs
+    /// one catch-up sync, not one per missed night. A sync that starts more than ``missedSyncGrace`` after its time,
+    /// did not succeed, or has no source raises an alert for the district (an outbox message).
+    public func runDueSyncs() async throws -> [ScheduledSyncOutcome] {
+        let now = clock()
+        let due = try read { try $0.dueSyncs(now: now) }
+        var outcomes: [ScheduledSyncOutcome] = []
+        for item in due {
+            var alerts: [String] = []
+            if now - item.dueAt > Self.missedSyncGrace {
+                alerts.append("the sync due \(Timestamp.iso(item.dueAt)) started \(Int((now - item.dueAt) / 60)) minutes late")
+            }
+            var runID: String?
+            var decision = "not-run"
+            if let source = item.source {
+                do {
+                    let run = try await runSync(integrationID: item.integrationID, bundlePath: source, actor: "scheduler")
+                    runID = run.id
+                    decision = run.decision
+                    if run.decision == "rejected" {
+                        alerts.append("the sync was rejected: " + run.reasons.joined(separator: "; "))
+                    }
+                } catch let error as RosterFlowError {
+                    alerts.append("the sync could not run: \(error.message)")
+                }
+            } else {
+                alerts.append("no bundle source is configured (rosterflow integrations source ID --bundle PATH)")
+            }
+            let schedule = try SyncSchedule(time: item.syncTime, timezone: item.timezone)
+            let next = schedule.nextRun(after: Date(timeIntervalSince1970: max(now, item.dueAt))).timeIntervalSince1970
+            let alert = alerts.isEmpty ? nil : alerts.joined(separator: "; ")
+            let runtime = self.runtime
+            let lastRun = runID
+            try await write { tx, now in
+                try tx.advanceSchedule(integrationID: item.integrationID, nextSyncAt: next, lastRun: lastRun)
+                if let alert, let instance = try tx.instance(id: item.integrationID) {
+                    try runtime.rules.enqueue(
+                        template: "missed-sync", recipient: "school_contact", tx: tx, instance: instance, reason: alert, now: now)
+                }
+            }
+            outcomes.append(ScheduledSyncOutcome(
+                integrationID: item.integrationID, dueAt: Timestamp.iso(item.dueAt), runID: runID, decision: decision,
+                alert: alert, nextSyncAt: Timestamp.iso(next)))
+        }
+        return outcomes
+    }
+}
