@@ -230,4 +230,57 @@ final class CLITests: XCTestCase {
             }
         }
     }
+
+    /// A sync killed with SIGKILL while applying leaves nothing half-applied: all of the run or none of it.
+    func testSIGKILLDuringASyncLeavesNothingHalfApplied() throws {
+        let bundle = folder + "/district"
+        try rosterflow("sample-bundle", bundle, "--users", "20000", "--classes", "400", "--enrollments", "120000")
+        let registry = folder + "/customers.csv"
+        try "tenant_id,district,contact_email\nt1,Springfield USD,it@springfield.example\n".write(toFile: registry, atomically: true, encoding: .utf8)
+        try rosterflow("customers", "import", registry)
+        let id = try XCTUnwrap(try rosterflow(
+            "integrations", "request", "--tenant", "t1", "--district", "Springfield USD", "--permission", "full",
+            "--contact", "it@springfield.example", "--json").json()["id"] as? String)
+        try rosterflow("integrations", "authenticate", id)
+        try rosterflow("integrations", "schedule", id, "--time", "02:00", "--timezone", "UTC")
+
+        var sawPartialWork = false
+        for delay in [0.3, 0.8, 1.5, 2.5] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Self.binary)
+            process.arguments = ["sync", "run", "--integration", id, "--bundle", bundle, "--db", database,
+                                 "--workflows", Self.workflows]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            Thread.sleep(forTimeInterval: delay)
+            let killed = process.isRunning
+            if killed { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+
+            let store = try SQLiteStore(path: database)
+            let (records, runs, shells, state) = try store.read { tx in
+                (try tx.rosterRecords(integrationID: id).count, try tx.syncRuns(integrationID: id).count,
+                 try tx.courses(integrationID: id).count, try tx.instance(id: id)!.state)
+            }
+            if runs == 0 {
+                XCTAssertEqual(records, 0, "no run recorded, yet records were applied")
+                XCTAssertEqual(shells, 0)
+                XCTAssertEqual(state, "scheduled")
+                sawPartialWork = sawPartialWork || killed
+            } else {
+                let expected = try ["orgs", "academicSessions", "courses", "classes", "users", "enrollments"]
+                    .map { try lines(bundle + "/\($0).csv") }.reduce(0, +)
+                XCTAssertEqual(records, expected, "a recorded run is applied whole")
+                XCTAssertEqual(shells, try lines(bundle + "/courses.csv"))
+                XCTAssertEqual(state, "shells_created")
+                return
+            }
+        }
+        XCTAssertTrue(sawPartialWork, "the sync was never interrupted")
+    }
+
+    private func lines(_ path: String) throws -> Int {
+        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").count - 1
+    }
 }
