@@ -17,6 +17,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
         .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // The lifecycle engine: definitions, YAML loading, validation, the pure step function, diagrams. No I/O
@@ -49,11 +53,30 @@ let package = Package(
             name: "RosterFlowCore",
             dependencies: ["WorkflowEngine", "Storage", "OneRoster"]
         ),
+        // libcurl (Debian: libcurl4-openssl-dev) with typed wrappers for its variadic calls: SMTP and HTTP.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        // Notifications: templates, MIME mail, SMTP and spool transports, signed webhooks, the outbox dispatcher.
+        .target(
+            name: "Notifications",
+            dependencies: [
+                "Storage", "CCurl",
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The operator's command-line tool.
         .executableTarget(
             name: "rosterflow",
             dependencies: [
-                "RosterFlowCore", "OneRoster",
+                "RosterFlowCore", "Notifications", "OneRoster",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -62,6 +85,7 @@ let package = Package(
         .testTarget(name: "RosterFlowCoreTests", dependencies: ["RosterFlowCore"]),
         .testTarget(name: "OneRosterTests", dependencies: ["OneRoster"]),
         .testTarget(name: "CLITests", dependencies: ["rosterflow", "Storage"]),
+        .testTarget(name: "NotificationsTests", dependencies: ["Notifications", "RosterFlowCore", "Storage"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -106,6 +106,7 @@ enum Schema {
         }
         Schema.registerRosterMigrations(&migrator)
         Schema.registerSyncScheduleMigrations(&migrator)
+        Schema.registerNotificationMigrations(&migrator)
         return migrator
     }
 }

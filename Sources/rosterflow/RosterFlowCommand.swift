@@ -12,7 +12,7 @@ struct RosterFlowCommand: AsyncParsableCommand {
         subcommands: [
             Demo.self, Customers.self, Integrations.self, Courses.self, Tasks.self, Timers.self, Workflows.self,
             Sync.self, Roster.self, Validate.self, SampleBundleCommand.self,
-            Bench.self, Load.self,
+            Bench.self, Load.self, Worker.self, Outbox.self, Templates.self,
         ])
 }
 

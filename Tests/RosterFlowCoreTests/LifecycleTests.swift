@@ -305,15 +305,16 @@ final class LifecycleTests: XCTestCase {
             XCTAssertEqual((error as? RosterFlowError)?.code, .workflowDefinition)
             XCTAssertTrue("\(error)".contains("give the changed definition a new version number"))
         }
-        // As version 2 it loads; new instances use it, the old one keeps version 1.
-        try edited.replacingOccurrences(of: "version: 1", with: "version: 2").write(
+        // As the next version it loads; new instances use it, the old one keeps its version.
+        let shipped = try XCTUnwrap(first.runtime.current["integration"]?.version)
+        try edited.replacingOccurrences(of: "version: \(shipped)", with: "version: \(shipped + 1)").write(
             toFile: v1 + "/integration.yaml", atomically: true, encoding: .utf8)
         let second = try RosterFlowService(databasePath: database, workflowsPath: v1)
         let new = try await second.requestIntegration(
             tenantID: "t-spring", district: "Springfield USD", permission: "full", contactEmail: "it@springfield.example",
             sender: .system)
-        XCTAssertEqual(try second.integration(id: old.id).workflowVersion, 1)
-        XCTAssertEqual(try second.integration(id: new.id).workflowVersion, 2)
+        XCTAssertEqual(try second.integration(id: old.id).workflowVersion, shipped)
+        XCTAssertEqual(try second.integration(id: new.id).workflowVersion, shipped + 1)
         await assertRefused(.refused) { try await second.send("reject", to: old.id, role: .dsp, actor: "dsp") }
         let rejected = try await second.send("reject", to: new.id, role: .dsp, actor: "dsp")
         XCTAssertEqual(rejected.to, "rejected")

@@ -1,0 +1,270 @@
+import Foundation
+
+/// A secret value (SMTP password, webhook signing secret). It prints as `<redacted>` everywhere — `description`,
+/// `dump`, string interpolation, logs — so it cannot leak into output or history by accident.
+public struct Secret: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible,
+    CustomReflectable
+{
+    /// The secret itself; read it only where it is used (a transport), never to print.
+    public let reveal: String
+
+    public init(_ value: String) {
+        reveal = value
+    }
+
+    public var description: String { "<redacted>" }
+    public var debugDescription: String { "<redacted>" }
+    public var customMirror: Mirror { Mirror(self, children: []) }
+}
+
+/// A webhook subscriber: every outbox message is POSTed to `url`, signed with `secret`.
+public struct WebhookSubscriber: Sendable, Equatable {
+    /// A short name, unique among subscribers; part of the delivery id (`<message>/webhook/<name>`).
+    public var name: String
+    public var url: String
+    /// `whsec_<base64>` (Standard Webhooks).
+    public var secret: Secret
+
+    public init(name: String, url: String, secret: Secret) {
+        self.name = name
+        self.url = url
+        self.secret = secret
+    }
+}
+
+/// How failed attempts are retried: exponential backoff with jitter, then dead-lettered.
+public struct RetryPolicy: Sendable, Equatable {
+    /// The first retry's delay, before jitter.
+    public var baseSeconds: Double = 30
+    /// No retry waits longer than this (a `Retry-After` is capped to it too).
+    public var maxSeconds: Double = 3_600
+    /// Attempts before a delivery is dead-lettered.
+    public var maxAttempts: Int = 8
+
+    public init(baseSeconds: Double = 30, maxSeconds: Double = 3_600, maxAttempts: Int = 8) {
+        self.baseSeconds = baseSeconds
+        self.maxSeconds = maxSeconds
+        self.maxAttempts = maxAttempts
+    }
+
+    /// The delay before the attempt after `attempts` failed ones: `base × 2^(attempts-1)`, capped, with full jitter
+    /// over its upper half; a server's `Retry-After` wins when it asks for longer.
+    public func delay(afterAttempts attempts: Int, retryAfter: Double? = nil) -> Double {
+        let exponent = Double(min(max(attempts - 1, 0), 30))
+        let ceiling = min(maxSeconds, baseSeconds * pow(2, exponent))
+        let jittered = ceiling / 2 + Double.random(in: 0...1) * ceiling / 2
+        if let retryAfter { return min(maxSeconds, max(jittered, retryAfter)) }
+        return jittered
+    }
+}
+
+/// SMTP delivery settings.
+public struct SMTPSettings: Sendable, Equatable {
+    /// `smtp://host:port` or `smtps://host:port` (implicit TLS).
+    public var url: String
+    public var username: String?
+    public var password: Secret?
+    /// Require STARTTLS on an `smtp://` connection.
+    public var startTLS: Bool = false
+    /// Accept a server certificate that does not verify (test servers only).
+    public var insecureTLS: Bool = false
+    public var connectTimeoutSeconds: Double = 10
+    /// The whole exchange of one message, connection included.
+    public var timeoutSeconds: Double = 60
+
+    public init(url: String, username: String? = nil, password: Secret? = nil, startTLS: Bool = false) {
+        self.url = url
+        self.username = username
+        self.password = password
+        self.startTLS = startTLS
+    }
+}
+
+/// Everything notifications need: where mail goes, who receives it, webhook subscribers, retry policy.
+///
+/// Read from a JSON file (``load(file:environment:)``; see `Templates/README.md` for the format) and then from
+/// the environment, which wins: `ROSTERFLOW_SMTP_URL`, `ROSTERFLOW_SMTP_FROM`, `ROSTERFLOW_SMTP_USER`,
+/// `ROSTERFLOW_SMTP_PASSWORD`, `ROSTERFLOW_SMTP_STARTTLS`, `ROSTERFLOW_SPOOL`, `ROSTERFLOW_VENDOR_ADMINS`,
+/// `ROSTERFLOW_DSP`, `ROSTERFLOW_WEBHOOK_URL` with `ROSTERFLOW_WEBHOOK_SECRET`, `ROSTERFLOW_TEMPLATES`.
+public struct NotificationConfig: Sendable, Equatable {
+    /// nil: mail is written as `.eml` files to ``spoolFolder`` instead of sent.
+    public var smtp: SMTPSettings?
+    /// The `From:` of every e-mail, e.g. `RosterFlow <rosterflow@vendor.example>`.
+    public var from: String = "RosterFlow <rosterflow@localhost>"
+    /// Where mail goes when no SMTP server is configured; nil: `outbox-spool` next to the database.
+    public var spoolFolder: String?
+    /// Whether messages are e-mailed (false: webhooks only).
+    public var emailEnabled = true
+    /// Addresses of configured roles: `vendor_admins`, `dsp` (others resolve from the integration).
+    public var recipients: [String: [String]] = [:]
+    public var webhooks: [WebhookSubscriber] = []
+    public var retry = RetryPolicy()
+    /// Sends in flight at once (threads, each with its own reused connection).
+    public var concurrency: Int = 8
+    /// How long a claimed delivery stays reserved for its dispatcher; a crashed dispatcher's claims free up after it.
+    public var leaseSeconds: Double = 120
+    /// Seconds a webhook request may take.
+    public var webhookTimeoutSeconds: Double = 10
+    /// The Templates folder; nil: `Templates` in the current folder.
+    public var templatesPath: String?
+
+    public init() {}
+
+    /// Reads `file` (JSON) when given, then applies the environment on top.
+    public static func load(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws
+        -> NotificationConfig
+    {
+        var config = NotificationConfig()
+        if let file {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw NotificationError(.configuration, "cannot read the notification configuration \(file)")
+            }
+            let decoded: ConfigFile
+            do {
+                decoded = try JSONDecoder().decode(ConfigFile.self, from: data)
+            } catch let error as DecodingError {
+                throw NotificationError(.configuration, "\(file) is not a valid configuration: \(Self.explain(error))")
+            }
+            try config.apply(decoded, file: file)
+        }
+        try config.apply(environment: environment)
+        return config
+    }
+
+    mutating func apply(_ file: ConfigFile, file path: String) throws {
+        if let smtp = file.smtp {
+            guard let url = smtp.url else { throw NotificationError(.configuration, "\(path): smtp.url is missing") }
+            var settings = SMTPSettings(url: url, username: smtp.username, password: smtp.password.map(Secret.init),
+                                        startTLS: smtp.starttls ?? false)
+            settings.insecureTLS = smtp.insecure_tls ?? false
+            if let value = smtp.connect_timeout_seconds { settings.connectTimeoutSeconds = value }
+            if let value = smtp.timeout_seconds { settings.timeoutSeconds = value }
+            self.smtp = settings
+        }
+        if let from = file.from { self.from = from }
+        if let email = file.email { emailEnabled = email }
+        if let spool = file.spool { spoolFolder = spool }
+        if let recipients = file.recipients { self.recipients.merge(recipients) { _, new in new } }
+        for hook in file.webhooks ?? [] {
+            webhooks.append(WebhookSubscriber(name: hook.name, url: hook.url, secret: Secret(hook.secret)))
+        }
+        if let retry = file.retry {
+            if let value = retry.base_seconds { self.retry.baseSeconds = value }
+            if let value = retry.max_seconds { self.retry.maxSeconds = value }
+            if let value = retry.max_attempts { self.retry.maxAttempts = value }
+        }
+        if let value = file.concurrency { concurrency = value }
+        if let value = file.lease_seconds { leaseSeconds = value }
+        if let value = file.webhook_timeout_seconds { webhookTimeoutSeconds = value }
+        if let value = file.templates { templatesPath = value }
+        try validate(source: path)
+    }
+
+    mutating func apply(environment env: [String: String]) throws {
+        if let url = env["ROSTERFLOW_SMTP_URL"], !url.isEmpty {
+            var settings = smtp ?? SMTPSettings(url: url)
+            settings.url = url
+            smtp = settings
+        }
+        if var settings = smtp {
+            if let user = env["ROSTERFLOW_SMTP_USER"] { settings.username = user }
+            if let password = env["ROSTERFLOW_SMTP_PASSWORD"] { settings.password = Secret(password) }
+            if let flag = env["ROSTERFLOW_SMTP_STARTTLS"] { settings.startTLS = ["1", "true", "yes"].contains(flag.lowercased()) }
+            smtp = settings
+        }
+        if let from = env["ROSTERFLOW_SMTP_FROM"], !from.isEmpty { self.from = from }
+        if let spool = env["ROSTERFLOW_SPOOL"], !spool.isEmpty { spoolFolder = spool }
+        if let list = env["ROSTERFLOW_VENDOR_ADMINS"] { recipients["vendor_admins"] = Self.addresses(list) }
+        if let list = env["ROSTERFLOW_DSP"] { recipients["dsp"] = Self.addresses(list) }
+        if let url = env["ROSTERFLOW_WEBHOOK_URL"], !url.isEmpty {
+            guard let secret = env["ROSTERFLOW_WEBHOOK_SECRET"] else {
+                throw NotificationError(.configuration, "ROSTERFLOW_WEBHOOK_URL is set but ROSTERFLOW_WEBHOOK_SECRET is not")
+            }
+            webhooks.removeAll { $0.name == "env" }
+            webhooks.append(WebhookSubscriber(name: "env", url: url, secret: Secret(secret)))
+        }
+        if let templates = env["ROSTERFLOW_TEMPLATES"], !templates.isEmpty { templatesPath = templates }
+        try validate(source: "the environment")
+    }
+
+    /// Checks what can be checked before anything is sent.
+    public func validate(source: String) throws {
+        if let smtp, !(smtp.url.hasPrefix("smtp://") || smtp.url.hasPrefix("smtps://")) {
+            throw NotificationError(.configuration, "\(source): the SMTP URL must start with smtp:// or smtps://")
+        }
+        guard MailAddress.parse(from) != nil else {
+            throw NotificationError(.configuration, "\(source): the sender '\(from)' is not an address like Name <user@host>")
+        }
+        var names = Set<String>()
+        for hook in webhooks {
+            guard names.insert(hook.name).inserted else {
+                throw NotificationError(.configuration, "\(source): two webhook subscribers are named '\(hook.name)'")
+            }
+            guard hook.name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }), !hook.name.isEmpty else {
+                throw NotificationError(.configuration, "\(source): webhook name '\(hook.name)' may use letters, digits, - and _ only")
+            }
+            guard hook.url.hasPrefix("http://") || hook.url.hasPrefix("https://") else {
+                throw NotificationError(.configuration, "\(source): webhook '\(hook.name)' needs an http:// or https:// URL")
+            }
+            guard (try? WebhookSigner(secret: hook.secret)) != nil else {
+                throw NotificationError(.configuration, "\(source): webhook '\(hook.name)' has a secret that is not whsec_<base64>")
+            }
+        }
+        guard concurrency >= 1, retry.maxAttempts >= 1, leaseSeconds > 0 else {
+            throw NotificationError(.configuration, "\(source): concurrency, retry.max_attempts and lease_seconds must be positive")
+        }
+    }
+
+    static func addresses(_ list: String) -> [String] {
+        list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    private static func explain(_ error: DecodingError) -> String {
+        switch error {
+        case .keyNotFound(let key, let context):
+            return "'\((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))' is missing"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return (path.isEmpty ? "" : "at '\(path)': ") + context.debugDescription
+        @unknown default:
+            return "\(error)"
+        }
+    }
+}
+
+/// The JSON configuration file, as written (snake_case keys).
+struct ConfigFile: Decodable {
+    struct SMTP: Decodable {
+        var url: String?
+        var username: String?
+        var password: String?
+        var starttls: Bool?
+        var insecure_tls: Bool?
+        var connect_timeout_seconds: Double?
+        var timeout_seconds: Double?
+    }
+
+    struct Webhook: Decodable {
+        var name: String
+        var url: String
+        var secret: String
+    }
+
+    struct Retry: Decodable {
+        var base_seconds: Double?
+        var max_seconds: Double?
+        var max_attempts: Int?
+    }
+
+    var smtp: SMTP?
+    var from: String?
+    var email: Bool?
+    var spool: String?
+    var recipients: [String: [String]]?
+    var webhooks: [Webhook]?
+    var retry: Retry?
+    var concurrency: Int?
+    var lease_seconds: Double?
+    var webhook_timeout_seconds: Double?
+    var templates: String?
+}

@@ -1,0 +1,26 @@
+/// Errors from notifications (templates, configuration, transports, the outbox), each with a stable code and a
+/// message a person can act on.
+public struct NotificationError: Error, Sendable, CustomStringConvertible {
+    /// Stable codes; the CLI maps them to exit codes.
+    public enum Code: String, Sendable, Codable {
+        /// A template is missing, does not parse, or uses a variable its event does not provide.
+        case template = "template"
+        /// The configuration file or environment is invalid.
+        case configuration = "configuration"
+        /// No outbox message or delivery with that id.
+        case notFound = "not-found"
+        /// A transport could not be set up (not a per-message failure: those are kept on the delivery).
+        case transport = "transport"
+        case storage = "storage"
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}

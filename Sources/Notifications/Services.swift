@@ -1,0 +1,70 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Runs an ``OutboxDispatcher`` until graceful shutdown: a pass whenever work may be due, a pause of `pollInterval`
+/// when a pass found nothing. On shutdown it finishes the pass in flight (its outcomes are recorded), gives back
+/// any claim it still holds, and returns.
+public struct DispatcherService: Service {
+    public let dispatcher: OutboxDispatcher
+    public let pollInterval: Duration
+    public let logger: Logger
+
+    public init(dispatcher: OutboxDispatcher, pollInterval: Duration = .seconds(1), logger: Logger) {
+        self.dispatcher = dispatcher
+        self.pollInterval = pollInterval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        logger.info("outbox dispatcher started", metadata: ["worker": "\(dispatcher.workerID)"])
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            var idle = true
+            do {
+                let report = try await dispatcher.runOnceInBackground()
+                idle = report.claimed == 0 && report.fannedOut == 0
+                if !idle {
+                    logger.info("outbox pass", metadata: [
+                        "claimed": "\(report.claimed)", "sent": "\(report.sent)", "retrying": "\(report.retrying)",
+                        "failed": "\(report.failed)", "dead": "\(report.dead)", "skipped": "\(report.skipped)",
+                    ])
+                }
+            } catch {
+                logger.error("outbox pass failed: \(error)")
+            }
+            if idle {
+                let interval = pollInterval
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            }
+        }
+        try? dispatcher.releaseClaims()
+        logger.info("outbox dispatcher stopped", metadata: ["worker": "\(dispatcher.workerID)"])
+    }
+}
+
+/// Runs `body` every `interval` until graceful shutdown (e.g. firing due workflow timers).
+public struct PeriodicService: Service {
+    public let name: String
+    public let interval: Duration
+    public let logger: Logger
+    let body: @Sendable () async throws -> Void
+
+    public init(name: String, interval: Duration, logger: Logger, body: @escaping @Sendable () async throws -> Void) {
+        self.name = name
+        self.interval = interval
+        self.logger = logger
+        self.body = body
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await body()
+            } catch {
+                logger.error("\(name) failed: \(error)")
+            }
+            let interval = self.interval
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+}

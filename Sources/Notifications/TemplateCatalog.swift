@@ -1,0 +1,172 @@
+import Foundation
+import Mustache
+
+/// The values an outbox message's payload may carry, by workflow: what `notify` writes (RosterFlowCore's
+/// DomainRules) for an instance of that workflow. A template may only use variables its events provide.
+public enum PayloadKeys {
+    /// Written for every message.
+    public static let common: Set<String> = [
+        "instance_id", "workflow", "subject", "event", "state", "from_state", "reason", "integration_id", "district",
+        "tenant_id", "contact_email", "sync_time", "timezone",
+    ]
+    /// Written for messages about a course (course-mapping instances).
+    public static let course: Set<String> = ["course_title", "course_sourced_id", "catalog_title", "base_id"]
+    /// Written when the event that caused the message carried them (a held or failed sync's report).
+    public static let sync: Set<String> = ["report", "report_url"]
+    /// Added by the sender at render time, for every message.
+    public static let rendering: Set<String> = ["message_id", "recipient"]
+
+    /// Every variable a message of `workflow` can provide.
+    public static func provided(byWorkflow workflow: String) -> Set<String> {
+        var keys = common.union(sync).union(rendering)
+        if workflow == "course-mapping" { keys.formUnion(course) }
+        return keys
+    }
+
+    /// Every variable any message can provide.
+    public static var all: Set<String> { common.union(course).union(sync).union(rendering) }
+}
+
+/// One e-mail template: three Mustache templates and the variables they may use.
+public struct MailTemplate: Sendable {
+    public var name: String
+    public var description: String
+    /// The workflow whose events use it (its payload decides which variables exist).
+    public var workflow: String
+    /// The variables the template may use; each must be one its workflow provides.
+    public var variables: Set<String>
+    let subject: MustacheTemplate
+    let text: MustacheTemplate
+    let html: MustacheTemplate
+
+    /// Renders the three parts. Values are HTML-escaped in the HTML part only; missing optional values render empty.
+    public func render(_ values: [String: String]) -> RenderedMail {
+        RenderedMail(
+            subject: subject.render(values).trimmingCharacters(in: .whitespacesAndNewlines)
+                .replacingOccurrences(of: "\n", with: " "),
+            text: text.render(values),
+            html: html.render(values))
+    }
+}
+
+/// The e-mail templates in a folder, checked when loaded.
+///
+/// The folder holds `templates.json` (each template's workflow, description and allowed variables) and, for each
+/// template NAME, `NAME.subject.mustache`, `NAME.text.mustache` and `NAME.html.mustache`. Loading fails, naming
+/// every problem, when a file is missing or does not parse, when a template uses a variable it does not declare,
+/// or when it declares one its workflow's events do not provide.
+public struct TemplateCatalog: Sendable {
+    public let templates: [String: MailTemplate]
+    public let folder: String
+
+    /// Loads and checks every template in `folder`.
+    public init(folder: String) throws {
+        self.folder = folder
+        let manifestPath = folder + "/templates.json"
+        guard let data = FileManager.default.contents(atPath: manifestPath) else {
+            throw NotificationError(.template, "no template manifest at \(manifestPath) (pass --templates or set ROSTERFLOW_TEMPLATES)")
+        }
+        let manifest: [String: ManifestEntry]
+        do {
+            manifest = try JSONDecoder().decode(Manifest.self, from: data).templates
+        } catch {
+            throw NotificationError(.template, "\(manifestPath) is not a valid template manifest: \(error)")
+        }
+        var problems: [String] = []
+        var templates: [String: MailTemplate] = [:]
+        for (name, entry) in manifest.sorted(by: { $0.key < $1.key }) {
+            let declared = Set(entry.variables)
+            let provided = PayloadKeys.provided(byWorkflow: entry.workflow)
+            for variable in declared.subtracting(provided).sorted() {
+                problems.append("\(name): declares '\(variable)', which \(entry.workflow) events do not provide")
+            }
+            var parts: [MustacheTemplate] = []
+            for part in ["subject", "text", "html"] {
+                let path = "\(folder)/\(name).\(part).mustache"
+                guard let source = FileManager.default.contents(atPath: path).map({ String(decoding: $0, as: UTF8.self) }) else {
+                    problems.append("\(name): \(path) is missing")
+                    continue
+                }
+                do {
+                    for used in try Self.variables(in: source).subtracting(declared).sorted() {
+                        problems.append("\(path): uses '\(used)', which \(name) does not declare (it may use: \(declared.sorted().joined(separator: ", ")))")
+                    }
+                    // Subject and text are plain text: nothing is escaped there.
+                    let prefix = part == "html" ? "" : "{{% CONTENT_TYPE: TEXT}}"
+                    parts.append(try MustacheTemplate(string: prefix + source))
+                } catch let error as NotificationError {
+                    problems.append("\(path): \(error.message)")
+                } catch {
+                    problems.append("\(path): does not parse: \(error)")
+                }
+            }
+            if parts.count == 3 {
+                templates[name] = MailTemplate(
+                    name: name, description: entry.description ?? "", workflow: entry.workflow, variables: declared,
+                    subject: parts[0], text: parts[1], html: parts[2])
+            }
+        }
+        if !problems.isEmpty {
+            throw NotificationError(
+                .template, "\(problems.count) problem\(problems.count == 1 ? "" : "s") in templates:\n" + problems.joined(separator: "\n"))
+        }
+        self.templates = templates
+    }
+
+    public subscript(name: String) -> MailTemplate? { templates[name] }
+
+    /// Checks that every template the workflows name exists and was written for that workflow.
+    ///
+    /// - Parameter uses: (workflow, template) pairs, e.g. from the `notify` effects of the loaded definitions.
+    public func check(uses: [(workflow: String, template: String)]) throws {
+        var problems: [String] = []
+        for use in uses {
+            guard let template = templates[use.template] else {
+                problems.append("workflow \(use.workflow) notifies with template '\(use.template)', which \(folder) does not define")
+                continue
+            }
+            let missing = template.variables.subtracting(PayloadKeys.provided(byWorkflow: use.workflow))
+            if !missing.isEmpty {
+                problems.append("template '\(use.template)' uses \(missing.sorted().joined(separator: ", ")), which \(use.workflow) events do not provide")
+            }
+        }
+        if !problems.isEmpty { throw NotificationError(.template, problems.joined(separator: "\n")) }
+    }
+
+    /// The variable names a template's tags use (the first component of dotted names).
+    static func variables(in source: String) throws -> Set<String> {
+        var names = Set<String>()
+        var rest = Substring(source)
+        while let open = rest.range(of: "{{") {
+            let triple = rest[open.upperBound...].hasPrefix("{")
+            let closer = triple ? "}}}" : "}}"
+            guard let close = rest[open.upperBound...].range(of: closer) else {
+                throw NotificationError(.template, "a tag opened with {{ is never closed")
+            }
+            var tag = rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)
+            rest = rest[close.upperBound...]
+            if triple { tag.removeFirst() }
+            guard let sigil = tag.first else { continue }
+            switch sigil {
+            case "!", "%", "/": continue
+            case "=": throw NotificationError(.template, "changing delimiters ({{= =}}) is not supported")
+            case ">", "<", "$": throw NotificationError(.template, "partials and blocks are not supported")
+            case "#", "^", "&": tag.removeFirst()
+            default: break
+            }
+            let name = tag.trimmingCharacters(in: .whitespaces).split(separator: ".").first.map(String.init) ?? ""
+            if !name.isEmpty { names.insert(name) }
+        }
+        return names
+    }
+
+    struct Manifest: Decodable {
+        var templates: [String: ManifestEntry]
+    }
+
+    struct ManifestEntry: Decodable {
+        var workflow: String
+        var description: String?
+        var variables: [String]
+    }
+}

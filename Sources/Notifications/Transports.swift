@@ -1,0 +1,152 @@
+import CCurl
+import Foundation
+
+/// What one attempt to deliver came to.
+public enum DeliveryOutcome: Sendable, Equatable {
+    /// Accepted; the detail is the server's reply or status.
+    case delivered(String)
+    /// Not accepted this time (timeout, refused connection, SMTP 4xx, HTTP 429 or 5xx): try again later, no sooner
+    /// than `after` seconds when the server said so.
+    case retry(String, after: Double?)
+    /// Refused for good (SMTP 5xx, HTTP 4xx other than 429), with the server's reply.
+    case failed(String)
+}
+
+/// Delivers composed e-mail. Each sending thread has its own transport instance.
+public protocol MailTransport: AnyObject {
+    /// Delivers `message` (RFC 5322 text) from `sender` to `recipients` (bare addresses).
+    func send(message: String, messageID: String, sender: String, recipients: [String]) -> DeliveryOutcome
+}
+
+/// Delivers webhook requests. Each sending thread has its own transport instance.
+public protocol WebhookTransport: AnyObject {
+    func post(url: String, headers: [(String, String)], body: Data, timeoutSeconds: Double) -> DeliveryOutcome
+}
+
+/// Writes each message as `<message id>.eml` in a folder instead of sending it: the default when no SMTP server
+/// is configured. Writing the same message again replaces the file, so a re-send leaves one copy.
+public final class SpoolMailTransport: MailTransport {
+    public let folder: String
+
+    public init(folder: String) {
+        self.folder = folder
+    }
+
+    public func send(message: String, messageID: String, sender: String, recipients: [String]) -> DeliveryOutcome {
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let name = messageID.map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." ? $0 : "_" }
+            let path = "\(folder)/\(String(name)).eml"
+            try Data(message.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+            return .delivered("written to \(path)")
+        } catch {
+            return .retry("cannot write to the spool folder \(folder): \(error.localizedDescription)", after: nil)
+        }
+    }
+}
+
+/// SMTP through libcurl: `smtp://` (optionally STARTTLS) or `smtps://`, AUTH with user and password, timeouts. The
+/// handle keeps its connection open between messages.
+public final class CurlSMTPTransport: MailTransport {
+    let settings: SMTPSettings
+    private let easy: CurlEasy
+
+    public init(settings: SMTPSettings) throws {
+        self.settings = settings
+        easy = try CurlEasy()
+    }
+
+    public func send(message: String, messageID: String, sender: String, recipients: [String]) -> DeliveryOutcome {
+        let settings = self.settings
+        let result = easy.perform(
+            upload: Data(message.utf8), smtp: true, recipients: recipients.map { "<\($0)>" }
+        ) { easy in
+            easy.set(CURLOPT_URL, settings.url)
+            easy.set(CURLOPT_MAIL_FROM, "<\(sender)>")
+            easy.set(CURLOPT_UPLOAD, 1)
+            easy.set(CURLOPT_CONNECTTIMEOUT_MS, Int(settings.connectTimeoutSeconds * 1000))
+            easy.set(CURLOPT_TIMEOUT_MS, Int(settings.timeoutSeconds * 1000))
+            if settings.startTLS { easy.set(CURLOPT_USE_SSL, Int(CURLUSESSL_ALL.rawValue)) }
+            if settings.insecureTLS {
+                easy.set(CURLOPT_SSL_VERIFYPEER, 0)
+                easy.set(CURLOPT_SSL_VERIFYHOST, 0)
+            }
+            if let user = settings.username { easy.set(CURLOPT_USERNAME, user) }
+            if let password = settings.password { easy.set(CURLOPT_PASSWORD, password.reveal) }
+        }
+        return Self.classify(result)
+    }
+
+    /// A reply code decides: 2xx/3xx after CURLE_OK delivered, 4xx retried, 5xx failed; no reply (connection,
+    /// TLS, timeout) retried.
+    static func classify(_ result: CurlEasy.Result) -> DeliveryOutcome {
+        let lastReply = result.replies.last { $0.count >= 3 && $0.prefix(3).allSatisfy(\.isNumber) }
+        if result.code == CURLE_OK { return .delivered(lastReply ?? "\(result.responseCode)") }
+        let code = result.responseCode
+        let reply = lastReply.map { "; server replied: \($0)" } ?? ""
+        switch code {
+        case 500...599:
+            return .failed("SMTP \(code): \(result.error)\(reply)")
+        case 400...499:
+            return .retry("SMTP \(code): \(result.error)\(reply)", after: nil)
+        default:
+            return .retry("SMTP transfer failed: \(result.error)\(reply)", after: nil)
+        }
+    }
+}
+
+/// Webhook POSTs through libcurl. The handle keeps its connection to each host open between requests.
+public final class CurlWebhookTransport: WebhookTransport {
+    private let easy: CurlEasy
+
+    public init() throws {
+        easy = try CurlEasy()
+    }
+
+    public func post(url: String, headers: [(String, String)], body: Data, timeoutSeconds: Double) -> DeliveryOutcome {
+        let lines = [("Content-Type", "application/json"), ("Expect", "")] + headers
+        let result = easy.perform(upload: body, smtp: false, headers: lines.map { "\($0.0): \($0.1)" }) { easy in
+            easy.set(CURLOPT_URL, url)
+            easy.set(CURLOPT_POST, 1)
+            easy.set(CURLOPT_POSTFIELDSIZE, body.count)
+            easy.set(CURLOPT_CONNECTTIMEOUT_MS, Int(min(timeoutSeconds, 10) * 1000))
+            easy.set(CURLOPT_TIMEOUT_MS, Int(timeoutSeconds * 1000))
+            easy.set(CURLOPT_FOLLOWLOCATION, 0)
+        }
+        return Self.classify(result)
+    }
+
+    static func classify(_ result: CurlEasy.Result) -> DeliveryOutcome {
+        guard result.code == CURLE_OK else {
+            return .retry("request failed: \(result.error)", after: nil)
+        }
+        let status = result.responseCode
+        let snippet = String(decoding: result.body.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let detail = "HTTP \(status)" + (snippet.isEmpty ? "" : ": \(snippet)")
+        switch status {
+        case 200...299:
+            return .delivered("HTTP \(status)")
+        case 429, 500...599:
+            return .retry(detail, after: retryAfter(result.replies))
+        default:
+            return .failed(detail)
+        }
+    }
+
+    /// `Retry-After` in seconds (delta form) or as an HTTP date.
+    static func retryAfter(_ headers: [String]) -> Double? {
+        for line in headers.reversed() {
+            guard let colon = line.firstIndex(of: ":"),
+                  line[..<colon].trimmingCharacters(in: .whitespaces).lowercased() == "retry-after"
+            else { continue }
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            if let seconds = Double(value) { return max(0, seconds) }
+            let formatter = DateFormatter()
+            formatter.locale = Locale(identifier: "en_US_POSIX")
+            formatter.timeZone = TimeZone(identifier: "GMT")
+            formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+            if let date = formatter.date(from: value) { return max(0, date.timeIntervalSinceNow) }
+        }
+        return nil
+    }
+}

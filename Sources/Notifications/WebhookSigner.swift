@@ -1,0 +1,35 @@
+import Crypto
+import Foundation
+
+/// Signs webhook requests per the Standard Webhooks convention.
+///
+/// The signature is `v1,<base64 HMAC-SHA256>` over `<webhook-id>.<webhook-timestamp>.<body>`, keyed with the
+/// bytes of the subscriber's `whsec_<base64>` secret.
+public struct WebhookSigner: Sendable {
+    /// The secret's bytes (SymmetricKey is not Sendable, so the key is made per signature).
+    private let keyBytes: Data
+
+    /// - Throws: ``NotificationError/Code/configuration`` when the secret is not `whsec_` followed by base64.
+    public init(secret: Secret) throws {
+        var text = Substring(secret.reveal)
+        if text.hasPrefix("whsec_") { text = text.dropFirst(6) }
+        guard let bytes = Data(base64Encoded: String(text)), !bytes.isEmpty else {
+            throw NotificationError(.configuration, "a webhook secret must be whsec_ followed by base64")
+        }
+        keyBytes = bytes
+    }
+
+    /// The `webhook-signature` header value.
+    public func signature(id: String, timestamp: Int, body: Data) -> String {
+        var content = Data("\(id).\(timestamp).".utf8)
+        content.append(body)
+        let mac = HMAC<SHA256>.authenticationCode(for: content, using: SymmetricKey(data: keyBytes))
+        return "v1," + Data(mac).base64EncodedString()
+    }
+
+    /// The three Standard Webhooks headers.
+    public func headers(id: String, timestamp: Int, body: Data) -> [(String, String)] {
+        [("webhook-id", id), ("webhook-timestamp", String(timestamp)),
+         ("webhook-signature", signature(id: id, timestamp: timestamp, body: body))]
+    }
+}

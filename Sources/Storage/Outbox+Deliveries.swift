@@ -1,0 +1,251 @@
+import GRDB
+
+/// One delivery of an outbox message: the message over one channel to one destination, with its own status and
+/// attempts. The outbox message id is the idempotency key every attempt carries.
+public struct DeliveryRecord: Sendable, Codable, Equatable {
+    /// Statuses a delivery moves through.
+    public enum Status: String, Sendable, Codable, CaseIterable {
+        /// Waiting for its next attempt (and, while `claimedBy` holds an unexpired lease, being sent).
+        case pending
+        /// The destination accepted it.
+        case sent
+        /// The destination refused it for good (SMTP 5xx, HTTP 4xx other than 429); `lastError` keeps the reply.
+        case failed
+        /// Retried up to the limit without success.
+        case dead
+        /// Nothing to send to (no address configured for the recipient); `lastError` says what to configure.
+        case skipped
+    }
+
+    /// `<outbox id>/email` or `<outbox id>/webhook/<subscriber>`.
+    public var id: String
+    public var outboxID: String
+    /// `email` or `webhook`.
+    public var channel: String
+    /// The recipient role (e-mail; resolved to addresses at each attempt) or the webhook subscriber's name.
+    public var destination: String
+    public var status: Status
+    public var attempts: Int
+    public var nextAttemptAt: Double
+    /// The dispatcher holding the delivery, while `leaseUntil` is in the future.
+    public var claimedBy: String?
+    public var leaseUntil: Double?
+    public var lastError: String?
+    public var lastAttemptAt: Double?
+    public var deliveredAt: Double?
+    public var createdAt: Double
+
+    public init(
+        id: String, outboxID: String, channel: String, destination: String, status: Status = .pending, attempts: Int = 0,
+        nextAttemptAt: Double, claimedBy: String? = nil, leaseUntil: Double? = nil, lastError: String? = nil,
+        lastAttemptAt: Double? = nil, deliveredAt: Double? = nil, createdAt: Double
+    ) {
+        self.id = id
+        self.outboxID = outboxID
+        self.channel = channel
+        self.destination = destination
+        self.status = status
+        self.attempts = attempts
+        self.nextAttemptAt = nextAttemptAt
+        self.claimedBy = claimedBy
+        self.leaseUntil = leaseUntil
+        self.lastError = lastError
+        self.lastAttemptAt = lastAttemptAt
+        self.deliveredAt = deliveredAt
+        self.createdAt = createdAt
+    }
+}
+
+/// A delivery a dispatcher has claimed, with the message it carries.
+public struct ClaimedDelivery: Sendable, Equatable {
+    public var delivery: DeliveryRecord
+    public var message: OutboxRecord
+}
+
+extension StoreTransaction {
+    // MARK: Fan-out
+
+    /// Turns up to `limit` new outbox messages into deliveries, one per (channel, destination) that `destinations`
+    /// names for each, and marks the messages `queued`. Safe to run from several processes at once: the first
+    /// statement takes the write lock, so each message is fanned out exactly once.
+    ///
+    /// - Returns: the number of messages fanned out.
+    @discardableResult
+    public func fanOutOutbox(
+        limit: Int, now: Double, destinations: (OutboxRecord) -> [(channel: String, destination: String)]
+    ) throws -> Int {
+        let rows = try Row.fetchAll(db, sql: """
+            UPDATE outbox SET status = 'queued'
+            WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' ORDER BY created_at, rowid LIMIT ?)
+            RETURNING *
+            """, arguments: [limit])
+        for row in rows {
+            let message = Self.outboxRecord(row)
+            let targets = destinations(message)
+            for target in targets {
+                let id = target.channel == "email" ? "\(message.id)/email" : "\(message.id)/\(target.channel)/\(target.destination)"
+                try db.execute(sql: """
+                    INSERT OR IGNORE INTO outbox_deliveries (id, outbox_id, channel, destination, status, attempts,
+                        next_attempt_at, created_at)
+                    VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)
+                    """, arguments: [id, message.id, target.channel, target.destination, max(message.nextAttemptAt, 0), now])
+            }
+            if targets.isEmpty {
+                try db.execute(sql: "UPDATE outbox SET status = 'skipped', last_error = ? WHERE id = ?",
+                               arguments: ["no channel delivers this message", message.id])
+            }
+        }
+        return rows.count
+    }
+
+    // MARK: Claims
+
+    /// Claims up to `limit` due deliveries for `worker` until `now + leaseSeconds`. A delivery whose previous holder's
+    /// lease ran out (it crashed between send and mark) is claimed again and re-sent under the same message id.
+    public func claimDeliveries(worker: String, now: Double, leaseSeconds: Double, limit: Int) throws -> [ClaimedDelivery] {
+        let ids = try String.fetchAll(db, sql: """
+            UPDATE outbox_deliveries SET claimed_by = ?, lease_until = ?
+            WHERE id IN (
+                SELECT id FROM outbox_deliveries
+                WHERE status = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+                ORDER BY next_attempt_at, id LIMIT ?)
+            RETURNING id
+            """, arguments: [worker, now + leaseSeconds, now, now, limit])
+        guard !ids.isEmpty else { return [] }
+        let placeholders = ids.map { _ in "?" }.joined(separator: ",")
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT d.*, o.id AS o_id, o.instance_id AS o_instance_id, o.transition_seq AS o_transition_seq,
+                   o.channel AS o_channel, o.recipient AS o_recipient, o.template AS o_template, o.payload AS o_payload,
+                   o.status AS o_status, o.attempts AS o_attempts, o.next_attempt_at AS o_next_attempt_at,
+                   o.created_at AS o_created_at, o.last_error AS o_last_error
+            FROM outbox_deliveries d JOIN outbox o ON o.id = d.outbox_id
+            WHERE d.id IN (\(placeholders)) ORDER BY d.next_attempt_at, d.id
+            """, arguments: StatementArguments(ids))
+        return rows.map { row in
+            ClaimedDelivery(
+                delivery: Self.delivery(row),
+                message: OutboxRecord(
+                    id: row["o_id"], instanceID: row["o_instance_id"], transitionSeq: row["o_transition_seq"],
+                    channel: row["o_channel"], recipient: row["o_recipient"], template: row["o_template"],
+                    payload: row["o_payload"], status: row["o_status"], attempts: row["o_attempts"],
+                    nextAttemptAt: row["o_next_attempt_at"], createdAt: row["o_created_at"], lastError: row["o_last_error"]))
+        }
+    }
+
+    /// Records the outcome of one attempt, if `worker` still holds the delivery; returns false when it does not
+    /// (its lease ran out and another dispatcher took it over: that one's outcome counts).
+    ///
+    /// - Parameters:
+    ///   - status: `.pending` to retry at `nextAttemptAt`; any other status is final.
+    @discardableResult
+    public func completeDelivery(
+        id: String, worker: String, status: DeliveryRecord.Status, error: String?, nextAttemptAt: Double?, now: Double
+    ) throws -> Bool {
+        try db.execute(sql: """
+            UPDATE outbox_deliveries
+            SET status = ?, attempts = attempts + 1, last_error = ?, last_attempt_at = ?,
+                next_attempt_at = COALESCE(?, next_attempt_at), delivered_at = ?, claimed_by = NULL, lease_until = NULL
+            WHERE id = ? AND claimed_by = ? AND status = 'pending'
+            """, arguments: [status.rawValue, error, now, nextAttemptAt, status == .sent ? now : nil, id, worker])
+        guard db.changesCount == 1 else { return false }
+        try summarise(outboxID: String(id.split(separator: "/").first ?? ""))
+        return true
+    }
+
+    /// Gives back every delivery `worker` holds, unsent, so another dispatcher may take it at once (graceful stop).
+    public func releaseClaims(worker: String) throws {
+        try db.execute(
+            sql: "UPDATE outbox_deliveries SET claimed_by = NULL, lease_until = NULL WHERE claimed_by = ? AND status = 'pending'",
+            arguments: [worker])
+    }
+
+    /// Sets a message's status from its deliveries: `queued` while any is pending, else `dead`, `failed`, `sent`
+    /// or `skipped`, in that order of precedence; its attempts are the sum of theirs.
+    private func summarise(outboxID: String) throws {
+        try db.execute(sql: """
+            UPDATE outbox SET
+                status = (SELECT CASE
+                    WHEN SUM(status = 'pending') > 0 THEN 'queued'
+                    WHEN SUM(status = 'dead') > 0 THEN 'dead'
+                    WHEN SUM(status = 'failed') > 0 THEN 'failed'
+                    WHEN SUM(status = 'sent') > 0 THEN 'sent'
+                    ELSE 'skipped' END FROM outbox_deliveries WHERE outbox_id = ?1),
+                attempts = (SELECT COALESCE(SUM(attempts), 0) FROM outbox_deliveries WHERE outbox_id = ?1),
+                last_error = (SELECT last_error FROM outbox_deliveries WHERE outbox_id = ?1 AND last_error IS NOT NULL
+                              ORDER BY last_attempt_at DESC LIMIT 1)
+            WHERE id = ?1
+            """, arguments: [outboxID])
+    }
+
+    // MARK: Inspection and retry
+
+    /// Outbox messages, newest first, optionally only those with `status`.
+    public func outboxMessages(status: String? = nil, limit: Int = 200) throws -> [OutboxRecord] {
+        let filter = status == nil ? "" : " WHERE status = ?"
+        var arguments: StatementArguments = []
+        if let status { arguments += [status] }
+        arguments += [limit]
+        return try Row.fetchAll(db, sql: "SELECT * FROM outbox\(filter) ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                                arguments: arguments).map(Self.outboxRecord)
+    }
+
+    /// One outbox message, or nil.
+    public func outboxMessage(id: String) throws -> OutboxRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM outbox WHERE id = ?", arguments: [id]).map(Self.outboxRecord)
+    }
+
+    /// A message's deliveries, e-mail first.
+    public func deliveries(outboxID: String) throws -> [DeliveryRecord] {
+        try Row.fetchAll(db, sql: "SELECT * FROM outbox_deliveries WHERE outbox_id = ? ORDER BY channel, destination",
+                         arguments: [outboxID]).map(Self.delivery)
+    }
+
+    /// Deliveries with `status` (all when nil), oldest first.
+    public func deliveries(status: DeliveryRecord.Status?, limit: Int = 100_000) throws -> [DeliveryRecord] {
+        let filter = status == nil ? "" : " WHERE status = ?"
+        var arguments: StatementArguments = []
+        if let status { arguments += [status.rawValue] }
+        arguments += [limit]
+        return try Row.fetchAll(db, sql: "SELECT * FROM outbox_deliveries\(filter) ORDER BY created_at, id LIMIT ?",
+                                arguments: arguments).map(Self.delivery)
+    }
+
+    /// Sends a message again: every delivery of it that failed, died or was skipped (or just `deliveryID`) goes back
+    /// to `pending` with a fresh attempt count, due now. A message not yet fanned out is left as it is.
+    ///
+    /// - Returns: how many deliveries were reset.
+    @discardableResult
+    public func retryOutbox(id: String, deliveryID: String? = nil, now: Double) throws -> Int {
+        var sql = """
+            UPDATE outbox_deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, claimed_by = NULL,
+                lease_until = NULL
+            WHERE outbox_id = ? AND status IN ('failed', 'dead', 'skipped')
+            """
+        var arguments: StatementArguments = [now, id]
+        if let deliveryID {
+            sql += " AND id = ?"
+            arguments += [deliveryID]
+        }
+        try db.execute(sql: sql, arguments: arguments)
+        let changed = db.changesCount
+        if changed > 0 { try summarise(outboxID: id) }
+        return changed
+    }
+
+    static func outboxRecord(_ row: Row) -> OutboxRecord {
+        OutboxRecord(
+            id: row["id"], instanceID: row["instance_id"], transitionSeq: row["transition_seq"], channel: row["channel"],
+            recipient: row["recipient"], template: row["template"], payload: row["payload"], status: row["status"],
+            attempts: row["attempts"], nextAttemptAt: row["next_attempt_at"], createdAt: row["created_at"],
+            lastError: row["last_error"])
+    }
+
+    static func delivery(_ row: Row) -> DeliveryRecord {
+        DeliveryRecord(
+            id: row["id"], outboxID: row["outbox_id"], channel: row["channel"], destination: row["destination"],
+            status: DeliveryRecord.Status(rawValue: row["status"]) ?? .pending, attempts: row["attempts"],
+            nextAttemptAt: row["next_attempt_at"], claimedBy: row["claimed_by"], leaseUntil: row["lease_until"],
+            lastError: row["last_error"], lastAttemptAt: row["last_attempt_at"], deliveredAt: row["delivered_at"],
+            createdAt: row["created_at"])
+    }
+}

@@ -1,0 +1,30 @@
+import GRDB
+
+extension Schema {
+    /// Notification delivery: one row per (outbox message, channel, destination), each with its own status,
+    /// attempts and claim lease, so several dispatchers can share one database without holding the same delivery.
+    static func registerNotificationMigrations(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v2-outbox-deliveries") { db in
+            try db.execute(sql: """
+                CREATE TABLE outbox_deliveries (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    outbox_id TEXT NOT NULL REFERENCES outbox (id),
+                    channel TEXT NOT NULL,
+                    destination TEXT NOT NULL,
+                    status TEXT NOT NULL DEFAULT 'pending',
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_attempt_at REAL NOT NULL,
+                    claimed_by TEXT,
+                    lease_until REAL,
+                    last_error TEXT,
+                    last_attempt_at REAL,
+                    delivered_at REAL,
+                    created_at REAL NOT NULL,
+                    UNIQUE (outbox_id, channel, destination)
+                );
+                CREATE INDEX outbox_deliveries_due ON outbox_deliveries (status, next_attempt_at);
+                CREATE INDEX outbox_deliveries_by_message ON outbox_deliveries (outbox_id);
+                """)
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import ArgumentParser
+import Foundation
+import RosterFlowCore
+import Storage
+
+extension RosterFlowCommand {
+    struct Outbox: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Notifications waiting, sent or failed: one message per workflow notify, one delivery per channel and destination.",
+            subcommands: [List.self, Show.self, Retry.self])
+
+        /// A message as shown: its deliveries, never a secret (payloads hold workflow values only).
+        struct MessageView: Encodable {
+            var id: String
+            var instanceID: String
+            var template: String
+            var recipient: String
+            var status: String
+            var attempts: Int
+            var createdAt: String
+            var lastError: String?
+            var payload: [String: String]?
+            var deliveries: [DeliveryRecord]?
+
+            init(_ record: OutboxRecord, deliveries: [DeliveryRecord]? = nil, withPayload: Bool = false) {
+                id = record.id
+                instanceID = record.instanceID
+                template = record.template
+                recipient = record.recipient
+                status = record.status
+                attempts = record.attempts
+                createdAt = Date(timeIntervalSince1970: record.createdAt).ISO8601Format()
+                lastError = record.lastError
+                payload = withPayload
+                    ? (try? JSONSerialization.jsonObject(with: Data(record.payload.utf8))) as? [String: String] : nil
+                self.deliveries = deliveries
+            }
+        }
+
+        static let statuses = ["pending", "queued", "sent", "failed", "dead", "skipped"]
+
+        struct List: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Outbox messages, newest first.")
+            @OptionGroup var options: StoreOptions
+            @Option(help: "Only messages with this status: pending (not yet dispatched), queued, sent, failed, dead, skipped.")
+            var status: String?
+            @Option(help: "At most this many.") var limit = 200
+
+            func run() async throws {
+                try await Output.run(json: options.json) {
+                    if let status, !Outbox.statuses.contains(status) {
+                        throw RosterFlowError(.invalidInput, "'\(status)' is not an outbox status; use one of \(Outbox.statuses.joined(separator: ", "))")
+                    }
+                    let store = try options.open().store
+                    let views = try store.read { tx in
+                        try tx.outboxMessages(status: status, limit: limit).map { MessageView($0) }
+                    }
+                    try Output.emit(views, json: options.json) { list in
+                        list.isEmpty ? "no outbox messages" + (status.map { " with status '\($0)'" } ?? "") : list.map {
+                            "\($0.id)\t\($0.status)\t\($0.template) → \($0.recipient)\tattempts \($0.attempts)\t\($0.createdAt)"
+                                + ($0.lastError.map { "\t\($0)" } ?? "")
+                        }.joined(separator: "\n")
+                    }
+                }
+            }
+        }
+
+        struct Show: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "One outbox message with its values and deliveries.")
+            @OptionGroup var options: StoreOptions
+            @Argument(help: "Outbox message id (msg_…).") var id: String
+
+            func run() async throws {
+                try await Output.run(json: options.json) {
+                    let store = try options.open().store
+                    let view = try store.read { tx -> MessageView in
+                        guard let record = try tx.outboxMessage(id: id) else {
+                            throw RosterFlowError(.notFound, "there is no outbox message \(id); `rosterflow outbox list` shows them")
+                        }
+                        return MessageView(record, deliveries: try tx.deliveries(outboxID: id), withPayload: true)
+                    }
+                    try Output.emit(view, json: options.json) { v in
+                        var lines = [
+                            "\(v.id)  \(v.template) → \(v.recipient)  [\(v.status)]  attempts \(v.attempts)  created \(v.createdAt)",
+                            "  about: \(v.instanceID)",
+                        ]
+                        for (key, value) in (v.payload ?? [:]).sorted(by: { $0.key < $1.key }) { lines.append("  \(key): \(value)") }
+                        let deliveries = v.deliveries ?? []
+                        lines.append(deliveries.isEmpty ? "  deliveries: none yet (the worker fans messages out)" : "  deliveries:")
+                        for d in deliveries {
+                            var line = "    \(d.id)  [\(d.status.rawValue)]  attempts \(d.attempts)"
+                            if d.status == .pending { line += "  next \(Date(timeIntervalSince1970: d.nextAttemptAt).ISO8601Format())" }
+                            if let error = d.lastError { line += "  — \(error)" }
+                            lines.append(line)
+                        }
+                        return lines.joined(separator: "\n")
+                    }
+                }
+            }
+        }
+
+        struct Retry: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Send a message again: its failed, dead or skipped deliveries go back to pending, due now.")
+            @OptionGroup var options: StoreOptions
+            @Argument(help: "Outbox message id (msg_…) or one delivery's id (msg_…/email, msg_…/webhook/NAME).") var id: String
+
+            func run() async throws {
+                try await Output.run(json: options.json) {
+                    let store = try options.open().store
+                    let messageID = String(id.split(separator: "/").first ?? "")
+                    let deliveryID = id.contains("/") ? id : nil
+                    let now = Date().timeIntervalSince1970
+                    let count = try store.writeNow { tx -> Int in
+                        guard try tx.outboxMessage(id: messageID) != nil else {
+                            throw RosterFlowError(.notFound, "there is no outbox message \(messageID); `rosterflow outbox list` shows them")
+                        }
+                        return try tx.retryOutbox(id: messageID, deliveryID: deliveryID, now: now)
+                    }
+                    struct Retried: Encodable { var id: String; var deliveries: Int }
+                    try Output.emit(Retried(id: id, deliveries: count), json: options.json) { r in
+                        r.deliveries == 0
+                            ? "nothing to retry for \(r.id): no delivery of it failed, died or was skipped"
+                            : "\(r.id): \(r.deliveries) deliver\(r.deliveries == 1 ? "y" : "ies") will be sent again by the worker"
+                    }
+                }
+            }
+        }
+    }
+}

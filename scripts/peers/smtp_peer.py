@@ -1,0 +1,78 @@
+"""A real SMTP server (aiosmtpd) for RosterFlow's tests and `rosterflow bench notify`.
+
+Prints `READY <port>` once it listens on 127.0.0.1. Each accepted message is parsed with Python's email package and
+appended as one JSON line to --out (unless --quiet). Modes:
+  accept          250 for every message
+  451-then-250    451 for the first attempt of each Message-ID, 250 afterwards
+  550             550 for every message
+"""
+import argparse, asyncio, os, time, email, email.policy, json, signal, socket, sys, threading
+
+from aiosmtpd.controller import Controller
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Handler:
+    def __init__(self, mode, out, quiet):
+        self.mode, self.out, self.quiet = mode, out, quiet
+        self.seen = {}
+        self.count = 0
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        message_id = str(message.get("Message-ID", ""))
+        with self.lock:
+            self.seen[message_id] = self.seen.get(message_id, 0) + 1
+            attempt = self.seen[message_id]
+            self.count += 1
+        if self.mode == "550":
+            reply = "550 5.7.1 Recipient refused by policy"
+        elif self.mode == "451-then-250" and attempt == 1:
+            reply = "451 4.3.0 Try again later"
+        else:
+            reply = "250 OK queued"
+        if not self.quiet:
+            record = {"reply": reply, "attempt": attempt, "mail_from": envelope.mail_from,
+                      "rcpt_tos": envelope.rcpt_tos, "message_id": message_id,
+                      "subject": str(message.get("Subject", "")), "from": str(message.get("From", "")),
+                      "to": str(message.get("To", "")), "date": str(message.get("Date", "")),
+                      "content_type": message.get_content_type(),
+                      "raw_subject": envelope.content.decode("utf-8", "replace").split("\r\nSubject: ", 1)[-1].split("\r\n")[0]}
+            if message.is_multipart():
+                parts = list(message.iter_parts())
+                record["parts"] = [p.get_content_type() for p in parts]
+                for p in parts:
+                    record[p.get_content_type()] = p.get_content()
+            with self.lock, open(self.out, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+        return reply
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mode", default="accept", choices=["accept", "451-then-250", "550"])
+    parser.add_argument("--out", default="/dev/null")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args()
+    # A parent may start us with signals blocked (Foundation's Process does): take SIGTERM and SIGINT back.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
+    port = free_port()
+    handler = Handler(args.mode, args.out, args.quiet)
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    print(f"READY {port}", flush=True)
+    # Stop at once on a signal: open client connections (kept alive for reuse) must not hold the exit up.
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    signal.signal(signal.SIGINT, lambda *_: os._exit(0))
+    while True:
+        time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()
