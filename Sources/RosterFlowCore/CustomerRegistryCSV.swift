@@ -1,3 +1,4 @@
+import Foundation
 import Storage
 
 /// Reads the customer registry CSV: a header row naming at least `tenant_id`, `district` and `contact_email`
@@ -128,5 +129,3 @@ enum EmailAddress {
         return true
     }
 }
-
-import Foundation

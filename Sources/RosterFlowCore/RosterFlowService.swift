@@ -19,7 +19,7 @@ public final class RosterFlowService: Sendable {
     /// Every version the database holds stays available, so running instances keep the version they started on.
     /// With `workflowsPath` nil, only the definitions stored in the database are used.
     public init(
-        databasePath: String, workflowsPath: String?, durability: SQLiteStore.Durability = .full,
+        databasePath: String, workflowsPath: String?, durability: SQLiteStore.Durability = .pipelined,
         clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }
     ) throws {
         do {

@@ -1,3 +1,4 @@
+import Foundation
 import OneRoster
 import Storage
 
@@ -338,5 +339,3 @@ enum Digest {
         return Int64(bitPattern: hash)
     }
 }
-
-import Foundation

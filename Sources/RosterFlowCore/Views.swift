@@ -1,3 +1,4 @@
+import Foundation
 import Storage
 import WorkflowEngine
 
@@ -93,5 +94,3 @@ enum Timestamp {
         Date(timeIntervalSince1970: seconds).ISO8601Format()
     }
 }
-
-import Foundation

@@ -46,17 +46,16 @@ extension Schema {
                     PRIMARY KEY (run_id, seq)
                 ) WITHOUT ROWID;
                 CREATE TABLE roster_history (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    sourced_id TEXT NOT NULL,
                     integration_id TEXT NOT NULL,
                     entity TEXT NOT NULL,
-                    sourced_id TEXT NOT NULL,
                     run_id TEXT NOT NULL,
                     op TEXT NOT NULL,
                     digest INTEGER,
                     title TEXT,
-                    at REAL NOT NULL
-                );
-                CREATE INDEX roster_history_by_record ON roster_history (sourced_id, integration_id);
+                    at REAL NOT NULL,
+                    PRIMARY KEY (sourced_id, integration_id, entity, run_id)
+                ) WITHOUT ROWID;
                 """)
         }
     }

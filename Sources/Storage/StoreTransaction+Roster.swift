@@ -148,7 +148,13 @@ extension StoreTransaction {
         for change in changes where !change.parked {
             let r = change.record
             switch change.operation {
-            case .add, .update:
+            case .add:
+                try db.fastExecute("""
+                    INSERT INTO roster_records (integration_id, entity, sourced_id, digest, ref1, ref2, ref3, title, run_id)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, [.text(integrationID), .text(r.entity), .text(r.sourcedID), .int(Int(r.digest)), FastValue(r.ref1),
+                          FastValue(r.ref2), FastValue(r.ref3), FastValue(r.title), .text(runID)])
+            case .update:
                 try db.fastExecute("""
                     INSERT INTO roster_records (integration_id, entity, sourced_id, digest, ref1, ref2, ref3, title, run_id)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -250,7 +256,7 @@ extension StoreTransaction {
     public func rosterHistory(sourcedID: String) throws -> [RosterHistoryEntry] {
         try Row.fetchAll(db, sql: """
             SELECT integration_id, entity, sourced_id, run_id, op, title, at FROM roster_history
-            WHERE sourced_id = ? ORDER BY at, id
+            WHERE sourced_id = ? ORDER BY at, run_id
             """, arguments: [sourcedID]).map {
             RosterHistoryEntry(integrationID: $0[0], entity: $0[1], sourcedID: $0[2], runID: $0[3], operation: $0[4],
                                title: $0[5], at: $0[6])

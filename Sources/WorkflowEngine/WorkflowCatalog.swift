@@ -1,3 +1,5 @@
+import Foundation
+
 /// The workflow definitions a process runs with, loaded and validated together, keyed by name.
 public struct WorkflowCatalog: Sendable {
     /// The current definition of each workflow, by name.
@@ -57,5 +59,3 @@ public struct WorkflowCatalog: Sendable {
         return WorkflowCatalog(definitions: definitions, sources: sources)
     }
 }
-
-import Foundation
