@@ -255,8 +255,9 @@ extension StoreTransaction {
     /// A record's story across integrations, oldest first.
     public func rosterHistory(sourcedID: String) throws -> [RosterHistoryEntry] {
         try Row.fetchAll(db, sql: """
-            SELECT integration_id, entity, sourced_id, run_id, op, title, at FROM roster_history
-            WHERE sourced_id = ? ORDER BY at, run_id
+            SELECT h.integration_id, h.entity, h.sourced_id, h.run_id, h.op, h.title, h.at
+            FROM roster_history h LEFT JOIN sync_runs r ON r.id = h.run_id
+            WHERE h.sourced_id = ? ORDER BY h.at, r.rowid
             """, arguments: [sourcedID]).map {
             RosterHistoryEntry(integrationID: $0[0], entity: $0[1], sourcedID: $0[2], runID: $0[3], operation: $0[4],
                                title: $0[5], at: $0[6])
