@@ -31,8 +31,10 @@ extension RosterFlowService {
     /// transaction, or holds it for review when a safeguard trips (the integration goes on hold), or records it as
     /// rejected when the bundle cannot be read. `dryRun` computes and records the run without changing anything.
     public func runSync(
-        integrationID: String, bundlePath: String, dryRun: Bool = false, policy: SyncPolicy = SyncPolicy(), actor: String
+        integrationID: String, bundlePath: String, dryRun: Bool = false, policy: SyncPolicy? = nil, actor: String
     ) async throws -> SyncRunView {
+        let policy = try policy ?? syncPolicy(integrationID: integrationID)
+        try policy.validate()
         let (integration, instance, digests, heldClassCourse, locked, basedOn) = try read { tx in
             guard let integration = try tx.integration(id: integrationID), let instance = try tx.instance(id: integrationID) else {
                 throw RosterFlowError(.notFound, "there is no integration \(integrationID)")
@@ -125,6 +127,24 @@ extension RosterFlowService {
         var view = try syncRun(id: runID)
         view.lifecycle = lifecycle
         return view
+    }
+
+    /// The integration's sync policy: what its bulk files delete by omission and when a run is held.
+    public func syncPolicy(integrationID: String) throws -> SyncPolicy {
+        guard let json = try read({ try $0.syncPolicyJSON(integrationID: integrationID) }) else { return SyncPolicy() }
+        do {
+            return try JSONDecoder().decode(SyncPolicy.self, from: Data(json.utf8))
+        } catch {
+            throw RosterFlowError(.storage, "the stored sync policy of \(integrationID) cannot be read: \(error)")
+        }
+    }
+
+    /// Stores the integration's sync policy, used by every later sync (nightly ones included).
+    public func setSyncPolicy(integrationID: String, policy: SyncPolicy) async throws {
+        try policy.validate()
+        try await requireIntegration(integrationID)
+        let json = Self.json(policy)
+        _ = try await write { tx, _ in try tx.setSyncPolicyJSON(integrationID: integrationID, json: json) }
     }
 
     /// Applies a held run's change set (optionally without its deletes, which stay parked) and resumes the integration.

@@ -19,6 +19,22 @@ public struct SyncPolicy: Sendable, Equatable, Codable {
     }
 }
 
+extension SyncPolicy {
+    /// Refuses shares outside 0…1 and entity names RosterFlow does not hold, with a message that says what is allowed.
+    public func validate() throws {
+        for (name, share) in [("max delete share", maxDeleteShare), ("max update share", maxUpdateShare)]
+        where !(0...1).contains(share) {
+            throw RosterFlowError(.invalidInput, "the \(name) is a fraction from 0 to 1 (0.10 = 10%), not \(share)")
+        }
+        let known = Set(RosterEntity.allCases.map(\.rawValue))
+        guard implicitDeletes.isSubset(of: known) else {
+            throw RosterFlowError(
+                .invalidInput, "implicit deletes take \(known.sorted().joined(separator: ", ")); got "
+                    + implicitDeletes.subtracting(known).sorted().joined(separator: ", "))
+        }
+    }
+}
+
 /// The entities RosterFlow holds from a sync, in the order changes apply (parents before children).
 public enum RosterEntity: String, Sendable, Codable, CaseIterable {
     case orgs, academicSessions, courses, classes, users, enrollments

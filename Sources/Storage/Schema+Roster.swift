@@ -68,6 +68,7 @@ extension Schema {
             try db.execute(sql: """
                 ALTER TABLE integrations ADD COLUMN sync_source TEXT;
                 ALTER TABLE integrations ADD COLUMN last_sync_run TEXT;
+                ALTER TABLE integrations ADD COLUMN sync_policy TEXT;
                 """)
         }
     }

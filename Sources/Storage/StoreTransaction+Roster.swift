@@ -287,6 +287,15 @@ extension StoreTransaction {
         try db.execute(sql: "UPDATE integrations SET sync_source = ? WHERE id = ?", arguments: [source, integrationID])
     }
 
+    /// The integration's sync policy as stored (JSON), or nil for the defaults.
+    public func syncPolicyJSON(integrationID: String) throws -> String? {
+        try String.fetchOne(db, sql: "SELECT sync_policy FROM integrations WHERE id = ?", arguments: [integrationID])
+    }
+
+    public func setSyncPolicyJSON(integrationID: String, json: String) throws {
+        try db.execute(sql: "UPDATE integrations SET sync_policy = ? WHERE id = ?", arguments: [json, integrationID])
+    }
+
     public func syncSource(integrationID: String) throws -> String? {
         try String.fetchOne(db, sql: "SELECT sync_source FROM integrations WHERE id = ?", arguments: [integrationID])
     }

@@ -7,7 +7,7 @@ extension RosterFlowCommand {
     struct Integrations: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "District integrations: request, authenticate, schedule, inspect and advance.",
-            subcommands: [Request.self, Authenticate.self, Schedule.self, Source.self, Show.self, List.self, Advance.self])
+            subcommands: [Request.self, Authenticate.self, Schedule.self, Source.self, Policy.self, Show.self, List.self, Advance.self])
 
         struct Request: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
@@ -81,6 +81,31 @@ extension RosterFlowCommand {
                     try await service.setSyncSource(integrationID: id, source: path)
                     try Output.emit(try service.integration(id: id), json: options.json) { view in
                         "\(view.id) syncs nightly from \(path)" + (view.nextSyncAt.map { "; next run \($0) (UTC)" } ?? "; not scheduled yet")
+                    }
+                }
+            }
+        }
+
+        struct Policy: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Show or set what the integration's bulk files delete by omission and when a sync is held.")
+            @OptionGroup var options: StoreOptions
+            @Argument(help: "Integration id.") var id: String
+            @OptionGroup var policyOptions: PolicyOptions
+
+            func run() async throws {
+                try await Output.run(json: options.json) {
+                    let service = try options.open()
+                    var policy = try service.syncPolicy(integrationID: id)
+                    if !policyOptions.isEmpty {
+                        policy = try policyOptions.apply(to: policy)
+                        try await service.setSyncPolicy(integrationID: id, policy: policy)
+                    }
+                    try Output.emit(policy, json: options.json) { p in
+                        "\(id): bulk files delete by omission: "
+                            + (p.implicitDeletes.isEmpty ? "nothing" : p.implicitDeletes.sorted().joined(separator: ", "))
+                            + "; hold when deleting more than \(Int(p.maxDeleteShare * 100))% of users, classes or enrollments"
+                            + " or updating more than \(Int(p.maxUpdateShare * 100))% of an entity"
                     }
                 }
             }

@@ -16,26 +16,13 @@ extension RosterFlowCommand {
             @Option(help: "Integration id.") var integration: String
             @Option(help: "The bundle: a folder or a .zip with manifest.csv.") var bundle: String
             @Flag(help: "Compute and record the run, change nothing.") var dryRun = false
-            @Option(help: "Hold the run when a bulk file would delete more than this share of users, classes or enrollments.")
-            var maxDeleteShare: Double = 0.10
-            @Option(help: "Hold the run when it would update more than this share of an entity's records.")
-            var maxUpdateShare: Double = 0.75
-            @Option(help: "Entities whose omission from a bulk file deletes them (comma list; default: all).")
-            var implicitDeletes: String?
+            @OptionGroup var policyOptions: PolicyOptions
 
             func run() async throws {
                 try await Output.run(json: options.json) {
-                    var policy = SyncPolicy(maxDeleteShare: maxDeleteShare, maxUpdateShare: maxUpdateShare)
-                    if let implicitDeletes {
-                        let names = Set(implicitDeletes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
-                        let known = Set(RosterEntity.allCases.map(\.rawValue))
-                        guard names.isSubset(of: known) else {
-                            throw RosterFlowError(
-                                .invalidInput, "--implicit-deletes takes \(known.sorted().joined(separator: ", ")); got \(implicitDeletes)")
-                        }
-                        policy.implicitDeletes = names
-                    }
-                    let view = try await options.open().runSync(
+                    let service = try options.open()
+                    let policy = try policyOptions.isEmpty ? nil : policyOptions.apply(to: service.syncPolicy(integrationID: integration))
+                    let view = try await service.runSync(
                         integrationID: integration, bundlePath: bundle, dryRun: dryRun, policy: policy, actor: options.actor)
                     try Output.emit(view, json: options.json) { SyncText.run($0, withReport: true) }
                     if view.decision == "rejected" { throw ExitCode(65) }
@@ -191,6 +178,29 @@ extension RosterFlowCommand {
                 }
             }
         }
+    }
+}
+
+/// Sync policy options: for one run (`sync run`) or stored for an integration (`integrations policy`).
+struct PolicyOptions: ParsableArguments {
+    @Option(help: "Hold the run when a bulk file would delete more than this share (0–1) of users, classes or enrollments.")
+    var maxDeleteShare: Double?
+    @Option(help: "Hold the run when it would update more than this share (0–1) of an entity's records.")
+    var maxUpdateShare: Double?
+    @Option(help: "Entities a bulk file deletes by omission (comma list of orgs, academicSessions, courses, classes, users, enrollments; 'none' for none).")
+    var implicitDeletes: String?
+
+    var isEmpty: Bool { maxDeleteShare == nil && maxUpdateShare == nil && implicitDeletes == nil }
+
+    func apply(to base: SyncPolicy) throws -> SyncPolicy {
+        var policy = base
+        if let maxDeleteShare { policy.maxDeleteShare = maxDeleteShare }
+        if let maxUpdateShare { policy.maxUpdateShare = maxUpdateShare }
+        if let implicitDeletes {
+            policy.implicitDeletes = implicitDeletes == "none" ? []
+                : Set(implicitDeletes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        }
+        return policy
     }
 }
 

@@ -271,4 +271,27 @@ final class SyncTests: XCTestCase {
         let alerts = try service.store.read { try $0.outbox(instanceID: id) }.filter { $0.template == "missed-sync" }
         XCTAssertEqual(alerts.count, 3)
     }
+
+    func testImplicitDeletesFollowTheIntegrationsStoredPolicy() async throws {
+        let b = try bundle("b1")
+        _ = try await sync(b)
+        try await service.setSyncPolicy(
+            integrationID: integrationID, policy: SyncPolicy(implicitDeletes: ["enrollments"], maxDeleteShare: 0.5))
+        XCTAssertEqual(try service.syncPolicy(integrationID: integrationID).implicitDeletes, ["enrollments"])
+        let fewer = try copy(b, to: "fewer")
+        let users = try lines(fewer, "users.csv")
+        try write(fewer, "users.csv", Array(users.dropLast(3)))  // three users omitted
+        try write(fewer, "enrollments.csv", Array(try lines(fewer, "enrollments.csv").dropLast(3)))
+        let run = try await sync(fewer)
+        XCTAssertEqual(run.decision, "applied", "\(run.reasons)")
+        XCTAssertEqual(run.counts["users"]?.deletes, 0, "users are not deleted by omission under this policy")
+        XCTAssertEqual(run.counts["enrollments"]?.deletes, 3)
+        await assertRefused(.invalidInput) {
+            try await self.service.setSyncPolicy(integrationID: self.integrationID, policy: SyncPolicy(maxDeleteShare: 10))
+        }
+        await assertRefused(.invalidInput) {
+            try await self.service.runSync(integrationID: self.integrationID, bundlePath: b,
+                                           policy: SyncPolicy(implicitDeletes: ["pupils"]), actor: "t")
+        }
+    }
 }
