@@ -44,9 +44,8 @@ public struct DomainRules: Sendable {
                 return .refuse("\(instance.id) is not an integration")
             }
             if try tx.customer(tenantID: integration.tenantID) != nil { return .pass }
-            return .refuse(
-                "tenant '\(integration.tenantID)' (\(integration.district)) is not in the customer registry; "
-                    + "if it is a customer, add it with `rosterflow customers import` and reconsider")
+            // Stored as the rejection reason and sent to the school: it says what happened, not how to operate us.
+            return .refuse("tenant '\(integration.tenantID)' (\(integration.district)) is not in the customer registry")
         case "all_courses_have_content":
             let counts = try tx.courseCounts(integrationID: instance.id, notIn: Self.contentStates)
             if counts.total == 0 { return .refuse("the integration has no courses yet") }

@@ -40,6 +40,10 @@ extension RosterFlowCommand {
                 try await Output.run(json: options.json) {
                     let step = try await options.open().authenticate(integrationID: id, role: role, actor: options.actor)
                     try Output.emit(step, json: options.json, text: Text.step)
+                    if step.to == "rejected", !options.json {
+                        print("hint: if this district is a customer, add it with `rosterflow customers import FILE.csv`, "
+                              + "then `rosterflow integrations advance \(id) reconsider --as vendor-admin` and authenticate again")
+                    }
                 }
             }
         }
