@@ -1,4 +1,5 @@
 import Foundation
+import OneRoster
 import Storage
 
 /// Reads the customer registry CSV: a header row naming at least `tenant_id`, `district` and `contact_email`
@@ -13,7 +14,15 @@ enum CustomerRegistryCSV {
 
     /// Parses the file; every problem is reported together, with its line, and nothing is imported if any.
     static func parse(_ text: String, file: String) throws -> [Row] {
-        let records = try CSVText.records(text, file: file)
+        let records: [CSVRecord]
+        do {
+            records = try CSVRecordReader(string: text).readAll()
+        } catch {
+            throw RosterFlowError(.invalidInput, "\(file): \(error)")
+        }
+        if let open = records.first(where: { $0.quirks.contains(.unterminatedQuote) }) {
+            throw RosterFlowError(.invalidInput, "\(file):\(open.line): a quoted field is never closed (missing \")")
+        }
         guard let header = records.first else {
             throw RosterFlowError(.invalidInput, "\(file) is empty; it needs a header row: tenant_id,district,contact_email")
         }
@@ -55,67 +64,6 @@ enum CustomerRegistryCSV {
                 .invalidInput, "nothing was imported; fix these and import again:\n" + problems.joined(separator: "\n"))
         }
         return rows
-    }
-}
-
-/// A minimal RFC 4180 reader for small operator files (not for OneRoster bundles, which have their own reader).
-enum CSVText {
-    struct Record {
-        var line: Int
-        var fields: [String]
-    }
-
-    static func records(_ text: String, file: String) throws -> [Record] {
-        var records: [Record] = []
-        var fields: [String] = []
-        var field = ""
-        var inQuotes = false
-        var line = 1
-        var recordLine = 1
-        var afterQuote = false
-        var scalars = text.unicodeScalars[...]
-        if scalars.first == "\u{FEFF}" { scalars = scalars.dropFirst() }
-        var iterator = scalars.makeIterator()
-        var pending: Unicode.Scalar? = nil
-        func next() -> Unicode.Scalar? {
-            if let p = pending { pending = nil; return p }
-            return iterator.next()
-        }
-        while let c = next() {
-            if inQuotes {
-                if c == "\"" {
-                    if let n = next() {
-                        if n == "\"" { field.unicodeScalars.append("\"") } else { inQuotes = false; afterQuote = true; pending = n }
-                    } else { inQuotes = false }
-                } else {
-                    if c == "\n" { line += 1 }
-                    field.unicodeScalars.append(c)
-                }
-                continue
-            }
-            switch c {
-            case "\"" where field.isEmpty && !afterQuote:
-                inQuotes = true
-            case ",":
-                fields.append(field); field = ""; afterQuote = false
-            case "\r":
-                break
-            case "\n":
-                fields.append(field); field = ""; afterQuote = false
-                records.append(Record(line: recordLine, fields: fields)); fields = []
-                line += 1; recordLine = line
-            default:
-                field.unicodeScalars.append(c)
-            }
-        }
-        if inQuotes {
-            throw RosterFlowError(.invalidInput, "\(file):\(recordLine): a quoted field is never closed (missing \")")
-        }
-        if !field.isEmpty || !fields.isEmpty {
-            fields.append(field)
-            records.append(Record(line: recordLine, fields: fields))
-        }
-        return records
     }
 }
 

@@ -65,12 +65,9 @@ public final class RosterFlowService: Sendable {
     }
 
     static func checksum(_ text: String) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        return String(hash, radix: 16)
+        var hash = FNV1a()
+        hash.mix(text)
+        return String(hash.value, radix: 16)
     }
 
     /// Runs `body` as one group-committed transaction, translating errors for people.

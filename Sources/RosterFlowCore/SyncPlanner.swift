@@ -333,25 +333,30 @@ public struct SyncDiff: Sendable {
 /// A 64-bit FNV-1a fingerprint of a record's fields, to tell an update from an unchanged row without storing rows.
 enum Digest {
     static func of(_ fields: [String?], _ extensions: [String: String]) -> Int64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        var hash = FNV1a()
         func mix(_ text: String?) {
-            if let text {
-                for byte in text.utf8 {
-                    hash ^= UInt64(byte)
-                    hash = hash &* 0x100_0000_01b3
-                }
-            } else {
-                hash ^= 0xff
-                hash = hash &* 0x100_0000_01b3
-            }
-            hash ^= 0x1f  // field separator
-            hash = hash &* 0x100_0000_01b3
+            if let text { hash.mix(text) } else { hash.mix(byte: 0xff) }
+            hash.mix(byte: 0x1f)  // field separator
         }
         fields.forEach(mix)
         for key in extensions.keys.sorted() {
             mix(key)
             mix(extensions[key])
         }
-        return Int64(bitPattern: hash)
+        return Int64(bitPattern: hash.value)
+    }
+}
+
+/// The 64-bit FNV-1a hash, shared by record digests and workflow definition checksums.
+struct FNV1a {
+    private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+
+    mutating func mix(byte: UInt8) {
+        value ^= UInt64(byte)
+        value = value &* 0x100_0000_01b3
+    }
+
+    mutating func mix(_ text: String) {
+        for byte in text.utf8 { mix(byte: byte) }
     }
 }

@@ -23,6 +23,13 @@ public struct StoreTransaction {
         try Row.fetchOne(db.cachedStatement(sql: sql), arguments: arguments)
     }
 
+    /// Decodes every row in place, by position.
+    private func all<T>(_ sql: String, _ arguments: StatementArguments, _ decode: (FastRow) -> T) throws -> [T] {
+        var results: [T] = []
+        try db.fastEach(sql, arguments) { results.append(decode($0)) }
+        return results
+    }
+
     /// Decodes the first row in place, by position: the hot path for single-record lookups.
     private func first<T>(_ sql: String, _ arguments: StatementArguments, _ decode: (FastRow) -> T) throws -> T? {
         try db.fastFirst(sql, arguments, decode)
@@ -74,12 +81,6 @@ public struct StoreTransaction {
     private static let instanceColumns =
         "id, workflow, version, state, previous_state, subject_title, row_version, created_at, entered_at, updated_at"
 
-    private static func instance(_ row: Row) -> InstanceRecord {
-        InstanceRecord(
-            id: row[0], workflow: row[1], version: row[2], state: row[3], previousState: row[4], subjectTitle: row[5],
-            rowVersion: row[6], createdAt: row[7], enteredAt: row[8], updatedAt: row[9])
-    }
-
     private static func instance(_ row: FastRow) -> InstanceRecord {
         InstanceRecord(
             id: row.string(0), workflow: row.string(1), version: row.int(2), state: row.string(3),
@@ -109,7 +110,7 @@ public struct StoreTransaction {
             sql += " AND state IN (\(states.map { _ in "?" }.joined(separator: ",")))"
             arguments += StatementArguments(states)
         }
-        return try Row.fetchAll(db, sql: sql + " ORDER BY entered_at, id", arguments: arguments).map(Self.instance)
+        return try all(sql + " ORDER BY entered_at, id", arguments, Self.instance)
     }
 
     /// Moves an instance to a new state if nobody changed it since `expectedRowVersion`.
@@ -267,7 +268,7 @@ public struct StoreTransaction {
 
     /// All integrations, oldest first.
     public func integrations() throws -> [IntegrationRecord] {
-        try rows("SELECT \(Self.integrationColumns) FROM integrations ORDER BY created_at, id").map(Self.integration)
+        try all("SELECT \(Self.integrationColumns) FROM integrations ORDER BY created_at, id", [], Self.integration)
     }
 
     public func updateSchedule(integrationID: String, syncTime: String, timezone: String, nextSyncAt: Double) throws {
@@ -278,12 +279,6 @@ public struct StoreTransaction {
 
     private static let integrationColumns =
         "id, tenant_id, district, permission, contact_email, sync_time, timezone, next_sync_at, created_at"
-
-    private static func integration(_ row: Row) -> IntegrationRecord {
-        IntegrationRecord(
-            id: row[0], tenantID: row[1], district: row[2], permission: row[3], contactEmail: row[4], syncTime: row[5],
-            timezone: row[6], nextSyncAt: row[7], createdAt: row[8])
-    }
 
     private static func integration(_ row: FastRow) -> IntegrationRecord {
         IntegrationRecord(
@@ -308,12 +303,13 @@ public struct StoreTransaction {
     }
 
     public func course(integrationID: String, sourcedID: String) throws -> CourseRecord? {
-        try row("SELECT \(Self.courseColumns) FROM courses WHERE integration_id = ? AND sourced_id = ?", [integrationID, sourcedID])
-            .map(Self.courseRecord)
+        try first("SELECT \(Self.courseColumns) FROM courses WHERE integration_id = ? AND sourced_id = ?", [integrationID, sourcedID],
+                  Self.courseRecord)
     }
 
     public func courses(integrationID: String) throws -> [CourseRecord] {
-        try rows("SELECT \(Self.courseColumns) FROM courses WHERE integration_id = ? ORDER BY created_at, id", [integrationID]).map(Self.courseRecord)
+        try all("SELECT \(Self.courseColumns) FROM courses WHERE integration_id = ? ORDER BY created_at, id", [integrationID],
+                Self.courseRecord)
     }
 
     public func updateMapping(courseID: String, catalogTitle: String, baseID: String) throws {
@@ -325,12 +321,6 @@ public struct StoreTransaction {
     }
 
     private static let courseColumns = "id, integration_id, sourced_id, title, catalog_title, base_id, locked_at, created_at"
-
-    private static func courseRecord(_ row: Row) -> CourseRecord {
-        CourseRecord(
-            id: row[0], integrationID: row[1], sourcedID: row[2], title: row[3], catalogTitle: row[4], baseID: row[5],
-            lockedAt: row[6], createdAt: row[7])
-    }
 
     private static func courseRecord(_ row: FastRow) -> CourseRecord {
         CourseRecord(
