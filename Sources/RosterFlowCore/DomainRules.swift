@@ -15,6 +15,26 @@ struct EffectContext {
     let payload: [String: String]
     let transitionSeq: Int64?
     let now: Double
+
+    /// What a notification of this transition needs.
+    var notice: NoticeContext {
+        NoticeContext(tx: tx, instance: instance, event: event, from: from, to: to, reason: reason, payload: payload,
+                      transitionSeq: transitionSeq, now: now)
+    }
+}
+
+/// What a notification sees: a transition's effect context without the runtime, so that a notice outside any
+/// transition (a sync's finding) can be written too.
+struct NoticeContext {
+    let tx: StoreTransaction
+    let instance: InstanceRecord
+    let event: String
+    let from: String?
+    let to: String
+    let reason: String?
+    let payload: [String: String]
+    let transitionSeq: Int64?
+    let now: Double
 }
 
 /// The guards and effects that workflow YAML may name, implemented in Swift.
@@ -63,7 +83,7 @@ public struct DomainRules: Sendable {
         case "notify":
             try notify(
                 recipient: effect.parameters["to"] ?? "vendor_admins", template: effect.parameters["template"] ?? "generic",
-                context)
+                context.notice)
             return []
         case "store_schedule":
             guard let time = context.payload["sync_time"], let zone = context.payload["timezone"],
@@ -97,12 +117,12 @@ public struct DomainRules: Sendable {
     /// Writes a notification about `instance` outside any workflow effect (e.g. a sync's finding), in the caller's
     /// transaction.
     func enqueue(
-        template: String, recipient: String, tx: StoreTransaction, instance: InstanceRecord, reason: String, now: Double
+        template: String, recipient: String, tx: StoreTransaction, instance: InstanceRecord, reason: String,
+        payload: [String: String] = [:], now: Double
     ) throws {
-        let context = EffectContext(
-            tx: tx, runtime: WorkflowRuntime(definitions: [], current: [:], rules: self), instance: instance, event: "notice",
-            from: nil, to: instance.state, sender: .system, reason: reason, payload: [:], transitionSeq: nil, now: now)
-        try notify(recipient: recipient, template: template, context)
+        try notify(recipient: recipient, template: template, NoticeContext(
+            tx: tx, instance: instance, event: "notice", from: nil, to: instance.state, reason: reason, payload: payload,
+            transitionSeq: nil, now: now))
     }
 
     /// A new course shell: the first one moves a scheduled integration to shells_created; one that arrives after
@@ -118,13 +138,13 @@ public struct DomainRules: Sendable {
                 reason: "first course shell created (\(course.title))", now: context.now)]
         }
         if Self.startedStates.contains(integration.state) || context.payload["after_startup"] == "true" {
-            try notify(recipient: "dsp", template: "course-added-after-startup", context)
+            try notify(recipient: "dsp", template: "course-added-after-startup", context.notice)
         }
         return []
     }
 
     /// Writes an outbox row in the current transaction: nothing is sent before the transition commits.
-    private func notify(recipient: String, template: String, _ context: EffectContext) throws {
+    private func notify(recipient: String, template: String, _ context: NoticeContext) throws {
         let tx = context.tx
         var values: [(String, String)] = [
             ("instance_id", context.instance.id),

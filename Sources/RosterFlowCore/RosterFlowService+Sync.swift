@@ -21,6 +21,8 @@ public struct SyncRunView: Sendable, Codable {
     public var report: ValidationReport?
     /// Lifecycle steps the sync caused (course shells, the integration moving, holds).
     public var lifecycle: [AppliedStep]
+    /// Records the SIS probably re-keyed, proposed as merges (in `sync run` and `sync show`), with how each was decided.
+    public var merges: [SourcedIDMerge] = []
 }
 
 extension RosterFlowService {
@@ -109,6 +111,7 @@ extension RosterFlowService {
             var finished = run
             finished.finishedAt = now
             try tx.insertSyncRun(finished)
+            if decision == "held" || decision == "dry-run" { try tx.storeProposedMerges(plan.merges, runID: runID) }
             switch decision {
             case "applied":
                 return try Self.apply(
@@ -148,7 +151,11 @@ extension RosterFlowService {
     }
 
     /// Applies a held run's change set (optionally without its deletes, which stay parked) and resumes the integration.
-    public func approveSync(runID: String, withoutDeletes: Bool = false, actor: String) async throws -> SyncRunView {
+    ///
+    /// - Parameter merge: for a run that proposes merges of re-keyed records, `true` applies them as merges (each old
+    ///   sourcedId becomes an alias of the new one, and the DSP and subscribers are told), `false` declines them (the old
+    ///   record is deleted and the new one added). Required when the run proposes merges; ignored otherwise.
+    public func approveSync(runID: String, withoutDeletes: Bool = false, merge: Bool? = nil, actor: String) async throws -> SyncRunView {
         let runtime = self.runtime
         let lifecycle = try await write { tx, now in
             guard let run = try tx.syncRun(id: runID) else { throw RosterFlowError(.notFound, "there is no sync run \(runID)") }
@@ -164,12 +171,38 @@ extension RosterFlowService {
             guard let integration = try tx.integration(id: run.integrationID) else {
                 throw RosterFlowError(.notFound, "there is no integration \(run.integrationID)")
             }
+            let merges = try tx.proposedMerges(runID: runID)
+            if !merges.isEmpty, merge == nil {
+                let users = merges.filter { $0.entity == RosterEntity.users.rawValue }
+                throw RosterFlowError(
+                    .refused, "sync run \(runID) proposes \(users.count) merge\(users.count == 1 ? "" : "s") of re-keyed users "
+                        + "(e.g. \(users.first.map { "\($0.oldID) → \($0.newID)" } ?? "-")): approve with --merge to keep each as "
+                        + "one user, or with --no-merge to delete the old record and add the new one")
+            }
             if withoutDeletes { try tx.parkDeletes(runID: runID) }
+            let merging = merge == true && !merges.isEmpty
+            if merging, withoutDeletes {
+                for entity in Set(merges.map(\.entity)) {
+                    try tx.unparkDeletes(runID: runID, entity: entity, sourcedIDs: merges.filter { $0.entity == entity }.map(\.oldID))
+                }
+            }
             let changes = try tx.changeSet(runID: runID)
             let locked = try tx.lockedCourseSourcedIDs(integrationID: run.integrationID)
             var steps = try Self.apply(
                 changes, tx: tx, runtime: runtime, integration: integration, runID: runID, locked: locked,
                 afterStartup: run.basedOnRun != nil, now: now)
+            if !merges.isEmpty {
+                try tx.decideProposedMerges(runID: runID, status: merging ? "merged" : "declined")
+            }
+            if merging {
+                try tx.insertAliases(merges, integrationID: run.integrationID, runID: runID, actor: actor, now: now)
+                if let instance = try tx.instance(id: run.integrationID) {
+                    try runtime.rules.enqueue(
+                        template: "sourced-ids-merged", recipient: "dsp", tx: tx, instance: instance,
+                        reason: "sync \(runID) merged \(merges.count) re-keyed record\(merges.count == 1 ? "" : "s")",
+                        payload: ["report": Self.mergeReport(merges)], now: now)
+                }
+            }
             try tx.updateSyncRunDecision(id: runID, decision: withoutDeletes ? "approved-without-deletes" : "approved", finishedAt: now)
             if try tx.instance(id: run.integrationID)?.state == "on_hold" {
                 steps.append(try runtime.apply(
@@ -204,19 +237,40 @@ extension RosterFlowService {
     }
 
     public func syncRun(id: String) throws -> SyncRunView {
-        guard let run = try read({ try $0.syncRun(id: id) }) else {
+        guard let (run, merges) = try read({ tx in try tx.syncRun(id: id).map { ($0, try tx.proposedMerges(runID: id)) } }) else {
             throw RosterFlowError(.notFound, "there is no sync run \(id); `rosterflow sync list` shows them")
         }
-        return Self.view(run, withReport: true)
+        var view = Self.view(run, withReport: true)
+        view.merges = merges
+        return view
+    }
+
+    /// One line per merge, users first: what a DSP or a learning platform needs to relink accounts and work.
+    static func mergeReport(_ merges: [SourcedIDMerge]) -> String {
+        merges.map { merge in
+            let noun = merge.entity == RosterEntity.users.rawValue ? "user" : "enrollment"
+            return "\(noun) \(merge.oldID) is now \(merge.newID) (same \(merge.matchedOn): \(merge.value))"
+        }.joined(separator: "\n")
     }
 
     public func syncRuns(integrationID: String? = nil) throws -> [SyncRunView] {
         try read { try $0.syncRuns(integrationID: integrationID) }.map { Self.view($0, withReport: false) }
     }
 
-    /// Every applied change of a record, with its sync run.
+    /// Every applied change of a record, with its sync run, and the merges it took part in (when the SIS re-keyed it).
     public func rosterHistory(sourcedID: String) throws -> [RosterHistoryEntry] {
-        try read { try $0.rosterHistory(sourcedID: sourcedID) }
+        try read { tx in
+            let changes = try tx.rosterHistory(sourcedID: sourcedID)
+            let merges = try tx.aliases(involving: sourcedID).map { alias in
+                let wasOld = alias.oldID == sourcedID
+                return RosterHistoryEntry(
+                    integrationID: alias.integrationID, entity: alias.entity, sourcedID: sourcedID, runID: alias.runID,
+                    operation: wasOld ? "merged-into" : "merged-from", title: nil, at: alias.at,
+                    mergedWith: wasOld ? alias.newID : alias.oldID)
+            }
+            // Stable: a merge sorts after the changes its run applied at the same instant.
+            return (changes + merges).enumerated().sorted { ($0.element.at, $0.offset) < ($1.element.at, $1.offset) }.map(\.element)
+        }
     }
 
     // MARK: Applying

@@ -70,6 +70,8 @@ public struct SyncPlan: Sendable {
     public var counts: [String: EntityCounts]
     /// Why the run must be held, in plain words; empty when it may apply.
     public var holdReasons: [String]
+    /// Records the SIS probably re-keyed (each also a hold reason): applied as merges only when a person says so.
+    public var merges: [SourcedIDMerge] = []
 
     public var isEmpty: Bool { changes.isEmpty }
 }
@@ -169,9 +171,15 @@ public struct SyncPlanner: Sendable {
         }
         var classCourse = heldClassCourse
         classCourse.merge(diff.incomingClassCourse) { _, new in new }
-        reasons += lockedCourseRemovals(deleted: deletedByEntity, classCourse: classCourse, lockedCourses: lockedCourses)
-        reasons += changedSourcedIDs(added: diff.changes[.users] ?? [], deleted: deletedByEntity[.users] ?? [])
-        return SyncPlan(changes: changes, counts: counts, holdReasons: reasons)
+        let merges = Self.proposedMerges(
+            added: (diff.changes[.users] ?? []) + (diff.changes[.enrollments] ?? []), deleted: deletedByEntity)
+        // An enrollment that follows its re-keyed user is not a removal, unless the merge is declined.
+        let merged = Set(merges.filter { $0.entity == RosterEntity.enrollments.rawValue }.map(\.oldID))
+        var removable = deletedByEntity
+        removable[.enrollments] = removable[.enrollments]?.filter { !merged.contains($0.sourcedID) }
+        reasons += lockedCourseRemovals(deleted: removable, classCourse: classCourse, lockedCourses: lockedCourses)
+        reasons += Self.mergeReasons(merges)
+        return SyncPlan(changes: changes, counts: counts, holdReasons: reasons, merges: merges)
     }
 
     /// Students removed from a course whose mapping is locked: their work in progress is protected.
@@ -198,27 +206,57 @@ public struct SyncPlanner: Sendable {
     }
 
     /// A user that disappears while a new one with the same username, e-mail or identifier appears: most likely the
-    /// SIS changed the sourcedId; propose a merge instead of a delete plus a duplicate.
-    private func changedSourcedIDs(added: [RosterChange], deleted: [RosterRecord]) -> [String] {
-        guard !deleted.isEmpty else { return [] }
+    /// SIS changed the sourcedId. Proposes a merge instead of a delete plus a duplicate, and pairs the old user's
+    /// deleted enrollments with the new user's added ones in the same class and role.
+    static func proposedMerges(added: [RosterChange], deleted: [RosterEntity: [RosterRecord]]) -> [SourcedIDMerge] {
+        let deletedUsers = deleted[.users] ?? []
+        guard !deletedUsers.isEmpty else { return [] }
         var addedByKey: [String: String] = [:]
-        for change in added where change.operation == .add {
+        for change in added where change.operation == .add && change.record.entity == RosterEntity.users.rawValue {
             for (label, value) in [("username", change.record.ref1), ("e-mail", change.record.ref2), ("identifier", change.record.ref3)] {
                 if let value, !value.isEmpty { addedByKey["\(label)|\(value.lowercased())"] = change.record.sourcedID }
             }
         }
         guard !addedByKey.isEmpty else { return [] }
-        var proposals: [String] = []
-        for record in deleted {
+        var userMerges: [SourcedIDMerge] = []
+        var taken: Set<String> = []
+        for record in deletedUsers {
             for (label, value) in [("username", record.ref1), ("e-mail", record.ref2), ("identifier", record.ref3)] {
                 guard let value, !value.isEmpty, let newID = addedByKey["\(label)|\(value.lowercased())"] else { continue }
-                proposals.append(
-                    "user \(record.sourcedID) disappears while new user \(newID) has the same \(label) '\(value)': "
-                        + "the SIS probably changed the sourcedId; merge them instead of deleting one and adding a duplicate")
+                // One new user takes over one old user: a second claimant is a different person.
+                guard taken.insert(newID).inserted else { break }
+                userMerges.append(SourcedIDMerge(
+                    entity: RosterEntity.users.rawValue, oldID: record.sourcedID, newID: newID, matchedOn: label, value: value))
                 break
             }
         }
-        return proposals
+        guard !userMerges.isEmpty else { return [] }
+        // Enrollments re-keyed with their user: same class and role, old user → new user.
+        let newUserOf = Dictionary(uniqueKeysWithValues: userMerges.map { ($0.oldID, $0.newID) })
+        var addedEnrollments: [String: [String]] = [:]
+        for change in added where change.operation == .add && change.record.entity == RosterEntity.enrollments.rawValue {
+            let r = change.record
+            addedEnrollments["\(r.ref2 ?? "")|\(r.ref1 ?? "")|\(r.ref3 ?? "")", default: []].append(r.sourcedID)
+        }
+        var enrollmentMerges: [SourcedIDMerge] = []
+        for record in deleted[.enrollments] ?? [] {
+            guard let oldUser = record.ref2, let newUser = newUserOf[oldUser] else { continue }
+            let key = "\(newUser)|\(record.ref1 ?? "")|\(record.ref3 ?? "")"
+            guard let newID = addedEnrollments[key]?.popLast() else { continue }
+            enrollmentMerges.append(SourcedIDMerge(
+                entity: RosterEntity.enrollments.rawValue, oldID: record.sourcedID, newID: newID, matchedOn: "class and role",
+                value: "\(record.ref1 ?? "-") as \(record.ref3 ?? "-")"))
+        }
+        return userMerges + enrollmentMerges
+    }
+
+    /// The plain-words hold reason of each proposed user merge.
+    static func mergeReasons(_ merges: [SourcedIDMerge]) -> [String] {
+        return merges.filter { $0.entity == RosterEntity.users.rawValue }.map { merge in
+            "user \(merge.oldID) disappears while new user \(merge.newID) has the same \(merge.matchedOn) '\(merge.value)': "
+                + "the SIS probably changed the sourcedId; approve with --merge to keep them as one user (their work and "
+                + "enrollments follow), or --no-merge to delete one and add the other"
+        }
     }
 
     static func percent(_ share: Double) -> String {

@@ -82,9 +82,24 @@ public struct RosterHistoryEntry: Sendable, Equatable, Codable {
     public var entity: String
     public var sourcedID: String
     public var runID: String
+    /// `add`, `update`, `delete`, or for an applied merge `merged-into` (on the old id) and `merged-from` (on the new).
     public var operation: String
     public var title: String?
     public var at: Double
+    /// For a merge: the other sourcedId.
+    public var mergedWith: String? = nil
+
+    public init(integrationID: String, entity: String, sourcedID: String, runID: String, operation: String, title: String?,
+                at: Double, mergedWith: String? = nil) {
+        self.integrationID = integrationID
+        self.entity = entity
+        self.sourcedID = sourcedID
+        self.runID = runID
+        self.operation = operation
+        self.title = title
+        self.at = at
+        self.mergedWith = mergedWith
+    }
 }
 
 extension StoreTransaction {

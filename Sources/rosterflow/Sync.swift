@@ -79,14 +79,22 @@ extension RosterFlowCommand {
 
         struct Approve: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
-                abstract: "Apply a held run; with --without-deletes apply its adds and updates and park its deletes.")
+                abstract: "Apply a held run; with --without-deletes apply its adds and updates and park its deletes.",
+                discussion: """
+                    A run that proposes merges of re-keyed users (the SIS changed a sourcedId) needs --merge or --no-merge: \
+                    --merge keeps each pair as one user (the old sourcedId becomes an alias of the new one, its enrollments \
+                    follow, and the DSP and webhook subscribers are told); --no-merge deletes the old record and adds the new one.
+                    """)
             @OptionGroup var options: StoreOptions
             @Argument(help: "Sync run id.") var id: String
             @Flag(help: "Apply adds and updates only; keep the deletes parked.") var withoutDeletes = false
+            @Flag(inversion: .prefixedNo, help: "Apply the run's proposed merges of re-keyed users (or decline them).")
+            var merge: Bool?
 
             func run() async throws {
                 try await Output.run(json: options.json) {
-                    let view = try await options.open().approveSync(runID: id, withoutDeletes: withoutDeletes, actor: options.actor)
+                    let view = try await options.open().approveSync(
+                        runID: id, withoutDeletes: withoutDeletes, merge: merge, actor: options.actor)
                     try Output.emit(view, json: options.json) { SyncText.run($0, withReport: false) }
                 }
             }
@@ -120,6 +128,7 @@ extension RosterFlowCommand {
                     try Output.emit(entries, json: options.json) { list in
                         list.isEmpty ? "no change of \(sourcedId) was ever applied" : list.map {
                             "\(Date(timeIntervalSince1970: $0.at).ISO8601Format())  \($0.operation)\t\($0.entity) \($0.sourcedID)"
+                                + ($0.mergedWith.map { " ⇄ \($0)" } ?? "")
                                 + ($0.title.map { " (\($0))" } ?? "") + "  run \($0.runID), integration \($0.integrationID)"
                         }.joined(separator: "\n")
                     }
@@ -221,6 +230,12 @@ enum SyncText {
                 + [c.held, c.incoming, c.adds, c.updates, c.deletes].map { String($0).leftPadded(to: 8) }.joined(separator: " "))
         }
         for reason in run.reasons { lines.append("  ! \(reason)") }
+        if !run.merges.isEmpty {
+            lines.append("  merges (\(run.merges.first?.status ?? "proposed")):")
+            for merge in run.merges {
+                lines.append("    \(merge.entity) \(merge.oldID) → \(merge.newID)  (same \(merge.matchedOn): \(merge.value))")
+            }
+        }
         lines.append("  issues: \(run.errorCount) errors, \(run.warningCount) warnings")
         if withReport, let report = run.report, !report.issues.isEmpty {
             lines.append(report.rendered(maxPerFile: 20).split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
@@ -228,7 +243,8 @@ enum SyncText {
         for step in run.lifecycle { lines.append("  " + Text.step(step)) }
         switch run.decision {
         case "held":
-            lines.append("  held for review: `rosterflow sync approve \(run.id)` [--without-deletes] or `rosterflow sync reject \(run.id)`")
+            let merging = run.merges.isEmpty ? "" : " --merge|--no-merge"
+            lines.append("  held for review: `rosterflow sync approve \(run.id)\(merging)` [--without-deletes] or `rosterflow sync reject \(run.id)`")
         case "rejected":
             lines.append("  nothing was applied")
         default:

@@ -174,11 +174,10 @@ final class SyncTests: XCTestCase {
         XCTAssertTrue(run.reasons.contains { $0.contains("from course crs-1, whose mapping is locked") }, "\(run.reasons)")
     }
 
-    func testAChangedSourcedIdIsProposedAsAMerge() async throws {
-        let b = try bundle("b1")
-        _ = try await sync(b)
-        let renamed = try copy(b, to: "renamed")
-        // The SIS re-keyed one student: same username, e-mail and identifier, new sourcedId.
+    /// A copy of `bundle` in which the SIS re-keyed one student: same username, e-mail and identifier, new sourcedId.
+    /// With `rekeyEnrollments`, the student's enrollments get new sourcedIds too (else they keep theirs, re-pointed).
+    func rekeyed(_ bundle: String, to name: String, rekeyEnrollments: Bool) throws -> (path: String, oldID: String, enrollments: [String]) {
+        let renamed = try copy(bundle, to: name)
         let users = try lines(renamed, "users.csv")
         let student = try XCTUnwrap(users.first { $0.hasPrefix("stu-") })
         let oldID = String(student.split(separator: ",")[0])
@@ -186,13 +185,99 @@ final class SyncTests: XCTestCase {
         try write(renamed, "roles.csv", try lines(renamed, "roles.csv").map {
             $0.replacingOccurrences(of: ",\(oldID),", with: ",stu-new-1,")
         })
-        try write(renamed, "enrollments.csv", try lines(renamed, "enrollments.csv").map {
-            $0.replacingOccurrences(of: ",\(oldID),", with: ",stu-new-1,")
+        var rekeyedEnrollments: [String] = []
+        try write(renamed, "enrollments.csv", try lines(renamed, "enrollments.csv").map { line in
+            guard line.contains(",\(oldID),") else { return line }
+            var fields = self.fields(line)
+            if rekeyEnrollments {
+                rekeyedEnrollments.append(fields[0])
+                fields[0] = "new-" + fields[0]
+            }
+            return fields.joined(separator: ",").replacingOccurrences(of: ",\(oldID),", with: ",stu-new-1,")
         })
+        return (renamed, oldID, rekeyedEnrollments)
+    }
+
+    func testAChangedSourcedIdIsProposedAsAMergeAndApprovedAsOne() async throws {
+        let b = try bundle("b1")
+        _ = try await sync(b)
+        let (renamed, oldID, enrollments) = try rekeyed(b, to: "renamed", rekeyEnrollments: true)
+        XCTAssertFalse(enrollments.isEmpty, "the sample student has enrollments")
         let run = try await sync(renamed)
         XCTAssertEqual(run.decision, "held")
         XCTAssertTrue(run.reasons.contains { $0.contains("user \(oldID) disappears while new user stu-new-1 has the same username") },
                       "\(run.reasons)")
+        XCTAssertEqual(run.merges.filter { $0.entity == "users" }.map { [$0.oldID, $0.newID, $0.matchedOn] }, [[oldID, "stu-new-1", "username"]])
+        XCTAssertEqual(Set(run.merges.filter { $0.entity == "enrollments" }.map(\.oldID)), Set(enrollments))
+        XCTAssertEqual(Set(run.merges.filter { $0.entity == "enrollments" }.map(\.newID)), Set(enrollments.map { "new-" + $0 }))
+
+        // A person must choose: merge, or delete and add.
+        let refusal = await assertRefused(.refused) { try await self.service.approveSync(runID: run.id, actor: "vendor") }
+        XCTAssertTrue(refusal?.message.contains("--merge") ?? false, refusal?.message ?? "")
+        XCTAssertEqual(try service.integration(id: integrationID).state, "on_hold", "a refused approval changes nothing")
+
+        let approved = try await service.approveSync(runID: run.id, merge: true, actor: "vendor")
+        XCTAssertEqual(approved.decision, "approved")
+        XCTAssertEqual(Set(approved.merges.map(\.status)), ["merged"])
+        XCTAssertEqual(try service.integration(id: integrationID).state, "shells_created")
+        let heldUsers = Set(try service.store.read { try $0.rosterRecords(integrationID: integrationID, entity: "users") }.map(\.sourcedID))
+        XCTAssertTrue(heldUsers.contains("stu-new-1"))
+        XCTAssertFalse(heldUsers.contains(oldID))
+
+        // The old id's story continues under the new one.
+        XCTAssertEqual(try service.rosterHistory(sourcedID: oldID).map(\.operation), ["add", "delete", "merged-into"])
+        XCTAssertEqual(try service.rosterHistory(sourcedID: oldID).last?.mergedWith, "stu-new-1")
+        XCTAssertEqual(try service.rosterHistory(sourcedID: "stu-new-1").map(\.operation), ["add", "merged-from"])
+        let current = try service.store.read { try $0.currentSourcedID(integrationID: integrationID, entity: "users", sourcedID: oldID) }
+        XCTAssertEqual(current, "stu-new-1")
+
+        // The DSP (and every webhook subscriber) is told, one line per merge.
+        let notice = try XCTUnwrap(try service.store.read { try $0.outbox(instanceID: integrationID) }
+            .first { $0.template == "sourced-ids-merged" })
+        XCTAssertEqual(notice.recipient, "dsp")
+        XCTAssertTrue(notice.payload.contains("user \(oldID) is now stu-new-1 (same username"), notice.payload)
+
+        // The same bundle again: nothing left to do.
+        let again = try await sync(renamed)
+        XCTAssertEqual(again.decision, "unchanged")
+    }
+
+    func testADeclinedMergeDeletesTheOldUserAndAddsTheNew() async throws {
+        let b = try bundle("b1")
+        _ = try await sync(b)
+        let (renamed, oldID, _) = try rekeyed(b, to: "renamed", rekeyEnrollments: false)
+        let run = try await sync(renamed)
+        XCTAssertEqual(run.decision, "held")
+        XCTAssertEqual(run.merges.map(\.entity), ["users"], "enrollments kept their sourcedIds: they are updates, not merges")
+        let approved = try await service.approveSync(runID: run.id, merge: false, actor: "vendor")
+        XCTAssertEqual(approved.merges.map(\.status), ["declined"])
+        XCTAssertEqual(try service.rosterHistory(sourcedID: oldID).map(\.operation), ["add", "delete"])
+        XCTAssertTrue(try service.store.read { try $0.aliases(involving: oldID) }.isEmpty)
+        XCTAssertFalse(try service.store.read { try $0.outbox(instanceID: integrationID) }.contains { $0.template == "sourced-ids-merged" })
+    }
+
+    func testARekeyedStudentInALockedCourseIsAMergeNotARemoval() async throws {
+        let b = try bundle("b1")
+        _ = try await sync(b)
+        let (renamed, oldID, enrollments) = try rekeyed(b, to: "renamed", rekeyEnrollments: true)
+        // Lock the course of the student's first class.
+        let enrollment = try XCTUnwrap(try lines(b, "enrollments.csv").map(fields).first { $0[0] == enrollments.first })
+        let courseOfClass = try XCTUnwrap(try lines(b, "classes.csv").map(fields).first { $0[0] == enrollment[3] })[5]
+        let course = try XCTUnwrap(try service.courses(integrationID: integrationID).first { $0.sourcedID == courseOfClass })
+        _ = try await service.mapCourse(id: course.id, catalogTitle: "Algebra", baseID: "ALG", actor: "dsp")
+        _ = try await service.verifyCourse(id: course.id, actor: "school")
+        _ = try await service.contentAdded(id: course.id, actor: "dsp")
+        _ = try await service.studentStarted(id: course.id, actor: "platform")
+
+        let run = try await sync(renamed)
+        XCTAssertEqual(run.decision, "held")
+        XCTAssertEqual(run.reasons.count, 1, "only the merge holds it, not a removal from the locked course: \(run.reasons)")
+        XCTAssertTrue(run.reasons[0].contains("user \(oldID) disappears"), run.reasons[0])
+        // --without-deletes parks real deletes, but a merge's old half is not one.
+        _ = try await service.approveSync(runID: run.id, withoutDeletes: true, merge: true, actor: "vendor")
+        let heldEnrollments = Set(try service.store.read { try $0.rosterRecords(integrationID: integrationID, entity: "enrollments") }.map(\.sourcedID))
+        XCTAssertTrue(heldEnrollments.isDisjoint(with: enrollments))
+        XCTAssertTrue(heldEnrollments.isSuperset(of: enrollments.map { "new-" + $0 }))
     }
 
     func testACourseAddedByALaterSyncGetsAShellAndTheDSPIsTold() async throws {

@@ -1,0 +1,104 @@
+import GRDB
+
+/// A record the SIS re-keyed: it disappears under `oldID` while a record with the same username, e-mail or
+/// identifier (users), or the same class and role of a merged user (enrollments), appears under `newID`.
+public struct SourcedIDMerge: Sendable, Equatable, Codable {
+    /// The `RosterEntity` raw value (`users` or `enrollments`).
+    public var entity: String
+    public var oldID: String
+    public var newID: String
+    /// What the two records share: `username`, `e-mail`, `identifier`, or `class and role` for an enrollment.
+    public var matchedOn: String
+    /// The shared value.
+    public var value: String
+    /// `proposed` until the run is decided, then `merged` or `declined`.
+    public var status: String
+
+    public init(entity: String, oldID: String, newID: String, matchedOn: String, value: String, status: String = "proposed") {
+        self.entity = entity
+        self.oldID = oldID
+        self.newID = newID
+        self.matchedOn = matchedOn
+        self.value = value
+        self.status = status
+    }
+}
+
+/// An applied merge: the old sourcedId now names the record held under the new one.
+public struct RosterAlias: Sendable, Equatable, Codable {
+    public var integrationID: String
+    public var entity: String
+    public var oldID: String
+    public var newID: String
+    public var runID: String
+    public var actor: String
+    public var at: Double
+}
+
+extension StoreTransaction {
+    /// Keeps the merges a held run proposes, so that its approval can apply them.
+    public func storeProposedMerges(_ merges: [SourcedIDMerge], runID: String) throws {
+        for merge in merges {
+            try db.execute(sql: """
+                INSERT INTO sync_merges (run_id, entity, old_id, new_id, matched_on, value) VALUES (?, ?, ?, ?, ?, ?)
+                """, arguments: [runID, merge.entity, merge.oldID, merge.newID, merge.matchedOn, merge.value])
+        }
+    }
+
+    /// The merges a run proposed, users first, in old sourcedId order.
+    public func proposedMerges(runID: String) throws -> [SourcedIDMerge] {
+        try Row.fetchAll(db, sql: """
+            SELECT entity, old_id, new_id, matched_on, value, status FROM sync_merges WHERE run_id = ?
+            ORDER BY entity = 'users' DESC, entity, old_id
+            """, arguments: [runID]).map {
+            SourcedIDMerge(entity: $0[0], oldID: $0[1], newID: $0[2], matchedOn: $0[3], value: $0[4], status: $0[5])
+        }
+    }
+
+    /// Records how a run's proposed merges were decided (`merged` or `declined`).
+    public func decideProposedMerges(runID: String, status: String) throws {
+        try db.execute(sql: "UPDATE sync_merges SET status = ? WHERE run_id = ? AND status = 'proposed'", arguments: [status, runID])
+    }
+
+    /// Takes the deletes of merged records out of a parked set: they are half of a merge, not a removal.
+    public func unparkDeletes(runID: String, entity: String, sourcedIDs: [String]) throws {
+        for id in sourcedIDs {
+            try db.execute(sql: """
+                UPDATE sync_changes SET parked = 0 WHERE run_id = ? AND op = 'delete' AND entity = ? AND sourced_id = ?
+                """, arguments: [runID, entity, id])
+        }
+    }
+
+    /// Records applied merges as aliases of the integration's roster.
+    public func insertAliases(_ merges: [SourcedIDMerge], integrationID: String, runID: String, actor: String, now: Double) throws {
+        for merge in merges {
+            try db.execute(sql: """
+                INSERT INTO roster_aliases (integration_id, entity, old_id, new_id, run_id, actor, at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (integration_id, entity, old_id) DO UPDATE SET
+                    new_id = excluded.new_id, run_id = excluded.run_id, actor = excluded.actor, at = excluded.at
+                """, arguments: [integrationID, merge.entity, merge.oldID, merge.newID, runID, actor, now])
+        }
+    }
+
+    /// Applied merges in which a sourcedId took part, as the old or the new id, oldest first.
+    public func aliases(involving sourcedID: String) throws -> [RosterAlias] {
+        try Row.fetchAll(db, sql: """
+            SELECT integration_id, entity, old_id, new_id, run_id, actor, at FROM roster_aliases
+            WHERE old_id = ? OR new_id = ? ORDER BY at
+            """, arguments: [sourcedID, sourcedID]).map {
+            RosterAlias(integrationID: $0[0], entity: $0[1], oldID: $0[2], newID: $0[3], runID: $0[4], actor: $0[5], at: $0[6])
+        }
+    }
+
+    /// The sourcedId a record now has, following applied merges (itself when it was never merged).
+    public func currentSourcedID(integrationID: String, entity: String, sourcedID: String) throws -> String {
+        var id = sourcedID
+        var seen: Set<String> = [id]
+        while let next = try String.fetchOne(db, sql: """
+            SELECT new_id FROM roster_aliases WHERE integration_id = ? AND entity = ? AND old_id = ?
+            """, arguments: [integrationID, entity, id]), seen.insert(next).inserted {
+            id = next
+        }
+        return id
+    }
+}
