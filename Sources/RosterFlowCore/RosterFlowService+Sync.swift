@@ -73,7 +73,12 @@ extension RosterFlowService {
                 id: runID, integrationID: integrationID, bundle: bundlePath, startedAt: started, finishedAt: clock(),
                 decision: "rejected", reasons: Self.json([reason]), counts: "{}", report: Self.json(ValidationReport()),
                 basedOnRun: basedOn)
-            try await write { tx, _ in try tx.insertSyncRun(run) }
+            let rules = self.runtime.rules
+            try await write { tx, now in
+                try tx.insertSyncRun(run)
+                try Self.tellDistrict(rules, tx: tx, integrationID: integrationID, template: "sync-failed",
+                                      reason: "sync \(runID): \(reason)", report: nil, now: now)
+            }
             return try syncRun(id: runID)
         }
         var reasons: [String] = []
@@ -107,11 +112,22 @@ extension RosterFlowService {
         let runtime = self.runtime
         let firstSync = basedOn == nil
         let holdReasons = reasons
+        let errorCount = bundle.report.errorCount
+        let renderedReport = errorCount > 0 || decision == "rejected" ? bundle.report.rendered(maxPerFile: 20) : ""
         let lifecycle = try await write { tx, now in
             var finished = run
             finished.finishedAt = now
             try tx.insertSyncRun(finished)
             if decision == "held" || decision == "dry-run" { try tx.storeProposedMerges(plan.merges, runID: runID) }
+            // The district's OneRoster admin hears of a rejected bundle, and of rows skipped for errors.
+            if decision == "rejected" {
+                try Self.tellDistrict(runtime.rules, tx: tx, integrationID: integrationID, template: "sync-failed",
+                                      reason: "sync \(runID): " + holdReasons.joined(separator: "; "), report: renderedReport, now: now)
+            } else if decision != "dry-run", errorCount > 0 {
+                try Self.tellDistrict(runtime.rules, tx: tx, integrationID: integrationID, template: "sync-problems",
+                                      reason: "sync \(runID) quarantined \(errorCount) row\(errorCount == 1 ? "" : "s")",
+                                      report: renderedReport, now: now)
+            }
             switch decision {
             case "applied":
                 return try Self.apply(
@@ -243,6 +259,16 @@ extension RosterFlowService {
         var view = Self.view(run, withReport: true)
         view.merges = merges
         return view
+    }
+
+    /// An e-mail (and webhook) to the district's OneRoster admin about a sync, in the caller's transaction.
+    static func tellDistrict(
+        _ rules: DomainRules, tx: StoreTransaction, integrationID: String, template: String, reason: String, report: String?,
+        now: Double
+    ) throws {
+        guard let instance = try tx.instance(id: integrationID) else { return }
+        try rules.enqueue(template: template, recipient: "district_admin", tx: tx, instance: instance, reason: reason,
+                          payload: report.map { ["report": $0] } ?? [:], now: now)
     }
 
     /// One line per merge, users first: what a DSP or a learning platform needs to relink accounts and work.

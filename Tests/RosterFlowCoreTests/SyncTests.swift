@@ -306,6 +306,12 @@ final class SyncTests: XCTestCase {
         XCTAssertGreaterThan(run.errorCount, 0)
         XCTAssertTrue(run.report?.issues.contains { $0.code == .unknownEnumValue && $0.file == "enrollments.csv" } ?? false)
         XCTAssertEqual(try held(.enrollments), 800)
+        // The district's OneRoster admin is told which row was skipped and how to fix it.
+        let notices = try service.store.read { try $0.outbox(instanceID: integrationID) }.filter { $0.template == "sync-problems" }
+        XCTAssertEqual(notices.count, 1)
+        XCTAssertEqual(notices.first?.recipient, "district_admin")
+        XCTAssertTrue(notices.first?.payload.contains("pupil") ?? false, notices.first?.payload ?? "")
+        XCTAssertTrue(notices.first?.payload.contains("enrollments.csv") ?? false, notices.first?.payload ?? "")
     }
 
     func testABundleWithoutAManifestIsRejectedAndADryRunChangesNothing() async throws {
@@ -322,6 +328,15 @@ final class SyncTests: XCTestCase {
         XCTAssertTrue(run.reasons.first?.contains("no manifest.csv") ?? false, "\(run.reasons)")
         XCTAssertEqual(try held(.users), 0)
         XCTAssertEqual(try service.syncRuns(integrationID: integrationID).map(\.decision), ["rejected", "dry-run"])
+        let messages = try service.store.read { try $0.outbox(instanceID: integrationID) }
+        XCTAssertEqual(messages.filter { $0.template == "sync-failed" }.map(\.recipient), ["district_admin"], "one notice, for the rejection")
+        XCTAssertTrue(messages.first { $0.template == "sync-failed" }?.payload.contains("no manifest.csv") ?? false)
+        XCTAssertFalse(messages.contains { $0.template == "sync-problems" }, "a dry run tells no one")
+
+        // An unreadable bundle is rejected too, and the district is told.
+        let unreadable = try await sync(folder + "/no-such-bundle.zip")
+        XCTAssertEqual(unreadable.decision, "rejected")
+        XCTAssertEqual(try service.store.read { try $0.outbox(instanceID: integrationID) }.filter { $0.template == "sync-failed" }.count, 2)
     }
 
     func testNightlySyncsRunOncePerLocalDayAndAlertWhenLateOrSourceless() async throws {
