@@ -349,6 +349,7 @@ extension RosterFlowService {
         case .rosterClass: .classes
         case .user: .users
         case .enrollment: .enrollments
+        case .demographics: .demographics
         default: nil
         }
     }

@@ -36,8 +36,11 @@ extension SyncPolicy {
 }
 
 /// The entities RosterFlow holds from a sync, in the order changes apply (parents before children).
+///
+/// Demographics are held as a fingerprint only (no birth dates or race flags are stored): enough to tell a change,
+/// and to apply bulk and delta semantics to demographics.csv like any other file.
 public enum RosterEntity: String, Sendable, Codable, CaseIterable {
-    case orgs, academicSessions, courses, classes, users, enrollments
+    case orgs, academicSessions, courses, classes, users, enrollments, demographics
 
     var file: OneRosterFile {
         switch self {
@@ -47,6 +50,7 @@ public enum RosterEntity: String, Sendable, Codable, CaseIterable {
         case .classes: .classes
         case .users: .users
         case .enrollments: .enrollments
+        case .demographics: .demographics
         }
     }
 
@@ -268,6 +272,7 @@ public struct SyncPlanner: Sendable {
     static func allRecords(in bundle: OneRosterBundle) -> [OneRosterRecord] {
         bundle.orgs.map { .org($0) } + bundle.academicSessions.map { .academicSession($0) } + bundle.courses.map { .course($0) }
             + bundle.classes.map { .rosterClass($0) } + bundle.users.map { .user($0) } + bundle.enrollments.map { .enrollment($0) }
+            + bundle.demographics.map { .demographics($0) }
     }
 
     /// The held-roster form of one OneRoster record: its entity, its fingerprint and the fields the safeguards need.
@@ -317,9 +322,22 @@ public struct SyncPlanner: Sendable {
                                    e.primary.map { String($0) }, e.beginDate.map { "\($0)" }, e.endDate.map { "\($0)" }],
                                   e.extensions),
                 ref1: e.classSourcedId, ref2: e.userSourcedId, ref3: e.role.rawValue))
+        case let .demographics(d):
+            return (.demographics, d.status, RosterRecord(
+                entity: RosterEntity.demographics.rawValue, sourcedID: d.sourcedId,
+                digest: Digest.of([d.birthDate.map { "\($0)" }, d.sex?.rawValue, flag(d.americanIndianOrAlaskaNative),
+                                   flag(d.asian), flag(d.blackOrAfricanAmerican),
+                                   flag(d.nativeHawaiianOrOtherPacificIslander), flag(d.white),
+                                   flag(d.demographicRaceTwoOrMoreRaces), flag(d.hispanicOrLatinoEthnicity),
+                                   d.countryOfBirthCode, d.stateOfBirthAbbreviation, d.cityOfBirth,
+                                   d.publicSchoolResidenceStatus], d.extensions)))
         default:
             return nil
         }
+    }
+
+    private static func flag(_ value: Bool?) -> String? {
+        value.map { $0 ? "true" : "false" }
     }
 }
 

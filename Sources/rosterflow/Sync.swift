@@ -196,7 +196,7 @@ struct PolicyOptions: ParsableArguments {
     var maxDeleteShare: Double?
     @Option(help: "Hold the run when it would update more than this share (0–1) of an entity's records.")
     var maxUpdateShare: Double?
-    @Option(help: "Entities a bulk file deletes by omission (comma list of orgs, academicSessions, courses, classes, users, enrollments; 'none' for none).")
+    @Option(help: "Entities a bulk file deletes by omission (comma list of orgs, academicSessions, courses, classes, users, enrollments, demographics; 'none' for none).")
     var implicitDeletes: String?
 
     var isEmpty: Bool { maxDeleteShare == nil && maxUpdateShare == nil && implicitDeletes == nil }

@@ -293,6 +293,33 @@ final class SyncTests: XCTestCase {
         XCTAssertEqual(messages.map(\.template), ["course-added-after-startup"])
     }
 
+    func testDemographicsAreHeldAsFingerprintsAndFollowBulkSemantics() async throws {
+        let path = folder + "/demo"
+        _ = try SampleBundle.write(to: URL(fileURLWithPath: path), users: 200, classes: 10, enrollments: 800, version: "1.2",
+                                   seed: 7, demographics: true)
+        let first = try await sync(path)
+        XCTAssertEqual(first.counts["demographics"]?.adds, 200)
+        XCTAssertEqual(try held(.demographics), 200)
+        // Only a fingerprint is held: no birth date or race flag is stored.
+        let record = try XCTUnwrap(try service.store.read { try $0.rosterRecords(integrationID: integrationID, entity: "demographics") }.first)
+        XCTAssertNil(record.ref1)
+        XCTAssertNil(record.title)
+
+        let changed = try copy(path, to: "demo-changed")
+        var rows = try lines(changed, "demographics.csv")
+        var fields = self.fields(rows[1])
+        let id = fields[0]
+        fields[3] = fields[3] == "2010-01-01" ? "2010-01-02" : "2010-01-01"  // birthDate
+        rows[1] = fields.joined(separator: ",")
+        rows.remove(at: 2)  // omitted from a bulk file: deleted
+        try write(changed, "demographics.csv", rows)
+        let second = try await sync(changed)
+        XCTAssertEqual(second.decision, "applied")
+        XCTAssertEqual(second.counts["demographics"]?.updates, 1)
+        XCTAssertEqual(second.counts["demographics"]?.deletes, 1)
+        XCTAssertEqual(try service.rosterHistory(sourcedID: id).filter { $0.entity == "demographics" }.map(\.operation), ["add", "update"])
+    }
+
     func testAQuarantinedRowInABulkFileIsNotDeleted() async throws {
         let b = try bundle("b1")
         _ = try await sync(b)
