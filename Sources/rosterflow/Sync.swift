@@ -225,7 +225,8 @@ enum SyncText {
         var lines = ["sync \(run.id) of \(run.integrationID): \(run.decision.uppercased())  (\(run.bundle))"]
         lines.append("  entity            held  incoming   adds  updates  deletes")
         for entity in RosterEntity.allCases {
-            guard let c = run.counts[entity.rawValue] else { continue }
+            // An entity the district neither sends nor has is left out.
+            guard let c = run.counts[entity.rawValue], c.held + c.incoming + c.deletes > 0 else { continue }
             lines.append("  " + entity.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0)
                 + [c.held, c.incoming, c.adds, c.updates, c.deletes].map { String($0).leftPadded(to: 8) }.joined(separator: " "))
         }

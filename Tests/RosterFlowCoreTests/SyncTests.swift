@@ -101,6 +101,8 @@ final class SyncTests: XCTestCase {
         XCTAssertEqual(approved.decision, "approved")
         XCTAssertEqual(try held(.enrollments), 400)
         XCTAssertEqual(try service.integration(id: integrationID).state, "shells_created", "resumed where it was")
+        let shellNotices = try service.store.read { try $0.outbox(instanceID: integrationID) }.filter { $0.template == "shells-created" }
+        XCTAssertEqual(shellNotices.count, 1, "resuming from on_hold does not tell the DSP about the shells again")
         await assertRefused(.refused) { try await self.service.approveSync(runID: run.id, actor: "vendor") }
         XCTAssertEqual(try service.rosterHistory(sourcedID: "enr-00000800").map(\.operation), ["add", "delete"])
     }
