@@ -104,7 +104,7 @@ public struct DomainRules: Sendable {
             return try announceCourse(context)
         case "check_integration_content":
             guard let progress = try tx.integrationProgress(courseID: context.instance.id, notIn: Self.contentStates),
-                  progress.state == "shells_created", progress.outside == 0
+                  progress.state == "shells_created", !progress.anyOutside
             else { return [] }
             return [try context.runtime.apply(
                 tx, instanceID: progress.integrationID, event: "all_content_mapped", sender: .system,

@@ -80,6 +80,7 @@ public struct StoreTransaction {
     /// Columns in the order ``instance(_:)`` decodes them by position (name lookups are slow on hot paths).
     private static let instanceColumns =
         "id, workflow, version, state, previous_state, subject_title, row_version, created_at, entered_at, updated_at"
+    private static let instanceByID = "SELECT \(instanceColumns) FROM workflow_instances WHERE id = ?"
 
     private static func instance(_ row: FastRow) -> InstanceRecord {
         InstanceRecord(
@@ -99,7 +100,7 @@ public struct StoreTransaction {
     }
 
     public func instance(id: String) throws -> InstanceRecord? {
-        try first("SELECT \(Self.instanceColumns) FROM workflow_instances WHERE id = ?", [id], Self.instance)
+        try first(Self.instanceByID, [id], Self.instance)
     }
 
     /// Instances of `workflow`, optionally only those in `states`, oldest entry first.
@@ -263,7 +264,7 @@ public struct StoreTransaction {
     }
 
     public func integration(id: String) throws -> IntegrationRecord? {
-        try first("SELECT \(Self.integrationColumns) FROM integrations WHERE id = ?", [id], Self.integration)
+        try first(Self.integrationByID, [id], Self.integration)
     }
 
     /// All integrations, oldest first.
@@ -279,6 +280,7 @@ public struct StoreTransaction {
 
     private static let integrationColumns =
         "id, tenant_id, district, permission, contact_email, sync_time, timezone, next_sync_at, created_at"
+    private static let integrationByID = "SELECT \(integrationColumns) FROM integrations WHERE id = ?"
 
     private static func integration(_ row: FastRow) -> IntegrationRecord {
         IntegrationRecord(
@@ -299,7 +301,7 @@ public struct StoreTransaction {
     }
 
     public func course(id: String) throws -> CourseRecord? {
-        try first("SELECT \(Self.courseColumns) FROM courses WHERE id = ?", [id], Self.courseRecord)
+        try first(Self.courseByID, [id], Self.courseRecord)
     }
 
     public func course(integrationID: String, sourcedID: String) throws -> CourseRecord? {
@@ -321,6 +323,7 @@ public struct StoreTransaction {
     }
 
     private static let courseColumns = "id, integration_id, sourced_id, title, catalog_title, base_id, locked_at, created_at"
+    private static let courseByID = "SELECT \(courseColumns) FROM courses WHERE id = ?"
 
     private static func courseRecord(_ row: FastRow) -> CourseRecord {
         CourseRecord(
@@ -329,35 +332,29 @@ public struct StoreTransaction {
             createdAt: row.double(7))
     }
 
-    /// What a notification about an instance needs: its course (when it is one) and its integration, in one query.
+    /// What a notification about an instance needs: its course (when it is one) and its integration (two lookups by
+    /// primary key on cached statements: this runs for every notification a transition writes).
     public func notificationSubject(instanceID: String) throws -> (course: CourseRecord?, integration: IntegrationRecord?) {
-        let courseColumns = Self.courseColumns.split(separator: ",").map { "c." + $0.trimmingCharacters(in: .whitespaces) }
-        let integrationColumns = Self.integrationColumns.split(separator: ",").map { "n." + $0.trimmingCharacters(in: .whitespaces) }
-        let found = try first("""
-            SELECT \((courseColumns + integrationColumns).joined(separator: ", "))
-            FROM (SELECT ? AS wanted) w
-            LEFT JOIN courses c ON c.id = w.wanted
-            JOIN integrations n ON n.id = COALESCE(c.integration_id, w.wanted)
-            """, [instanceID]) { row -> (CourseRecord?, IntegrationRecord) in
-            let course = row.optionalString(0).map { _ in Self.courseRecord(row) }
-            return (course, Self.integration(FastRow(handle: row.handle, offset: 8)))
-        }
-        return (found?.0, found?.1)
+        let course = try first(Self.courseByID, [instanceID], Self.courseRecord)
+        let integration = try first(Self.integrationByID, [course?.integrationID ?? instanceID], Self.integration)
+        return (course, integration)
     }
 
-    /// For the integration a course belongs to: its id, its state, and how many of its courses are in none of
-    /// `states` (one query: this runs on every course that gets content).
+    /// For the integration a course belongs to: its id, its state, and whether any of its courses is in none of
+    /// `states` (one query that stops at the first such course: this runs on every course that gets content).
     public func integrationProgress(courseID: String, notIn states: [String]) throws
-        -> (integrationID: String, state: String, outside: Int)?
+        -> (integrationID: String, state: String, anyOutside: Bool)?
     {
         let placeholders = states.map { _ in "?" }.joined(separator: ",")
         return try first("""
             SELECT c.integration_id, i.state,
-                   (SELECT COUNT(*) FROM courses c2 JOIN workflow_instances i2 ON i2.id = c2.id
-                    WHERE c2.integration_id = c.integration_id AND i2.state NOT IN (\(placeholders)))
+                   EXISTS (SELECT 1 FROM courses c2 JOIN workflow_instances i2 ON i2.id = c2.id
+                           WHERE c2.integration_id = c.integration_id AND i2.state NOT IN (\(placeholders)))
             FROM courses c JOIN workflow_instances i ON i.id = c.integration_id
             WHERE c.id = ?
-            """, StatementArguments(states) + [courseID]) { (integrationID: $0.string(0), state: $0.string(1), outside: $0.int(2)) }
+            """, StatementArguments(states) + [courseID]) {
+            (integrationID: $0.string(0), state: $0.string(1), anyOutside: $0.int(2) != 0)
+        }
     }
 
     /// How many of an integration's courses are in none of `states`, and how many it has in all.
