@@ -241,6 +241,7 @@ extension RosterFlowService {
                 throw RosterFlowError(.refused, "sync run \(runID) is '\(run.decision)', not held; only a held run can be rejected")
             }
             try tx.dropChangeSet(runID: runID)
+            try tx.decideProposedMerges(runID: runID, status: "dropped")
             try tx.updateSyncRunDecision(id: runID, decision: "dropped", finishedAt: now)
             guard try tx.instance(id: run.integrationID)?.state == "on_hold" else { return [AppliedStep]() }
             return [try runtime.apply(

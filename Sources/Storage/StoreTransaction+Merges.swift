@@ -11,7 +11,7 @@ public struct SourcedIDMerge: Sendable, Equatable, Codable {
     public var matchedOn: String
     /// The shared value.
     public var value: String
-    /// `proposed` until the run is decided, then `merged` or `declined`.
+    /// `proposed` until the run is decided, then `merged`, `declined` (approved with --no-merge) or `dropped` (rejected).
     public var status: String
 
     public init(entity: String, oldID: String, newID: String, matchedOn: String, value: String, status: String = "proposed") {
@@ -55,7 +55,7 @@ extension StoreTransaction {
         }
     }
 
-    /// Records how a run's proposed merges were decided (`merged` or `declined`).
+    /// Records how a run's proposed merges were decided (`merged`, `declined` or `dropped`).
     public func decideProposedMerges(runID: String, status: String) throws {
         try db.execute(sql: "UPDATE sync_merges SET status = ? WHERE run_id = ? AND status = 'proposed'", arguments: [status, runID])
     }

@@ -178,14 +178,16 @@ final class SyncTests: XCTestCase {
 
     /// A copy of `bundle` in which the SIS re-keyed one student: same username, e-mail and identifier, new sourcedId.
     /// With `rekeyEnrollments`, the student's enrollments get new sourcedIds too (else they keep theirs, re-pointed).
-    func rekeyed(_ bundle: String, to name: String, rekeyEnrollments: Bool) throws -> (path: String, oldID: String, enrollments: [String]) {
+    func rekeyed(_ bundle: String, to name: String, rekeyEnrollments: Bool, newID: String = "stu-new-1") throws
+        -> (path: String, oldID: String, enrollments: [String])
+    {
         let renamed = try copy(bundle, to: name)
         let users = try lines(renamed, "users.csv")
-        let student = try XCTUnwrap(users.first { $0.hasPrefix("stu-") })
+        let student = try XCTUnwrap(users.first { $0.hasPrefix("stu-0") })
         let oldID = String(student.split(separator: ",")[0])
-        try write(renamed, "users.csv", users.map { $0 == student ? "stu-new-1" + $0.dropFirst(oldID.count) : $0 })
+        try write(renamed, "users.csv", users.map { $0 == student ? newID + $0.dropFirst(oldID.count) : $0 })
         try write(renamed, "roles.csv", try lines(renamed, "roles.csv").map {
-            $0.replacingOccurrences(of: ",\(oldID),", with: ",stu-new-1,")
+            $0.replacingOccurrences(of: ",\(oldID),", with: ",\(newID),")
         })
         var rekeyedEnrollments: [String] = []
         try write(renamed, "enrollments.csv", try lines(renamed, "enrollments.csv").map { line in
@@ -195,7 +197,7 @@ final class SyncTests: XCTestCase {
                 rekeyedEnrollments.append(fields[0])
                 fields[0] = "new-" + fields[0]
             }
-            return fields.joined(separator: ",").replacingOccurrences(of: ",\(oldID),", with: ",stu-new-1,")
+            return fields.joined(separator: ",").replacingOccurrences(of: ",\(oldID),", with: ",\(newID),")
         })
         return (renamed, oldID, rekeyedEnrollments)
     }
@@ -256,6 +258,13 @@ final class SyncTests: XCTestCase {
         XCTAssertEqual(try service.rosterHistory(sourcedID: oldID).map(\.operation), ["add", "delete"])
         XCTAssertTrue(try service.store.read { try $0.aliases(involving: oldID) }.isEmpty)
         XCTAssertFalse(try service.store.read { try $0.outbox(instanceID: integrationID) }.contains { $0.template == "sourced-ids-merged" })
+
+        // A rejected run's proposals are dropped with it.
+        let (again, _, _) = try rekeyed(renamed, to: "renamed-again", rekeyEnrollments: false, newID: "stu-new-2")
+        let second = try await sync(again)
+        XCTAssertEqual(second.decision, "held")
+        let dropped = try await service.rejectSync(runID: second.id, actor: "vendor")
+        XCTAssertEqual(dropped.merges.map(\.status), ["dropped"])
     }
 
     func testARekeyedStudentInALockedCourseIsAMergeNotARemoval() async throws {
