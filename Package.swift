@@ -23,17 +23,19 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
+        // The shape every module's errors share: a stable code and a plain message.
+        .target(name: "CodedErrors"),
         // The lifecycle engine: definitions, YAML loading, validation, the pure step function, diagrams. No I/O
         // beyond reading the definition text it is handed.
         .target(
             name: "WorkflowEngine",
-            dependencies: [.product(name: "Yams", package: "Yams")]
+            dependencies: ["CodedErrors", .product(name: "Yams", package: "Yams")]
         ),
         // Durable state: one SQLite file (GRDB over the system libsqlite3), migrations, group commit.
         .target(
             name: "Storage",
             dependencies: [
-                "WorkflowEngine",
+                "CodedErrors", "WorkflowEngine",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
@@ -51,7 +53,7 @@ let package = Package(
         // The domain: customers, integrations, course mappings, tasks; turns commands into workflow events.
         .target(
             name: "RosterFlowCore",
-            dependencies: ["WorkflowEngine", "Storage", "OneRoster"]
+            dependencies: ["CodedErrors", "WorkflowEngine", "Storage", "OneRoster"]
         ),
         // libcurl (Debian: libcurl4-openssl-dev) with typed wrappers for its variadic calls: SMTP and HTTP.
         .systemLibrary(
@@ -63,7 +65,7 @@ let package = Package(
         .target(
             name: "Notifications",
             dependencies: [
-                "Storage", "CCurl",
+                "CodedErrors", "Storage", "CCurl",
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -74,7 +76,7 @@ let package = Package(
         .executableTarget(
             name: "rosterflow",
             dependencies: [
-                "RosterFlowCore", "Notifications", "OneRoster",
+                "CodedErrors", "RosterFlowCore", "Notifications", "OneRoster",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,6 +1,8 @@
+import CodedErrors
+
 /// Errors from notifications (templates, configuration, transports, the outbox), each with a stable code and a
 /// message a person can act on.
-public struct NotificationError: Error, Sendable, CustomStringConvertible {
+public struct NotificationError: CodedError {
     /// Stable codes; the CLI maps them to exit codes.
     public enum Code: String, Sendable, Codable {
         /// A template is missing, does not parse, or uses a variable its event does not provide.
@@ -21,6 +23,4 @@ public struct NotificationError: Error, Sendable, CustomStringConvertible {
         self.code = code
         self.message = message
     }
-
-    public var description: String { message }
 }

@@ -1,8 +1,9 @@
+import CodedErrors
 import Storage
 import WorkflowEngine
 
 /// An error a person can act on: a stable code, a plain message, and the exit code the CLI returns for it.
-public struct RosterFlowError: Error, Sendable, CustomStringConvertible {
+public struct RosterFlowError: CodedError {
     /// Stable codes; the CLI's exit code and (later) the API's problem type derive from them.
     public enum Code: String, Sendable, Codable {
         /// The request itself is malformed (bad time, unknown zone, bad CSV).
@@ -22,14 +23,15 @@ public struct RosterFlowError: Error, Sendable, CustomStringConvertible {
     public var message: String
     /// What the workflow allows instead, when an event was refused.
     public var allowedEvents: [String]
+    /// The more specific code of the module error this one translates (e.g. `role-not-allowed`, `stale-instance`).
+    public var cause: String?
 
-    public init(_ code: Code, _ message: String, allowedEvents: [String] = []) {
+    public init(_ code: Code, _ message: String, allowedEvents: [String] = [], cause: String? = nil) {
         self.code = code
         self.message = message
         self.allowedEvents = allowedEvents
+        self.cause = cause
     }
-
-    public var description: String { message }
 
     /// The process exit code the CLI uses for this error.
     public var exitCode: Int32 {
@@ -50,15 +52,16 @@ public struct RosterFlowError: Error, Sendable, CustomStringConvertible {
         case let error as RosterFlowError:
             return error
         case let refused as EventRefused:
-            return RosterFlowError(.refused, refused.description, allowedEvents: refused.allowedEvents)
+            return RosterFlowError(.refused, refused.message, allowedEvents: refused.allowedEvents, cause: refused.codeName)
         case let storage as StorageError:
-            switch storage.code {
-            case .staleInstance: return RosterFlowError(.stale, storage.message)
-            case .notFound: return RosterFlowError(.notFound, storage.message)
-            case .duplicate: return RosterFlowError(.conflict, storage.message)
-            case .definitionChanged: return RosterFlowError(.workflowDefinition, storage.message)
-            case .database: return RosterFlowError(.storage, storage.message)
+            let code: Code = switch storage.code {
+            case .staleInstance: .stale
+            case .notFound: .notFound
+            case .duplicate: .conflict
+            case .definitionChanged: .workflowDefinition
+            case .database: .storage
             }
+            return RosterFlowError(code, storage.message, cause: storage.codeName)
         case let validation as WorkflowValidationError:
             return RosterFlowError(.workflowDefinition, validation.description)
         default:

@@ -1,5 +1,7 @@
+import CodedErrors
+
 /// Errors from the store, each with a stable code and a message a person can act on.
-public struct StorageError: Error, Sendable, CustomStringConvertible {
+public struct StorageError: CodedError {
     public enum Code: String, Sendable, Codable {
         /// Someone else changed the instance since the caller read it.
         case staleInstance = "stale-instance"
@@ -17,6 +19,4 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
         self.code = code
         self.message = message
     }
-
-    public var description: String { message }
 }

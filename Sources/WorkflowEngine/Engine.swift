@@ -1,3 +1,5 @@
+import CodedErrors
+
 /// Where an instance stands, as the engine needs to know it.
 public struct InstancePosition: Sendable, Hashable {
     public var state: String
@@ -54,7 +56,7 @@ public struct Outcome: Sendable, Equatable {
 }
 
 /// An event refused by the engine. Says what was refused and what is allowed instead.
-public struct EventRefused: Error, Sendable, Equatable, CustomStringConvertible {
+public struct EventRefused: CodedError, Equatable {
     public enum Code: String, Sendable, Codable {
         /// The event does not exist in the current state (or at all).
         case eventNotAllowed = "event-not-allowed"
@@ -84,6 +86,9 @@ public struct EventRefused: Error, Sendable, Equatable, CustomStringConvertible 
         public var event: String
         public var roles: [Role]
     }
+
+    /// The refusal in plain words, with what is allowed instead.
+    public var message: String { description }
 
     public var description: String {
         var text: String

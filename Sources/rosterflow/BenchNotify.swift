@@ -39,7 +39,7 @@ extension RosterFlowCommand {
         }
 
         func run() async throws {
-            try await runNotifying(json: json) {
+            try await Output.run(json: json) {
                 guard FileManager.default.isExecutableFile(atPath: python) else {
                     throw RosterFlowError(.invalidInput, "\(python) is missing: run scripts/install-test-peers first")
                 }

@@ -39,21 +39,11 @@ struct NotificationOptions: ParsableArguments {
 extension NotificationError {
     /// The same error as the CLI reports every other: a stable code and its exit code.
     var asRosterFlowError: RosterFlowError {
-        switch code {
-        case .notFound: RosterFlowError(.notFound, message)
-        case .configuration, .template: RosterFlowError(.invalidInput, message)
-        case .transport, .storage: RosterFlowError(.storage, message)
+        let code: RosterFlowError.Code = switch code {
+        case .notFound: .notFound
+        case .configuration, .template: .invalidInput
+        case .transport, .storage: .storage
         }
-    }
-}
-
-/// Runs a command body, reporting notification errors like domain errors.
-func runNotifying(json: Bool, _ body: () async throws -> Void) async throws {
-    try await Output.run(json: json) {
-        do {
-            try await body()
-        } catch let error as NotificationError {
-            throw error.asRosterFlowError
-        }
+        return RosterFlowError(code, message, cause: codeName)
     }
 }

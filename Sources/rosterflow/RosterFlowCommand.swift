@@ -1,5 +1,7 @@
 import ArgumentParser
+import CodedErrors
 import Foundation
+import Notifications
 import RosterFlowCore
 import WorkflowEngine
 
@@ -76,15 +78,21 @@ enum Output {
         } catch let error as CleanExit {
             throw error
         } catch {
-            let failure = RosterFlowError.wrap(error)
+            let failure = (error as? NotificationError)?.asRosterFlowError ?? RosterFlowError.wrap(error)
             FileHandle.standardError.write(Data("error: \(failure.message)\n".utf8))
             if json {
                 struct Problem: Encodable {
                     let error: String
+                    /// The CLI-wide code (it decides the exit code).
                     let code: String
+                    /// The module's own, more specific code (e.g. `template`, `stale-instance`), when it differs.
+                    let cause: String?
                     let allowedEvents: [String]
                 }
-                try? self.json(Problem(error: failure.message, code: failure.code.rawValue, allowedEvents: failure.allowedEvents))
+                let cause = failure.cause ?? (error as? any CodedError)?.codeName
+                try? self.json(Problem(
+                    error: failure.message, code: failure.code.rawValue, cause: cause == failure.code.rawValue ? nil : cause,
+                    allowedEvents: failure.allowedEvents))
             }
             throw ExitCode(failure.exitCode)
         }

@@ -16,7 +16,7 @@ extension RosterFlowCommand {
             @OptionGroup var notify: NotificationOptions
 
             func run() async throws {
-                try await runNotifying(json: options.json) {
+                try await Output.run(json: options.json) {
                     let catalog = try notify.catalog(try notify.load())
                     let uses = try options.open().notificationUses()
                     try catalog.check(uses: uses.map { (workflow: $0.workflow, template: $0.template) })
@@ -52,7 +52,7 @@ extension RosterFlowCommand {
             }
 
             func run() async throws {
-                try await runNotifying(json: options.json) {
+                try await Output.run(json: options.json) {
                     let catalog = try notify.catalog(try notify.load())
                     guard let template = catalog[name] else {
                         throw RosterFlowError(

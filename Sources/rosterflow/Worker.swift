@@ -24,7 +24,7 @@ extension RosterFlowCommand {
         @Flag(help: "Fire due timers, run due nightly syncs, send everything that is due, then exit.") var once = false
 
         func run() async throws {
-            try await runNotifying(json: options.json) {
+            try await Output.run(json: options.json) {
                 let service = try options.open()
                 let config = try notify.load()
                 let catalog = try notify.catalog(config)

@@ -124,6 +124,7 @@ final class CLITests: XCTestCase {
         let json = try rosterflow("integrations", "advance", id, "go_live", "--as", "dsp", "--json", expect: 3).json()
         XCTAssertEqual(json["code"] as? String, "refused")
         XCTAssertEqual(json["allowedEvents"] as? [String], [])
+        XCTAssertEqual(json["cause"] as? String, "event-not-allowed", "the engine's own code travels with the CLI's")
         try rosterflow("integrations", "advance", id, "go_live", "--as", "teacher", expect: 64)
         try rosterflow("customers", "import", folder + "/missing.csv", expect: 66)
     }
