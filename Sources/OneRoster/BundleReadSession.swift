@@ -13,6 +13,8 @@ final class BundleReadSession {
     /// Valid sourcedIds per entity, indexed by ``OneRosterEntity/ordinal``.
     @exclusivity(unchecked) var validIds = [Set<String>](repeating: [], count: OneRosterEntity.allCases.count)
     @exclusivity(unchecked) var quarantinedIds: [OneRosterEntity: [String: Int]] = [:]
+    /// The last sourcedId found in `validIds`, per entity (a one-entry cache for reference checks).
+    @exclusivity(unchecked) var lastResolved = [String?](repeating: nil, count: OneRosterEntity.allCases.count)
     var manifest = Manifest()
     var manifestLines: [String: Int] = [:]
     var version: OneRosterVersion = .v1_1
@@ -272,6 +274,7 @@ final class BundleReadSession {
         refBuffer.reserveCapacity(16)
         var fields: [String] = []
         fields.reserveCapacity(header.count)
+        let sourcedIdColumn = map.pos[Col.sourcedId.rawValue]
 
         func quarantine(_ ctx: RowContext) {
             rejected += 1
@@ -319,7 +322,9 @@ final class BundleReadSession {
                     refBuffer.removeAll(keepingCapacity: true)
                 }
             }
-            if let i = map.index["sourcedId"], i < fields.count, !isBlank(fields[i]) { ctx.sourcedId = fields[i] }
+            if sourcedIdColumn >= 0, sourcedIdColumn < fields.count, !isBlank(fields[sourcedIdColumn]) {
+                ctx.sourcedId = fields[sourcedIdColumn]
+            }
             let quirks = reader.quirks
             if quirks.contains(.lineBreakInField) {
                 ctx.warn(.lineBreakInField, column: nil, value: nil,
@@ -482,7 +487,14 @@ final class BundleReadSession {
     // MARK: references
 
     func resolves(_ ref: PendingRef) -> Bool {
-        if validIds[ref.entity.ordinal].contains(ref.value) { return true }
+        // Consecutive rows often name the same class, school or user: valid sourcedIds are never removed, so a value
+        // found valid once stays valid.
+        let ordinal = ref.entity.ordinal
+        if lastResolved[ordinal] == ref.value { return true }
+        if validIds[ordinal].contains(ref.value) {
+            lastResolved[ordinal] = ref.value
+            return true
+        }
         if manifest.mode(of: ref.entity.file) != .bulk && held.contains(ref.value, entity: ref.entity) { return true }
         return false
     }
