@@ -8,7 +8,7 @@ import OneRoster
 /// most, so memory stays flat); the diff thread first loads the held digests, then takes the chunks in order.
 final class SyncDiffPipeline: @unchecked Sendable {
     static let chunkSize = 2048
-    static let maxChunks = 128
+    static let maxChunks = 256
 
     private let condition = NSCondition()
     private var chunks: [[OneRosterRecord]] = []
