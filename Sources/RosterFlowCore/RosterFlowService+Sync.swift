@@ -59,12 +59,19 @@ extension RosterFlowService {
         let started = clock()
         let bundle: OneRosterBundle
         var diff: SyncDiff
-        // Read and validated here while another thread loads the held digests and diffs each valid record against
-        // them; only changes are kept, not the records. The diff is built from the loaded digests directly, so that
-        // it owns them alone (no copy when it marks them seen).
+        // Read and validated here while another thread diffs each valid record against the held digests, read in
+        // step with the records (see HeldDigestMerge); only changes are kept, not the records.
         let store = self.store
-        let pipeline = SyncDiffPipeline {
-            SyncDiff(heldDigests: try store.read { try $0.rosterDigests(integrationID: integrationID) })
+        let pipeline = SyncDiffPipeline { next in
+            try store.read { tx in
+                var diff = SyncDiff(heldCounts: try tx.rosterCounts(integrationID: integrationID))
+                let merge = HeldDigestMerge(tx: tx, integrationID: integrationID)
+                while let records = next() {
+                    for record in records { try diff.observe(record, held: merge.held) }
+                }
+                try merge.finish(&diff)
+                return diff
+            }
         }
         do {
             bundle = try read { tx in

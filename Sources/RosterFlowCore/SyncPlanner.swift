@@ -368,6 +368,27 @@ public struct SyncDiff: Sendable {
         countsByEntity = Array(repeating: EntityCounts(), count: RosterEntity.allCases.count)
     }
 
+    /// A diff whose held digests are not loaded up front: each record's held digest is looked up as it streams by
+    /// (``observe(_:held:)``), and the held records it never met are handed in at the end (``setUnseenHeld(_:_:)``).
+    init(heldCounts counts: [String: Int]) {
+        self.init(heldDigests: [:])
+        for (name, count) in counts {
+            if let entity = RosterEntity(rawValue: name) { heldCounts[entity.index] = count }
+        }
+    }
+
+    /// The held records of `entity` that the stream did not carry as active rows (after ``observe(_:held:)``).
+    mutating func setUnseenHeld(_ entity: RosterEntity, _ held: [String: Int64]) {
+        unseen[entity.index] = held
+    }
+
+    mutating func setUnseenHeld(_ entity: RosterEntity, _ held: [(String, Int64)]) {
+        var unseen: [String: Int64] = [:]
+        unseen.reserveCapacity(held.count)
+        for (id, digest) in held { unseen[id] = digest }
+        self.unseen[entity.index] = unseen
+    }
+
     /// How many records of `entity` the integration held before this sync.
     public func heldCount(_ entity: RosterEntity) -> Int { heldCounts[entity.index] }
 
@@ -397,7 +418,25 @@ public struct SyncDiff: Sendable {
 
     /// Takes one streamed record (other kinds, such as roles and demographics, are folded into users or ignored).
     public mutating func observe(_ record: OneRosterRecord) {
-        guard let (entity, status, id, digest) = SyncPlanner.fingerprint(record) else { return }
+        guard let fingerprint = SyncPlanner.fingerprint(record) else { return }
+        let old = fingerprint.status == .tobedeleted
+            ? nil : unseen[fingerprint.entity.index].removeValue(forKey: fingerprint.sourcedID)
+        take(record, fingerprint, held: old)
+    }
+
+    /// Takes one streamed record whose held digest `held(entity, sourcedId, isExplicitDelete)` gives (nil when not
+    /// held); `held` marks the record seen unless it is an explicit delete.
+    mutating func observe(_ record: OneRosterRecord, held: (RosterEntity, String, Bool) throws -> Int64?) rethrows {
+        guard let fingerprint = SyncPlanner.fingerprint(record) else { return }
+        let old = try held(fingerprint.entity, fingerprint.sourcedID, fingerprint.status == .tobedeleted)
+        take(record, fingerprint, held: old)
+    }
+
+    private mutating func take(
+        _ record: OneRosterRecord, _ fingerprint: (entity: RosterEntity, status: RecordStatus, sourcedID: String, digest: Int64),
+        held: Int64?
+    ) {
+        let (entity, status, id, digest) = fingerprint
         let e = entity.index
         if status == .tobedeleted {
             explicitByEntity[e].insert(id)
@@ -405,7 +444,7 @@ public struct SyncDiff: Sendable {
         }
         if entity == .classes, case let .rosterClass(c) = record { incomingClassCourse[id] = c.courseSourcedId }
         countsByEntity[e].incoming += 1
-        if let old = unseen[e].removeValue(forKey: id) {
+        if let old = held {
             if old == digest {
                 countsByEntity[e].unchanged += 1
             } else {

@@ -1,4 +1,5 @@
 import GRDB
+import GRDBSQLite
 
 /// A record of the roster as RosterFlow holds it for one integration: enough to diff the next sync against.
 ///
@@ -119,6 +120,23 @@ extension StoreTransaction {
             digests[entity] = byID
         }
         return digests
+    }
+
+    /// How many records of each entity the integration holds.
+    public func rosterCounts(integrationID: String) throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for row in try Row.fetchAll(db, sql: """
+            SELECT entity, COUNT(*) FROM roster_records WHERE integration_id = ? GROUP BY entity
+            """, arguments: [integrationID]) {
+            counts[row[0]] = row[1]
+        }
+        return counts
+    }
+
+    /// The held digests of one entity in sourcedId order (bytewise), read one at a time: merged with a bundle file
+    /// that lists its rows in the same order, no index of millions of digests is built. Valid in this transaction.
+    public func rosterDigestCursor(integrationID: String, entity: String) throws -> RosterDigestCursor {
+        try RosterDigestCursor(db, integrationID: integrationID, entity: entity)
     }
 
     /// Whether the integration holds a record.
@@ -349,5 +367,40 @@ extension StoreTransaction {
     public func advanceSchedule(integrationID: String, nextSyncAt: Double, lastRun: String?) throws {
         try db.execute(sql: "UPDATE integrations SET next_sync_at = ?, last_sync_run = COALESCE(?, last_sync_run) WHERE id = ?",
                        arguments: [nextSyncAt, lastRun, integrationID])
+    }
+}
+
+/// Held digests of one entity in sourcedId order; see ``StoreTransaction/rosterDigestCursor(integrationID:entity:)``.
+public final class RosterDigestCursor {
+    private let statement: Statement
+    private let handle: OpaquePointer
+    private let connection: OpaquePointer
+    private var done = false
+
+    init(_ db: Database, integrationID: String, entity: String) throws {
+        // A statement of its own (not cached): several cursors are open at once.
+        statement = try db.makeStatement(sql: """
+            SELECT sourced_id, digest FROM roster_records WHERE integration_id = ? AND entity = ? ORDER BY sourced_id
+            """)
+        try statement.setArguments([integrationID, entity])
+        handle = statement.sqliteStatement
+        connection = db.sqliteConnection!
+    }
+
+    /// The next held sourcedId and digest, or nil after the last.
+    public func next() throws -> (sourcedID: String, digest: Int64)? {
+        if done { return nil }
+        switch sqlite3_step(handle) {
+        case SQLITE_ROW:
+            let row = FastRow(handle: handle)
+            return (row.string(0), Int64(row.int(1)))
+        case SQLITE_DONE:
+            done = true
+            sqlite3_reset(handle)
+            return nil
+        case let code:
+            done = true
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(connection)))
+        }
     }
 }

@@ -275,6 +275,29 @@ final class SyncTests: XCTestCase {
         XCTAssertEqual(try service.rosterHistory(sourcedID: enrollmentID).map(\.runID), [first.id, third.id])
     }
 
+    /// Held digests are merged with files in sourcedId order and indexed when a file is out of order: the same
+    /// bundle in another row order changes nothing, and omitted rows are deleted either way.
+    func testRowOrderDoesNotChangeTheDiff() async throws {
+        let b = try bundle("b1")
+        _ = try await sync(b)
+        let shuffled = try copy(b, to: "shuffled")
+        let enrollments = try lines(shuffled, "enrollments.csv")
+        // Sorted, with 5 rows left out in the middle: a merge.
+        let kept = [enrollments[0]] + enrollments.dropFirst().enumerated().filter { !(100..<105).contains($0.offset) }.map(\.element)
+        try write(shuffled, "enrollments.csv", kept)
+        let merged = try await sync(shuffled)
+        XCTAssertEqual(merged.decision, "applied", "\(merged.reasons)")
+        XCTAssertEqual(merged.counts["enrollments"].map { [$0.adds, $0.updates, $0.deletes, $0.unchanged] }, [0, 0, 5, 795])
+        // The same rows in reverse order, 5 more left out: an index from the second row on.
+        let reversed = [kept[0]] + kept.dropFirst().reversed().enumerated().filter { !(10..<15).contains($0.offset) }.map(\.element)
+        try write(shuffled, "enrollments.csv", reversed)
+        let indexed = try await sync(shuffled)
+        XCTAssertEqual(indexed.decision, "applied", "\(indexed.reasons)")
+        XCTAssertEqual(indexed.counts["enrollments"].map { [$0.adds, $0.updates, $0.deletes, $0.unchanged] }, [0, 0, 5, 790])
+        XCTAssertEqual(try held(.enrollments), 790)
+        XCTAssertEqual(indexed.counts["users"].map { [$0.adds, $0.updates, $0.deletes] }, [0, 0, 0])
+    }
+
     func testACourseAddedByALaterSyncGetsAShellAndTheDSPIsTold() async throws {
         let b = try bundle("b1")
         _ = try await sync(b)
