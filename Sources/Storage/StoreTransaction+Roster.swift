@@ -103,25 +103,6 @@ extension StoreTransaction {
         return records
     }
 
-    /// The digest of every record held for an integration, per entity and sourcedId: all a diff needs.
-    public func rosterDigests(integrationID: String) throws -> [String: [String: Int64]] {
-        var digests: [String: [String: Int64]] = [:]
-        let counts = try Row.fetchAll(db, sql: """
-            SELECT entity, COUNT(*) FROM roster_records WHERE integration_id = ? GROUP BY entity
-            """, arguments: [integrationID])
-        for row in counts {
-            let entity: String = row[0]
-            var byID: [String: Int64] = [:]
-            byID.reserveCapacity(row[1])
-            try db.fastEach("SELECT sourced_id, digest FROM roster_records WHERE integration_id = ? AND entity = ?",
-                            [integrationID, entity]) { row in
-                byID[row.string(0)] = Int64(row.int(1))
-            }
-            digests[entity] = byID
-        }
-        return digests
-    }
-
     /// How many records of each entity the integration holds.
     public func rosterCounts(integrationID: String) throws -> [String: Int] {
         var counts: [String: Int] = [:]
