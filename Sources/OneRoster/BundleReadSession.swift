@@ -13,6 +13,8 @@ final class BundleReadSession {
     /// Valid sourcedIds per entity, indexed by ``OneRosterEntity/ordinal``.
     @exclusivity(unchecked) var validIds = [Set<String>](repeating: [], count: OneRosterEntity.allCases.count)
     @exclusivity(unchecked) var quarantinedIds: [OneRosterEntity: [String: Int]] = [:]
+    /// The last sourcedId found in `validIds`, per entity (a one-entry cache for reference checks).
+    @exclusivity(unchecked) var lastResolved = [String?](repeating: nil, count: OneRosterEntity.allCases.count)
     var manifest = Manifest()
     var manifestLines: [String: Int] = [:]
     var version: OneRosterVersion = .v1_1
@@ -262,16 +264,15 @@ final class BundleReadSession {
         let requiredColumns = schema.required.union(fileMode == .delta ? ["status", "dateLastModified"] : [])
         let missingColumns = schema.columns.filter { requiredColumns.contains($0) && map.index[$0] == nil }
 
-        var seen: [String: Int32] = [:]
-        // Avoid rehashing while reading big files: assume rows of at least ~48 bytes.
+        // Avoid regrowing while reading big files: assume rows of at least ~48 bytes.
         let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? NSNumber)?.intValue ?? 0
-        seen.reserveCapacity(min(size / 48, 8_000_000))
+        var seen = SourcedIdRegistry(expected: min(size / 48, 8_000_000))
         var deferred: [(OneRosterRecord, RowContext)] = []
         var rowsRead = 0, loaded = 0, rejected = 0
         var refBuffer: [PendingRef] = []
         refBuffer.reserveCapacity(16)
         var fields: [String] = []
-        fields.reserveCapacity(header.count)
+        let sourcedIdColumn = map.pos[Col.sourcedId.rawValue]
 
         func quarantine(_ ctx: RowContext) {
             rejected += 1
@@ -296,19 +297,14 @@ final class BundleReadSession {
             try emit(record, line: ctx.line)
         }
 
-        while try reader.next() {
+        // The rows are split into fields on a thread of their own, ahead of the checks here.
+        let rows = ParsedCSVRows(reader)
+        defer { rows.stop() }
+        while let row = try rows.next() {
             rowsRead += 1
-            let line = reader.line
-            fields.removeAll(keepingCapacity: true)
-            var badUTF8: [Int] = []
-            for i in 0..<reader.fieldCount {
-                if let s = reader.fieldIfValid(i) {
-                    fields.append(s)
-                } else {
-                    badUTF8.append(i)
-                    fields.append(reader.withField(i) { String(decoding: $0, as: UTF8.self) })
-                }
-            }
+            let line = row.line
+            fields = row.fields
+            let badUTF8 = row.badUTF8
             var ctx = RowContext(file: file, line: line, fields: fields, map: map, version: version, mode: fileMode,
                                  checkGrades: options.checkGradeCodes)
             // Reuse one buffer for the row's references instead of allocating one per row.
@@ -319,8 +315,10 @@ final class BundleReadSession {
                     refBuffer.removeAll(keepingCapacity: true)
                 }
             }
-            if let i = map.index["sourcedId"], i < fields.count, !isBlank(fields[i]) { ctx.sourcedId = fields[i] }
-            let quirks = reader.quirks
+            if sourcedIdColumn >= 0, sourcedIdColumn < fields.count, !isBlank(fields[sourcedIdColumn]) {
+                ctx.sourcedId = fields[sourcedIdColumn]
+            }
+            let quirks = row.quirks
             if quirks.contains(.lineBreakInField) {
                 ctx.warn(.lineBreakInField, column: nil, value: nil,
                          "A quoted value on this row contains a line break, which OneRoster does not allow; it was read as part of the value.",
@@ -359,8 +357,7 @@ final class BundleReadSession {
             }
             let record = decode(file, &ctx)
             if let id = ctx.sourcedId {
-                if let first = seen.updateValue(Int32(truncatingIfNeeded: line), forKey: id) {
-                    seen[id] = first
+                if let first = seen.firstLine(ifRepeated: id, line: Int32(truncatingIfNeeded: line)) {
                     ctx.error(.duplicateSourcedId, column: .sourcedId, value: id,
                               "sourcedId `\(id)` was already used on line \(first) of \(name); this second row was not loaded.",
                               fix: "Give every row its own sourcedId, or remove the duplicate row.")
@@ -482,7 +479,14 @@ final class BundleReadSession {
     // MARK: references
 
     func resolves(_ ref: PendingRef) -> Bool {
-        if validIds[ref.entity.ordinal].contains(ref.value) { return true }
+        // Consecutive rows often name the same class, school or user: valid sourcedIds are never removed, so a value
+        // found valid once stays valid.
+        let ordinal = ref.entity.ordinal
+        if lastResolved[ordinal] == ref.value { return true }
+        if validIds[ordinal].contains(ref.value) {
+            lastResolved[ordinal] = ref.value
+            return true
+        }
         if manifest.mode(of: ref.entity.file) != .bulk && held.contains(ref.value, entity: ref.entity) { return true }
         return false
     }
@@ -562,5 +566,150 @@ final class BundleReadSession {
         case .demographics(let r): bundle.demographics.append(r)
         case .enrollment(let r): bundle.enrollments.append(r)
         }
+    }
+}
+
+/// The sourcedIds of one file with the line each was first used on, to find duplicates.
+///
+/// Exports usually list rows in sourcedId order. While every id is greater than the one before, none can repeat an
+/// earlier one, so ids are only appended to an array: no hashing, and less memory than a dictionary of millions of
+/// ids. The first id out of order moves them into a dictionary, which answers from then on.
+struct SourcedIdRegistry {
+    private var ascendingIDs: [String] = []
+    private var ascendingLines: [Int32] = []
+    private var byID: [String: Int32]?
+    private let expected: Int
+
+    init(expected: Int) {
+        self.expected = expected
+        ascendingIDs.reserveCapacity(expected)
+        ascendingLines.reserveCapacity(expected)
+    }
+
+    /// Records that `id` is used on `line`; if it was used before, returns the line of its first use instead (and
+    /// keeps that one).
+    mutating func firstLine(ifRepeated id: String, line: Int32) -> Int32? {
+        if byID == nil {
+            if let last = ascendingIDs.last, !(last < id) {
+                var all: [String: Int32] = [:]
+                all.reserveCapacity(max(expected, ascendingIDs.count + 1))
+                for (index, known) in ascendingIDs.enumerated() { all[known] = ascendingLines[index] }
+                ascendingIDs = []
+                ascendingLines = []
+                byID = all
+            } else {
+                ascendingIDs.append(id)
+                ascendingLines.append(line)
+                return nil
+            }
+        }
+        if let first = byID!.updateValue(line, forKey: id) {
+            byID![id] = first
+            return first
+        }
+        return nil
+    }
+}
+
+/// The data rows of a CSV file, split into fields on a thread of their own while the caller checks the rows before
+/// them (handed over in chunks through a bounded queue, in order).
+final class ParsedCSVRows: @unchecked Sendable {
+    struct Row {
+        var line: Int
+        var quirks: CSVRecordQuirks
+        var fields: [String]
+        /// Fields that are not valid UTF-8 (decoded with replacement characters in `fields`).
+        var badUTF8: [Int]
+    }
+
+    static let chunkSize = 1024
+    static let maxChunks = 32
+
+    private let condition = NSCondition()
+    private var chunks: [[Row]] = []
+    private var finished = false
+    private var stopped = false
+    private var failure: Error?
+    /// Consumer side: the chunk being read.
+    private var current: [Row] = []
+    private var position = 0
+
+    /// Starts parsing the rows after the reader's current record.
+    init(_ reader: CSVRecordReader) {
+        /// The reader moves to the parsing thread: the caller no longer touches it.
+        struct Handoff: @unchecked Sendable { let reader: CSVRecordReader }
+        let handoff = Handoff(reader: reader)
+        let thread = Thread { [self] in parse(handoff.reader) }
+        thread.name = "rosterflow.csv-parse"
+        thread.start()
+    }
+
+    /// The next row, or nil at the end of the file.
+    func next() throws -> Row? {
+        if position < current.count {
+            position += 1
+            return current[position - 1]
+        }
+        condition.lock()
+        defer { condition.unlock() }
+        while chunks.isEmpty && !finished { condition.wait() }
+        if chunks.isEmpty {
+            if let failure { throw failure }
+            return nil
+        }
+        current = chunks.removeFirst()
+        condition.broadcast()
+        position = 1
+        return current[0]
+    }
+
+    /// Ends the parsing thread early (the caller stopped reading).
+    func stop() {
+        condition.lock()
+        stopped = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func parse(_ reader: CSVRecordReader) {
+        var chunk: [Row] = []
+        chunk.reserveCapacity(Self.chunkSize)
+        func send() -> Bool {
+            condition.lock()
+            defer { condition.unlock() }
+            while chunks.count >= Self.maxChunks && !stopped { condition.wait() }
+            if stopped { return false }
+            chunks.append(chunk)
+            condition.broadcast()
+            chunk = []
+            chunk.reserveCapacity(Self.chunkSize)
+            return true
+        }
+        var error: Error?
+        do {
+            while try reader.next() {
+                var fields: [String] = []
+                fields.reserveCapacity(reader.fieldCount)
+                var badUTF8: [Int] = []
+                for i in 0..<reader.fieldCount {
+                    if let s = reader.fieldIfValid(i) {
+                        fields.append(s)
+                    } else {
+                        badUTF8.append(i)
+                        fields.append(reader.withField(i) { String(decoding: $0, as: UTF8.self) })
+                    }
+                }
+                chunk.append(Row(line: reader.line, quirks: reader.quirks, fields: fields, badUTF8: badUTF8))
+                if chunk.count >= Self.chunkSize, !send() { return }
+            }
+        } catch let caught {
+            error = caught
+        }
+        if !chunk.isEmpty, !send() { return }
+        condition.lock()
+        failure = error
+        finished = true
+        condition.broadcast()
+        condition.unlock()
     }
 }

@@ -37,11 +37,12 @@ extension RosterFlowService {
     ) async throws -> SyncRunView {
         let policy = try policy ?? syncPolicy(integrationID: integrationID)
         try policy.validate()
-        let (integration, instance, digests, heldClassCourse, locked, basedOn) = try read { tx in
+        var phase = SyncPhaseTrace()
+        let (integration, instance, heldClassCourse, locked, basedOn) = try read { tx in
             guard let integration = try tx.integration(id: integrationID), let instance = try tx.instance(id: integrationID) else {
                 throw RosterFlowError(.notFound, "there is no integration \(integrationID)")
             }
-            return (integration, instance, try tx.rosterDigests(integrationID: integrationID),
+            return (integration, instance,
                     try tx.rosterRecords(integrationID: integrationID, entity: RosterEntity.classes.rawValue)
                         .reduce(into: [String: String]()) { $0[$1.sourcedID] = $1.ref1 },
                     try tx.lockedCourseSourcedIDs(integrationID: integrationID), try tx.lastAppliedRun(integrationID: integrationID))
@@ -55,18 +56,37 @@ extension RosterFlowService {
                     + (held.map { "a sync is held for review: `rosterflow sync approve \($0.id)` or `sync reject \($0.id)` first" }
                         ?? "syncs run once the integration is scheduled"))
         }
+        phase.mark("load held")
         let runID = Identifier.make(prefix: "run")
         let started = clock()
         let bundle: OneRosterBundle
-        var diff = SyncDiff(heldDigests: digests)
-        do {
-            // Streamed: each valid record is diffed as it is read; only changes are kept, not the records.
-            let held = HeldSourcedIdsClosure { [diff] id, entity in
-                Self.rosterEntity(entity).map { diff.holds($0, id) } ?? false
+        var diff: SyncDiff
+        // Read and validated here while another thread diffs each valid record against the held digests, read in
+        // step with the records (see HeldDigestMerge); only changes are kept, not the records.
+        let store = self.store
+        let pipeline = SyncDiffPipeline { next in
+            try store.read { tx in
+                var diff = SyncDiff(heldCounts: try tx.rosterCounts(integrationID: integrationID))
+                let merge = HeldDigestMerge(tx: tx, integrationID: integrationID)
+                while let records = next() {
+                    for record in records { try diff.observe(record, held: merge.held) }
+                }
+                try merge.finish(&diff)
+                return diff
             }
-            bundle = try OneRosterBundleReader(options: .init(retainRecords: false)).read(
-                at: URL(fileURLWithPath: bundlePath), held: held) { diff.observe($0) }
+        }
+        do {
+            bundle = try read { tx in
+                // Records the bundle refers to without carrying them (delta and absent files): held before this sync?
+                let held = HeldSourcedIdsClosure { id, entity in
+                    guard let entity = Self.rosterEntity(entity) else { return false }
+                    return (try? tx.holdsRosterRecord(integrationID: integrationID, entity: entity.rawValue, sourcedID: id)) ?? false
+                }
+                return try OneRosterBundleReader(options: .init(retainRecords: false)).read(
+                    at: URL(fileURLWithPath: bundlePath), held: held) { pipeline.put($0) }
+            }
         } catch {
+            _ = try? pipeline.finish()
             // Nothing readable: record the run as rejected, with why.
             let reason = "the bundle could not be read: \(error)"
             let run = SyncRunRecord(
@@ -81,18 +101,21 @@ extension RosterFlowService {
             }
             return try syncRun(id: runID)
         }
+        diff = try pipeline.finish()
+        phase.mark("read + validate + diff")
         var reasons: [String] = []
         if !bundle.manifest.isPresent {
             reasons.append("the bundle has no manifest.csv, so it cannot say which files are bulk or delta; add one")
         }
         let plan = try read { tx in
             try SyncPlanner(policy: policy).plan(
-                diff: diff, bundle: bundle, heldClassCourse: heldClassCourse, lockedCourses: locked
+                diff: &diff, bundle: bundle, heldClassCourse: heldClassCourse, lockedCourses: locked
             ) { entity, ids in
                 try tx.rosterRecords(integrationID: integrationID, entity: entity.rawValue, sourcedIDs: ids)
             }
         }
         diff = SyncDiff(heldDigests: [:])
+        phase.mark("plan")
         let decision: String
         if !reasons.isEmpty {
             decision = "rejected"
@@ -131,10 +154,10 @@ extension RosterFlowService {
             switch decision {
             case "applied":
                 return try Self.apply(
-                    plan.changes, tx: tx, runtime: runtime, integration: integration, runID: runID, locked: locked,
+                    plan.changeGroups, tx: tx, runtime: runtime, integration: integration, runID: runID, locked: locked,
                     afterStartup: !firstSync, now: now)
             case "held":
-                try tx.storeChangeSet(plan.changes, runID: runID)
+                try tx.storeChangeSet(plan.changeGroups.joined(), runID: runID)
                 return [try runtime.apply(
                     tx, instanceID: integrationID, event: "hold", sender: .system,
                     reason: "sync \(runID) held: " + holdReasons.joined(separator: "; "),
@@ -143,6 +166,7 @@ extension RosterFlowService {
                 return []
             }
         }
+        phase.mark("write (\(decision))")
         var view = try syncRun(id: runID)
         view.lifecycle = lifecycle
         return view
@@ -205,7 +229,7 @@ extension RosterFlowService {
             let changes = try tx.changeSet(runID: runID)
             let locked = try tx.lockedCourseSourcedIDs(integrationID: run.integrationID)
             var steps = try Self.apply(
-                changes, tx: tx, runtime: runtime, integration: integration, runID: runID, locked: locked,
+                [changes], tx: tx, runtime: runtime, integration: integration, runID: runID, locked: locked,
                 afterStartup: run.basedOnRun != nil, now: now)
             if !merges.isEmpty {
                 try tx.decideProposedMerges(runID: runID, status: merging ? "merged" : "declined")
@@ -287,7 +311,7 @@ extension RosterFlowService {
     /// Every applied change of a record, with its sync run, and the merges it took part in (when the SIS re-keyed it).
     public func rosterHistory(sourcedID: String) throws -> [RosterHistoryEntry] {
         try read { tx in
-            let changes = try tx.rosterHistory(sourcedID: sourcedID)
+            let changes = try tx.rosterHistory(sourcedID: sourcedID, entities: RosterEntity.allCases.map(\.rawValue))
             let merges = try tx.aliases(involving: sourcedID).map { alias in
                 let wasOld = alias.oldID == sourcedID
                 return RosterHistoryEntry(
@@ -302,18 +326,44 @@ extension RosterFlowService {
 
     // MARK: Applying
 
-    /// Applies a change set and its lifecycle effects inside the caller's transaction.
+    /// Phase timings of one sync on stderr when `ROSTERFLOW_SYNC_TRACE` is set (benchmarks, profiling).
+    struct SyncPhaseTrace {
+        let enabled = ProcessInfo.processInfo.environment["ROSTERFLOW_SYNC_TRACE"] != nil
+        var last = Date()
+
+        mutating func mark(_ phase: String) {
+            guard enabled else { return }
+            let now = Date()
+            FileHandle.standardError.write(Data("sync: \(phase) \(String(format: "%.2f", now.timeIntervalSince(last))) s\n".utf8))
+            last = now
+        }
+    }
+
+    /// Applies a change set (in groups, applied in order) and its lifecycle effects inside the caller's transaction.
     static func apply(
-        _ changes: [RosterChange], tx: StoreTransaction, runtime: WorkflowRuntime, integration: IntegrationRecord,
+        _ groups: [[RosterChange]], tx: StoreTransaction, runtime: WorkflowRuntime, integration: IntegrationRecord,
         runID: String, locked: Set<String>, afterStartup: Bool, now: Double
     ) throws -> [AppliedStep] {
-        var toApply: [RosterChange] = []
-        toApply.reserveCapacity(changes.count)
         var steps: [AppliedStep] = []
         let courses = RosterEntity.courses.rawValue
-        for change in changes {
-            // A course the SIS deleted whose mapping is locked is kept, and the DSP is told.
-            if change.operation == .delete, !change.parked, change.record.entity == courses, locked.contains(change.record.sourcedID) {
+        // A course the SIS deleted whose mapping is locked is kept, and the DSP is told.
+        func keptLocked(_ change: RosterChange) -> Bool {
+            change.operation == .delete && !change.parked && change.record.entity == courses
+                && locked.contains(change.record.sourcedID)
+        }
+        var courseAdds: [RosterChange] = []
+        for group in groups {
+            guard group.contains(where: keptLocked) else {
+                try tx.applyRosterChanges(group, integrationID: integration.id, runID: runID, now: now)
+                courseAdds += group.lazy.filter { $0.record.entity == courses && $0.operation == .add && !$0.parked }
+                continue
+            }
+            var toApply: [RosterChange] = []
+            for change in group {
+                guard keptLocked(change) else {
+                    toApply.append(change)
+                    continue
+                }
                 if let course = try tx.course(integrationID: integration.id, sourcedID: change.record.sourcedID),
                    let instance = try tx.instance(id: course.id) {
                     try runtime.rules.enqueue(
@@ -321,12 +371,11 @@ extension RosterFlowService {
                         reason: "sync \(runID) deleted course \(course.sourcedID), but students have started it: it was kept",
                         now: now)
                 }
-                continue
             }
-            toApply.append(change)
+            try tx.applyRosterChanges(toApply, integrationID: integration.id, runID: runID, now: now)
+            courseAdds += toApply.lazy.filter { $0.record.entity == courses && $0.operation == .add && !$0.parked }
         }
-        try tx.applyRosterChanges(toApply, integrationID: integration.id, runID: runID, now: now)
-        for change in toApply where change.record.entity == courses && change.operation == .add && !change.parked {
+        for change in courseAdds {
             guard try tx.course(integrationID: integration.id, sourcedID: change.record.sourcedID) == nil else { continue }
             let id = Identifier.make(prefix: "crs")
             let title = change.record.title ?? change.record.sourcedID

@@ -70,14 +70,19 @@ public struct EntityCounts: Sendable, Equatable, Codable {
 
 /// What a sync would do, and whether it must wait for a person.
 public struct SyncPlan: Sendable {
-    public var changes: [RosterChange]
+    /// The change set in apply order, in groups (per entity: its adds and updates, then its deletes) that are never
+    /// concatenated: a first sync's millions of changes are not copied.
+    public var changeGroups: [[RosterChange]]
     public var counts: [String: EntityCounts]
     /// Why the run must be held, in plain words; empty when it may apply.
     public var holdReasons: [String]
     /// Records the SIS probably re-keyed (each also a hold reason): applied as merges only when a person says so.
     public var merges: [SourcedIDMerge] = []
 
-    public var isEmpty: Bool { changes.isEmpty }
+    /// Every change in apply order (a copy; `changeGroups` avoids it).
+    public var changes: [RosterChange] { Array(changeGroups.joined()) }
+
+    public var isEmpty: Bool { changeGroups.allSatisfy(\.isEmpty) }
 }
 
 /// Computes the change set of a bundle against the held roster and checks the safeguards. Pure: no I/O.
@@ -102,7 +107,7 @@ public struct SyncPlanner: Sendable {
         var diff = SyncDiff(heldDigests: digests)
         for record in Self.allRecords(in: bundle) { diff.observe(record) }
         let heldClassCourse = (byID[RosterEntity.classes.rawValue] ?? [:]).compactMapValues(\.ref1)
-        return plan(diff: diff, bundle: bundle, heldClassCourse: heldClassCourse, lockedCourses: lockedCourses) { entity, ids in
+        return plan(diff: &diff, bundle: bundle, heldClassCourse: heldClassCourse, lockedCourses: lockedCourses) { entity, ids in
             ids.compactMap { byID[entity.rawValue]?[$0] }
         }
     }
@@ -113,30 +118,31 @@ public struct SyncPlanner: Sendable {
     ///   - heldClassCourse: the course of each held class (to tell which enrollments belong to locked courses).
     ///   - heldRecords: the held records with the given sourcedIds (only deleted records are asked for).
     public func plan(
-        diff: SyncDiff, bundle: OneRosterBundle, heldClassCourse: [String: String], lockedCourses: Set<String>,
+        diff: inout SyncDiff, bundle: OneRosterBundle, heldClassCourse: [String: String], lockedCourses: Set<String>,
         heldRecords: (RosterEntity, [String]) throws -> [RosterRecord]
     ) rethrows -> SyncPlan {
         let quarantined = Set(bundle.quarantined.compactMap { row in row.sourcedId.map { "\(row.file)|\($0)" } })
-        var changes: [RosterChange] = []
+        var groups: [[RosterChange]] = []
         var counts: [String: EntityCounts] = [:]
         var reasons: [String] = []
         var deletedByEntity: [RosterEntity: [RosterRecord]] = [:]
+        var userMerges: [SourcedIDMerge] = []
+        var mergeableEnrollmentAdds: [RosterChange] = []
 
         for entity in RosterEntity.allCases {
             let mode = bundle.mode(of: entity.file)
-            let held = diff.heldDigests[entity.rawValue] ?? [:]
-            var count = diff.counts[entity] ?? EntityCounts()
-            count.held = held.count
+            var count = diff.counts(entity)
+            count.held = diff.heldCount(entity)
             guard mode != .absent else {
                 counts[entity.rawValue] = count
                 continue
             }
-            let seen = diff.seen[entity] ?? []
-            let explicit = diff.explicitDeletes[entity] ?? []
-            var deletedIDs = explicit.filter { held[$0] != nil }
+            let explicit = diff.explicitDeletes(entity)
+            // Explicit deletes are never marked seen, so those still unseen are exactly the held ones.
+            var deletedIDs = explicit.filter { diff.holds(entity, $0) }
             if mode == .bulk, policy.implicitDeletes.contains(entity.rawValue) {
                 let fileName = entity.file.rawValue + ".csv"
-                for id in held.keys where !seen.contains(id) && !explicit.contains(id) {
+                for id in diff.unseenHeld(entity) where !explicit.contains(id) {
                     // A row quarantined for an error is still in the file: never delete what we could not read.
                     if quarantined.contains("\(fileName)|\(id)") { continue }
                     deletedIDs.insert(id)
@@ -144,9 +150,21 @@ public struct SyncPlanner: Sendable {
             }
             let deleted = try heldRecords(entity, deletedIDs.sorted())
             deletedByEntity[entity] = deleted
-            // Adds and updates in sourcedId order (sequential inserts), then deletes.
-            changes += (diff.changes[entity] ?? []).sorted { $0.record.sourcedID < $1.record.sourcedID }
-            changes += deleted.map { RosterChange(operation: .delete, record: $0) }
+            // Adds and updates in sourcedId order (sequential inserts), then deletes. Taken out of the diff, sorted in
+            // place (bundles usually come sorted already) and moved: millions of changes are never copied.
+            var entityChanges = diff.takeChanges(entity)
+            if !Self.isSorted(entityChanges) {
+                entityChanges.sort { $0.record.sourcedID < $1.record.sourcedID }
+            }
+            if entity == .users {
+                userMerges = Self.proposedUserMerges(added: entityChanges, deleted: deleted)
+            } else if entity == .enrollments, !userMerges.isEmpty {
+                let newUsers = Set(userMerges.map(\.newID))
+                mergeableEnrollmentAdds = entityChanges.filter { $0.operation == .add && newUsers.contains($0.record.ref2 ?? "") }
+            }
+            groups.append(entityChanges)
+            entityChanges = []
+            groups.append(deleted.map { RosterChange(operation: .delete, record: $0) })
             count.deletes = deleted.count
             counts[entity.rawValue] = count
 
@@ -175,15 +193,15 @@ public struct SyncPlanner: Sendable {
         }
         var classCourse = heldClassCourse
         classCourse.merge(diff.incomingClassCourse) { _, new in new }
-        let merges = Self.proposedMerges(
-            added: (diff.changes[.users] ?? []) + (diff.changes[.enrollments] ?? []), deleted: deletedByEntity)
+        let merges = userMerges + Self.proposedEnrollmentMerges(
+            userMerges, added: mergeableEnrollmentAdds, deleted: deletedByEntity[.enrollments] ?? [])
         // An enrollment that follows its re-keyed user is not a removal, unless the merge is declined.
         let merged = Set(merges.filter { $0.entity == RosterEntity.enrollments.rawValue }.map(\.oldID))
         var removable = deletedByEntity
         removable[.enrollments] = removable[.enrollments]?.filter { !merged.contains($0.sourcedID) }
         reasons += lockedCourseRemovals(deleted: removable, classCourse: classCourse, lockedCourses: lockedCourses)
         reasons += Self.mergeReasons(merges)
-        return SyncPlan(changes: changes, counts: counts, holdReasons: reasons, merges: merges)
+        return SyncPlan(changeGroups: groups.filter { !$0.isEmpty }, counts: counts, holdReasons: reasons, merges: merges)
     }
 
     /// Students removed from a course whose mapping is locked: their work in progress is protected.
@@ -210,48 +228,53 @@ public struct SyncPlanner: Sendable {
     }
 
     /// A user that disappears while a new one with the same username, e-mail or identifier appears: most likely the
-    /// SIS changed the sourcedId. Proposes a merge instead of a delete plus a duplicate, and pairs the old user's
-    /// deleted enrollments with the new user's added ones in the same class and role.
-    static func proposedMerges(added: [RosterChange], deleted: [RosterEntity: [RosterRecord]]) -> [SourcedIDMerge] {
-        let deletedUsers = deleted[.users] ?? []
-        guard !deletedUsers.isEmpty else { return [] }
+    /// SIS changed the sourcedId. Proposes a merge instead of a delete plus a duplicate.
+    static func proposedUserMerges(added: [RosterChange], deleted: [RosterRecord]) -> [SourcedIDMerge] {
+        guard !deleted.isEmpty else { return [] }
         var addedByKey: [String: String] = [:]
-        for change in added where change.operation == .add && change.record.entity == RosterEntity.users.rawValue {
+        for change in added where change.operation == .add {
             for (label, value) in [("username", change.record.ref1), ("e-mail", change.record.ref2), ("identifier", change.record.ref3)] {
                 if let value, !value.isEmpty { addedByKey["\(label)|\(value.lowercased())"] = change.record.sourcedID }
             }
         }
         guard !addedByKey.isEmpty else { return [] }
-        var userMerges: [SourcedIDMerge] = []
+        var merges: [SourcedIDMerge] = []
         var taken: Set<String> = []
-        for record in deletedUsers {
+        for record in deleted {
             for (label, value) in [("username", record.ref1), ("e-mail", record.ref2), ("identifier", record.ref3)] {
                 guard let value, !value.isEmpty, let newID = addedByKey["\(label)|\(value.lowercased())"] else { continue }
                 // One new user takes over one old user: a second claimant is a different person.
                 guard taken.insert(newID).inserted else { break }
-                userMerges.append(SourcedIDMerge(
+                merges.append(SourcedIDMerge(
                     entity: RosterEntity.users.rawValue, oldID: record.sourcedID, newID: newID, matchedOn: label, value: value))
                 break
             }
         }
-        guard !userMerges.isEmpty else { return [] }
-        // Enrollments re-keyed with their user: same class and role, old user → new user.
+        return merges
+    }
+
+    /// Enrollments re-keyed with their user: an old user's deleted enrollment paired with the new user's added one in
+    /// the same class and role.
+    static func proposedEnrollmentMerges(
+        _ userMerges: [SourcedIDMerge], added: [RosterChange], deleted: [RosterRecord]
+    ) -> [SourcedIDMerge] {
+        guard !userMerges.isEmpty, !added.isEmpty else { return [] }
         let newUserOf = Dictionary(uniqueKeysWithValues: userMerges.map { ($0.oldID, $0.newID) })
         var addedEnrollments: [String: [String]] = [:]
-        for change in added where change.operation == .add && change.record.entity == RosterEntity.enrollments.rawValue {
+        for change in added where change.operation == .add {
             let r = change.record
             addedEnrollments["\(r.ref2 ?? "")|\(r.ref1 ?? "")|\(r.ref3 ?? "")", default: []].append(r.sourcedID)
         }
-        var enrollmentMerges: [SourcedIDMerge] = []
-        for record in deleted[.enrollments] ?? [] {
+        var merges: [SourcedIDMerge] = []
+        for record in deleted {
             guard let oldUser = record.ref2, let newUser = newUserOf[oldUser] else { continue }
             let key = "\(newUser)|\(record.ref1 ?? "")|\(record.ref3 ?? "")"
             guard let newID = addedEnrollments[key]?.popLast() else { continue }
-            enrollmentMerges.append(SourcedIDMerge(
+            merges.append(SourcedIDMerge(
                 entity: RosterEntity.enrollments.rawValue, oldID: record.sourcedID, newID: newID, matchedOn: "class and role",
                 value: "\(record.ref1 ?? "-") as \(record.ref3 ?? "-")"))
         }
-        return userMerges + enrollmentMerges
+        return merges
     }
 
     /// The plain-words hold reason of each proposed user merge.
@@ -261,6 +284,15 @@ public struct SyncPlanner: Sendable {
                 + "the SIS probably changed the sourcedId; approve with --merge to keep them as one user (their work and "
                 + "enrollments follow), or --no-merge to delete one and add the other"
         }
+    }
+
+    static func isSorted(_ changes: [RosterChange]) -> Bool {
+        var previous: String?
+        for change in changes {
+            if let previous, !(previous < change.record.sourcedID) { return false }
+            previous = change.record.sourcedID
+        }
+        return true
     }
 
     static func percent(_ share: Double) -> String {
@@ -277,129 +309,263 @@ public struct SyncPlanner: Sendable {
 
     /// The held-roster form of one OneRoster record: its entity, its fingerprint and the fields the safeguards need.
     public static func rosterRecord(_ record: OneRosterRecord) -> (entity: RosterEntity, status: RecordStatus, record: RosterRecord)? {
+        guard let f = fingerprint(record) else { return nil }
+        return (f.entity, f.status, details(record, entity: f.entity, digest: f.digest))
+    }
+
+    /// A record's entity, status, sourcedId and digest, without building its held form (most rows of a sync are
+    /// unchanged: only their digest is needed).
+    static func fingerprint(_ record: OneRosterRecord) -> (entity: RosterEntity, status: RecordStatus, sourcedID: String, digest: Int64)? {
+        var d = Digest()
         switch record {
         case let .org(o):
-            let name = RosterEntity.orgs.rawValue
-            return (.orgs, o.status, RosterRecord(
-                entity: name, sourcedID: o.sourcedId,
-                digest: Digest.of([o.name, o.type.rawValue, o.identifier, o.parentSourcedId], o.extensions),
-                ref1: o.type.rawValue, ref2: o.parentSourcedId, title: o.name))
+            d.field(o.name); d.field(o.type.rawValue); d.field(o.identifier); d.field(o.parentSourcedId)
+            return (.orgs, o.status, o.sourcedId, d.finish(o.extensions))
         case let .academicSession(s):
-            return (.academicSessions, s.status, RosterRecord(
-                entity: RosterEntity.academicSessions.rawValue, sourcedID: s.sourcedId,
-                digest: Digest.of([s.title, s.type.rawValue, "\(s.startDate)", "\(s.endDate)", s.parentSourcedId,
-                                   String(s.schoolYear)], s.extensions),
-                ref1: s.type.rawValue, ref2: s.parentSourcedId, title: s.title))
+            d.field(s.title); d.field(s.type.rawValue); d.field(s.startDate.description); d.field(s.endDate.description)
+            d.field(s.parentSourcedId); d.field(String(s.schoolYear))
+            return (.academicSessions, s.status, s.sourcedId, d.finish(s.extensions))
         case let .course(c):
-            return (.courses, c.status, RosterRecord(
-                entity: RosterEntity.courses.rawValue, sourcedID: c.sourcedId,
-                digest: Digest.of([c.title, c.schoolYearSourcedId, c.courseCode, c.grades.joined(separator: ","),
-                                   c.orgSourcedId, c.subjects.joined(separator: ","),
-                                   c.subjectCodes.joined(separator: ",")], c.extensions),
-                ref1: c.orgSourcedId, title: c.title))
+            d.field(c.title); d.field(c.schoolYearSourcedId); d.field(c.courseCode); d.list(c.grades); d.field(c.orgSourcedId)
+            d.list(c.subjects); d.list(c.subjectCodes)
+            return (.courses, c.status, c.sourcedId, d.finish(c.extensions))
         case let .rosterClass(c):
-            return (.classes, c.status, RosterRecord(
-                entity: RosterEntity.classes.rawValue, sourcedID: c.sourcedId,
-                digest: Digest.of([c.title, c.grades.joined(separator: ","), c.courseSourcedId, c.classCode,
-                                   c.classType.rawValue, c.location, c.schoolSourcedId,
-                                   c.termSourcedIds.joined(separator: ","), c.subjects.joined(separator: ","),
-                                   c.subjectCodes.joined(separator: ","), c.periods.joined(separator: ",")], c.extensions),
-                ref1: c.courseSourcedId, ref2: c.schoolSourcedId, title: c.title))
+            d.field(c.title); d.list(c.grades); d.field(c.courseSourcedId); d.field(c.classCode); d.field(c.classType.rawValue)
+            d.field(c.location); d.field(c.schoolSourcedId); d.list(c.termSourcedIds); d.list(c.subjects)
+            d.list(c.subjectCodes); d.list(c.periods)
+            return (.classes, c.status, c.sourcedId, d.finish(c.extensions))
         case let .user(u):
-            let roles = u.roles.map { "\($0.roleType.rawValue):\($0.role.rawValue)@\($0.orgSourcedId)" }.sorted()
-            return (.users, u.status, RosterRecord(
-                entity: RosterEntity.users.rawValue, sourcedID: u.sourcedId,
-                digest: Digest.of([String(u.enabledUser), u.username, u.userIds.map(\.csvText).joined(separator: ","),
-                                   u.givenName, u.familyName, u.middleName, u.identifier, u.email, u.sms, u.phone,
-                                   u.agentSourcedIds.joined(separator: ","), u.grades.joined(separator: ","),
-                                   u.role?.rawValue, u.orgSourcedIds.joined(separator: ","), roles.joined(separator: ","),
-                                   u.preferredGivenName, u.preferredFamilyName, u.primaryOrgSourcedId], u.extensions),
-                ref1: u.username, ref2: u.email, ref3: u.identifier, title: "\(u.givenName) \(u.familyName)"))
+            d.field(u.enabledUser ? "true" : "false"); d.field(u.username)
+            if u.userIds.isEmpty { d.list([]) } else { d.list(u.userIds.map(\.csvText)) }
+            d.field(u.givenName); d.field(u.familyName); d.field(u.middleName); d.field(u.identifier); d.field(u.email)
+            d.field(u.sms); d.field(u.phone); d.list(u.agentSourcedIds); d.list(u.grades); d.field(u.role?.rawValue)
+            d.list(u.orgSourcedIds)
+            d.list(u.roles.map { "\($0.roleType.rawValue):\($0.role.rawValue)@\($0.orgSourcedId)" }.sorted())
+            d.field(u.preferredGivenName); d.field(u.preferredFamilyName); d.field(u.primaryOrgSourcedId)
+            return (.users, u.status, u.sourcedId, d.finish(u.extensions))
         case let .enrollment(e):
-            return (.enrollments, e.status, RosterRecord(
-                entity: RosterEntity.enrollments.rawValue, sourcedID: e.sourcedId,
-                digest: Digest.of([e.classSourcedId, e.schoolSourcedId, e.userSourcedId, e.role.rawValue,
-                                   e.primary.map { String($0) }, e.beginDate.map { "\($0)" }, e.endDate.map { "\($0)" }],
-                                  e.extensions),
-                ref1: e.classSourcedId, ref2: e.userSourcedId, ref3: e.role.rawValue))
-        case let .demographics(d):
-            return (.demographics, d.status, RosterRecord(
-                entity: RosterEntity.demographics.rawValue, sourcedID: d.sourcedId,
-                digest: Digest.of([d.birthDate.map { "\($0)" }, d.sex?.rawValue, flag(d.americanIndianOrAlaskaNative),
-                                   flag(d.asian), flag(d.blackOrAfricanAmerican),
-                                   flag(d.nativeHawaiianOrOtherPacificIslander), flag(d.white),
-                                   flag(d.demographicRaceTwoOrMoreRaces), flag(d.hispanicOrLatinoEthnicity),
-                                   d.countryOfBirthCode, d.stateOfBirthAbbreviation, d.cityOfBirth,
-                                   d.publicSchoolResidenceStatus], d.extensions)))
+            d.field(e.classSourcedId); d.field(e.schoolSourcedId); d.field(e.userSourcedId); d.field(e.role.rawValue)
+            d.field(e.primary.map { $0 ? "true" : "false" }); d.field(e.beginDate?.description); d.field(e.endDate?.description)
+            return (.enrollments, e.status, e.sourcedId, d.finish(e.extensions))
+        case let .demographics(g):
+            d.field(g.birthDate?.description); d.field(g.sex?.rawValue); d.flag(g.americanIndianOrAlaskaNative)
+            d.flag(g.asian); d.flag(g.blackOrAfricanAmerican); d.flag(g.nativeHawaiianOrOtherPacificIslander)
+            d.flag(g.white); d.flag(g.demographicRaceTwoOrMoreRaces); d.flag(g.hispanicOrLatinoEthnicity)
+            d.field(g.countryOfBirthCode); d.field(g.stateOfBirthAbbreviation); d.field(g.cityOfBirth)
+            d.field(g.publicSchoolResidenceStatus)
+            return (.demographics, g.status, g.sourcedId, d.finish(g.extensions))
         default:
             return nil
         }
     }
 
-    private static func flag(_ value: Bool?) -> String? {
-        value.map { $0 ? "true" : "false" }
+    /// The held form of a record whose entity and digest are known.
+    static func details(_ record: OneRosterRecord, entity: RosterEntity, digest: Int64) -> RosterRecord {
+        let name = entity.rawValue
+        switch record {
+        case let .org(o):
+            return RosterRecord(entity: name, sourcedID: o.sourcedId, digest: digest, ref1: o.type.rawValue,
+                                ref2: o.parentSourcedId, title: o.name)
+        case let .academicSession(s):
+            return RosterRecord(entity: name, sourcedID: s.sourcedId, digest: digest, ref1: s.type.rawValue,
+                                ref2: s.parentSourcedId, title: s.title)
+        case let .course(c):
+            return RosterRecord(entity: name, sourcedID: c.sourcedId, digest: digest, ref1: c.orgSourcedId, title: c.title)
+        case let .rosterClass(c):
+            return RosterRecord(entity: name, sourcedID: c.sourcedId, digest: digest, ref1: c.courseSourcedId,
+                                ref2: c.schoolSourcedId, title: c.title)
+        case let .user(u):
+            return RosterRecord(entity: name, sourcedID: u.sourcedId, digest: digest, ref1: u.username, ref2: u.email,
+                                ref3: u.identifier, title: "\(u.givenName) \(u.familyName)")
+        case let .enrollment(e):
+            return RosterRecord(entity: name, sourcedID: e.sourcedId, digest: digest, ref1: e.classSourcedId,
+                                ref2: e.userSourcedId, ref3: e.role.rawValue)
+        case let .demographics(g):
+            // A fingerprint only: no birth date or race flag is held.
+            return RosterRecord(entity: name, sourcedID: g.sourcedId, digest: digest)
+        default:
+            return RosterRecord(entity: name, sourcedID: "", digest: digest)
+        }
+    }
+}
+
+extension RosterEntity {
+    /// Position in ``allCases`` (array-indexed per-entity state instead of hashing).
+    var index: Int {
+        switch self {
+        case .orgs: 0
+        case .academicSessions: 1
+        case .courses: 2
+        case .classes: 3
+        case .users: 4
+        case .enrollments: 5
+        case .demographics: 6
+        }
     }
 }
 
 /// The diff of a bundle against the held roster, built while the bundle streams by: it keeps the adds and updates
-/// (not the unchanged records), the sourcedIds seen (for implicit deletes) and each incoming class's course.
+/// (not the unchanged records), which held records were not seen (for implicit deletes) and each incoming class's
+/// course.
+///
+/// Each held digest is removed from `unseen` when its record streams by, so one lookup both compares the record and
+/// marks it seen; what is left at the end is what the bundle omitted.
 public struct SyncDiff: Sendable {
-    /// The held records' digests per entity (`RosterEntity` raw value) and sourcedId.
-    public let heldDigests: [String: [String: Int64]]
-    public private(set) var seen: [RosterEntity: Set<String>] = [:]
-    public private(set) var changes: [RosterEntity: [RosterChange]] = [:]
-    public private(set) var explicitDeletes: [RosterEntity: Set<String>] = [:]
-    public private(set) var counts: [RosterEntity: EntityCounts] = [:]
+    /// Held digests (by sourcedId) not seen yet, per entity (by ``RosterEntity/index``).
+    private var unseen: [[String: Int64]]
+    private var heldCounts: [Int]
+    private var changesByEntity: [[RosterChange]]
+    private var explicitByEntity: [Set<String>]
+    private var countsByEntity: [EntityCounts]
     public private(set) var incomingClassCourse: [String: String] = [:]
 
     public init(heldDigests: [String: [String: Int64]]) {
-        self.heldDigests = heldDigests
+        var unseen = [[String: Int64]](repeating: [:], count: RosterEntity.allCases.count)
+        var heldCounts = [Int](repeating: 0, count: RosterEntity.allCases.count)
+        for (name, digests) in heldDigests {
+            guard let entity = RosterEntity(rawValue: name) else { continue }
+            unseen[entity.index] = digests
+            heldCounts[entity.index] = digests.count
+        }
+        self.unseen = unseen
+        self.heldCounts = heldCounts
+        changesByEntity = Array(repeating: [], count: RosterEntity.allCases.count)
+        explicitByEntity = Array(repeating: [], count: RosterEntity.allCases.count)
+        countsByEntity = Array(repeating: EntityCounts(), count: RosterEntity.allCases.count)
     }
 
-    /// Whether the integration holds a record (answers the reader's reference checks).
+    /// A diff whose held digests are not loaded up front: each record's held digest is looked up as it streams by
+    /// (``observe(_:held:)``), and the held records it never met are handed in at the end (``setUnseenHeld(_:_:)``).
+    init(heldCounts counts: [String: Int]) {
+        self.init(heldDigests: [:])
+        for (name, count) in counts {
+            if let entity = RosterEntity(rawValue: name) { heldCounts[entity.index] = count }
+        }
+    }
+
+    /// The held records of `entity` that the stream did not carry as active rows (after ``observe(_:held:)``).
+    mutating func setUnseenHeld(_ entity: RosterEntity, _ held: [String: Int64]) {
+        unseen[entity.index] = held
+    }
+
+    mutating func setUnseenHeld(_ entity: RosterEntity, _ held: [(String, Int64)]) {
+        var unseen: [String: Int64] = [:]
+        unseen.reserveCapacity(held.count)
+        for (id, digest) in held { unseen[id] = digest }
+        self.unseen[entity.index] = unseen
+    }
+
+    /// How many records of `entity` the integration held before this sync.
+    public func heldCount(_ entity: RosterEntity) -> Int { heldCounts[entity.index] }
+
+    /// Held records of `entity` that the bundle did not carry (as active rows).
+    public func unseenHeld(_ entity: RosterEntity) -> Dictionary<String, Int64>.Keys { unseen[entity.index].keys }
+
+    /// Adds and updates of `entity`, in stream order.
+    public func changes(_ entity: RosterEntity) -> [RosterChange] { changesByEntity[entity.index] }
+
+    /// Takes the adds and updates of `entity` out of the diff (no copy).
+    mutating func takeChanges(_ entity: RosterEntity) -> [RosterChange] {
+        var taken: [RosterChange] = []
+        swap(&taken, &changesByEntity[entity.index])
+        return taken
+    }
+
+    /// sourcedIds the bundle marked `tobedeleted`.
+    public func explicitDeletes(_ entity: RosterEntity) -> Set<String> { explicitByEntity[entity.index] }
+
+    public func counts(_ entity: RosterEntity) -> EntityCounts { countsByEntity[entity.index] }
+
+    /// Whether the integration holds a record (answers the reader's reference checks). Records already seen in this
+    /// bundle are not asked about: they are valid in it, and the reader finds them among its own sourcedIds first.
     public func holds(_ entity: RosterEntity, _ sourcedID: String) -> Bool {
-        heldDigests[entity.rawValue]?[sourcedID] != nil
+        unseen[entity.index][sourcedID] != nil
     }
 
     /// Takes one streamed record (other kinds, such as roles and demographics, are folded into users or ignored).
     public mutating func observe(_ record: OneRosterRecord) {
-        guard let (entity, status, converted) = SyncPlanner.rosterRecord(record) else { return }
-        let id = converted.sourcedID
+        guard let fingerprint = SyncPlanner.fingerprint(record) else { return }
+        let old = fingerprint.status == .tobedeleted
+            ? nil : unseen[fingerprint.entity.index].removeValue(forKey: fingerprint.sourcedID)
+        take(record, fingerprint, held: old)
+    }
+
+    /// Takes one streamed record whose held digest `held(entity, sourcedId, isExplicitDelete)` gives (nil when not
+    /// held); `held` marks the record seen unless it is an explicit delete.
+    mutating func observe(_ record: OneRosterRecord, held: (RosterEntity, String, Bool) throws -> Int64?) rethrows {
+        guard let fingerprint = SyncPlanner.fingerprint(record) else { return }
+        let old = try held(fingerprint.entity, fingerprint.sourcedID, fingerprint.status == .tobedeleted)
+        take(record, fingerprint, held: old)
+    }
+
+    private mutating func take(
+        _ record: OneRosterRecord, _ fingerprint: (entity: RosterEntity, status: RecordStatus, sourcedID: String, digest: Int64),
+        held: Int64?
+    ) {
+        let (entity, status, id, digest) = fingerprint
+        let e = entity.index
         if status == .tobedeleted {
-            explicitDeletes[entity, default: []].insert(id)
+            explicitByEntity[e].insert(id)
             return
         }
-        seen[entity, default: []].insert(id)
-        if entity == .classes, let course = converted.ref1 { incomingClassCourse[id] = course }
-        var count = counts[entity] ?? EntityCounts()
-        count.incoming += 1
-        if let old = heldDigests[entity.rawValue]?[id] {
-            if old == converted.digest { count.unchanged += 1 } else {
-                changes[entity, default: []].append(RosterChange(operation: .update, record: converted))
-                count.updates += 1
+        if entity == .classes, case let .rosterClass(c) = record { incomingClassCourse[id] = c.courseSourcedId }
+        countsByEntity[e].incoming += 1
+        if let old = held {
+            if old == digest {
+                countsByEntity[e].unchanged += 1
+            } else {
+                changesByEntity[e].append(RosterChange(
+                    operation: .update, record: SyncPlanner.details(record, entity: entity, digest: digest)))
+                countsByEntity[e].updates += 1
             }
         } else {
-            changes[entity, default: []].append(RosterChange(operation: .add, record: converted))
-            count.adds += 1
+            changesByEntity[e].append(RosterChange(
+                operation: .add, record: SyncPlanner.details(record, entity: entity, digest: digest)))
+            countsByEntity[e].adds += 1
         }
-        counts[entity] = count
     }
 }
 
 /// A 64-bit FNV-1a fingerprint of a record's fields, to tell an update from an unchanged row without storing rows.
-enum Digest {
-    static func of(_ fields: [String?], _ extensions: [String: String]) -> Int64 {
-        var hash = FNV1a()
-        func mix(_ text: String?) {
-            if let text { hash.mix(text) } else { hash.mix(byte: 0xff) }
-            hash.mix(byte: 0x1f)  // field separator
+///
+/// Fields are mixed one by one as they are read (a list as its items joined by commas), each followed by a
+/// separator byte; absent fields mix 0xff. The value is stored in held rosters, so it must never change.
+struct Digest {
+    private var hash = FNV1a()
+
+    mutating func field(_ text: String?) {
+        if let text { hash.mix(text) } else { hash.mix(byte: 0xff) }
+        hash.mix(byte: 0x1f)  // field separator
+    }
+
+    /// A yes/no field: `true`, `false`, or absent.
+    mutating func flag(_ value: Bool?) {
+        field(value.map { $0 ? "true" : "false" })
+    }
+
+    /// The same as `field(items.joined(separator: ","))`, without building the joined string.
+    mutating func list(_ items: [String]) {
+        for (i, item) in items.enumerated() {
+            if i > 0 { hash.mix(byte: 0x2c) }
+            hash.mix(item)
         }
-        fields.forEach(mix)
-        for key in extensions.keys.sorted() {
-            mix(key)
-            mix(extensions[key])
+        hash.mix(byte: 0x1f)
+    }
+
+    mutating func finish(_ extensions: [String: String]) -> Int64 {
+        if !extensions.isEmpty {
+            for key in extensions.keys.sorted() {
+                field(key)
+                field(extensions[key])
+            }
         }
         return Int64(bitPattern: hash.value)
+    }
+
+    static func of(_ fields: [String?], _ extensions: [String: String]) -> Int64 {
+        var digest = Digest()
+        fields.forEach { digest.field($0) }
+        return digest.finish(extensions)
     }
 }
 
@@ -413,6 +579,11 @@ struct FNV1a {
     }
 
     mutating func mix(_ text: String) {
-        for byte in text.utf8 { mix(byte: byte) }
+        let done: Void? = text.utf8.withContiguousStorageIfAvailable { bytes in
+            var v = value
+            for byte in bytes { v = (v ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            value = v
+        }
+        if done == nil { for byte in text.utf8 { mix(byte: byte) } }
     }
 }

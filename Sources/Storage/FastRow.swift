@@ -12,7 +12,8 @@ struct FastRow {
 
     func string(_ index: Int32) -> String {
         guard let text = sqlite3_column_text(handle, index + offset) else { return "" }
-        return String(cString: text)
+        let count = Int(sqlite3_column_bytes(handle, index + offset))
+        return String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self)
     }
 
     func optionalString(_ index: Int32) -> String? {
@@ -110,5 +111,49 @@ extension Database {
                 resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqliteConnection)), sql: sql)
         }
         return Int(sqlite3_changes(sqliteConnection))
+    }
+}
+
+/// A statement prepared once and run many times with values bound directly (bulk writes of millions of rows).
+struct FastStatement {
+    let handle: OpaquePointer
+    let connection: OpaquePointer
+    let sql: String
+    /// Keeps GRDB's statement (and so the SQLite handle) alive.
+    private let statement: Statement
+
+    init(_ db: Database, _ sql: String) throws {
+        statement = try db.cachedStatement(sql: sql)
+        handle = statement.sqliteStatement
+        connection = db.sqliteConnection!
+        self.sql = sql
+    }
+
+    @inline(__always)
+    private func bind(_ value: FastValue, _ index: Int32) {
+        switch value {
+        case let .text(text):
+            _ = text.withCString { sqlite3_bind_text(handle, index, $0, -1, transient) }
+        case let .int(number): sqlite3_bind_int64(handle, index, sqlite3_int64(number))
+        case let .double(number): sqlite3_bind_double(handle, index, number)
+        case .null: sqlite3_bind_null(handle, index)
+        }
+    }
+
+    /// Binds the values in order, steps once and resets; returns the number of changed rows.
+    @discardableResult
+    func execute(_ values: FastValue...) throws -> Int {
+        sqlite3_reset(handle)
+        var index: Int32 = 1
+        for value in values {
+            bind(value, index)
+            index += 1
+        }
+        let code = sqlite3_step(handle)
+        sqlite3_reset(handle)
+        guard code == SQLITE_DONE || code == SQLITE_ROW else {
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(connection)), sql: sql)
+        }
+        return Int(sqlite3_changes(connection))
     }
 }

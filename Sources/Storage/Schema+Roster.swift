@@ -73,3 +73,15 @@ extension Schema {
         }
     }
 }
+
+extension Schema {
+    /// A record's add is not written to `roster_history` when it is applied: the held record itself says it
+    /// (`run_id` is the run that added it, `add_logged = 0`), and `roster history` reads it from there. The add row is
+    /// written out when the record is first updated or deleted, before the row that tells it. Records held before this
+    /// migration have their add in the history already (`add_logged = 1`).
+    static func registerRosterHistoryMigrations(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v4-roster-add-in-record") { db in
+            try db.execute(sql: "ALTER TABLE roster_records ADD COLUMN add_logged INTEGER NOT NULL DEFAULT 1")
+        }
+    }
+}

@@ -107,6 +107,7 @@ enum Schema {
         Schema.registerRosterMigrations(&migrator)
         Schema.registerSyncScheduleMigrations(&migrator)
         Schema.registerNotificationMigrations(&migrator)
+        Schema.registerRosterHistoryMigrations(&migrator)
         Schema.registerMergeMigrations(&migrator)
         return migrator
     }

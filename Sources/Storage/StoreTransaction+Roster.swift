@@ -1,4 +1,5 @@
 import GRDB
+import GRDBSQLite
 
 /// A record of the roster as RosterFlow holds it for one integration: enough to diff the next sync against.
 ///
@@ -117,19 +118,27 @@ extension StoreTransaction {
         return records
     }
 
-    /// The digest of every record held for an integration, per entity and sourcedId: all a diff needs.
-    public func rosterDigests(integrationID: String) throws -> [String: [String: Int64]] {
-        var digests: [String: [String: Int64]] = [:]
-        for entity in try String.fetchAll(db, sql: "SELECT DISTINCT entity FROM roster_records WHERE integration_id = ?",
-                                          arguments: [integrationID]) {
-            var byID: [String: Int64] = [:]
-            try db.fastEach("SELECT sourced_id, digest FROM roster_records WHERE integration_id = ? AND entity = ?",
-                            [integrationID, entity]) { row in
-                byID[row.string(0)] = Int64(row.int(1))
-            }
-            digests[entity] = byID
+    /// How many records of each entity the integration holds.
+    public func rosterCounts(integrationID: String) throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for row in try Row.fetchAll(db, sql: """
+            SELECT entity, COUNT(*) FROM roster_records WHERE integration_id = ? GROUP BY entity
+            """, arguments: [integrationID]) {
+            counts[row[0]] = row[1]
         }
-        return digests
+        return counts
+    }
+
+    /// The held digests of one entity in sourcedId order (bytewise), read one at a time: merged with a bundle file
+    /// that lists its rows in the same order, no index of millions of digests is built. Valid in this transaction.
+    public func rosterDigestCursor(integrationID: String, entity: String) throws -> RosterDigestCursor {
+        try RosterDigestCursor(db, integrationID: integrationID, entity: entity)
+    }
+
+    /// Whether the integration holds a record.
+    public func holdsRosterRecord(integrationID: String, entity: String, sourcedID: String) throws -> Bool {
+        try db.fastFirst("SELECT 1 FROM roster_records WHERE integration_id = ? AND entity = ? AND sourced_id = ?",
+                         [integrationID, entity, sourcedID]) { _ in true } ?? false
     }
 
     /// Held records of one entity; all of them, or those with the given sourcedIds.
@@ -159,40 +168,55 @@ extension StoreTransaction {
     }
 
     /// Applies changes to the held roster and records each in the history, as part of `runID`.
+    ///
+    /// An add is recorded by the held record itself (its `run_id`, with `add_logged = 0`): no history row is written
+    /// for it until the record is updated or deleted, when its add row is written out first. `rosterHistory` shows
+    /// both. The sync run `runID` must be in `sync_runs` with `finished_at` = `now` (the add's time).
     public func applyRosterChanges(_ changes: [RosterChange], integrationID: String, runID: String, now: Double) throws {
+        let add = try FastStatement(db, """
+            INSERT INTO roster_records (integration_id, entity, sourced_id, digest, ref1, ref2, ref3, title, run_id, add_logged)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
+            """)
+        let update = try FastStatement(db, """
+            INSERT INTO roster_records (integration_id, entity, sourced_id, digest, ref1, ref2, ref3, title, run_id, add_logged)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+            ON CONFLICT (integration_id, entity, sourced_id) DO UPDATE SET
+                digest = excluded.digest, ref1 = excluded.ref1, ref2 = excluded.ref2, ref3 = excluded.ref3,
+                title = excluded.title, run_id = excluded.run_id, add_logged = 1
+            """)
+        let delete = try FastStatement(db, "DELETE FROM roster_records WHERE integration_id = ? AND entity = ? AND sourced_id = ?")
+        let logAdd = try FastStatement(db, """
+            INSERT OR IGNORE INTO roster_history (integration_id, entity, sourced_id, run_id, op, digest, title, at)
+            SELECT x.integration_id, x.entity, x.sourced_id, x.run_id, 'add', x.digest, x.title, r.finished_at
+            FROM roster_records x JOIN sync_runs r ON r.id = x.run_id
+            WHERE x.integration_id = ? AND x.entity = ? AND x.sourced_id = ? AND x.add_logged = 0
+            """)
+        let history = try FastStatement(db, """
+            INSERT INTO roster_history (integration_id, entity, sourced_id, run_id, op, digest, title, at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """)
         for change in changes where !change.parked {
             let r = change.record
             switch change.operation {
             case .add:
-                try db.fastExecute("""
-                    INSERT INTO roster_records (integration_id, entity, sourced_id, digest, ref1, ref2, ref3, title, run_id)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, [.text(integrationID), .text(r.entity), .text(r.sourcedID), .int(Int(r.digest)), FastValue(r.ref1),
-                          FastValue(r.ref2), FastValue(r.ref3), FastValue(r.title), .text(runID)])
+                try add.execute(.text(integrationID), .text(r.entity), .text(r.sourcedID), .int(Int(r.digest)), FastValue(r.ref1),
+                                FastValue(r.ref2), FastValue(r.ref3), FastValue(r.title), .text(runID))
+                continue
             case .update:
-                try db.fastExecute("""
-                    INSERT INTO roster_records (integration_id, entity, sourced_id, digest, ref1, ref2, ref3, title, run_id)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (integration_id, entity, sourced_id) DO UPDATE SET
-                        digest = excluded.digest, ref1 = excluded.ref1, ref2 = excluded.ref2, ref3 = excluded.ref3,
-                        title = excluded.title, run_id = excluded.run_id
-                    """, [.text(integrationID), .text(r.entity), .text(r.sourcedID), .int(Int(r.digest)), FastValue(r.ref1),
-                          FastValue(r.ref2), FastValue(r.ref3), FastValue(r.title), .text(runID)])
+                try logAdd.execute(.text(integrationID), .text(r.entity), .text(r.sourcedID))
+                try update.execute(.text(integrationID), .text(r.entity), .text(r.sourcedID), .int(Int(r.digest)),
+                                   FastValue(r.ref1), FastValue(r.ref2), FastValue(r.ref3), FastValue(r.title), .text(runID))
             case .delete:
-                try db.fastExecute(
-                    "DELETE FROM roster_records WHERE integration_id = ? AND entity = ? AND sourced_id = ?",
-                    [.text(integrationID), .text(r.entity), .text(r.sourcedID)])
+                try logAdd.execute(.text(integrationID), .text(r.entity), .text(r.sourcedID))
+                try delete.execute(.text(integrationID), .text(r.entity), .text(r.sourcedID))
             }
-            try db.fastExecute("""
-                INSERT INTO roster_history (integration_id, entity, sourced_id, run_id, op, digest, title, at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, [.text(integrationID), .text(r.entity), .text(r.sourcedID), .text(runID), .text(change.operation.rawValue),
-                      .int(Int(r.digest)), FastValue(r.title), .double(now)])
+            try history.execute(.text(integrationID), .text(r.entity), .text(r.sourcedID), .text(runID),
+                                .text(change.operation.rawValue), .int(Int(r.digest)), FastValue(r.title), .double(now))
         }
     }
 
     /// Keeps a held change set so that it can be approved later.
-    public func storeChangeSet(_ changes: [RosterChange], runID: String) throws {
+    public func storeChangeSet<Changes: Sequence>(_ changes: Changes, runID: String) throws where Changes.Element == RosterChange {
         for (seq, change) in changes.enumerated() {
             let r = change.record
             try db.fastExecute("""
@@ -267,13 +291,23 @@ extension StoreTransaction {
             report: row["report"], basedOnRun: row["based_on_run"])
     }
 
-    /// A record's story across integrations, oldest first.
-    public func rosterHistory(sourcedID: String) throws -> [RosterHistoryEntry] {
-        try Row.fetchAll(db, sql: """
-            SELECT h.integration_id, h.entity, h.sourced_id, h.run_id, h.op, h.title, h.at
-            FROM roster_history h LEFT JOIN sync_runs r ON r.id = h.run_id
-            WHERE h.sourced_id = ? ORDER BY h.at, r.rowid
-            """, arguments: [sourcedID]).map {
+    /// A record's story across integrations, oldest first: the history rows, and the add of a held record that has
+    /// not changed since (kept in the record itself; see `applyRosterChanges`).
+    /// - Parameter entities: the entity names records are held under.
+    public func rosterHistory(sourcedID: String, entities: [String]) throws -> [RosterHistoryEntry] {
+        let entityList = entities.map { "'\($0.replacingOccurrences(of: "'", with: "''"))'" }.joined(separator: ", ")
+        return try Row.fetchAll(db, sql: """
+            SELECT integration_id, entity, sourced_id, run_id, op, title, at FROM (
+                SELECT h.integration_id, h.entity, h.sourced_id, h.run_id, h.op, h.title, h.at, r.rowid AS run_order
+                FROM roster_history h LEFT JOIN sync_runs r ON r.id = h.run_id
+                WHERE h.sourced_id = ?
+                UNION ALL
+                SELECT x.integration_id, x.entity, x.sourced_id, x.run_id, 'add', x.title, r.finished_at, r.rowid
+                FROM roster_records x JOIN sync_runs r ON r.id = x.run_id
+                WHERE x.integration_id IN (SELECT id FROM integrations) AND x.entity IN (\(entityList))
+                    AND x.sourced_id = ? AND x.add_logged = 0
+            ) ORDER BY at, run_order
+            """, arguments: [sourcedID, sourcedID]).map {
             RosterHistoryEntry(integrationID: $0[0], entity: $0[1], sourcedID: $0[2], runID: $0[3], operation: $0[4],
                                title: $0[5], at: $0[6])
         }
@@ -329,5 +363,40 @@ extension StoreTransaction {
     public func advanceSchedule(integrationID: String, nextSyncAt: Double, lastRun: String?) throws {
         try db.execute(sql: "UPDATE integrations SET next_sync_at = ?, last_sync_run = COALESCE(?, last_sync_run) WHERE id = ?",
                        arguments: [nextSyncAt, lastRun, integrationID])
+    }
+}
+
+/// Held digests of one entity in sourcedId order; see ``StoreTransaction/rosterDigestCursor(integrationID:entity:)``.
+public final class RosterDigestCursor {
+    private let statement: Statement
+    private let handle: OpaquePointer
+    private let connection: OpaquePointer
+    private var done = false
+
+    init(_ db: Database, integrationID: String, entity: String) throws {
+        // A statement of its own (not cached): several cursors are open at once.
+        statement = try db.makeStatement(sql: """
+            SELECT sourced_id, digest FROM roster_records WHERE integration_id = ? AND entity = ? ORDER BY sourced_id
+            """)
+        try statement.setArguments([integrationID, entity])
+        handle = statement.sqliteStatement
+        connection = db.sqliteConnection!
+    }
+
+    /// The next held sourcedId and digest, or nil after the last.
+    public func next() throws -> (sourcedID: String, digest: Int64)? {
+        if done { return nil }
+        switch sqlite3_step(handle) {
+        case SQLITE_ROW:
+            let row = FastRow(handle: handle)
+            return (row.string(0), Int64(row.int(1)))
+        case SQLITE_DONE:
+            done = true
+            sqlite3_reset(handle)
+            return nil
+        case let code:
+            done = true
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(connection)))
+        }
     }
 }

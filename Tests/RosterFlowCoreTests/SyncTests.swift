@@ -291,6 +291,109 @@ final class SyncTests: XCTestCase {
         XCTAssertTrue(heldEnrollments.isSuperset(of: enrollments.map { "new-" + $0 }))
     }
 
+    /// Digests are stored in held rosters: the streaming fingerprint must give exactly the values of the original
+    /// formula (each field joined, lists joined by commas), or every held record would look updated.
+    func testFingerprintsKeepTheStoredDigestFormula() throws {
+        let b = try bundle("b1")
+        let read = try OneRosterBundleReader().read(at: URL(fileURLWithPath: b))
+        var checked = 0
+        for record in SyncPlanner.allRecords(in: read) {
+            let expected: Int64
+            switch record {
+            case let .org(o):
+                expected = Digest.of([o.name, o.type.rawValue, o.identifier, o.parentSourcedId], o.extensions)
+            case let .academicSession(s):
+                expected = Digest.of([s.title, s.type.rawValue, "\(s.startDate)", "\(s.endDate)", s.parentSourcedId,
+                                      String(s.schoolYear)], s.extensions)
+            case let .course(c):
+                expected = Digest.of([c.title, c.schoolYearSourcedId, c.courseCode, c.grades.joined(separator: ","),
+                                      c.orgSourcedId, c.subjects.joined(separator: ","), c.subjectCodes.joined(separator: ",")],
+                                     c.extensions)
+            case let .rosterClass(c):
+                expected = Digest.of([c.title, c.grades.joined(separator: ","), c.courseSourcedId, c.classCode,
+                                      c.classType.rawValue, c.location, c.schoolSourcedId, c.termSourcedIds.joined(separator: ","),
+                                      c.subjects.joined(separator: ","), c.subjectCodes.joined(separator: ","),
+                                      c.periods.joined(separator: ",")], c.extensions)
+            case let .user(u):
+                let roles = u.roles.map { "\($0.roleType.rawValue):\($0.role.rawValue)@\($0.orgSourcedId)" }.sorted()
+                expected = Digest.of([String(u.enabledUser), u.username, u.userIds.map(\.csvText).joined(separator: ","),
+                                      u.givenName, u.familyName, u.middleName, u.identifier, u.email, u.sms, u.phone,
+                                      u.agentSourcedIds.joined(separator: ","), u.grades.joined(separator: ","), u.role?.rawValue,
+                                      u.orgSourcedIds.joined(separator: ","), roles.joined(separator: ","), u.preferredGivenName,
+                                      u.preferredFamilyName, u.primaryOrgSourcedId], u.extensions)
+            case let .enrollment(e):
+                expected = Digest.of([e.classSourcedId, e.schoolSourcedId, e.userSourcedId, e.role.rawValue,
+                                      e.primary.map { String($0) }, e.beginDate.map { "\($0)" }, e.endDate.map { "\($0)" }],
+                                     e.extensions)
+            default:
+                continue
+            }
+            XCTAssertEqual(SyncPlanner.rosterRecord(record)?.record.digest, expected, "\(record)")
+            checked += 1
+        }
+        XCTAssertGreaterThan(checked, 1000)
+    }
+
+    /// An add is kept in the record itself until the record changes; its history still reads add, update, delete.
+    func testHistoryShowsAddUpdateAndDeleteOfARecord() async throws {
+        let b = try bundle("b1")
+        let first = try await sync(b)
+        let users = try lines(b, "users.csv")
+        let student = try XCTUnwrap(users.first { $0.hasPrefix("stu-") })
+        let id = fields(student)[0]
+        XCTAssertEqual(try service.rosterHistory(sourcedID: id).map(\.operation), ["add"])
+        let oldTitle = try XCTUnwrap(service.rosterHistory(sourcedID: id).first?.title)
+
+        let changed = try copy(b, to: "changed")
+        var row = fields(student)
+        row[6] = "Renamed"  // givenName
+        try write(changed, "users.csv", users.map { $0 == student ? row.joined(separator: ",") : $0 })
+        let second = try await sync(changed)
+        XCTAssertEqual(second.decision, "applied")
+        let history = try service.rosterHistory(sourcedID: id)
+        XCTAssertEqual(history.map(\.operation), ["add", "update"])
+        XCTAssertEqual(history.map(\.runID), [first.id, second.id])
+        XCTAssertEqual(history.first?.title, oldTitle, "the add keeps the title the record had when it was added")
+        XCTAssertEqual(history.last?.title.map { $0.hasPrefix("Renamed ") }, true)
+
+        // A delta file deletes one enrollment: its add is written out before its delete.
+        let enrollment = try XCTUnwrap(try lines(b, "enrollments.csv").dropFirst().first)
+        let enrollmentID = fields(enrollment)[0]
+        let delta = try copy(changed, to: "delta")
+        try setMode(delta, "enrollments", "delta")
+        var deleted = fields(enrollment)
+        deleted[1] = "tobedeleted"
+        deleted[2] = "2026-01-05T10:00:00Z"
+        try write(delta, "enrollments.csv", [try lines(b, "enrollments.csv")[0], deleted.joined(separator: ",")])
+        let third = try await sync(delta)
+        XCTAssertEqual(third.decision, "applied", "\(third.reasons)")
+        XCTAssertEqual(try service.rosterHistory(sourcedID: enrollmentID).map(\.operation), ["add", "delete"])
+        XCTAssertEqual(try service.rosterHistory(sourcedID: enrollmentID).map(\.runID), [first.id, third.id])
+    }
+
+    /// Held digests are merged with files in sourcedId order and indexed when a file is out of order: the same
+    /// bundle in another row order changes nothing, and omitted rows are deleted either way.
+    func testRowOrderDoesNotChangeTheDiff() async throws {
+        let b = try bundle("b1")
+        _ = try await sync(b)
+        let shuffled = try copy(b, to: "shuffled")
+        let enrollments = try lines(shuffled, "enrollments.csv")
+        // Sorted, with 5 rows left out in the middle: a merge.
+        let kept = [enrollments[0]] + enrollments.dropFirst().enumerated().filter { !(100..<105).contains($0.offset) }.map(\.element)
+        try write(shuffled, "enrollments.csv", kept)
+        let merged = try await sync(shuffled)
+        XCTAssertEqual(merged.decision, "applied", "\(merged.reasons)")
+        XCTAssertEqual(merged.counts["enrollments"].map { [$0.adds, $0.updates, $0.deletes, $0.unchanged] }, [0, 0, 5, 795])
+        // The same rows in reverse order, 5 more left out: an index from the second row on.
+        let reversed = [kept[0]] + kept.dropFirst().reversed().enumerated().filter { !(10..<15).contains($0.offset) }.map(\.element)
+        try write(shuffled, "enrollments.csv", reversed)
+        let indexed = try await sync(shuffled)
+        XCTAssertEqual(indexed.decision, "applied", "\(indexed.reasons)")
+        XCTAssertEqual(indexed.counts["enrollments"].map { [$0.adds, $0.updates, $0.deletes, $0.unchanged] }, [0, 0, 5, 790])
+        XCTAssertEqual(try held(.enrollments), 790)
+        XCTAssertEqual(indexed.counts["users"].map { [$0.adds, $0.updates, $0.deletes] }, [0, 0, 0])
+    }
+
     func testACourseAddedByALaterSyncGetsAShellAndTheDSPIsTold() async throws {
         let b = try bundle("b1")
         _ = try await sync(b)

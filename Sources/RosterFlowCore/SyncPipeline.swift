@@ -1,0 +1,181 @@
+import Foundation
+import OneRoster
+import Storage
+
+/// Diffs streamed records on a thread of its own, so that reading and validating a bundle (one core) overlaps with
+/// loading the held digests and diffing against them (another core).
+///
+/// The reader hands valid records over in chunks through a bounded queue (a few tens of thousands of records at
+/// most, so memory stays flat); the diff thread first loads the held digests, then takes the chunks in order.
+final class SyncDiffPipeline: @unchecked Sendable {
+    static let chunkSize = 2048
+    static let maxChunks = 64
+
+    private let condition = NSCondition()
+    private var chunks: [[OneRosterRecord]] = []
+    private var closed = false
+    private var result: Result<SyncDiff, Error>?
+    /// The chunk being filled (reader side only).
+    private var chunk: [OneRosterRecord] = []
+
+    /// Starts the diff thread, which runs `body`: it takes the chunks of records in order from `next` (nil after the
+    /// last) and returns the diff.
+    init(_ body: @escaping @Sendable (_ next: () -> [OneRosterRecord]?) throws -> SyncDiff) {
+        chunk.reserveCapacity(Self.chunkSize)
+        let thread = Thread { [self] in run(body) }
+        thread.name = "rosterflow.sync-diff"
+        thread.start()
+    }
+
+    /// Queues one record for the diff (reader side).
+    func put(_ record: OneRosterRecord) {
+        chunk.append(record)
+        if chunk.count >= Self.chunkSize { send() }
+    }
+
+    /// Waits until every queued record is diffed and returns the diff (reader side). Call it exactly once, also
+    /// when reading failed, so that the diff thread ends.
+    func finish() throws -> SyncDiff {
+        send()
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        while result == nil { condition.wait() }
+        let result = self.result!
+        condition.unlock()
+        return try result.get()
+    }
+
+    private func send() {
+        guard !chunk.isEmpty else { return }
+        var full: [OneRosterRecord] = []
+        full.reserveCapacity(Self.chunkSize)
+        swap(&full, &chunk)
+        condition.lock()
+        while chunks.count >= Self.maxChunks { condition.wait() }
+        chunks.append(full)
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func take() -> [OneRosterRecord]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while chunks.isEmpty && !closed { condition.wait() }
+        guard !chunks.isEmpty else { return nil }
+        let next = chunks.removeFirst()
+        condition.broadcast()
+        return next
+    }
+
+    private func run(_ body: (_ next: () -> [OneRosterRecord]?) throws -> SyncDiff) {
+        let outcome = Result { try body(take) }
+        // On failure, keep taking chunks so that the reader never waits forever.
+        while take() != nil {}
+        condition.lock()
+        result = outcome
+        condition.broadcast()
+        condition.unlock()
+    }
+}
+
+/// Finds the held digest of each streamed record by merging the records of an entity, which bundles usually list in
+/// sourcedId order, with the held digests read in that order: no index of millions of held digests is built, and
+/// reading them overlaps with the bundle's. When an entity's records come out of order, what is left of its held
+/// digests is indexed in a dictionary from then on.
+final class HeldDigestMerge {
+    private struct Merge {
+        let cursor: RosterDigestCursor
+        var pending: (sourcedID: String, digest: Int64)?
+        var last: String?
+        /// Held records passed over (not in the stream so far), or met as explicit deletes.
+        var unseen: [(String, Int64)] = []
+        var index: [String: Int64]?
+    }
+
+    private let tx: StoreTransaction
+    private let integrationID: String
+    private var merges = [Merge?](repeating: nil, count: RosterEntity.allCases.count)
+
+    init(tx: StoreTransaction, integrationID: String) {
+        self.tx = tx
+        self.integrationID = integrationID
+    }
+
+    /// The held digest of a record (nil if not held), marking it seen unless it is an explicit delete.
+    func held(_ entity: RosterEntity, _ sourcedID: String, explicitDelete: Bool) throws -> Int64? {
+        let e = entity.index
+        if merges[e] == nil { merges[e] = try start(entity) }
+        return try Self.lookup(&merges[e]!, sourcedID, explicitDelete)
+    }
+
+    /// Hands the diff every held record the stream did not carry as an active row.
+    func finish(_ diff: inout SyncDiff) throws {
+        for entity in RosterEntity.allCases where diff.heldCount(entity) > 0 {
+            var merge = try merges[entity.index] ?? start(entity)
+            if var index = merge.index {
+                for (id, digest) in merge.unseen { index[id] = digest }
+                diff.setUnseenHeld(entity, index)
+                continue
+            }
+            while let p = merge.pending {
+                merge.unseen.append((p.sourcedID, p.digest))
+                merge.pending = try merge.cursor.next()
+            }
+            diff.setUnseenHeld(entity, merge.unseen)
+        }
+        merges = []
+    }
+
+    private func start(_ entity: RosterEntity) throws -> Merge {
+        let cursor = try tx.rosterDigestCursor(integrationID: integrationID, entity: entity.rawValue)
+        return Merge(cursor: cursor, pending: try cursor.next())
+    }
+
+    /// Bytewise three-way comparison: SQLite's order of the held sourcedIds.
+    private static func compare(_ a: String, _ b: String) -> Int {
+        var a = a, b = b
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                let n = min(x.count, y.count)
+                if n > 0, let p = x.baseAddress, let q = y.baseAddress {
+                    let c = memcmp(p, q, n)
+                    if c != 0 { return Int(c) }
+                }
+                return x.count - y.count
+            }
+        }
+    }
+
+    private static func lookup(_ m: inout Merge, _ id: String, _ explicitDelete: Bool) throws -> Int64? {
+        if m.index == nil, let last = m.last, compare(last, id) >= 0 {
+            var index: [String: Int64] = [:]
+            index.reserveCapacity(m.unseen.count + 1024)
+            for (held, digest) in m.unseen { index[held] = digest }
+            m.unseen = []
+            while let p = m.pending {
+                index[p.sourcedID] = p.digest
+                m.pending = try m.cursor.next()
+            }
+            m.index = index
+        }
+        if m.index != nil {
+            return explicitDelete ? nil : m.index!.removeValue(forKey: id)
+        }
+        m.last = id
+        var order = 1
+        while let p = m.pending {
+            order = compare(p.sourcedID, id)
+            guard order < 0 else { break }
+            m.unseen.append((p.sourcedID, p.digest))
+            m.pending = try m.cursor.next()
+        }
+        guard order == 0, let p = m.pending else { return nil }
+        m.pending = try m.cursor.next()
+        if explicitDelete {
+            m.unseen.append((p.sourcedID, p.digest))
+            return nil
+        }
+        return p.digest
+    }
+}
