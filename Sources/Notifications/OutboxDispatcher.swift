@@ -85,20 +85,28 @@ public final class OutboxDispatcher: Sendable {
         return report
     }
 
-    /// Fans out new messages and claims up to `limit` due deliveries: the first step of a pass.
+    /// Claims up to `limit` due deliveries — first those already fanned out (retries, leftovers, expired leases),
+    /// then, for the rest of the batch, new messages fanned out and claimed in the same transaction: the first step
+    /// of a pass.
     private func claimBatch(limit: Int) throws -> (DispatchReport, [ClaimedDelivery]) {
         var report = DispatchReport()
         let now = clock()
         let subscribers = config.webhooks.map(\.name)
         let email = config.emailEnabled
-        report.fannedOut = try store.writeNow { tx in
-            try tx.fanOutOutbox(limit: max(1_000, limit), now: now) { message in
+        let worker = workerID
+        let lease = config.leaseSeconds
+        let claimed = try store.writeNow { tx -> [ClaimedDelivery] in
+            var claimed = try tx.claimDeliveries(worker: worker, now: now, leaseSeconds: lease, limit: limit)
+            let room = limit - claimed.count
+            let fanned = try tx.fanOutOutbox(
+                limit: room, now: now, claim: .init(worker: worker, leaseSeconds: lease, limit: room)
+            ) { message in
                 (email ? [(channel: "email", destination: message.recipient)] : [])
                     + subscribers.map { (channel: "webhook", destination: $0) }
             }
-        }
-        let claimed = try store.writeNow { tx in
-            try tx.claimDeliveries(worker: workerID, now: now, leaseSeconds: config.leaseSeconds, limit: limit)
+            report.fannedOut = fanned.fannedOut
+            claimed += fanned.claimed
+            return claimed
         }
         report.claimed = claimed.count
         return (report, claimed)

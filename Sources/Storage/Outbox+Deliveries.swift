@@ -75,29 +75,71 @@ extension StoreTransaction {
     public func fanOutOutbox(
         limit: Int, now: Double, destinations: (OutboxRecord) -> [(channel: String, destination: String)]
     ) throws -> Int {
+        try fanOutOutbox(limit: limit, now: now, claim: nil, destinations: destinations).fannedOut
+    }
+
+    /// Who claims the deliveries a fan-out creates, for how long, and how many at most.
+    public struct FanOutClaim: Sendable {
+        public var worker: String
+        public var leaseSeconds: Double
+        public var limit: Int
+
+        public init(worker: String, leaseSeconds: Double, limit: Int) {
+            self.worker = worker
+            self.leaseSeconds = leaseSeconds
+            self.limit = limit
+        }
+    }
+
+    /// ``fanOutOutbox(limit:now:destinations:)`` that also claims, for `claim.worker`, up to `claim.limit` of the
+    /// deliveries it creates that are due now: they are inserted already holding the lease, exactly as if
+    /// ``claimDeliveries(worker:now:leaseSeconds:limit:)`` had claimed them in the same transaction.
+    public func fanOutOutbox(
+        limit: Int, now: Double, claim: FanOutClaim?, destinations: (OutboxRecord) -> [(channel: String, destination: String)]
+    ) throws -> (fannedOut: Int, claimed: [ClaimedDelivery]) {
+        guard limit > 0 else { return (0, []) }
         var messages: [OutboxRecord] = []
         try db.fastEach("""
             UPDATE outbox SET status = 'queued'
             WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' ORDER BY created_at, rowid LIMIT ?)
             RETURNING \(Self.outboxColumns)
             """, [limit]) { row in messages.append(Self.outboxRecord(row)) }
+        var claimed: [ClaimedDelivery] = []
         for message in messages {
             let targets = destinations(message)
+            let due = max(message.nextAttemptAt, 0)
             for target in targets {
                 let id = target.channel == "email" ? "\(message.id)/email" : "\(message.id)/\(target.channel)/\(target.destination)"
-                try db.fastExecute("""
-                    INSERT OR IGNORE INTO outbox_deliveries (id, outbox_id, channel, destination, status, attempts,
-                        next_attempt_at, created_at)
-                    VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)
-                    """, [.text(id), .text(message.id), .text(target.channel), .text(target.destination),
-                          .double(max(message.nextAttemptAt, 0)), .double(now)])
+                if let claim, due <= now, claimed.count < claim.limit {
+                    let lease = now + claim.leaseSeconds
+                    let inserted = try db.fastExecute("""
+                        INSERT OR IGNORE INTO outbox_deliveries (id, outbox_id, channel, destination, status, attempts,
+                            next_attempt_at, claimed_by, lease_until, created_at)
+                        VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)
+                        """, [.text(id), .text(message.id), .text(target.channel), .text(target.destination), .double(due),
+                              .text(claim.worker), .double(lease), .double(now)])
+                    if inserted == 1 {
+                        claimed.append(ClaimedDelivery(
+                            delivery: DeliveryRecord(
+                                id: id, outboxID: message.id, channel: target.channel, destination: target.destination,
+                                nextAttemptAt: due, claimedBy: claim.worker, leaseUntil: lease, createdAt: now),
+                            message: message))
+                    }
+                } else {
+                    try db.fastExecute("""
+                        INSERT OR IGNORE INTO outbox_deliveries (id, outbox_id, channel, destination, status, attempts,
+                            next_attempt_at, created_at)
+                        VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)
+                        """, [.text(id), .text(message.id), .text(target.channel), .text(target.destination),
+                              .double(due), .double(now)])
+                }
             }
             if targets.isEmpty {
                 try db.fastExecute("UPDATE outbox SET status = 'skipped', last_error = ? WHERE id = ?",
                                    [.text("no channel delivers this message"), .text(message.id)])
             }
         }
-        return messages.count
+        return (messages.count, claimed)
     }
 
     // MARK: Claims

@@ -21,8 +21,8 @@ extension RosterFlowCommand {
                 """)
 
         @Option(help: "Messages per channel.") var messages = 10_000
-        @Option(help: "Sends in flight at once per host (SMTP: threads, each with its own reused connection; HTTP: transfers on reused connections).")
-        var concurrency = 8
+        @Option(help: "SMTP sending threads, each with its own reused connection.") var concurrency = 8
+        @Option(help: "Webhook requests in flight at once to the receiver, each on a reused connection.") var webhookConcurrency = 16
         @Option(help: "Deliveries claimed per dispatcher pass.") var batch = 1_024
         @Option(help: "Python with aiosmtpd and standardwebhooks.") var python = ".venv-test/bin/python3"
         @Option(help: "Folder of the peer scripts (smtp_peer.py, webhook_peer.py, python_loop.py, verify_sample.py).") var peers = "scripts/peers"
@@ -37,6 +37,7 @@ extension RosterFlowCommand {
         struct Report: Encodable {
             var messages: Int
             var concurrency: Int
+            var webhookConcurrency: Int
             var emailPerSecond: Double?
             var pythonEmailPerSecond: Double?
             var emailRatio: Double?
@@ -97,14 +98,14 @@ extension RosterFlowCommand {
                 defer { hooks.stop() }
                 let url = "http://127.0.0.1:\(hooks.port)/hooks"
 
-                let floor = try Self.transportFloor(url: url, secret: secret, messages: messages, concurrency: concurrency)
+                let floor = try Self.transportFloor(url: url, secret: secret, messages: messages, concurrency: webhookConcurrency)
                 log("webhook transport alone (pre-signed requests, no outbox): \(Int(floor)) messages/s")
                 let afterFloor = receiver == "rosterflow" ? try ReceiverStats.fetch(port: hooks.port) : nil
 
                 var hookConfig = NotificationConfig()
                 hookConfig.emailEnabled = false
                 hookConfig.webhooks = [WebhookSubscriber(name: "bench", url: url, secret: Secret(secret))]
-                hookConfig.concurrency = concurrency
+                hookConfig.concurrency = webhookConcurrency
                 let webhooks = try Self.outboxRun(folder: folder + "/hooks", config: hookConfig, catalog: catalog, messages: messages, batch: batch)
                 log("rosterflow webhooks: \(Int(webhooks)) messages/s")
                 var counted: Int?
@@ -138,7 +139,7 @@ extension RosterFlowCommand {
                 }
 
                 let report = Report(
-                    messages: messages, concurrency: concurrency, emailPerSecond: email, pythonEmailPerSecond: pythonEmail,
+                    messages: messages, concurrency: concurrency, webhookConcurrency: webhookConcurrency, emailPerSecond: email, pythonEmailPerSecond: pythonEmail,
                     emailRatio: email.flatMap { e in pythonEmail.map { e / $0 } }, webhookReceiver: receiver,
                     webhooksPerSecond: webhooks, pythonWebhooksPerSecond: pythonHooks, webhookRatio: pythonHooks > 0 ? webhooks / pythonHooks : 0,
                     webhookTransportFloorPerSecond: floor, receiverCounted: counted, receiverVerified: verified,
@@ -151,7 +152,7 @@ extension RosterFlowCommand {
                     if let e = r.emailPerSecond, let p = r.pythonEmailPerSecond, let ratio = r.emailRatio {
                         lines.append("| e-mail (SMTP, \(r.concurrency) connections vs 1) | \(Int(e)) | \(Int(p)) | \(String(format: "%.2f", ratio)) × |")
                     }
-                    lines.append("| webhooks (HTTP, \(r.concurrency) connections vs 1, \(r.webhookReceiver) receiver) | \(Int(r.webhooksPerSecond)) | \(Int(r.pythonWebhooksPerSecond)) | \(String(format: "%.2f", r.webhookRatio)) × |")
+                    lines.append("| webhooks (HTTP, \(r.webhookConcurrency) connections vs 1, \(r.webhookReceiver) receiver) | \(Int(r.webhooksPerSecond)) | \(Int(r.pythonWebhooksPerSecond)) | \(String(format: "%.2f", r.webhookRatio)) × |")
                     lines.append("")
                     lines.append("webhook transport alone (pre-signed, no outbox): \(Int(r.webhookTransportFloorPerSecond)) msg/s")
                     if let s = r.sampledSignatures, let v = r.sampledVerifiedIndependently {
