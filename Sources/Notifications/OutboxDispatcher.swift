@@ -89,57 +89,70 @@ public final class OutboxDispatcher: Sendable {
     /// then, for the rest of the batch, new messages fanned out and claimed in the same transaction: the first step
     /// of a pass.
     private func claimBatch(limit: Int) throws -> (DispatchReport, [ClaimedDelivery]) {
-        var report = DispatchReport()
         let now = clock()
+        return try store.writeNow { tx in try claim(in: tx, limit: limit, now: now) }
+    }
+
+    private func claim(in tx: StoreTransaction, limit: Int, now: Double) throws -> (DispatchReport, [ClaimedDelivery]) {
+        var report = DispatchReport()
         let subscribers = config.webhooks.map(\.name)
         let email = config.emailEnabled
-        let worker = workerID
-        let lease = config.leaseSeconds
-        let claimed = try store.writeNow { tx -> [ClaimedDelivery] in
-            var claimed = try tx.claimDeliveries(worker: worker, now: now, leaseSeconds: lease, limit: limit)
-            let room = limit - claimed.count
-            let fanned = try tx.fanOutOutbox(
-                limit: room, now: now, claim: .init(worker: worker, leaseSeconds: lease, limit: room)
-            ) { message in
-                (email ? [(channel: "email", destination: message.recipient)] : [])
-                    + subscribers.map { (channel: "webhook", destination: $0) }
-            }
-            report.fannedOut = fanned.fannedOut
-            claimed += fanned.claimed
-            return claimed
+        var claimed = try tx.claimDeliveries(worker: workerID, now: now, leaseSeconds: config.leaseSeconds, limit: limit)
+        let room = limit - claimed.count
+        let fanned = try tx.fanOutOutbox(
+            limit: room, now: now, claim: .init(worker: workerID, leaseSeconds: config.leaseSeconds, limit: room)
+        ) { message in
+            (email ? [(channel: "email", destination: message.recipient)] : [])
+                + subscribers.map { (channel: "webhook", destination: $0) }
         }
+        report.fannedOut = fanned.fannedOut
+        claimed += fanned.claimed
         report.claimed = claimed.count
         return (report, claimed)
     }
 
-    /// Records a sent batch's outcomes in one transaction: the last step of a pass.
-    private func record(_ claimed: [ClaimedDelivery], outcomes: [Attempt]) throws -> DispatchReport {
+    /// A sent batch's outcomes as they are to be recorded: the last step of a pass.
+    private struct Outcomes {
         var report = DispatchReport()
-        if sleepAfterSend > 0 { Thread.sleep(forTimeInterval: sleepAfterSend) }
-        let finished = clock()
-        let policy = config.retry
-        let worker = workerID
         var records: [StoreTransaction.DeliveryOutcomeRecord] = []
-        records.reserveCapacity(claimed.count)
-        for (item, outcome) in zip(claimed, outcomes) {
-            let (status, error, next) = Self.decide(outcome, attempts: item.delivery.attempts + 1, policy: policy, now: finished)
-            records.append(.init(id: item.delivery.id, status: status, error: error, nextAttemptAt: next))
+        var finished: Double = 0
+    }
+
+    private func outcomes(_ claimed: [ClaimedDelivery], _ attempts: [Attempt]) -> Outcomes {
+        if sleepAfterSend > 0 { Thread.sleep(forTimeInterval: sleepAfterSend) }
+        var result = Outcomes(finished: clock())
+        let policy = config.retry
+        result.records.reserveCapacity(claimed.count)
+        for (item, attempt) in zip(claimed, attempts) {
+            let (status, error, next) = Self.decide(attempt, attempts: item.delivery.attempts + 1, policy: policy, now: result.finished)
+            result.records.append(.init(id: item.delivery.id, status: status, error: error, nextAttemptAt: next))
             switch status {
-            case .sent: report.sent += 1
-            case .failed: report.failed += 1
-            case .skipped: report.skipped += 1
-            case .dead: report.dead += 1
-            case .pending: report.retrying += 1
+            case .sent: result.report.sent += 1
+            case .failed: result.report.failed += 1
+            case .skipped: result.report.skipped += 1
+            case .dead: result.report.dead += 1
+            case .pending: result.report.retrying += 1
             }
         }
-        report.lostLeases = try store.writeNow { tx in try tx.completeDeliveries(records, worker: worker, now: finished) }.count
+        return result
+    }
+
+    /// Records a batch's outcomes in one transaction (``completeDeliveries``); returns its report.
+    private func record(_ outcomes: Outcomes, in tx: StoreTransaction) throws -> DispatchReport {
+        var report = outcomes.report
+        report.lostLeases = try tx.completeDeliveries(outcomes.records, worker: workerID, now: outcomes.finished).count
         return report
+    }
+
+    private func record(_ claimed: [ClaimedDelivery], outcomes attempts: [Attempt]) throws -> DispatchReport {
+        let prepared = outcomes(claimed, attempts)
+        return try store.writeNow { tx in try record(prepared, in: tx) }
     }
 
     /// Passes until nothing is due now, or `maxPasses` batches were sent, pipelined: while one batch is being sent
     /// (on the dispatcher's sending thread), the previous batch's outcomes are recorded and the next batch is
-    /// claimed. Each batch is still claimed under a lease before it is sent, and each outcome recorded after; only
-    /// the order of the database work and the network work overlaps. Returns the summed report.
+    /// claimed, in one transaction. Each batch is still claimed under a lease before it is sent, and each outcome
+    /// recorded after; only the database work and the network work overlap. Returns the summed report.
     public func drain(limit: Int = 256, maxPasses: Int = 1_000) throws -> DispatchReport {
         var total = DispatchReport()
         // Claims the next batch; a pass that only fanned out (nothing due yet) is followed by another.
@@ -163,11 +176,21 @@ public final class OutboxDispatcher: Sendable {
             // Whatever happens below, the batch in flight is waited for before this returns or throws.
             var following: [ClaimedDelivery] = []
             do {
-                if let done = sentBatch {
-                    total.add(try record(done.claimed, outcomes: done.outcomes))
-                    sentBatch = nil
+                let done = sentBatch.map { outcomes($0.claimed, $0.outcomes) }
+                sentBatch = nil
+                let claiming = inFlight != nil && passes < maxPasses
+                if done != nil || claiming {
+                    let now = clock()
+                    let (recorded, claimedReport, claimed) = try store.writeNow { tx in
+                        let recorded = try done.map { try record($0, in: tx) }
+                        let (report, claimed) = claiming ? try claim(in: tx, limit: limit, now: now) : (DispatchReport(), [])
+                        return (recorded, report, claimed)
+                    }
+                    if let recorded { total.add(recorded) }
+                    total.add(claimedReport)
+                    following = claimed
+                    if claiming && claimed.isEmpty && claimedReport.fannedOut > 0 { following = try claimNext() }
                 }
-                if inFlight != nil && passes < maxPasses { following = try claimNext() }
             } catch {
                 if let inFlight { _ = try? record(inFlight.claimed, outcomes: inFlight.wait()) }
                 throw error
