@@ -255,9 +255,14 @@ final class ReceiverLoop: @unchecked Sendable {
               abs(Int(time(nil)) - timestamp) <= 300
         else { return false }
         var mac = HMAC<SHA256>(key: key)
-        mac.update(data: Data("\(id).\(stamp).".utf8))
+        var prefix = id + "." + stamp + "."
+        prefix.withUTF8 { mac.update(data: UnsafeRawBufferPointer($0)) }
         request.body.withUnsafeBytes { mac.update(data: $0) }
         let expected = mac.finalize()
+        // The usual header is one signature: compare its text; otherwise decode each `v1,` entry.
+        if signatures.utf8.count == 47 && signatures.hasPrefix("v1,") {
+            return "v1," + Data(expected).base64EncodedString() == signatures
+        }
         for entry in signatures.split(separator: " ") where entry.hasPrefix("v1,") {
             if let given = Data(base64Encoded: String(entry.dropFirst(3))), expected == given { return true }
         }
