@@ -23,7 +23,7 @@ extension RosterFlowCommand {
         @Option(help: "Messages per channel.") var messages = 10_000
         @Option(help: "SMTP sending threads, each with its own reused connection.") var concurrency = 8
         @Option(help: "Webhook requests in flight at once to the receiver, each on a reused connection.") var webhookConcurrency = 16
-        @Option(help: "Deliveries claimed per dispatcher pass.") var batch = 1_024
+        @Option(help: "Deliveries claimed per dispatcher pass.") var batch = 2_048
         @Option(help: "Python with aiosmtpd and standardwebhooks.") var python = ".venv-test/bin/python3"
         @Option(help: "Folder of the peer scripts (smtp_peer.py, webhook_peer.py, python_loop.py, verify_sample.py).") var peers = "scripts/peers"
         @Option(help: "E-mail templates.") var templates = "Templates"
