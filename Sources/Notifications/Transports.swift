@@ -91,6 +91,7 @@ public final class CurlSMTPTransport: MailTransport {
             easy.set(CURLOPT_CONNECTTIMEOUT_MS, Int(settings.connectTimeoutSeconds * 1000))
             easy.set(CURLOPT_TIMEOUT_MS, Int(settings.timeoutSeconds * 1000))
             if settings.startTLS { easy.set(CURLOPT_USE_SSL, Int(CURLUSESSL_ALL.rawValue)) }
+            if let caFile = settings.caFile { easy.set(CURLOPT_CAINFO, caFile) }
             if settings.insecureTLS {
                 easy.set(CURLOPT_SSL_VERIFYPEER, 0)
                 easy.set(CURLOPT_SSL_VERIFYHOST, 0)
