@@ -32,6 +32,7 @@ extension RosterFlowCommand {
         @Option(help: "Received webhooks kept as a sample and verified again with Python's standardwebhooks.") var sample = 200
         @Flag(help: "Skip the e-mail half.") var skipEmail = false
         @Flag(help: .hidden) var skipPython = false
+        @Flag(help: .hidden) var outboxOnly = false
         @Flag(help: "Print JSON instead of text.") var json = false
 
         struct Report: Encodable {
@@ -98,6 +99,17 @@ extension RosterFlowCommand {
                 defer { hooks.stop() }
                 let url = "http://127.0.0.1:\(hooks.port)/hooks"
 
+                if outboxOnly {
+                    // The database path alone: every webhook is taken as delivered without being sent.
+                    var hookConfig = NotificationConfig()
+                    hookConfig.emailEnabled = false
+                    hookConfig.webhooks = [WebhookSubscriber(name: "bench", url: url, secret: Secret(secret))]
+                    let rate = try Self.outboxRun(
+                        folder: folder + "/outbox-only", config: hookConfig, catalog: catalog, messages: messages, batch: batch,
+                        transport: { AcceptingWebhookTransport() })
+                    log("outbox alone (webhooks signed, not sent): \(Int(rate)) messages/s")
+                    return
+                }
                 let floor = try Self.transportFloor(url: url, secret: secret, messages: messages, concurrency: webhookConcurrency)
                 log("webhook transport alone (pre-signed requests, no outbox): \(Int(floor)) messages/s")
                 let afterFloor = receiver == "rosterflow" ? try ReceiverStats.fetch(port: hooks.port) : nil
@@ -168,7 +180,10 @@ extension RosterFlowCommand {
         }
 
         /// Writes `messages` outbox rows, then times the dispatcher until every delivery is sent.
-        static func outboxRun(folder: String, config: NotificationConfig, catalog: TemplateCatalog, messages: Int, batch: Int) throws -> Double {
+        static func outboxRun(
+            folder: String, config: NotificationConfig, catalog: TemplateCatalog, messages: Int, batch: Int,
+            transport: (@Sendable () throws -> any WebhookTransport)? = nil
+        ) throws -> Double {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             let store = try SQLiteStore(path: folder + "/bench.sqlite", durability: .normal)
             let now = Date().timeIntervalSince1970
@@ -183,7 +198,7 @@ extension RosterFlowCommand {
             }
             let dispatcher = OutboxDispatcher(
                 store: store, config: config, templates: catalog, workerID: "bench", spoolFolder: folder + "/spool",
-                environment: [:])
+                webhookTransport: transport, environment: [:])
             let started = Date()
             let report = try dispatcher.drain(limit: batch, maxPasses: Int.max)
             guard report.sent == messages else {
@@ -255,6 +270,13 @@ extension RosterFlowCommand {
             }
             return rate
         }
+    }
+}
+
+/// Takes every webhook as delivered without sending it (`bench notify --outbox-only`).
+final class AcceptingWebhookTransport: WebhookTransport {
+    func post(url: String, headers: [(String, String)], body: Data, timeoutSeconds: Double) -> DeliveryOutcome {
+        .delivered("HTTP 200")
     }
 }
 
