@@ -77,6 +77,7 @@ let package = Package(
             name: "rosterflow",
             dependencies: [
                 "CodedErrors", "RosterFlowCore", "Notifications", "OneRoster",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -11,6 +11,9 @@ final class CurlEasy {
         curl_global_init(3 /* CURL_GLOBAL_ALL */) == CURLE_OK
     }()
 
+    /// Whether libcurl's global state is set up (done once, on first use).
+    static var initialised: Bool { globalInit }
+
     init() throws {
         guard Self.globalInit, let handle = curl_easy_init() else {
             throw NotificationError(.transport, "libcurl could not be initialised")
@@ -29,7 +32,7 @@ final class CurlEasy {
         var responseCode: Int
         /// curl's error text, when `code` is not CURLE_OK.
         var error: String
-        /// Response headers (HTTP) or server reply lines (SMTP), as received.
+        /// `Retry-After` response headers (HTTP), or server reply lines (SMTP), as received.
         var replies: [String]
         var body: Data
     }
@@ -120,11 +123,14 @@ private func curlHeader(_ buffer: UnsafeMutablePointer<CChar>?, _ size: Int, _ c
     guard let buffer, let userData else { return 0 }
     let state = Unmanaged<CurlEasy.TransferState>.fromOpaque(userData).takeUnretainedValue()
     let length = size * count
-    if !state.collectsReplies {
-        let line = buffer.withMemoryRebound(to: UInt8.self, capacity: length) {
-            String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
+    // HTTP: only `Retry-After` is read (see CurlWebhookTransport.retryAfter), so only it is kept.
+    let prefix = "retry-after:".utf8
+    if !state.collectsReplies, length > prefix.count {
+        let bytes = UnsafeRawBufferPointer(start: buffer, count: length)
+        if zip(bytes, prefix).allSatisfy({ $0 | 0x20 == $1 || $0 == $1 }) {
+            let line = String(decoding: bytes, as: UTF8.self)
+            state.replies.append(line.trimmingCharacters(in: .whitespacesAndNewlines))
         }
-        state.replies.append(line.trimmingCharacters(in: .whitespacesAndNewlines))
     }
     return length
 }
@@ -155,4 +161,159 @@ private func curlDebug(
         state.replies.append(String(line))
     }
     return 0
+}
+
+/// Many HTTP transfers on one thread through one libcurl multi handle: at most `concurrencyPerHost` in flight to
+/// each host, each on a connection the multi handle keeps open and reuses for the next transfer to that host.
+/// Not thread-safe: one thread owns it.
+final class CurlMulti {
+    private let multi: UnsafeMutableRawPointer
+    /// Easy handles not in a transfer, with their connections' state left in the multi handle's cache.
+    private var idle: [Transfer] = []
+
+    /// One reusable easy handle and the state of the transfer it carries.
+    final class Transfer {
+        let handle: UnsafeMutableRawPointer
+        let state = CurlEasy.TransferState(upload: Data(), collectsReplies: false)
+        let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+        var headerList: UnsafeMutablePointer<curl_slist>?
+        var index = 0
+        var host = ""
+
+        init(handle: UnsafeMutableRawPointer) {
+            self.handle = handle
+            errorBuffer[0] = 0
+            let userData = Unmanaged.passUnretained(state).toOpaque()
+            _ = rf_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
+            _ = rf_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer)
+            _ = rf_curl_setopt_data_callback(handle, CURLOPT_WRITEFUNCTION, curlWrite)
+            _ = rf_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, userData)
+            _ = rf_curl_setopt_data_callback(handle, CURLOPT_HEADERFUNCTION, curlHeader)
+            _ = rf_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, userData)
+            _ = rf_curl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0)
+        }
+
+        deinit {
+            curl_slist_free_all(headerList)
+            curl_easy_cleanup(handle)
+            errorBuffer.deallocate()
+        }
+    }
+
+    init(maxConnectionsPerHost: Int) throws {
+        guard CurlEasy.initialised, let multi = curl_multi_init() else {
+            throw NotificationError(.transport, "libcurl could not be initialised")
+        }
+        self.multi = multi
+        _ = rf_curl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, max(1, maxConnectionsPerHost))
+        _ = rf_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, max(16, maxConnectionsPerHost * 4))
+    }
+
+    deinit {
+        idle.removeAll()
+        curl_multi_cleanup(multi)
+    }
+
+    /// POSTs each request; returns each one's result, in order. At most `concurrencyPerHost` requests to one host
+    /// (scheme, host and port) are in flight at once; the others wait their turn (their timeout starts when they go).
+    func post(_ requests: [WebhookRequest], concurrencyPerHost: Int) -> [CurlEasy.Result] {
+        let limit = max(1, concurrencyPerHost)
+        var results = [CurlEasy.Result?](repeating: nil, count: requests.count)
+        // Waiting requests per host, in order; hosts in order of first appearance.
+        var hosts: [String] = []
+        var waiting: [String: (items: [Int], next: Int, active: Int)] = [:]
+        var keys: [String: String] = [:]
+        for (index, request) in requests.enumerated() {
+            let host = keys[request.url] ?? Self.hostKey(request.url)
+            keys[request.url] = host
+            if waiting[host] == nil {
+                hosts.append(host)
+                waiting[host] = ([], 0, 0)
+            }
+            waiting[host]!.items.append(index)
+        }
+        var running: [UInt: Transfer] = [:]
+        var remaining = requests.count
+        while remaining > 0 {
+            for host in hosts {
+                while let entry = waiting[host], entry.active < limit, entry.next < entry.items.count {
+                    let index = entry.items[entry.next]
+                    waiting[host]!.next += 1
+                    waiting[host]!.active += 1
+                    let transfer = start(requests[index], index: index, host: host)
+                    running[UInt(bitPattern: transfer.handle)] = transfer
+                }
+            }
+            var stillRunning: Int32 = 0
+            _ = curl_multi_perform(multi, &stillRunning)
+            var finishedAny = false
+            var easy: UnsafeMutableRawPointer?
+            var code = CURLE_OK
+            while rf_curl_multi_next_done(multi, &easy, &code) == 1 {
+                guard let easy, let transfer = running.removeValue(forKey: UInt(bitPattern: easy)) else { continue }
+                results[transfer.index] = finish(transfer, code: code)
+                waiting[transfer.host]!.active -= 1
+                remaining -= 1
+                finishedAny = true
+            }
+            if !finishedAny && remaining > 0 {
+                _ = curl_multi_poll(multi, nil, 0, 100, nil)
+            }
+        }
+        return results.map { $0! }
+    }
+
+    private func start(_ request: WebhookRequest, index: Int, host: String) -> Transfer {
+        let transfer: Transfer
+        if let reused = idle.popLast() {
+            transfer = reused
+        } else {
+            transfer = Transfer(handle: curl_easy_init())
+        }
+        transfer.index = index
+        transfer.host = host
+        transfer.errorBuffer[0] = 0
+        transfer.state.replies.removeAll(keepingCapacity: true)
+        transfer.state.body.removeAll(keepingCapacity: true)
+        let handle = transfer.handle
+        var list: UnsafeMutablePointer<curl_slist>?
+        list = curl_slist_append(list, "Content-Type: application/json")
+        list = curl_slist_append(list, "Expect:")
+        for (name, value) in request.headers { list = curl_slist_append(list, "\(name): \(value)") }
+        curl_slist_free_all(transfer.headerList)
+        transfer.headerList = list
+        _ = rf_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, list)
+        _ = request.url.withCString { rf_curl_setopt_string(handle, CURLOPT_URL, $0) }
+        // The body goes out with the headers, in one write: libcurl copies it.
+        _ = rf_curl_setopt_long(handle, CURLOPT_POSTFIELDSIZE, request.body.count)
+        _ = request.body.withUnsafeBytes { bytes in
+            rf_curl_setopt_pointer(handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!))
+        }
+        _ = rf_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(min(request.timeoutSeconds, 10) * 1000))
+        _ = rf_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(request.timeoutSeconds * 1000))
+        _ = curl_multi_add_handle(multi, handle)
+        return transfer
+    }
+
+    private func finish(_ transfer: Transfer, code: CURLcode) -> CurlEasy.Result {
+        _ = curl_multi_remove_handle(multi, transfer.handle)
+        var response = 0
+        _ = rf_curl_getinfo_long(transfer.handle, CURLINFO_RESPONSE_CODE, &response)
+        let error = code == CURLE_OK ? "" : {
+            let text = String(cString: transfer.errorBuffer)
+            return text.isEmpty ? String(cString: curl_easy_strerror(code)) : text
+        }()
+        let result = CurlEasy.Result(
+            code: code, responseCode: response, error: error, replies: transfer.state.replies, body: transfer.state.body)
+        idle.append(transfer)
+        return result
+    }
+
+    /// `scheme://host:port` of a URL: the unit the per-host limit counts.
+    static func hostKey(_ url: String) -> String {
+        guard let schemeEnd = url.range(of: "://") else { return url }
+        let rest = url[schemeEnd.upperBound...]
+        let end = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
+        return String(url[..<end]).lowercased()
+    }
 }

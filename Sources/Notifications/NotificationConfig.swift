@@ -68,6 +68,9 @@ public struct SMTPSettings: Sendable, Equatable {
     public var startTLS: Bool = false
     /// Accept a server certificate that does not verify (test servers only).
     public var insecureTLS: Bool = false
+    /// PEM file of the certificate authorities to verify the server with, instead of the system's (a private CA,
+    /// or a server's self-signed certificate).
+    public var caFile: String?
     public var connectTimeoutSeconds: Double = 10
     /// The whole exchange of one message, connection included.
     public var timeoutSeconds: Double = 60
@@ -84,8 +87,9 @@ public struct SMTPSettings: Sendable, Equatable {
 ///
 /// Read from a JSON file (``load(file:environment:)``; see `Templates/README.md` for the format) and then from
 /// the environment, which wins: `ROSTERFLOW_SMTP_URL`, `ROSTERFLOW_SMTP_FROM`, `ROSTERFLOW_SMTP_USER`,
-/// `ROSTERFLOW_SMTP_PASSWORD`, `ROSTERFLOW_SMTP_STARTTLS`, `ROSTERFLOW_SPOOL`, `ROSTERFLOW_VENDOR_ADMINS`,
-/// `ROSTERFLOW_DSP`, `ROSTERFLOW_WEBHOOK_URL` with `ROSTERFLOW_WEBHOOK_SECRET`, `ROSTERFLOW_TEMPLATES`.
+/// `ROSTERFLOW_SMTP_PASSWORD`, `ROSTERFLOW_SMTP_STARTTLS`, `ROSTERFLOW_SMTP_CA_FILE`, `ROSTERFLOW_SPOOL`,
+/// `ROSTERFLOW_VENDOR_ADMINS`, `ROSTERFLOW_DSP`, `ROSTERFLOW_WEBHOOK_URL` with `ROSTERFLOW_WEBHOOK_SECRET`,
+/// `ROSTERFLOW_TEMPLATES`.
 public struct NotificationConfig: Sendable, Equatable {
     /// nil: mail is written as `.eml` files to ``spoolFolder`` instead of sent.
     public var smtp: SMTPSettings?
@@ -99,7 +103,8 @@ public struct NotificationConfig: Sendable, Equatable {
     public var recipients: [String: [String]] = [:]
     public var webhooks: [WebhookSubscriber] = []
     public var retry = RetryPolicy()
-    /// Sends in flight at once (threads, each with its own reused connection).
+    /// Sends in flight at once: e-mail on this many threads, each with its own reused SMTP connection; webhooks at
+    /// most this many at once per host, each on a reused HTTP connection (libcurl's multi interface, one thread).
     public var concurrency: Int = 8
     /// How long a claimed delivery stays reserved for its dispatcher; a crashed dispatcher's claims free up after it.
     public var leaseSeconds: Double = 120
@@ -137,6 +142,7 @@ public struct NotificationConfig: Sendable, Equatable {
             var settings = SMTPSettings(url: url, username: smtp.username, password: smtp.password.map(Secret.init),
                                         startTLS: smtp.starttls ?? false)
             settings.insecureTLS = smtp.insecure_tls ?? false
+            settings.caFile = smtp.ca_file
             if let value = smtp.connect_timeout_seconds { settings.connectTimeoutSeconds = value }
             if let value = smtp.timeout_seconds { settings.timeoutSeconds = value }
             self.smtp = settings
@@ -170,6 +176,7 @@ public struct NotificationConfig: Sendable, Equatable {
             if let user = env["ROSTERFLOW_SMTP_USER"] { settings.username = user }
             if let password = env["ROSTERFLOW_SMTP_PASSWORD"] { settings.password = Secret(password) }
             if let flag = env["ROSTERFLOW_SMTP_STARTTLS"] { settings.startTLS = ["1", "true", "yes"].contains(flag.lowercased()) }
+            if let caFile = env["ROSTERFLOW_SMTP_CA_FILE"], !caFile.isEmpty { settings.caFile = caFile }
             smtp = settings
         }
         if let from = env["ROSTERFLOW_SMTP_FROM"], !from.isEmpty { self.from = from }
@@ -240,6 +247,7 @@ struct ConfigFile: Decodable {
         var password: String?
         var starttls: Bool?
         var insecure_tls: Bool?
+        var ca_file: String?
         var connect_timeout_seconds: Double?
         var timeout_seconds: Double?
     }

@@ -34,8 +34,12 @@ public final class OutboxDispatcher: Sendable {
     public let workerID: String
     private let clock: @Sendable () -> Double
     private let slots: [SenderSlot]
+    /// Each configured subscriber with its signer (or why its secret is unusable), by name.
+    private let subscribers: [String: (subscriber: WebhookSubscriber, signer: Result<WebhookSigner, NotificationError>)]
     private let sleepAfterSend: Double
     private let queue = DispatchQueue(label: "rosterflow.outbox-dispatcher")
+    /// Where ``drain(limit:maxPasses:)`` sends a batch while it records the previous one and claims the next.
+    private let sendQueue = DispatchQueue(label: "rosterflow.outbox-sender")
 
     /// - Parameters:
     ///   - spoolFolder: where mail goes when `config` names no SMTP server and no spool folder.
@@ -61,6 +65,13 @@ public final class OutboxDispatcher: Sendable {
         }
         let makeWebhook: @Sendable () throws -> any WebhookTransport = webhookTransport ?? { try CurlWebhookTransport() }
         slots = (0..<max(1, config.concurrency)).map { _ in SenderSlot(makeMail: makeMail, makeWebhook: makeWebhook) }
+        var subscribers: [String: (subscriber: WebhookSubscriber, signer: Result<WebhookSigner, NotificationError>)] = [:]
+        for subscriber in config.webhooks where subscribers[subscriber.name] == nil {
+            let signer = Result { try WebhookSigner(secret: subscriber.secret) }
+                .mapError { $0 as? NotificationError ?? NotificationError(.configuration, "\($0)") }
+            subscribers[subscriber.name] = (subscriber, signer)
+        }
+        self.subscribers = subscribers
         // Test hook: pause between sending and recording, so a test can kill the process in that window.
         sleepAfterSend = environment["ROSTERFLOW_TEST_SLEEP_AFTER_SEND"].flatMap(Double.init) ?? 0
     }
@@ -68,50 +79,147 @@ public final class OutboxDispatcher: Sendable {
     /// One pass: fan out new messages, claim up to `limit` due deliveries, send them, record the outcomes.
     /// Blocks while sending; call it from a thread that may block (``runOnceInBackground(limit:)`` does).
     public func runOnce(limit: Int = 256) throws -> DispatchReport {
-        var report = DispatchReport()
+        var (report, claimed) = try claimBatch(limit: limit)
+        guard !claimed.isEmpty else { return report }
+        report.add(try record(claimed, outcomes: sendAll(claimed)))
+        return report
+    }
+
+    /// Claims up to `limit` due deliveries — first those already fanned out (retries, leftovers, expired leases),
+    /// then, for the rest of the batch, new messages fanned out and claimed in the same transaction: the first step
+    /// of a pass.
+    private func claimBatch(limit: Int) throws -> (DispatchReport, [ClaimedDelivery]) {
         let now = clock()
+        return try store.writeNow { tx in try claim(in: tx, limit: limit, now: now) }
+    }
+
+    private func claim(in tx: StoreTransaction, limit: Int, now: Double) throws -> (DispatchReport, [ClaimedDelivery]) {
+        var report = DispatchReport()
         let subscribers = config.webhooks.map(\.name)
         let email = config.emailEnabled
-        report.fannedOut = try store.writeNow { tx in
-            try tx.fanOutOutbox(limit: 1_000, now: now) { message in
-                (email ? [(channel: "email", destination: message.recipient)] : [])
-                    + subscribers.map { (channel: "webhook", destination: $0) }
-            }
+        var claimed = try tx.claimDeliveries(worker: workerID, now: now, leaseSeconds: config.leaseSeconds, limit: limit)
+        let room = limit - claimed.count
+        let fanned = try tx.fanOutOutbox(
+            limit: room, now: now, claim: .init(worker: workerID, leaseSeconds: config.leaseSeconds, limit: room)
+        ) { message in
+            (email ? [(channel: "email", destination: message.recipient)] : [])
+                + subscribers.map { (channel: "webhook", destination: $0) }
         }
-        let claimed = try store.writeNow { tx in
-            try tx.claimDeliveries(worker: workerID, now: now, leaseSeconds: config.leaseSeconds, limit: limit)
-        }
+        report.fannedOut = fanned.fannedOut
+        claimed += fanned.claimed
         report.claimed = claimed.count
-        guard !claimed.isEmpty else { return report }
-        let outcomes = sendAll(claimed)
+        return (report, claimed)
+    }
+
+    /// A sent batch's outcomes as they are to be recorded: the last step of a pass.
+    private struct Outcomes {
+        var report = DispatchReport()
+        var records: [StoreTransaction.DeliveryOutcomeRecord] = []
+        var finished: Double = 0
+    }
+
+    private func outcomes(_ claimed: [ClaimedDelivery], _ attempts: [Attempt]) -> Outcomes {
         if sleepAfterSend > 0 { Thread.sleep(forTimeInterval: sleepAfterSend) }
-        let finished = clock()
+        var result = Outcomes(finished: clock())
         let policy = config.retry
-        let worker = workerID
-        let lost = try store.writeNow { tx in
-            var lost = 0
-            for (item, outcome) in zip(claimed, outcomes) {
-                let (status, error, next) = Self.decide(outcome, attempts: item.delivery.attempts + 1, policy: policy, now: finished)
-                if try !tx.completeDelivery(id: item.delivery.id, worker: worker, status: status, error: error,
-                                            nextAttemptAt: next, now: finished) { lost += 1 }
-            }
-            return lost
-        }
-        report.lostLeases = lost
-        for outcome in outcomes {
-            switch Self.decide(outcome, attempts: 0, policy: policy, now: finished).0 {
-            case .sent: report.sent += 1
-            case .failed: report.failed += 1
-            case .skipped: report.skipped += 1
-            case .pending, .dead: break
+        result.records.reserveCapacity(claimed.count)
+        for (item, attempt) in zip(claimed, attempts) {
+            let (status, error, next) = Self.decide(attempt, attempts: item.delivery.attempts + 1, policy: policy, now: result.finished)
+            result.records.append(.init(id: item.delivery.id, status: status, error: error, nextAttemptAt: next))
+            switch status {
+            case .sent: result.report.sent += 1
+            case .failed: result.report.failed += 1
+            case .skipped: result.report.skipped += 1
+            case .dead: result.report.dead += 1
+            case .pending: result.report.retrying += 1
             }
         }
-        for (item, outcome) in zip(claimed, outcomes) {
-            if case .retry = outcome.result {
-                if item.delivery.attempts + 1 >= policy.maxAttempts { report.dead += 1 } else { report.retrying += 1 }
-            }
-        }
+        return result
+    }
+
+    /// Records a batch's outcomes in one transaction (``completeDeliveries``); returns its report.
+    private func record(_ outcomes: Outcomes, in tx: StoreTransaction) throws -> DispatchReport {
+        var report = outcomes.report
+        report.lostLeases = try tx.completeDeliveries(outcomes.records, worker: workerID, now: outcomes.finished).count
         return report
+    }
+
+    private func record(_ claimed: [ClaimedDelivery], outcomes attempts: [Attempt]) throws -> DispatchReport {
+        let prepared = outcomes(claimed, attempts)
+        return try store.writeNow { tx in try record(prepared, in: tx) }
+    }
+
+    /// Passes until nothing is due now, or `maxPasses` batches were sent, pipelined: while one batch is being sent
+    /// (on the dispatcher's sending thread), the previous batch's outcomes are recorded and the next batch is
+    /// claimed, in one transaction. Each batch is still claimed under a lease before it is sent, and each outcome
+    /// recorded after; only the database work and the network work overlap. Returns the summed report.
+    public func drain(limit: Int = 256, maxPasses: Int = 1_000) throws -> DispatchReport {
+        var total = DispatchReport()
+        // Claims the next batch; a pass that only fanned out (nothing due yet) is followed by another.
+        func claimNext() throws -> [ClaimedDelivery] {
+            for _ in 0..<maxPasses {
+                let (report, claimed) = try claimBatch(limit: limit)
+                total.add(report)
+                if !claimed.isEmpty || report.fannedOut == 0 { return claimed }
+            }
+            return []
+        }
+        var next = try claimNext()
+        var sentBatch: (claimed: [ClaimedDelivery], outcomes: [Attempt])?
+        var passes = 0
+        while !next.isEmpty || sentBatch != nil {
+            var inFlight: InFlight?
+            if !next.isEmpty {
+                passes += 1
+                inFlight = InFlight(self, next)
+            }
+            // Whatever happens below, the batch in flight is waited for before this returns or throws.
+            var following: [ClaimedDelivery] = []
+            do {
+                let done = sentBatch.map { outcomes($0.claimed, $0.outcomes) }
+                sentBatch = nil
+                let claiming = inFlight != nil && passes < maxPasses
+                if done != nil || claiming {
+                    let now = clock()
+                    let (recorded, claimedReport, claimed) = try store.writeNow { tx in
+                        let recorded = try done.map { try record($0, in: tx) }
+                        let (report, claimed) = claiming ? try claim(in: tx, limit: limit, now: now) : (DispatchReport(), [])
+                        return (recorded, report, claimed)
+                    }
+                    if let recorded { total.add(recorded) }
+                    total.add(claimedReport)
+                    following = claimed
+                    if claiming && claimed.isEmpty && claimedReport.fannedOut > 0 { following = try claimNext() }
+                }
+            } catch {
+                if let inFlight { _ = try? record(inFlight.claimed, outcomes: inFlight.wait()) }
+                throw error
+            }
+            if let inFlight { sentBatch = (inFlight.claimed, inFlight.wait()) }
+            next = following
+        }
+        return total
+    }
+
+    /// A batch being sent on the sending queue.
+    private final class InFlight: @unchecked Sendable {
+        let claimed: [ClaimedDelivery]
+        private var outcomes: [Attempt] = []
+        private let done = DispatchSemaphore(value: 0)
+
+        init(_ dispatcher: OutboxDispatcher, _ claimed: [ClaimedDelivery]) {
+            self.claimed = claimed
+            dispatcher.sendQueue.async { [self] in
+                outcomes = dispatcher.sendAll(claimed)
+                done.signal()
+            }
+        }
+
+        func wait() -> [Attempt] {
+            done.wait()
+            done.signal()
+            return outcomes
+        }
     }
 
     /// ``runOnce(limit:)`` on the dispatcher's own thread, so async callers do not block the cooperative pool.
@@ -127,21 +235,17 @@ public final class OutboxDispatcher: Sendable {
         try store.writeNow { tx in try tx.releaseClaims(worker: worker) }
     }
 
-    /// Sends until nothing is due now, or `maxPasses` passes ran; returns the summed report.
-    public func drain(maxPasses: Int = 1_000) throws -> DispatchReport {
-        var total = DispatchReport()
-        for _ in 0..<maxPasses {
-            let report = try runOnce()
-            total.add(report)
-            if report.claimed == 0 && report.fannedOut == 0 { break }
+    /// ``drain(limit:maxPasses:)`` on the dispatcher's own thread, so async callers do not block the cooperative pool.
+    public func drainInBackground(limit: Int = 256, maxPasses: Int) async throws -> DispatchReport {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result { try self.drain(limit: limit, maxPasses: maxPasses) }) }
         }
-        return total
     }
 
     // MARK: Sending
 
     /// An attempt's outcome, or that there was nothing to send to.
-    struct Attempt: Sendable {
+    struct Attempt: Sendable, Error {
         var result: DeliveryOutcome
         var skipped = false
     }
@@ -163,39 +267,70 @@ public final class OutboxDispatcher: Sendable {
         }
     }
 
-    private func sendAll(_ claimed: [ClaimedDelivery]) -> [Attempt] {
-        let batch = Batch(count: claimed.count)
-        let workers = min(slots.count, claimed.count)
+    /// Sends a claimed batch: e-mail on up to `concurrency` threads, each with its own reused connection, while
+    /// this thread sends the webhooks through one transport, up to `concurrency` at once per host.
+    fileprivate func sendAll(_ claimed: [ClaimedDelivery]) -> [Attempt] {
+        var results = [Attempt?](repeating: nil, count: claimed.count)
+        var mail: [(index: Int, values: [String: String])] = []
+        var hooks: [Int] = []
+        var requests: [WebhookRequest] = []
+        let timestamp = Int(Date().timeIntervalSince1970)
+        var sessions: [String: WebhookSigner.Session] = [:]
+        for (index, item) in claimed.enumerated() {
+            guard let values = Self.flatValues(item.message.payload) else {
+                results[index] = Attempt(result: .failed("the outbox payload is not a flat JSON object"))
+                continue
+            }
+            switch item.delivery.channel {
+            case "email":
+                mail.append((index, values))
+            case "webhook":
+                switch webhookRequest(
+                    item.message, values: values, subscriber: item.delivery.destination, timestamp: timestamp, sessions: &sessions)
+                {
+                case .success(let request):
+                    hooks.append(index)
+                    requests.append(request)
+                case .failure(let attempt):
+                    results[index] = attempt
+                }
+            default:
+                results[index] = Attempt(result: .failed("unknown channel '\(item.delivery.channel)'"))
+            }
+        }
+        let batch = Batch(count: mail.count)
+        let mailItems = mail
         let group = DispatchGroup()
-        for index in 0..<workers {
+        for index in 0..<min(slots.count, mail.count) {
             let slot = slots[index]
             group.enter()
             let thread = Thread { [self] in
                 while let next = batch.take() {
-                    batch.put(next, attempt(claimed[next], slot: slot))
+                    let (position, values) = mailItems[next]
+                    batch.put(next, sendMail(claimed[position].message, values: values, slot: slot))
                 }
                 group.leave()
             }
             thread.stackSize = 1 << 20
             thread.start()
         }
+        if !requests.isEmpty {
+            let outcomes: [DeliveryOutcome]
+            do {
+                outcomes = try slots[0].webhook().post(requests, concurrencyPerHost: max(1, config.concurrency))
+            } catch {
+                outcomes = Array(repeating: .failed("\(error)"), count: requests.count)
+            }
+            for (index, outcome) in zip(hooks, outcomes) { results[index] = Attempt(result: outcome) }
+        }
         group.wait()
-        return batch.results
+        for (position, attempt) in zip(mail.map(\.index), batch.results) { results[position] = attempt }
+        return results.map { $0 ?? Attempt(result: .retry("not attempted", after: nil)) }
     }
 
-    private func attempt(_ item: ClaimedDelivery, slot: SenderSlot) -> Attempt {
-        let message = item.message
-        guard let values = try? JSONSerialization.jsonObject(with: Data(message.payload.utf8)) as? [String: String] else {
-            return Attempt(result: .failed("the outbox payload is not a flat JSON object"))
-        }
-        switch item.delivery.channel {
-        case "email":
-            return sendMail(message, values: values, slot: slot)
-        case "webhook":
-            return sendWebhook(message, values: values, subscriber: item.delivery.destination, slot: slot)
-        default:
-            return Attempt(result: .failed("unknown channel '\(item.delivery.channel)'"))
-        }
+    /// A payload's values: a flat JSON object of strings, else nil.
+    static func flatValues(_ payload: String) -> [String: String]? {
+        JSONText.flatStrings(payload) ?? (try? JSONSerialization.jsonObject(with: Data(payload.utf8)) as? [String: String])
     }
 
     /// The addresses a recipient role stands for: the integration's contact for `school_contact` and
@@ -255,33 +390,48 @@ public final class OutboxDispatcher: Sendable {
         }
     }
 
-    /// The JSON body POSTed for an outbox message.
+    /// The JSON body POSTed for an outbox message (keys sorted, so every attempt sends the same bytes).
     public static func webhookBody(_ message: OutboxRecord, values: [String: String]) -> Data {
-        let event: [String: Any] = [
-            "type": "rosterflow.notification.\(message.template)",
-            "timestamp": ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: message.createdAt)),
-            "data": [
-                "id": message.id, "template": message.template, "recipient": message.recipient,
-                "instance_id": message.instanceID, "values": values,
-            ] as [String: Any],
-        ]
-        return (try? JSONSerialization.data(withJSONObject: event, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        var json = JSONText()
+        json.open()
+        json.key("data")
+        json.open()
+        json.key("id"); json.string(message.id)
+        json.key("instance_id"); json.string(message.instanceID)
+        json.key("recipient"); json.string(message.recipient)
+        json.key("template"); json.string(message.template)
+        json.key("values")
+        json.open()
+        for key in values.keys.sorted() {
+            json.key(key)
+            json.string(values[key]!)
+        }
+        json.close()
+        json.close()
+        json.key("timestamp"); json.string(JSONText.iso8601(message.createdAt))
+        json.key("type"); json.string("rosterflow.notification.\(message.template)")
+        json.close()
+        return Data(json.bytes)
     }
 
-    private func sendWebhook(_ message: OutboxRecord, values: [String: String], subscriber name: String, slot: SenderSlot)
-        -> Attempt
-    {
-        guard let subscriber = config.webhooks.first(where: { $0.name == name }) else {
-            return Attempt(result: .failed("webhook subscriber '\(name)' is no longer configured"), skipped: true)
+    /// A signed request for one webhook delivery, or the attempt's outcome when there is nothing to send.
+    private func webhookRequest(
+        _ message: OutboxRecord, values: [String: String], subscriber name: String, timestamp: Int,
+        sessions: inout [String: WebhookSigner.Session]
+    ) -> Result<WebhookRequest, Attempt> {
+        guard let (subscriber, signer) = subscribers[name] else {
+            return .failure(Attempt(result: .failed("webhook subscriber '\(name)' is no longer configured"), skipped: true))
         }
-        do {
-            let signer = try WebhookSigner(secret: subscriber.secret)
+        switch signer {
+        case .failure(let error):
+            return .failure(Attempt(result: .failed("\(error)")))
+        case .success(let signer):
+            let session = sessions[name] ?? signer.session()
+            sessions[name] = session
             let body = Self.webhookBody(message, values: values)
-            let headers = signer.headers(id: message.id, timestamp: Int(Date().timeIntervalSince1970), body: body)
-            return Attempt(result: try slot.webhook().post(
-                url: subscriber.url, headers: headers, body: body, timeoutSeconds: config.webhookTimeoutSeconds))
-        } catch {
-            return Attempt(result: .failed("\(error)"))
+            return .success(WebhookRequest(
+                url: subscriber.url, headers: session.headers(id: message.id, timestamp: timestamp, body: body), body: body,
+                timeoutSeconds: config.webhookTimeoutSeconds))
         }
     }
 }

@@ -2,9 +2,9 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// Runs an ``OutboxDispatcher`` until graceful shutdown: a pass whenever work may be due, a pause of `pollInterval`
-/// when a pass found nothing. On shutdown it finishes the pass in flight (its outcomes are recorded), gives back
-/// any claim it still holds, and returns.
+/// Runs an ``OutboxDispatcher`` until graceful shutdown: pipelined passes (at most four batches at a
+/// time) whenever work may be due, a pause of `pollInterval` when a pass found nothing. On shutdown it finishes the
+/// batches in flight (their outcomes are recorded), gives back any claim it still holds, and returns.
 public struct DispatcherService: Service {
     public let dispatcher: OutboxDispatcher
     public let pollInterval: Duration
@@ -21,7 +21,7 @@ public struct DispatcherService: Service {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             var idle = true
             do {
-                let report = try await dispatcher.runOnceInBackground()
+                let report = try await dispatcher.drainInBackground(maxPasses: 4)
                 idle = report.claimed == 0 && report.fannedOut == 0
                 if !idle {
                     logger.info("outbox pass", metadata: [

@@ -18,9 +18,33 @@ public protocol MailTransport: AnyObject {
     func send(message: String, messageID: String, sender: String, recipients: [String]) -> DeliveryOutcome
 }
 
-/// Delivers webhook requests. Each sending thread has its own transport instance.
+/// One webhook POST: the body is sent as `application/json` with `headers` (the signature's) added.
+public struct WebhookRequest: Sendable {
+    public var url: String
+    public var headers: [(String, String)]
+    public var body: Data
+    public var timeoutSeconds: Double
+
+    public init(url: String, headers: [(String, String)], body: Data, timeoutSeconds: Double) {
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.timeoutSeconds = timeoutSeconds
+    }
+}
+
+/// Delivers webhook requests. One thread uses a transport at a time.
 public protocol WebhookTransport: AnyObject {
     func post(url: String, headers: [(String, String)], body: Data, timeoutSeconds: Double) -> DeliveryOutcome
+    /// Sends every request, at most `concurrencyPerHost` at once to any one host; returns the outcomes in order.
+    /// The default sends them one after another with ``post(url:headers:body:timeoutSeconds:)``.
+    func post(_ requests: [WebhookRequest], concurrencyPerHost: Int) -> [DeliveryOutcome]
+}
+
+extension WebhookTransport {
+    public func post(_ requests: [WebhookRequest], concurrencyPerHost: Int) -> [DeliveryOutcome] {
+        requests.map { post(url: $0.url, headers: $0.headers, body: $0.body, timeoutSeconds: $0.timeoutSeconds) }
+    }
 }
 
 /// Writes each message as `<message id>.eml` in a folder instead of sending it: the default when no SMTP server
@@ -67,6 +91,7 @@ public final class CurlSMTPTransport: MailTransport {
             easy.set(CURLOPT_CONNECTTIMEOUT_MS, Int(settings.connectTimeoutSeconds * 1000))
             easy.set(CURLOPT_TIMEOUT_MS, Int(settings.timeoutSeconds * 1000))
             if settings.startTLS { easy.set(CURLOPT_USE_SSL, Int(CURLUSESSL_ALL.rawValue)) }
+            if let caFile = settings.caFile { easy.set(CURLOPT_CAINFO, caFile) }
             if settings.insecureTLS {
                 easy.set(CURLOPT_SSL_VERIFYPEER, 0)
                 easy.set(CURLOPT_SSL_VERIFYHOST, 0)
@@ -95,25 +120,23 @@ public final class CurlSMTPTransport: MailTransport {
     }
 }
 
-/// Webhook POSTs through libcurl. The handle keeps its connection to each host open between requests.
+/// Webhook POSTs through libcurl's multi interface: many requests in flight on one thread, a bounded number per
+/// host, each over a connection kept open and reused for the next request to that host.
 public final class CurlWebhookTransport: WebhookTransport {
-    private let easy: CurlEasy
+    private let multi: CurlMulti
 
-    public init() throws {
-        easy = try CurlEasy()
+    /// - Parameter maxConnectionsPerHost: connections kept open to one host at most (libcurl's own bound; the
+    ///   `concurrencyPerHost` of each call bounds the requests in flight).
+    public init(maxConnectionsPerHost: Int = 8) throws {
+        multi = try CurlMulti(maxConnectionsPerHost: maxConnectionsPerHost)
     }
 
     public func post(url: String, headers: [(String, String)], body: Data, timeoutSeconds: Double) -> DeliveryOutcome {
-        let lines = [("Content-Type", "application/json"), ("Expect", "")] + headers
-        let result = easy.perform(upload: body, smtp: false, headers: lines.map { "\($0.0): \($0.1)" }) { easy in
-            easy.set(CURLOPT_URL, url)
-            easy.set(CURLOPT_POST, 1)
-            easy.set(CURLOPT_POSTFIELDSIZE, body.count)
-            easy.set(CURLOPT_CONNECTTIMEOUT_MS, Int(min(timeoutSeconds, 10) * 1000))
-            easy.set(CURLOPT_TIMEOUT_MS, Int(timeoutSeconds * 1000))
-            easy.set(CURLOPT_FOLLOWLOCATION, 0)
-        }
-        return Self.classify(result)
+        post([WebhookRequest(url: url, headers: headers, body: body, timeoutSeconds: timeoutSeconds)], concurrencyPerHost: 1)[0]
+    }
+
+    public func post(_ requests: [WebhookRequest], concurrencyPerHost: Int) -> [DeliveryOutcome] {
+        multi.post(requests, concurrencyPerHost: concurrencyPerHost).map(Self.classify)
     }
 
     static func classify(_ result: CurlEasy.Result) -> DeliveryOutcome {
@@ -121,11 +144,10 @@ public final class CurlWebhookTransport: WebhookTransport {
             return .retry("request failed: \(result.error)", after: nil)
         }
         let status = result.responseCode
+        if (200...299).contains(status) { return .delivered("HTTP \(status)") }
         let snippet = String(decoding: result.body.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         let detail = "HTTP \(status)" + (snippet.isEmpty ? "" : ": \(snippet)")
         switch status {
-        case 200...299:
-            return .delivered("HTTP \(status)")
         case 429, 500...599:
             return .retry(detail, after: retryAfter(result.replies))
         default:

@@ -21,15 +21,41 @@ public struct WebhookSigner: Sendable {
 
     /// The `webhook-signature` header value.
     public func signature(id: String, timestamp: Int, body: Data) -> String {
-        var content = Data("\(id).\(timestamp).".utf8)
-        content.append(body)
-        let mac = HMAC<SHA256>.authenticationCode(for: content, using: SymmetricKey(data: keyBytes))
-        return "v1," + Data(mac).base64EncodedString()
+        var mac = HMAC<SHA256>(key: SymmetricKey(data: keyBytes))
+        mac.update(data: Data("\(id).\(timestamp).".utf8))
+        mac.update(data: body)
+        return "v1," + Data(mac.finalize()).base64EncodedString()
     }
 
     /// The three Standard Webhooks headers.
     public func headers(id: String, timestamp: Int, body: Data) -> [(String, String)] {
         [("webhook-id", id), ("webhook-timestamp", String(timestamp)),
          ("webhook-signature", signature(id: id, timestamp: timestamp, body: body))]
+    }
+
+    /// A signer for many requests in a row (one thread): the key is prepared once, not per signature.
+    public func session() -> Session {
+        Session(prototype: HMAC<SHA256>(key: SymmetricKey(data: keyBytes)))
+    }
+
+    /// Signs like ``WebhookSigner`` does, from a prepared key.
+    public struct Session {
+        fileprivate let prototype: HMAC<SHA256>
+
+        public func signature(id: String, timestamp: Int, body: Data) -> String {
+            var mac = prototype
+            var prefix = id
+            prefix += "."
+            prefix += String(timestamp)
+            prefix += "."
+            prefix.withUTF8 { mac.update(data: UnsafeRawBufferPointer($0)) }
+            mac.update(data: body)
+            return "v1," + Data(mac.finalize()).base64EncodedString()
+        }
+
+        public func headers(id: String, timestamp: Int, body: Data) -> [(String, String)] {
+            [("webhook-id", id), ("webhook-timestamp", String(timestamp)),
+             ("webhook-signature", signature(id: id, timestamp: timestamp, body: body))]
+        }
     }
 }

@@ -98,7 +98,16 @@ extension Database {
             let index = Int32(offset + 1)
             switch value {
             case let .text(text):
-                _ = text.utf8CString.withUnsafeBufferPointer { sqlite3_bind_text(handle, index, $0.baseAddress, -1, transient) }
+                // The string's own UTF-8 bytes, bound with their length: no NUL-terminated copy.
+                var text = text
+                _ = text.withUTF8 { bytes in
+                    if let base = bytes.baseAddress, bytes.count > 0 {
+                        return UnsafeRawPointer(base).withMemoryRebound(to: CChar.self, capacity: bytes.count) {
+                            sqlite3_bind_text(handle, index, $0, Int32(bytes.count), transient)
+                        }
+                    }
+                    return sqlite3_bind_text(handle, index, "", 0, transient)
+                }
             case let .int(number): sqlite3_bind_int64(handle, index, sqlite3_int64(number))
             case let .double(number): sqlite3_bind_double(handle, index, number)
             case .null: sqlite3_bind_null(handle, index)

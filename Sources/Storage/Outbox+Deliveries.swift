@@ -1,4 +1,5 @@
 import GRDB
+import GRDBSQLite
 
 /// One delivery of an outbox message: the message over one channel to one destination, with its own status and
 /// attempts. The outbox message id is the idempotency key every attempt carries.
@@ -74,28 +75,71 @@ extension StoreTransaction {
     public func fanOutOutbox(
         limit: Int, now: Double, destinations: (OutboxRecord) -> [(channel: String, destination: String)]
     ) throws -> Int {
-        let rows = try Row.fetchAll(db, sql: """
+        try fanOutOutbox(limit: limit, now: now, claim: nil, destinations: destinations).fannedOut
+    }
+
+    /// Who claims the deliveries a fan-out creates, for how long, and how many at most.
+    public struct FanOutClaim: Sendable {
+        public var worker: String
+        public var leaseSeconds: Double
+        public var limit: Int
+
+        public init(worker: String, leaseSeconds: Double, limit: Int) {
+            self.worker = worker
+            self.leaseSeconds = leaseSeconds
+            self.limit = limit
+        }
+    }
+
+    /// ``fanOutOutbox(limit:now:destinations:)`` that also claims, for `claim.worker`, up to `claim.limit` of the
+    /// deliveries it creates that are due now: they are inserted already holding the lease, exactly as if
+    /// ``claimDeliveries(worker:now:leaseSeconds:limit:)`` had claimed them in the same transaction.
+    public func fanOutOutbox(
+        limit: Int, now: Double, claim: FanOutClaim?, destinations: (OutboxRecord) -> [(channel: String, destination: String)]
+    ) throws -> (fannedOut: Int, claimed: [ClaimedDelivery]) {
+        guard limit > 0 else { return (0, []) }
+        var messages: [OutboxRecord] = []
+        try db.fastEach("""
             UPDATE outbox SET status = 'queued'
             WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' ORDER BY created_at, rowid LIMIT ?)
-            RETURNING *
-            """, arguments: [limit])
-        for row in rows {
-            let message = Self.outboxRecord(row)
+            RETURNING \(Self.outboxColumns)
+            """, [limit]) { row in messages.append(Self.outboxRecord(row)) }
+        var claimed: [ClaimedDelivery] = []
+        for message in messages {
             let targets = destinations(message)
+            let due = max(message.nextAttemptAt, 0)
             for target in targets {
                 let id = target.channel == "email" ? "\(message.id)/email" : "\(message.id)/\(target.channel)/\(target.destination)"
-                try db.execute(sql: """
-                    INSERT OR IGNORE INTO outbox_deliveries (id, outbox_id, channel, destination, status, attempts,
-                        next_attempt_at, created_at)
-                    VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)
-                    """, arguments: [id, message.id, target.channel, target.destination, max(message.nextAttemptAt, 0), now])
+                if let claim, due <= now, claimed.count < claim.limit {
+                    let lease = now + claim.leaseSeconds
+                    let inserted = try db.fastExecute("""
+                        INSERT OR IGNORE INTO outbox_deliveries (id, outbox_id, channel, destination, status, attempts,
+                            next_attempt_at, claimed_by, lease_until, created_at)
+                        VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)
+                        """, [.text(id), .text(message.id), .text(target.channel), .text(target.destination), .double(due),
+                              .text(claim.worker), .double(lease), .double(now)])
+                    if inserted == 1 {
+                        claimed.append(ClaimedDelivery(
+                            delivery: DeliveryRecord(
+                                id: id, outboxID: message.id, channel: target.channel, destination: target.destination,
+                                nextAttemptAt: due, claimedBy: claim.worker, leaseUntil: lease, createdAt: now),
+                            message: message))
+                    }
+                } else {
+                    try db.fastExecute("""
+                        INSERT OR IGNORE INTO outbox_deliveries (id, outbox_id, channel, destination, status, attempts,
+                            next_attempt_at, created_at)
+                        VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)
+                        """, [.text(id), .text(message.id), .text(target.channel), .text(target.destination),
+                              .double(due), .double(now)])
+                }
             }
             if targets.isEmpty {
-                try db.execute(sql: "UPDATE outbox SET status = 'skipped', last_error = ? WHERE id = ?",
-                               arguments: ["no channel delivers this message", message.id])
+                try db.fastExecute("UPDATE outbox SET status = 'skipped', last_error = ? WHERE id = ?",
+                                   [.text("no channel delivers this message"), .text(message.id)])
             }
         }
-        return rows.count
+        return (messages.count, claimed)
     }
 
     // MARK: Claims
@@ -103,33 +147,29 @@ extension StoreTransaction {
     /// Claims up to `limit` due deliveries for `worker` until `now + leaseSeconds`. A delivery whose previous holder's
     /// lease ran out (it crashed between send and mark) is claimed again and re-sent under the same message id.
     public func claimDeliveries(worker: String, now: Double, leaseSeconds: Double, limit: Int) throws -> [ClaimedDelivery] {
-        let ids = try String.fetchAll(db, sql: """
+        var ids: [String] = []
+        try db.fastEach("""
             UPDATE outbox_deliveries SET claimed_by = ?, lease_until = ?
             WHERE id IN (
                 SELECT id FROM outbox_deliveries
                 WHERE status = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
                 ORDER BY next_attempt_at, id LIMIT ?)
             RETURNING id
-            """, arguments: [worker, now + leaseSeconds, now, now, limit])
+            """, [worker, now + leaseSeconds, now, now, limit]) { row in ids.append(row.string(0)) }
         guard !ids.isEmpty else { return [] }
-        let placeholders = ids.map { _ in "?" }.joined(separator: ",")
-        let rows = try Row.fetchAll(db, sql: """
-            SELECT d.*, o.id AS o_id, o.instance_id AS o_instance_id, o.transition_seq AS o_transition_seq,
-                   o.channel AS o_channel, o.recipient AS o_recipient, o.template AS o_template, o.payload AS o_payload,
-                   o.status AS o_status, o.attempts AS o_attempts, o.next_attempt_at AS o_next_attempt_at,
-                   o.created_at AS o_created_at, o.last_error AS o_last_error
+        var claimed: [ClaimedDelivery] = []
+        claimed.reserveCapacity(ids.count)
+        // The ids go in as one JSON array, so the statement stays the same (and cached) whatever their number.
+        try db.fastEach("""
+            SELECT \(Self.deliveryColumns("d")), \(Self.outboxColumns("o"))
             FROM outbox_deliveries d JOIN outbox o ON o.id = d.outbox_id
-            WHERE d.id IN (\(placeholders)) ORDER BY d.next_attempt_at, d.id
-            """, arguments: StatementArguments(ids))
-        return rows.map { row in
-            ClaimedDelivery(
-                delivery: Self.delivery(row),
-                message: OutboxRecord(
-                    id: row["o_id"], instanceID: row["o_instance_id"], transitionSeq: row["o_transition_seq"],
-                    channel: row["o_channel"], recipient: row["o_recipient"], template: row["o_template"],
-                    payload: row["o_payload"], status: row["o_status"], attempts: row["o_attempts"],
-                    nextAttemptAt: row["o_next_attempt_at"], createdAt: row["o_created_at"], lastError: row["o_last_error"]))
+            WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.next_attempt_at, d.id
+            """, [Self.jsonArray(ids)]) { row in
+            var outbox = row
+            outbox.offset = Self.deliveryColumnCount
+            claimed.append(ClaimedDelivery(delivery: Self.delivery(row), message: Self.outboxRecord(outbox)))
         }
+        return claimed
     }
 
     /// Records the outcome of one attempt, if `worker` still holds the delivery; returns false when it does not
@@ -141,15 +181,61 @@ extension StoreTransaction {
     public func completeDelivery(
         id: String, worker: String, status: DeliveryRecord.Status, error: String?, nextAttemptAt: Double?, now: Double
     ) throws -> Bool {
-        try db.execute(sql: """
+        guard try recordOutcome(id: id, worker: worker, status: status, error: error, nextAttemptAt: nextAttemptAt, now: now)
+        else { return false }
+        try summarise(outboxID: Self.outboxID(ofDelivery: id))
+        return true
+    }
+
+    /// One attempt's outcome, for ``completeDeliveries(_:worker:now:)``.
+    public struct DeliveryOutcomeRecord: Sendable {
+        public var id: String
+        public var status: DeliveryRecord.Status
+        public var error: String?
+        public var nextAttemptAt: Double?
+
+        public init(id: String, status: DeliveryRecord.Status, error: String?, nextAttemptAt: Double?) {
+            self.id = id
+            self.status = status
+            self.error = error
+            self.nextAttemptAt = nextAttemptAt
+        }
+    }
+
+    /// Records many attempts' outcomes in this one transaction, as ``completeDelivery(id:worker:status:error:nextAttemptAt:now:)``
+    /// does each; every message concerned is summarised once. Returns the ids `worker` no longer held (not recorded).
+    public func completeDeliveries(_ outcomes: [DeliveryOutcomeRecord], worker: String, now: Double) throws -> [String] {
+        var lost: [String] = []
+        var messages: [String] = []
+        var seen = Set<String>()
+        for outcome in outcomes {
+            if try recordOutcome(id: outcome.id, worker: worker, status: outcome.status, error: outcome.error,
+                                 nextAttemptAt: outcome.nextAttemptAt, now: now) {
+                let message = Self.outboxID(ofDelivery: outcome.id)
+                if seen.insert(message).inserted { messages.append(message) }
+            } else {
+                lost.append(outcome.id)
+            }
+        }
+        for message in messages { try summarise(outboxID: message) }
+        return lost
+    }
+
+    private func recordOutcome(
+        id: String, worker: String, status: DeliveryRecord.Status, error: String?, nextAttemptAt: Double?, now: Double
+    ) throws -> Bool {
+        try db.fastExecute("""
             UPDATE outbox_deliveries
             SET status = ?, attempts = attempts + 1, last_error = ?, last_attempt_at = ?,
                 next_attempt_at = COALESCE(?, next_attempt_at), delivered_at = ?, claimed_by = NULL, lease_until = NULL
             WHERE id = ? AND claimed_by = ? AND status = 'pending'
-            """, arguments: [status.rawValue, error, now, nextAttemptAt, status == .sent ? now : nil, id, worker])
-        guard db.changesCount == 1 else { return false }
-        try summarise(outboxID: String(id.split(separator: "/").first ?? ""))
-        return true
+            """, [.text(status.rawValue), FastValue(error), .double(now), FastValue(nextAttemptAt),
+                  status == .sent ? .double(now) : .null, .text(id), .text(worker)]) == 1
+    }
+
+    /// `<outbox id>` of `<outbox id>/email` or `<outbox id>/webhook/<subscriber>`.
+    static func outboxID(ofDelivery id: String) -> String {
+        String(id[..<(id.firstIndex(of: "/") ?? id.endIndex)])
     }
 
     /// Gives back every delivery `worker` holds, unsent, so another dispatcher may take it at once (graceful stop).
@@ -162,19 +248,20 @@ extension StoreTransaction {
     /// Sets a message's status from its deliveries: `queued` while any is pending, else `dead`, `failed`, `sent`
     /// or `skipped`, in that order of precedence; its attempts are the sum of theirs.
     private func summarise(outboxID: String) throws {
-        try db.execute(sql: """
-            UPDATE outbox SET
-                status = (SELECT CASE
+        try db.fastExecute("""
+            UPDATE outbox SET (status, attempts, last_error) = (
+                SELECT CASE
                     WHEN SUM(status = 'pending') > 0 THEN 'queued'
                     WHEN SUM(status = 'dead') > 0 THEN 'dead'
                     WHEN SUM(status = 'failed') > 0 THEN 'failed'
                     WHEN SUM(status = 'sent') > 0 THEN 'sent'
-                    ELSE 'skipped' END FROM outbox_deliveries WHERE outbox_id = ?1),
-                attempts = (SELECT COALESCE(SUM(attempts), 0) FROM outbox_deliveries WHERE outbox_id = ?1),
-                last_error = (SELECT last_error FROM outbox_deliveries WHERE outbox_id = ?1 AND last_error IS NOT NULL
-                              ORDER BY last_attempt_at DESC LIMIT 1)
+                    ELSE 'skipped' END,
+                    COALESCE(SUM(attempts), 0),
+                    (SELECT last_error FROM outbox_deliveries WHERE outbox_id = ?1 AND last_error IS NOT NULL
+                     ORDER BY last_attempt_at DESC LIMIT 1)
+                FROM outbox_deliveries WHERE outbox_id = ?1)
             WHERE id = ?1
-            """, arguments: [outboxID])
+            """, [.text(outboxID)])
     }
 
     // MARK: Inspection and retry
@@ -230,6 +317,61 @@ extension StoreTransaction {
         let changed = db.changesCount
         if changed > 0 { try summarise(outboxID: id) }
         return changed
+    }
+
+    /// The outbox columns in the order ``outboxRecord(_:)-(FastRow)`` reads them, optionally qualified by `table`.
+    static func outboxColumns(_ table: String? = nil) -> String {
+        ["id", "instance_id", "transition_seq", "channel", "recipient", "template", "payload", "status", "attempts",
+         "next_attempt_at", "created_at", "last_error"].map { column in table.map { "\($0).\(column)" } ?? column }.joined(separator: ", ")
+    }
+
+    static var outboxColumns: String { outboxColumns() }
+
+    static func outboxRecord(_ row: FastRow) -> OutboxRecord {
+        OutboxRecord(
+            id: row.string(0), instanceID: row.string(1),
+            transitionSeq: sqlite3_column_type(row.handle, 2 + row.offset) == SQLITE_NULL ? nil : Int64(row.int(2)),
+            channel: row.string(3), recipient: row.string(4), template: row.string(5), payload: row.string(6),
+            status: row.string(7), attempts: row.int(8), nextAttemptAt: row.double(9), createdAt: row.double(10),
+            lastError: row.optionalString(11))
+    }
+
+    /// The delivery columns in the order ``delivery(_:)-(FastRow)`` reads them, qualified by `table`.
+    static func deliveryColumns(_ table: String) -> String {
+        ["id", "outbox_id", "channel", "destination", "status", "attempts", "next_attempt_at", "claimed_by", "lease_until",
+         "last_error", "last_attempt_at", "delivered_at", "created_at"].map { "\(table).\($0)" }.joined(separator: ", ")
+    }
+
+    static let deliveryColumnCount: Int32 = 13
+
+    static func delivery(_ row: FastRow) -> DeliveryRecord {
+        DeliveryRecord(
+            id: row.string(0), outboxID: row.string(1), channel: row.string(2), destination: row.string(3),
+            status: DeliveryRecord.Status(rawValue: row.string(4)) ?? .pending, attempts: row.int(5),
+            nextAttemptAt: row.double(6), claimedBy: row.optionalString(7), leaseUntil: row.optionalDouble(8),
+            lastError: row.optionalString(9), lastAttemptAt: row.optionalDouble(10), deliveredAt: row.optionalDouble(11),
+            createdAt: row.double(12))
+    }
+
+    /// A JSON array of strings (for `json_each`).
+    static func jsonArray(_ values: [String]) -> String {
+        var text = "["
+        for (index, value) in values.enumerated() {
+            if index > 0 { text += "," }
+            text += "\""
+            for scalar in value.unicodeScalars {
+                switch scalar {
+                case "\"": text += "\\\""
+                case "\\": text += "\\\\"
+                case _ where scalar.value < 0x20:
+                    let hex = Array("0123456789abcdef")
+                    text += "\\u00" + String(hex[Int(scalar.value >> 4)]) + String(hex[Int(scalar.value & 15)])
+                default: text.unicodeScalars.append(scalar)
+                }
+            }
+            text += "\""
+        }
+        return text + "]"
     }
 
     static func outboxRecord(_ row: Row) -> OutboxRecord {

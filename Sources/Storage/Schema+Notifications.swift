@@ -26,5 +26,16 @@ extension Schema {
                 CREATE INDEX outbox_deliveries_by_message ON outbox_deliveries (outbox_id);
                 """)
         }
+        // The fan-out takes the oldest pending messages (ORDER BY created_at) and `outbox list` shows the newest: an
+        // index on (status, created_at) serves both without sorting the whole backlog on every pass. A message's
+        // deliveries are found through the UNIQUE (outbox_id, channel, destination) index, whose prefix is outbox_id,
+        // so the separate outbox_id index only cost a B-tree insert per delivery.
+        migrator.registerMigration("v4-outbox-indexes") { db in
+            try db.execute(sql: """
+                DROP INDEX outbox_by_status;
+                CREATE INDEX outbox_by_status ON outbox (status, created_at);
+                DROP INDEX outbox_deliveries_by_message;
+                """)
+        }
     }
 }

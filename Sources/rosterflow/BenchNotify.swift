@@ -21,21 +21,38 @@ extension RosterFlowCommand {
                 """)
 
         @Option(help: "Messages per channel.") var messages = 10_000
-        @Option(help: "Sending threads (each with its own reused connection).") var concurrency = 8
+        @Option(help: "SMTP sending threads, each with its own reused connection.") var concurrency = 8
+        @Option(help: "Webhook requests in flight at once to the receiver, each on a reused connection.") var webhookConcurrency = 16
+        @Option(help: "Deliveries claimed per dispatcher pass.") var batch = 2_048
         @Option(help: "Python with aiosmtpd and standardwebhooks.") var python = ".venv-test/bin/python3"
-        @Option(help: "Folder of the peer scripts (smtp_peer.py, webhook_peer.py, python_loop.py).") var peers = "scripts/peers"
+        @Option(help: "Folder of the peer scripts (smtp_peer.py, webhook_peer.py, python_loop.py, verify_sample.py).") var peers = "scripts/peers"
         @Option(help: "E-mail templates.") var templates = "Templates"
+        @Option(help: "Webhook receiver: `rosterflow` (this binary's `bench receiver`, verifies every signature) or `python` (webhook_peer.py --trust).")
+        var receiver = "rosterflow"
+        @Option(help: "Received webhooks kept as a sample and verified again with Python's standardwebhooks.") var sample = 200
+        @Flag(help: "Skip the e-mail half.") var skipEmail = false
+        @Flag(help: .hidden) var skipPython = false
+        @Flag(help: .hidden) var outboxOnly = false
         @Flag(help: "Print JSON instead of text.") var json = false
 
         struct Report: Encodable {
             var messages: Int
             var concurrency: Int
-            var emailPerSecond: Double
-            var pythonEmailPerSecond: Double
-            var emailRatio: Double
+            var webhookConcurrency: Int
+            var emailPerSecond: Double?
+            var pythonEmailPerSecond: Double?
+            var emailRatio: Double?
+            var webhookReceiver: String
             var webhooksPerSecond: Double
             var pythonWebhooksPerSecond: Double
             var webhookRatio: Double
+            /// The same number of pre-signed requests through the same transport, without the outbox.
+            var webhookTransportFloorPerSecond: Double
+            /// Requests the receiver counted, and how many of them verified, in the RosterFlow run.
+            var receiverCounted: Int?
+            var receiverVerified: Int?
+            var sampledSignatures: Int?
+            var sampledVerifiedIndependently: Int?
         }
 
         func run() async throws {
@@ -43,47 +60,117 @@ extension RosterFlowCommand {
                 guard FileManager.default.isExecutableFile(atPath: python) else {
                     throw RosterFlowError(.invalidInput, "\(python) is missing: run scripts/install-test-peers first")
                 }
+                guard ["rosterflow", "python"].contains(receiver) else {
+                    throw RosterFlowError(.invalidInput, "--receiver is rosterflow or python, not '\(receiver)'")
+                }
                 let folder = FileManager.default.currentDirectoryPath + "/.rosterflow-bench-notify-\(getpid())"
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
                 defer { try? FileManager.default.removeItem(atPath: folder) }
                 let secret = "whsec_" + Data("rosterflow-bench-secret-0123456789".utf8).base64EncodedString()
-                let smtp = try BenchPeer(python: python, script: peers + "/smtp_peer.py", arguments: ["--quiet"])
-                defer { smtp.stop() }
-                let hooks = try BenchPeer(python: python, script: peers + "/webhook_peer.py", arguments: ["--quiet", "--trust", "--secret", secret])
-                defer { hooks.stop() }
                 let catalog = try TemplateCatalog(folder: templates)
 
-                var mailConfig = NotificationConfig()
-                mailConfig.from = "RosterFlow <notify@rosterflow.test>"
-                mailConfig.smtp = SMTPSettings(url: "smtp://127.0.0.1:\(smtp.port)")
-                mailConfig.recipients = ["vendor_admins": ["ana@vendor.test"]]
-                mailConfig.concurrency = concurrency
-                let email = try Self.outboxRun(folder: folder + "/mail", config: mailConfig, catalog: catalog, messages: messages)
-                log("rosterflow e-mail: \(Int(email)) messages/s")
-                let pythonEmail = try Self.python(python, peers + "/python_loop.py", ["smtp", "--port", "\(smtp.port)", "--count", "\(messages)"])
-                log("python smtplib loop: \(Int(pythonEmail)) messages/s")
+                var email: Double?
+                var pythonEmail: Double?
+                if !skipEmail {
+                    let smtp = try BenchPeer(python: python, arguments: [peers + "/smtp_peer.py", "--quiet"])
+                    defer { smtp.stop() }
+                    var mailConfig = NotificationConfig()
+                    mailConfig.from = "RosterFlow <notify@rosterflow.test>"
+                    mailConfig.smtp = SMTPSettings(url: "smtp://127.0.0.1:\(smtp.port)")
+                    mailConfig.recipients = ["vendor_admins": ["ana@vendor.test"]]
+                    mailConfig.concurrency = concurrency
+                    let rate = try Self.outboxRun(folder: folder + "/mail", config: mailConfig, catalog: catalog, messages: messages, batch: batch)
+                    log("rosterflow e-mail: \(Int(rate)) messages/s")
+                    let pythonRate = try Self.python(python, peers + "/python_loop.py", ["smtp", "--port", "\(smtp.port)", "--count", "\(messages)"])
+                    log("python smtplib loop: \(Int(pythonRate)) messages/s")
+                    (email, pythonEmail) = (rate, pythonRate)
+                }
+
+                let samplePath = folder + "/webhook-sample.jsonl"
+                let hooks: BenchPeer
+                if receiver == "rosterflow" {
+                    // Three runs reach the receiver (floor, outbox, Python loop): sample them evenly.
+                    hooks = try BenchPeer(executable: Self.executablePath, arguments: [
+                        "bench", "receiver", "--port", "0", "--secret", secret, "--sample", "\(sample)",
+                        "--sample-every", "\(max(1, 3 * messages / max(1, sample)))", "--sample-out", samplePath])
+                } else {
+                    hooks = try BenchPeer(python: python, arguments: [peers + "/webhook_peer.py", "--quiet", "--trust", "--secret", secret])
+                }
+                defer { hooks.stop() }
+                let url = "http://127.0.0.1:\(hooks.port)/hooks"
+
+                if outboxOnly {
+                    // The database path alone: every webhook is taken as delivered without being sent.
+                    var hookConfig = NotificationConfig()
+                    hookConfig.emailEnabled = false
+                    hookConfig.webhooks = [WebhookSubscriber(name: "bench", url: url, secret: Secret(secret))]
+                    let rate = try Self.outboxRun(
+                        folder: folder + "/outbox-only", config: hookConfig, catalog: catalog, messages: messages, batch: batch,
+                        transport: { AcceptingWebhookTransport() })
+                    log("outbox alone (webhooks signed, not sent): \(Int(rate)) messages/s")
+                    return
+                }
+                let floor = try Self.transportFloor(url: url, secret: secret, messages: messages, concurrency: webhookConcurrency)
+                log("webhook transport alone (pre-signed requests, no outbox): \(Int(floor)) messages/s")
+                let afterFloor = receiver == "rosterflow" ? try ReceiverStats.fetch(port: hooks.port) : nil
 
                 var hookConfig = NotificationConfig()
                 hookConfig.emailEnabled = false
-                hookConfig.webhooks = [WebhookSubscriber(name: "bench", url: "http://127.0.0.1:\(hooks.port)/hooks", secret: Secret(secret))]
-                hookConfig.concurrency = concurrency
-                let webhooks = try Self.outboxRun(folder: folder + "/hooks", config: hookConfig, catalog: catalog, messages: messages)
+                hookConfig.webhooks = [WebhookSubscriber(name: "bench", url: url, secret: Secret(secret))]
+                hookConfig.concurrency = webhookConcurrency
+                let webhooks = try Self.outboxRun(folder: folder + "/hooks", config: hookConfig, catalog: catalog, messages: messages, batch: batch)
                 log("rosterflow webhooks: \(Int(webhooks)) messages/s")
-                let pythonHooks = try Self.python(
+                var counted: Int?
+                var verified: Int?
+                if let afterFloor {
+                    let afterOutbox = try ReceiverStats.fetch(port: hooks.port)
+                    counted = afterOutbox.received - afterFloor.received
+                    verified = afterOutbox.verified - afterFloor.verified
+                    log("receiver: \(counted!) requests, \(verified!) signatures verified, \(afterOutbox.unique - afterFloor.unique) distinct webhook-ids")
+                    guard verified == messages else {
+                        throw RosterFlowError(.storage, "the receiver verified \(verified!) of \(messages) webhooks")
+                    }
+                }
+                let pythonHooks = skipPython ? 0 : try Self.python(
                     python, peers + "/python_loop.py", ["webhook", "--port", "\(hooks.port)", "--count", "\(messages)", "--secret", secret])
                 log("python urllib loop: \(Int(pythonHooks)) messages/s")
 
+                var sampled: Int?
+                var sampledVerified: Int?
+                if receiver == "rosterflow" {
+                    let total = try ReceiverStats.fetch(port: hooks.port)
+                    guard total.verified == total.received else {
+                        throw RosterFlowError(.storage, "the receiver refused \(total.rejected) of \(total.received) signatures")
+                    }
+                    let (good, all) = try Self.verifySample(python, peers + "/verify_sample.py", samplePath, secret: secret)
+                    log("\(good)/\(all) sampled signatures verified independently (Python standardwebhooks)")
+                    guard all > 0, good == all else {
+                        throw RosterFlowError(.storage, "only \(good) of \(all) sampled signatures verified independently")
+                    }
+                    (sampled, sampledVerified) = (all, good)
+                }
+
                 let report = Report(
-                    messages: messages, concurrency: concurrency, emailPerSecond: email, pythonEmailPerSecond: pythonEmail,
-                    emailRatio: email / pythonEmail, webhooksPerSecond: webhooks, pythonWebhooksPerSecond: pythonHooks,
-                    webhookRatio: webhooks / pythonHooks)
+                    messages: messages, concurrency: concurrency, webhookConcurrency: webhookConcurrency, emailPerSecond: email, pythonEmailPerSecond: pythonEmail,
+                    emailRatio: email.flatMap { e in pythonEmail.map { e / $0 } }, webhookReceiver: receiver,
+                    webhooksPerSecond: webhooks, pythonWebhooksPerSecond: pythonHooks, webhookRatio: pythonHooks > 0 ? webhooks / pythonHooks : 0,
+                    webhookTransportFloorPerSecond: floor, receiverCounted: counted, receiverVerified: verified,
+                    sampledSignatures: sampled, sampledVerifiedIndependently: sampledVerified)
                 try Output.emit(report, json: json) { r in
-                    """
-                    | channel | rosterflow outbox (msg/s) | python loop (msg/s) | ratio |
-                    |---|---:|---:|---:|
-                    | e-mail (SMTP, \(r.concurrency) connections vs 1) | \(Int(r.emailPerSecond)) | \(Int(r.pythonEmailPerSecond)) | \(String(format: "%.2f", r.emailRatio)) × |
-                    | webhooks (HTTP, \(r.concurrency) connections vs 1) | \(Int(r.webhooksPerSecond)) | \(Int(r.pythonWebhooksPerSecond)) | \(String(format: "%.2f", r.webhookRatio)) × |
-                    """
+                    var lines = [
+                        "| channel | rosterflow outbox (msg/s) | python loop (msg/s) | ratio |",
+                        "|---|---:|---:|---:|",
+                    ]
+                    if let e = r.emailPerSecond, let p = r.pythonEmailPerSecond, let ratio = r.emailRatio {
+                        lines.append("| e-mail (SMTP, \(r.concurrency) connections vs 1) | \(Int(e)) | \(Int(p)) | \(String(format: "%.2f", ratio)) × |")
+                    }
+                    lines.append("| webhooks (HTTP, \(r.webhookConcurrency) connections vs 1, \(r.webhookReceiver) receiver) | \(Int(r.webhooksPerSecond)) | \(Int(r.pythonWebhooksPerSecond)) | \(String(format: "%.2f", r.webhookRatio)) × |")
+                    lines.append("")
+                    lines.append("webhook transport alone (pre-signed, no outbox): \(Int(r.webhookTransportFloorPerSecond)) msg/s")
+                    if let s = r.sampledSignatures, let v = r.sampledVerifiedIndependently {
+                        lines.append("\(v)/\(s) sampled signatures verified independently")
+                    }
+                    return lines.joined(separator: "\n")
                 }
             }
         }
@@ -93,7 +180,10 @@ extension RosterFlowCommand {
         }
 
         /// Writes `messages` outbox rows, then times the dispatcher until every delivery is sent.
-        static func outboxRun(folder: String, config: NotificationConfig, catalog: TemplateCatalog, messages: Int) throws -> Double {
+        static func outboxRun(
+            folder: String, config: NotificationConfig, catalog: TemplateCatalog, messages: Int, batch: Int,
+            transport: (@Sendable () throws -> any WebhookTransport)? = nil
+        ) throws -> Double {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             let store = try SQLiteStore(path: folder + "/bench.sqlite", durability: .normal)
             let now = Date().timeIntervalSince1970
@@ -108,17 +198,61 @@ extension RosterFlowCommand {
             }
             let dispatcher = OutboxDispatcher(
                 store: store, config: config, templates: catalog, workerID: "bench", spoolFolder: folder + "/spool",
-                environment: [:])
+                webhookTransport: transport, environment: [:])
             let started = Date()
-            var sent = 0
-            while sent < messages {
-                let report = try dispatcher.runOnce(limit: 512)
-                sent += report.sent
-                if report.claimed == 0 && report.fannedOut == 0 {
-                    throw RosterFlowError(.storage, "the bench stalled after \(sent) of \(messages) messages; is the peer running?")
-                }
+            let report = try dispatcher.drain(limit: batch, maxPasses: Int.max)
+            guard report.sent == messages else {
+                throw RosterFlowError(.storage, "the bench sent \(report.sent) of \(messages) messages; is the peer running?")
             }
             return Double(messages) / Date().timeIntervalSince(started)
+        }
+
+        /// The sending floor: `messages` signed requests, made beforehand, through the dispatcher's transport with the
+        /// same concurrency, and no outbox.
+        static func transportFloor(url: String, secret: String, messages: Int, concurrency: Int) throws -> Double {
+            let signer = try WebhookSigner(secret: Secret(secret))
+            let timestamp = Int(Date().timeIntervalSince1970)
+            let requests = (0..<messages).map { index in
+                let id = "floor\(index)"
+                let body = Data(#"{"data":{"id":"\#(id)","values":{"district":"District \#(index)"}},"type":"rosterflow.notification.integration-requested"}"#.utf8)
+                return WebhookRequest(url: url, headers: signer.headers(id: id, timestamp: timestamp, body: body), body: body, timeoutSeconds: 10)
+            }
+            let transport = try CurlWebhookTransport(maxConnectionsPerHost: concurrency)
+            let started = Date()
+            var delivered = 0
+            for start in stride(from: 0, to: messages, by: 1_024) {
+                let outcomes = transport.post(Array(requests[start..<min(messages, start + 1_024)]), concurrencyPerHost: concurrency)
+                delivered += outcomes.filter { if case .delivered = $0 { true } else { false } }.count
+            }
+            let rate = Double(messages) / Date().timeIntervalSince(started)
+            guard delivered == messages else {
+                throw RosterFlowError(.storage, "the transport floor delivered \(delivered) of \(messages) requests")
+            }
+            return rate
+        }
+
+        /// Runs verify_sample.py: (verified, sampled).
+        static func verifySample(_ python: String, _ script: String, _ sample: String, secret: String) throws -> (Int, Int) {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: python)
+            process.arguments = [script, sample, "--secret", secret]
+            let out = Pipe()
+            process.standardOutput = out
+            try process.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            let text = String(decoding: data, as: UTF8.self)
+            guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VERIFIED ") }) else {
+                throw RosterFlowError(.storage, "verify_sample.py failed: \(text)")
+            }
+            let numbers = line.split(separator: " ").dropFirst().compactMap { Int($0) }
+            guard numbers.count == 2 else { throw RosterFlowError(.storage, "verify_sample.py said: \(line)") }
+            return (numbers[0], numbers[1])
+        }
+
+        /// This executable (the receiver runs as `rosterflow bench receiver`).
+        static var executablePath: String {
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         }
 
         static func python(_ python: String, _ script: String, _ arguments: [String]) throws -> Double {
@@ -139,14 +273,25 @@ extension RosterFlowCommand {
     }
 }
 
+/// Takes every webhook as delivered without sending it (`bench notify --outbox-only`).
+final class AcceptingWebhookTransport: WebhookTransport {
+    func post(url: String, headers: [(String, String)], body: Data, timeoutSeconds: Double) -> DeliveryOutcome {
+        .delivered("HTTP 200")
+    }
+}
+
 /// A peer process for the bench, on a loopback port it reports as `READY <port>`.
 final class BenchPeer {
     let process = Process()
     let port: Int
 
-    init(python: String, script: String, arguments: [String]) throws {
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [script] + arguments
+    convenience init(python: String, arguments: [String]) throws {
+        try self.init(executable: python, arguments: arguments)
+    }
+
+    init(executable: String, arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
         let out = Pipe()
         process.standardOutput = out
         try process.run()
@@ -159,7 +304,7 @@ final class BenchPeer {
         let line = String(decoding: buffer, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard line.hasPrefix("READY "), let port = Int(line.dropFirst(6)) else {
             process.terminate()
-            throw RosterFlowError(.storage, "\(script) did not start: '\(line)'")
+            throw RosterFlowError(.storage, "\(arguments.first ?? executable) did not start: '\(line)'")
         }
         self.port = port
     }
@@ -169,5 +314,43 @@ final class BenchPeer {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
+    }
+}
+
+/// The counts `rosterflow bench receiver` answers at `GET /_stats`.
+struct ReceiverStats: Decodable {
+    var received: Int
+    var verified: Int
+    var rejected: Int
+    var unique: Int
+    var sampled: Int
+
+    /// One GET over a fresh loopback connection.
+    static func fetch(port: Int) throws -> ReceiverStats {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw RosterFlowError(.storage, "socket() failed") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        let connected = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw RosterFlowError(.storage, "cannot reach the receiver on port \(port)") }
+        let request = Array("GET /_stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var response: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4_096)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { break }
+            response.append(contentsOf: chunk[0..<count])
+        }
+        let text = String(decoding: response, as: UTF8.self)
+        guard let body = text.range(of: "\r\n\r\n").map({ text[$0.upperBound...] }) else {
+            throw RosterFlowError(.storage, "the receiver's stats are unreadable: \(text)")
+        }
+        return try JSONDecoder().decode(ReceiverStats.self, from: Data(body.utf8))
     }
 }

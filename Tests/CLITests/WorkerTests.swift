@@ -1,8 +1,8 @@
 import Foundation
 import XCTest
 
-/// `rosterflow worker` as a process: at-least-once delivery across a SIGKILL, and a graceful stop on SIGTERM.
-final class WorkerTests: XCTestCase {
+/// A temporary database and configuration for tests that run `rosterflow worker` as a process.
+class WorkerHarness: XCTestCase {
     var folder: String!
     var database: String { folder + "/cli.sqlite" }
     var spool: String { folder + "/spool" }
@@ -66,6 +66,10 @@ final class WorkerTests: XCTestCase {
         return condition()
     }
 
+}
+
+/// `rosterflow worker` as a process: at-least-once delivery across a SIGKILL, and a graceful stop on SIGTERM.
+final class WorkerTests: WorkerHarness {
     func testKilledBetweenSendAndMarkTheMessageIsResentWithTheSameID() throws {
         let id = try requestOne()
         let file = spool + "/\(id)_rosterflow.test.eml"

@@ -75,6 +75,30 @@ final class DispatcherTests: XCTestCase {
         XCTAssertEqual(try service.store.read { try $0.deliveries(status: .sent) }.count, 40)
     }
 
+    func testTwoPipelinedDrainsNeverSendTheSameMessageTwiceAndRecordEveryOutcome() async throws {
+        let folder = try Paths.folder()
+        let service = try await Fixture.service(folder: folder)
+        for index in 0..<60 {
+            _ = try await service.requestIntegration(
+                tenantID: "t-\(index)", district: "District \(index)", permission: "full", contactEmail: "c\(index)@d.example",
+                sender: .system)
+        }
+        let mail = RecordingMail(delay: 0.002)
+        let first = try RosterFlowService(databasePath: folder + "/rf.sqlite", workflowsPath: nil)
+        let second = try RosterFlowService(databasePath: folder + "/rf.sqlite", workflowsPath: nil)
+        let a = try Fixture.dispatcher(first, config: Fixture.config(), folder: folder, worker: "a", mail: { mail })
+        let b = try Fixture.dispatcher(second, config: Fixture.config(), folder: folder, worker: "b", mail: { mail })
+        async let sentByA = Task.detached { try a.drain(limit: 7).sent }.value
+        async let sentByB = Task.detached { try b.drain(limit: 7).sent }.value
+        let total = try await sentByA + sentByB
+        XCTAssertEqual(total, 60)
+        XCTAssertEqual(mail.messageIDs.count, 60)
+        XCTAssertEqual(Set(mail.messageIDs).count, 60, "a message was sent twice")
+        XCTAssertEqual(try service.store.read { try $0.deliveries(status: .sent) }.count, 60)
+        XCTAssertEqual(try service.store.read { try $0.outboxMessages(status: "sent") }.count, 60)
+        XCTAssertTrue(try service.store.read { try $0.deliveries(status: nil) }.allSatisfy { $0.claimedBy == nil && $0.attempts == 1 })
+    }
+
     func testAnExpiredLeaseIsTakenOverAndResentUnderTheSameID() async throws {
         let folder = try Paths.folder()
         let service = try await Fixture.service(folder: folder)

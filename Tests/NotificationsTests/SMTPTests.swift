@@ -93,3 +93,70 @@ final class SMTPTests: XCTestCase {
         XCTAssertTrue(dead.lastError?.contains("gave up after 4 attempts") == true, dead.lastError ?? "")
     }
 }
+
+/// SMTP over TLS against aiosmtpd with a self-signed certificate made for the test: STARTTLS and implicit TLS
+/// (`smtps://`), the certificate verified through `caFile`, never by turning verification off.
+final class SMTPTLSTests: XCTestCase {
+    /// A self-signed certificate for 127.0.0.1 (its own CA) and its key, in `folder`.
+    func certificate(folder: String) throws -> (cert: String, key: String) {
+        let cert = folder + "/cert.pem", key = folder + "/key.pem"
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        openssl.arguments = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                             "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"]
+        openssl.standardOutput = FileHandle.nullDevice
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        XCTAssertEqual(openssl.terminationStatus, 0, "openssl could not make a test certificate")
+        return (cert, key)
+    }
+
+    func send(url: String, startTLS: Bool, caFile: String?, server: Peer, folder: String) async throws -> DispatchReport {
+        var config = Fixture.config()
+        config.smtp = SMTPSettings(url: url, startTLS: startTLS)
+        config.smtp?.caFile = caFile
+        config.smtp?.timeoutSeconds = 5
+        let service = try await Fixture.service(folder: folder)
+        _ = try await Fixture.requestObrien(service)
+        return try Fixture.dispatcher(service, config: config, folder: folder).runOnce()
+    }
+
+    func testSTARTTLSVerifiesTheServerWithTheConfiguredCAFile() async throws {
+        let folder = try Paths.folder()
+        let (cert, key) = try certificate(folder: folder)
+        let server = try Peer(script: "smtp_peer.py", arguments: ["--starttls", "--tls-cert", cert, "--tls-key", key], folder: folder)
+        let report = try await send(url: "smtp://127.0.0.1:\(server.port)", startTLS: true, caFile: cert, server: server, folder: folder)
+        XCTAssertEqual(report.sent, 1)
+        let records = try server.records()
+        XCTAssertEqual(records.count, 1)
+        XCTAssertEqual(records.first?["tls"] as? Bool, true)
+    }
+
+    func testImplicitTLSVerifiesTheServerWithTheConfiguredCAFile() async throws {
+        let folder = try Paths.folder()
+        let (cert, key) = try certificate(folder: folder)
+        let server = try Peer(script: "smtp_peer.py", arguments: ["--implicit-tls", "--tls-cert", cert, "--tls-key", key], folder: folder)
+        let report = try await send(url: "smtps://127.0.0.1:\(server.port)", startTLS: false, caFile: cert, server: server, folder: folder)
+        XCTAssertEqual(report.sent, 1)
+        XCTAssertEqual(try server.records().first?["tls"] as? Bool, true)
+    }
+
+    func testAnUntrustedCertificateIsRetriedNotSentInTheClear() async throws {
+        let folder = try Paths.folder()
+        let (cert, key) = try certificate(folder: folder)
+        let server = try Peer(script: "smtp_peer.py", arguments: ["--starttls", "--tls-cert", cert, "--tls-key", key], folder: folder)
+        let report = try await send(url: "smtp://127.0.0.1:\(server.port)", startTLS: true, caFile: nil, server: server, folder: folder)
+        XCTAssertEqual(report.sent, 0)
+        XCTAssertEqual(report.retrying, 1)
+        XCTAssertTrue(try server.records().isEmpty)
+    }
+
+    func testTheCAFileComesFromTheConfigFileAndTheEnvironment() throws {
+        let folder = try Paths.folder()
+        let file = folder + "/rosterflow.json"
+        try #"{"smtp": {"url": "smtps://mail.example:465", "ca_file": "/etc/a.pem"}}"#.write(toFile: file, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try NotificationConfig.load(file: file, environment: [:]).smtp?.caFile, "/etc/a.pem")
+        XCTAssertEqual(try NotificationConfig.load(file: file, environment: ["ROSTERFLOW_SMTP_CA_FILE": "/etc/b.pem"]).smtp?.caFile, "/etc/b.pem")
+    }
+}

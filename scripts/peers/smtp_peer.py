@@ -5,8 +5,10 @@ appended as one JSON line to --out (unless --quiet). Modes:
   accept          250 for every message
   451-then-250    451 for the first attempt of each Message-ID, 250 afterwards
   550             550 for every message
+TLS: --tls-cert/--tls-key with --starttls (STARTTLS offered and required before MAIL) or --implicit-tls (smtps://,
+TLS from the first byte). Each record then says whether the session was encrypted ("tls").
 """
-import argparse, asyncio, os, time, email, email.policy, json, signal, socket, sys, threading
+import argparse, asyncio, os, time, email, email.policy, json, signal, socket, ssl, sys, threading
 
 from aiosmtpd.controller import Controller
 
@@ -38,7 +40,8 @@ class Handler:
         else:
             reply = "250 OK queued"
         if not self.quiet:
-            record = {"reply": reply, "attempt": attempt, "mail_from": envelope.mail_from,
+            tls = session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None
+            record = {"reply": reply, "attempt": attempt, "mail_from": envelope.mail_from, "tls": tls,
                       "rcpt_tos": envelope.rcpt_tos, "message_id": message_id,
                       "subject": str(message.get("Subject", "")), "from": str(message.get("From", "")),
                       "to": str(message.get("To", "")), "date": str(message.get("Date", "")),
@@ -59,12 +62,24 @@ def main():
     parser.add_argument("--mode", default="accept", choices=["accept", "451-then-250", "550"])
     parser.add_argument("--out", default="/dev/null")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--tls-cert")
+    parser.add_argument("--tls-key")
+    parser.add_argument("--starttls", action="store_true", help="offer STARTTLS and require it before MAIL")
+    parser.add_argument("--implicit-tls", action="store_true", help="TLS from the first byte (smtps://)")
     args = parser.parse_args()
     # A parent may start us with signals blocked (Foundation's Process does): take SIGTERM and SIGINT back.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     port = free_port()
     handler = Handler(args.mode, args.out, args.quiet)
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    options = {}
+    if args.starttls or args.implicit_tls:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        if args.implicit_tls:
+            options["ssl_context"] = context
+        else:
+            options.update(tls_context=context, require_starttls=True)
+    controller = Controller(handler, hostname="127.0.0.1", port=port, **options)
     controller.start()
     print(f"READY {port}", flush=True)
     # Stop at once on a signal: open client connections (kept alive for reuse) must not hold the exit up.

@@ -1,0 +1,185 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A JSON text written straight into bytes: objects, keys and string values only (what webhook bodies need),
+/// escaped as JSONSerialization does (`"`, `\`, control characters; `/` and non-ASCII as they are).
+struct JSONText {
+    private(set) var bytes: [UInt8] = []
+    /// Whether the next key or value is the first in its object.
+    private var first = true
+
+    init(capacity: Int = 512) {
+        bytes.reserveCapacity(capacity)
+    }
+
+    mutating func open() {
+        bytes.append(UInt8(ascii: "{"))
+        first = true
+    }
+
+    mutating func close() {
+        bytes.append(UInt8(ascii: "}"))
+        first = false
+    }
+
+    mutating func key(_ name: String) {
+        if !first { bytes.append(UInt8(ascii: ",")) }
+        first = false
+        string(name)
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    mutating func string(_ value: String) {
+        bytes.append(UInt8(ascii: "\""))
+        var value = value
+        // Most values need no escaping: copy their bytes in one go.
+        let copied = value.withUTF8 { utf8 -> Bool in
+            guard !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else { return false }
+            bytes.append(contentsOf: utf8)
+            return true
+        }
+        if copied {
+            bytes.append(UInt8(ascii: "\""))
+            return
+        }
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case 0x0A: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case 0x0D: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case 0x09: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0x08: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
+            case 0x0C: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: Array("\\u00".utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 15)]])
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// `2026-11-24T05:50:55Z`: the instant in UTC to the second, as ISO8601DateFormatter writes it by default.
+    static func iso8601(_ seconds: Double) -> String {
+        var time = time_t(seconds.rounded(.down))
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
+    }
+}
+
+extension JSONText {
+    /// A flat JSON object of strings (an outbox payload), read without Foundation; nil for anything else
+    /// (nesting, numbers, bad escapes), which the caller then hands to JSONSerialization.
+    static func flatStrings(_ text: String) -> [String: String]? {
+        var text = text
+        return text.withUTF8 { bytes -> [String: String]? in
+            var index = 0
+            func skipSpace() {
+                while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x0A || bytes[index] == 0x0D || bytes[index] == 0x09 {
+                    index += 1
+                }
+            }
+            func hex4() -> UInt32? {
+                guard index + 4 <= bytes.count else { return nil }
+                var value: UInt32 = 0
+                for _ in 0..<4 {
+                    let byte = bytes[index]
+                    let digit: UInt32
+                    switch byte {
+                    case 0x30...0x39: digit = UInt32(byte - 0x30)
+                    case 0x41...0x46: digit = UInt32(byte - 0x41 + 10)
+                    case 0x61...0x66: digit = UInt32(byte - 0x61 + 10)
+                    default: return nil
+                    }
+                    value = value << 4 | digit
+                    index += 1
+                }
+                return value
+            }
+            func string() -> String? {
+                guard index < bytes.count, bytes[index] == 0x22 else { return nil }
+                index += 1
+                let start = index
+                // Fast path: no escapes.
+                while index < bytes.count, bytes[index] != 0x22, bytes[index] != 0x5C, bytes[index] >= 0x20 { index += 1 }
+                guard index < bytes.count else { return nil }
+                if bytes[index] == 0x22 {
+                    defer { index += 1 }
+                    return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+                }
+                var out = Array(bytes[start..<index])
+                while index < bytes.count {
+                    let byte = bytes[index]
+                    index += 1
+                    switch byte {
+                    case 0x22:
+                        return String(decoding: out, as: UTF8.self)
+                    case 0x5C:
+                        guard index < bytes.count else { return nil }
+                        let escaped = bytes[index]
+                        index += 1
+                        switch escaped {
+                        case 0x22, 0x5C, 0x2F: out.append(escaped)
+                        case 0x62: out.append(0x08)
+                        case 0x66: out.append(0x0C)
+                        case 0x6E: out.append(0x0A)
+                        case 0x72: out.append(0x0D)
+                        case 0x74: out.append(0x09)
+                        case 0x75:
+                            guard var scalar = hex4() else { return nil }
+                            if (0xD800..<0xDC00).contains(scalar) {
+                                guard index + 2 <= bytes.count, bytes[index] == 0x5C, bytes[index + 1] == 0x75 else { return nil }
+                                index += 2
+                                guard let low = hex4(), (0xDC00..<0xE000).contains(low) else { return nil }
+                                scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                            }
+                            guard let unicode = Unicode.Scalar(scalar) else { return nil }
+                            out.append(contentsOf: Array(String(Character(unicode)).utf8))
+                        default:
+                            return nil
+                        }
+                    case 0..<0x20:
+                        return nil
+                    default:
+                        out.append(byte)
+                    }
+                }
+                return nil
+            }
+            var values: [String: String] = [:]
+            skipSpace()
+            guard index < bytes.count, bytes[index] == 0x7B else { return nil }
+            index += 1
+            skipSpace()
+            if index < bytes.count, bytes[index] == 0x7D {
+                index += 1
+                skipSpace()
+                return index == bytes.count ? values : nil
+            }
+            while true {
+                skipSpace()
+                guard let key = string() else { return nil }
+                skipSpace()
+                guard index < bytes.count, bytes[index] == 0x3A else { return nil }
+                index += 1
+                skipSpace()
+                guard let value = string() else { return nil }
+                values[key] = value
+                skipSpace()
+                guard index < bytes.count else { return nil }
+                if bytes[index] == 0x2C {
+                    index += 1
+                    continue
+                }
+                guard bytes[index] == 0x7D else { return nil }
+                index += 1
+                skipSpace()
+                return index == bytes.count ? values : nil
+            }
+        }
+    }
+}

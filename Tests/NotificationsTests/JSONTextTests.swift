@@ -1,0 +1,48 @@
+import Foundation
+@testable import Notifications
+import Storage
+import XCTest
+
+/// The hand-written JSON on the webhook hot path agrees with Foundation's.
+final class JSONTextTests: XCTestCase {
+    func testFlatPayloadsReadAsJSONSerializationReadsThem() throws {
+        let payloads = [
+            #"{}"#,
+            #"{"district":"O'Brien & <Sons> ISD","contact_email":"admin@obrien.example"}"#,
+            #" { "a" : "x\"y\\z\/w\n\t\r\b\f" , "é" : "\u00e9\ud83d\ude00 ünï" } "#,
+        ]
+        for payload in payloads {
+            let expected = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(payload.utf8)) as? [String: String])
+            XCTAssertEqual(JSONText.flatStrings(payload), expected, payload)
+        }
+        for payload in [#"{"a":1}"#, #"{"a":{"b":"c"}}"#, #"{"a":"b""#, #"["a"]"#, #"{"a":"b"} x"#, #"{"a":"\ud83d"}"#] {
+            XCTAssertNil(JSONText.flatStrings(payload), payload)
+        }
+    }
+
+    func testWebhookBodyIsTheJSONThatFoundationWouldWrite() throws {
+        let message = OutboxRecord(
+            id: "msg_1", instanceID: "int_1", transitionSeq: nil, channel: "email", recipient: "school_contact",
+            template: "integration-requested", payload: "{}", nextAttemptAt: 0, createdAt: 1_764_000_000)
+        let values = ["district": "O'Brien \"&\" <Sons>\n/ISD", "z": "ü", "a": "\u{1}"]
+        let body = OutboxDispatcher.webhookBody(message, values: values)
+        let expected: [String: Any] = [
+            "type": "rosterflow.notification.integration-requested",
+            "timestamp": ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: message.createdAt)),
+            "data": ["id": "msg_1", "template": "integration-requested", "recipient": "school_contact",
+                     "instance_id": "int_1", "values": values] as [String: Any],
+        ]
+        let parsed = try XCTUnwrap(JSONSerialization.jsonObject(with: body) as? NSDictionary)
+        XCTAssertEqual(parsed, expected as NSDictionary)
+        XCTAssertTrue(String(decoding: body, as: UTF8.self).hasPrefix(#"{"data":{"id":"msg_1","instance_id":"int_1""#))
+    }
+
+    func testASessionSignsAsTheSignerDoes() throws {
+        let signer = try WebhookSigner(secret: Secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"))
+        let session = signer.session()
+        for body in ["{\"test\": 2432232314}", "", "{\"a\":\"ü\"}"] {
+            XCTAssertEqual(session.signature(id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330, body: Data(body.utf8)),
+                           signer.signature(id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330, body: Data(body.utf8)))
+        }
+    }
+}
