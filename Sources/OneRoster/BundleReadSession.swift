@@ -11,7 +11,7 @@ final class BundleReadSession {
     @exclusivity(unchecked) var listedPerFileAndCode: [String: Int] = [:]
     @exclusivity(unchecked) var quarantined: [QuarantinedRow] = []
     /// Valid sourcedIds per entity, indexed by ``OneRosterEntity/ordinal``.
-    @exclusivity(unchecked) var validIds = [Set<String>](repeating: [], count: OneRosterEntity.allCases.count)
+    @exclusivity(unchecked) var validIds = [SourcedIdSet](repeating: SourcedIdSet(), count: OneRosterEntity.allCases.count)
     @exclusivity(unchecked) var quarantinedIds: [OneRosterEntity: [String: Int]] = [:]
     /// The last sourcedId found in `validIds`, per entity (a one-entry cache for reference checks).
     @exclusivity(unchecked) var lastResolved = [String?](repeating: nil, count: OneRosterEntity.allCases.count)
