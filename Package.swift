@@ -53,7 +53,9 @@ let package = Package(
         // The domain: customers, integrations, course mappings, tasks; turns commands into workflow events.
         .target(
             name: "RosterFlowCore",
-            dependencies: ["CodedErrors", "WorkflowEngine", "Storage", "OneRoster"]
+            dependencies: [
+                "CodedErrors", "WorkflowEngine", "Storage", "OneRoster", .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         // libcurl (Debian: libcurl4-openssl-dev) with typed wrappers for its variadic calls: SMTP and HTTP.
         .systemLibrary(

@@ -32,11 +32,17 @@ extension RosterFlowService {
     /// Reads, validates and diffs a OneRoster bundle against the integration's roster, then applies it in one
     /// transaction, or holds it for review when a safeguard trips (the integration goes on hold), or records it as
     /// rejected when the bundle cannot be read. `dryRun` computes and records the run without changing anything.
+    ///
+    /// A bundle byte-for-byte identical (SHA-256) to the one the last applied run applied in full, under the same
+    /// policy, with nothing held back since, cannot change anything: it is recorded as `unchanged` with that run's
+    /// validation report, without reading it again. `revalidate` reads and checks it anyway.
     public func runSync(
-        integrationID: String, bundlePath: String, dryRun: Bool = false, policy: SyncPolicy? = nil, actor: String
+        integrationID: String, bundlePath: String, dryRun: Bool = false, policy: SyncPolicy? = nil, revalidate: Bool = false,
+        actor: String
     ) async throws -> SyncRunView {
         let policy = try policy ?? syncPolicy(integrationID: integrationID)
         try policy.validate()
+        let policyJSON = Self.json(policy)
         var phase = SyncPhaseTrace()
         let (integration, instance, heldClassCourse, locked, basedOn) = try read { tx in
             guard let integration = try tx.integration(id: integrationID), let instance = try tx.instance(id: integrationID) else {
@@ -59,63 +65,79 @@ extension RosterFlowService {
         phase.mark("load held")
         let runID = Identifier.make(prefix: "run")
         let started = clock()
-        let bundle: OneRosterBundle
-        var diff: SyncDiff
-        // Read and validated here while another thread diffs each valid record against the held digests, read in
-        // step with the records (see HeldDigestMerge); only changes are kept, not the records.
-        let store = self.store
-        let pipeline = SyncDiffPipeline { next in
-            try store.read { tx in
-                var diff = SyncDiff(heldCounts: try tx.rosterCounts(integrationID: integrationID))
-                let merge = HeldDigestMerge(tx: tx, integrationID: integrationID)
-                while let records = next() {
-                    for record in records { try diff.observe(record, held: merge.held) }
-                }
-                try merge.finish(&diff)
-                return diff
-            }
-        }
-        do {
-            bundle = try read { tx in
-                // Records the bundle refers to without carrying them (delta and absent files): held before this sync?
-                let held = HeldSourcedIdsClosure { id, entity in
-                    guard let entity = Self.rosterEntity(entity) else { return false }
-                    return (try? tx.holdsRosterRecord(integrationID: integrationID, entity: entity.rawValue, sourcedID: id)) ?? false
-                }
-                return try OneRosterBundleReader(options: .init(retainRecords: false)).read(
-                    at: URL(fileURLWithPath: bundlePath), held: held) { pipeline.put($0) }
-            }
-        } catch {
-            _ = try? pipeline.finish()
-            // Nothing readable: record the run as rejected, with why.
-            let reason = "the bundle could not be read: \(error)"
-            let run = SyncRunRecord(
-                id: runID, integrationID: integrationID, bundle: bundlePath, startedAt: started, finishedAt: clock(),
-                decision: "rejected", reasons: Self.json([reason]), counts: "{}", report: Self.json(ValidationReport()),
-                basedOnRun: basedOn)
-            let rules = self.runtime.rules
-            try await write { tx, now in
-                try tx.insertSyncRun(run)
-                try Self.tellDistrict(rules, tx: tx, integrationID: integrationID, template: "sync-failed",
-                                      reason: "sync \(runID): \(reason)", report: nil, now: now)
-            }
-            return try syncRun(id: runID)
-        }
-        diff = try pipeline.finish()
-        phase.mark("read + validate + diff")
+        // Unreadable here means unreadable for the reader too: it says why.
+        let fingerprint = try? BundleFingerprint.sha256(atPath: bundlePath)
+        phase.mark("fingerprint")
+        let report: ValidationReport
+        let plan: SyncPlan
         var reasons: [String] = []
-        if !bundle.manifest.isPresent {
-            reasons.append("the bundle has no manifest.csv, so it cannot say which files are bulk or delta; add one")
-        }
-        let plan = try read { tx in
-            try SyncPlanner(policy: policy).plan(
-                diff: &diff, bundle: bundle, heldClassCourse: heldClassCourse, lockedCourses: locked
-            ) { entity, ids in
-                try tx.rosterRecords(integrationID: integrationID, entity: entity.rawValue, sourcedIDs: ids)
+        var note: String?
+        if !revalidate, let fingerprint,
+           let prior = try reusableRun(integrationID: integrationID, basedOn: basedOn, fingerprint: fingerprint, policy: policy) {
+            report = prior.report
+            plan = SyncPlan(changeGroups: [], counts: prior.counts, holdReasons: [])
+            note = "the bundle is byte-for-byte the one run \(prior.runID) applied (SHA-256 \(fingerprint.prefix(12))…): "
+                + "nothing can change, so its validation report is reused (`sync run --revalidate` reads it again)"
+            phase.mark("identical to \(prior.runID)")
+        } else {
+            let bundle: OneRosterBundle
+            var diff: SyncDiff
+            // Read and validated here while another thread diffs each valid record against the held digests, read in
+            // step with the records (see HeldDigestMerge); only changes are kept, not the records.
+            let store = self.store
+            let pipeline = SyncDiffPipeline { next in
+                try store.read { tx in
+                    var diff = SyncDiff(heldCounts: try tx.rosterCounts(integrationID: integrationID))
+                    let merge = HeldDigestMerge(tx: tx, integrationID: integrationID)
+                    while let records = next() {
+                        for record in records { try diff.observe(record, held: merge.held) }
+                    }
+                    try merge.finish(&diff)
+                    return diff
+                }
             }
+            do {
+                bundle = try read { tx in
+                    // Records the bundle refers to without carrying them (delta and absent files): held before this sync?
+                    let held = HeldSourcedIdsClosure { id, entity in
+                        guard let entity = Self.rosterEntity(entity) else { return false }
+                        return (try? tx.holdsRosterRecord(integrationID: integrationID, entity: entity.rawValue, sourcedID: id)) ?? false
+                    }
+                    return try OneRosterBundleReader(options: .init(retainRecords: false)).read(
+                        at: URL(fileURLWithPath: bundlePath), held: held) { pipeline.put($0) }
+                }
+            } catch {
+                _ = try? pipeline.finish()
+                // Nothing readable: record the run as rejected, with why.
+                let reason = "the bundle could not be read: \(error)"
+                let run = SyncRunRecord(
+                    id: runID, integrationID: integrationID, bundle: bundlePath, startedAt: started, finishedAt: clock(),
+                    decision: "rejected", reasons: Self.json([reason]), counts: "{}", report: Self.json(ValidationReport()),
+                    basedOnRun: basedOn, bundleSHA256: fingerprint, policy: policyJSON)
+                let rules = self.runtime.rules
+                try await write { tx, now in
+                    try tx.insertSyncRun(run)
+                    try Self.tellDistrict(rules, tx: tx, integrationID: integrationID, template: "sync-failed",
+                                          reason: "sync \(runID): \(reason)", report: nil, now: now)
+                }
+                return try syncRun(id: runID)
+            }
+            diff = try pipeline.finish()
+            phase.mark("read + validate + diff")
+            if !bundle.manifest.isPresent {
+                reasons.append("the bundle has no manifest.csv, so it cannot say which files are bulk or delta; add one")
+            }
+            report = bundle.report
+            plan = try read { tx in
+                try SyncPlanner(policy: policy).plan(
+                    diff: &diff, bundle: bundle, heldClassCourse: heldClassCourse, lockedCourses: locked
+                ) { entity, ids in
+                    try tx.rosterRecords(integrationID: integrationID, entity: entity.rawValue, sourcedIDs: ids)
+                }
+            }
+            diff = SyncDiff(heldDigests: [:])
+            phase.mark("plan")
         }
-        diff = SyncDiff(heldDigests: [:])
-        phase.mark("plan")
         let decision: String
         if !reasons.isEmpty {
             decision = "rejected"
@@ -128,15 +150,16 @@ extension RosterFlowService {
         } else {
             decision = plan.isEmpty ? "unchanged" : "applied"
         }
+        if let note { reasons.append(note) }
         let run = SyncRunRecord(
             id: runID, integrationID: integrationID, bundle: bundlePath, startedAt: started, finishedAt: nil,
-            decision: decision, reasons: Self.json(reasons), counts: Self.json(plan.counts), report: Self.json(bundle.report),
-            basedOnRun: basedOn)
+            decision: decision, reasons: Self.json(reasons), counts: Self.json(plan.counts), report: Self.json(report),
+            basedOnRun: basedOn, bundleSHA256: fingerprint, policy: policyJSON)
         let runtime = self.runtime
         let firstSync = basedOn == nil
         let holdReasons = reasons
-        let errorCount = bundle.report.errorCount
-        let renderedReport = errorCount > 0 || decision == "rejected" ? bundle.report.rendered(maxPerFile: 20) : ""
+        let errorCount = report.errorCount
+        let renderedReport = errorCount > 0 || decision == "rejected" ? report.rendered(maxPerFile: 20) : ""
         let lifecycle = try await write { tx, now in
             var finished = run
             finished.finishedAt = now
@@ -170,6 +193,41 @@ extension RosterFlowService {
         var view = try syncRun(id: runID)
         view.lifecycle = lifecycle
         return view
+    }
+
+    /// The last applied run, when a bundle with `fingerprint` under `policy` cannot change what it left: it applied a
+    /// byte-identical bundle in full (`applied` or `approved`, not without deletes) under the same policy, every
+    /// entity holds exactly what that run's plan left (nothing kept back, such as a started course the SIS deleted),
+    /// and every bulk file that deletes by omission left exactly its own rows. Returns that run's report and the
+    /// counts of an unchanged run; nil when the bundle must be read.
+    func reusableRun(
+        integrationID: String, basedOn: String?, fingerprint: String, policy: SyncPolicy
+    ) throws -> (runID: String, report: ValidationReport, counts: [String: EntityCounts])? {
+        guard let basedOn else { return nil }
+        return try read { tx in
+            guard let prior = try tx.syncRun(id: basedOn), ["applied", "approved"].contains(prior.decision),
+                  prior.bundleSHA256 == fingerprint,
+                  let priorPolicy = prior.policy.flatMap({ try? JSONDecoder().decode(SyncPolicy.self, from: Data($0.utf8)) }),
+                  priorPolicy == policy,
+                  let report = try? JSONDecoder().decode(ValidationReport.self, from: Data(prior.report.utf8)),
+                  let counts = try? JSONDecoder().decode([String: EntityCounts].self, from: Data(prior.counts.utf8))
+            else { return nil }
+            let held = try tx.rosterCounts(integrationID: integrationID)
+            var unchanged: [String: EntityCounts] = [:]
+            for (entity, before) in counts {
+                let heldNow = held[entity] ?? 0
+                guard heldNow == before.held + before.adds - before.deletes else { return nil }
+                let file = (RosterEntity(rawValue: entity)?.file.rawValue ?? entity) + ".csv"
+                let mode = report.files.first { $0.file == file }?.mode
+                if mode == .bulk, policy.implicitDeletes.contains(entity), heldNow != before.incoming { return nil }
+                var count = EntityCounts()
+                count.held = heldNow
+                count.incoming = before.incoming
+                count.unchanged = before.incoming
+                unchanged[entity] = count
+            }
+            return (prior.id, report, unchanged)
+        }
     }
 
     /// The integration's sync policy: what its bulk files delete by omission and when a run is held.

@@ -20,6 +20,18 @@ public struct SyncPolicy: Sendable, Equatable, Codable {
 }
 
 extension SyncPolicy {
+    private enum CodingKeys: String, CodingKey {
+        case implicitDeletes, maxDeleteShare, maxUpdateShare
+    }
+
+    /// Written with the entity names sorted, so that one policy always has one text.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(implicitDeletes.sorted(), forKey: .implicitDeletes)
+        try container.encode(maxDeleteShare, forKey: .maxDeleteShare)
+        try container.encode(maxUpdateShare, forKey: .maxUpdateShare)
+    }
+
     /// Refuses shares outside 0…1 and entity names RosterFlow does not hold, with a message that says what is allowed.
     public func validate() throws {
         for (name, share) in [("max delete share", maxDeleteShare), ("max update share", maxUpdateShare)]

@@ -85,3 +85,16 @@ extension Schema {
         }
     }
 }
+
+extension Schema {
+    /// What a sync run was computed from: the bundle's SHA-256 and the policy, so that a byte-identical bundle under
+    /// the same policy can be recognised and its validation reused.
+    static func registerSyncFingerprintMigrations(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v4-sync-run-fingerprints") { db in
+            try db.execute(sql: """
+                ALTER TABLE sync_runs ADD COLUMN bundle_sha256 TEXT;
+                ALTER TABLE sync_runs ADD COLUMN policy TEXT;
+                """)
+        }
+    }
+}

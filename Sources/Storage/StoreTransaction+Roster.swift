@@ -61,9 +61,16 @@ public struct SyncRunRecord: Sendable, Equatable, Codable {
     public var report: String
     /// The last applied run when this one was computed (a held run can only be approved on the same base).
     public var basedOnRun: String?
+    /// SHA-256 of the bundle's bytes (hex), when it could be read.
+    public var bundleSHA256: String?
+    /// The sync policy the run was planned with (JSON).
+    public var policy: String?
 
     public init(id: String, integrationID: String, bundle: String, startedAt: Double, finishedAt: Double?, decision: String,
-                reasons: String, counts: String, report: String, basedOnRun: String?) {
+                reasons: String, counts: String, report: String, basedOnRun: String?, bundleSHA256: String? = nil,
+                policy: String? = nil) {
+        self.bundleSHA256 = bundleSHA256
+        self.policy = policy
         self.id = id
         self.integrationID = integrationID
         self.bundle = bundle
@@ -254,10 +261,10 @@ extension StoreTransaction {
     public func insertSyncRun(_ run: SyncRunRecord) throws {
         try db.execute(sql: """
             INSERT INTO sync_runs (id, integration_id, bundle, started_at, finished_at, decision, reasons, counts, report,
-                                   based_on_run)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                   based_on_run, bundle_sha256, policy)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [run.id, run.integrationID, run.bundle, run.startedAt, run.finishedAt, run.decision, run.reasons,
-                             run.counts, run.report, run.basedOnRun])
+                             run.counts, run.report, run.basedOnRun, run.bundleSHA256, run.policy])
     }
 
     public func updateSyncRunDecision(id: String, decision: String, finishedAt: Double) throws {
@@ -288,7 +295,7 @@ extension StoreTransaction {
         SyncRunRecord(
             id: row["id"], integrationID: row["integration_id"], bundle: row["bundle"], startedAt: row["started_at"],
             finishedAt: row["finished_at"], decision: row["decision"], reasons: row["reasons"], counts: row["counts"],
-            report: row["report"], basedOnRun: row["based_on_run"])
+            report: row["report"], basedOnRun: row["based_on_run"], bundleSHA256: row["bundle_sha256"], policy: row["policy"])
     }
 
     /// A record's story across integrations, oldest first: the history rows, and the add of a held record that has

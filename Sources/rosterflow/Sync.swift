@@ -16,6 +16,8 @@ extension RosterFlowCommand {
             @Option(help: "Integration id.") var integration: String
             @Option(help: "The bundle: a folder or a .zip with manifest.csv.") var bundle: String
             @Flag(help: "Compute and record the run, change nothing.") var dryRun = false
+            @Flag(help: "Read and validate the bundle even when it is byte-for-byte the one the last run applied.")
+            var revalidate = false
             @OptionGroup var policyOptions: PolicyOptions
 
             func run() async throws {
@@ -23,7 +25,8 @@ extension RosterFlowCommand {
                     let service = try options.open()
                     let policy = try policyOptions.isEmpty ? nil : policyOptions.apply(to: service.syncPolicy(integrationID: integration))
                     let view = try await service.runSync(
-                        integrationID: integration, bundlePath: bundle, dryRun: dryRun, policy: policy, actor: options.actor)
+                        integrationID: integration, bundlePath: bundle, dryRun: dryRun, policy: policy, revalidate: revalidate,
+                        actor: options.actor)
                     try Output.emit(view, json: options.json) { SyncText.run($0, withReport: true) }
                     if view.decision == "rejected" { throw ExitCode(65) }
                 }

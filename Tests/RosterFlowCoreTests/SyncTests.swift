@@ -52,8 +52,8 @@ final class SyncTests: XCTestCase {
         try write(bundle, "manifest.csv", try lines(bundle, "manifest.csv").map { $0.hasPrefix("file.\(file),") ? "file.\(file),\(mode)" : $0 })
     }
 
-    func sync(_ bundle: String, dryRun: Bool = false) async throws -> SyncRunView {
-        try await service.runSync(integrationID: integrationID, bundlePath: bundle, dryRun: dryRun, actor: "test")
+    func sync(_ bundle: String, dryRun: Bool = false, revalidate: Bool = false) async throws -> SyncRunView {
+        try await service.runSync(integrationID: integrationID, bundlePath: bundle, dryRun: dryRun, revalidate: revalidate, actor: "test")
     }
 
     func held(_ entity: RosterEntity) throws -> Int {
@@ -72,14 +72,68 @@ final class SyncTests: XCTestCase {
         XCTAssertEqual(try service.integration(id: integrationID).state, "shells_created")
         XCTAssertEqual(try service.courses(integrationID: integrationID).count, courseCount)
 
-        let second = try await sync(b)
+        // Read, validated and diffed again in full: nothing to change.
+        let second = try await sync(b, revalidate: true)
         XCTAssertEqual(second.decision, "unchanged")
         XCTAssertEqual(second.counts.values.map { $0.adds + $0.updates + $0.deletes }.reduce(0, +), 0)
+        XCTAssertEqual(second.counts["enrollments"]?.unchanged, 800)
+        XCTAssertTrue(second.reasons.isEmpty, "\(second.reasons)")
         XCTAssertEqual(try service.courses(integrationID: integrationID).count, courseCount)
         XCTAssertEqual(try held(.enrollments), 800)
         let history = try service.rosterHistory(sourcedID: "enr-00000001")
         XCTAssertEqual(history.map(\.operation), ["add"])
         XCTAssertEqual(history.first?.runID, first.id)
+
+        // Byte-for-byte the bundle that was applied: recognised by its SHA-256, not read again, same outcome.
+        let third = try await sync(b)
+        XCTAssertEqual(third.decision, "unchanged")
+        XCTAssertTrue(third.reasons.first?.contains("byte-for-byte the one run \(first.id) applied") ?? false, "\(third.reasons)")
+        XCTAssertEqual(third.counts, second.counts)
+        XCTAssertEqual(third.report?.files.map(\.rowsRead), first.report?.files.map(\.rowsRead))
+        XCTAssertEqual(try held(.enrollments), 800)
+    }
+
+    func testAnIdenticalBundleIsReadAgainWheneverItCouldChangeSomething() async throws {
+        let b = try bundle("b1")
+        _ = try await sync(b)
+        func readAgain(_ run: SyncRunView) -> Bool { !(run.reasons.first?.contains("byte-for-byte") ?? false) }
+
+        // A different policy could delete differently.
+        let other = try await service.runSync(
+            integrationID: integrationID, bundlePath: b, policy: SyncPolicy(implicitDeletes: ["users"]), actor: "test")
+        XCTAssertTrue(readAgain(other))
+        XCTAssertEqual(other.decision, "unchanged")
+
+        // One byte more is another bundle.
+        let changed = try copy(b, to: "changed")
+        var users = try lines(changed, "users.csv")
+        users[1] = users[1].replacingOccurrences(of: ",true,", with: ",false,")
+        try write(changed, "users.csv", users)
+        let applied = try await sync(changed)
+        XCTAssertEqual(applied.decision, "applied")
+        XCTAssertEqual(applied.counts["users"]?.updates, 1)
+
+        // A course the SIS deleted but students started is kept: the same bundle again must delete it again (and keep
+        // it again), so it is read.
+        let course = try XCTUnwrap(try service.courses(integrationID: integrationID).first { $0.sourcedID == "crs-1" })
+        _ = try await service.mapCourse(id: course.id, catalogTitle: "Algebra", baseID: "ALG", actor: "dsp")
+        _ = try await service.verifyCourse(id: course.id, actor: "school")
+        _ = try await service.contentAdded(id: course.id, actor: "dsp")
+        _ = try await service.studentStarted(id: course.id, actor: "platform")
+        let withoutCourse = try copy(changed, to: "without-course")
+        try write(withoutCourse, "courses.csv", try lines(withoutCourse, "courses.csv").filter { !$0.hasPrefix("crs-1,") })
+        let classesOfCourse = Set(try lines(withoutCourse, "classes.csv").dropFirst().map(fields).filter { $0[5] == "crs-1" }.map { $0[0] })
+        try write(withoutCourse, "classes.csv", try lines(withoutCourse, "classes.csv").filter { !classesOfCourse.contains(fields($0)[0]) })
+        try write(withoutCourse, "enrollments.csv", try lines(withoutCourse, "enrollments.csv").filter {
+            !classesOfCourse.contains(fields($0)[3])
+        })
+        let dropped = try await sync(withoutCourse)
+        XCTAssertEqual(dropped.decision, "held", "it removes students from a locked course")
+        _ = try await service.approveSync(runID: dropped.id, actor: "vendor")
+        XCTAssertEqual(try held(.courses), try lines(b, "courses.csv").count - 1, "the started course is kept")
+        let again = try await sync(withoutCourse)
+        XCTAssertTrue(readAgain(again), "\(again.reasons)")
+        XCTAssertEqual(again.counts["courses"]?.deletes, 1, "the kept course is still omitted by the SIS")
     }
 
     func testBulkThatWouldDeleteTooMuchIsHeldThenApproved() async throws {
