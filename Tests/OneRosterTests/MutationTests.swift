@@ -1,23 +1,11 @@
 import Foundation
-import OneRoster
+@testable import OneRoster
 import XCTest
 
-/// Damaged bundles, as districts really send them: every mutation of a valid bundle must give a report (or a
+/// Damaged bundles, as districts really send them (mutations drawn from the sample generator's SplitMix64, so a
+/// failure names a seed that reproduces it): every mutation of a valid bundle must give a report (or a
 /// plain error), never a crash, and every row must be either loaded or quarantined with a reason.
 final class MutationTests: OneRosterTestCase {
-    /// A small deterministic generator (SplitMix64), so a failure names a seed that reproduces it.
-    struct SplitMix64 {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { n <= 1 ? 0 : Int(next() % UInt64(n)) }
-    }
-
     /// Bytes that break CSV and text in interesting ways.
     static let nasty: [[UInt8]] = [
         [0x22], [0x2C], [0x0A], [0x0D], [0x0D, 0x0A], [0xEF, 0xBB, 0xBF], [0xFF], [0xC3], [0x00], [0x22, 0x22],
@@ -26,22 +14,22 @@ final class MutationTests: OneRosterTestCase {
 
     static func mutate(_ data: [UInt8], _ rng: inout SplitMix64) -> [UInt8] {
         var bytes = data
-        for _ in 0..<(1 + rng.below(4)) {
-            let at = rng.below(bytes.count + 1)
-            switch rng.below(5) {
+        for _ in 0..<(1 + rng.int(4)) {
+            let at = rng.int(bytes.count + 1)
+            switch rng.int(5) {
             case 0 where !bytes.isEmpty:  // flip one byte
                 let i = min(at, bytes.count - 1)
-                bytes[i] ^= UInt8(truncatingIfNeeded: 1 << rng.below(8))
+                bytes[i] ^= UInt8(truncatingIfNeeded: 1 << rng.int(8))
             case 1:  // cut the file here (an export that stopped half-way)
                 bytes = Array(bytes.prefix(at))
             case 2 where !bytes.isEmpty:  // delete a run
-                let end = min(bytes.count, at + 1 + rng.below(40))
+                let end = min(bytes.count, at + 1 + rng.int(40))
                 bytes.removeSubrange(min(at, end)..<end)
             case 3:  // insert something nasty
-                bytes.insert(contentsOf: nasty[rng.below(nasty.count)], at: at)
+                bytes.insert(contentsOf: nasty[rng.int(nasty.count)], at: at)
             default:  // duplicate a run (duplicate rows, repeated headers)
-                let start = rng.below(bytes.count + 1)
-                let run = Array(bytes[start..<min(bytes.count, start + rng.below(120))])
+                let start = rng.int(bytes.count + 1)
+                let run = Array(bytes[start..<min(bytes.count, start + rng.int(120))])
                 bytes.insert(contentsOf: run, at: min(at, bytes.count))
             }
         }
@@ -67,12 +55,12 @@ final class MutationTests: OneRosterTestCase {
         for (label, fixture) in [("1.1", Fixture.bundle11()), ("1.2", Fixture.bundle12())] {
             let names = fixture.keys.sorted()
             for seed in UInt64(1)...150 {
-                var rng = SplitMix64(state: seed &* 7919 &+ UInt64(label.count))
+                var rng = SplitMix64(seed: seed &* 7919 &+ UInt64(label.count))
                 var binary: [String: Data] = [:]
                 var files = fixture
                 // Damage one or two files of the bundle.
-                for _ in 0..<(1 + rng.below(2)) {
-                    let name = names[rng.below(names.count)]
+                for _ in 0..<(1 + rng.int(2)) {
+                    let name = names[rng.int(names.count)]
                     binary[name] = Data(Self.mutate(Array((files[name] ?? "").utf8), &rng))
                     files[name] = nil
                 }
@@ -99,7 +87,7 @@ final class MutationTests: OneRosterTestCase {
         _ = try SampleBundle.write(to: zip, users: 40, classes: 4, enrollments: 120, version: "1.2", seed: 3)
         let original = try [UInt8](Data(contentsOf: zip))
         for seed in UInt64(1)...60 {
-            var rng = SplitMix64(state: seed)
+            var rng = SplitMix64(seed: seed)
             let damaged = dir.appendingPathComponent("damaged-\(seed).zip")
             try Data(Self.mutate(original, &rng)).write(to: damaged)
             do {
