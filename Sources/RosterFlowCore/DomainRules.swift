@@ -199,16 +199,28 @@ enum JSONText {
     static func object(_ values: [(String, String)]) -> String {
         var out: [UInt8] = [UInt8(ascii: "{")]
         out.reserveCapacity(512)
-        var previous: String?
-        // Sorted by key; for a repeated key the later value sorts first and the earlier ones are skipped.
-        let sorted = values.enumerated().sorted { ($0.element.0, $1.offset) < ($1.element.0, $0.offset) }.map(\.element)
-        for pair in sorted {
-            if pair.0 == previous { continue }
-            if previous != nil { out.append(UInt8(ascii: ",")) }
-            previous = pair.0
-            append(pair.0, to: &out)
+        // A stable insertion sort by key, in place (about fifteen pairs): equal keys keep their order, and of a run of
+        // equal keys only the last (the later value) is written.
+        var sorted = values
+        if sorted.count > 1 {
+            for index in 1..<sorted.count {
+                let pair = sorted[index]
+                var slot = index
+                while slot > 0, sorted[slot - 1].0 > pair.0 {
+                    sorted[slot] = sorted[slot - 1]
+                    slot -= 1
+                }
+                sorted[slot] = pair
+            }
+        }
+        var first = true
+        for index in sorted.indices {
+            if index + 1 < sorted.count, sorted[index + 1].0 == sorted[index].0 { continue }
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            append(sorted[index].0, to: &out)
             out.append(UInt8(ascii: ":"))
-            append(pair.1, to: &out)
+            append(sorted[index].1, to: &out)
         }
         out.append(UInt8(ascii: "}"))
         return String(decoding: out, as: UTF8.self)

@@ -94,25 +94,7 @@ extension Database {
         let statement = try cachedStatement(sql: sql)
         let handle = statement.sqliteStatement
         sqlite3_reset(handle)
-        for (offset, value) in values.enumerated() {
-            let index = Int32(offset + 1)
-            switch value {
-            case let .text(text):
-                // The string's own UTF-8 bytes, bound with their length: no NUL-terminated copy.
-                var text = text
-                _ = text.withUTF8 { bytes in
-                    if let base = bytes.baseAddress, bytes.count > 0 {
-                        return UnsafeRawPointer(base).withMemoryRebound(to: CChar.self, capacity: bytes.count) {
-                            sqlite3_bind_text(handle, index, $0, Int32(bytes.count), transient)
-                        }
-                    }
-                    return sqlite3_bind_text(handle, index, "", 0, transient)
-                }
-            case let .int(number): sqlite3_bind_int64(handle, index, sqlite3_int64(number))
-            case let .double(number): sqlite3_bind_double(handle, index, number)
-            case .null: sqlite3_bind_null(handle, index)
-            }
-        }
+        fastBind(handle, values)
         let code = sqlite3_step(handle)
         defer { sqlite3_reset(handle) }
         guard code == SQLITE_DONE || code == SQLITE_ROW else {
@@ -120,6 +102,49 @@ extension Database {
                 resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqliteConnection)), sql: sql)
         }
         return Int(sqlite3_changes(sqliteConnection))
+    }
+}
+
+/// Binds `values` to parameters 1... of a reset statement.
+@inline(__always)
+private func fastBind(_ handle: OpaquePointer, _ values: [FastValue]) {
+    for (offset, value) in values.enumerated() {
+        let index = Int32(offset + 1)
+        switch value {
+        case let .text(text):
+            // The string's own UTF-8 bytes, bound with their length: no NUL-terminated copy.
+            var text = text
+            _ = text.withUTF8 { bytes in
+                if let base = bytes.baseAddress, bytes.count > 0 {
+                    return UnsafeRawPointer(base).withMemoryRebound(to: CChar.self, capacity: bytes.count) {
+                        sqlite3_bind_text(handle, index, $0, Int32(bytes.count), transient)
+                    }
+                }
+                return sqlite3_bind_text(handle, index, "", 0, transient)
+            }
+        case let .int(number): sqlite3_bind_int64(handle, index, sqlite3_int64(number))
+        case let .double(number): sqlite3_bind_double(handle, index, number)
+        case .null: sqlite3_bind_null(handle, index)
+        }
+    }
+}
+
+extension Database {
+    /// Runs a cached single-row query with the values bound directly (no GRDB argument boxing or validation) and
+    /// decodes its first row in place; nil when there is no row. The hot path of single-record lookups.
+    func fastLookup<T>(_ sql: String, _ values: [FastValue], _ decode: (FastRow) -> T) throws -> T? {
+        let handle = try cachedStatement(sql: sql).sqliteStatement
+        sqlite3_reset(handle)
+        fastBind(handle, values)
+        defer { sqlite3_reset(handle) }
+        switch sqlite3_step(handle) {
+        case SQLITE_ROW:
+            return decode(FastRow(handle: handle))
+        case SQLITE_DONE:
+            return nil
+        case let code:
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqliteConnection)), sql: sql)
+        }
     }
 }
 

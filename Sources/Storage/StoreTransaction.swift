@@ -100,7 +100,7 @@ public struct StoreTransaction {
     }
 
     public func instance(id: String) throws -> InstanceRecord? {
-        try first(Self.instanceByID, [id], Self.instance)
+        try db.fastLookup(Self.instanceByID, [.text(id)], Self.instance)
     }
 
     /// Instances of `workflow`, optionally only those in `states`, oldest entry first.
@@ -264,7 +264,7 @@ public struct StoreTransaction {
     }
 
     public func integration(id: String) throws -> IntegrationRecord? {
-        try first(Self.integrationByID, [id], Self.integration)
+        try db.fastLookup(Self.integrationByID, [.text(id)], Self.integration)
     }
 
     /// All integrations, oldest first.
@@ -301,7 +301,7 @@ public struct StoreTransaction {
     }
 
     public func course(id: String) throws -> CourseRecord? {
-        try first(Self.courseByID, [id], Self.courseRecord)
+        try db.fastLookup(Self.courseByID, [.text(id)], Self.courseRecord)
     }
 
     public func course(integrationID: String, sourcedID: String) throws -> CourseRecord? {
@@ -335,8 +335,8 @@ public struct StoreTransaction {
     /// What a notification about an instance needs: its course (when it is one) and its integration (two lookups by
     /// primary key on cached statements: this runs for every notification a transition writes).
     public func notificationSubject(instanceID: String) throws -> (course: CourseRecord?, integration: IntegrationRecord?) {
-        let course = try first(Self.courseByID, [instanceID], Self.courseRecord)
-        let integration = try first(Self.integrationByID, [course?.integrationID ?? instanceID], Self.integration)
+        let course = try db.fastLookup(Self.courseByID, [.text(instanceID)], Self.courseRecord)
+        let integration = try db.fastLookup(Self.integrationByID, [.text(course?.integrationID ?? instanceID)], Self.integration)
         return (course, integration)
     }
 
@@ -345,16 +345,29 @@ public struct StoreTransaction {
     public func integrationProgress(courseID: String, notIn states: [String]) throws
         -> (integrationID: String, state: String, anyOutside: Bool)?
     {
-        let placeholders = states.map { _ in "?" }.joined(separator: ",")
-        return try first("""
+        var values = states.map { FastValue.text($0) }
+        values.append(.text(courseID))
+        return try db.fastLookup(Self.integrationProgressSQL(states.count), values) {
+            (integrationID: $0.string(0), state: $0.string(1), anyOutside: $0.int(2) != 0)
+        }
+    }
+
+    /// ``integrationProgress(courseID:notIn:)``'s query for a few states, built once (no string building per call).
+    private static let integrationProgressSQLs = (0..<8).map(makeIntegrationProgressSQL)
+
+    private static func integrationProgressSQL(_ count: Int) -> String {
+        count < integrationProgressSQLs.count ? integrationProgressSQLs[count] : makeIntegrationProgressSQL(count)
+    }
+
+    private static func makeIntegrationProgressSQL(_ count: Int) -> String {
+        let placeholders = Array(repeating: "?", count: count).joined(separator: ",")
+        return """
             SELECT c.integration_id, i.state,
                    EXISTS (SELECT 1 FROM courses c2 JOIN workflow_instances i2 ON i2.id = c2.id
                            WHERE c2.integration_id = c.integration_id AND i2.state NOT IN (\(placeholders)))
             FROM courses c JOIN workflow_instances i ON i.id = c.integration_id
             WHERE c.id = ?
-            """, StatementArguments(states) + [courseID]) {
-            (integrationID: $0.string(0), state: $0.string(1), anyOutside: $0.int(2) != 0)
-        }
+            """
     }
 
     /// How many of an integration's courses are in none of `states`, and how many it has in all.
