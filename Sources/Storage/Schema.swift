@@ -109,6 +109,7 @@ enum Schema {
         Schema.registerNotificationMigrations(&migrator)
         Schema.registerRosterHistoryMigrations(&migrator)
         Schema.registerMergeMigrations(&migrator)
+        Schema.registerLateNotificationMigrations(&migrator)
         return migrator
     }
 }
