@@ -155,10 +155,17 @@ public final class OutboxDispatcher: Sendable {
     /// recorded after; only the database work and the network work overlap. Returns the summed report.
     public func drain(limit: Int = 256, maxPasses: Int = 1_000) throws -> DispatchReport {
         var total = DispatchReport()
+        // The first batch is claimed, prepared and (last) recorded with nothing to overlap it, so batches start at
+        // no more than 256 and double up to `limit`: the wire gets busy sooner.
+        var batchLimit = min(limit, 256)
+        func nextLimit() -> Int {
+            defer { batchLimit = batchLimit < limit / 2 ? batchLimit * 2 : limit }
+            return batchLimit
+        }
         // Claims the next batch; a pass that only fanned out (nothing due yet) is followed by another.
         func claimNext() throws -> [ClaimedDelivery] {
             for _ in 0..<maxPasses {
-                let (report, claimed) = try claimBatch(limit: limit)
+                let (report, claimed) = try claimBatch(limit: nextLimit())
                 total.add(report)
                 if !claimed.isEmpty || report.fannedOut == 0 { return claimed }
             }
@@ -184,7 +191,7 @@ public final class OutboxDispatcher: Sendable {
                     let now = clock()
                     let (recorded, claimedReport, claimed) = try store.writeNow { tx in
                         let recorded = try done.map { try record($0, in: tx) }
-                        let (report, claimed) = claiming ? try claim(in: tx, limit: limit, now: now) : (DispatchReport(), [])
+                        let (report, claimed) = claiming ? try claim(in: tx, limit: nextLimit(), now: now) : (DispatchReport(), [])
                         return (recorded, report, claimed)
                     }
                     if let recorded { total.add(recorded) }
