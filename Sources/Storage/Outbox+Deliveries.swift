@@ -403,23 +403,31 @@ extension StoreTransaction {
 
     /// A JSON array of strings (for `json_each`).
     static func jsonArray(_ values: [String]) -> String {
-        var text = "["
+        // Built as UTF-8 bytes: multi-byte characters pass through as they are; only '"', '\\' and control
+        // characters are escaped.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(values.reduce(2) { $0 + $1.utf8.count + 3 })
+        bytes.append(UInt8(ascii: "["))
+        let hex = Array("0123456789abcdef".utf8)
         for (index, value) in values.enumerated() {
-            if index > 0 { text += "," }
-            text += "\""
-            for scalar in value.unicodeScalars {
-                switch scalar {
-                case "\"": text += "\\\""
-                case "\\": text += "\\\\"
-                case _ where scalar.value < 0x20:
-                    let hex = Array("0123456789abcdef")
-                    text += "\\u00" + String(hex[Int(scalar.value >> 4)]) + String(hex[Int(scalar.value & 15)])
-                default: text.unicodeScalars.append(scalar)
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(UInt8(ascii: "\""))
+            for byte in value.utf8 {
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                    bytes.append(UInt8(ascii: "\\"))
+                    bytes.append(byte)
+                case 0..<0x20:
+                    bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                                              hex[Int(byte >> 4)], hex[Int(byte & 15)]])
+                default:
+                    bytes.append(byte)
                 }
             }
-            text += "\""
+            bytes.append(UInt8(ascii: "\""))
         }
-        return text + "]"
+        bytes.append(UInt8(ascii: "]"))
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     static func outboxRecord(_ row: Row) -> OutboxRecord {
