@@ -155,21 +155,29 @@ public final class OutboxDispatcher: Sendable {
     /// recorded after; only the database work and the network work overlap. Returns the summed report.
     public func drain(limit: Int = 256, maxPasses: Int = 1_000) throws -> DispatchReport {
         var total = DispatchReport()
+        // The first batch is claimed, prepared and (last) recorded with nothing to overlap it, so batches start at
+        // no more than 256 and double up to `limit`: the wire gets busy sooner.
+        var batchLimit = min(limit, 256)
+        func nextLimit() -> Int {
+            defer { batchLimit = batchLimit < limit / 2 ? batchLimit * 2 : limit }
+            return batchLimit
+        }
         // Claims the next batch; a pass that only fanned out (nothing due yet) is followed by another.
         func claimNext() throws -> [ClaimedDelivery] {
             for _ in 0..<maxPasses {
-                let (report, claimed) = try claimBatch(limit: limit)
+                let (report, claimed) = try claimBatch(limit: nextLimit())
                 total.add(report)
                 if !claimed.isEmpty || report.fannedOut == 0 { return claimed }
             }
             return []
         }
-        var next = try claimNext()
+        // Each batch is prepared (bodies built and signed) on this thread, while the previous one is being sent.
+        var next = prepare(try claimNext())
         var sentBatch: (claimed: [ClaimedDelivery], outcomes: [Attempt])?
         var passes = 0
-        while !next.isEmpty || sentBatch != nil {
+        while !next.claimed.isEmpty || sentBatch != nil {
             var inFlight: InFlight?
-            if !next.isEmpty {
+            if !next.claimed.isEmpty {
                 passes += 1
                 inFlight = InFlight(self, next)
             }
@@ -183,7 +191,7 @@ public final class OutboxDispatcher: Sendable {
                     let now = clock()
                     let (recorded, claimedReport, claimed) = try store.writeNow { tx in
                         let recorded = try done.map { try record($0, in: tx) }
-                        let (report, claimed) = claiming ? try claim(in: tx, limit: limit, now: now) : (DispatchReport(), [])
+                        let (report, claimed) = claiming ? try claim(in: tx, limit: nextLimit(), now: now) : (DispatchReport(), [])
                         return (recorded, report, claimed)
                     }
                     if let recorded { total.add(recorded) }
@@ -195,8 +203,8 @@ public final class OutboxDispatcher: Sendable {
                 if let inFlight { _ = try? record(inFlight.claimed, outcomes: inFlight.wait()) }
                 throw error
             }
+            next = prepare(following)
             if let inFlight { sentBatch = (inFlight.claimed, inFlight.wait()) }
-            next = following
         }
         return total
     }
@@ -207,10 +215,10 @@ public final class OutboxDispatcher: Sendable {
         private var outcomes: [Attempt] = []
         private let done = DispatchSemaphore(value: 0)
 
-        init(_ dispatcher: OutboxDispatcher, _ claimed: [ClaimedDelivery]) {
-            self.claimed = claimed
+        init(_ dispatcher: OutboxDispatcher, _ prepared: PreparedBatch) {
+            self.claimed = prepared.claimed
             dispatcher.sendQueue.async { [self] in
-                outcomes = dispatcher.sendAll(claimed)
+                outcomes = dispatcher.send(prepared)
                 done.signal()
             }
         }
@@ -267,37 +275,62 @@ public final class OutboxDispatcher: Sendable {
         }
     }
 
-    /// Sends a claimed batch: e-mail on up to `concurrency` threads, each with its own reused connection, while
-    /// this thread sends the webhooks through one transport, up to `concurrency` at once per host.
-    fileprivate func sendAll(_ claimed: [ClaimedDelivery]) -> [Attempt] {
-        var results = [Attempt?](repeating: nil, count: claimed.count)
+    /// A claimed batch made ready to send: each webhook's body built and signed, each e-mail's values parsed, and
+    /// the outcome of each delivery there is nothing to send for.
+    struct PreparedBatch: Sendable {
+        var claimed: [ClaimedDelivery]
+        var results: [Attempt?]
         var mail: [(index: Int, values: [String: String])] = []
         var hooks: [Int] = []
         var requests: [WebhookRequest] = []
+    }
+
+    /// Prepares a claimed batch for ``send(_:)``: cheap enough for the thread that claims (and records), so the
+    /// sending thread only sends.
+    func prepare(_ claimed: [ClaimedDelivery]) -> PreparedBatch {
+        var batch = PreparedBatch(claimed: claimed, results: [Attempt?](repeating: nil, count: claimed.count))
         let timestamp = Int(Date().timeIntervalSince1970)
         var sessions: [String: WebhookSigner.Session] = [:]
+        batch.hooks.reserveCapacity(claimed.count)
+        batch.requests.reserveCapacity(claimed.count)
         for (index, item) in claimed.enumerated() {
             guard let values = Self.flatValues(item.message.payload) else {
-                results[index] = Attempt(result: .failed("the outbox payload is not a flat JSON object"))
+                batch.results[index] = Attempt(result: .failed("the outbox payload is not a flat JSON object"))
                 continue
             }
             switch item.delivery.channel {
             case "email":
-                mail.append((index, values))
+                batch.mail.append((index, values))
             case "webhook":
                 switch webhookRequest(
                     item.message, values: values, subscriber: item.delivery.destination, timestamp: timestamp, sessions: &sessions)
                 {
                 case .success(let request):
-                    hooks.append(index)
-                    requests.append(request)
+                    batch.hooks.append(index)
+                    batch.requests.append(request)
                 case .failure(let attempt):
-                    results[index] = attempt
+                    batch.results[index] = attempt
                 }
             default:
-                results[index] = Attempt(result: .failed("unknown channel '\(item.delivery.channel)'"))
+                batch.results[index] = Attempt(result: .failed("unknown channel '\(item.delivery.channel)'"))
             }
         }
+        return batch
+    }
+
+    /// Sends a claimed batch: e-mail on up to `concurrency` threads, each with its own reused connection, while
+    /// this thread sends the webhooks through one transport, up to `concurrency` at once per host.
+    fileprivate func sendAll(_ claimed: [ClaimedDelivery]) -> [Attempt] {
+        send(prepare(claimed))
+    }
+
+    /// Sends a prepared batch (see ``sendAll(_:)``); returns each delivery's attempt, in the batch's order.
+    fileprivate func send(_ prepared: PreparedBatch) -> [Attempt] {
+        let claimed = prepared.claimed
+        var results = prepared.results
+        let mail = prepared.mail
+        let hooks = prepared.hooks
+        let requests = prepared.requests
         let batch = Batch(count: mail.count)
         let mailItems = mail
         let group = DispatchGroup()

@@ -205,19 +205,52 @@ extension StoreTransaction {
     /// Records many attempts' outcomes in this one transaction, as ``completeDelivery(id:worker:status:error:nextAttemptAt:now:)``
     /// does each; every message concerned is summarised once. Returns the ids `worker` no longer held (not recorded).
     public func completeDeliveries(_ outcomes: [DeliveryOutcomeRecord], worker: String, now: Double) throws -> [String] {
+        guard !outcomes.isEmpty else { return [] }
+        // Outcomes alike (same status, error and next attempt: in a healthy batch, all of them) are recorded by one
+        // statement over their ids, with the same conditions as recordOutcome's; it returns the ids it updated.
+        struct Key: Hashable {
+            var status: DeliveryRecord.Status
+            var error: String?
+            var nextAttemptAt: Double?
+        }
+        var groups: [Key: [String]] = [:]
+        var order: [Key] = []
         var lost: [String] = []
+        var queued = Set<String>()
+        queued.reserveCapacity(outcomes.count)
+        for outcome in outcomes {
+            // The same delivery twice: only its first outcome can be recorded (as one statement per outcome would).
+            guard queued.insert(outcome.id).inserted else {
+                lost.append(outcome.id)
+                continue
+            }
+            let key = Key(status: outcome.status, error: outcome.error, nextAttemptAt: outcome.nextAttemptAt)
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(outcome.id)
+        }
+        var recorded = Set<String>()
+        recorded.reserveCapacity(outcomes.count)
+        for key in order {
+            try db.fastEach("""
+                UPDATE outbox_deliveries
+                SET status = ?, attempts = attempts + 1, last_error = ?, last_attempt_at = ?,
+                    next_attempt_at = COALESCE(?, next_attempt_at), delivered_at = ?, claimed_by = NULL, lease_until = NULL
+                WHERE id IN (SELECT value FROM json_each(?)) AND claimed_by = ? AND status = 'pending'
+                RETURNING id
+                """, [key.status.rawValue, key.error, now, key.nextAttemptAt, key.status == .sent ? now : nil,
+                      Self.jsonArray(groups[key]!), worker]) { row in recorded.insert(row.string(0)) }
+        }
         var messages: [String] = []
         var seen = Set<String>()
-        for outcome in outcomes {
-            if try recordOutcome(id: outcome.id, worker: worker, status: outcome.status, error: outcome.error,
-                                 nextAttemptAt: outcome.nextAttemptAt, now: now) {
+        for outcome in outcomes where queued.remove(outcome.id) != nil {
+            if recorded.contains(outcome.id) {
                 let message = Self.outboxID(ofDelivery: outcome.id)
                 if seen.insert(message).inserted { messages.append(message) }
             } else {
                 lost.append(outcome.id)
             }
         }
-        for message in messages { try summarise(outboxID: message) }
+        try summarise(outboxIDs: messages)
         return lost
     }
 
@@ -231,6 +264,13 @@ extension StoreTransaction {
             WHERE id = ? AND claimed_by = ? AND status = 'pending'
             """, [.text(status.rawValue), FastValue(error), .double(now), FastValue(nextAttemptAt),
                   status == .sent ? .double(now) : .null, .text(id), .text(worker)]) == 1
+    }
+
+    /// The condition for the deliveries of the message whose id is `message` (an SQL expression): a range of the
+    /// primary key (every delivery id is `<outbox id>/...`; '0' follows '/'), then the outbox id itself.
+    static func deliveriesOfMessage(_ message: String, table: String? = nil) -> String {
+        let column = table.map { "\($0)." } ?? ""
+        return "\(column)id > \(message) || '/' AND \(column)id < \(message) || '0' AND \(column)outbox_id = \(message)"
     }
 
     /// `<outbox id>` of `<outbox id>/email` or `<outbox id>/webhook/<subscriber>`.
@@ -248,20 +288,27 @@ extension StoreTransaction {
     /// Sets a message's status from its deliveries: `queued` while any is pending, else `dead`, `failed`, `sent`
     /// or `skipped`, in that order of precedence; its attempts are the sum of theirs.
     private func summarise(outboxID: String) throws {
+        try summarise(outboxIDs: [outboxID])
+    }
+
+    /// ``summarise(outboxID:)`` for many messages, in one statement.
+    private func summarise(outboxIDs: [String]) throws {
+        guard !outboxIDs.isEmpty else { return }
         try db.fastExecute("""
             UPDATE outbox SET (status, attempts, last_error) = (
                 SELECT CASE
-                    WHEN SUM(status = 'pending') > 0 THEN 'queued'
-                    WHEN SUM(status = 'dead') > 0 THEN 'dead'
-                    WHEN SUM(status = 'failed') > 0 THEN 'failed'
-                    WHEN SUM(status = 'sent') > 0 THEN 'sent'
+                    WHEN SUM(d.status = 'pending') > 0 THEN 'queued'
+                    WHEN SUM(d.status = 'dead') > 0 THEN 'dead'
+                    WHEN SUM(d.status = 'failed') > 0 THEN 'failed'
+                    WHEN SUM(d.status = 'sent') > 0 THEN 'sent'
                     ELSE 'skipped' END,
-                    COALESCE(SUM(attempts), 0),
-                    (SELECT last_error FROM outbox_deliveries WHERE outbox_id = ?1 AND last_error IS NOT NULL
-                     ORDER BY last_attempt_at DESC LIMIT 1)
-                FROM outbox_deliveries WHERE outbox_id = ?1)
-            WHERE id = ?1
-            """, [.text(outboxID)])
+                    COALESCE(SUM(d.attempts), 0),
+                    (SELECT e.last_error FROM outbox_deliveries e
+                     WHERE \(Self.deliveriesOfMessage("outbox.id", table: "e")) AND e.last_error IS NOT NULL
+                     ORDER BY e.last_attempt_at DESC LIMIT 1)
+                FROM outbox_deliveries d WHERE \(Self.deliveriesOfMessage("outbox.id", table: "d")))
+            WHERE id IN (SELECT value FROM json_each(?))
+            """, [.text(Self.jsonArray(outboxIDs))])
     }
 
     // MARK: Inspection and retry
@@ -283,8 +330,9 @@ extension StoreTransaction {
 
     /// A message's deliveries, e-mail first.
     public func deliveries(outboxID: String) throws -> [DeliveryRecord] {
-        try Row.fetchAll(db, sql: "SELECT * FROM outbox_deliveries WHERE outbox_id = ? ORDER BY channel, destination",
-                         arguments: [outboxID]).map(Self.delivery)
+        try Row.fetchAll(db, sql: """
+            SELECT * FROM outbox_deliveries WHERE \(Self.deliveriesOfMessage("?1")) ORDER BY channel, destination
+            """, arguments: [outboxID]).map(Self.delivery)
     }
 
     /// Deliveries with `status` (all when nil), oldest first.
@@ -304,13 +352,13 @@ extension StoreTransaction {
     @discardableResult
     public func retryOutbox(id: String, deliveryID: String? = nil, now: Double) throws -> Int {
         var sql = """
-            UPDATE outbox_deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, claimed_by = NULL,
+            UPDATE outbox_deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?1, claimed_by = NULL,
                 lease_until = NULL
-            WHERE outbox_id = ? AND status IN ('failed', 'dead', 'skipped')
+            WHERE \(Self.deliveriesOfMessage("?2")) AND status IN ('failed', 'dead', 'skipped')
             """
         var arguments: StatementArguments = [now, id]
         if let deliveryID {
-            sql += " AND id = ?"
+            sql += " AND id = ?3"
             arguments += [deliveryID]
         }
         try db.execute(sql: sql, arguments: arguments)
@@ -355,23 +403,31 @@ extension StoreTransaction {
 
     /// A JSON array of strings (for `json_each`).
     static func jsonArray(_ values: [String]) -> String {
-        var text = "["
+        // Built as UTF-8 bytes: multi-byte characters pass through as they are; only '"', '\\' and control
+        // characters are escaped.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(values.reduce(2) { $0 + $1.utf8.count + 3 })
+        bytes.append(UInt8(ascii: "["))
+        let hex = Array("0123456789abcdef".utf8)
         for (index, value) in values.enumerated() {
-            if index > 0 { text += "," }
-            text += "\""
-            for scalar in value.unicodeScalars {
-                switch scalar {
-                case "\"": text += "\\\""
-                case "\\": text += "\\\\"
-                case _ where scalar.value < 0x20:
-                    let hex = Array("0123456789abcdef")
-                    text += "\\u00" + String(hex[Int(scalar.value >> 4)]) + String(hex[Int(scalar.value & 15)])
-                default: text.unicodeScalars.append(scalar)
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(UInt8(ascii: "\""))
+            for byte in value.utf8 {
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                    bytes.append(UInt8(ascii: "\\"))
+                    bytes.append(byte)
+                case 0..<0x20:
+                    bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                                              hex[Int(byte >> 4)], hex[Int(byte & 15)]])
+                default:
+                    bytes.append(byte)
                 }
             }
-            text += "\""
+            bytes.append(UInt8(ascii: "\""))
         }
-        return text + "]"
+        bytes.append(UInt8(ascii: "]"))
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     static func outboxRecord(_ row: Row) -> OutboxRecord {

@@ -110,6 +110,7 @@ enum Schema {
         Schema.registerRosterHistoryMigrations(&migrator)
         Schema.registerMergeMigrations(&migrator)
         Schema.registerSyncFingerprintMigrations(&migrator)
+        Schema.registerLateNotificationMigrations(&migrator)
         return migrator
     }
 }

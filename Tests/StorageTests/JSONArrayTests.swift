@@ -1,0 +1,15 @@
+import Foundation
+@testable import Storage
+import XCTest
+
+/// The JSON arrays of ids handed to `json_each`.
+final class JSONArrayTests: XCTestCase {
+    func testEscapesQuotesBackslashesAndControlCharactersAndKeepsOtherText() throws {
+        let values = ["msg_1/webhook/a", "q\"b\\c", "line\nbreak\u{1}", "é 😀", ""]
+        let text = StoreTransaction.jsonArray(values)
+        let parsed = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String]
+        XCTAssertEqual(parsed, values)
+        XCTAssertEqual(StoreTransaction.jsonArray([]), "[]")
+        XCTAssertEqual(StoreTransaction.jsonArray(["a", "b"]), #"["a","b"]"#)
+    }
+}
