@@ -86,7 +86,11 @@ let package = Package(
             ]
         ),
         .testTarget(name: "WorkflowEngineTests", dependencies: ["WorkflowEngine"]),
-        .testTarget(name: "StorageTests", dependencies: ["Storage", "WorkflowEngine"]),
+        .testTarget(
+            name: "StorageTests",
+            dependencies: ["Storage", "WorkflowEngine", .product(name: "GRDB", package: "GRDB.swift")],
+            exclude: ["Fixtures"]
+        ),
         .testTarget(name: "RosterFlowCoreTests", dependencies: ["RosterFlowCore"]),
         .testTarget(name: "OneRosterTests", dependencies: ["OneRoster"]),
         .testTarget(name: "CLITests", dependencies: ["rosterflow", "Storage"]),
