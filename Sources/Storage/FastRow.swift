@@ -40,6 +40,11 @@ extension Database {
         try statement.setArguments(arguments)
         let handle = statement.sqliteStatement
         defer { sqlite3_reset(handle) }
+        return try firstRow(handle, sql, decode)
+    }
+
+    /// Steps a bound statement once: its first row decoded in place, or nil when there is none.
+    fileprivate func firstRow<T>(_ handle: OpaquePointer, _ sql: String, _ decode: (FastRow) -> T) throws -> T? {
         switch sqlite3_step(handle) {
         case SQLITE_ROW:
             return decode(FastRow(handle: handle))
@@ -137,14 +142,7 @@ extension Database {
         sqlite3_reset(handle)
         fastBind(handle, values)
         defer { sqlite3_reset(handle) }
-        switch sqlite3_step(handle) {
-        case SQLITE_ROW:
-            return decode(FastRow(handle: handle))
-        case SQLITE_DONE:
-            return nil
-        case let code:
-            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqliteConnection)), sql: sql)
-        }
+        return try firstRow(handle, sql, decode)
     }
 }
 
