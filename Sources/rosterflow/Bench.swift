@@ -56,9 +56,9 @@ extension RosterFlowCommand {
 
         func run() async throws {
             try await Output.run(json: json) {
-                let folder = dir ?? FileManager.default.currentDirectoryPath + "/.rosterflow-bench-\(getpid())"
-                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-                defer { if dir == nil { try? FileManager.default.removeItem(atPath: folder) } }
+                let workspace = try BenchFolder(dir: dir, name: "engine")
+                defer { workspace.remove() }
+                let folder = workspace.path
 
                 let fsync = try Self.fsyncRate(folder: folder)
                 log("fdatasync: \(Int(fsync))/s")
@@ -202,6 +202,23 @@ extension RosterFlowCommand {
                 "bench: \(name): \(writes) writes in \(transactions) commits (mean \(String(format: "%.1f", Double(writes) / Double(max(1, transactions)))) per commit), CPU \(String(format: "%.0f", cpu / Double(steps) * 1e6)) µs per transition, \(String(format: "%.2f", cpu / elapsed)) cores busy\n".utf8))
             return Double(steps) / elapsed
         }
+    }
+}
+
+/// A benchmark's working folder: the one the user named (kept afterwards), or a new hidden folder under the current
+/// one (removed when the run ends).
+struct BenchFolder {
+    let path: String
+    private let owned: Bool
+
+    init(dir: String?, name: String) throws {
+        path = dir ?? FileManager.default.currentDirectoryPath + "/.rosterflow-bench-\(name)-\(getpid())"
+        owned = dir == nil
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    func remove() {
+        if owned { try? FileManager.default.removeItem(atPath: path) }
     }
 }
 

@@ -63,9 +63,9 @@ extension RosterFlowCommand {
                 guard ["rosterflow", "python"].contains(receiver) else {
                     throw RosterFlowError(.invalidInput, "--receiver is rosterflow or python, not '\(receiver)'")
                 }
-                let folder = FileManager.default.currentDirectoryPath + "/.rosterflow-bench-notify-\(getpid())"
-                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-                defer { try? FileManager.default.removeItem(atPath: folder) }
+                let workspace = try BenchFolder(dir: nil, name: "notify")
+                defer { workspace.remove() }
+                let folder = workspace.path
                 let secret = "whsec_" + Data("rosterflow-bench-secret-0123456789".utf8).base64EncodedString()
                 let catalog = try TemplateCatalog(folder: templates)
 

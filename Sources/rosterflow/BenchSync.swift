@@ -43,9 +43,9 @@ extension RosterFlowCommand {
 
         func run() async throws {
             try await Output.run(json: json) {
-                let folder = dir ?? FileManager.default.currentDirectoryPath + "/.rosterflow-bench-sync-\(getpid())"
-                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-                defer { if dir == nil { try? FileManager.default.removeItem(atPath: folder) } }
+                let workspace = try BenchFolder(dir: dir, name: "sync")
+                defer { workspace.remove() }
+                let folder = workspace.path
                 let bundle = folder + "/district"
                 // Generated in a child so that its memory does not count in this process's peak.
                 try Self.runChild(CommandLine.arguments[0], ["sample-bundle", bundle, "--users", "\(users)", "--classes",
