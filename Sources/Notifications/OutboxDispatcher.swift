@@ -540,3 +540,14 @@ final class Batch: @unchecked Sendable {
         return slots.map { $0 ?? OutboxDispatcher.Attempt(result: .retry("not attempted", after: nil)) }
     }
 }
+
+extension JSONText {
+    /// `2026-11-24T05:50:55Z`: the instant in UTC to the second, as ISO8601DateFormatter writes it by default.
+    static func iso8601(_ seconds: Double) -> String {
+        var time = time_t(seconds.rounded(.down))
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
+    }
+}

@@ -45,4 +45,18 @@ final class JSONTextTests: XCTestCase {
                            signer.signature(id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330, body: Data(body.utf8)))
         }
     }
+
+    func testAnOutboxPayloadIsWrittenSortedAndReadBack() throws {
+        let values = [("reason", "line 1\nline \"2\"\t\u{08}\u{0C}\u{01}"), ("district", "O'Brien & <Sons>"), ("reason", "later wins"),
+                      ("a/b", "é😀")]
+        let text = JSONText.object(values)
+        XCTAssertTrue(text.hasPrefix(#"{"a/b":"#), text)
+        let expected = ["reason": "later wins", "district": "O'Brien & <Sons>", "a/b": "é😀"]
+        XCTAssertEqual(JSONText.flatStrings(text), expected)
+        XCTAssertEqual(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: String], expected)
+        let escaped = JSONText.object([("k", "line 1\nline \"2\"\t\u{08}\u{0C}\u{01}")])
+        XCTAssertEqual(JSONText.flatStrings(escaped), ["k": "line 1\nline \"2\"\t\u{08}\u{0C}\u{01}"])
+        XCTAssertEqual(try JSONSerialization.jsonObject(with: Data(escaped.utf8)) as? [String: String],
+                       ["k": "line 1\nline \"2\"\t\u{08}\u{0C}\u{01}"])
+    }
 }

@@ -1,36 +1,33 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// A JSON text written straight into bytes: objects, keys and string values only (what webhook bodies need),
-/// escaped as JSONSerialization does (`"`, `\`, control characters; `/` and non-ASCII as they are).
-struct JSONText {
-    private(set) var bytes: [UInt8] = []
+/// A JSON text written straight into bytes: objects, keys and string values only (outbox payloads and webhook
+/// bodies), escaped as JSONSerialization does (`"`, `\`, control characters; `/` and non-ASCII as they are).
+/// `flatStrings` reads back the flat objects it writes.
+public struct JSONText: Sendable {
+    public private(set) var bytes: [UInt8] = []
     /// Whether the next key or value is the first in its object.
     private var first = true
 
-    init(capacity: Int = 512) {
+    public init(capacity: Int = 512) {
         bytes.reserveCapacity(capacity)
     }
 
-    mutating func open() {
+    public mutating func open() {
         bytes.append(UInt8(ascii: "{"))
         first = true
     }
 
-    mutating func close() {
+    public mutating func close() {
         bytes.append(UInt8(ascii: "}"))
         first = false
     }
 
-    mutating func key(_ name: String) {
+    public mutating func key(_ name: String) {
         if !first { bytes.append(UInt8(ascii: ",")) }
         first = false
         string(name)
         bytes.append(UInt8(ascii: ":"))
     }
 
-    mutating func string(_ value: String) {
+    public mutating func string(_ value: String) {
         bytes.append(UInt8(ascii: "\""))
         var value = value
         // Most values need no escaping: copy their bytes in one go.
@@ -60,21 +57,12 @@ struct JSONText {
         }
         bytes.append(UInt8(ascii: "\""))
     }
-
-    /// `2026-11-24T05:50:55Z`: the instant in UTC to the second, as ISO8601DateFormatter writes it by default.
-    static func iso8601(_ seconds: Double) -> String {
-        var time = time_t(seconds.rounded(.down))
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
-    }
 }
 
 extension JSONText {
     /// A flat JSON object of strings (an outbox payload), read without Foundation; nil for anything else
     /// (nesting, numbers, bad escapes), which the caller then hands to JSONSerialization.
-    static func flatStrings(_ text: String) -> [String: String]? {
+    public static func flatStrings(_ text: String) -> [String: String]? {
         var text = text
         return text.withUTF8 { bytes -> [String: String]? in
             var index = 0
@@ -181,5 +169,34 @@ extension JSONText {
                 return index == bytes.count ? values : nil
             }
         }
+    }
+}
+
+extension JSONText {
+    /// `values` as a flat JSON object, keys sorted (the last value wins for a repeated key): an outbox payload.
+    public static func object(_ values: [(String, String)]) -> String {
+        // A stable insertion sort by key, in place (about fifteen pairs): equal keys keep their order, and of a run of
+        // equal keys only the last (the later value) is written.
+        var sorted = values
+        if sorted.count > 1 {
+            for index in 1..<sorted.count {
+                let pair = sorted[index]
+                var slot = index
+                while slot > 0, sorted[slot - 1].0 > pair.0 {
+                    sorted[slot] = sorted[slot - 1]
+                    slot -= 1
+                }
+                sorted[slot] = pair
+            }
+        }
+        var json = JSONText()
+        json.open()
+        for index in sorted.indices {
+            if index + 1 < sorted.count, sorted[index + 1].0 == sorted[index].0 { continue }
+            json.key(sorted[index].0)
+            json.string(sorted[index].1)
+        }
+        json.close()
+        return String(decoding: json.bytes, as: UTF8.self)
     }
 }
