@@ -33,29 +33,91 @@ public struct WebhookSigner: Sendable {
          ("webhook-signature", signature(id: id, timestamp: timestamp, body: body))]
     }
 
-    /// A signer for many requests in a row (one thread): the key is prepared once, not per signature.
+    /// A signer for many requests in a row (one thread): the key's inner and outer pads are hashed once, not per
+    /// signature.
     public func session() -> Session {
-        Session(prototype: HMAC<SHA256>(key: SymmetricKey(data: keyBytes)))
+        Session(keyBytes: keyBytes)
     }
 
-    /// Signs like ``WebhookSigner`` does, from a prepared key.
+    /// Signs like ``WebhookSigner`` does, from a prepared key: HMAC-SHA256 (RFC 2104) over two SHA-256 states that
+    /// have already absorbed the key's inner and outer pads, so a signature costs two hashes of the message's own
+    /// bytes and nothing for the key.
     public struct Session {
-        fileprivate let prototype: HMAC<SHA256>
+        private let inner: SHA256
+        private let outer: SHA256
 
+        init(keyBytes: Data) {
+            // A key longer than the block is hashed first; a shorter one is padded with zeros (RFC 2104, section 2).
+            var block = [UInt8](repeating: 0, count: 64)
+            if keyBytes.count > 64 {
+                for (index, byte) in SHA256.hash(data: keyBytes).enumerated() { block[index] = byte }
+            } else {
+                for (index, byte) in keyBytes.enumerated() { block[index] = byte }
+            }
+            var inner = SHA256()
+            var outer = SHA256()
+            inner.update(data: block.map { $0 ^ 0x36 })
+            outer.update(data: block.map { $0 ^ 0x5c })
+            self.inner = inner
+            self.outer = outer
+        }
+
+        /// The `webhook-signature` header value.
         public func signature(id: String, timestamp: Int, body: Data) -> String {
-            var mac = prototype
+            body.withUnsafeBytes { signature(id: id, timestamp: String(timestamp), body: $0) }
+        }
+
+        /// The `webhook-signature` header value for a body in memory and a timestamp as it is sent (a receiver
+        /// checks the header's text as received).
+        public func signature(id: String, timestamp: String, body: UnsafeRawBufferPointer) -> String {
+            var mac = inner
             var prefix = id
             prefix += "."
-            prefix += String(timestamp)
+            prefix += timestamp
             prefix += "."
-            prefix.withUTF8 { mac.update(data: UnsafeRawBufferPointer($0)) }
-            mac.update(data: body)
-            return "v1," + Data(mac.finalize()).base64EncodedString()
+            prefix.withUTF8 { mac.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+            mac.update(bufferPointer: body)
+            let innerDigest = mac.finalize()
+            var result = outer
+            innerDigest.withUnsafeBytes { result.update(bufferPointer: $0) }
+            return result.finalize().withUnsafeBytes { "v1," + Base64.encode($0) }
         }
 
         public func headers(id: String, timestamp: Int, body: Data) -> [(String, String)] {
             [("webhook-id", id), ("webhook-timestamp", String(timestamp)),
              ("webhook-signature", signature(id: id, timestamp: timestamp, body: body))]
+        }
+    }
+}
+
+/// Standard base64 (RFC 4648, with padding) of a few bytes, straight into a String.
+enum Base64 {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    static func encode(_ bytes: UnsafeRawBufferPointer) -> String {
+        let length = (bytes.count + 2) / 3 * 4
+        return String(unsafeUninitializedCapacity: length) { output in
+            var out = 0
+            var index = 0
+            while index + 3 <= bytes.count {
+                let value = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2])
+                output[out] = alphabet[Int(value >> 18 & 63)]
+                output[out + 1] = alphabet[Int(value >> 12 & 63)]
+                output[out + 2] = alphabet[Int(value >> 6 & 63)]
+                output[out + 3] = alphabet[Int(value & 63)]
+                out += 4
+                index += 3
+            }
+            let rest = bytes.count - index
+            if rest > 0 {
+                let value = UInt32(bytes[index]) << 16 | (rest == 2 ? UInt32(bytes[index + 1]) << 8 : 0)
+                output[out] = alphabet[Int(value >> 18 & 63)]
+                output[out + 1] = alphabet[Int(value >> 12 & 63)]
+                output[out + 2] = rest == 2 ? alphabet[Int(value >> 6 & 63)] : UInt8(ascii: "=")
+                output[out + 3] = UInt8(ascii: "=")
+                out += 4
+            }
+            return out
         }
     }
 }

@@ -33,6 +33,8 @@ extension RosterFlowCommand {
         @Flag(help: "Skip the e-mail half.") var skipEmail = false
         @Flag(help: .hidden) var skipPython = false
         @Flag(help: .hidden) var outboxOnly = false
+        @Flag(help: .hidden) var skipFloor = false
+        @Flag(help: .hidden) var floorOnly = false
         @Flag(help: "Print JSON instead of text.") var json = false
 
         struct Report: Encodable {
@@ -48,6 +50,11 @@ extension RosterFlowCommand {
             var webhookRatio: Double
             /// The same number of pre-signed requests through the same transport, without the outbox.
             var webhookTransportFloorPerSecond: Double
+            /// CPU microseconds per webhook: RosterFlow's whole process through the outbox, the receiver meanwhile, and
+            /// RosterFlow's process for the transport alone. On a machine with few cores they share, these bound the rate.
+            var webhookCPUMicroseconds: Double
+            var receiverCPUMicroseconds: Double
+            var webhookTransportCPUMicroseconds: Double
             /// Requests the receiver counted, and how many of them verified, in the RosterFlow run.
             var receiverCounted: Int?
             var receiverVerified: Int?
@@ -79,8 +86,9 @@ extension RosterFlowCommand {
                     mailConfig.smtp = SMTPSettings(url: "smtp://127.0.0.1:\(smtp.port)")
                     mailConfig.recipients = ["vendor_admins": ["ana@vendor.test"]]
                     mailConfig.concurrency = concurrency
-                    let rate = try Self.outboxRun(folder: folder + "/mail", config: mailConfig, catalog: catalog, messages: messages, batch: batch)
-                    log("rosterflow e-mail: \(Int(rate)) messages/s")
+                    let mail = try Self.outboxRun(folder: folder + "/mail", config: mailConfig, catalog: catalog, messages: messages, batch: batch)
+                    let rate = mail.rate
+                    log("rosterflow e-mail: \(Int(rate)) messages/s, \(Int(mail.cpu)) µs CPU each")
                     let pythonRate = try Self.python(python, peers + "/python_loop.py", ["smtp", "--port", "\(smtp.port)", "--count", "\(messages)"])
                     log("python smtplib loop: \(Int(pythonRate)) messages/s")
                     (email, pythonEmail) = (rate, pythonRate)
@@ -104,22 +112,28 @@ extension RosterFlowCommand {
                     var hookConfig = NotificationConfig()
                     hookConfig.emailEnabled = false
                     hookConfig.webhooks = [WebhookSubscriber(name: "bench", url: url, secret: Secret(secret))]
-                    let rate = try Self.outboxRun(
+                    let alone = try Self.outboxRun(
                         folder: folder + "/outbox-only", config: hookConfig, catalog: catalog, messages: messages, batch: batch,
                         transport: { AcceptingWebhookTransport() })
-                    log("outbox alone (webhooks signed, not sent): \(Int(rate)) messages/s")
+                    log("outbox alone (webhooks signed, not sent): \(Int(alone.rate)) messages/s, \(Int(alone.cpu)) µs CPU each")
                     return
                 }
-                let floor = try Self.transportFloor(url: url, secret: secret, messages: messages, concurrency: webhookConcurrency)
-                log("webhook transport alone (pre-signed requests, no outbox): \(Int(floor)) messages/s")
+                let floor = skipFloor ? Measured() : try Self.transportFloor(
+                    url: url, secret: secret, messages: messages, concurrency: webhookConcurrency, peer: hooks.process.processIdentifier)
+                log("webhook transport alone (pre-signed requests, no outbox): \(Int(floor.rate)) messages/s, "
+                    + "\(Int(floor.cpu)) µs CPU each, receiver \(Int(floor.peerCPU)) µs")
+                if floorOnly { return }
                 let afterFloor = receiver == "rosterflow" ? try ReceiverStats.fetch(port: hooks.port) : nil
 
                 var hookConfig = NotificationConfig()
                 hookConfig.emailEnabled = false
                 hookConfig.webhooks = [WebhookSubscriber(name: "bench", url: url, secret: Secret(secret))]
                 hookConfig.concurrency = webhookConcurrency
-                let webhooks = try Self.outboxRun(folder: folder + "/hooks", config: hookConfig, catalog: catalog, messages: messages, batch: batch)
-                log("rosterflow webhooks: \(Int(webhooks)) messages/s")
+                let outbox = try Self.outboxRun(
+                    folder: folder + "/hooks", config: hookConfig, catalog: catalog, messages: messages, batch: batch,
+                    peer: hooks.process.processIdentifier)
+                let webhooks = outbox.rate
+                log("rosterflow webhooks: \(Int(webhooks)) messages/s, \(Int(outbox.cpu)) µs CPU each, receiver \(Int(outbox.peerCPU)) µs")
                 var counted: Int?
                 var verified: Int?
                 if let afterFloor {
@@ -154,7 +168,9 @@ extension RosterFlowCommand {
                     messages: messages, concurrency: concurrency, webhookConcurrency: webhookConcurrency, emailPerSecond: email, pythonEmailPerSecond: pythonEmail,
                     emailRatio: email.flatMap { e in pythonEmail.map { e / $0 } }, webhookReceiver: receiver,
                     webhooksPerSecond: webhooks, pythonWebhooksPerSecond: pythonHooks, webhookRatio: pythonHooks > 0 ? webhooks / pythonHooks : 0,
-                    webhookTransportFloorPerSecond: floor, receiverCounted: counted, receiverVerified: verified,
+                    webhookTransportFloorPerSecond: floor.rate,
+                    webhookCPUMicroseconds: outbox.cpu, receiverCPUMicroseconds: outbox.peerCPU, webhookTransportCPUMicroseconds: floor.cpu,
+                    receiverCounted: counted, receiverVerified: verified,
                     sampledSignatures: sampled, sampledVerifiedIndependently: sampledVerified)
                 try Output.emit(report, json: json) { r in
                     var lines = [
@@ -167,6 +183,9 @@ extension RosterFlowCommand {
                     lines.append("| webhooks (HTTP, \(r.webhookConcurrency) connections vs 1, \(r.webhookReceiver) receiver) | \(Int(r.webhooksPerSecond)) | \(Int(r.pythonWebhooksPerSecond)) | \(String(format: "%.2f", r.webhookRatio)) × |")
                     lines.append("")
                     lines.append("webhook transport alone (pre-signed, no outbox): \(Int(r.webhookTransportFloorPerSecond)) msg/s")
+                    lines.append("CPU per webhook: \(Int(r.webhookCPUMicroseconds)) µs in RosterFlow through the outbox "
+                        + "(\(Int(r.webhookTransportCPUMicroseconds)) µs for the transport alone), \(Int(r.receiverCPUMicroseconds)) µs in the receiver; "
+                        + "\(ProcessInfo.processInfo.activeProcessorCount) CPUs")
                     if let s = r.sampledSignatures, let v = r.sampledVerifiedIndependently {
                         lines.append("\(v)/\(s) sampled signatures verified independently")
                     }
@@ -182,8 +201,8 @@ extension RosterFlowCommand {
         /// Writes `messages` outbox rows, then times the dispatcher until every delivery is sent.
         static func outboxRun(
             folder: String, config: NotificationConfig, catalog: TemplateCatalog, messages: Int, batch: Int,
-            transport: (@Sendable () throws -> any WebhookTransport)? = nil
-        ) throws -> Double {
+            transport: (@Sendable () throws -> any WebhookTransport)? = nil, peer: Int32? = nil
+        ) throws -> Measured {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             let store = try SQLiteStore(path: folder + "/bench.sqlite", durability: .normal)
             let now = Date().timeIntervalSince1970
@@ -200,17 +219,20 @@ extension RosterFlowCommand {
                 store: store, config: config, templates: catalog, workerID: "bench", spoolFolder: folder + "/spool",
                 webhookTransport: transport, environment: [:])
             let started = Date()
+            let cpu = CPUUse.sample(peer: peer)
             let report = try dispatcher.drain(limit: batch, maxPasses: Int.max)
+            let elapsed = Date().timeIntervalSince(started)
+            let used = CPUUse.sample(peer: peer).perMessage(since: cpu, messages: messages)
             guard report.sent == messages else {
                 throw RosterFlowError(.storage, "the bench sent \(report.sent) of \(messages) messages; is the peer running?")
             }
-            return Double(messages) / Date().timeIntervalSince(started)
+            return Measured(rate: Double(messages) / elapsed, cpu: used.own, peerCPU: used.peer)
         }
 
         /// The sending floor: `messages` signed requests, made beforehand, through the dispatcher's transport with the
         /// same concurrency, and no outbox.
-        static func transportFloor(url: String, secret: String, messages: Int, concurrency: Int) throws -> Double {
-            let signer = try WebhookSigner(secret: Secret(secret))
+        static func transportFloor(url: String, secret: String, messages: Int, concurrency: Int, peer: Int32? = nil) throws -> Measured {
+            let signer = try WebhookSigner(secret: Secret(secret)).session()
             let timestamp = Int(Date().timeIntervalSince1970)
             let requests = (0..<messages).map { index in
                 let id = "floor\(index)"
@@ -219,16 +241,18 @@ extension RosterFlowCommand {
             }
             let transport = try CurlWebhookTransport(maxConnectionsPerHost: concurrency)
             let started = Date()
+            let cpu = CPUUse.sample(peer: peer)
             var delivered = 0
             for start in stride(from: 0, to: messages, by: 1_024) {
                 let outcomes = transport.post(Array(requests[start..<min(messages, start + 1_024)]), concurrencyPerHost: concurrency)
                 delivered += outcomes.filter { if case .delivered = $0 { true } else { false } }.count
             }
             let rate = Double(messages) / Date().timeIntervalSince(started)
+            let used = CPUUse.sample(peer: peer).perMessage(since: cpu, messages: messages)
             guard delivered == messages else {
                 throw RosterFlowError(.storage, "the transport floor delivered \(delivered) of \(messages) requests")
             }
-            return rate
+            return Measured(rate: rate, cpu: used.own, peerCPU: used.peer)
         }
 
         /// Runs verify_sample.py: (verified, sampled).
@@ -352,5 +376,37 @@ struct ReceiverStats: Decodable {
             throw RosterFlowError(.storage, "the receiver's stats are unreadable: \(text)")
         }
         return try JSONDecoder().decode(ReceiverStats.self, from: Data(body.utf8))
+    }
+}
+
+/// A timed run: messages per second, and the CPU each message cost this process and the peer, in microseconds.
+struct Measured {
+    var rate: Double = 0
+    var cpu: Double = 0
+    var peerCPU: Double = 0
+}
+
+/// CPU time used by this process (getrusage) and by a peer process (/proc/<pid>/stat, in clock ticks), so a run
+/// can say what each message cost in CPU on both ends of the loopback, not only how long it took.
+struct CPUUse {
+    var own: Double
+    var peer: Double
+
+    static func sample(peer: Int32?) -> CPUUse {
+        CPUUse(own: RosterFlowCommand.EngineBench.cpuSeconds(), peer: peer.map(peerSeconds) ?? 0)
+    }
+
+    /// utime + stime of a process, in seconds.
+    static func peerSeconds(_ pid: Int32) -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return 0 }
+        let fields = text[text.index(close, offsetBy: 2)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// Microseconds of CPU per message since `before`: (this process, the peer).
+    func perMessage(since before: CPUUse, messages: Int) -> (own: Double, peer: Double) {
+        ((own - before.own) * 1e6 / Double(max(1, messages)), (peer - before.peer) * 1e6 / Double(max(1, messages)))
     }
 }

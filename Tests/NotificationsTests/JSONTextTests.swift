@@ -38,11 +38,26 @@ final class JSONTextTests: XCTestCase {
     }
 
     func testASessionSignsAsTheSignerDoes() throws {
-        let signer = try WebhookSigner(secret: Secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"))
-        let session = signer.session()
-        for body in ["{\"test\": 2432232314}", "", "{\"a\":\"ü\"}"] {
-            XCTAssertEqual(session.signature(id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330, body: Data(body.utf8)),
-                           signer.signature(id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330, body: Data(body.utf8)))
+        let reference = try WebhookSigner(secret: Secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")).session()
+        XCTAssertEqual(reference.signature(id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330, body: Data(#"{"test": 2432232314}"#.utf8)),
+                       "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
+        // Keys shorter than, as long as, and longer than SHA-256's 64-byte block (a longer key is hashed first).
+        for keyLength in [1, 24, 63, 64, 65, 100] {
+            let key = Data((0..<keyLength).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) })
+            let signer = try WebhookSigner(secret: Secret("whsec_" + key.base64EncodedString()))
+            let session = signer.session()
+            for body in ["{\"test\": 2432232314}", "", "{\"a\":\"ü\"}", String(repeating: "x", count: 1_000)] {
+                XCTAssertEqual(session.signature(id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330, body: Data(body.utf8)),
+                               signer.signature(id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330, body: Data(body.utf8)),
+                               "key of \(keyLength) bytes")
+            }
+        }
+    }
+
+    func testBase64IsFoundationsBase64() {
+        for length in 0..<40 {
+            let bytes = Data((0..<length).map { UInt8(truncatingIfNeeded: $0 &* 97 &+ 200) })
+            XCTAssertEqual(bytes.withUnsafeBytes { Base64.encode($0) }, bytes.base64EncodedString(), "\(length) bytes")
         }
     }
 
