@@ -95,67 +95,86 @@ extension RosterFlowCommand {
                 }
 
                 let samplePath = folder + "/webhook-sample.jsonl"
-                let hooks: BenchPeer
-                if receiver == "rosterflow" {
-                    // Three runs reach the receiver (floor, outbox, Python loop): sample them evenly.
-                    hooks = try BenchPeer(executable: Self.executablePath, arguments: [
-                        "bench", "receiver", "--port", "0", "--secret", secret, "--sample", "\(sample)",
-                        "--sample-every", "\(max(1, 3 * messages / max(1, sample)))", "--sample-out", samplePath])
-                } else {
-                    hooks = try BenchPeer(python: python, arguments: [peers + "/webhook_peer.py", "--quiet", "--trust", "--secret", secret])
+                // Each run (transport alone, outbox, Python loop) gets a receiver of its own, started for it and
+                // stopped after it: no run inherits the connections, ids or memory another one left in the receiver.
+                func startReceiver(sampling: Bool) throws -> BenchPeer {
+                    if receiver == "python" {
+                        return try BenchPeer(python: python, arguments: [peers + "/webhook_peer.py", "--quiet", "--trust", "--secret", secret])
+                    }
+                    var arguments = ["bench", "receiver", "--port", "0", "--secret", secret]
+                    if sampling {
+                        arguments += ["--sample", "\(sample)", "--sample-every", "\(max(1, messages / max(1, sample)))", "--sample-out", samplePath]
+                    }
+                    return try BenchPeer(executable: Self.executablePath, arguments: arguments)
                 }
-                defer { hooks.stop() }
-                let url = "http://127.0.0.1:\(hooks.port)/hooks"
+                /// The receiver's counts once a run is over; every request it received must have verified.
+                func checkedStats(_ peer: BenchPeer, expecting: Int, run: String) throws -> ReceiverStats? {
+                    guard receiver == "rosterflow" else { return nil }
+                    let stats = try ReceiverStats.fetch(port: peer.port)
+                    guard stats.verified == stats.received, stats.verified >= expecting else {
+                        throw RosterFlowError(
+                            .storage, "\(run): the receiver verified \(stats.verified) of \(stats.received) requests (expected \(expecting))")
+                    }
+                    return stats
+                }
 
+                var hookConfig = NotificationConfig()
+                hookConfig.emailEnabled = false
+                hookConfig.concurrency = webhookConcurrency
                 if outboxOnly {
                     // The database path alone: every webhook is taken as delivered without being sent.
-                    var hookConfig = NotificationConfig()
-                    hookConfig.emailEnabled = false
-                    hookConfig.webhooks = [WebhookSubscriber(name: "bench", url: url, secret: Secret(secret))]
+                    hookConfig.webhooks = [WebhookSubscriber(name: "bench", url: "http://127.0.0.1:9/hooks", secret: Secret(secret))]
                     let alone = try Self.outboxRun(
                         folder: folder + "/outbox-only", config: hookConfig, catalog: catalog, messages: messages, batch: batch,
                         transport: { AcceptingWebhookTransport() })
                     log("outbox alone (webhooks signed, not sent): \(Int(alone.rate)) messages/s, \(Int(alone.cpu)) µs CPU each")
                     return
                 }
-                let floor = skipFloor ? Measured() : try Self.transportFloor(
-                    url: url, secret: secret, messages: messages, concurrency: webhookConcurrency, peer: hooks.process.processIdentifier)
-                log("webhook transport alone (pre-signed requests, no outbox): \(Int(floor.rate)) messages/s, "
-                    + "\(Int(floor.cpu)) µs CPU each, receiver \(Int(floor.peerCPU)) µs")
-                if floorOnly { return }
-                let afterFloor = receiver == "rosterflow" ? try ReceiverStats.fetch(port: hooks.port) : nil
 
-                var hookConfig = NotificationConfig()
-                hookConfig.emailEnabled = false
-                hookConfig.webhooks = [WebhookSubscriber(name: "bench", url: url, secret: Secret(secret))]
-                hookConfig.concurrency = webhookConcurrency
-                let outbox = try Self.outboxRun(
-                    folder: folder + "/hooks", config: hookConfig, catalog: catalog, messages: messages, batch: batch,
-                    peer: hooks.process.processIdentifier)
-                let webhooks = outbox.rate
-                log("rosterflow webhooks: \(Int(webhooks)) messages/s, \(Int(outbox.cpu)) µs CPU each, receiver \(Int(outbox.peerCPU)) µs")
+                var floor = Measured()
+                if !skipFloor {
+                    let peer = try startReceiver(sampling: false)
+                    defer { peer.stop() }
+                    floor = try Self.transportFloor(
+                        url: "http://127.0.0.1:\(peer.port)/hooks", secret: secret, messages: messages, concurrency: webhookConcurrency,
+                        peer: peer.process.processIdentifier)
+                    _ = try checkedStats(peer, expecting: messages, run: "transport alone")
+                    log("webhook transport alone (pre-signed requests, no outbox): \(Int(floor.rate)) messages/s, "
+                        + "\(Int(floor.cpu)) µs CPU each, receiver \(Int(floor.peerCPU)) µs")
+                }
+                if floorOnly { return }
+
+                let outbox: Measured
                 var counted: Int?
                 var verified: Int?
-                if let afterFloor {
-                    let afterOutbox = try ReceiverStats.fetch(port: hooks.port)
-                    counted = afterOutbox.received - afterFloor.received
-                    verified = afterOutbox.verified - afterFloor.verified
-                    log("receiver: \(counted!) requests, \(verified!) signatures verified, \(afterOutbox.unique - afterFloor.unique) distinct webhook-ids")
-                    guard verified == messages else {
-                        throw RosterFlowError(.storage, "the receiver verified \(verified!) of \(messages) webhooks")
+                do {
+                    let peer = try startReceiver(sampling: true)
+                    defer { peer.stop() }
+                    hookConfig.webhooks = [WebhookSubscriber(name: "bench", url: "http://127.0.0.1:\(peer.port)/hooks", secret: Secret(secret))]
+                    outbox = try Self.outboxRun(
+                        folder: folder + "/hooks", config: hookConfig, catalog: catalog, messages: messages, batch: batch,
+                        peer: peer.process.processIdentifier)
+                    if let stats = try checkedStats(peer, expecting: messages, run: "outbox") {
+                        (counted, verified) = (stats.received, stats.verified)
+                        log("receiver: \(stats.received) requests, \(stats.verified) signatures verified, \(stats.unique) distinct webhook-ids")
                     }
                 }
-                let pythonHooks = skipPython ? 0 : try Self.python(
-                    python, peers + "/python_loop.py", ["webhook", "--port", "\(hooks.port)", "--count", "\(messages)", "--secret", secret])
-                log("python urllib loop: \(Int(pythonHooks)) messages/s")
+                let webhooks = outbox.rate
+                log("rosterflow webhooks: \(Int(webhooks)) messages/s, \(Int(outbox.cpu)) µs CPU each, receiver \(Int(outbox.peerCPU)) µs")
+
+                var pythonHooks = 0.0
+                if !skipPython {
+                    let peer = try startReceiver(sampling: false)
+                    defer { peer.stop() }
+                    pythonHooks = try Self.python(
+                        python, peers + "/python_loop.py", ["webhook", "--port", "\(peer.port)", "--count", "\(messages)", "--secret", secret])
+                    _ = try checkedStats(peer, expecting: messages, run: "Python loop")
+                    log("python urllib loop: \(Int(pythonHooks)) messages/s")
+                }
 
                 var sampled: Int?
                 var sampledVerified: Int?
                 if receiver == "rosterflow" {
-                    let total = try ReceiverStats.fetch(port: hooks.port)
-                    guard total.verified == total.received else {
-                        throw RosterFlowError(.storage, "the receiver refused \(total.rejected) of \(total.received) signatures")
-                    }
                     let (good, all) = try Self.verifySample(python, peers + "/verify_sample.py", samplePath, secret: secret)
                     log("\(good)/\(all) sampled signatures verified independently (Python standardwebhooks)")
                     guard all > 0, good == all else {

@@ -69,6 +69,35 @@ final class BenchReceiverTests: WorkerHarness {
         XCTAssertEqual(check.terminationStatus, 1)
     }
 
+    /// The benchmark itself, small: every e-mail reaches aiosmtpd, every webhook verifies at a receiver of its own,
+    /// the sample verifies in Python, and the report carries the rates and the CPU each webhook cost RosterFlow.
+    func testBenchNotifyMeasuresEveryChannelAgainstRealPeers() throws {
+        let python = repositoryRoot + "/.venv-test/bin/python3"
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            return XCTFail("\(python) is missing: run scripts/install-test-peers")
+        }
+        let bench = Process()
+        bench.executableURL = URL(fileURLWithPath: CLITests.binary)
+        bench.currentDirectoryURL = URL(fileURLWithPath: repositoryRoot)
+        bench.arguments = ["bench", "notify", "--messages", "300", "--sample", "20", "--json"]
+        let out = Pipe()
+        bench.standardOutput = out
+        bench.standardError = FileHandle.nullDevice
+        try bench.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        bench.waitUntilExit()
+        XCTAssertEqual(bench.terminationStatus, 0, String(decoding: data, as: UTF8.self))
+        let report = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any], String(decoding: data, as: UTF8.self))
+        XCTAssertEqual(report["receiverVerified"] as? Int, 300)
+        XCTAssertEqual(report["receiverCounted"] as? Int, 300)
+        XCTAssertEqual(report["sampledSignatures"] as? Int, 20)
+        XCTAssertEqual(report["sampledVerifiedIndependently"] as? Int, 20)
+        for key in ["emailPerSecond", "pythonEmailPerSecond", "webhooksPerSecond", "pythonWebhooksPerSecond",
+                    "webhookTransportFloorPerSecond", "webhookCPUMicroseconds"] {
+            XCTAssertGreaterThan(report[key] as? Double ?? 0, 0, key)
+        }
+    }
+
     /// Sends `request` on a new loopback connection and returns everything the server answered before closing.
     func httpExchange(port: Int, _ request: String) throws -> String {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
