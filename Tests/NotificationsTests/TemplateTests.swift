@@ -55,6 +55,20 @@ final class TemplateTests: XCTestCase {
         XCTAssertFalse(mail.html.contains("<Sons>"))
     }
 
+    func testTheDateHeaderIsWhatAnRFC5322DateFormatterWrites() {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss '+0000'"
+        // Every weekday and month, a leap day, the first and last second of a year, fractions of a second.
+        var instants: [Double] = [0, 951_782_400, 1_709_164_800.999, 1_798_761_599, 1_798_761_600, 1_795_490_882.5]
+        for day in 0..<400 { instants.append(1_767_225_600 + Double(day) * 86_400 + Double(day * 3_671 % 86_400)) }
+        for instant in instants {
+            let date = Date(timeIntervalSince1970: instant)
+            XCTAssertEqual(MIME.rfc5322Date(date), formatter.string(from: date), "\(instant)")
+        }
+    }
+
     func testNonASCIISubjectIsEncodedAsRFC2047Words() {
         let encoded = MIME.unstructured("École Saint-Étienne: choisissez l'heure — très long sujet pour plier les mots encodés")
         XCTAssertTrue(encoded.hasPrefix("=?UTF-8?B?"))
