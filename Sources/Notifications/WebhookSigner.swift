@@ -67,9 +67,8 @@ public struct WebhookSigner: Sendable {
             body.withUnsafeBytes { signature(id: id, timestamp: String(timestamp), body: $0) }
         }
 
-        /// The `webhook-signature` header value for a body in memory and a timestamp as it is sent (a receiver
-        /// checks the header's text as received).
-        public func signature(id: String, timestamp: String, body: UnsafeRawBufferPointer) -> String {
+        /// The `webhook-signature` header value for a body in memory and the timestamp as it is sent.
+        func signature(id: String, timestamp: String, body: UnsafeRawBufferPointer) -> String {
             var mac = inner
             var prefix = id
             prefix += "."
