@@ -6,6 +6,7 @@ public struct MailAddress: Sendable, Equatable {
     /// `user@host`
     public var address: String
 
+    /// An address with an optional display name, taken as given (``parse(_:)`` is the one that checks it).
     public init(name: String? = nil, address: String) {
         self.name = name
         self.address = address
@@ -43,6 +44,7 @@ public struct RenderedMail: Sendable, Equatable {
     public var text: String
     public var html: String
 
+    /// A rendered mail with every part given.
     public init(subject: String, text: String, html: String) {
         self.subject = subject
         self.text = text

@@ -8,6 +8,7 @@ public struct Secret: Sendable, Equatable, CustomStringConvertible, CustomDebugS
     /// The secret itself; read it only where it is used (a transport), never to print.
     public let reveal: String
 
+    /// Wraps `value` so that it prints as `<redacted>`.
     public init(_ value: String) {
         reveal = value
     }
@@ -25,6 +26,7 @@ public struct WebhookSubscriber: Sendable, Equatable {
     /// `whsec_<base64>` (Standard Webhooks).
     public var secret: Secret
 
+    /// A subscriber with every field given; the secret is not checked here (loading a configuration checks it).
     public init(name: String, url: String, secret: Secret) {
         self.name = name
         self.url = url
@@ -41,6 +43,7 @@ public struct RetryPolicy: Sendable, Equatable {
     /// Attempts before a delivery is dead-lettered.
     public var maxAttempts: Int = 8
 
+    /// A policy with the given delays (in seconds) and attempt limit; by default 30 seconds, one hour and 8 attempts.
     public init(baseSeconds: Double = 30, maxSeconds: Double = 3_600, maxAttempts: Int = 8) {
         self.baseSeconds = baseSeconds
         self.maxSeconds = maxSeconds
@@ -75,6 +78,8 @@ public struct SMTPSettings: Sendable, Equatable {
     /// The whole exchange of one message, connection included.
     public var timeoutSeconds: Double = 60
 
+    /// Settings for the server at `url`, with optional credentials; TLS verification, the CA file and the timeouts keep
+    /// their defaults (set them afterwards).
     public init(url: String, username: String? = nil, password: Secret? = nil, startTLS: Bool = false) {
         self.url = url
         self.username = username
@@ -113,6 +118,7 @@ public struct NotificationConfig: Sendable, Equatable {
     /// The Templates folder; nil: `Templates` in the current folder.
     public var templatesPath: String?
 
+    /// The defaults: no SMTP server (mail is spooled), no webhook subscribers, no configured recipients, e-mail on.
     public init() {}
 
     /// Reads `file` (JSON) when given, then applies the environment on top.

@@ -19,6 +19,7 @@ public struct NotificationError: CodedError {
     public var code: Code
     public var message: String
 
+    /// An error with a stable code and a message a person can act on.
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message

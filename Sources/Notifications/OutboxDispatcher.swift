@@ -15,6 +15,7 @@ public struct DispatchReport: Sendable, Equatable, Codable {
     /// Outcomes not recorded because another dispatcher had taken the delivery over (its lease had run out).
     public var lostLeases = 0
 
+    /// An empty report: every count zero.
     public init() {}
 }
 

@@ -10,12 +10,15 @@ public struct DispatcherService: Service {
     public let pollInterval: Duration
     public let logger: Logger
 
+    /// A service that runs `dispatcher`, pausing for `pollInterval` after a pass that found nothing to do.
     public init(dispatcher: OutboxDispatcher, pollInterval: Duration = .seconds(1), logger: Logger) {
         self.dispatcher = dispatcher
         self.pollInterval = pollInterval
         self.logger = logger
     }
 
+    /// Runs dispatcher passes until graceful shutdown or cancellation, logging each pass that did something; a pass
+    /// that fails is logged and the next one goes ahead. On the way out it gives back the claims it still holds.
     public func run() async throws {
         logger.info("outbox dispatcher started", metadata: ["worker": "\(dispatcher.workerID)"])
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
@@ -49,6 +52,7 @@ public struct PeriodicService: Service {
     public let logger: Logger
     let body: @Sendable () async throws -> Void
 
+    /// A service that runs `body` every `interval`; `name` identifies it in the log.
     public init(name: String, interval: Duration, logger: Logger, body: @escaping @Sendable () async throws -> Void) {
         self.name = name
         self.interval = interval
@@ -56,6 +60,8 @@ public struct PeriodicService: Service {
         self.body = body
     }
 
+    /// Runs `body`, then waits `interval`, until graceful shutdown or cancellation; an error from `body` is logged and
+    /// the next run goes ahead.
     public func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {

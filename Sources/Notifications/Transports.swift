@@ -25,6 +25,7 @@ public struct WebhookRequest: Sendable {
     public var body: Data
     public var timeoutSeconds: Double
 
+    /// A request with every field given.
     public init(url: String, headers: [(String, String)], body: Data, timeoutSeconds: Double) {
         self.url = url
         self.headers = headers
@@ -42,6 +43,8 @@ public protocol WebhookTransport: AnyObject {
 }
 
 extension WebhookTransport {
+    /// Sends the requests one after another with ``post(url:headers:body:timeoutSeconds:)``, ignoring
+    /// `concurrencyPerHost`; returns the outcomes in the requests' order.
     public func post(_ requests: [WebhookRequest], concurrencyPerHost: Int) -> [DeliveryOutcome] {
         requests.map { post(url: $0.url, headers: $0.headers, body: $0.body, timeoutSeconds: $0.timeoutSeconds) }
     }
@@ -52,10 +55,13 @@ extension WebhookTransport {
 public final class SpoolMailTransport: MailTransport {
     public let folder: String
 
+    /// A transport that writes into `folder`, which is created (with its parents) when it is missing.
     public init(folder: String) {
         self.folder = folder
     }
 
+    /// Writes `message` to `<folder>/<messageID>.eml` (characters other than letters, digits, `_`, `-` and `.` become
+    /// `_`), replacing an earlier copy; `sender` and `recipients` are not used. A failed write is retried later.
     public func send(message: String, messageID: String, sender: String, recipients: [String]) -> DeliveryOutcome {
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -75,11 +81,16 @@ public final class CurlSMTPTransport: MailTransport {
     let settings: SMTPSettings
     private let easy: CurlEasy
 
+    /// A transport for `settings`, with its own libcurl handle.
+    ///
+    /// - Throws: ``NotificationError/Code/transport`` when libcurl cannot be initialised.
     public init(settings: SMTPSettings) throws {
         self.settings = settings
         easy = try CurlEasy()
     }
 
+    /// Sends `message` from `sender` to `recipients` over the kept connection. A 5xx reply fails for good; a 4xx reply,
+    /// or none at all (connection, TLS, timeout), is retried.
     public func send(message: String, messageID: String, sender: String, recipients: [String]) -> DeliveryOutcome {
         let settings = self.settings
         let result = easy.perform(
@@ -131,10 +142,14 @@ public final class CurlWebhookTransport: WebhookTransport {
         multi = try CurlMulti(maxConnectionsPerHost: maxConnectionsPerHost)
     }
 
+    /// Sends one request, as a batch of one through ``post(_:concurrencyPerHost:)``.
     public func post(url: String, headers: [(String, String)], body: Data, timeoutSeconds: Double) -> DeliveryOutcome {
         post([WebhookRequest(url: url, headers: headers, body: body, timeoutSeconds: timeoutSeconds)], concurrencyPerHost: 1)[0]
     }
 
+    /// Sends every request, at most `concurrencyPerHost` at once to one host; returns the outcomes in order. A 2xx
+    /// status is delivered; 429, 5xx (no sooner than a `Retry-After` asks) and transfer errors are retried; any other
+    /// status fails.
     public func post(_ requests: [WebhookRequest], concurrencyPerHost: Int) -> [DeliveryOutcome] {
         multi.post(requests, concurrencyPerHost: concurrencyPerHost).map(Self.classify)
     }

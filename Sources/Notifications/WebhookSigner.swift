@@ -82,6 +82,7 @@ public struct WebhookSigner: Sendable {
             return result.finalize().withUnsafeBytes { "v1," + Base64.encode($0) }
         }
 
+        /// The three Standard Webhooks headers, signed with the session's prepared key.
         public func headers(id: String, timestamp: Int, body: Data) -> [(String, String)] {
             [("webhook-id", id), ("webhook-timestamp", String(timestamp)),
              ("webhook-signature", signature(id: id, timestamp: timestamp, body: body))]

@@ -26,6 +26,8 @@ public struct RosterFlowError: CodedError {
     /// The more specific code of the module error this one translates (e.g. `role-not-allowed`, `stale-instance`).
     public var cause: String?
 
+    /// An error with a code and a plain message; `allowedEvents` lists what the workflow allows instead of a refused
+    /// event, and `cause` is the code of the module error this one translates (see ``wrap(_:)``).
     public init(_ code: Code, _ message: String, allowedEvents: [String] = [], cause: String? = nil) {
         self.code = code
         self.message = message

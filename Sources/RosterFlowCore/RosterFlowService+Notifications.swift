@@ -8,6 +8,7 @@ public struct NotificationUse: Sendable, Codable, Equatable {
     public var template: String
     public var recipient: String
 
+    /// A use with every field given.
     public init(workflow: String, template: String, recipient: String) {
         self.workflow = workflow
         self.template = template

@@ -335,6 +335,9 @@ extension RosterFlowService {
         return view
     }
 
+    /// A sync run with its validation report and the merges it proposed.
+    ///
+    /// - Throws: ``RosterFlowError/Code/notFound`` when there is no run with that id.
     public func syncRun(id: String) throws -> SyncRunView {
         guard let (run, merges) = try read({ tx in try tx.syncRun(id: id).map { ($0, try tx.proposedMerges(runID: id)) } }) else {
             throw RosterFlowError(.notFound, "there is no sync run \(id); `rosterflow sync list` shows them")
@@ -362,6 +365,7 @@ extension RosterFlowService {
         }.joined(separator: "\n")
     }
 
+    /// Sync runs, newest first, of one integration or (nil) of all, without their validation reports.
     public func syncRuns(integrationID: String? = nil) throws -> [SyncRunView] {
         try read { try $0.syncRuns(integrationID: integrationID) }.map { Self.view($0, withReport: false) }
     }

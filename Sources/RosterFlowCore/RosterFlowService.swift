@@ -104,6 +104,7 @@ public final class RosterFlowService: Sendable {
         }
     }
 
+    /// Every customer in the registry, by tenant id.
     public func customers() throws -> [CustomerRecord] {
         try read { try $0.customers() }
     }

@@ -11,6 +11,8 @@ public struct SyncPolicy: Sendable, Equatable, Codable {
     /// Hold the run when it would update more than this share of the held records of an entity.
     public var maxUpdateShare: Double
 
+    /// A policy; by default omitted records of every entity are deleted, and a run is held when it would delete more
+    /// than 10% of the held users, classes or enrollments, or update more than 75% of an entity's held records.
     public init(implicitDeletes: Set<String> = Set(RosterEntity.allCases.map(\.rawValue)), maxDeleteShare: Double = 0.10,
                 maxUpdateShare: Double = 0.75) {
         self.implicitDeletes = implicitDeletes
@@ -101,6 +103,7 @@ public struct SyncPlan: Sendable {
 public struct SyncPlanner: Sendable {
     public var policy: SyncPolicy
 
+    /// A planner that applies `policy` (by default ``SyncPolicy``'s defaults).
     public init(policy: SyncPolicy = SyncPolicy()) {
         self.policy = policy
     }
@@ -431,6 +434,8 @@ public struct SyncDiff: Sendable {
     private var countsByEntity: [EntityCounts]
     public private(set) var incomingClassCourse: [String: String] = [:]
 
+    /// A diff against the held digests, by sourcedId, of each entity (named by its `RosterEntity` raw value; other
+    /// names are ignored).
     public init(heldDigests: [String: [String: Int64]]) {
         var unseen = [[String: Int64]](repeating: [:], count: RosterEntity.allCases.count)
         var heldCounts = [Int](repeating: 0, count: RosterEntity.allCases.count)
@@ -486,6 +491,8 @@ public struct SyncDiff: Sendable {
     /// sourcedIds the bundle marked `tobedeleted`.
     public func explicitDeletes(_ entity: RosterEntity) -> Set<String> { explicitByEntity[entity.index] }
 
+    /// The counts of `entity` so far: incoming rows, adds, updates and unchanged records (the planner fills in the held
+    /// count and the deletes).
     public func counts(_ entity: RosterEntity) -> EntityCounts { countsByEntity[entity.index] }
 
     /// Whether the integration holds a record (answers the reader's reference checks). Records already seen in this

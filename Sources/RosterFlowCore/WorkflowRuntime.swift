@@ -23,6 +23,7 @@ public struct Sender: Sendable, Equatable {
     public var actor: String
     public var role: Role
 
+    /// A sender acting as `actor` in `role`.
     public init(actor: String, role: Role) {
         self.actor = actor
         self.role = role

@@ -6,20 +6,25 @@ public struct JSONText: Sendable {
     /// Whether the next key or value is the first in its object.
     private var first = true
 
+    /// An empty text with room for `capacity` bytes before it grows.
     public init(capacity: Int = 512) {
         bytes.reserveCapacity(capacity)
     }
 
+    /// Starts an object (`{`); the next key is its first.
     public mutating func open() {
         bytes.append(UInt8(ascii: "{"))
         first = true
     }
 
+    /// Ends the current object (`}`).
     public mutating func close() {
         bytes.append(UInt8(ascii: "}"))
         first = false
     }
 
+    /// Writes a key, escaped and quoted, with the comma before it when it is not the first in its object, and the colon
+    /// after it.
     public mutating func key(_ name: String) {
         if !first { bytes.append(UInt8(ascii: ",")) }
         first = false
@@ -27,6 +32,7 @@ public struct JSONText: Sendable {
         bytes.append(UInt8(ascii: ":"))
     }
 
+    /// Writes a string value (after ``key(_:)``), quoted and escaped as JSONSerialization does.
     public mutating func string(_ value: String) {
         bytes.append(UInt8(ascii: "\""))
         var value = value

@@ -36,6 +36,7 @@ public struct DeliveryRecord: Sendable, Codable, Equatable {
     public var deliveredAt: Double?
     public var createdAt: Double
 
+    /// A delivery with every field given; by default a new one: pending, not attempted and not claimed.
     public init(
         id: String, outboxID: String, channel: String, destination: String, status: Status = .pending, attempts: Int = 0,
         nextAttemptAt: Double, claimedBy: String? = nil, leaseUntil: Double? = nil, lastError: String? = nil,
@@ -84,6 +85,7 @@ extension StoreTransaction {
         public var leaseSeconds: Double
         public var limit: Int
 
+        /// A claim for `worker` of at most `limit` deliveries, each leased for `leaseSeconds`.
         public init(worker: String, leaseSeconds: Double, limit: Int) {
             self.worker = worker
             self.leaseSeconds = leaseSeconds
@@ -194,6 +196,8 @@ extension StoreTransaction {
         public var error: String?
         public var nextAttemptAt: Double?
 
+        /// An outcome with every field given; `nextAttemptAt` is when to retry a `.pending` delivery (nil keeps the
+        /// time it had).
         public init(id: String, status: DeliveryRecord.Status, error: String?, nextAttemptAt: Double?) {
             self.id = id
             self.status = status

@@ -14,6 +14,7 @@ public struct InstanceRecord: Sendable, Codable, Equatable {
     public var enteredAt: Double
     public var updatedAt: Double
 
+    /// An instance with every field given; a new one starts at row version 1.
     public init(
         id: String, workflow: String, version: Int, state: String, previousState: String? = nil, subjectTitle: String,
         rowVersion: Int = 1, createdAt: Double, enteredAt: Double, updatedAt: Double
@@ -75,6 +76,7 @@ public struct OutboxRecord: Sendable, Codable, Equatable {
     public var createdAt: Double
     public var lastError: String?
 
+    /// A message with every field given; by default a new one: `pending`, not attempted yet.
     public init(
         id: String, instanceID: String, transitionSeq: Int64?, channel: String, recipient: String, template: String,
         payload: String, status: String = "pending", attempts: Int = 0, nextAttemptAt: Double, createdAt: Double,
@@ -102,6 +104,7 @@ public struct CustomerRecord: Sendable, Codable, Equatable {
     public var contactEmail: String
     public var importedAt: Double
 
+    /// A registry entry with every field given.
     public init(tenantID: String, district: String, contactEmail: String, importedAt: Double) {
         self.tenantID = tenantID
         self.district = district
@@ -126,6 +129,8 @@ public struct IntegrationRecord: Sendable, Codable, Equatable {
     public var nextSyncAt: Double?
     public var createdAt: Double
 
+    /// An integration with every field given; the sync time, its zone and the next sync instant stay nil until a sync
+    /// time is set.
     public init(
         id: String, tenantID: String, district: String, permission: String, contactEmail: String,
         syncTime: String? = nil, timezone: String? = nil, nextSyncAt: Double? = nil, createdAt: Double
@@ -155,6 +160,8 @@ public struct CourseRecord: Sendable, Codable, Equatable {
     public var lockedAt: Double?
     public var createdAt: Double
 
+    /// A course with every field given; the catalog mapping and the lock time stay nil until the course is mapped and
+    /// locked.
     public init(
         id: String, integrationID: String, sourcedID: String, title: String, catalogTitle: String? = nil,
         baseID: String? = nil, lockedAt: Double? = nil, createdAt: Double

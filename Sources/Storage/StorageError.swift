@@ -2,6 +2,7 @@ import CodedErrors
 
 /// Errors from the store, each with a stable code and a message a person can act on.
 public struct StorageError: CodedError {
+    /// Stable codes; RosterFlowCore translates each into one of its own.
     public enum Code: String, Sendable, Codable {
         /// Someone else changed the instance since the caller read it.
         case staleInstance = "stale-instance"
@@ -15,6 +16,7 @@ public struct StorageError: CodedError {
     public var code: Code
     public var message: String
 
+    /// An error with a stable code and a message a person can act on.
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message

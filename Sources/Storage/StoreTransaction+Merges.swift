@@ -14,6 +14,7 @@ public struct SourcedIDMerge: Sendable, Equatable, Codable {
     /// `proposed` until the run is decided, then `merged`, `declined` (approved with --no-merge) or `dropped` (rejected).
     public var status: String
 
+    /// A merge with every field given; a new one is `proposed`.
     public init(entity: String, oldID: String, newID: String, matchedOn: String, value: String, status: String = "proposed") {
         self.entity = entity
         self.oldID = oldID

@@ -14,6 +14,7 @@ public struct RosterRecord: Sendable, Equatable, Codable {
     public var ref3: String?
     public var title: String?
 
+    /// A record with every field given; `entity` is a `RosterEntity` raw value.
     public init(entity: String, sourcedID: String, digest: Int64, ref1: String? = nil, ref2: String? = nil,
                 ref3: String? = nil, title: String? = nil) {
         self.entity = entity
@@ -28,6 +29,7 @@ public struct RosterRecord: Sendable, Equatable, Codable {
 
 /// One change of a sync's change set.
 public struct RosterChange: Sendable, Equatable, Codable {
+    /// What a change does to the held record.
     public enum Operation: String, Sendable, Codable {
         case add, update, delete
     }
@@ -37,6 +39,7 @@ public struct RosterChange: Sendable, Equatable, Codable {
     /// A delete held back by `sync approve --without-deletes`.
     public var parked: Bool
 
+    /// A change with every field given; by default not parked.
     public init(operation: Operation, record: RosterRecord, parked: Bool = false) {
         self.operation = operation
         self.record = record
@@ -66,6 +69,7 @@ public struct SyncRunRecord: Sendable, Equatable, Codable {
     /// The sync policy the run was planned with (JSON).
     public var policy: String?
 
+    /// A run with every field given; `reasons`, `counts`, `report` and `policy` are JSON text.
     public init(id: String, integrationID: String, bundle: String, startedAt: Double, finishedAt: Double?, decision: String,
                 reasons: String, counts: String, report: String, basedOnRun: String?, bundleSHA256: String? = nil,
                 policy: String? = nil) {
@@ -97,6 +101,7 @@ public struct RosterHistoryEntry: Sendable, Equatable, Codable {
     /// For a merge: the other sourcedId.
     public var mergedWith: String? = nil
 
+    /// An entry with every field given; `mergedWith` only for a merge.
     public init(integrationID: String, entity: String, sourcedID: String, runID: String, operation: String, title: String?,
                 at: Double, mergedWith: String? = nil) {
         self.integrationID = integrationID
@@ -258,6 +263,7 @@ extension StoreTransaction {
         try db.execute(sql: "DELETE FROM sync_changes WHERE run_id = ?", arguments: [runID])
     }
 
+    /// Stores a new sync run as given; its id must not be in use.
     public func insertSyncRun(_ run: SyncRunRecord) throws {
         try db.execute(sql: """
             INSERT INTO sync_runs (id, integration_id, bundle, started_at, finished_at, decision, reasons, counts, report,
@@ -267,11 +273,13 @@ extension StoreTransaction {
                              run.counts, run.report, run.basedOnRun, run.bundleSHA256, run.policy])
     }
 
+    /// Records a run's decision and when it was made (`finishedAt`); an unknown id changes nothing.
     public func updateSyncRunDecision(id: String, decision: String, finishedAt: Double) throws {
         try db.execute(sql: "UPDATE sync_runs SET decision = ?, finished_at = ? WHERE id = ?",
                        arguments: [decision, finishedAt, id])
     }
 
+    /// The sync run with that id, or nil when there is none.
     public func syncRun(id: String) throws -> SyncRunRecord? {
         try Row.fetchOne(db, sql: "SELECT * FROM sync_runs WHERE id = ?", arguments: [id]).map(Self.syncRun)
     }
@@ -348,10 +356,13 @@ extension StoreTransaction {
         try String.fetchOne(db, sql: "SELECT sync_policy FROM integrations WHERE id = ?", arguments: [integrationID])
     }
 
+    /// Stores an integration's sync policy as JSON, as ``syncPolicyJSON(integrationID:)`` reads it back; an unknown id
+    /// changes nothing.
     public func setSyncPolicyJSON(integrationID: String, json: String) throws {
         try db.execute(sql: "UPDATE integrations SET sync_policy = ? WHERE id = ?", arguments: [json, integrationID])
     }
 
+    /// The folder or .zip an integration's nightly sync reads; nil when none is set or there is no such integration.
     public func syncSource(integrationID: String) throws -> String? {
         try String.fetchOne(db, sql: "SELECT sync_source FROM integrations WHERE id = ?", arguments: [integrationID])
     }

@@ -89,6 +89,7 @@ public struct StoreTransaction {
             createdAt: row.double(7), enteredAt: row.double(8), updatedAt: row.double(9))
     }
 
+    /// Stores a new instance as given; its id must not be in use.
     public func insertInstance(_ instance: InstanceRecord) throws {
         try execute("""
             INSERT INTO workflow_instances
@@ -99,6 +100,7 @@ public struct StoreTransaction {
              instance.subjectTitle, instance.rowVersion, instance.createdAt, instance.enteredAt, instance.updatedAt])
     }
 
+    /// The instance with that id, or nil when there is none.
     public func instance(id: String) throws -> InstanceRecord? {
         try db.fastLookup(Self.instanceByID, [.text(id)], Self.instance)
     }
@@ -155,6 +157,7 @@ public struct StoreTransaction {
         return db.lastInsertedRowID
     }
 
+    /// An instance's history rows, oldest first.
     public func transitions(instanceID: String) throws -> [TransitionRecord] {
         try rows("SELECT * FROM transitions WHERE instance_id = ? ORDER BY seq", [instanceID]).map {
             TransitionRecord(
@@ -166,10 +169,12 @@ public struct StoreTransaction {
 
     // MARK: Timers
 
+    /// Removes every timer armed for an instance.
     public func cancelTimers(instanceID: String) throws {
         try db.fastExecute("DELETE FROM timers WHERE instance_id = ?", [.text(instanceID)])
     }
 
+    /// Arms a timer that sends `event` to the instance at `dueAt`, noting when it was armed and in which state.
     public func armTimer(instanceID: String, event: String, dueAt: Double, armedAt: Double, inState state: String) throws {
         try db.fastExecute(
             "INSERT INTO timers (instance_id, event, due_at, armed_at, armed_in_state) VALUES (?, ?, ?, ?, ?)",
@@ -181,6 +186,7 @@ public struct StoreTransaction {
         try rows("SELECT * FROM timers WHERE due_at <= ? ORDER BY due_at, id LIMIT ?", [now, limit]).map(Self.timer)
     }
 
+    /// The timers armed for an instance, earliest due first.
     public func timers(instanceID: String) throws -> [TimerRecord] {
         try rows("SELECT * FROM timers WHERE instance_id = ? ORDER BY due_at", [instanceID]).map(Self.timer)
     }
@@ -200,6 +206,7 @@ public struct StoreTransaction {
 
     // MARK: Outbox
 
+    /// Writes a message to the outbox as given; it is sent only if this transaction commits.
     public func insertOutbox(_ message: OutboxRecord) throws {
         try db.fastExecute("""
             INSERT INTO outbox (id, instance_id, transition_seq, channel, recipient, template, payload, status,
@@ -211,6 +218,7 @@ public struct StoreTransaction {
              .int(message.attempts), .double(message.nextAttemptAt), .double(message.createdAt), FastValue(message.lastError)])
     }
 
+    /// Outbox messages, oldest first, of one instance or (nil) of all.
     public func outbox(instanceID: String? = nil) throws -> [OutboxRecord] {
         let sql = "SELECT * FROM outbox" + (instanceID == nil ? "" : " WHERE instance_id = ?") + " ORDER BY created_at, rowid"
         return try rows(sql, instanceID.map { [$0] } ?? []).map {
@@ -236,10 +244,12 @@ public struct StoreTransaction {
         return !existed
     }
 
+    /// The registry entry for a tenant id, or nil when there is none.
     public func customer(tenantID: String) throws -> CustomerRecord? {
         try row("SELECT * FROM customers WHERE tenant_id = ?", [tenantID]).map(Self.customer)
     }
 
+    /// Every customer in the registry, by tenant id.
     public func customers() throws -> [CustomerRecord] {
         try rows("SELECT * FROM customers ORDER BY tenant_id").map(Self.customer)
     }
@@ -252,6 +262,7 @@ public struct StoreTransaction {
 
     // MARK: Integrations
 
+    /// Stores a new integration as given; its workflow instance (the same id) must exist already.
     public func insertIntegration(_ integration: IntegrationRecord) throws {
         try execute("""
             INSERT INTO integrations (id, tenant_id, district, permission, contact_email, sync_time, timezone,
@@ -263,6 +274,7 @@ public struct StoreTransaction {
              integration.createdAt])
     }
 
+    /// The integration with that id, or nil when there is none.
     public func integration(id: String) throws -> IntegrationRecord? {
         try db.fastLookup(Self.integrationByID, [.text(id)], Self.integration)
     }
@@ -272,6 +284,7 @@ public struct StoreTransaction {
         try all("SELECT \(Self.integrationColumns) FROM integrations ORDER BY created_at, id", [], Self.integration)
     }
 
+    /// Sets an integration's daily sync time, its time zone and the next sync instant; an unknown id changes nothing.
     public func updateSchedule(integrationID: String, syncTime: String, timezone: String, nextSyncAt: Double) throws {
         try execute(
             "UPDATE integrations SET sync_time = ?, timezone = ?, next_sync_at = ? WHERE id = ?",
@@ -291,6 +304,8 @@ public struct StoreTransaction {
 
     // MARK: Courses
 
+    /// Stores a new course as given; its workflow instance (the same id) and its integration must exist already, and
+    /// the integration must not hold another course with the same sourcedId.
     public func insertCourse(_ course: CourseRecord) throws {
         try execute("""
             INSERT INTO courses (id, integration_id, sourced_id, title, catalog_title, base_id, locked_at, created_at)
@@ -300,24 +315,30 @@ public struct StoreTransaction {
              course.lockedAt, course.createdAt])
     }
 
+    /// The course with that id, or nil when there is none.
     public func course(id: String) throws -> CourseRecord? {
         try db.fastLookup(Self.courseByID, [.text(id)], Self.courseRecord)
     }
 
+    /// An integration's course with that OneRoster sourcedId, or nil when there is none.
     public func course(integrationID: String, sourcedID: String) throws -> CourseRecord? {
         try first("SELECT \(Self.courseColumns) FROM courses WHERE integration_id = ? AND sourced_id = ?", [integrationID, sourcedID],
                   Self.courseRecord)
     }
 
+    /// An integration's courses, oldest first.
     public func courses(integrationID: String) throws -> [CourseRecord] {
         try all("SELECT \(Self.courseColumns) FROM courses WHERE integration_id = ? ORDER BY created_at, id", [integrationID],
                 Self.courseRecord)
     }
 
+    /// Maps a course to a catalog course: its catalog title and the vendor's base course id (the lock is not checked
+    /// here).
     public func updateMapping(courseID: String, catalogTitle: String, baseID: String) throws {
         try db.fastExecute("UPDATE courses SET catalog_title = ?, base_id = ? WHERE id = ?", [.text(catalogTitle), .text(baseID), .text(courseID)])
     }
 
+    /// Locks a course's mapping as of `at`; a course already locked keeps its first lock time.
     public func markLocked(courseID: String, at: Double) throws {
         try db.fastExecute("UPDATE courses SET locked_at = COALESCE(locked_at, ?) WHERE id = ?", [.double(at), .text(courseID)])
     }

@@ -6,6 +6,7 @@ public struct InstancePosition: Sendable, Hashable {
     /// The state it was in before it entered `state` (for `to: previous`).
     public var previousState: String?
 
+    /// A position in `state`, having come from `previousState` (nil when there is none).
     public init(state: String, previousState: String? = nil) {
         self.state = state
         self.previousState = previousState
@@ -28,10 +29,12 @@ public protocol GuardEvaluating {
 public struct GuardTable: GuardEvaluating, Sendable {
     public var guards: [String: @Sendable (String, String) -> GuardVerdict]
 
+    /// A table of guard closures by name, each given the event and the state it is sent in.
     public init(_ guards: [String: @Sendable (_ event: String, _ state: String) -> GuardVerdict] = [:]) {
         self.guards = guards
     }
 
+    /// Calls the closure registered as `name` with the event and state; refuses when there is none. Never throws.
     public func evaluate(guard name: String, event: String, from state: String) throws -> GuardVerdict {
         guard let g = guards[name] else { return .refuse("guard '\(name)' is not implemented") }
         return g(event, state)
@@ -57,6 +60,7 @@ public struct Outcome: Sendable, Equatable {
 
 /// An event refused by the engine. Says what was refused and what is allowed instead.
 public struct EventRefused: CodedError, Equatable {
+    /// Why the event was refused; stable, so scripts may match on them.
     public enum Code: String, Sendable, Codable {
         /// The event does not exist in the current state (or at all).
         case eventNotAllowed = "event-not-allowed"

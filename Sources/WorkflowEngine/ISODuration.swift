@@ -55,6 +55,9 @@ public struct ISODuration: Sendable, Hashable, Codable, CustomStringConvertible 
         self.text = text
     }
 
+    /// Decodes a duration from its text, e.g. `P3D`.
+    ///
+    /// - Throws: `DecodingError.dataCorrupted` when the text is not a duration ``init(_:)`` accepts.
     public init(from decoder: Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let parsed = ISODuration(text) else {
@@ -63,6 +66,7 @@ public struct ISODuration: Sendable, Hashable, Codable, CustomStringConvertible 
         self = parsed
     }
 
+    /// Encodes the duration as the text it was parsed from.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.singleValueContainer()
         try c.encode(text)

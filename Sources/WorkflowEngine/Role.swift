@@ -20,6 +20,7 @@ public enum Role: String, Sendable, Codable, CaseIterable, Hashable, Comparable 
         }
     }
 
+    /// Orders roles as they are declared: vendor admin, DSP, school admin, system.
     public static func < (lhs: Role, rhs: Role) -> Bool {
         allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
     }

@@ -7,6 +7,8 @@ public struct WorkflowCatalog: Sendable {
     /// The YAML text of each definition, by name (stored so old versions survive file edits).
     public private(set) var sources: [String: String]
 
+    /// A catalog of the given definitions, not checked here (``load(from:validator:)`` and
+    /// ``parse(_:validator:earlierProblems:)`` validate); of two with the same name, the first is kept.
     public init(definitions: [WorkflowDefinition], sources: [String: String] = [:]) {
         self.definitions = Dictionary(definitions.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         self.sources = sources

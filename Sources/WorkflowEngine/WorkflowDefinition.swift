@@ -5,6 +5,7 @@ public struct SourceLocation: Sendable, Hashable, Codable, CustomStringConvertib
     /// 1-based line; 0 when unknown.
     public var line: Int
 
+    /// A place in `file` at a 1-based `line` (0 when the line is unknown).
     public init(file: String, line: Int) {
         self.file = file
         self.line = line
@@ -21,6 +22,7 @@ public struct EffectReference: Sendable, Hashable, Codable {
     public var parameters: [String: String]
     public var location: SourceLocation
 
+    /// An effect named `name` with its parameters, as written at `location`.
     public init(name: String, parameters: [String: String] = [:], location: SourceLocation) {
         self.name = name
         self.parameters = parameters
@@ -52,6 +54,7 @@ public struct Transition: Sendable, Hashable, Codable {
     public var defaultReason: String?
     public var location: SourceLocation
 
+    /// A candidate with every field given; by default it has no guards, effects or default reason.
     public init(
         event: String, target: TransitionTarget, guards: [String] = [], roles: [Role], effects: [EffectReference] = [],
         defaultReason: String? = nil, location: SourceLocation
@@ -72,6 +75,7 @@ public struct TimerDefinition: Sendable, Hashable, Codable {
     public var event: String
     public var location: SourceLocation
 
+    /// A timer that sends `event` once the instance has stayed in the state for `duration`.
     public init(duration: ISODuration, event: String, location: SourceLocation) {
         self.duration = duration
         self.event = event
@@ -85,6 +89,7 @@ public struct TaskDefinition: Sendable, Hashable, Codable {
     /// What must happen next, in plain words; `{subject}` is replaced by the instance's subject title.
     public var todo: String
 
+    /// A task for `owner`; `todo` may contain `{subject}`.
     public init(owner: Role, todo: String) {
         self.owner = owner
         self.todo = todo
@@ -107,6 +112,8 @@ public struct StateDefinition: Sendable, Hashable, Codable {
     public var refusals: [String: String]
     public var location: SourceLocation
 
+    /// A state with every field given; by default not final, with no events, timers, effects, task or refusals.
+    /// `eventOrder` should list the keys of `events`: listing and validation go by it.
     public init(
         name: String, isFinal: Bool = false, description: String? = nil, events: [String: [Transition]] = [:],
         eventOrder: [String] = [], timers: [TimerDefinition] = [], onEnter: [EffectReference] = [],
@@ -147,6 +154,8 @@ public struct WorkflowDefinition: Sendable, Hashable, Codable {
     public var stateOrder: [String]
     public var location: SourceLocation
 
+    /// A definition with every field given; `stateOrder` lists the keys of `states` in file order. It is not checked
+    /// here: ``WorkflowValidator`` does that.
     public init(
         name: String, version: Int, description: String? = nil, initialState: String,
         states: [String: StateDefinition], stateOrder: [String], location: SourceLocation

@@ -31,6 +31,7 @@ public struct WorkflowProblem: Error, Sendable, Hashable, Codable, CustomStringC
     public var state: String?
     public var message: String
 
+    /// A problem with its code, its place, the state it is in (when it is in one) and a message a person can act on.
     public init(_ code: Code, at location: SourceLocation, state: String? = nil, _ message: String) {
         self.code = code
         self.location = location
@@ -49,6 +50,7 @@ public struct WorkflowProblem: Error, Sendable, Hashable, Codable, CustomStringC
 public struct WorkflowValidationError: Error, Sendable, CustomStringConvertible {
     public var problems: [WorkflowProblem]
 
+    /// An error listing every problem found.
     public init(problems: [WorkflowProblem]) {
         self.problems = problems
     }

@@ -10,11 +10,14 @@ public struct WorkflowValidator: Sendable {
     /// Effect names implemented in Swift; nil skips the check.
     public var knownEffects: Set<String>?
 
+    /// A validator that checks guard and effect names against the given sets; nil skips that check.
     public init(knownGuards: Set<String>? = nil, knownEffects: Set<String>? = nil) {
         self.knownGuards = knownGuards
         self.knownEffects = knownEffects
     }
 
+    /// Every problem found in `definition`; empty when it has none. It does not throw, so the problems of many files
+    /// can be gathered and reported together.
     public func validate(_ definition: WorkflowDefinition) -> [WorkflowProblem] {
         var problems: [WorkflowProblem] = []
         let states = definition.states

@@ -50,6 +50,8 @@ struct StoreOptions: ParsableArguments {
 }
 
 extension Role: ExpressibleByArgument {
+    /// Reads a role from a command-line argument in the YAML (`school_admin`) or CLI (`school-admin`) spelling, in any
+    /// case; nil for anything else.
     public init?(argument: String) {
         self.init(parsing: argument)
     }
