@@ -43,32 +43,23 @@ final class CurlEasy {
         var offset = 0
         var replies: [String] = []
         var body = Data()
-        /// SMTP: replies come through the debug callback, and the header callback is ignored.
-        var collectsReplies: Bool
 
-        init(upload: Data, collectsReplies: Bool) {
+        init(upload: Data) {
             self.upload = upload
-            self.collectsReplies = collectsReplies
         }
     }
 
-    /// Resets the handle's options (keeping its connections), lets `configure` set this transfer's, and performs it.
-    func perform(upload: Data, smtp: Bool, headers: [String] = [], recipients: [String] = [], configure: (CurlEasy) -> Void)
-        -> Result
-    {
+    /// One SMTP transfer: resets the handle's options (keeping its connection), uploads `upload` to `recipients`
+    /// with the options `configure` sets, and keeps the server's reply lines (they reach the debug callback only).
+    func perform(upload: Data, recipients: [String], configure: (CurlEasy) -> Void) -> Result {
         curl_easy_reset(handle)
-        let state = TransferState(upload: upload, collectsReplies: smtp)
+        let state = TransferState(upload: upload)
         let unmanaged = Unmanaged.passRetained(state)
         defer { unmanaged.release() }
         let userData = unmanaged.toOpaque()
-        var headerList: UnsafeMutablePointer<curl_slist>?
-        for header in headers { headerList = curl_slist_append(headerList, header) }
         var recipientList: UnsafeMutablePointer<curl_slist>?
         for recipient in recipients { recipientList = curl_slist_append(recipientList, recipient) }
-        defer {
-            curl_slist_free_all(headerList)
-            curl_slist_free_all(recipientList)
-        }
+        defer { curl_slist_free_all(recipientList) }
         errorBuffer.withUnsafeMutableBufferPointer { buffer in
             buffer[0] = 0
             _ = rf_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, buffer.baseAddress)
@@ -76,17 +67,11 @@ final class CurlEasy {
         set(CURLOPT_NOSIGNAL, 1)
         _ = rf_curl_setopt_data_callback(handle, CURLOPT_WRITEFUNCTION, curlWrite)
         _ = rf_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, userData)
-        _ = rf_curl_setopt_data_callback(handle, CURLOPT_HEADERFUNCTION, curlHeader)
-        _ = rf_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, userData)
         _ = rf_curl_setopt_data_callback(handle, CURLOPT_READFUNCTION, curlRead)
         _ = rf_curl_setopt_pointer(handle, CURLOPT_READDATA, userData)
-        if smtp {
-            // SMTP replies reach the debug callback only.
-            set(CURLOPT_VERBOSE, 1)
-            _ = rf_curl_setopt_debug_callback(handle, curlDebug)
-            _ = rf_curl_setopt_pointer(handle, CURLOPT_DEBUGDATA, userData)
-        }
-        if let headerList { _ = rf_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList) }
+        set(CURLOPT_VERBOSE, 1)
+        _ = rf_curl_setopt_debug_callback(handle, curlDebug)
+        _ = rf_curl_setopt_pointer(handle, CURLOPT_DEBUGDATA, userData)
         if let recipientList { _ = rf_curl_setopt_slist(handle, CURLOPT_MAIL_RCPT, recipientList) }
         configure(self)
         let code = curl_easy_perform(handle)
@@ -123,9 +108,9 @@ private func curlHeader(_ buffer: UnsafeMutablePointer<CChar>?, _ size: Int, _ c
     guard let buffer, let userData else { return 0 }
     let state = Unmanaged<CurlEasy.TransferState>.fromOpaque(userData).takeUnretainedValue()
     let length = size * count
-    // HTTP: only `Retry-After` is read (see CurlWebhookTransport.retryAfter), so only it is kept.
+    // HTTP (webhooks): only `Retry-After` is read (see CurlWebhookTransport.retryAfter), so only it is kept.
     let prefix = "retry-after:".utf8
-    if !state.collectsReplies, length > prefix.count {
+    if length > prefix.count {
         let bytes = UnsafeRawBufferPointer(start: buffer, count: length)
         if zip(bytes, prefix).allSatisfy({ $0 | 0x20 == $1 || $0 == $1 }) {
             let line = String(decoding: bytes, as: UTF8.self)
@@ -174,7 +159,7 @@ final class CurlMulti {
     /// One reusable easy handle and the state of the transfer it carries.
     final class Transfer {
         let handle: UnsafeMutableRawPointer
-        let state = CurlEasy.TransferState(upload: Data(), collectsReplies: false)
+        let state = CurlEasy.TransferState(upload: Data())
         let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
         var headerList: UnsafeMutablePointer<curl_slist>?
         var index = 0

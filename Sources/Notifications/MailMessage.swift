@@ -85,17 +85,9 @@ public enum MIME {
         return out
     }
 
-    /// `Tue, 24 Nov 2026 03:28:02 +0000`: the instant in UTC, to the second (RFC 5322 section 3.3), written from
-    /// gmtime_r without a DateFormatter (building one cost more than the rest of a message's composition).
+    /// `Tue, 24 Nov 2026 03:28:02 +0000`: the instant in UTC, to the second (RFC 5322 section 3.3).
     public static func rfc5322Date(_ date: Date) -> String {
-        var time = time_t(date.timeIntervalSince1970.rounded(.down))
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
-            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) +0000"
+        UTCTime(date.timeIntervalSince1970).rfc5322
     }
 
     /// An unstructured header value (Subject): as is when it is printable ASCII, else RFC 2047 `B` encoded words.

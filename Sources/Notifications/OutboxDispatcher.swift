@@ -333,14 +333,13 @@ public final class OutboxDispatcher: Sendable {
         let hooks = prepared.hooks
         let requests = prepared.requests
         let batch = Batch(count: mail.count)
-        let mailItems = mail
         let group = DispatchGroup()
         for index in 0..<min(slots.count, mail.count) {
             let slot = slots[index]
             group.enter()
             let thread = Thread { [self] in
                 while let next = batch.take() {
-                    let (position, values) = mailItems[next]
+                    let (position, values) = mail[next]
                     batch.put(next, sendMail(claimed[position].message, values: values, slot: slot))
                 }
                 group.leave()
@@ -442,7 +441,7 @@ public final class OutboxDispatcher: Sendable {
         }
         json.close()
         json.close()
-        json.key("timestamp"); json.string(JSONText.iso8601(message.createdAt))
+        json.key("timestamp"); json.string(UTCTime(message.createdAt).iso8601)
         json.key("type"); json.string("rosterflow.notification.\(message.template)")
         json.close()
         return Data(json.bytes)
@@ -539,16 +538,5 @@ final class Batch: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return slots.map { $0 ?? OutboxDispatcher.Attempt(result: .retry("not attempted", after: nil)) }
-    }
-}
-
-extension JSONText {
-    /// `2026-11-24T05:50:55Z`: the instant in UTC to the second, as ISO8601DateFormatter writes it by default.
-    static func iso8601(_ seconds: Double) -> String {
-        var time = time_t(seconds.rounded(.down))
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
     }
 }

@@ -94,7 +94,7 @@ public final class CurlSMTPTransport: MailTransport {
     public func send(message: String, messageID: String, sender: String, recipients: [String]) -> DeliveryOutcome {
         let settings = self.settings
         let result = easy.perform(
-            upload: Data(message.utf8), smtp: true, recipients: recipients.map { "<\($0)>" }
+            upload: Data(message.utf8), recipients: recipients.map { "<\($0)>" }
         ) { easy in
             easy.set(CURLOPT_URL, settings.url)
             easy.set(CURLOPT_MAIL_FROM, "<\(sender)>")
