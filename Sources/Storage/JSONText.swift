@@ -206,3 +206,17 @@ extension JSONText {
         return String(decoding: json.bytes, as: UTF8.self)
     }
 }
+
+extension JSONText {
+    /// `values` as a JSON array of strings, in order: the ids handed to SQLite's `json_each`.
+    public static func array(_ values: [String]) -> String {
+        var json = JSONText(capacity: values.reduce(2) { $0 + $1.utf8.count + 3 })
+        json.bytes.append(UInt8(ascii: "["))
+        for (index, value) in values.enumerated() {
+            if index > 0 { json.bytes.append(UInt8(ascii: ",")) }
+            json.string(value)
+        }
+        json.bytes.append(UInt8(ascii: "]"))
+        return String(decoding: json.bytes, as: UTF8.self)
+    }
+}

@@ -166,7 +166,7 @@ extension StoreTransaction {
             SELECT \(Self.deliveryColumns("d")), \(Self.outboxColumns("o"))
             FROM outbox_deliveries d JOIN outbox o ON o.id = d.outbox_id
             WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.next_attempt_at, d.id
-            """, [Self.jsonArray(ids)]) { row in
+            """, [JSONText.array(ids)]) { row in
             var outbox = row
             outbox.offset = Self.deliveryColumnCount
             claimed.append(ClaimedDelivery(delivery: Self.delivery(row), message: Self.outboxRecord(outbox)))
@@ -242,7 +242,7 @@ extension StoreTransaction {
                 WHERE id IN (SELECT value FROM json_each(?)) AND claimed_by = ? AND status = 'pending'
                 RETURNING id
                 """, [key.status.rawValue, key.error, now, key.nextAttemptAt, key.status == .sent ? now : nil,
-                      Self.jsonArray(groups[key]!), worker]) { row in recorded.insert(row.string(0)) }
+                      JSONText.array(groups[key]!), worker]) { row in recorded.insert(row.string(0)) }
         }
         var messages: [String] = []
         var seen = Set<String>()
@@ -312,7 +312,7 @@ extension StoreTransaction {
                      ORDER BY e.last_attempt_at DESC LIMIT 1)
                 FROM outbox_deliveries d WHERE \(Self.deliveriesOfMessage("outbox.id", table: "d")))
             WHERE id IN (SELECT value FROM json_each(?))
-            """, [.text(Self.jsonArray(outboxIDs))])
+            """, [.text(JSONText.array(outboxIDs))])
     }
 
     // MARK: Inspection and retry
@@ -323,20 +323,21 @@ extension StoreTransaction {
         var arguments: StatementArguments = []
         if let status { arguments += [status] }
         arguments += [limit]
-        return try Row.fetchAll(db, sql: "SELECT * FROM outbox\(filter) ORDER BY created_at DESC, rowid DESC LIMIT ?",
-                                arguments: arguments).map(Self.outboxRecord)
+        return try all("SELECT \(Self.outboxColumns) FROM outbox\(filter) ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                       arguments, Self.outboxRecord)
     }
 
     /// One outbox message, or nil.
     public func outboxMessage(id: String) throws -> OutboxRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM outbox WHERE id = ?", arguments: [id]).map(Self.outboxRecord)
+        try first("SELECT \(Self.outboxColumns) FROM outbox WHERE id = ?", [id], Self.outboxRecord)
     }
 
     /// A message's deliveries, e-mail first.
     public func deliveries(outboxID: String) throws -> [DeliveryRecord] {
-        try Row.fetchAll(db, sql: """
-            SELECT * FROM outbox_deliveries WHERE \(Self.deliveriesOfMessage("?1")) ORDER BY channel, destination
-            """, arguments: [outboxID]).map(Self.delivery)
+        try all("""
+            SELECT \(Self.deliveryColumns("d")) FROM outbox_deliveries d
+            WHERE \(Self.deliveriesOfMessage("?1", table: "d")) ORDER BY d.channel, d.destination
+            """, [outboxID], Self.delivery)
     }
 
     /// Deliveries with `status` (all when nil), oldest first.
@@ -345,8 +346,8 @@ extension StoreTransaction {
         var arguments: StatementArguments = []
         if let status { arguments += [status.rawValue] }
         arguments += [limit]
-        return try Row.fetchAll(db, sql: "SELECT * FROM outbox_deliveries\(filter) ORDER BY created_at, id LIMIT ?",
-                                arguments: arguments).map(Self.delivery)
+        return try all("SELECT \(Self.deliveryColumns("d")) FROM outbox_deliveries d\(filter) ORDER BY d.created_at, d.id LIMIT ?",
+                       arguments, Self.delivery)
     }
 
     /// Sends a message again: every delivery of it that failed, died or was skipped (or just `deliveryID`) goes back
@@ -371,7 +372,7 @@ extension StoreTransaction {
         return changed
     }
 
-    /// The outbox columns in the order ``outboxRecord(_:)-(FastRow)`` reads them, optionally qualified by `table`.
+    /// The outbox columns in the order ``outboxRecord(_:)`` reads them, optionally qualified by `table`.
     static func outboxColumns(_ table: String? = nil) -> String {
         ["id", "instance_id", "transition_seq", "channel", "recipient", "template", "payload", "status", "attempts",
          "next_attempt_at", "created_at", "last_error"].map { column in table.map { "\($0).\(column)" } ?? column }.joined(separator: ", ")
@@ -388,7 +389,7 @@ extension StoreTransaction {
             lastError: row.optionalString(11))
     }
 
-    /// The delivery columns in the order ``delivery(_:)-(FastRow)`` reads them, qualified by `table`.
+    /// The delivery columns in the order ``delivery(_:)`` reads them, qualified by `table`.
     static func deliveryColumns(_ table: String) -> String {
         ["id", "outbox_id", "channel", "destination", "status", "attempts", "next_attempt_at", "claimed_by", "lease_until",
          "last_error", "last_attempt_at", "delivered_at", "created_at"].map { "\(table).\($0)" }.joined(separator: ", ")
@@ -403,51 +404,5 @@ extension StoreTransaction {
             nextAttemptAt: row.double(6), claimedBy: row.optionalString(7), leaseUntil: row.optionalDouble(8),
             lastError: row.optionalString(9), lastAttemptAt: row.optionalDouble(10), deliveredAt: row.optionalDouble(11),
             createdAt: row.double(12))
-    }
-
-    /// A JSON array of strings (for `json_each`).
-    static func jsonArray(_ values: [String]) -> String {
-        // Built as UTF-8 bytes: multi-byte characters pass through as they are; only '"', '\\' and control
-        // characters are escaped.
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(values.reduce(2) { $0 + $1.utf8.count + 3 })
-        bytes.append(UInt8(ascii: "["))
-        let hex = Array("0123456789abcdef".utf8)
-        for (index, value) in values.enumerated() {
-            if index > 0 { bytes.append(UInt8(ascii: ",")) }
-            bytes.append(UInt8(ascii: "\""))
-            for byte in value.utf8 {
-                switch byte {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"):
-                    bytes.append(UInt8(ascii: "\\"))
-                    bytes.append(byte)
-                case 0..<0x20:
-                    bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                                              hex[Int(byte >> 4)], hex[Int(byte & 15)]])
-                default:
-                    bytes.append(byte)
-                }
-            }
-            bytes.append(UInt8(ascii: "\""))
-        }
-        bytes.append(UInt8(ascii: "]"))
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
-    static func outboxRecord(_ row: Row) -> OutboxRecord {
-        OutboxRecord(
-            id: row["id"], instanceID: row["instance_id"], transitionSeq: row["transition_seq"], channel: row["channel"],
-            recipient: row["recipient"], template: row["template"], payload: row["payload"], status: row["status"],
-            attempts: row["attempts"], nextAttemptAt: row["next_attempt_at"], createdAt: row["created_at"],
-            lastError: row["last_error"])
-    }
-
-    static func delivery(_ row: Row) -> DeliveryRecord {
-        DeliveryRecord(
-            id: row["id"], outboxID: row["outbox_id"], channel: row["channel"], destination: row["destination"],
-            status: DeliveryRecord.Status(rawValue: row["status"]) ?? .pending, attempts: row["attempts"],
-            nextAttemptAt: row["next_attempt_at"], claimedBy: row["claimed_by"], leaseUntil: row["lease_until"],
-            lastError: row["last_error"], lastAttemptAt: row["last_attempt_at"], deliveredAt: row["delivered_at"],
-            createdAt: row["created_at"])
     }
 }

@@ -24,14 +24,14 @@ public struct StoreTransaction {
     }
 
     /// Decodes every row in place, by position.
-    private func all<T>(_ sql: String, _ arguments: StatementArguments, _ decode: (FastRow) -> T) throws -> [T] {
+    func all<T>(_ sql: String, _ arguments: StatementArguments, _ decode: (FastRow) -> T) throws -> [T] {
         var results: [T] = []
         try db.fastEach(sql, arguments) { results.append(decode($0)) }
         return results
     }
 
     /// Decodes the first row in place, by position: the hot path for single-record lookups.
-    private func first<T>(_ sql: String, _ arguments: StatementArguments, _ decode: (FastRow) -> T) throws -> T? {
+    func first<T>(_ sql: String, _ arguments: StatementArguments, _ decode: (FastRow) -> T) throws -> T? {
         try db.fastFirst(sql, arguments, decode)
     }
 

@@ -6,10 +6,10 @@ import XCTest
 final class JSONArrayTests: XCTestCase {
     func testEscapesQuotesBackslashesAndControlCharactersAndKeepsOtherText() throws {
         let values = ["msg_1/webhook/a", "q\"b\\c", "line\nbreak\u{1}", "é 😀", ""]
-        let text = StoreTransaction.jsonArray(values)
+        let text = JSONText.array(values)
         let parsed = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String]
         XCTAssertEqual(parsed, values)
-        XCTAssertEqual(StoreTransaction.jsonArray([]), "[]")
-        XCTAssertEqual(StoreTransaction.jsonArray(["a", "b"]), #"["a","b"]"#)
+        XCTAssertEqual(JSONText.array([]), "[]")
+        XCTAssertEqual(JSONText.array(["a", "b"]), #"["a","b"]"#)
     }
 }
