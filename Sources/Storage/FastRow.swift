@@ -161,26 +161,10 @@ struct FastStatement {
         self.sql = sql
     }
 
-    @inline(__always)
-    private func bind(_ value: FastValue, _ index: Int32) {
-        switch value {
-        case let .text(text):
-            _ = text.withCString { sqlite3_bind_text(handle, index, $0, -1, transient) }
-        case let .int(number): sqlite3_bind_int64(handle, index, sqlite3_int64(number))
-        case let .double(number): sqlite3_bind_double(handle, index, number)
-        case .null: sqlite3_bind_null(handle, index)
-        }
-    }
-
-    /// Binds the values in order, steps once and resets; returns the number of changed rows.
     @discardableResult
     func execute(_ values: FastValue...) throws -> Int {
         sqlite3_reset(handle)
-        var index: Int32 = 1
-        for value in values {
-            bind(value, index)
-            index += 1
-        }
+        fastBind(handle, values)
         let code = sqlite3_step(handle)
         sqlite3_reset(handle)
         guard code == SQLITE_DONE || code == SQLITE_ROW else {
