@@ -17,6 +17,10 @@ public struct RosterFlowError: CodedError {
         case workflowDefinition = "workflow-definition"
         case conflict = "conflict"
         case storage = "storage"
+        /// Another process is syncing or approving the same integration right now; try again when it finishes.
+        case busy = "busy"
+        /// A signal (Ctrl-C, SIGTERM) stopped the command before anything was committed.
+        case cancelled = "cancelled"
     }
 
     public var code: Code
@@ -45,6 +49,8 @@ public struct RosterFlowError: CodedError {
         case .conflict: 5
         case .workflowDefinition: 78
         case .storage: 74
+        case .busy: 75
+        case .cancelled: 130
         }
     }
 

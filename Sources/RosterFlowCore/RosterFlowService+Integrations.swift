@@ -8,9 +8,12 @@ extension RosterFlowService {
     /// - Parameters:
     ///   - role: the sender's role; nil uses the role the workflow names first for this event in the current state.
     ///   - expectedRowVersion: the version the sender saw; if the instance moved on since, nothing is applied.
+    ///   - keepHeldRun: resuming an integration whose sync run is held settles that run: approve or reject it
+    ///     (`sync approve|reject`), or resume with this set and a `reason` to keep it held (the reason is recorded on
+    ///     the run). Without it, `resume` is refused while a run is held.
     public func send(
         _ event: String, to instanceID: String, role: Role? = nil, actor: String, reason: String? = nil,
-        payload: [String: String] = [:], expectedRowVersion: Int? = nil
+        payload: [String: String] = [:], expectedRowVersion: Int? = nil, keepHeldRun: Bool = false
     ) async throws -> AppliedStep {
         let runtime = self.runtime
         return try await write { tx, now in
@@ -18,10 +21,38 @@ extension RosterFlowService {
                 throw RosterFlowError(
                     .notFound, "there is no integration or course \(instanceID); `rosterflow integrations list` and `courses list` show them")
             }
+            if event == "resume", instance.workflow == "integration", instance.state == "on_hold" {
+                try Self.settleHeldRuns(integrationID: instanceID, keep: keepHeldRun, reason: reason, actor: actor, tx: tx, now: now)
+            }
             let role = try role ?? runtime.defaultRole(for: event, instance: instance) ?? .system
             return try runtime.apply(
                 tx, instanceID: instanceID, event: event, sender: Sender(actor: actor, role: role), reason: reason,
                 payload: payload, expectedRowVersion: expectedRowVersion, now: now, loaded: instance)
+        }
+    }
+
+    /// Refuses to resume an integration whose sync run is held unless the caller keeps it held, with a reason that is
+    /// recorded on the run.
+    static func settleHeldRuns(
+        integrationID: String, keep: Bool, reason: String?, actor: String, tx: StoreTransaction, now: Double
+    ) throws {
+        let held = try tx.heldSyncRuns(integrationID: integrationID)
+        guard let newest = held.last else { return }
+        guard keep else {
+            throw RosterFlowError(
+                .refused,
+                "sync run \(newest.id) of \(integrationID) is held for review; settle it first: `rosterflow sync show \(newest.id) --changes`, "
+                    + "then `rosterflow sync approve \(newest.id)` or `rosterflow sync reject \(newest.id)` (either resumes the integration), "
+                    + "or resume and keep it held: `rosterflow integrations advance \(integrationID) resume --keep-held --reason \"…\"`",
+                allowedEvents: ["resume --keep-held"], cause: "held-run-unsettled")
+        }
+        guard let reason = reason?.trimmingCharacters(in: .whitespacesAndNewlines), !reason.isEmpty else {
+            throw RosterFlowError(.invalidInput, "--keep-held needs --reason: why the held run stays held (it is recorded on the run)")
+        }
+        for run in held {
+            var reasons = (try? JSONDecoder().decode([String].self, from: Data(run.reasons.utf8))) ?? []
+            reasons.append("kept held when \(actor) resumed the integration at \(Timestamp.iso(now)): \(reason)")
+            try tx.updateSyncRun(id: run.id, decision: "held", reasons: json(reasons), finishedAt: run.finishedAt ?? now)
         }
     }
 

@@ -9,7 +9,7 @@ public struct ScheduledSyncOutcome: Sendable, Codable, Equatable {
     public var dueAt: String
     /// The sync run, when one ran.
     public var runID: String?
-    /// `applied`, `unchanged`, `held`, `rejected`, or `not-run`.
+    /// `applied`, `unchanged`, `held`, `rejected`, `not-run`, or `busy` (another process is running it).
     public var decision: String
     /// Set when the school's OneRoster admin was alerted (late, failed, or no source).
     public var alert: String?
@@ -30,17 +30,35 @@ extension RosterFlowService {
         _ = try await write { tx, _ in try tx.setSyncSource(integrationID: integrationID, source: source) }
     }
 
+    /// The folder or .zip the integration's nightly sync reads.
+    ///
+    /// - Throws: ``RosterFlowError/Code/notFound`` for an unknown integration or one with no source configured.
+    public func configuredSyncSource(integrationID: String) throws -> String {
+        let (integration, source) = try read { tx in (try tx.integration(id: integrationID), try tx.syncSource(integrationID: integrationID)) }
+        guard integration != nil else {
+            throw RosterFlowError(.notFound, "there is no integration \(integrationID); `rosterflow integrations list` shows them")
+        }
+        guard let source else {
+            throw RosterFlowError(
+                .notFound, "\(integrationID) has no sync source configured: give --bundle PATH, or set one with "
+                    + "`rosterflow integrations source \(integrationID) --bundle PATH`")
+        }
+        return source
+    }
+
     /// Runs every nightly sync that is due, once each, and moves each schedule to its next local time.
     ///
     /// The next instant is computed from the school's local time in its IANA zone after the later of the due time
     /// and now, so a sync runs once per local day across daylight-saving changes and a worker that was down runs
     /// one catch-up sync, not one per missed night. A sync that starts more than ``missedSyncGrace`` after its time,
-    /// did not succeed, or has no source raises an alert for the district (an outbox message).
+    /// did not succeed, or has no source raises an alert for the district (an outbox message). A sync another process
+    /// is running is left to it. A ``cancellation`` request stops here, leaving the interrupted sync due.
     public func runDueSyncs() async throws -> [ScheduledSyncOutcome] {
         let now = clock()
         let due = try read { try $0.dueSyncs(now: now) }
         var outcomes: [ScheduledSyncOutcome] = []
         for item in due {
+            try cancellation.check()
             var alerts: [String] = []
             if now - item.dueAt > Self.missedSyncGrace {
                 alerts.append("the sync due \(Timestamp.iso(item.dueAt)) started \(Int((now - item.dueAt) / 60)) minutes late")
@@ -55,7 +73,13 @@ extension RosterFlowService {
                     if run.decision == "rejected" {
                         alerts.append("the sync was rejected: " + run.reasons.joined(separator: "; "))
                     }
-                } catch let error as RosterFlowError {
+                } catch let error as RosterFlowError where error.code == .busy {
+                    // Another worker is running this sync: it moves the schedule on.
+                    outcomes.append(ScheduledSyncOutcome(
+                        integrationID: item.integrationID, dueAt: Timestamp.iso(item.dueAt), runID: nil, decision: "busy",
+                        alert: nil, nextSyncAt: Timestamp.iso(item.dueAt)))
+                    continue
+                } catch let error as RosterFlowError where error.code != .cancelled {
                     alerts.append("the sync could not run: \(error.message)")
                 }
             } else {

@@ -36,30 +36,105 @@ extension RosterFlowService {
     /// A bundle byte-for-byte identical (SHA-256) to the one the last applied run applied in full, under the same
     /// policy, with nothing held back since, cannot change anything: it is recorded as `unchanged` with that run's
     /// validation report, without reading it again. `revalidate` reads and checks it anyway.
+    ///
+    /// One sync (or approval) of an integration runs at a time, across processes: a second one is refused with
+    /// ``RosterFlowError/Code/busy`` naming the first. A ``cancellation`` request before the run commits rolls it back
+    /// (``RosterFlowError/Code/cancelled``).
+    ///
+    /// - Parameter byHand: the operator typed `bundlePath`: a missing, unreadable or unreadable-as-a-bundle path is a
+    ///   command error that records no run, and the district is sent nothing about the run. Otherwise (the nightly
+    ///   source) an unreadable bundle is recorded as a rejected run and the district's OneRoster admin is told.
     public func runSync(
         integrationID: String, bundlePath: String, dryRun: Bool = false, policy: SyncPolicy? = nil, revalidate: Bool = false,
-        actor: String
+        byHand: Bool = false, actor: String
     ) async throws -> SyncRunView {
-        let policy = try policy ?? syncPolicy(integrationID: integrationID)
+        if byHand { try Self.checkBundlePath(bundlePath) }
+        try cancellation.check()
+        let request = SyncRequest(
+            integrationID: integrationID, bundlePath: bundlePath, dryRun: dryRun, policy: policy, revalidate: revalidate,
+            byHand: byHand, actor: actor)
+        // A dry run changes no roster: it needs no lock.
+        if dryRun { return try await plannedSync(request, lock: nil) }
+        return try await withSyncLock(integrationID: integrationID, purpose: "`sync run` of \(bundlePath)") { lock in
+            try await plannedSync(request, lock: lock)
+        }
+    }
+
+    /// What a sync was asked to do.
+    struct SyncRequest: Sendable {
+        var integrationID: String
+        var bundlePath: String
+        var dryRun = false
+        var policy: SyncPolicy?
+        var revalidate = false
+        /// The operator named the bundle: a bad path is the operator's error (nothing recorded, nobody told), and the
+        /// district hears nothing of the run.
+        var byHand = false
+        var actor: String
+        /// The held run this one re-plans against today's roster (`sync approve --replan`).
+        var replanning: SyncRunRecord?
+    }
+
+    /// Refuses a bundle path given by hand that cannot be a bundle, before anything is recorded.
+    static func checkBundlePath(_ path: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw RosterFlowError(
+                .notFound, "there is no file or folder at \(path); check the path (nothing was recorded and nobody was told)")
+        }
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw RosterFlowError(
+                .notFound, "\(path) cannot be read by this user (permission denied); nothing was recorded and nobody was told")
+        }
+        if !isDirectory.boolValue, !Self.startsLikeZip(path) {
+            throw RosterFlowError(
+                .invalidInput,
+                "\(path) is neither a folder nor a .zip file: give the OneRoster bundle (a folder with manifest.csv, or its .zip); "
+                    + "nothing was recorded and nobody was told")
+        }
+    }
+
+    /// Whether a file begins with a zip's signature (`PK`).
+    static func startsLikeZip(_ path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        return (try? handle.read(upToCount: 2)) == Data([0x50, 0x4B])
+    }
+
+    /// Reads, validates, diffs and plans a bundle on a snapshot of the held roster, then records the run and applies or
+    /// holds it in one transaction, which checks that `lock` is still held and the roster is the one planned on.
+    func plannedSync(_ request: SyncRequest, lock: SyncLockHandle?) async throws -> SyncRunView {
+        let integrationID = request.integrationID
+        let bundlePath = request.bundlePath
+        let replanning = request.replanning
+        let policy: SyncPolicy
+        if let stored = replanning?.policy, let decoded = try? JSONDecoder().decode(SyncPolicy.self, from: Data(stored.utf8)) {
+            policy = decoded
+        } else {
+            policy = try request.policy ?? syncPolicy(integrationID: integrationID)
+        }
         try policy.validate()
         let policyJSON = Self.json(policy)
+        let cancellation = self.cancellation
         var phase = SyncPhaseTrace()
-        let (integration, instance, heldClassCourse, locked, basedOn) = try read { tx in
+        let (integration, instance, heldClassCourse, locked, basedOn, baseVersion) = try read { tx in
             guard let integration = try tx.integration(id: integrationID), let instance = try tx.instance(id: integrationID) else {
                 throw RosterFlowError(.notFound, "there is no integration \(integrationID)")
             }
             return (integration, instance,
                     try tx.rosterRecords(integrationID: integrationID, entity: RosterEntity.classes.rawValue)
                         .reduce(into: [String: String]()) { $0[$1.sourcedID] = $1.ref1 },
-                    try tx.lockedCourseSourcedIDs(integrationID: integrationID), try tx.lastAppliedRun(integrationID: integrationID))
+                    try tx.lockedCourseSourcedIDs(integrationID: integrationID), try tx.lastAppliedRun(integrationID: integrationID),
+                    try tx.rosterVersion(integrationID: integrationID))
         }
-        guard Self.statesAcceptingSyncs.contains(instance.state) else {
-            let held = instance.state == "on_hold"
-                ? try read { try $0.syncRuns(integrationID: integrationID).first { $0.decision == "held" } } : nil
+        let accepting = Self.statesAcceptingSyncs.contains(instance.state) || (replanning != nil && instance.state == "on_hold")
+        guard accepting else {
+            let held = instance.state == "on_hold" ? try read { try $0.heldSyncRuns(integrationID: integrationID).last } : nil
             throw RosterFlowError(
                 .refused,
                 "\(integration.district) (\(integrationID)) is '\(instance.state)'; "
-                    + (held.map { "a sync is held for review: `rosterflow sync approve \($0.id)` or `sync reject \($0.id)` first" }
+                    + (held.map { "a sync is held for review: `rosterflow sync show \($0.id) --changes`, then "
+                        + "`rosterflow sync approve \($0.id)` or `sync reject \($0.id)` first" }
                         ?? "syncs run once the integration is scheduled"))
         }
         phase.mark("load held")
@@ -68,11 +143,18 @@ extension RosterFlowService {
         // Unreadable here means unreadable for the reader too: it says why.
         let fingerprint = try? BundleFingerprint.sha256(atPath: bundlePath)
         phase.mark("fingerprint")
+        if let replanning, fingerprint == nil || fingerprint != replanning.bundleSHA256 {
+            throw RosterFlowError(
+                .conflict,
+                "the bundle at \(bundlePath) is no longer the one run \(replanning.id) read (it changed or is gone); "
+                    + "nothing was re-planned: run `rosterflow sync run` on the current export instead")
+        }
+        try cancellation.check()
         let report: ValidationReport
         let plan: SyncPlan
         var reasons: [String] = []
         var note: String?
-        if !revalidate, let fingerprint,
+        if !request.revalidate, replanning == nil, let fingerprint,
            let prior = try reusableRun(integrationID: integrationID, basedOn: basedOn, fingerprint: fingerprint, policy: policy) {
             report = prior.report
             plan = SyncPlan(changeGroups: [], counts: prior.counts, holdReasons: [])
@@ -103,17 +185,29 @@ extension RosterFlowService {
                         guard let entity = Self.rosterEntity(entity) else { return false }
                         return (try? tx.holdsRosterRecord(integrationID: integrationID, entity: entity.rawValue, sourcedID: id)) ?? false
                     }
+                    var visited = 0
                     return try OneRosterBundleReader(options: .init(retainRecords: false)).read(
-                        at: URL(fileURLWithPath: bundlePath), held: held) { pipeline.put($0) }
+                        at: URL(fileURLWithPath: bundlePath), held: held
+                    ) { record in
+                        pipeline.put(record)
+                        visited &+= 1
+                        if visited & 4095 == 0 { try cancellation.check() }
+                    }
                 }
             } catch {
                 _ = try? pipeline.finish()
+                try cancellation.check()
+                if let coded = error as? RosterFlowError, coded.code == .cancelled { throw coded }
+                if request.byHand {
+                    throw RosterFlowError(
+                        .invalidInput, "cannot read the bundle at \(bundlePath): \(error); nothing was recorded and nobody was told")
+                }
                 // Nothing readable: record the run as rejected, with why.
                 let reason = "the bundle could not be read: \(error)"
                 let run = SyncRunRecord(
                     id: runID, integrationID: integrationID, bundle: bundlePath, startedAt: started, finishedAt: clock(),
                     decision: "rejected", reasons: Self.json([reason]), counts: "{}", report: Self.json(ValidationReport()),
-                    basedOnRun: basedOn, bundleSHA256: fingerprint, policy: policyJSON)
+                    basedOnRun: basedOn, bundleSHA256: fingerprint, policy: policyJSON, baseRosterVersion: baseVersion)
                 let rules = self.runtime.rules
                 try await write { tx, now in
                     try tx.insertSyncRun(run)
@@ -124,6 +218,7 @@ extension RosterFlowService {
             }
             diff = try pipeline.finish()
             phase.mark("read + validate + diff")
+            try cancellation.check()
             if !bundle.manifest.isPresent {
                 reasons.append("the bundle has no manifest.csv, so it cannot say which files are bulk or delta; add one")
             }
@@ -137,13 +232,19 @@ extension RosterFlowService {
             }
             diff = SyncDiff(heldDigests: [:])
             phase.mark("plan")
+            try cancellation.check()
         }
         let decision: String
         if !reasons.isEmpty {
             decision = "rejected"
-        } else if dryRun {
+        } else if request.dryRun {
             decision = "dry-run"
             reasons = plan.holdReasons
+        } else if let replanning {
+            // A re-plan is always held: the operator asked to review it against today's roster.
+            decision = "held"
+            reasons = ["re-planned from held run \(replanning.id) against today's roster: review it with "
+                + "`rosterflow sync show \(runID) --changes`, then approve or reject it"] + plan.holdReasons
         } else if !plan.holdReasons.isEmpty {
             decision = "held"
             reasons = plan.holdReasons
@@ -154,45 +255,75 @@ extension RosterFlowService {
         let run = SyncRunRecord(
             id: runID, integrationID: integrationID, bundle: bundlePath, startedAt: started, finishedAt: nil,
             decision: decision, reasons: Self.json(reasons), counts: Self.json(plan.counts), report: Self.json(report),
-            basedOnRun: basedOn, bundleSHA256: fingerprint, policy: policyJSON)
+            basedOnRun: basedOn, bundleSHA256: fingerprint, policy: policyJSON, baseRosterVersion: baseVersion)
         let runtime = self.runtime
         let firstSync = basedOn == nil
         let holdReasons = reasons
         let errorCount = report.errorCount
+        let tellsDistrict = !request.byHand
         let renderedReport = errorCount > 0 || decision == "rejected" ? report.rendered(maxPerFile: 20) : ""
+        let actor = request.actor
         let lifecycle = try await write { tx, now in
+            try lock?.verify(tx)
+            if decision == "applied" || decision == "held" {
+                let current = try tx.rosterVersion(integrationID: integrationID)
+                guard current == baseVersion else {
+                    throw RosterFlowError(
+                        .conflict, "the roster of \(integrationID) changed while this sync was planned; nothing was applied: run it again",
+                        cause: "roster-changed")
+                }
+            }
             var finished = run
             finished.finishedAt = now
             try tx.insertSyncRun(finished)
             if decision == "held" || decision == "dry-run" { try tx.storeProposedMerges(plan.merges, runID: runID) }
-            // The district's OneRoster admin hears of a rejected bundle, and of rows skipped for errors.
-            if decision == "rejected" {
+            // The district's OneRoster admin hears of a rejected bundle, and of rows skipped for errors, when the bundle
+            // came from the source the integration is configured with (not a path an operator typed).
+            if tellsDistrict, decision == "rejected" {
                 try Self.tellDistrict(runtime.rules, tx: tx, integrationID: integrationID, template: "sync-failed",
                                       reason: "sync \(runID): " + holdReasons.joined(separator: "; "), report: renderedReport, now: now)
-            } else if decision != "dry-run", errorCount > 0 {
+            } else if tellsDistrict, decision != "dry-run", errorCount > 0 {
                 try Self.tellDistrict(runtime.rules, tx: tx, integrationID: integrationID, template: "sync-problems",
                                       reason: "sync \(runID) quarantined \(errorCount) row\(errorCount == 1 ? "" : "s")",
                                       report: renderedReport, now: now)
             }
+            var steps: [AppliedStep] = []
             switch decision {
             case "applied":
-                return try Self.apply(
+                steps = try Self.apply(
                     plan.changeGroups, tx: tx, runtime: runtime, integration: integration, runID: runID, locked: locked,
-                    afterStartup: !firstSync, now: now)
+                    afterStartup: !firstSync, checkpoint: cancellation.check, now: now)
             case "held":
                 try tx.storeChangeSet(plan.changeGroups.joined(), runID: runID)
-                return [try runtime.apply(
-                    tx, instanceID: integrationID, event: "hold", sender: .system,
-                    reason: "sync \(runID) held: " + holdReasons.joined(separator: "; "),
-                    payload: ["report": holdReasons.joined(separator: "\n"), "sync_run": runID], now: now)]
+                if let replanning {
+                    try Self.supersede(replanning, by: runID, actor: actor, tx: tx, now: now)
+                }
+                if try tx.instance(id: integrationID)?.state != "on_hold" {
+                    steps = [try runtime.apply(
+                        tx, instanceID: integrationID, event: "hold", sender: .system,
+                        reason: "sync \(runID) held: " + holdReasons.joined(separator: "; "),
+                        payload: ["report": holdReasons.joined(separator: "\n"), "sync_run": runID], now: now)]
+                }
             default:
-                return []
+                break
             }
+            // The last moment a signal can still undo the run: after this the transaction commits.
+            try cancellation.check()
+            return steps
         }
         phase.mark("write (\(decision))")
         var view = try syncRun(id: runID)
         view.lifecycle = lifecycle
         return view
+    }
+
+    /// Marks a held run as replaced by its re-plan: its change set and proposed merges are dropped.
+    static func supersede(_ run: SyncRunRecord, by newRunID: String, actor: String, tx: StoreTransaction, now: Double) throws {
+        var reasons = (try? JSONDecoder().decode([String].self, from: Data(run.reasons.utf8))) ?? []
+        reasons.append("re-planned against today's roster as run \(newRunID) by \(actor) at \(Timestamp.iso(now))")
+        try tx.dropChangeSet(runID: run.id)
+        try tx.decideProposedMerges(runID: run.id, status: "dropped")
+        try tx.updateSyncRun(id: run.id, decision: "superseded", reasons: json(reasons), finishedAt: now)
     }
 
     /// The last applied run, when a bundle with `fingerprint` under `policy` cannot change what it left: it applied a
@@ -250,21 +381,80 @@ extension RosterFlowService {
 
     /// Applies a held run's change set (optionally without its deletes, which stay parked) and resumes the integration.
     ///
-    /// - Parameter merge: for a run that proposes merges of re-keyed records, `true` applies them as merges (each old
-    ///   sourcedId becomes an alias of the new one, and the DSP and subscribers are told), `false` declines them (the old
-    ///   record is deleted and the new one added). Required when the run proposes merges; ignored otherwise.
-    public func approveSync(runID: String, withoutDeletes: Bool = false, merge: Bool? = nil, actor: String) async throws -> SyncRunView {
-        let runtime = self.runtime
-        let lifecycle = try await write { tx, now in
-            guard let run = try tx.syncRun(id: runID) else { throw RosterFlowError(.notFound, "there is no sync run \(runID)") }
-            guard run.decision == "held" else {
-                throw RosterFlowError(.refused, "sync run \(runID) is '\(run.decision)', not held; only a held run can be approved")
+    /// A held run is a proposal against the roster it was planned on: once a newer sync was applied (or found the
+    /// roster unchanged), or the roster changed in any other way, approving it would apply old deletes on top of newer
+    /// data, so it is refused as stale (``RosterFlowError/Code/stale``) unless `replan` is set. Approving holds the
+    /// integration's sync lock, like a sync, and a ``cancellation`` request before commit rolls it back.
+    ///
+    /// - Parameters:
+    ///   - merge: for a run that proposes merges of re-keyed records, `true` applies them as merges (each old sourcedId
+    ///     becomes an alias of the new one, and the DSP and subscribers are told), `false` declines them (the old
+    ///     record is deleted and the new one added). Required when the run proposes merges; ignored otherwise.
+    ///   - replan: instead of applying, plan the same bundle (it must be byte-for-byte unchanged) against today's
+    ///     roster as a new held run for review; this run is marked `superseded`.
+    public func approveSync(
+        runID: String, withoutDeletes: Bool = false, merge: Bool? = nil, replan: Bool = false, actor: String
+    ) async throws -> SyncRunView {
+        guard let run = try read({ try $0.syncRun(id: runID) }) else {
+            throw RosterFlowError(.notFound, "there is no sync run \(runID); `rosterflow sync list` shows them")
+        }
+        try Self.requireHeld(run, verb: "approved")
+        try cancellation.check()
+        let purpose = replan ? "`sync approve \(runID) --replan`" : "`sync approve \(runID)`"
+        return try await withSyncLock(integrationID: run.integrationID, purpose: purpose) { lock in
+            if replan {
+                // Decided meanwhile by someone else?
+                guard let current = try read({ try $0.syncRun(id: runID) }) else {
+                    throw RosterFlowError(.notFound, "there is no sync run \(runID)")
+                }
+                try Self.requireHeld(current, verb: "re-planned")
+                return try await plannedSync(
+                    SyncRequest(integrationID: run.integrationID, bundlePath: run.bundle, revalidate: true, byHand: true,
+                                actor: actor, replanning: current),
+                    lock: lock)
             }
-            let current = try tx.lastAppliedRun(integrationID: run.integrationID)
-            guard current == run.basedOnRun else {
+            return try await applyHeld(runID: runID, withoutDeletes: withoutDeletes, merge: merge, actor: actor, lock: lock)
+        }
+    }
+
+    static func requireHeld(_ run: SyncRunRecord, verb: String) throws {
+        guard run.decision == "held" else {
+            throw RosterFlowError(.refused, "sync run \(run.id) is '\(run.decision)', not held; only a held run can be \(verb)")
+        }
+    }
+
+    /// Why a held run can no longer be applied as planned, or nil while the roster is the one it was planned on.
+    static func staleness(of run: SyncRunRecord, tx: StoreTransaction) throws -> String? {
+        if let newer = try tx.acceptedRuns(integrationID: run.integrationID, after: run.id).last,
+           let record = try tx.syncRun(id: newer) {
+            return "a newer sync, run \(newer) (\(record.decision), \(Timestamp.iso(record.finishedAt ?? record.startedAt))), "
+                + "read a later export since"
+        }
+        if let base = run.baseRosterVersion {
+            let current = try tx.rosterVersion(integrationID: run.integrationID)
+            if current != base { return "the roster changed since it was planned" }
+        } else if let current = try tx.lastAppliedRun(integrationID: run.integrationID), current != run.basedOnRun {
+            return "run \(current) was applied since"
+        }
+        return nil
+    }
+
+    private func applyHeld(
+        runID: String, withoutDeletes: Bool, merge: Bool?, actor: String, lock: SyncLockHandle
+    ) async throws -> SyncRunView {
+        let runtime = self.runtime
+        let cancellation = self.cancellation
+        let lifecycle = try await write { tx, now in
+            try lock.verify(tx)
+            guard let run = try tx.syncRun(id: runID) else { throw RosterFlowError(.notFound, "there is no sync run \(runID)") }
+            try Self.requireHeld(run, verb: "approved")
+            if let stale = try Self.staleness(of: run, tx: tx) {
                 throw RosterFlowError(
-                    .conflict, "the roster changed since run \(runID) was computed (run \(current ?? "-") was applied); "
-                        + "reject this one and run the sync again")
+                    .stale,
+                    "sync run \(runID) is stale: \(stale), so its changes were planned on an older roster; nothing was applied. "
+                        + "Re-run the export (`rosterflow sync run --integration \(run.integrationID)`), or "
+                        + "`rosterflow sync approve \(runID) --replan` to plan the same bundle against today's roster and review it",
+                    cause: "stale-sync-run")
             }
             guard let integration = try tx.integration(id: run.integrationID) else {
                 throw RosterFlowError(.notFound, "there is no integration \(run.integrationID)")
@@ -288,7 +478,7 @@ extension RosterFlowService {
             let locked = try tx.lockedCourseSourcedIDs(integrationID: run.integrationID)
             var steps = try Self.apply(
                 [changes], tx: tx, runtime: runtime, integration: integration, runID: runID, locked: locked,
-                afterStartup: run.basedOnRun != nil, now: now)
+                afterStartup: run.basedOnRun != nil, checkpoint: cancellation.check, now: now)
             if !merges.isEmpty {
                 try tx.decideProposedMerges(runID: runID, status: merging ? "merged" : "declined")
             }
@@ -307,6 +497,8 @@ extension RosterFlowService {
                     tx, instanceID: run.integrationID, event: "resume", sender: Sender(actor: actor, role: .vendorAdmin),
                     reason: "sync \(runID) approved" + (withoutDeletes ? " without its deletes" : ""), now: now))
             }
+            // The last moment a signal can still undo the approval: after this the transaction commits.
+            try cancellation.check()
             return steps
         }
         var view = try syncRun(id: runID)
@@ -404,7 +596,7 @@ extension RosterFlowService {
     /// Applies a change set (in groups, applied in order) and its lifecycle effects inside the caller's transaction.
     static func apply(
         _ groups: [[RosterChange]], tx: StoreTransaction, runtime: WorkflowRuntime, integration: IntegrationRecord,
-        runID: String, locked: Set<String>, afterStartup: Bool, now: Double
+        runID: String, locked: Set<String>, afterStartup: Bool, checkpoint: (() throws -> Void)? = nil, now: Double
     ) throws -> [AppliedStep] {
         var steps: [AppliedStep] = []
         let courses = RosterEntity.courses.rawValue
@@ -416,7 +608,7 @@ extension RosterFlowService {
         var courseAdds: [RosterChange] = []
         for group in groups {
             guard group.contains(where: keptLocked) else {
-                try tx.applyRosterChanges(group, integrationID: integration.id, runID: runID, now: now)
+                try tx.applyRosterChanges(group, integrationID: integration.id, runID: runID, checkpoint: checkpoint, now: now)
                 courseAdds += group.lazy.filter { $0.record.entity == courses && $0.operation == .add && !$0.parked }
                 continue
             }
@@ -434,7 +626,7 @@ extension RosterFlowService {
                         now: now)
                 }
             }
-            try tx.applyRosterChanges(toApply, integrationID: integration.id, runID: runID, now: now)
+            try tx.applyRosterChanges(toApply, integrationID: integration.id, runID: runID, checkpoint: checkpoint, now: now)
             courseAdds += toApply.lazy.filter { $0.record.entity == courses && $0.operation == .add && !$0.parked }
         }
         for change in courseAdds {

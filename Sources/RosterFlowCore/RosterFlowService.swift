@@ -9,6 +9,8 @@ import WorkflowEngine
 public final class RosterFlowService: Sendable {
     public let store: SQLiteStore
     public let runtime: WorkflowRuntime
+    /// Set from a signal handler to stop the syncs and approvals in progress before they commit.
+    public let cancellation = SyncCancellation()
     /// Seconds since 1970; injectable so tests can move time (timers, schedules).
     let clock: @Sendable () -> Double
 

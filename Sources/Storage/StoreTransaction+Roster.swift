@@ -68,11 +68,14 @@ public struct SyncRunRecord: Sendable, Equatable, Codable {
     public var bundleSHA256: String?
     /// The sync policy the run was planned with (JSON).
     public var policy: String?
+    /// The version of the integration's held roster the run was planned on (nil for runs recorded before versions).
+    public var baseRosterVersion: Int?
 
     /// A run with every field given; `reasons`, `counts`, `report` and `policy` are JSON text.
     public init(id: String, integrationID: String, bundle: String, startedAt: Double, finishedAt: Double?, decision: String,
                 reasons: String, counts: String, report: String, basedOnRun: String?, bundleSHA256: String? = nil,
-                policy: String? = nil) {
+                policy: String? = nil, baseRosterVersion: Int? = nil) {
+        self.baseRosterVersion = baseRosterVersion
         self.bundleSHA256 = bundleSHA256
         self.policy = policy
         self.id = id
@@ -183,8 +186,12 @@ extension StoreTransaction {
     ///
     /// An add is recorded by the held record itself (its `run_id`, with `add_logged = 0`): no history row is written
     /// for it until the record is updated or deleted, when its add row is written out first. `rosterHistory` shows
-    /// both. The sync run `runID` must be in `sync_runs` with `finished_at` = `now` (the add's time).
-    public func applyRosterChanges(_ changes: [RosterChange], integrationID: String, runID: String, now: Double) throws {
+    /// both. The sync run `runID` must be in `sync_runs` with `finished_at` = `now` (the add's time). The integration's
+    /// roster version moves on (see ``rosterVersion(integrationID:)``). `checkpoint` is called every few thousand
+    /// changes; what it throws ends the apply (the caller's transaction then rolls back).
+    public func applyRosterChanges(
+        _ changes: [RosterChange], integrationID: String, runID: String, checkpoint: (() throws -> Void)? = nil, now: Double
+    ) throws {
         let add = try FastStatement(db, """
             INSERT INTO roster_records (integration_id, entity, sourced_id, digest, ref1, ref2, ref3, title, run_id, add_logged)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
@@ -207,7 +214,11 @@ extension StoreTransaction {
             INSERT INTO roster_history (integration_id, entity, sourced_id, run_id, op, digest, title, at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """)
+        if changes.contains(where: { !$0.parked }) { try bumpRosterVersion(integrationID: integrationID) }
+        var applied = 0
         for change in changes where !change.parked {
+            applied &+= 1
+            if applied & 8191 == 0, let checkpoint { try checkpoint() }
             let r = change.record
             switch change.operation {
             case .add:
@@ -267,10 +278,16 @@ extension StoreTransaction {
     public func insertSyncRun(_ run: SyncRunRecord) throws {
         try db.execute(sql: """
             INSERT INTO sync_runs (id, integration_id, bundle, started_at, finished_at, decision, reasons, counts, report,
-                                   based_on_run, bundle_sha256, policy)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                   based_on_run, bundle_sha256, policy, base_roster_version)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [run.id, run.integrationID, run.bundle, run.startedAt, run.finishedAt, run.decision, run.reasons,
-                             run.counts, run.report, run.basedOnRun, run.bundleSHA256, run.policy])
+                             run.counts, run.report, run.basedOnRun, run.bundleSHA256, run.policy, run.baseRosterVersion])
+    }
+
+    /// Records a run's decision, its reasons (JSON array) and when it was decided; an unknown id changes nothing.
+    public func updateSyncRun(id: String, decision: String, reasons: String, finishedAt: Double) throws {
+        try db.execute(sql: "UPDATE sync_runs SET decision = ?, reasons = ?, finished_at = ? WHERE id = ?",
+                       arguments: [decision, reasons, finishedAt, id])
     }
 
     /// Records a run's decision and when it was made (`finishedAt`); an unknown id changes nothing.
@@ -303,7 +320,8 @@ extension StoreTransaction {
         SyncRunRecord(
             id: row["id"], integrationID: row["integration_id"], bundle: row["bundle"], startedAt: row["started_at"],
             finishedAt: row["finished_at"], decision: row["decision"], reasons: row["reasons"], counts: row["counts"],
-            report: row["report"], basedOnRun: row["based_on_run"], bundleSHA256: row["bundle_sha256"], policy: row["policy"])
+            report: row["report"], basedOnRun: row["based_on_run"], bundleSHA256: row["bundle_sha256"], policy: row["policy"],
+            baseRosterVersion: row["base_roster_version"])
     }
 
     /// A record's story across integrations, oldest first: the history rows, and the add of a held record that has

@@ -154,11 +154,14 @@ extension RosterFlowCommand {
             @Option(help: "Why; stored in history.") var reason: String?
             @Option(help: "Refuse unless the instance is still at this row version (from `show --json`).")
             var expectVersion: Int?
+            @Flag(help: "With resume: keep the integration's held sync run held (give --reason; it is recorded on the run).")
+            var keepHeld = false
 
             func run() async throws {
                 try await Output.run(json: options.json) {
                     let step = try await options.open().send(
-                        event, to: id, role: role, actor: options.actor, reason: reason, expectedRowVersion: expectVersion)
+                        event, to: id, role: role, actor: options.actor, reason: reason, expectedRowVersion: expectVersion,
+                        keepHeldRun: keepHeld)
                     try Output.emit(step, json: options.json, text: Text.step)
                 }
             }

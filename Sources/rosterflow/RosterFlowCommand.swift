@@ -79,6 +79,13 @@ enum Output {
             throw error
         } catch let error as CleanExit {
             throw error
+        } catch let cancelled as CancelledBySignal {
+            FileHandle.standardError.write(Data("\(cancelled.message)\n".utf8))
+            if json {
+                try? self.json(["error": cancelled.message, "code": RosterFlowError.Code.cancelled.rawValue,
+                                "cause": "signal-\(cancelled.signal)"])
+            }
+            throw ExitCode(cancelled.exitCode)
         } catch {
             let failure = (error as? NotificationError)?.asRosterFlowError ?? RosterFlowError.wrap(error)
             FileHandle.standardError.write(Data("error: \(failure.message)\n".utf8))

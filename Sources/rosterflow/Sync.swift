@@ -14,7 +14,8 @@ extension RosterFlowCommand {
                 abstract: "Sync a OneRoster bundle (folder or .zip) into an integration: applied, held or rejected.")
             @OptionGroup var options: StoreOptions
             @Option(help: "Integration id.") var integration: String
-            @Option(help: "The bundle: a folder or a .zip with manifest.csv.") var bundle: String
+            @Option(help: "The bundle: a folder or a .zip with manifest.csv (default: the integration's configured source).")
+            var bundle: String?
             @Flag(help: "Compute and record the run, change nothing.") var dryRun = false
             @Flag(help: "Read and validate the bundle even when it is byte-for-byte the one the last run applied.")
             var revalidate = false
@@ -24,9 +25,12 @@ extension RosterFlowCommand {
                 try await Output.run(json: options.json) {
                     let service = try options.open()
                     let policy = try policyOptions.isEmpty ? nil : policyOptions.apply(to: service.syncPolicy(integrationID: integration))
-                    let view = try await service.runSync(
-                        integrationID: integration, bundlePath: bundle, dryRun: dryRun, policy: policy, revalidate: revalidate,
-                        actor: options.actor)
+                    let source = try bundle ?? service.configuredSyncSource(integrationID: integration)
+                    let view = try await Cancel.onSignals(service) {
+                        try await service.runSync(
+                            integrationID: integration, bundlePath: source, dryRun: dryRun, policy: policy, revalidate: revalidate,
+                            byHand: bundle != nil, actor: options.actor)
+                    }
                     try Output.emit(view, json: options.json) { SyncText.run($0, withReport: true) }
                     if view.decision == "rejected" { throw ExitCode(65) }
                 }
@@ -40,7 +44,8 @@ extension RosterFlowCommand {
 
             func run() async throws {
                 try await Output.run(json: options.json) {
-                    let outcomes = try await options.open().runDueSyncs()
+                    let service = try options.open()
+                    let outcomes = try await Cancel.onSignals(service) { try await service.runDueSyncs() }
                     try Output.emit(outcomes, json: options.json) { list in
                         list.isEmpty ? "no sync is due" : list.map {
                             "\($0.integrationID): due \($0.dueAt) → \($0.decision)" + ($0.runID.map { " (\($0))" } ?? "")
@@ -84,7 +89,9 @@ extension RosterFlowCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Apply a held run; with --without-deletes apply its adds and updates and park its deletes.",
                 discussion: """
-                    A run that proposes merges of re-keyed users (the SIS changed a sourcedId) needs --merge or --no-merge: \
+                    A held run was planned on the roster as it was then: once a newer sync applied (or found the roster \
+                    unchanged), approving it is refused as stale (exit 4); --replan plans the same bundle against today's \
+                    roster as a new held run to review. A run that proposes merges of re-keyed users (the SIS changed a sourcedId) needs --merge or --no-merge: \
                     --merge keeps each pair as one user (the old sourcedId becomes an alias of the new one, its enrollments \
                     follow, and the DSP and webhook subscribers are told); --no-merge deletes the old record and adds the new one.
                     """)
@@ -93,12 +100,17 @@ extension RosterFlowCommand {
             @Flag(help: "Apply adds and updates only; keep the deletes parked.") var withoutDeletes = false
             @Flag(inversion: .prefixedNo, help: "Apply the run's proposed merges of re-keyed users (or decline them).")
             var merge: Bool?
+            @Flag(help: "Apply nothing: plan the same bundle against today's roster as a new held run to review (for a stale run).")
+            var replan = false
 
             func run() async throws {
                 try await Output.run(json: options.json) {
-                    let view = try await options.open().approveSync(
-                        runID: id, withoutDeletes: withoutDeletes, merge: merge, actor: options.actor)
-                    try Output.emit(view, json: options.json) { SyncText.run($0, withReport: false) }
+                    let service = try options.open()
+                    let view = try await Cancel.onSignals(service) {
+                        try await service.approveSync(
+                            runID: id, withoutDeletes: withoutDeletes, merge: merge, replan: replan, actor: options.actor)
+                    }
+                    try Output.emit(view, json: options.json) { SyncText.run($0, withReport: replan) }
                 }
             }
         }
