@@ -12,8 +12,8 @@ extension RosterFlowCommand {
             discussion: """
                 Several workers may share one database: each delivery is claimed under a lease, so no two send it at \
                 once, and a worker that dies mid-send leaves a lease that runs out, after which the delivery is sent \
-                again under the same id. On SIGTERM/SIGINT the worker finishes the sends in flight, records them, and \
-                stops. With no SMTP server configured, mail is written as .eml files to outbox-spool next to the database.
+                again under the same id. On SIGTERM/SIGINT the worker finishes the sends in flight, records them, rolls \
+                back a nightly sync in progress (it stays due), and stops. With no SMTP server configured, mail is written as .eml files to outbox-spool next to the database.
                 """)
         @OptionGroup var options: StoreOptions
         @OptionGroup var notify: NotificationOptions
@@ -57,7 +57,13 @@ extension RosterFlowCommand {
                 let syncs = PeriodicService(
                     name: "nightly-syncs", interval: .milliseconds(Int(syncInterval * 1000)), logger: logger
                 ) {
-                    for outcome in try await service.runDueSyncs() {
+                    // On shutdown a nightly sync in progress rolls back (it stays due) instead of holding the worker.
+                    let outcomes = try await withGracefulShutdownHandler {
+                        try await service.runDueSyncs()
+                    } onGracefulShutdown: {
+                        service.cancellation.cancel(signal: SIGTERM)
+                    }
+                    for outcome in outcomes {
                         let alert = outcome.alert.map { "; alert: \($0)" } ?? ""
                         logger.info("nightly sync of \(outcome.integrationID): \(outcome.decision)\(alert); next \(outcome.nextSyncAt)")
                     }
