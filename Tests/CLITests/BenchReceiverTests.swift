@@ -78,8 +78,13 @@ final class BenchReceiverTests: WorkerHarness {
         }
         let bench = Process()
         bench.executableURL = URL(fileURLWithPath: CLITests.binary)
-        bench.currentDirectoryURL = URL(fileURLWithPath: repositoryRoot)
-        bench.arguments = ["bench", "notify", "--messages", "300", "--sample", "20", "--json"]
+        // In a folder of its own: nothing is written into the checkout.
+        let work = NSTemporaryDirectory() + "rosterflow-bench-notify-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        bench.currentDirectoryURL = URL(fileURLWithPath: work)
+        bench.arguments = ["bench", "notify", "--messages", "300", "--sample", "20", "--json", "--python", python,
+                           "--peers", repositoryRoot + "/scripts/peers", "--templates", repositoryRoot + "/Templates"]
         let out = Pipe()
         bench.standardOutput = out
         bench.standardError = FileHandle.nullDevice
