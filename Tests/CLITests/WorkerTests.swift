@@ -92,12 +92,14 @@ final class WorkerTests: WorkerHarness {
         XCTAssertTrue(try run("outbox", "list", "--status", "sent").contains(id))
     }
 
+    /// SIGTERM lands while a delivery is in flight (sent, its outcome not yet recorded: the worker pauses two seconds
+    /// between the two): the worker must finish it and record it before it exits, not drop it as pending.
     func testSIGTERMDrainsAndStops() throws {
         let id = try requestOne()
-        let worker = process(["worker", "--poll-interval", "0.1"])
+        let worker = process(["worker", "--poll-interval", "0.1"], environment: ["ROSTERFLOW_TEST_SLEEP_AFTER_SEND": "2"])
         try worker.run()
         XCTAssertTrue(waitFor(30) { FileManager.default.fileExists(atPath: self.spool + "/\(id)_rosterflow.test.eml") })
-        Thread.sleep(forTimeInterval: 0.3)
+        XCTAssertTrue(try run("outbox", "show", id, "--json").contains("\"status\" : \"pending\""), "already recorded: not in flight")
         kill(worker.processIdentifier, SIGTERM)
         XCTAssertTrue(waitFor(10) { !worker.isRunning }, "the worker did not stop on SIGTERM")
         if worker.isRunning { kill(worker.processIdentifier, SIGKILL) }
