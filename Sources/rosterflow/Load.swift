@@ -13,6 +13,8 @@ extension RosterFlowCommand {
         @Option(help: "Districts to onboard.") var districts = 20
         @Option(help: "Courses per district.") var courses = 20
         @Option(help: "Concurrent submitters.") var concurrency = 16
+        @Flag(help: "Print `locked COURSE-ID` on stdout as each course's last event is acknowledged (durability tests).")
+        var printAcks = false
 
         func run() async throws {
             try await Output.run(json: false) {
@@ -24,7 +26,8 @@ extension RosterFlowCommand {
                     for worker in 0..<concurrency {
                         group.addTask {
                             for district in stride(from: worker, to: districts, by: concurrency) {
-                                try await Self.onboard(service, district: district, courses: courses, counter: counter)
+                                try await Self.onboard(
+                                    service, district: district, courses: courses, counter: counter, printAcks: printAcks)
                             }
                         }
                     }
@@ -34,7 +37,9 @@ extension RosterFlowCommand {
             }
         }
 
-        static func onboard(_ service: RosterFlowService, district: Int, courses: Int, counter: Counter) async throws {
+        static func onboard(
+            _ service: RosterFlowService, district: Int, courses: Int, counter: Counter, printAcks: Bool
+        ) async throws {
             let integration = try await service.requestIntegration(
                 tenantID: "load", district: "Load \(district)", permission: "full", contactEmail: "load@example.org",
                 sender: .system)
@@ -48,6 +53,7 @@ extension RosterFlowCommand {
                 _ = try await service.verifyCourse(id: course.id, actor: "school")
                 _ = try await service.contentAdded(id: course.id, actor: "dsp")
                 _ = try await service.studentStarted(id: course.id, actor: "platform")
+                if printAcks { FileHandle.standardOutput.write(Data("locked \(course.id)\n".utf8)) }
                 counter.add(5)
             }
         }

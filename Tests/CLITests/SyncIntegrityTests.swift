@@ -270,3 +270,43 @@ extension CLITests {
         XCTAssertEqual(told.outbox.filter { $0 == "sync-failed" }.count, before.outbox.filter { $0 == "sync-failed" }.count + 1)
     }
 }
+
+extension CLITests {
+    /// Every write acknowledged before a SIGKILL is in the database afterwards: the pipelined flush acknowledges a
+    /// write only after its commit (and a flush that began after it), never before.
+    func testAcknowledgedWritesSurviveAKillOfTheWriter() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["load", "--db", database, "--workflows", Self.workflows, "--districts", "400", "--courses", "10",
+                             "--print-acks"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var acknowledged: [String] = []
+        var buffer = ""
+        let handle = out.fileHandleForReading
+        while acknowledged.count < 300 {
+            let data = handle.availableData
+            if data.isEmpty { break }
+            buffer += String(decoding: data, as: UTF8.self)
+            while let newline = buffer.firstIndex(of: "\n") {
+                let line = String(buffer[..<newline])
+                buffer.removeSubrange(...newline)
+                if line.hasPrefix("locked ") { acknowledged.append(String(line.dropFirst(7))) }
+            }
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationReason, .uncaughtSignal, "the load ended before it was killed")
+        XCTAssertGreaterThanOrEqual(acknowledged.count, 300)
+
+        let store = try SQLiteStore(path: database)
+        try store.read { tx in
+            for id in acknowledged {
+                XCTAssertEqual(try tx.instance(id: id)?.state, "locked", "acknowledged, then lost: \(id)")
+                XCTAssertNotNil(try tx.course(id: id)?.lockedAt, id)
+            }
+        }
+    }
+}
