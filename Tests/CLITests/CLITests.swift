@@ -39,13 +39,17 @@ final class CLITests: XCTestCase {
     }
 
     @discardableResult
-    func rosterflow(_ arguments: String..., expect: Int32? = 0, file: StaticString = #filePath, line: UInt = #line) throws -> Result {
+    func rosterflow(
+        environment extra: [String: String] = [:], _ arguments: String..., expect: Int32? = 0, file: StaticString = #filePath,
+        line: UInt = #line
+    ) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["ROSTERFLOW_DB"] = database
         environment["ROSTERFLOW_WORKFLOWS"] = Self.workflows
+        environment.merge(extra) { $1 }
         process.environment = environment
         process.currentDirectoryURL = URL(fileURLWithPath: folder)
         let out = Pipe(), err = Pipe()
