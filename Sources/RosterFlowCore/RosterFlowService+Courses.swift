@@ -98,13 +98,17 @@ extension RosterFlowService {
 
     /// The courses of an integration.
     public func courses(integrationID: String) throws -> [CourseView] {
-        let ids = try read { try $0.courses(integrationID: integrationID).map(\.id) }
+        let ids = try read { tx in
+            try Self.requireIntegration(integrationID, tx)
+            return try tx.courses(integrationID: integrationID).map(\.id)
+        }
         return try ids.map { try course(id: $0) }
     }
 
     /// What must happen next, oldest first: every instance whose state defines a task, with the role that owns it.
     public func tasks(integrationID: String? = nil) throws -> [TaskItem] {
         try read { tx in
+            if let integrationID { try Self.requireIntegration(integrationID, tx) }
             var items: [(Double, TaskItem)] = []
             for (workflow, kind) in [("integration", "integration"), ("course-mapping", "course")] {
                 for instance in try tx.instances(workflow: workflow) {

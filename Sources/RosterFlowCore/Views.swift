@@ -37,6 +37,8 @@ public struct IntegrationView: Sendable, Codable, Equatable {
     public var courseCount: Int
     public var allowedEvents: [AllowedEvent]
     public var history: [HistoryEntry]
+    /// The request beside its customer registry record, while it is not authenticated (in `integrations show`).
+    public var registryCheck: RegistryComparison? = nil
 }
 
 /// A course shell and its mapping, as shown by `courses show`.

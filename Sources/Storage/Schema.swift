@@ -111,6 +111,8 @@ enum Schema {
         Schema.registerMergeMigrations(&migrator)
         Schema.registerSyncFingerprintMigrations(&migrator)
         Schema.registerLateNotificationMigrations(&migrator)
+        Schema.registerRecordLookupMigrations(&migrator)
+        Schema.registerParkedDeleteMigrations(&migrator)
         return migrator
     }
 }
