@@ -38,9 +38,11 @@ public struct RegistryComparison: Sendable, Codable, Equatable {
         guard registry != nil else {
             return ["tenant '\(request.tenantID)' (\(request.district)) is not in the customer registry"]
         }
-        return differences + openIntegrations.map {
-            "tenant '\(request.tenantID)' already has an open integration: \($0.id) (\($0.district), \($0.state))"
-        }
+        guard !openIntegrations.isEmpty else { return differences }
+        let count = openIntegrations.count
+        return differences + ["tenant '\(request.tenantID)' already has \(count == 1 ? "an" : "\(count)") open integration"
+            + (count == 1 ? "" : "s") + ": "
+            + openIntegrations.map { "\($0.id) (\($0.district), \($0.state))" }.joined(separator: ", ")]
     }
 
     /// The request and the registry record side by side, then the tenant's other open integrations.
@@ -98,8 +100,8 @@ enum DistrictName {
     ]
 
     /// Lower case without accents, `&` read as `and`, periods and apostrophes dropped, other punctuation and extra
-    /// spaces read as one space, a leading "the" and the
-    /// trailing district-type words (``suffixes``) dropped; never empty when the name is not.
+    /// spaces read as one space, a leading "the" and the trailing district-type words (``suffixes``) dropped; never
+    /// empty when the name is not.
     static func normalised(_ name: String) -> String {
         let folded = name.folding(options: [.caseInsensitive, .diacriticInsensitive], locale: Locale(identifier: "en_US_POSIX"))
             .replacingOccurrences(of: "&", with: " and ")
