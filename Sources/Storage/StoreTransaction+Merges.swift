@@ -85,7 +85,8 @@ extension StoreTransaction {
     /// (nil) in every integration. SourcedIds are unique only inside a district: callers showing one record pass its
     /// integration.
     public func aliases(involving sourcedID: String, integrationID: String? = nil) throws -> [RosterAlias] {
-        let filter = integrationID == nil ? "" : " AND integration_id = ?"
+        // `+integration_id`: look the id up by its own index (few rows), not by scanning the integration's aliases.
+        let filter = integrationID == nil ? "" : " AND +integration_id = ?"
         let arguments: [String] = integrationID.map { [sourcedID, $0, sourcedID, $0] } ?? [sourcedID, sourcedID]
         return try Row.fetchAll(db, sql: """
             SELECT integration_id, entity, old_id, new_id, run_id, actor, at FROM roster_aliases WHERE old_id = ?\(filter)
