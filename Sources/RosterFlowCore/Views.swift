@@ -73,6 +73,8 @@ public struct TaskItem: Sendable, Codable, Equatable {
     public var todo: String
     /// When the instance entered the state (ISO 8601, UTC): the task's age.
     public var waitingSince: String
+    /// For a request held for review (`needs_review`): the request beside its customer registry record.
+    public var registryCheck: RegistryComparison? = nil
 }
 
 /// The outcome of importing the customer registry.

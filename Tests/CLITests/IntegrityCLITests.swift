@@ -125,7 +125,9 @@ extension CLITests {
         let shownJSON = try rosterflow("integrations", "show", id, "--json").json()
         let check = try XCTUnwrap(shownJSON["registryCheck"] as? [String: Any])
         XCTAssertEqual((check["registry"] as? [String: Any])?["district"] as? String, "Springfield USD")
-        XCTAssertTrue(try rosterflow("tasks", "--integration", id).stdout.contains("Compare the request of Shelbyville USD"))
+        let tasks = try rosterflow("tasks", "--integration", id).stdout
+        XCTAssertTrue(tasks.contains("Compare the request of Shelbyville USD"), tasks)
+        XCTAssertTrue(tasks.contains("! the district is 'Shelbyville USD' in the request but 'Springfield USD' in the registry"), tasks)
 
         try rosterflow("integrations", "authenticate", id, "--confirm-mismatch", expect: 64)
         try rosterflow("integrations", "authenticate", id, expect: 3)  // still differs

@@ -63,6 +63,8 @@ final class AuthenticationTests: XCTestCase {
         let task = try XCTUnwrap(try service.tasks(integrationID: id).first)
         XCTAssertEqual(task.owner, "vendor_admin")
         XCTAssertEqual(task.state, "needs_review")
+        XCTAssertEqual(task.registryCheck?.registry?.district, "Springfield USD", "the task carries both records")
+        XCTAssertEqual(task.registryCheck?.request.district, "Shelbyville USD")
 
         // Authenticating again checks again: still different, so refused, and nothing moves.
         let again = await assertRefused(.refused) { try await self.service.authenticate(integrationID: id, actor: Fixture.vendor) }
