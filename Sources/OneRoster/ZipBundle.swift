@@ -19,6 +19,20 @@ enum ZipBundle {
         return head[head.startIndex] == 0x50 && head[head.startIndex + 1] == 0x4B
     }
 
+    /// Why a .zip could not be opened, in plain words: ZIPFoundation's error names (`missingEndOfCentralDirectoryRecord`)
+    /// mean nothing to a school admin.
+    static func openingProblem(_ error: any Error) -> String {
+        switch error {
+        case Archive.ArchiveError.missingEndOfCentralDirectoryRecord:
+            "the .zip is cut off or not a zip file (its closing directory is missing, as after an interrupted download "
+                + "or export): re-download the .zip or export it again"
+        case Archive.ArchiveError.unreadableArchive:
+            "the .zip cannot be opened (no permission to read it, or it is not a regular file)"
+        default:
+            "the .zip cannot be opened (\(error)): re-download it or export it again"
+        }
+    }
+
     /// Extracts the `.csv` entries of the folder that holds `manifest.csv` (the root, normally) into a temporary folder.
     /// Only the last path component is used for the extracted name, so entries cannot escape the folder.
     static func extract(_ url: URL) throws -> Extracted {
@@ -26,7 +40,7 @@ enum ZipBundle {
         do {
             archive = try Archive(url: url, accessMode: .read)
         } catch {
-            throw OneRosterBundleError.badZip(url.path, "\(error)")
+            throw OneRosterBundleError.badZip(url.path, openingProblem(error))
         }
         var csvEntries: [(dir: String, name: String, entry: Entry)] = []
         for entry in archive where entry.type == .file {
@@ -60,7 +74,8 @@ enum ZipBundle {
             }
         } catch {
             try? FileManager.default.removeItem(at: tempRoot)
-            throw OneRosterBundleError.badZip(url.path, "\(error)")
+            throw OneRosterBundleError.badZip(
+                url.path, "a file inside the .zip is damaged or cut off (\(error)); re-download the .zip or export it again")
         }
         return Extracted(tempRoot: tempRoot, folder: folder, subfolder: chosen.isEmpty ? nil : chosen)
     }

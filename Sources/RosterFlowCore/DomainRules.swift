@@ -47,7 +47,7 @@ public struct DomainRules: Sendable {
     /// Integration states in which new courses count as "added after start-up".
     static let startedStates = ["content_mapped", "live"]
 
-    static let guardNames: Set<String> = ["existing_customer", "all_courses_have_content"]
+    static let guardNames: Set<String> = ["existing_customer", "registry_matches", "all_courses_have_content"]
     static let effectNames: Set<String> = [
         "notify", "store_schedule", "store_mapping", "record_lock", "announce_course", "check_integration_content",
     ]
@@ -66,6 +66,14 @@ public struct DomainRules: Sendable {
             if try tx.customer(tenantID: integration.tenantID) != nil { return .pass }
             // Stored as the rejection reason and sent to the school: it says what happened, not how to operate us.
             return .refuse("tenant '\(integration.tenantID)' (\(integration.district)) is not in the customer registry")
+        case "registry_matches":
+            // The tenant is a customer, its district and contact domain match the registry, and it has no other open
+            // integration (see RegistryComparison); else every difference, stored as the reason of the fallback.
+            guard let integration = try tx.integration(id: instance.id) else {
+                return .refuse("\(instance.id) is not an integration")
+            }
+            let comparison = try RegistryComparison.compare(integration, tx: tx)
+            return comparison.matches ? .pass : .refuse(comparison.problems.joined(separator: "; "))
         case "all_courses_have_content":
             let counts = try tx.courseCounts(integrationID: instance.id, notIn: Self.contentStates)
             if counts.total == 0 { return .refuse("the integration has no courses yet") }

@@ -98,13 +98,17 @@ extension RosterFlowService {
 
     /// The courses of an integration.
     public func courses(integrationID: String) throws -> [CourseView] {
-        let ids = try read { try $0.courses(integrationID: integrationID).map(\.id) }
+        let ids = try read { tx in
+            try Self.requireIntegration(integrationID, tx)
+            return try tx.courses(integrationID: integrationID).map(\.id)
+        }
         return try ids.map { try course(id: $0) }
     }
 
     /// What must happen next, oldest first: every instance whose state defines a task, with the role that owns it.
     public func tasks(integrationID: String? = nil) throws -> [TaskItem] {
         try read { tx in
+            if let integrationID { try Self.requireIntegration(integrationID, tx) }
             var items: [(Double, TaskItem)] = []
             for (workflow, kind) in [("integration", "integration"), ("course-mapping", "course")] {
                 for instance in try tx.instances(workflow: workflow) {
@@ -112,11 +116,14 @@ extension RosterFlowService {
                     guard let task = definition.states[instance.state]?.task else { continue }
                     let owningIntegration = kind == "course" ? try tx.course(id: instance.id)?.integrationID ?? "" : instance.id
                     if let integrationID, owningIntegration != integrationID { continue }
+                    // A request held for review shows what differs, so the vendor admin can decide from the list.
+                    let check = kind == "integration" && instance.state == "needs_review"
+                        ? try tx.integration(id: instance.id).map { try RegistryComparison.compare($0, tx: tx) } : nil
                     items.append((instance.enteredAt, TaskItem(
                         instanceID: instance.id, kind: kind, integrationID: owningIntegration, subject: instance.subjectTitle,
                         state: instance.state, owner: task.owner.rawValue, ownerLabel: task.owner.displayName,
                         todo: task.todo.replacingOccurrences(of: "{subject}", with: instance.subjectTitle),
-                        waitingSince: Timestamp.iso(instance.enteredAt))))
+                        waitingSince: Timestamp.iso(instance.enteredAt), registryCheck: check)))
                 }
             }
             // Oldest first; at the same instant an integration's task before its courses'.

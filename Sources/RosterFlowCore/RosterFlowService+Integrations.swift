@@ -56,11 +56,57 @@ extension RosterFlowService {
         }
     }
 
-    /// Checks the customer registry: an existing customer's integration becomes `authenticated`, any other `rejected`
-    /// with the reason stored.
-    public func authenticate(integrationID: String, role: Role? = nil, actor: String) async throws -> AppliedStep {
-        try await requireIntegration(integrationID)
-        return try await send("authenticate", to: integrationID, role: role, actor: actor)
+    /// Checks the request against the customer registry: a request whose tenant is a customer, whose district name and
+    /// contact domain match the registry record and that is the tenant's only open integration becomes `authenticated`;
+    /// a customer's request that differs in any of these is held for the vendor admin (`needs_review`, with both
+    /// records side by side in the notice and in ``integration(id:)``); any other is `rejected` with the reason stored.
+    ///
+    /// - Parameters:
+    ///   - confirmMismatch: the vendor admin compared both records of a held request and confirms it is the customer
+    ///     (`confirm_customer`); `reason` is then required and stored.
+    /// - Throws: ``RosterFlowError/Code/invalidInput`` for a confirmation without a reason; ``RosterFlowError/Code/refused``
+    ///   for a confirmation of a request that is not held for review.
+    public func authenticate(
+        integrationID: String, role: Role? = nil, actor: String, confirmMismatch: Bool = false, reason: String? = nil
+    ) async throws -> AppliedStep {
+        let reason = reason?.trimmingCharacters(in: .whitespacesAndNewlines)
+        if confirmMismatch, reason?.isEmpty ?? true {
+            throw RosterFlowError(
+                .invalidInput, "confirming a request that differs from the registry needs --reason: say why it is the customer")
+        }
+        let runtime = self.runtime
+        return try await write { tx, now in
+            guard let integration = try tx.integration(id: integrationID), let instance = try tx.instance(id: integrationID) else {
+                throw RosterFlowError(.notFound, "there is no integration \(integrationID); `rosterflow integrations list` shows them")
+            }
+            let comparison = try RegistryComparison.compare(integration, tx: tx)
+            var event = confirmMismatch ? "confirm_customer" : "authenticate"
+            // Requested under a definition without `needs_review` (version 3 and before): a differing request is not
+            // authenticated silently either; the vendor admin confirms it here or rejects it.
+            if try runtime.definition(for: instance).states["needs_review"] == nil, instance.state == "requested",
+               comparison.registry != nil, !comparison.matches {
+                guard confirmMismatch else {
+                    throw RosterFlowError(
+                        .refused, "\(integrationID) differs from the customer registry: " + comparison.problems.joined(separator: "; ")
+                            + ". It was requested under integration workflow version \(instance.version), which cannot hold it for "
+                            + "review: compare with `rosterflow integrations show \(integrationID)`, then confirm with "
+                            + "--confirm-mismatch --reason \"…\" or reject it",
+                        allowedEvents: try self.allowedEvents(instance).map(\.event))
+                }
+                event = "authenticate"
+            } else if confirmMismatch, instance.state != "needs_review" {
+                throw RosterFlowError(
+                    .refused, "\(integrationID) is '\(instance.state)', not held for review: there is no mismatch to confirm"
+                        + (instance.state == "requested" ? "; `rosterflow integrations authenticate \(integrationID)` checks it first" : ""),
+                    allowedEvents: try self.allowedEvents(instance).map(\.event))
+            }
+            let role = try role ?? runtime.defaultRole(for: event, instance: instance) ?? .vendorAdmin
+            return try runtime.apply(
+                tx, instanceID: integrationID, event: event, sender: Sender(actor: actor, role: role),
+                reason: confirmMismatch ? "confirmed as the customer despite: " + comparison.problems.joined(separator: "; ")
+                    + " — \(reason ?? "")" : nil,
+                payload: ["report": comparison.sideBySide], now: now, loaded: instance)
+        }
     }
 
     /// Stores the school's preferred daily sync time and the next sync instant, and moves the integration on.
@@ -83,6 +129,13 @@ extension RosterFlowService {
             throw RosterFlowError(.notFound, "there is no integration \(id); `rosterflow integrations list` shows them")
         }
         return integration
+    }
+
+    /// Throws ``RosterFlowError/Code/notFound`` unless the integration exists (in the caller's transaction).
+    static func requireIntegration(_ id: String, _ tx: StoreTransaction) throws {
+        guard try tx.integration(id: id) != nil else {
+            throw RosterFlowError(.notFound, "there is no integration \(id); `rosterflow integrations list` shows them")
+        }
     }
 
     /// One integration with its history and what may happen next.
@@ -120,8 +173,13 @@ extension RosterFlowService {
             workflowVersion: instance.version, rowVersion: instance.rowVersion,
             courseCount: try tx.courseCounts(integrationID: integration.id, notIn: []).total,
             allowedEvents: try allowedEvents(instance),
-            history: withHistory ? try history(tx, instance.id) : [])
+            history: withHistory ? try history(tx, instance.id) : [],
+            registryCheck: withHistory && Self.statesShowingRegistryCheck.contains(instance.state)
+                ? try RegistryComparison.compare(integration, tx: tx) : nil)
     }
+
+    /// States in which `integrations show` compares the request with the registry: before it is authenticated.
+    static let statesShowingRegistryCheck: Set<String> = ["requested", "needs_review", "rejected"]
 
     func allowedEvents(_ instance: InstanceRecord) throws -> [AllowedEvent] {
         let definition = try runtime.definition(for: instance)

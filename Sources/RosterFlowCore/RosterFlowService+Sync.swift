@@ -224,7 +224,7 @@ extension RosterFlowService {
             }
             report = bundle.report
             plan = try read { tx in
-                try SyncPlanner(policy: policy).plan(
+                try SyncPlanner(policy: policy, parked: try tx.parkedDeleteKeys(integrationID: integrationID)).plan(
                     diff: &diff, bundle: bundle, heldClassCourse: heldClassCourse, lockedCourses: locked
                 ) { entity, ids in
                     try tx.rosterRecords(integrationID: integrationID, entity: entity.rawValue, sourcedIDs: ids)
@@ -252,6 +252,7 @@ extension RosterFlowService {
             decision = plan.isEmpty ? "unchanged" : "applied"
         }
         if let note { reasons.append(note) }
+        if let parked = ParkedDeletes.note(plan.counts, integrationID: integrationID) { reasons.append(parked) }
         let run = SyncRunRecord(
             id: runID, integrationID: integrationID, bundle: bundlePath, startedAt: started, finishedAt: nil,
             decision: decision, reasons: Self.json(reasons), counts: Self.json(plan.counts), report: Self.json(report),
@@ -277,6 +278,9 @@ extension RosterFlowService {
             finished.finishedAt = now
             try tx.insertSyncRun(finished)
             if decision == "held" || decision == "dry-run" { try tx.storeProposedMerges(plan.merges, runID: runID) }
+            if decision == "applied" || decision == "unchanged" {
+                try tx.forgetParkedDeletes(integrationID: integrationID, keys: plan.parkingsEnded)
+            }
             // The district's OneRoster admin hears of a rejected bundle, and of rows skipped for errors, when the bundle
             // came from the source the integration is configured with (not a path an operator typed).
             if tellsDistrict, decision == "rejected" {
@@ -363,7 +367,11 @@ extension RosterFlowService {
 
     /// The integration's sync policy: what its bulk files delete by omission and when a run is held.
     public func syncPolicy(integrationID: String) throws -> SyncPolicy {
-        guard let json = try read({ try $0.syncPolicyJSON(integrationID: integrationID) }) else { return SyncPolicy() }
+        let stored = try read { tx in
+            try Self.requireIntegration(integrationID, tx)
+            return try tx.syncPolicyJSON(integrationID: integrationID)
+        }
+        guard let json = stored else { return SyncPolicy() }
         do {
             return try JSONDecoder().decode(SyncPolicy.self, from: Data(json.utf8))
         } catch {
@@ -492,6 +500,7 @@ extension RosterFlowService {
                 }
             }
             try tx.updateSyncRunDecision(id: runID, decision: withoutDeletes ? "approved-without-deletes" : "approved", finishedAt: now)
+            if withoutDeletes { try Self.rememberParkedDeletes(tx: tx, run: run, changes: changes, actor: actor, now: now) }
             if try tx.instance(id: run.integrationID)?.state == "on_hold" {
                 steps.append(try runtime.apply(
                     tx, instanceID: run.integrationID, event: "resume", sender: Sender(actor: actor, role: .vendorAdmin),
@@ -563,10 +572,43 @@ extension RosterFlowService {
     }
 
     /// Every applied change of a record, with its sync run, and the merges it took part in (when the SIS re-keyed it).
-    public func rosterHistory(sourcedID: String) throws -> [RosterHistoryEntry] {
+    ///
+    /// SourcedIds are unique only inside a district, so a record is (integration, sourcedId): `integrationID` names
+    /// the integration, and may be left out only when a single integration knows the sourcedId.
+    /// - Throws: ``RosterFlowError/Code/notFound`` when no integration (or not the one named) ever held the sourcedId,
+    ///   or the named integration does not exist; ``RosterFlowError/Code/invalidInput`` when several integrations know
+    ///   it and none is named (the message lists them).
+    public func rosterHistory(sourcedID: String, integrationID: String? = nil) throws -> [RosterHistoryEntry] {
         try read { tx in
-            let changes = try tx.rosterHistory(sourcedID: sourcedID, entities: RosterEntity.allCases.map(\.rawValue))
-            let merges = try tx.aliases(involving: sourcedID).map { alias in
+            let entities = RosterEntity.allCases.map(\.rawValue)
+            let knowing = try tx.integrationsKnowing(sourcedID: sourcedID, entities: entities)
+            func described(_ ids: [String]) throws -> String {
+                try ids.map { id in try tx.integration(id: id).map { "\(id) (\($0.district))" } ?? id }.joined(separator: ", ")
+            }
+            let integration: String
+            if let integrationID {
+                guard try tx.integration(id: integrationID) != nil else {
+                    throw RosterFlowError(.notFound, "there is no integration \(integrationID); `rosterflow integrations list` shows them")
+                }
+                guard knowing.contains(integrationID) else {
+                    throw RosterFlowError(
+                        .notFound, "integration \(integrationID) never held a record \(sourcedID)"
+                            + (knowing.isEmpty ? "" : "; it is known in \(try described(knowing))"))
+                }
+                integration = integrationID
+            } else {
+                guard let only = knowing.first else {
+                    throw RosterFlowError(.notFound, "no integration ever held a record \(sourcedID)")
+                }
+                guard knowing.count == 1 else {
+                    throw RosterFlowError(
+                        .invalidInput, "\(sourcedID) is a record of \(knowing.count) integrations: \(try described(knowing)); "
+                            + "sourcedIds are unique only inside a district, so say which with --integration")
+                }
+                integration = only
+            }
+            let changes = try tx.rosterHistory(sourcedID: sourcedID, integrationID: integration, entities: entities)
+            let merges = try tx.aliases(involving: sourcedID, integrationID: integration).map { alias in
                 let wasOld = alias.oldID == sourcedID
                 return RosterHistoryEntry(
                     integrationID: alias.integrationID, entity: alias.entity, sourcedID: sourcedID, runID: alias.runID,

@@ -78,8 +78,27 @@ public struct EntityCounts: Sendable, Equatable, Codable {
     public var incoming = 0
     public var adds = 0
     public var updates = 0
+    /// Deletes applied (or, for a held run, proposed); parked deletes are not among them.
     public var deletes = 0
     public var unchanged = 0
+    /// Deletes kept back: parked by `sync approve --without-deletes`, or omitted again from a later bulk file while the
+    /// operator's parking of them stands (see ``ParkedDeletes``). The records are still held.
+    public var parked = 0
+
+    /// All zero.
+    public init() {}
+
+    /// Reads counts stored before `parked` existed as having none parked.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        held = try c.decodeIfPresent(Int.self, forKey: .held) ?? 0
+        incoming = try c.decodeIfPresent(Int.self, forKey: .incoming) ?? 0
+        adds = try c.decodeIfPresent(Int.self, forKey: .adds) ?? 0
+        updates = try c.decodeIfPresent(Int.self, forKey: .updates) ?? 0
+        deletes = try c.decodeIfPresent(Int.self, forKey: .deletes) ?? 0
+        unchanged = try c.decodeIfPresent(Int.self, forKey: .unchanged) ?? 0
+        parked = try c.decodeIfPresent(Int.self, forKey: .parked) ?? 0
+    }
 }
 
 /// What a sync would do, and whether it must wait for a person.
@@ -92,6 +111,9 @@ public struct SyncPlan: Sendable {
     public var holdReasons: [String]
     /// Records the SIS probably re-keyed (each also a hold reason): applied as merges only when a person says so.
     public var merges: [SourcedIDMerge] = []
+    /// Parked deletes (`entity|sourcedId`) whose records the bundle carries again, or that are no longer held: their
+    /// parking is over.
+    public var parkingsEnded: [String] = []
 
     /// Every change in apply order (a copy; `changeGroups` avoids it).
     public var changes: [RosterChange] { Array(changeGroups.joined()) }
@@ -102,10 +124,14 @@ public struct SyncPlan: Sendable {
 /// Computes the change set of a bundle against the held roster and checks the safeguards. Pure: no I/O.
 public struct SyncPlanner: Sendable {
     public var policy: SyncPolicy
+    /// Deletes the operator parked (`entity|sourcedId`, see ``ParkedDeletes``): a bulk file that omits them again
+    /// keeps them parked (counted as `parked`, not as deletes, so they trip no safeguard twice).
+    public var parked: Set<String>
 
-    /// A planner that applies `policy` (by default ``SyncPolicy``'s defaults).
-    public init(policy: SyncPolicy = SyncPolicy()) {
+    /// A planner that applies `policy` (by default ``SyncPolicy``'s defaults), keeping `parked` deletes parked.
+    public init(policy: SyncPolicy = SyncPolicy(), parked: Set<String> = []) {
         self.policy = policy
+        self.parked = parked
     }
 
     /// Plans from a bundle read with its records retained (tests, small bundles).
@@ -143,6 +169,7 @@ public struct SyncPlanner: Sendable {
         var deletedByEntity: [RosterEntity: [RosterRecord]] = [:]
         var userMerges: [SourcedIDMerge] = []
         var mergeableEnrollmentAdds: [RosterChange] = []
+        var parkingsEnded: [String] = []
 
         for entity in RosterEntity.allCases {
             let mode = bundle.mode(of: entity.file)
@@ -160,7 +187,16 @@ public struct SyncPlanner: Sendable {
                 for id in diff.unseenHeld(entity) where !explicit.contains(id) {
                     // A row quarantined for an error is still in the file: never delete what we could not read.
                     if quarantined.contains("\(fileName)|\(id)") { continue }
+                    if !parked.isEmpty, parked.contains("\(entity.rawValue)|\(id)") {
+                        count.parked += 1
+                        continue
+                    }
                     deletedIDs.insert(id)
+                }
+                // A parked record the file carries again (or that is gone since) is no longer a parked delete.
+                let prefix = entity.rawValue + "|"
+                for key in parked where key.hasPrefix(prefix) && !diff.holds(entity, String(key.dropFirst(prefix.count))) {
+                    parkingsEnded.append(key)
                 }
             }
             let deleted = try heldRecords(entity, deletedIDs.sorted())
@@ -216,7 +252,8 @@ public struct SyncPlanner: Sendable {
         removable[.enrollments] = removable[.enrollments]?.filter { !merged.contains($0.sourcedID) }
         reasons += lockedCourseRemovals(deleted: removable, classCourse: classCourse, lockedCourses: lockedCourses)
         reasons += Self.mergeReasons(merges)
-        return SyncPlan(changeGroups: groups.filter { !$0.isEmpty }, counts: counts, holdReasons: reasons, merges: merges)
+        return SyncPlan(changeGroups: groups.filter { !$0.isEmpty }, counts: counts, holdReasons: reasons, merges: merges,
+                        parkingsEnded: parkingsEnded.sorted())
     }
 
     /// Students removed from a course whose mapping is locked: their work in progress is protected.

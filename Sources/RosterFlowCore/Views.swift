@@ -37,6 +37,8 @@ public struct IntegrationView: Sendable, Codable, Equatable {
     public var courseCount: Int
     public var allowedEvents: [AllowedEvent]
     public var history: [HistoryEntry]
+    /// The request beside its customer registry record, while it is not authenticated (in `integrations show`).
+    public var registryCheck: RegistryComparison? = nil
 }
 
 /// A course shell and its mapping, as shown by `courses show`.
@@ -71,6 +73,8 @@ public struct TaskItem: Sendable, Codable, Equatable {
     public var todo: String
     /// When the instance entered the state (ISO 8601, UTC): the task's age.
     public var waitingSince: String
+    /// For a request held for review (`needs_review`): the request beside its customer registry record.
+    public var registryCheck: RegistryComparison? = nil
 }
 
 /// The outcome of importing the customer registry.

@@ -112,6 +112,8 @@ enum Schema {
         Schema.registerSyncFingerprintMigrations(&migrator)
         Schema.registerLateNotificationMigrations(&migrator)
         Schema.registerSyncIntegrityMigrations(&migrator)
+        Schema.registerRecordLookupMigrations(&migrator)
+        Schema.registerParkedDeleteMigrations(&migrator)
         return migrator
     }
 }

@@ -81,12 +81,20 @@ extension StoreTransaction {
         }
     }
 
-    /// Applied merges in which a sourcedId took part, as the old or the new id, oldest first.
-    public func aliases(involving sourcedID: String) throws -> [RosterAlias] {
-        try Row.fetchAll(db, sql: """
-            SELECT integration_id, entity, old_id, new_id, run_id, actor, at FROM roster_aliases
-            WHERE old_id = ? OR new_id = ? ORDER BY at
-            """, arguments: [sourcedID, sourcedID]).map {
+    /// Applied merges in which a sourcedId took part, as the old or the new id, oldest first: in one integration, or
+    /// (nil) in every integration. SourcedIds are unique only inside a district: callers showing one record pass its
+    /// integration.
+    public func aliases(involving sourcedID: String, integrationID: String? = nil) throws -> [RosterAlias] {
+        // `+integration_id`: look the id up by its own index (few rows), not by scanning the integration's aliases.
+        let filter = integrationID == nil ? "" : " AND +integration_id = ?"
+        let arguments: [String] = integrationID.map { [sourcedID, $0, sourcedID, $0] } ?? [sourcedID, sourcedID]
+        return try Row.fetchAll(db, sql: """
+            SELECT integration_id, entity, old_id, new_id, run_id, actor, at FROM roster_aliases WHERE old_id = ?\(filter)
+            UNION ALL
+            SELECT integration_id, entity, old_id, new_id, run_id, actor, at FROM roster_aliases WHERE new_id = ?\(filter)
+                AND old_id <> new_id
+            ORDER BY at
+            """, arguments: StatementArguments(arguments)).map {
             RosterAlias(integrationID: $0[0], entity: $0[1], oldID: $0[2], newID: $0[3], runID: $0[4], actor: $0[5], at: $0[6])
         }
     }

@@ -324,26 +324,57 @@ extension StoreTransaction {
             baseRosterVersion: row["base_roster_version"])
     }
 
-    /// A record's story across integrations, oldest first: the history rows, and the add of a held record that has
-    /// not changed since (kept in the record itself; see `applyRosterChanges`).
+    /// A record's story in one integration (or, with nil, in every integration), oldest first: the history rows, and
+    /// the add of a held record that has not changed since (kept in the record itself; see `applyRosterChanges`).
+    /// SourcedIds are unique only inside a district: callers showing one record pass its integration.
     /// - Parameter entities: the entity names records are held under.
-    public func rosterHistory(sourcedID: String, entities: [String]) throws -> [RosterHistoryEntry] {
-        let entityList = entities.map { "'\($0.replacingOccurrences(of: "'", with: "''"))'" }.joined(separator: ", ")
+    public func rosterHistory(sourcedID: String, integrationID: String? = nil, entities: [String]) throws -> [RosterHistoryEntry] {
+        let entityList = Self.sqlList(entities)
+        // Both halves stay on their primary keys: roster_history's starts with sourced_id, roster_records' with the
+        // integration, listed (all of them, or the one asked for) so that SQLite can seek per integration and entity.
+        let historyFilter = integrationID == nil ? "" : " AND h.integration_id = ?"
+        let integrations = integrationID == nil ? "SELECT id FROM integrations" : "?"
+        var arguments: [(any DatabaseValueConvertible)?] = [sourcedID]
+        if let integrationID { arguments.append(integrationID) }
+        if let integrationID { arguments.append(integrationID) }
+        arguments.append(sourcedID)
         return try Row.fetchAll(db, sql: """
             SELECT integration_id, entity, sourced_id, run_id, op, title, at FROM (
                 SELECT h.integration_id, h.entity, h.sourced_id, h.run_id, h.op, h.title, h.at, r.rowid AS run_order
                 FROM roster_history h LEFT JOIN sync_runs r ON r.id = h.run_id
-                WHERE h.sourced_id = ?
+                WHERE h.sourced_id = ?\(historyFilter)
                 UNION ALL
                 SELECT x.integration_id, x.entity, x.sourced_id, x.run_id, 'add', x.title, r.finished_at, r.rowid
                 FROM roster_records x JOIN sync_runs r ON r.id = x.run_id
-                WHERE x.integration_id IN (SELECT id FROM integrations) AND x.entity IN (\(entityList))
+                WHERE x.integration_id IN (\(integrations)) AND x.entity IN (\(entityList))
                     AND x.sourced_id = ? AND x.add_logged = 0
             ) ORDER BY at, run_order
-            """, arguments: [sourcedID, sourcedID]).map {
+            """, arguments: StatementArguments(arguments)).map {
             RosterHistoryEntry(integrationID: $0[0], entity: $0[1], sourcedID: $0[2], runID: $0[3], operation: $0[4],
                                title: $0[5], at: $0[6])
         }
+    }
+
+    /// The integrations that hold, held or merged a record with this sourcedId (in `roster_records`,
+    /// `roster_history` or `roster_aliases`), in integration id order.
+    /// - Parameter entities: the entity names records are held under.
+    public func integrationsKnowing(sourcedID: String, entities: [String]) throws -> [String] {
+        try String.fetchAll(db, sql: """
+            SELECT integration_id FROM roster_history WHERE sourced_id = ?
+            UNION
+            SELECT integration_id FROM roster_records
+            WHERE integration_id IN (SELECT id FROM integrations) AND entity IN (\(Self.sqlList(entities))) AND sourced_id = ?
+            UNION
+            SELECT integration_id FROM roster_aliases WHERE old_id = ?
+            UNION
+            SELECT integration_id FROM roster_aliases WHERE new_id = ?
+            ORDER BY 1
+            """, arguments: [sourcedID, sourcedID, sourcedID, sourcedID])
+    }
+
+    /// Names as an SQL list of quoted literals (entity names are ours, but quoted anyway).
+    static func sqlList(_ names: [String]) -> String {
+        names.map { "'\($0.replacingOccurrences(of: "'", with: "''"))'" }.joined(separator: ", ")
     }
 
     /// The course sourcedIds of an integration whose mapping is locked (a student started them).

@@ -165,7 +165,8 @@ public enum Engine {
             var passed = true
             for name in transition.guards {
                 if case let .refuse(why) = try guards.evaluate(guard: name, event: event, from: state.name) {
-                    refusals.append(why)
+                    // Two candidates' guards may refuse for the same reason (no customer record): say it once.
+                    if !refusals.contains(why) { refusals.append(why) }
                     passed = false
                     break
                 }

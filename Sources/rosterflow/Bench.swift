@@ -151,14 +151,17 @@ extension RosterFlowCommand {
         ) async throws -> Double {
             let service = try RosterFlowService(
                 databasePath: folder + "/\(name).sqlite", workflowsPath: workflows, durability: durability)
+            // One customer per district: a tenant has one open integration.
             _ = try await service.importCustomers(
-                csv: "tenant_id,district,contact_email\nbench,Bench District,bench@example.org\n", file: "bench")
+                csv: "tenant_id,district,contact_email\n" + stride(from: 0, to: instances, by: 50)
+                    .map { "bench-\($0),Bench \($0),bench@example.org\n" }.joined(),
+                file: "bench")
             // Districts of 50 courses, as a real integration has.
             let perIntegration = 50
             var courseIDs: [String] = []
             for batch in stride(from: 0, to: instances, by: perIntegration) {
                 let integration = try await service.requestIntegration(
-                    tenantID: "bench", district: "Bench \(batch)", permission: "full", contactEmail: "bench@example.org",
+                    tenantID: "bench-\(batch)", district: "Bench \(batch)", permission: "full", contactEmail: "bench@example.org",
                     sender: .system)
                 _ = try await service.authenticate(integrationID: integration.id, actor: "bench")
                 _ = try await service.schedule(integrationID: integration.id, time: "02:00", timezone: "UTC", actor: "bench")

@@ -132,6 +132,7 @@ extension RosterFlowCommand {
                 try Output.emit(tasks, json: options.json) { list in
                     list.isEmpty ? "nothing is waiting" : list.map {
                         "\($0.waitingSince)  \($0.ownerLabel.padding(toLength: 12, withPad: " ", startingAt: 0)) \($0.todo)  [\($0.instanceID), \($0.state)]"
+                            + ($0.registryCheck.map { "\n" + $0.sideBySide.split(separator: "\n").map { "      " + $0 }.joined(separator: "\n") } ?? "")
                     }.joined(separator: "\n")
                 }
             }

@@ -25,7 +25,14 @@ extension RosterFlowCommand {
                     tenantID: "demo-springfield", district: "Springfield USD", permission: "rule-based",
                     contactEmail: "rostering@springfield.example", sender: Sender(actor: "classlink", role: .system))
                 print("\(integration.id): (new) → \(integration.state)")
-                show(try await service.authenticate(integrationID: integration.id, actor: vendor.actor))
+                let authenticated = try await service.authenticate(integrationID: integration.id, actor: vendor.actor)
+                show(authenticated)
+                if authenticated.to == "needs_review" {
+                    // A database the demo ran on before holds the first run's integration of this tenant.
+                    show(try await service.authenticate(
+                        integrationID: integration.id, actor: vendor.actor, confirmMismatch: true,
+                        reason: "the demo ran on this database before"))
+                }
                 show(try await service.schedule(
                     integrationID: integration.id, time: "02:30", timezone: "America/Chicago", actor: "school:lee"))
 
@@ -58,6 +65,16 @@ extension RosterFlowCommand {
                 } catch let error as RosterFlowError {
                     print("refused (\(error.code.rawValue)): \(error.message)")
                 }
+
+                print("\n== A request that differs from the customer registry is held for review")
+                let lookalike = try await service.requestIntegration(
+                    tenantID: "demo-springfield", district: "Springfield USD", permission: "full",
+                    contactEmail: "it@springfield-schools.example", sender: Sender(actor: "classlink", role: .system))
+                show(try await service.authenticate(integrationID: lookalike.id, actor: vendor.actor))
+                if let check = try service.integration(id: lookalike.id).registryCheck { print(check.sideBySide) }
+                show(try await service.send(
+                    "reject", to: lookalike.id, role: .vendorAdmin, actor: vendor.actor,
+                    reason: "not the district's contact; Springfield's own request is live"))
 
                 print("\n== A district that is not a customer")
                 let stranger = try await service.requestIntegration(

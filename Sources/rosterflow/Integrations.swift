@@ -31,15 +31,40 @@ extension RosterFlowCommand {
 
         struct Authenticate: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
-                abstract: "Check the request against the customer registry: authenticated, or rejected with the reason.")
+                abstract: "Check the request against the customer registry: authenticated, held for review, or rejected.",
+                discussion: """
+                    The tenant must be a customer, the district name and the contact's e-mail domain must match its registry \
+                    record, and the tenant must have no other open integration. A customer's request that differs is held for \
+                    review (needs_review) with both records side by side; after comparing them, confirm it with \
+                    --confirm-mismatch --reason "…", or reject it with `integrations advance ID reject --as vendor-admin`.
+                    """)
             @OptionGroup var options: StoreOptions
             @Argument(help: "Integration id.") var id: String
             @Option(name: .customLong("as"), help: "Act as this role (default: the role the step needs).") var role: Role?
+            @Flag(help: "Authenticate a request held for review although it differs from the registry (needs --reason).")
+            var confirmMismatch = false
+            @Option(help: "Why the held request is the customer; stored in history.") var reason: String?
+
+            func validate() throws {
+                if confirmMismatch, reason?.trimmingCharacters(in: .whitespaces).isEmpty ?? true {
+                    throw ValidationError("--confirm-mismatch needs --reason \"…\": say why this request is the customer")
+                }
+                if reason != nil, !confirmMismatch {
+                    throw ValidationError("--reason goes with --confirm-mismatch")
+                }
+            }
 
             func run() async throws {
                 try await Output.run(json: options.json) {
-                    let step = try await options.open().authenticate(integrationID: id, role: role, actor: options.actor)
+                    let service = try options.open()
+                    let step = try await service.authenticate(
+                        integrationID: id, role: role, actor: options.actor, confirmMismatch: confirmMismatch, reason: reason)
                     try Output.emit(step, json: options.json, text: Text.step)
+                    if step.to == "needs_review", !options.json, let check = try service.integration(id: id).registryCheck {
+                        print(check.sideBySide)
+                        print("held for review: compare both records, then `rosterflow integrations authenticate \(id) --confirm-mismatch "
+                              + "--reason \"…\"` or `rosterflow integrations advance \(id) reject --as vendor-admin --reason \"…\"`")
+                    }
                     if step.to == "rejected", !options.json {
                         print("hint: if this district is a customer, add it with `rosterflow customers import FILE.csv`, "
                               + "then `rosterflow integrations advance \(id) reconsider --as vendor-admin` and authenticate again")

@@ -19,15 +19,20 @@ extension RosterFlowCommand {
         func run() async throws {
             try await Output.run(json: false) {
                 let service = try options.open()
+                // One customer per district (a tenant has one open integration); tagged per run, since runs may share a
+                // database.
+                let tag = UUID().uuidString.prefix(8).lowercased()
                 _ = try await service.importCustomers(
-                    csv: "tenant_id,district,contact_email\nload,Load District,load@example.org\n", file: "load")
+                    csv: "tenant_id,district,contact_email\n"
+                        + (0..<districts).map { "load-\(tag)-\($0),Load \($0),load@example.org\n" }.joined(),
+                    file: "load")
                 let counter = Counter()
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for worker in 0..<concurrency {
                         group.addTask {
                             for district in stride(from: worker, to: districts, by: concurrency) {
-                                try await Self.onboard(
-                                    service, district: district, courses: courses, counter: counter, printAcks: printAcks)
+                                try await Self.onboard(service, tenant: "load-\(tag)-\(district)", district: district,
+                                                       courses: courses, counter: counter, printAcks: printAcks)
                             }
                         }
                     }
@@ -38,10 +43,10 @@ extension RosterFlowCommand {
         }
 
         static func onboard(
-            _ service: RosterFlowService, district: Int, courses: Int, counter: Counter, printAcks: Bool
+            _ service: RosterFlowService, tenant: String, district: Int, courses: Int, counter: Counter, printAcks: Bool
         ) async throws {
             let integration = try await service.requestIntegration(
-                tenantID: "load", district: "Load \(district)", permission: "full", contactEmail: "load@example.org",
+                tenantID: tenant, district: "Load \(district)", permission: "full", contactEmail: "load@example.org",
                 sender: .system)
             _ = try await service.authenticate(integrationID: integration.id, actor: "load")
             _ = try await service.schedule(integrationID: integration.id, time: "03:00", timezone: "UTC", actor: "load")

@@ -16,6 +16,28 @@ struct RosterFlowCommand: AsyncParsableCommand {
             Sync.self, Roster.self, Validate.self, SampleBundleCommand.self,
             Bench.self, Load.self, Worker.self, Outbox.self, Templates.self,
         ])
+
+    /// Parses and runs the command. An argument error (a missing or unknown option, a value that does not parse, a
+    /// failed validation) exits 64 like any other bad input and, with `--json`, also prints the JSON error object.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            // Errors of the commands' bodies were reported by Output.run already (they arrive as ExitCode).
+            if !(error is ExitCode), exitCode(for: error) == .validationFailure, Output.jsonRequested(CommandLine.arguments) {
+                let message = message(for: error).split(separator: "\n").first.map(String.init) ?? "bad arguments"
+                try? Output.json(Output.Problem(
+                    error: message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message,
+                    code: RosterFlowError.Code.invalidInput.rawValue, cause: "arguments", allowedEvents: []))
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 /// Options every command that touches the database takes.
@@ -45,7 +67,11 @@ struct StoreOptions: ParsableArguments {
     }
 
     func open() throws -> RosterFlowService {
-        try RosterFlowService(databasePath: db, workflowsPath: workflowsPath)
+        if let workflowsPath, !FileManager.default.fileExists(atPath: workflowsPath) {
+            throw RosterFlowError(.notFound, "there are no workflow definitions at \(workflowsPath): give the folder of .yaml files "
+                + "with --workflows or ROSTERFLOW_WORKFLOWS")
+        }
+        return try RosterFlowService(databasePath: db, workflowsPath: workflowsPath)
     }
 }
 
@@ -71,6 +97,21 @@ enum Output {
         if json { try self.json(value) } else { print(text(value)) }
     }
 
+    /// The JSON error object a command prints with `--json`.
+    struct Problem: Encodable {
+        let error: String
+        /// The CLI-wide code (it decides the exit code).
+        let code: String
+        /// The module's own, more specific code (e.g. `template`, `stale-instance`), when it differs.
+        let cause: String?
+        let allowedEvents: [String]
+    }
+
+    /// Whether a command line asks for JSON output (`--json` before any `--` that ends the options).
+    static func jsonRequested(_ arguments: [String]) -> Bool {
+        arguments.dropFirst().prefix { $0 != "--" }.contains("--json")
+    }
+
     /// Runs a command body; a RosterFlow error becomes a message on stderr and its exit code.
     static func run(json: Bool, _ body: () async throws -> Void) async throws {
         do {
@@ -90,14 +131,6 @@ enum Output {
             let failure = (error as? NotificationError)?.asRosterFlowError ?? RosterFlowError.wrap(error)
             FileHandle.standardError.write(Data("error: \(failure.message)\n".utf8))
             if json {
-                struct Problem: Encodable {
-                    let error: String
-                    /// The CLI-wide code (it decides the exit code).
-                    let code: String
-                    /// The module's own, more specific code (e.g. `template`, `stale-instance`), when it differs.
-                    let cause: String?
-                    let allowedEvents: [String]
-                }
                 let cause = failure.cause ?? (error as? any CodedError)?.codeName
                 try? self.json(Problem(
                     error: failure.message, code: failure.code.rawValue, cause: cause == failure.code.rawValue ? nil : cause,
@@ -135,6 +168,9 @@ enum Text {
         ]
         if let time = view.syncTime, let zone = view.timezone {
             lines.append("  daily sync at \(time) \(zone); next run \(view.nextSyncAt ?? "?")")
+        }
+        if let check = view.registryCheck {
+            lines.append("  customer registry check:\n" + check.sideBySide.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
         }
         lines.append("  courses: \(view.courseCount); workflow version \(view.workflowVersion); row version \(view.rowVersion)")
         lines.append("  allowed next: \(allowed(view.allowedEvents))")

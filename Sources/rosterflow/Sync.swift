@@ -7,7 +7,7 @@ extension RosterFlowCommand {
     struct Sync: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "OneRoster syncs: validate, diff, guard and apply a bundle; review held runs.",
-            subcommands: [Run.self, Due.self, Show.self, List.self, Approve.self, Reject.self])
+            subcommands: [Run.self, Due.self, Show.self, List.self, Approve.self, Reject.self, Parked.self, Unpark.self])
 
         struct Run: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
@@ -136,10 +136,12 @@ extension RosterFlowCommand {
             static let configuration = CommandConfiguration(abstract: "Every applied change of a record, with its sync run.")
             @OptionGroup var options: StoreOptions
             @Argument(help: "The record's sourcedId.") var sourcedId: String
+            @Option(help: "The integration whose record it is (needed when several integrations have this sourcedId).")
+            var integration: String?
 
             func run() async throws {
                 try await Output.run(json: options.json) {
-                    let entries = try options.open().rosterHistory(sourcedID: sourcedId)
+                    let entries = try options.open().rosterHistory(sourcedID: sourcedId, integrationID: integration)
                     try Output.emit(entries, json: options.json) { list in
                         list.isEmpty ? "no change of \(sourcedId) was ever applied" : list.map {
                             "\(Date(timeIntervalSince1970: $0.at).ISO8601Format())  \($0.operation)\t\($0.entity) \($0.sourcedID)"
@@ -233,7 +235,8 @@ enum SyncText {
         let adds = run.counts.values.map(\.adds).reduce(0, +)
         let updates = run.counts.values.map(\.updates).reduce(0, +)
         let deletes = run.counts.values.map(\.deletes).reduce(0, +)
-        return "+\(adds) ~\(updates) -\(deletes)"
+        let parked = run.counts.values.map(\.parked).reduce(0, +)
+        return "+\(adds) ~\(updates) -\(deletes)" + (parked > 0 ? " (\(parked) deletes parked)" : "")
     }
 
     static func run(_ run: SyncRunView, withReport: Bool) -> String {
@@ -245,6 +248,8 @@ enum SyncText {
             lines.append("  " + entity.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0)
                 + [c.held, c.incoming, c.adds, c.updates, c.deletes].map { String($0).leftPadded(to: 8) }.joined(separator: " "))
         }
+        let parked = RosterEntity.allCases.compactMap { e in run.counts[e.rawValue].flatMap { $0.parked > 0 ? "\(e.rawValue) \($0.parked)" : nil } }
+        if !parked.isEmpty { lines.append("  parked deletes (records kept, not deleted): " + parked.joined(separator: ", ")) }
         for reason in run.reasons { lines.append("  ! \(reason)") }
         if !run.merges.isEmpty {
             lines.append("  merges (\(run.merges.first?.status ?? "proposed")):")

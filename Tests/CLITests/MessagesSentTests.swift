@@ -13,17 +13,17 @@ final class MessagesSentTests: WorkerHarness {
         try "tenant_id,district,contact_email\nt1,Springfield USD,it@springfield.example\n"
             .write(toFile: registry, atomically: true, encoding: .utf8)
         try run("customers", "import", registry)
-        func request(_ tenant: String, _ contact: String) throws -> String {
-            let json = try run("integrations", "request", "--tenant", tenant, "--district", "District \(tenant)",
+        func request(_ tenant: String, _ district: String, _ contact: String) throws -> String {
+            let json = try run("integrations", "request", "--tenant", tenant, "--district", district,
                                "--permission", "full", "--contact", contact, "--json")
             return try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])?["id"] as? String)
         }
         // Not a customer: rejected, and the school contact is told.
-        let stranger = try request("t-unknown", "who@stranger.example")
+        let stranger = try request("t-unknown", "Stranger County Schools", "who@stranger.example")
         try run("integrations", "authenticate", stranger)
 
         // A customer through its first sync; one course locked.
-        let id = try request("t1", "it@springfield.example")
+        let id = try request("t1", "Springfield USD", "it@springfield.example")
         try run("integrations", "authenticate", id)
         try run("integrations", "schedule", id, "--time", "02:00", "--timezone", "UTC")
         let bundle = folder + "/district"

@@ -172,7 +172,12 @@ final class SyncTests: XCTestCase {
         XCTAssertEqual(partial.decision, "approved-without-deletes")
         XCTAssertEqual(try held(.enrollments), 800, "deletes stay parked")
 
-        let held2 = try await sync(cut)
+        // The same export again: the parked deletes stay parked and hold nothing; a cut deeper still holds again.
+        let nightly = try await sync(cut)
+        XCTAssertEqual(nightly.decision, "unchanged")
+        let deeper = try copy(b, to: "deeper")
+        try write(deeper, "enrollments.csv", Array(try lines(deeper, "enrollments.csv").prefix(1 + 400)))
+        let held2 = try await sync(deeper)
         XCTAssertEqual(held2.decision, "held")
         let dropped = try await service.rejectSync(runID: held2.id, actor: "vendor")
         XCTAssertEqual(dropped.decision, "dropped")
