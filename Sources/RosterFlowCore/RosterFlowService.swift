@@ -90,14 +90,22 @@ public final class RosterFlowService: Sendable {
 
     // MARK: Customers
 
-    /// Imports the customer registry from CSV text; all rows or none.
-    public func importCustomers(csv: String, file: String) async throws -> CustomerImportResult {
+    /// Imports the customer registry from CSV text; all rows or none. Each customer added or changed is recorded in the
+    /// audit log with its entry before and after, in the same transaction.
+    public func importCustomers(csv: String, file: String, actor: String = Sender.system.actor) async throws -> CustomerImportResult {
         let rows = try CustomerRegistryCSV.parse(csv, file: file)
+        let warnings = rows.flatMap { row in
+            [("tenant_id", row.tenantID), ("district", row.district)].compactMap { column, value in
+                NULWarning.check(value, "\(file):\(row.line): \(column)")
+            }
+        }
         return try await write { tx, now in
-            var result = CustomerImportResult(added: 0, updated: 0)
+            var result = CustomerImportResult(added: 0, updated: 0, warnings: warnings.isEmpty ? nil : warnings)
             for row in rows {
-                let added = try tx.upsertCustomer(CustomerRecord(
-                    tenantID: row.tenantID, district: row.district, contactEmail: row.contactEmail, importedAt: now))
+                let record = CustomerRecord(
+                    tenantID: row.tenantID, district: row.district, contactEmail: row.contactEmail, importedAt: now)
+                try Self.auditCustomerImport(tx, record, file: file, actor: actor, now: now)
+                let added = try tx.upsertCustomer(record)
                 if added { result.added += 1 } else { result.updated += 1 }
             }
             return result
@@ -143,6 +151,9 @@ public final class RosterFlowService: Sendable {
             }
             return id
         }
-        return try integration(id: id)
+        var view = try integration(id: id)
+        let warnings = [("tenant id", tenantID), ("district name", district)].compactMap { NULWarning.check($1, "the \($0)") }
+        if !warnings.isEmpty { view.warnings = warnings }
+        return view
     }
 }

@@ -37,6 +37,8 @@ public struct IntegrationView: Sendable, Codable, Equatable {
     public var courseCount: Int
     public var allowedEvents: [AllowedEvent]
     public var history: [HistoryEntry]
+    /// Things stored as given that deserve a look (a NUL byte in the district name); set by the request only.
+    public var warnings: [String]? = nil
 }
 
 /// A course shell and its mapping, as shown by `courses show`.
@@ -77,6 +79,8 @@ public struct TaskItem: Sendable, Codable, Equatable {
 public struct CustomerImportResult: Sendable, Codable, Equatable {
     public var added: Int
     public var updated: Int
+    /// Values imported as given that deserve a look (a NUL byte in a name), with file and line; nil when none.
+    public var warnings: [String]? = nil
 }
 
 /// A timer that fired, or failed to.

@@ -14,8 +14,26 @@ struct RosterFlowCommand: AsyncParsableCommand {
         subcommands: [
             Demo.self, Customers.self, Integrations.self, Courses.self, Tasks.self, Timers.self, Workflows.self,
             Sync.self, Roster.self, Validate.self, SampleBundleCommand.self,
-            Bench.self, Load.self, Worker.self, Outbox.self, Templates.self,
+            Bench.self, Load.self, Worker.self, Outbox.self, Templates.self, Audit.self, Doctor.self,
         ])
+
+    /// Runs the command with the process's umask made at least 077 first, so that everything RosterFlow creates — the
+    /// database and its WAL, spooled mail, temporary folders — is private to the user running it (a stricter umask
+    /// stays as it is). Otherwise as ArgumentParser's own `main()`.
+    static func main() async {
+        let previous = umask(0o077)
+        umask(previous | 0o077)
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// Options every command that touches the database takes.
@@ -68,7 +86,12 @@ enum Output {
     }
 
     static func emit<T: Encodable>(_ value: T, json: Bool, text: (T) -> String) throws {
-        if json { try self.json(value) } else { print(text(value)) }
+        if json { try self.json(value) } else { self.text(text(value)) }
+    }
+
+    /// Prints text output with control characters shown visibly (``TerminalText``): the one way the CLI prints text.
+    static func text(_ text: String, terminator: String = "\n") {
+        print(TerminalText.escape(text), terminator: terminator)
     }
 
     /// Runs a command body; a RosterFlow error becomes a message on stderr and its exit code.
@@ -81,7 +104,7 @@ enum Output {
             throw error
         } catch {
             let failure = (error as? NotificationError)?.asRosterFlowError ?? RosterFlowError.wrap(error)
-            FileHandle.standardError.write(Data("error: \(failure.message)\n".utf8))
+            FileHandle.standardError.write(Data("error: \(TerminalText.escape(failure.message))\n".utf8))
             if json {
                 struct Problem: Encodable {
                     let error: String
@@ -132,6 +155,7 @@ enum Text {
         lines.append("  courses: \(view.courseCount); workflow version \(view.workflowVersion); row version \(view.rowVersion)")
         lines.append("  allowed next: \(allowed(view.allowedEvents))")
         if !view.history.isEmpty { lines.append("  history:\n" + history(view.history)) }
+        for warning in view.warnings ?? [] { lines.append("warning: \(warning)") }
         return lines.joined(separator: "\n")
     }
 
