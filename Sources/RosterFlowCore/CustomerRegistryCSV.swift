@@ -67,12 +67,18 @@ enum CustomerRegistryCSV {
     }
 }
 
-/// NUL bytes are stored as given but reported: other tools (C libraries, terminals, some databases) cut a value there.
+/// NUL bytes in names are removed, and reported: SQLite's C text binding, C libraries and terminals would otherwise cut
+/// the value at the first one, silently.
 enum NULWarning {
     /// A warning for `value` when it contains a NUL byte, naming it `what`.
     static func check(_ value: String, _ what: String) -> String? {
         guard value.utf8.contains(0) else { return nil }
-        return "\(what) contains a NUL byte (shown as \\u{0}); it was stored as given, but other tools may cut it there"
+        return "\(what) contained a NUL byte (\\u{0}), which was removed; check the value in the source"
+    }
+
+    /// `value` without its NUL bytes.
+    static func strip(_ value: String) -> String {
+        value.utf8.contains(0) ? String(value.unicodeScalars.filter { $0.value != 0 }.map(Character.init)) : value
     }
 }
 

@@ -103,7 +103,8 @@ public final class RosterFlowService: Sendable {
             var result = CustomerImportResult(added: 0, updated: 0, warnings: warnings.isEmpty ? nil : warnings)
             for row in rows {
                 let record = CustomerRecord(
-                    tenantID: row.tenantID, district: row.district, contactEmail: row.contactEmail, importedAt: now)
+                    tenantID: NULWarning.strip(row.tenantID), district: NULWarning.strip(row.district),
+                    contactEmail: row.contactEmail, importedAt: now)
                 try Self.auditCustomerImport(tx, record, file: file, actor: actor, now: now)
                 let added = try tx.upsertCustomer(record)
                 if added { result.added += 1 } else { result.updated += 1 }
@@ -126,8 +127,9 @@ public final class RosterFlowService: Sendable {
     public func requestIntegration(
         tenantID: String, district: String, permission: String, contactEmail: String, sender: Sender
     ) async throws -> IntegrationView {
-        let tenantID = tenantID.trimmingCharacters(in: .whitespaces)
-        let district = district.trimmingCharacters(in: .whitespaces)
+        let warnings = [("tenant id", tenantID), ("district name", district)].compactMap { NULWarning.check($1, "the \($0)") }
+        let tenantID = NULWarning.strip(tenantID).trimmingCharacters(in: .whitespaces)
+        let district = NULWarning.strip(district).trimmingCharacters(in: .whitespaces)
         guard !tenantID.isEmpty else { throw RosterFlowError(.invalidInput, "the tenant id is empty") }
         guard !district.isEmpty else { throw RosterFlowError(.invalidInput, "the district name is empty") }
         guard Self.permissions.contains(permission) else {
@@ -152,7 +154,6 @@ public final class RosterFlowService: Sendable {
             return id
         }
         var view = try integration(id: id)
-        let warnings = [("tenant id", tenantID), ("district name", district)].compactMap { NULWarning.check($1, "the \($0)") }
         if !warnings.isEmpty { view.warnings = warnings }
         return view
     }
