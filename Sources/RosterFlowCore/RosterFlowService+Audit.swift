@@ -79,7 +79,7 @@ extension RosterFlowService {
                 let integrationID = try tx.course(id: message.instanceID)?.integrationID ?? message.instanceID
                 try tx.insertAudit(AuditRecord(
                     at: now, actor: actor, action: "outbox-retry", integrationID: integrationID, subject: id,
-                    before: Self.json(Dictionary(uniqueKeysWithValues: before.map { ($0.id, "\($0.status.rawValue) after \($0.attempts) attempts") })),
+                    before: Self.json(Dictionary(uniqueKeysWithValues: before.map { ($0.id, "\($0.status.rawValue) after \($0.attempts) attempt\($0.attempts == 1 ? "" : "s")") })),
                     after: Self.json(Dictionary(uniqueKeysWithValues: before.map { ($0.id, "pending") }))))
             }
             return count

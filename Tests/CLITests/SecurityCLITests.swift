@@ -94,7 +94,7 @@ final class SecurityCLITests: WorkerHarness {
         XCTAssertTrue(text.contains("cli:ana  integration-policy  \(id)\n    maxDeleteShare: 0.1 → 1"), text)
         XCTAssertTrue(text.contains("cli:bo  integration-source  \(id)\n    source: (none) → \(folder!)"), text)
         XCTAssertTrue(text.contains("cli:cy  outbox-retry  \(message)"), text)
-        XCTAssertTrue(text.contains("\(message)/email: skipped after 1 attempts → pending"), text)
+        XCTAssertTrue(text.contains("\(message)/email: skipped after 1 attempt → pending"), text)
         let all = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try run("audit", "--json").utf8)) as? [[String: Any]])
         XCTAssertEqual(all.map { $0["action"] as? String }, ["customer-import", "integration-policy", "integration-source", "outbox-retry"])
         XCTAssertEqual(all.first?["subject"] as? String, "t1")
