@@ -69,6 +69,9 @@ public struct SMTPSettings: Sendable, Equatable {
     public var password: Secret?
     /// Require STARTTLS on an `smtp://` connection.
     public var startTLS: Bool = false
+    /// Allow a username and password over an `smtp://` connection without STARTTLS, i.e. in clear (a relay on this
+    /// machine only). Without it such settings are refused; with it the worker logs a warning at start.
+    public var allowPlaintextAuth: Bool = false
     /// Accept a server certificate that does not verify (test servers only).
     public var insecureTLS: Bool = false
     /// PEM file of the certificate authorities to verify the server with, instead of the system's (a private CA,
@@ -77,6 +80,26 @@ public struct SMTPSettings: Sendable, Equatable {
     public var connectTimeoutSeconds: Double = 10
     /// The whole exchange of one message, connection included.
     public var timeoutSeconds: Double = 60
+
+    /// Whether these settings would send a username (and password) unencrypted: a username over `smtp://` without
+    /// STARTTLS.
+    public var sendsCredentialsInClear: Bool {
+        guard let username, !username.isEmpty else { return false }
+        return !url.lowercased().hasPrefix("smtps://") && !startTLS
+    }
+
+    /// Refuses credentials that would cross the network in clear, unless ``allowPlaintextAuth`` says so.
+    ///
+    /// - Throws: ``NotificationError/Code/configuration`` naming the three ways to fix it.
+    public func checkCredentialsTransport(source: String) throws {
+        guard sendsCredentialsInClear, !allowPlaintextAuth else { return }
+        throw NotificationError(
+            .configuration,
+            "\(source): the SMTP server \(url) is given a username, but the connection is not encrypted, so the password "
+                + "would cross the network in clear. Use an smtps:// URL, or set \"starttls\": true "
+                + "(ROSTERFLOW_SMTP_STARTTLS=1); only for a relay on this machine, set \"allow_plaintext_auth\": true "
+                + "(ROSTERFLOW_SMTP_ALLOW_PLAINTEXT_AUTH=1)")
+    }
 
     /// Settings for the server at `url`, with optional credentials; TLS verification, the CA file and the timeouts keep
     /// their defaults (set them afterwards).
@@ -92,7 +115,8 @@ public struct SMTPSettings: Sendable, Equatable {
 ///
 /// Read from a JSON file (``load(file:environment:)``; see `Templates/README.md` for the format) and then from
 /// the environment, which wins: `ROSTERFLOW_SMTP_URL`, `ROSTERFLOW_SMTP_FROM`, `ROSTERFLOW_SMTP_USER`,
-/// `ROSTERFLOW_SMTP_PASSWORD`, `ROSTERFLOW_SMTP_STARTTLS`, `ROSTERFLOW_SMTP_CA_FILE`, `ROSTERFLOW_SPOOL`,
+/// `ROSTERFLOW_SMTP_PASSWORD`, `ROSTERFLOW_SMTP_STARTTLS`, `ROSTERFLOW_SMTP_ALLOW_PLAINTEXT_AUTH`,
+/// `ROSTERFLOW_SMTP_CA_FILE`, `ROSTERFLOW_SPOOL`,
 /// `ROSTERFLOW_VENDOR_ADMINS`, `ROSTERFLOW_DSP`, `ROSTERFLOW_WEBHOOK_URL` with `ROSTERFLOW_WEBHOOK_SECRET`,
 /// `ROSTERFLOW_TEMPLATES`.
 public struct NotificationConfig: Sendable, Equatable {
@@ -122,6 +146,9 @@ public struct NotificationConfig: Sendable, Equatable {
     public init() {}
 
     /// Reads `file` (JSON) when given, then applies the environment on top.
+    ///
+    /// - Throws: ``NotificationError/Code/configuration`` for anything invalid, including SMTP credentials that would be
+    ///   sent unencrypted (see ``SMTPSettings/checkCredentialsTransport(source:)``).
     public static func load(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws
         -> NotificationConfig
     {
@@ -139,6 +166,7 @@ public struct NotificationConfig: Sendable, Equatable {
             try config.apply(decoded, file: file)
         }
         try config.apply(environment: environment)
+        try config.smtp?.checkCredentialsTransport(source: file ?? "the environment")
         return config
     }
 
@@ -148,6 +176,7 @@ public struct NotificationConfig: Sendable, Equatable {
             var settings = SMTPSettings(url: url, username: smtp.username, password: smtp.password.map(Secret.init),
                                         startTLS: smtp.starttls ?? false)
             settings.insecureTLS = smtp.insecure_tls ?? false
+            settings.allowPlaintextAuth = smtp.allow_plaintext_auth ?? false
             settings.caFile = smtp.ca_file
             if let value = smtp.connect_timeout_seconds { settings.connectTimeoutSeconds = value }
             if let value = smtp.timeout_seconds { settings.timeoutSeconds = value }
@@ -183,6 +212,9 @@ public struct NotificationConfig: Sendable, Equatable {
             if let password = env["ROSTERFLOW_SMTP_PASSWORD"] { settings.password = Secret(password) }
             if let flag = env["ROSTERFLOW_SMTP_STARTTLS"] { settings.startTLS = ["1", "true", "yes"].contains(flag.lowercased()) }
             if let caFile = env["ROSTERFLOW_SMTP_CA_FILE"], !caFile.isEmpty { settings.caFile = caFile }
+            if let flag = env["ROSTERFLOW_SMTP_ALLOW_PLAINTEXT_AUTH"] {
+                settings.allowPlaintextAuth = ["1", "true", "yes"].contains(flag.lowercased())
+            }
             smtp = settings
         }
         if let from = env["ROSTERFLOW_SMTP_FROM"], !from.isEmpty { self.from = from }
@@ -253,6 +285,7 @@ struct ConfigFile: Decodable {
         var password: String?
         var starttls: Bool?
         var insecure_tls: Bool?
+        var allow_plaintext_auth: Bool?
         var ca_file: String?
         var connect_timeout_seconds: Double?
         var timeout_seconds: Double?

@@ -64,13 +64,43 @@ public final class SpoolMailTransport: MailTransport {
     /// `_`), replacing an earlier copy; `sender` and `recipients` are not used. A failed write is retried later.
     public func send(message: String, messageID: String, sender: String, recipients: [String]) -> DeliveryOutcome {
         do {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            // Mail holds names and addresses: the folder is 0700 and each file 0600 (a umask may only make them stricter).
+            try FileManager.default.createDirectory(
+                atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             let name = messageID.map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." ? $0 : "_" }
             let path = "\(folder)/\(String(name)).eml"
-            try Data(message.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+            try Self.writePrivately(Data(message.utf8), to: path)
             return .delivered("written to \(path)")
         } catch {
             return .retry("cannot write to the spool folder \(folder): \(error.localizedDescription)", after: nil)
+        }
+    }
+}
+
+extension SpoolMailTransport {
+    /// Writes `data` to `path` atomically (a temporary file in the same folder, renamed over it), created 0600.
+    static func writePrivately(_ data: Data, to path: String) throws {
+        let temporary = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        var failure: Int32 = 0
+        data.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    failure = errno
+                    return
+                }
+                offset += written
+            }
+        }
+        close(fd)
+        if failure == 0, rename(temporary, path) != 0 { failure = errno }
+        if failure != 0 {
+            unlink(temporary)
+            throw POSIXError(POSIXErrorCode(rawValue: failure) ?? .EIO)
         }
     }
 }
@@ -93,6 +123,10 @@ public final class CurlSMTPTransport: MailTransport {
     /// or none at all (connection, TLS, timeout), is retried.
     public func send(message: String, messageID: String, sender: String, recipients: [String]) -> DeliveryOutcome {
         let settings = self.settings
+        // Settings built in code skip the configuration's check: never send a password in clear unless allowed.
+        if settings.sendsCredentialsInClear, !settings.allowPlaintextAuth {
+            return .failed("refused to send the SMTP password unencrypted: use smtps://, STARTTLS, or allow_plaintext_auth")
+        }
         let result = easy.perform(
             upload: Data(message.utf8), recipients: recipients.map { "<\($0)>" }
         ) { easy in

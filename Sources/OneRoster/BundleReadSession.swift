@@ -329,6 +329,11 @@ final class BundleReadSession {
                          "A double quote on this row is not escaped properly (a value containing `\"` must be quoted and the quote doubled); it was kept as written.",
                          fix: "Quote values that contain double quotes and double the inner quotes.")
             }
+            if quirks.contains(.nulByte) {
+                ctx.warn(.nulByte, column: nil, value: nil,
+                         "A value on this row contains a NUL byte (\\u{0}); it was kept, but other tools may cut the value there.",
+                         fix: "Remove NUL characters from values in the source system and export again.")
+            }
             if quirks.contains(.unterminatedQuote) {
                 ctx.error(.badQuoting, column: nil, value: nil,
                           "The file ends inside a quoted value that was never closed; the file may have been cut off. The row was not loaded.",

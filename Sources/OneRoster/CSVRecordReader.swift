@@ -21,6 +21,8 @@ public struct CSVRecordQuirks: OptionSet, Sendable, Hashable {
     public static let strayQuote = CSVRecordQuirks(rawValue: 2)
     /// The file ended inside a quoted field.
     public static let unterminatedQuote = CSVRecordQuirks(rawValue: 4)
+    /// A field contains a NUL byte (kept; reported as a warning, since other tools may cut the value there).
+    public static let nulByte = CSVRecordQuirks(rawValue: 8)
 }
 
 /// Errors thrown by ``CSVRecordReader``.
@@ -252,6 +254,9 @@ extension CSVRecordReader {
             var line = self.line
             defer {
                 self.line = line
+                if !storage.isEmpty, storage.withUnsafeBytes({ memchr($0.baseAddress!, 0, $0.count) }) != nil {
+                    quirks.insert(.nulByte)
+                }
                 self.quirks = quirks
             }
             outer: while true {

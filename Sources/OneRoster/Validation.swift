@@ -61,6 +61,8 @@ public enum IssueCode: String, OneRosterEnumeration {
     case lineBreakInField = "line-break-in-field"
     /// A stray or unterminated double quote.
     case badQuoting = "bad-quoting"
+    /// A value contains a NUL byte (kept as read).
+    case nulByte = "nul-byte"
     /// The legacy status `inactive` was read as `tobedeleted`.
     case legacyStatus = "legacy-status"
     /// A 1.2 user has no role in roles.csv.

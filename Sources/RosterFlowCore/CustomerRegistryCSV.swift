@@ -67,13 +67,48 @@ enum CustomerRegistryCSV {
     }
 }
 
-/// A plausibility check for e-mail addresses (something@domain.tld), not a full RFC 5322 parser.
+/// NUL bytes in names are removed, and reported: SQLite's C text binding, C libraries and terminals would otherwise cut
+/// the value at the first one, silently.
+enum NULWarning {
+    /// A warning for `value` when it contains a NUL byte, naming it `what`.
+    static func check(_ value: String, _ what: String) -> String? {
+        guard value.utf8.contains(0) else { return nil }
+        return "\(what) contained a NUL byte (\\u{0}), which was removed; check the value in the source"
+    }
+
+    /// `value` without its NUL bytes.
+    static func strip(_ value: String) -> String {
+        value.utf8.contains(0) ? String(value.unicodeScalars.filter { $0.value != 0 }.map(Character.init)) : value
+    }
+}
+
+/// A check that an e-mail address is a plain addr-spec, `local@domain.tld`: a dot-atom local part (letters, digits and
+/// ``EmailAddress/localSymbols``, dots not first, last or doubled) and a domain of at least two labels of letters,
+/// digits and hyphens. No quoted local parts, comments, display names, spaces, control characters, query parts
+/// (`?cc=`) or address literals: a contact address must be safe to put in a header and an SMTP envelope as it is.
 enum EmailAddress {
+    /// The ASCII symbols a local part may use (RFC 5322 atext without `?`, which only ever starts a query).
+    static let localSymbols: Set<Character> = ["!", "#", "$", "%", "&", "'", "*", "+", "-", "/", "=", "^", "_", "`", "{", "|", "}", "~", "."]
+
     static func isPlausible(_ text: String) -> Bool {
         let parts = text.split(separator: "@", omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
-              !text.contains(where: { $0.isWhitespace || $0 == "," || $0 == "<" || $0 == ">" })
+        guard parts.count == 2, text.utf8.count <= 254 else { return false }
+        let local = parts[0], domain = parts[1]
+        guard !local.isEmpty, local.utf8.count <= 64, !local.hasPrefix("."), !local.hasSuffix("."), !local.contains(".."),
+              local.allSatisfy({ isWordCharacter($0) || localSymbols.contains($0) })
         else { return false }
-        return true
+        let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
+        guard labels.count >= 2, domain.utf8.count <= 253 else { return false }
+        return labels.allSatisfy { label in
+            !label.isEmpty && label.utf8.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
+                && label.allSatisfy { isWordCharacter($0) || $0 == "-" }
+        }
+    }
+
+    /// An ASCII letter or digit, or a non-ASCII letter or digit (internationalised addresses).
+    private static func isWordCharacter(_ character: Character) -> Bool {
+        guard character.unicodeScalars.count == 1, let scalar = character.unicodeScalars.first else { return false }
+        if scalar.isASCII { return character.isLetter || character.isNumber }
+        return scalar.properties.isAlphabetic || scalar.properties.numericType != nil
     }
 }

@@ -21,13 +21,19 @@ extension RosterFlowService {
     /// How late a sync may start after its time before the district is alerted.
     public static let missedSyncGrace: Double = 2 * 3_600
 
-    /// Sets the folder or .zip the integration's nightly sync reads.
-    public func setSyncSource(integrationID: String, source: String) async throws {
+    /// Sets the folder or .zip the integration's nightly sync reads, and records in the audit log who changed it from what.
+    public func setSyncSource(integrationID: String, source: String, actor: String = Sender.system.actor) async throws {
         guard FileManager.default.fileExists(atPath: source) else {
             throw RosterFlowError(.invalidInput, "\(source) does not exist; give a bundle folder or .zip the worker can read")
         }
         try await requireIntegration(integrationID)
-        _ = try await write { tx, _ in try tx.setSyncSource(integrationID: integrationID, source: source) }
+        _ = try await write { tx, now in
+            let before = try tx.syncSource(integrationID: integrationID)
+            try tx.setSyncSource(integrationID: integrationID, source: source)
+            try tx.insertAudit(AuditRecord(
+                at: now, actor: actor, action: "integration-source", integrationID: integrationID, subject: integrationID,
+                before: before.map { Self.json(["source": $0]) }, after: Self.json(["source": source])))
+        }
     }
 
     /// The folder or .zip the integration's nightly sync reads.

@@ -379,12 +379,13 @@ extension RosterFlowService {
         }
     }
 
-    /// Stores the integration's sync policy, used by every later sync (nightly ones included).
-    public func setSyncPolicy(integrationID: String, policy: SyncPolicy) async throws {
+    /// Stores the integration's sync policy, used by every later sync (nightly ones included), and records in the audit
+    /// log who changed it from what.
+    public func setSyncPolicy(integrationID: String, policy: SyncPolicy, actor: String = Sender.system.actor) async throws {
         try policy.validate()
         try await requireIntegration(integrationID)
         let json = Self.json(policy)
-        _ = try await write { tx, _ in try tx.setSyncPolicyJSON(integrationID: integrationID, json: json) }
+        _ = try await write { tx, now in try Self.storeSyncPolicy(tx, integrationID: integrationID, json: json, actor: actor, now: now) }
     }
 
     /// Applies a held run's change set (optionally without its deletes, which stay parked) and resumes the integration.
@@ -501,6 +502,7 @@ extension RosterFlowService {
             }
             try tx.updateSyncRunDecision(id: runID, decision: withoutDeletes ? "approved-without-deletes" : "approved", finishedAt: now)
             if withoutDeletes { try Self.rememberParkedDeletes(tx: tx, run: run, changes: changes, actor: actor, now: now) }
+            try Self.auditSyncDecision(tx, run: run, approved: true, decision: withoutDeletes ? "approved-without-deletes" : "approved", merge: merges.isEmpty ? nil : merge, actor: actor, now: now)
             if try tx.instance(id: run.integrationID)?.state == "on_hold" {
                 steps.append(try runtime.apply(
                     tx, instanceID: run.integrationID, event: "resume", sender: Sender(actor: actor, role: .vendorAdmin),
@@ -526,6 +528,7 @@ extension RosterFlowService {
             try tx.dropChangeSet(runID: runID)
             try tx.decideProposedMerges(runID: runID, status: "dropped")
             try tx.updateSyncRunDecision(id: runID, decision: "dropped", finishedAt: now)
+            try Self.auditSyncDecision(tx, run: run, approved: false, decision: "dropped", merge: nil, actor: actor, now: now)
             guard try tx.instance(id: run.integrationID)?.state == "on_hold" else { return [AppliedStep]() }
             return [try runtime.apply(
                 tx, instanceID: run.integrationID, event: "resume", sender: Sender(actor: actor, role: .vendorAdmin),

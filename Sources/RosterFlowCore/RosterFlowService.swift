@@ -92,14 +92,23 @@ public final class RosterFlowService: Sendable {
 
     // MARK: Customers
 
-    /// Imports the customer registry from CSV text; all rows or none.
-    public func importCustomers(csv: String, file: String) async throws -> CustomerImportResult {
+    /// Imports the customer registry from CSV text; all rows or none. Each customer added or changed is recorded in the
+    /// audit log with its entry before and after, in the same transaction.
+    public func importCustomers(csv: String, file: String, actor: String = Sender.system.actor) async throws -> CustomerImportResult {
         let rows = try CustomerRegistryCSV.parse(csv, file: file)
+        let warnings = rows.flatMap { row in
+            [("tenant_id", row.tenantID), ("district", row.district)].compactMap { column, value in
+                NULWarning.check(value, "\(file):\(row.line): \(column)")
+            }
+        }
         return try await write { tx, now in
-            var result = CustomerImportResult(added: 0, updated: 0)
+            var result = CustomerImportResult(added: 0, updated: 0, warnings: warnings.isEmpty ? nil : warnings)
             for row in rows {
-                let added = try tx.upsertCustomer(CustomerRecord(
-                    tenantID: row.tenantID, district: row.district, contactEmail: row.contactEmail, importedAt: now))
+                let record = CustomerRecord(
+                    tenantID: NULWarning.strip(row.tenantID), district: NULWarning.strip(row.district),
+                    contactEmail: row.contactEmail, importedAt: now)
+                try Self.auditCustomerImport(tx, record, file: file, actor: actor, now: now)
+                let added = try tx.upsertCustomer(record)
                 if added { result.added += 1 } else { result.updated += 1 }
             }
             return result
@@ -120,8 +129,9 @@ public final class RosterFlowService: Sendable {
     public func requestIntegration(
         tenantID: String, district: String, permission: String, contactEmail: String, sender: Sender
     ) async throws -> IntegrationView {
-        let tenantID = tenantID.trimmingCharacters(in: .whitespaces)
-        let district = district.trimmingCharacters(in: .whitespaces)
+        let warnings = [("tenant id", tenantID), ("district name", district)].compactMap { NULWarning.check($1, "the \($0)") }
+        let tenantID = NULWarning.strip(tenantID).trimmingCharacters(in: .whitespaces)
+        let district = NULWarning.strip(district).trimmingCharacters(in: .whitespaces)
         guard !tenantID.isEmpty else { throw RosterFlowError(.invalidInput, "the tenant id is empty") }
         guard !district.isEmpty else { throw RosterFlowError(.invalidInput, "the district name is empty") }
         guard Self.permissions.contains(permission) else {
@@ -145,6 +155,8 @@ public final class RosterFlowService: Sendable {
             }
             return id
         }
-        return try integration(id: id)
+        var view = try integration(id: id)
+        if !warnings.isEmpty { view.warnings = warnings }
+        return view
     }
 }

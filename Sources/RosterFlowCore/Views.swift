@@ -39,6 +39,8 @@ public struct IntegrationView: Sendable, Codable, Equatable {
     public var history: [HistoryEntry]
     /// The request beside its customer registry record, while it is not authenticated (in `integrations show`).
     public var registryCheck: RegistryComparison? = nil
+    /// Things stored as given that deserve a look (a NUL byte in the district name); set by the request only.
+    public var warnings: [String]? = nil
 }
 
 /// A course shell and its mapping, as shown by `courses show`.
@@ -81,6 +83,8 @@ public struct TaskItem: Sendable, Codable, Equatable {
 public struct CustomerImportResult: Sendable, Codable, Equatable {
     public var added: Int
     public var updated: Int
+    /// Values imported as given that deserve a look (a NUL byte in a name), with file and line; nil when none.
+    public var warnings: [String]? = nil
 }
 
 /// A timer that fired, or failed to.

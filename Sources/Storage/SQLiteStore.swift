@@ -51,6 +51,7 @@ public final class SQLiteStore: Sendable {
             if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
                 throw StorageError(.database, "cannot open \(path): the folder \(directory) does not exist")
             }
+            try Self.createPrivately(path)
             pool = try DatabasePool(path: path, configuration: config)
             try Self.migrate(pool)
         } catch let error as StorageError {
@@ -61,6 +62,18 @@ public final class SQLiteStore: Sendable {
         flusher = durability == .pipelined ? WALFlusher(walPath: path + "-wal") : nil
         committer = GroupCommitter(pool: pool, maxBatch: maxBatch, flusher: flusher)
         try flusher?.flushNow()
+    }
+
+    /// Creates a new database file 0600 before SQLite opens it: SQLite gives its `-wal`, `-shm` and `-journal` files the
+    /// database file's permissions, so they are private too. An existing file is left as it is (`rosterflow doctor`
+    /// reports one others can read).
+    static func createPrivately(_ path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if fd >= 0 {
+            close(fd)
+        } else if errno != EEXIST {
+            throw StorageError(.database, "cannot create the database \(path): \(String(cString: strerror(errno)))")
+        }
     }
 
     /// Brings the schema up to date. Several processes may open a new database at once (workers starting together):

@@ -114,6 +114,7 @@ enum Schema {
         Schema.registerSyncIntegrityMigrations(&migrator)
         Schema.registerRecordLookupMigrations(&migrator)
         Schema.registerParkedDeleteMigrations(&migrator)
+        Schema.registerAuditMigrations(&migrator)
         return migrator
     }
 }

@@ -22,9 +22,10 @@ extension RosterFlowCommand {
                     guard let text = String(data: data, encoding: .utf8) else {
                         throw RosterFlowError(.invalidInput, "\(file) is not UTF-8 text")
                     }
-                    let result = try await options.open().importCustomers(csv: text, file: file)
+                    let result = try await options.open().importCustomers(csv: text, file: file, actor: options.actor)
                     try Output.emit(result, json: options.json) {
-                        "imported \($0.added + $0.updated) customers (\($0.added) new, \($0.updated) updated)"
+                        (["imported \($0.added + $0.updated) customers (\($0.added) new, \($0.updated) updated)"]
+                            + ($0.warnings ?? []).map { "warning: \($0)" }).joined(separator: "\n")
                     }
                 }
             }

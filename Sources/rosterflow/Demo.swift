@@ -13,18 +13,18 @@ extension RosterFlowCommand {
             try await Output.run(json: false) {
                 let service = try options.open()
                 let vendor = Sender(actor: "vendor:ana", role: .vendorAdmin)
-                func show(_ step: AppliedStep) { print(Text.step(step)) }
+                func show(_ step: AppliedStep) { Output.text(Text.step(step)) }
 
-                print("== Customer registry")
+                Output.text("== Customer registry")
                 let registry = "tenant_id,district,contact_email\ndemo-springfield,Springfield USD,rostering@springfield.example\n"
                 let imported = try await service.importCustomers(csv: registry, file: "demo-customers.csv")
-                print("imported \(imported.added + imported.updated) customer(s)")
+                Output.text("imported \(imported.added + imported.updated) customer(s)")
 
-                print("\n== A district enables the app in ClassLink")
+                Output.text("\n== A district enables the app in ClassLink")
                 let integration = try await service.requestIntegration(
                     tenantID: "demo-springfield", district: "Springfield USD", permission: "rule-based",
                     contactEmail: "rostering@springfield.example", sender: Sender(actor: "classlink", role: .system))
-                print("\(integration.id): (new) → \(integration.state)")
+                Output.text("\(integration.id): (new) → \(integration.state)")
                 let authenticated = try await service.authenticate(integrationID: integration.id, actor: vendor.actor)
                 show(authenticated)
                 if authenticated.to == "needs_review" {
@@ -36,17 +36,17 @@ extension RosterFlowCommand {
                 show(try await service.schedule(
                     integrationID: integration.id, time: "02:30", timezone: "America/Chicago", actor: "school:lee"))
 
-                print("\n== The nightly sync brings three courses: each gets a shell")
+                Output.text("\n== The nightly sync brings three courses: each gets a shell")
                 var courses: [CourseView] = []
                 for (sourced, title) in [("crs-alg1", "Algebra I"), ("crs-bio", "Biology"), ("crs-eng9", "English 9")] {
                     let course = try await service.addCourse(
                         integrationID: integration.id, sourcedID: sourced, title: title, sender: .system)
-                    print("\(course.id): (new) → \(course.state)  \(title)")
+                    Output.text("\(course.id): (new) → \(course.state)  \(title)")
                     courses.append(course)
                 }
-                print("integration is now: \(try service.integration(id: integration.id).state)")
+                Output.text("integration is now: \(try service.integration(id: integration.id).state)")
 
-                print("\n== The DSP maps, the school verifies, the DSP adds content")
+                Output.text("\n== The DSP maps, the school verifies, the DSP adds content")
                 for (index, course) in courses.enumerated() {
                     show(try await service.mapCourse(
                         id: course.id, catalogTitle: "Catalog \(course.title)", baseID: "BASE-\(100 + index)", actor: "dsp:kim"))
@@ -55,36 +55,36 @@ extension RosterFlowCommand {
                 }
                 show(try await service.send("go_live", to: integration.id, actor: vendor.actor))
 
-                print("\n== Students start: mappings lock")
+                Output.text("\n== Students start: mappings lock")
                 for course in courses {
                     if let step = try await service.studentStarted(id: course.id, actor: "platform") { show(step) }
                 }
-                print("\n== Re-mapping a locked course is refused")
+                Output.text("\n== Re-mapping a locked course is refused")
                 do {
                     _ = try await service.mapCourse(id: courses[0].id, catalogTitle: "Other", baseID: "BASE-999", actor: "dsp:kim")
                 } catch let error as RosterFlowError {
-                    print("refused (\(error.code.rawValue)): \(error.message)")
+                    Output.text("refused (\(error.code.rawValue)): \(error.message)")
                 }
 
-                print("\n== A request that differs from the customer registry is held for review")
+                Output.text("\n== A request that differs from the customer registry is held for review")
                 let lookalike = try await service.requestIntegration(
                     tenantID: "demo-springfield", district: "Springfield USD", permission: "full",
                     contactEmail: "it@springfield-schools.example", sender: Sender(actor: "classlink", role: .system))
                 show(try await service.authenticate(integrationID: lookalike.id, actor: vendor.actor))
-                if let check = try service.integration(id: lookalike.id).registryCheck { print(check.sideBySide) }
+                if let check = try service.integration(id: lookalike.id).registryCheck { Output.text(check.sideBySide) }
                 show(try await service.send(
                     "reject", to: lookalike.id, role: .vendorAdmin, actor: vendor.actor,
                     reason: "not the district's contact; Springfield's own request is live"))
 
-                print("\n== A district that is not a customer")
+                Output.text("\n== A district that is not a customer")
                 let stranger = try await service.requestIntegration(
                     tenantID: "demo-unknown", district: "Shelbyville SD", permission: "full",
                     contactEmail: "it@shelbyville.example", sender: Sender(actor: "classlink", role: .system))
                 show(try await service.authenticate(integrationID: stranger.id, actor: vendor.actor))
 
-                print("\n== Final state")
-                print(Text.integration(try service.integration(id: integration.id)))
-                print("\ndatabase: \(options.db)")
+                Output.text("\n== Final state")
+                Output.text(Text.integration(try service.integration(id: integration.id)))
+                Output.text("\ndatabase: \(options.db)")
             }
         }
     }

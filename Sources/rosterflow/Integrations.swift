@@ -66,7 +66,7 @@ extension RosterFlowCommand {
                               + "--reason \"…\"` or `rosterflow integrations advance \(id) reject --as vendor-admin --reason \"…\"`")
                     }
                     if step.to == "rejected", !options.json {
-                        print("hint: if this district is a customer, add it with `rosterflow customers import FILE.csv`, "
+                        Output.text("hint: if this district is a customer, add it with `rosterflow customers import FILE.csv`, "
                               + "then `rosterflow integrations advance \(id) reconsider --as vendor-admin` and authenticate again")
                     }
                 }
@@ -88,9 +88,9 @@ extension RosterFlowCommand {
                     let step = try await service.schedule(
                         integrationID: id, time: time, timezone: timezone, role: role, actor: options.actor)
                     if options.json { try Output.json(step) } else {
-                        print(Text.step(step))
+                        Output.text(Text.step(step))
                         let view = try service.integration(id: id)
-                        print("next sync: \(view.nextSyncAt ?? "?") (UTC) = \(view.syncTime ?? "?") \(view.timezone ?? "")")
+                        Output.text("next sync: \(view.nextSyncAt ?? "?") (UTC) = \(view.syncTime ?? "?") \(view.timezone ?? "")")
                     }
                 }
             }
@@ -107,7 +107,7 @@ extension RosterFlowCommand {
                 try await Output.run(json: options.json) {
                     let service = try options.open()
                     let path = URL(fileURLWithPath: bundle).standardizedFileURL.path
-                    try await service.setSyncSource(integrationID: id, source: path)
+                    try await service.setSyncSource(integrationID: id, source: path, actor: options.actor)
                     try Output.emit(try service.integration(id: id), json: options.json) { view in
                         "\(view.id) syncs nightly from \(path)" + (view.nextSyncAt.map { "; next run \($0) (UTC)" } ?? "; not scheduled yet")
                     }
@@ -128,7 +128,7 @@ extension RosterFlowCommand {
                     var policy = try service.syncPolicy(integrationID: id)
                     if !policyOptions.isEmpty {
                         policy = try policyOptions.apply(to: policy)
-                        try await service.setSyncPolicy(integrationID: id, policy: policy)
+                        try await service.setSyncPolicy(integrationID: id, policy: policy, actor: options.actor)
                     }
                     try Output.emit(policy, json: options.json) { p in
                         "\(id): bulk files delete by omission: "

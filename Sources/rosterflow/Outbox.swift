@@ -107,16 +107,7 @@ extension RosterFlowCommand {
 
             func run() async throws {
                 try await Output.run(json: options.json) {
-                    let store = try options.open().store
-                    let messageID = String(id.split(separator: "/").first ?? "")
-                    let deliveryID = id.contains("/") ? id : nil
-                    let now = Date().timeIntervalSince1970
-                    let count = try store.writeNow { tx -> Int in
-                        guard try tx.outboxMessage(id: messageID) != nil else {
-                            throw RosterFlowError(.notFound, "there is no outbox message \(messageID); `rosterflow outbox list` shows them")
-                        }
-                        return try tx.retryOutbox(id: messageID, deliveryID: deliveryID, now: now)
-                    }
+                    let count = try await options.open().retryOutbox(id: id, actor: options.actor)
                     struct Retried: Encodable { var id: String; var deliveries: Int }
                     try Output.emit(Retried(id: id, deliveries: count), json: options.json) { r in
                         r.deliveries == 0

@@ -14,12 +14,16 @@ struct RosterFlowCommand: AsyncParsableCommand {
         subcommands: [
             Demo.self, Customers.self, Integrations.self, Courses.self, Tasks.self, Timers.self, Workflows.self,
             Sync.self, Roster.self, Validate.self, SampleBundleCommand.self,
-            Bench.self, Load.self, Worker.self, Outbox.self, Templates.self,
+            Bench.self, Load.self, Worker.self, Outbox.self, Templates.self, Audit.self, Doctor.self,
         ])
 
-    /// Parses and runs the command. An argument error (a missing or unknown option, a value that does not parse, a
+    /// Parses and runs the command, with the process's umask made at least 077 first, so that everything RosterFlow
+    /// creates — the database and its WAL, spooled mail, temporary folders — is private to the user running it (a
+    /// stricter umask stays as it is). An argument error (a missing or unknown option, a value that does not parse, a
     /// failed validation) exits 64 like any other bad input and, with `--json`, also prints the JSON error object.
     static func main() async {
+        let previous = umask(0o077)
+        umask(previous | 0o077)
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
@@ -94,7 +98,12 @@ enum Output {
     }
 
     static func emit<T: Encodable>(_ value: T, json: Bool, text: (T) -> String) throws {
-        if json { try self.json(value) } else { print(text(value)) }
+        if json { try self.json(value) } else { self.text(text(value)) }
+    }
+
+    /// Prints text output with control characters shown visibly (``TerminalText``): the one way the CLI prints text.
+    static func text(_ text: String, terminator: String = "\n") {
+        print(TerminalText.escape(text), terminator: terminator)
     }
 
     /// The JSON error object a command prints with `--json`.
@@ -129,7 +138,7 @@ enum Output {
             throw ExitCode(cancelled.exitCode)
         } catch {
             let failure = (error as? NotificationError)?.asRosterFlowError ?? RosterFlowError.wrap(error)
-            FileHandle.standardError.write(Data("error: \(failure.message)\n".utf8))
+            FileHandle.standardError.write(Data("error: \(TerminalText.escape(failure.message))\n".utf8))
             if json {
                 let cause = failure.cause ?? (error as? any CodedError)?.codeName
                 try? self.json(Problem(
@@ -175,6 +184,7 @@ enum Text {
         lines.append("  courses: \(view.courseCount); workflow version \(view.workflowVersion); row version \(view.rowVersion)")
         lines.append("  allowed next: \(allowed(view.allowedEvents))")
         if !view.history.isEmpty { lines.append("  history:\n" + history(view.history)) }
+        for warning in view.warnings ?? [] { lines.append("warning: \(warning)") }
         return lines.joined(separator: "\n")
     }
 

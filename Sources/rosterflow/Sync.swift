@@ -171,7 +171,7 @@ extension RosterFlowCommand {
                 if json {
                     print(String(decoding: try bundle.report.jsonData(), as: UTF8.self))
                 } else {
-                    print(bundle.report.rendered(maxPerFile: 50))
+                    Output.text(bundle.report.rendered(maxPerFile: 50))
                 }
                 if bundle.report.hasErrors { throw ExitCode(65) }
             }
@@ -197,7 +197,7 @@ extension RosterFlowCommand {
                     let summary = try SampleBundle.write(
                         to: URL(fileURLWithPath: out), users: users, classes: classes, enrollments: enrollments, version: version,
                         seed: seed)
-                    print("wrote \(out): \(summary.orgs) orgs, \(summary.academicSessions) sessions, \(summary.courses) courses, "
+                    Output.text("wrote \(out): \(summary.orgs) orgs, \(summary.academicSessions) sessions, \(summary.courses) courses, "
                           + "\(summary.classes) classes, \(summary.users) users, \(summary.enrollments) enrollments (OneRoster \(version))")
                 } catch {
                     throw RosterFlowError(.invalidInput, "cannot write the bundle: \(error)")

@@ -25,8 +25,21 @@ extension RosterFlowCommand {
 
         func run() async throws {
             try await Output.run(json: options.json) {
-                let service = try options.open()
+                LoggingSystem.bootstrap { label in
+                    var handler = StreamLogHandler.standardError(label: label)
+                    handler.logLevel = .info
+                    return handler
+                }
+                let logger = Logger(label: "rosterflow.worker")
                 let config = try notify.load()
+                if let smtp = config.smtp, smtp.sendsCredentialsInClear {
+                    logger.warning("allow_plaintext_auth is set: the SMTP username and password go to \(smtp.url) unencrypted; use smtps:// or STARTTLS unless the relay is on this machine")
+                }
+                let spool = config.spoolFolder ?? NotificationOptions.defaultSpool(database: options.db)
+                for problem in PrivateFiles.problems(database: options.db, spool: spool, config: notify.configPath) {
+                    logger.warning("\(problem.path) (mode \(problem.mode)): \(problem.problem); fix: \(problem.fix)")
+                }
+                let service = try options.open()
                 let catalog = try notify.catalog(config)
                 try catalog.check(uses: service.notificationUses().map { (workflow: $0.workflow, template: $0.template) })
                 let id = workerId ?? "\(ProcessInfo.processInfo.hostName):\(getpid())"
@@ -42,12 +55,6 @@ extension RosterFlowCommand {
                     }
                     return
                 }
-                LoggingSystem.bootstrap { label in
-                    var handler = StreamLogHandler.standardError(label: label)
-                    handler.logLevel = .info
-                    return handler
-                }
-                let logger = Logger(label: "rosterflow.worker")
                 let timers = PeriodicService(
                     name: "timers", interval: .milliseconds(Int(timerInterval * 1000)), logger: logger
                 ) {

@@ -27,14 +27,14 @@ extension RosterFlowCommand {
                         struct Report: Encodable { let valid: Bool; let workflows: [String]; let problems: [WorkflowProblem] }
                         try Output.json(Report(valid: true, workflows: names.map(\.key), problems: []))
                     } else {
-                        print("ok: " + names.map { "\($0.key) (\($0.states.count) states)" }.joined(separator: ", "))
+                        Output.text("ok: " + names.map { "\($0.key) (\($0.states.count) states)" }.joined(separator: ", "))
                     }
                 } catch let error as WorkflowValidationError {
                     if json {
                         struct Report: Encodable { let valid: Bool; let problems: [WorkflowProblem] }
                         try Output.json(Report(valid: false, problems: error.problems))
                     } else {
-                        print(error.problems.map(\.description).joined(separator: "\n"))
+                        Output.text(error.problems.map(\.description).joined(separator: "\n"))
                     }
                     FileHandle.standardError.write(Data(
                         "error: \(error.problems.count) problem\(error.problems.count == 1 ? "" : "s") in workflow definitions\n".utf8))
@@ -57,7 +57,7 @@ extension RosterFlowCommand {
                         throw RosterFlowError(
                             .notFound, "no workflow '\(name)'; defined: \(catalog.definitions.keys.sorted().joined(separator: ", "))")
                     }
-                    print(definition.diagram(format), terminator: "")
+                    Output.text(definition.diagram(format), terminator: "")
                 }
             }
         }

@@ -7,10 +7,24 @@ appended as one JSON line to --out (unless --quiet). Modes:
   550             550 for every message
 TLS: --tls-cert/--tls-key with --starttls (STARTTLS offered and required before MAIL) or --implicit-tls (smtps://,
 TLS from the first byte). Each record then says whether the session was encrypted ("tls").
+AUTH: --auth USER:PASSWORD offers AUTH (only after TLS, unless --auth-without-tls) and accepts only those credentials;
+each record then names the login it was sent under ("login", null without AUTH).
 """
 import argparse, asyncio, os, time, email, email.policy, json, signal, socket, ssl, sys, threading
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+
+
+class Authenticator:
+    def __init__(self, credentials):
+        self.login, self.password = credentials.split(":", 1)
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):
+        login = auth_data.login.decode("utf-8", "replace") if auth_data.login else ""
+        password = auth_data.password.decode("utf-8", "replace") if auth_data.password else ""
+        ok = login == self.login and password == self.password
+        return AuthResult(success=ok, handled=False, auth_data=login if ok else None)
 
 
 def free_port():
@@ -41,7 +55,8 @@ class Handler:
             reply = "250 OK queued"
         if not self.quiet:
             tls = session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None
-            record = {"reply": reply, "attempt": attempt, "mail_from": envelope.mail_from, "tls": tls,
+            login = session.auth_data if session.authenticated else None
+            record = {"reply": reply, "attempt": attempt, "mail_from": envelope.mail_from, "tls": tls, "login": login,
                       "rcpt_tos": envelope.rcpt_tos, "message_id": message_id,
                       "subject": str(message.get("Subject", "")), "from": str(message.get("From", "")),
                       "to": str(message.get("To", "")), "date": str(message.get("Date", "")),
@@ -66,6 +81,8 @@ def main():
     parser.add_argument("--tls-key")
     parser.add_argument("--starttls", action="store_true", help="offer STARTTLS and require it before MAIL")
     parser.add_argument("--implicit-tls", action="store_true", help="TLS from the first byte (smtps://)")
+    parser.add_argument("--auth", help="USER:PASSWORD: offer AUTH and accept only these credentials")
+    parser.add_argument("--auth-without-tls", action="store_true", help="offer AUTH on an unencrypted connection too")
     args = parser.parse_args()
     # A parent may start us with signals blocked (Foundation's Process does): take SIGTERM and SIGINT back.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
@@ -79,6 +96,8 @@ def main():
             options["ssl_context"] = context
         else:
             options.update(tls_context=context, require_starttls=True)
+    if args.auth:
+        options.update(authenticator=Authenticator(args.auth), auth_require_tls=not args.auth_without_tls)
     controller = Controller(handler, hostname="127.0.0.1", port=port, **options)
     controller.start()
     print(f"READY {port}", flush=True)
