@@ -12,8 +12,7 @@ each record then names the login it was sent under ("login", null without AUTH).
 """
 import argparse, asyncio, os, time, email, email.policy, json, signal, socket, ssl, sys, threading
 
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
+from aiosmtpd.smtp import SMTP, AuthResult
 
 
 class Authenticator:
@@ -25,12 +24,6 @@ class Authenticator:
         password = auth_data.password.decode("utf-8", "replace") if auth_data.password else ""
         ok = login == self.login and password == self.password
         return AuthResult(success=ok, handled=False, auth_data=login if ok else None)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Handler:
@@ -86,20 +79,27 @@ def main():
     args = parser.parse_args()
     # A parent may start us with signals blocked (Foundation's Process does): take SIGTERM and SIGINT back.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
-    port = free_port()
+    # The listening socket is bound to port 0 and kept: no probe-close-rebind race with other processes.
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
+    port = listener.getsockname()[1]
     handler = Handler(args.mode, args.out, args.quiet)
-    options = {}
+    options, implicit = {}, None
     if args.starttls or args.implicit_tls:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(args.tls_cert, args.tls_key)
         if args.implicit_tls:
-            options["ssl_context"] = context
+            implicit = context
         else:
             options.update(tls_context=context, require_starttls=True)
     if args.auth:
         options.update(authenticator=Authenticator(args.auth), auth_require_tls=not args.auth_without_tls)
-    controller = Controller(handler, hostname="127.0.0.1", port=port, **options)
-    controller.start()
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    loop.run_until_complete(loop.create_server(
+        lambda: SMTP(handler, hostname="rosterflow-test-peer", **options), sock=listener, ssl=implicit))
+    threading.Thread(target=loop.run_forever, daemon=True).start()
     print(f"READY {port}", flush=True)
     # Stop at once on a signal: open client connections (kept alive for reuse) must not hold the exit up.
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
