@@ -159,7 +159,9 @@ extension RosterFlowService {
         let firstSync = basedOn == nil
         let holdReasons = reasons
         let errorCount = report.errorCount
-        let renderedReport = errorCount > 0 || decision == "rejected" ? report.rendered(maxPerFile: 20) : ""
+        // Capped for the e-mail and webhook; the full report stays with the run.
+        let renderedReport = errorCount > 0 || decision == "rejected"
+            ? report.rendered(maxPerFile: 20, maxBytes: 32_000, more: "`rosterflow sync show \(runID)`") : ""
         let lifecycle = try await write { tx, now in
             var finished = run
             finished.finishedAt = now
