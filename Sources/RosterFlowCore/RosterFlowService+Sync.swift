@@ -161,7 +161,7 @@ extension RosterFlowService {
         let errorCount = report.errorCount
         // Capped for the e-mail and webhook; the full report stays with the run.
         let renderedReport = errorCount > 0 || decision == "rejected"
-            ? report.rendered(maxPerFile: 20, maxBytes: 32_000, more: "`rosterflow sync show \(runID)`") : ""
+            ? report.rendered(maxPerFile: 20, maxBytes: 16_000, more: "`rosterflow sync show \(runID)`") : ""
         let lifecycle = try await write { tx, now in
             var finished = run
             finished.finishedAt = now
