@@ -22,6 +22,7 @@ extension RosterFlowCommand {
 
             func run() async throws {
                 try await Output.run(json: options.json) {
+                    warnAboutInputLimitKnobs()
                     let service = try options.open()
                     let policy = try policyOptions.isEmpty ? nil : policyOptions.apply(to: service.syncPolicy(integrationID: integration))
                     let view = try await service.runSync(
@@ -40,6 +41,7 @@ extension RosterFlowCommand {
 
             func run() async throws {
                 try await Output.run(json: options.json) {
+                    warnAboutInputLimitKnobs()
                     let outcomes = try await options.open().runDueSyncs()
                     try Output.emit(outcomes, json: options.json) { list in
                         list.isEmpty ? "no sync is due" : list.map {
@@ -148,6 +150,7 @@ extension RosterFlowCommand {
 
         func run() async throws {
             try await Output.run(json: json) {
+                warnAboutInputLimitKnobs()
                 let bundle: OneRosterBundle
                 do {
                     bundle = try OneRosterBundleReader(options: .init(retainRecords: false)).read(at: URL(fileURLWithPath: path))

@@ -25,6 +25,7 @@ extension RosterFlowCommand {
 
         func run() async throws {
             try await Output.run(json: options.json) {
+                warnAboutInputLimitKnobs()
                 let service = try options.open()
                 let config = try notify.load()
                 let catalog = try notify.catalog(config)
