@@ -209,7 +209,12 @@ public struct OneRosterBundleReader: Sendable {
             let session = BundleReadSession(options: options, held: held, visitor: visitor)
             return try session.read(folder: url, subfolderNote: nil)
         }
-        guard ZipBundle.looksLikeZip(url) else { throw OneRosterBundleError.notABundle(url.path) }
+        // The bundle path itself may be a link (the operator's choice), but to a regular file: opening a FIFO would wait
+        // for a writer forever.
+        var st = stat()
+        guard stat(url.path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, ZipBundle.looksLikeZip(url) else {
+            throw OneRosterBundleError.notABundle(url.path)
+        }
         let extracted = try ZipBundle.extract(
             url, limits: options.limits, temporaryDirectory: options.temporaryDirectory ?? FileManager.default.temporaryDirectory)
         defer { try? FileManager.default.removeItem(at: extracted.tempRoot) }

@@ -244,6 +244,14 @@ final class HostileInputTests: OneRosterTestCase {
         }
     }
 
+    func testABundlePathThatIsAFIFOIsNotABundle() throws {
+        let fifo = try makeTempDir().appendingPathComponent("district.zip")
+        XCTAssertEqual(mkfifo(fifo.path, 0o600), 0)
+        XCTAssertThrowsError(try OneRosterBundleReader().read(at: fifo)) { error in
+            XCTAssertEqual(error as? OneRosterBundleError, .notABundle(fifo.path))
+        }
+    }
+
     func testSymlinkedSubfolderIsNotFollowed() throws {
         let real = try write(Fixture.bundle11())
         let dir = try makeTempDir()

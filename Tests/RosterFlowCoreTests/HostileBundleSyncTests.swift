@@ -53,6 +53,22 @@ final class HostileBundleSyncTests: XCTestCase {
         XCTAssertTrue(failed[0].contains("Export users.csv again as UTF-8 CSV"), failed[0])
     }
 
+    func testLinksToDevicesAndFIFOsRejectTheRunWithoutReadingThem() async throws {
+        let b = try bundle("b1")
+        _ = try await sync(b)
+        try FileManager.default.removeItem(atPath: b + "/enrollments.csv")
+        try FileManager.default.createSymbolicLink(atPath: b + "/enrollments.csv", withDestinationPath: "/dev/zero")
+        let linked = try await sync(b)
+        XCTAssertEqual(linked.decision, "rejected")
+        XCTAssertTrue(linked.reasons.first?.contains("enrollments.csv in \(b) is a symbolic link, not a regular file") ?? false, "\(linked.reasons)")
+        try FileManager.default.removeItem(atPath: b + "/enrollments.csv")
+        XCTAssertEqual(mkfifo(b + "/enrollments.csv", 0o600), 0)
+        let fifo = try await sync(b)
+        XCTAssertEqual(fifo.decision, "rejected")
+        XCTAssertTrue(fifo.reasons.first?.contains("enrollments.csv in \(b) is a FIFO (named pipe)") ?? false, "\(fifo.reasons)")
+        XCTAssertEqual(try held(.enrollments), 800)
+    }
+
     func testNoticeCarriesExcerptsAndACappedReportWithTheCommandForTheRest() async throws {
         let b = try bundle("b1")
         // Every enrollment and user row gets a junk role; one a 60,000-byte one.
