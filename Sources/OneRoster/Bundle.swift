@@ -184,6 +184,12 @@ public struct OneRosterBundleReader: Sendable {
     /// The options.
     public var options: Options
 
+    /// Removes the temporary folders of zips this process is reading right now. For a process about to end on a
+    /// signal (the folders of a process killed outright are swept by the next extraction instead).
+    public static func removeTemporaryFolders() {
+        ZipBundle.removeLiveFolders()
+    }
+
     /// Creates a reader.
     public init(options: Options = Options()) { self.options = options }
 
@@ -217,7 +223,7 @@ public struct OneRosterBundleReader: Sendable {
         }
         let extracted = try ZipBundle.extract(
             url, limits: options.limits, temporaryDirectory: options.temporaryDirectory ?? FileManager.default.temporaryDirectory)
-        defer { try? FileManager.default.removeItem(at: extracted.tempRoot) }
+        defer { ZipBundle.remove(extracted.tempRoot) }
         let session = BundleReadSession(options: options, held: held, visitor: visitor)
         return try session.read(folder: extracted.folder, subfolderNote: extracted.subfolder)
     }

@@ -27,6 +27,34 @@ enum ZipBundle {
     }
 
     static let folderPrefix = "rosterflow-bundle-"
+
+    /// Extraction folders in use by this process, so a signal handler can remove them before the process ends.
+    private static let live = LiveFolders()
+
+    final class LiveFolders: @unchecked Sendable {
+        private let lock = NSLock()
+        private var paths: Set<String> = []
+        func insert(_ path: String) { lock.lock(); paths.insert(path); lock.unlock() }
+        func remove(_ path: String) { lock.lock(); paths.remove(path); lock.unlock() }
+        func removeAll() -> [String] {
+            lock.lock()
+            defer { lock.unlock() }
+            let all = Array(paths)
+            paths = []
+            return all
+        }
+    }
+
+    /// Removes the extraction folder `url` (and forgets it).
+    static func remove(_ url: URL) {
+        try? FileManager.default.removeItem(at: url)
+        live.remove(url.path)
+    }
+
+    /// Removes every extraction folder this process still has (for a process about to end on a signal).
+    static func removeLiveFolders() {
+        for path in live.removeAll() { try? FileManager.default.removeItem(atPath: path) }
+    }
     /// The ratio cap applies once an entry has inflated past this many bytes (small files compress unevenly).
     static let ratioFloor: Int64 = 1 << 20
 
@@ -103,6 +131,7 @@ enum ZipBundle {
         guard mkdir(tempRoot.path, 0o700) == 0 else {
             throw OneRosterBundleError.badZip(url.path, "cannot create a temporary folder in \(temporaryDirectory.path): \(String(cString: strerror(errno)))")
         }
+        live.insert(tempRoot.path)
         let folder = tempRoot.appendingPathComponent("bundle", isDirectory: true)
         do {
             guard mkdir(folder.path, 0o700) == 0 else {
@@ -114,7 +143,7 @@ enum ZipBundle {
                             limits: limits, total: &total)
             }
         } catch {
-            try? FileManager.default.removeItem(at: tempRoot)
+            remove(tempRoot)
             if error is OneRosterBundleError { throw error }
             throw OneRosterBundleError.badZip(url.path, "\(error)")
         }

@@ -7,3 +7,23 @@ func warnAboutInputLimitKnobs() {
         FileHandle.standardError.write(Data("warning: \(problem)\n".utf8))
     }
 }
+
+/// Keeps the signal sources alive for the life of the process.
+nonisolated(unsafe) private var bundleSignalSources: [DispatchSourceSignal] = []
+
+/// On SIGINT or SIGTERM, removes the temporary folders of zips being read, then ends the process as the signal would
+/// have. For the commands that read a bundle in the foreground (`validate`, `sync run`, `sync due`); the worker drains
+/// on SIGTERM instead, and a reader that returns or throws removes its folder itself.
+func removeExtractedBundlesOnSignals() {
+    for sig in [SIGINT, SIGTERM] {
+        signal(sig, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+        source.setEventHandler {
+            OneRosterBundleReader.removeTemporaryFolders()
+            signal(sig, SIG_DFL)
+            kill(getpid(), sig)
+        }
+        source.resume()
+        bundleSignalSources.append(source)
+    }
+}

@@ -23,6 +23,7 @@ extension RosterFlowCommand {
             func run() async throws {
                 try await Output.run(json: options.json) {
                     warnAboutInputLimitKnobs()
+                    removeExtractedBundlesOnSignals()
                     let service = try options.open()
                     let policy = try policyOptions.isEmpty ? nil : policyOptions.apply(to: service.syncPolicy(integrationID: integration))
                     let view = try await service.runSync(
@@ -42,6 +43,7 @@ extension RosterFlowCommand {
             func run() async throws {
                 try await Output.run(json: options.json) {
                     warnAboutInputLimitKnobs()
+                    removeExtractedBundlesOnSignals()
                     let outcomes = try await options.open().runDueSyncs()
                     try Output.emit(outcomes, json: options.json) { list in
                         list.isEmpty ? "no sync is due" : list.map {
@@ -151,6 +153,7 @@ extension RosterFlowCommand {
         func run() async throws {
             try await Output.run(json: json) {
                 warnAboutInputLimitKnobs()
+                removeExtractedBundlesOnSignals()
                 let bundle: OneRosterBundle
                 do {
                     bundle = try OneRosterBundleReader(options: .init(retainRecords: false)).read(at: URL(fileURLWithPath: path))

@@ -48,4 +48,34 @@ final class InputLimitsCLITests: XCTestCase {
         // Nothing extracted is left behind in the temporary folder.
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasPrefix("rosterflow-bundle-") }, [])
     }
+
+    func testInterruptedValidateRemovesItsExtractionFolder() throws {
+        let zip = folder + "/district.zip"
+        XCTAssertEqual(try rosterflow(["sample-bundle", zip, "--users", "10000", "--classes", "200", "--enrollments", "200000"]).status, 0)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLITests.binary)
+        process.arguments = ["validate", zip]
+        var environment = ProcessInfo.processInfo.environment
+        environment["TMPDIR"] = folder
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        func extracted() -> [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasPrefix("rosterflow-bundle-") }
+        }
+        // Wait until its extraction folder holds enrollments.csv (the read is under way), then interrupt it.
+        let deadline = Date().addingTimeInterval(60)
+        while process.isRunning, Date() < deadline,
+              !(extracted().first.map { FileManager.default.fileExists(atPath: folder + "/" + $0 + "/bundle/enrollments.csv") } ?? false) {
+            usleep(2_000)
+        }
+        XCTAssertTrue(process.isRunning, "validate ended before it could be interrupted; make the bundle bigger")
+        XCTAssertEqual(extracted().count, 1)
+        process.interrupt()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationReason, .uncaughtSignal)
+        XCTAssertEqual(process.terminationStatus, SIGINT)
+        XCTAssertEqual(extracted(), [], "the interrupted read removed its folder")
+    }
 }
