@@ -85,6 +85,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // libFuzzer target over the CSV reader and the manifest parser (a replay tool when built without libFuzzer).
+        .executableTarget(name: "rosterflow-fuzz", dependencies: ["OneRoster"]),
         .testTarget(name: "WorkflowEngineTests", dependencies: ["WorkflowEngine"]),
         .testTarget(
             name: "StorageTests",

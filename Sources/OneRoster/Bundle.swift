@@ -79,8 +79,16 @@ public enum OneRosterBundleError: Error, Sendable, Equatable, CustomStringConver
     case notFound(String)
     /// The path is neither a folder nor a zip file.
     case notABundle(String)
-    /// The zip could not be opened or extracted.
+    /// The zip could not be opened or extracted, or holds the same file twice.
     case badZip(String, String)
+    /// A zip entry, or the whole zip, is bigger than ``InputLimits`` allow (declared or while inflating), or
+    /// compressed more than the ratio cap.
+    case zipTooLarge(String, String)
+    /// A bundle file is a symbolic link, a FIFO, a device or anything but a regular file: (bundle, file, what it is).
+    case notRegularFile(String, String, String)
+    /// A bundle file cannot be read as a CSV at all (wrong encoding, a header that does not parse):
+    /// (file, what is wrong, how to fix it). The whole run is rejected, never read as "0 rows".
+    case unreadableFile(String, String, String)
 
     /// A plain-words description.
     public var description: String {
@@ -88,6 +96,11 @@ public enum OneRosterBundleError: Error, Sendable, Equatable, CustomStringConver
         case .notFound(let p): return "\(p) does not exist"
         case .notABundle(let p): return "\(p) is neither a folder nor a .zip file"
         case let .badZip(p, reason): return "cannot read zip \(p): \(reason)"
+        case let .zipTooLarge(p, reason): return "refused zip \(p): \(reason)"
+        case let .notRegularFile(bundle, file, what):
+            return "\(file) in \(bundle) is \(what), not a regular file, so it was not read; bundle files must be plain files "
+                + "(copy the file itself into the bundle folder instead of linking to it)"
+        case let .unreadableFile(file, what, fix): return "\(file) cannot be read: \(what) Fix: \(fix)"
         }
     }
 }
@@ -150,17 +163,32 @@ public struct OneRosterBundleReader: Sendable {
         public var maxIssuesPerFileAndCode: Int
         /// Warn about grades that are not CEDS codes (e.g. `9` instead of `09`). Default `true`.
         public var checkGradeCodes: Bool
+        /// Size caps for zips, fields, rows and headers. Default: the built-in defaults with any
+        /// `ROSTERFLOW_MAX_*` environment variable applied (``InputLimits/fromEnvironment(_:)``).
+        public var limits: InputLimits
+        /// Where a zipped bundle is extracted (into a private 0700 folder removed afterwards). Default: the system's
+        /// temporary folder (`$TMPDIR`, else `/tmp`).
+        public var temporaryDirectory: URL?
 
         /// Creates options.
-        public init(retainRecords: Bool = true, maxIssuesPerFileAndCode: Int = 10_000, checkGradeCodes: Bool = true) {
+        public init(retainRecords: Bool = true, maxIssuesPerFileAndCode: Int = 10_000, checkGradeCodes: Bool = true,
+                    limits: InputLimits = .fromEnvironment(), temporaryDirectory: URL? = nil) {
             self.retainRecords = retainRecords
             self.maxIssuesPerFileAndCode = maxIssuesPerFileAndCode
             self.checkGradeCodes = checkGradeCodes
+            self.limits = limits
+            self.temporaryDirectory = temporaryDirectory
         }
     }
 
     /// The options.
     public var options: Options
+
+    /// Removes the temporary folders of zips this process is reading right now. For a process about to end on a
+    /// signal (the folders of a process killed outright are swept by the next extraction instead).
+    public static func removeTemporaryFolders() {
+        ZipBundle.removeLiveFolders()
+    }
 
     /// Creates a reader.
     public init(options: Options = Options()) { self.options = options }
@@ -187,9 +215,15 @@ public struct OneRosterBundleReader: Sendable {
             let session = BundleReadSession(options: options, held: held, visitor: visitor)
             return try session.read(folder: url, subfolderNote: nil)
         }
-        guard ZipBundle.looksLikeZip(url) else { throw OneRosterBundleError.notABundle(url.path) }
-        let extracted = try ZipBundle.extract(url)
-        defer { try? FileManager.default.removeItem(at: extracted.tempRoot) }
+        // The bundle path itself may be a link (the operator's choice), but to a regular file: opening a FIFO would wait
+        // for a writer forever.
+        var st = stat()
+        guard stat(url.path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, ZipBundle.looksLikeZip(url) else {
+            throw OneRosterBundleError.notABundle(url.path)
+        }
+        let extracted = try ZipBundle.extract(
+            url, limits: options.limits, temporaryDirectory: options.temporaryDirectory ?? FileManager.default.temporaryDirectory)
+        defer { ZipBundle.remove(extracted.tempRoot) }
         let session = BundleReadSession(options: options, held: held, visitor: visitor)
         return try session.read(folder: extracted.folder, subfolderNote: extracted.subfolder)
     }

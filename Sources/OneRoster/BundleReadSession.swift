@@ -58,11 +58,10 @@ final class BundleReadSession {
         var names = (try? fm.contentsOfDirectory(atPath: folder.path)) ?? []
         if !names.contains("manifest.csv") && !names.contains(where: { $0.lowercased().hasSuffix(".csv") }) {
             // Files inside one folder of the bundle folder?
+            // Never through a symbolic link: only a real folder holding a real manifest.csv.
             for name in names.sorted() {
-                var isDir: ObjCBool = false
                 let sub = folder.appendingPathComponent(name)
-                if fm.fileExists(atPath: sub.path, isDirectory: &isDir), isDir.boolValue,
-                   fm.fileExists(atPath: sub.appendingPathComponent("manifest.csv").path) {
+                if Self.fileType(sub.path) == S_IFDIR, Self.fileType(sub.appendingPathComponent("manifest.csv").path) != nil {
                     folder = sub
                     subfolder = name
                     names = (try? fm.contentsOfDirectory(atPath: sub.path)) ?? []
@@ -76,8 +75,17 @@ final class BundleReadSession {
                 fix: "Zip the CSV files themselves, not the folder that contains them.")
         }
         let csvNames = Set(names.filter { $0.lowercased().hasSuffix(".csv") })
+        // Bundle files are read only if they are regular files: a symbolic link could hand a district's admin the first
+        // line of any file RosterFlow can read, and a link to /dev/zero or a FIFO would never end.
+        for name in csvNames.sorted() {
+            var st = stat()
+            guard lstat(folder.appendingPathComponent(name).path, &st) == 0 else { continue }
+            if (st.st_mode & S_IFMT) != S_IFREG {
+                throw OneRosterBundleError.notRegularFile(folder.path, name, fileKind(st.st_mode))
+            }
+        }
 
-        readManifest(folder: folder, present: csvNames.contains("manifest.csv"), csvNames: csvNames)
+        try readManifest(folder: folder, present: csvNames.contains("manifest.csv"), csvNames: csvNames)
         checkFiles(csvNames: csvNames)
 
         for file in OneRosterFile.rosteringFiles(in: version) {
@@ -101,17 +109,30 @@ final class BundleReadSession {
         return bundle
     }
 
+    /// The type bits of a path's own entry (a link is not followed), or nil if it does not exist.
+    static func fileType(_ path: String) -> mode_t? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return nil }
+        return st.st_mode & S_IFMT
+    }
+
     // MARK: manifest
 
-    func readManifest(folder: URL, present: Bool, csvNames: Set<String>) {
+    func readManifest(folder: URL, present: Bool, csvNames: Set<String>) throws {
         let name = "manifest.csv"
         manifest.isPresent = present
-        if present {
+        if present, let reader = try openCSV(name, url: folder.appendingPathComponent(name)) {
             do {
-                let reader = try CSVRecordReader(url: folder.appendingPathComponent(name))
                 var first = true
-                while try reader.next() {
+                repeat {
                     let fields = (0..<reader.fieldCount).map { reader.fieldIfValid($0) ?? "" }
+                    if reader.quirks.contains(.tooLong) || reader.quirks.contains(.tooManyFields) {
+                        add(.error, .manifestBadValue, file: name, line: reader.line, value: reportExcerpt(fields.first ?? ""),
+                            "This manifest row is longer than a manifest row can be; it was ignored.",
+                            fix: "Write each manifest row as propertyName,value.")
+                        first = false
+                        continue
+                    }
                     if first {
                         first = false
                         if fields.count < 2 || fields[0] != "propertyName" || fields[1] != "value" {
@@ -132,7 +153,7 @@ final class BundleReadSession {
                     let key = fields[0].trimmingCharacters(in: .whitespaces)
                     manifest.properties[key] = fields[1].trimmingCharacters(in: .whitespaces)
                     manifestLines[key] = reader.line
-                }
+                } while try reader.next()
             } catch {
                 add(.error, .manifestBadValue, file: name, "manifest.csv could not be read: \(error).",
                     fix: "Export the manifest again as UTF-8 CSV.")
@@ -238,27 +259,60 @@ final class BundleReadSession {
 
     // MARK: reading one file
 
+    /// Opens a bundle file for reading and reads its first record, turning what makes a file unreadable (not a regular
+    /// file, not UTF-8) into bundle errors that name it. Returns `nil` for a file with no record at all.
+    func openCSV(_ name: String, url: URL) throws -> CSVRecordReader? {
+        do {
+            let reader = try CSVRecordReader(url: url, limits: options.limits)
+            return try reader.next() ? reader : nil
+        } catch CSVReadError.notRegularFile(_, let kind) {
+            throw OneRosterBundleError.notRegularFile(url.deletingLastPathComponent().path, name, kind)
+        } catch CSVReadError.unsupportedEncoding(let encoding) {
+            throw OneRosterBundleError.unreadableFile(
+                name, "it is saved as \(encoding), not UTF-8, so none of its rows can be read (and it must not be taken for an empty file).",
+                Self.reexportFix(name))
+        }
+    }
+
+    static func reexportFix(_ name: String) -> String {
+        "Export \(name) again as UTF-8 CSV (with or without a byte order mark), the encoding OneRoster requires; in Excel "
+            + "choose “CSV UTF-8 (Comma delimited)”, not “Unicode Text” or “UTF-16”."
+    }
+
     func readFile(_ file: OneRosterFile, url: URL, mode fileMode: FileMode) throws {
         guard let schema = FileSchema.schema(for: file, version: version), let entity = file.entity else { return }
         let name = file.fileName
-        let reader = try CSVRecordReader(url: url)
-        guard try reader.next() else {
+        guard let reader = try openCSV(name, url: url) else {
             add(.error, .emptyFile, file: name,
                 "\(name) is marked \(fileMode.rawValue) in the manifest but is empty (not even a header). Nothing was loaded for it.",
                 fix: "Export \(name) again, or set \(file.manifestKey) to absent if there is nothing to send.")
             return
         }
         let headerLine = reader.line
+        let limits = options.limits
+        if reader.quirks.contains(.tooManyFields) {
+            throw OneRosterBundleError.unreadableFile(
+                name, "its header has more than \(limits.maxColumns) columns, the most a file may have.",
+                "Export only the OneRoster columns of \(name) (and the metadata.* columns you need); if the export is genuine, set ROSTERFLOW_MAX_COLUMNS to raise the limit.")
+        }
+        if reader.quirks.contains(.tooLong) {
+            throw OneRosterBundleError.unreadableFile(
+                name, "its header line is longer than the caps allow (\(limits.maxFieldBytes / 1024) KiB per column name, \(limits.maxRowBytes / 1024) KiB per line), so it is not a CSV header.",
+                Self.reexportFix(name))
+        }
         var header: [String] = []
+        header.reserveCapacity(reader.fieldCount)
         for i in 0..<reader.fieldCount {
-            if let h = reader.fieldIfValid(i) {
-                header.append(h)
-            } else {
-                add(.error, .invalidUTF8, file: name, line: headerLine, column: "column \(i + 1)",
-                    "Header field \(i + 1) is not valid UTF-8; the file was not read.",
-                    fix: "Save \(name) as UTF-8.")
-                return
+            guard let h = reader.fieldIfValid(i) else {
+                throw OneRosterBundleError.unreadableFile(
+                    name, "column \(i + 1) of its header is not valid UTF-8, so its columns cannot be matched.", Self.reexportFix(name))
             }
+            header.append(h)
+        }
+        if !header.contains(where: { schema.columns.contains($0) }) {
+            throw OneRosterBundleError.unreadableFile(
+                name, "its first line (`\(reportExcerpt(header.joined(separator: ",")))`) names none of the columns of \(name), so it is not a header and no row can be read.",
+                "Export \(name) again with its header row first (e.g. `\(schema.columns.prefix(3).joined(separator: ","))…`), as UTF-8 CSV with commas.")
         }
         let map = analyzeHeader(header, schema: schema, file: file, mode: fileMode, line: headerLine)
         let requiredColumns = schema.required.union(fileMode == .delta ? ["status", "dateLastModified"] : [])
@@ -279,10 +333,14 @@ final class BundleReadSession {
             if let id = ctx.sourcedId, quarantinedIds[entity]?[id] == nil, !validIds[entity.ordinal].contains(id) {
                 quarantinedIds[entity, default: [:]][id] = ctx.line
             }
+            // One pass over the row's own fields (not the header: a short row under a very wide header costs its own
+            // length), each value cut to an excerpt.
             var values: [String: String] = [:]
-            for (i, h) in header.enumerated() where i < ctx.fields.count { values[h] = ctx.fields[i] }
-            if ctx.fields.count > header.count {
-                for i in header.count..<ctx.fields.count { values["(extra field \(i + 1))"] = ctx.fields[i] }
+            let fieldCount = ctx.fields.count
+            values.reserveCapacity(fieldCount)
+            for i in 0..<fieldCount {
+                let key = i < header.count ? header[i] : "(extra field \(i + 1))"
+                values[key] = reportExcerpt(ctx.fields[i])
             }
             quarantined.append(QuarantinedRow(file: name, line: ctx.line, sourcedId: ctx.sourcedId, values: values,
                                               reasons: ctx.reasons))
@@ -345,6 +403,22 @@ final class BundleReadSession {
                           "The value of `\(column)` is not valid UTF-8 (shown with replacement characters). The row was not loaded.",
                           fix: "Export \(name) as UTF-8 (not Windows-1252 or Latin-1).")
             }
+            if quirks.contains(.tooLong) || quirks.contains(.tooManyFields) {
+                let limits = options.limits
+                if quirks.contains(.tooLong) {
+                    ctx.error(.rowTooLarge, column: nil, value: nil,
+                              "A value on this row is longer than \(limits.maxFieldBytes / 1024) KiB, or the row longer than \(limits.maxRowBytes / 1024) KiB, the most a bundle may hold; it was cut and the row was not loaded.",
+                              fix: "Check the row in the source system (a document pasted into a field, or a quote that was never closed); set ROSTERFLOW_MAX_FIELD_KB or ROSTERFLOW_MAX_ROW_KB to raise the limit if the value is genuine.")
+                }
+                if quirks.contains(.tooManyFields) {
+                    ctx.error(.rowTooLarge, column: nil, value: nil,
+                              "This row has more than \(limits.maxColumns) values, the most a row may have; it was not loaded.",
+                              fix: "Check the row for unquoted commas; set ROSTERFLOW_MAX_COLUMNS to raise the limit if the export is genuine.")
+                }
+                for issue in ctx.issues { add(issue) }
+                quarantine(ctx)
+                continue
+            }
             if fields.count != header.count {
                 ctx.error(.wrongFieldCount, column: nil, value: nil,
                           "This row has \(fields.count) value\(fields.count == 1 ? "" : "s") but the header has \(header.count) columns, so values cannot be matched to columns. The row was not loaded.",
@@ -386,25 +460,49 @@ final class BundleReadSession {
             }
         }
 
-        // Rows referring to rows of the same file (parents, agents): check now that the whole file is known.
+        // Rows referring to rows of the same file (parents, agents): check now that the whole file is known. A row
+        // loads when each such reference names a record that is valid already (or held) or another of these rows that
+        // loads. Rows whose reference names nothing fail first, and the failure spreads back along the references,
+        // each row visited once: linear in the rows and references, however long the chains.
         if !deferred.isEmpty {
-            var candidates = Set(deferred.compactMap { $0.1.sourcedId })
+            var indexByID: [String: Int] = [:]
+            indexByID.reserveCapacity(deferred.count)
+            for k in deferred.indices { if let id = deferred[k].1.sourcedId { indexByID[id] = k } }
+            var referrers = [[Int]](repeating: [], count: deferred.count)
             var alive = [Bool](repeating: true, count: deferred.count)
-            var changed = true
-            while changed {
-                changed = false
-                for k in deferred.indices where alive[k] {
-                    let ctx = deferred[k].1
-                    let dangling = ctx.refs.filter { ref in
-                        ref.entity == entity && !candidates.contains(ref.value) && !resolves(ref)
-                    }
-                    if !dangling.isEmpty {
-                        alive[k] = false
-                        if let id = ctx.sourcedId { candidates.remove(id) }
-                        for ref in dangling { reportDangling(ref, &deferred[k].1) }
-                        changed = true
+            var failing: [Int] = []
+            func fail(_ k: Int) {
+                alive[k] = false
+                failing.append(k)
+                if let id = deferred[k].1.sourcedId, quarantinedIds[entity]?[id] == nil {
+                    quarantinedIds[entity, default: [:]][id] = deferred[k].1.line
+                }
+            }
+            for k in deferred.indices {
+                var missing = false
+                for ref in deferred[k].1.refs where ref.entity == entity {
+                    if let target = indexByID[ref.value] {
+                        referrers[target].append(k)
+                    } else if !resolves(ref) {
+                        missing = true
                     }
                 }
+                if missing { fail(k) }
+            }
+            var next = 0
+            while next < failing.count {
+                let k = failing[next]
+                next += 1
+                // Report every reference of this row that names nothing loadable (a row that failed before it was
+                // recorded as quarantined, so the message points at its line).
+                for ref in deferred[k].1.refs where ref.entity == entity {
+                    if let target = indexByID[ref.value] {
+                        if !alive[target] { reportDangling(ref, &deferred[k].1) }
+                    } else if !resolves(ref) {
+                        reportDangling(ref, &deferred[k].1)
+                    }
+                }
+                for r in referrers[k] where alive[r] { fail(r) }
             }
             for k in deferred.indices {
                 if alive[k] {

@@ -21,8 +21,13 @@ public struct CSVRecordQuirks: OptionSet, Sendable, Hashable {
     public static let strayQuote = CSVRecordQuirks(rawValue: 2)
     /// The file ended inside a quoted field.
     public static let unterminatedQuote = CSVRecordQuirks(rawValue: 4)
+    /// A field was longer than ``InputLimits/maxFieldBytes`` or the record longer than ``InputLimits/maxRowBytes``;
+    /// only the bytes within the caps were kept.
+    public static let tooLong = CSVRecordQuirks(rawValue: 8)
+    /// The record had more than ``InputLimits/maxColumns`` fields; the rest were joined into the last one.
+    public static let tooManyFields = CSVRecordQuirks(rawValue: 16)
     /// A field contains a NUL byte (kept; reported as a warning, since other tools may cut the value there).
-    public static let nulByte = CSVRecordQuirks(rawValue: 8)
+    public static let nulByte = CSVRecordQuirks(rawValue: 32)
 }
 
 /// Errors thrown by ``CSVRecordReader``.
@@ -31,12 +36,18 @@ public enum CSVReadError: Error, Sendable, Equatable, CustomStringConvertible {
     case cannotRead(path: String, reason: String)
     /// A field is not valid UTF-8. `line` is the 1-based physical line where the record starts, `field` the 0-based field index.
     case invalidUTF8(line: Int, field: Int)
+    /// The path is a symbolic link, FIFO, device, socket or folder, not a regular file; it was not read.
+    case notRegularFile(path: String, kind: String)
+    /// The bytes are not UTF-8: a UTF-16 or UTF-32 byte order mark, or NUL bytes where text should be.
+    case unsupportedEncoding(String)
 
     /// A plain-words description.
     public var description: String {
         switch self {
         case let .cannotRead(path, reason): return "cannot read \(path): \(reason)"
         case let .invalidUTF8(line, field): return "line \(line): field \(field + 1) is not valid UTF-8"
+        case let .notRegularFile(path, kind): return "\(path) is \(kind), not a regular file; it was not read"
+        case let .unsupportedEncoding(encoding): return "the file is \(encoding), not UTF-8"
         }
     }
 }
@@ -61,6 +72,12 @@ public struct CSVRecord: Sendable, Equatable {
 /// (skipped, including trailing ones), quoted fields containing commas, doubled quotes and line breaks
 /// (reported in ``quirks``), stray quotes (kept literally, reported in ``quirks``).
 ///
+/// Refused input: a file that starts with a UTF-16 or UTF-32 byte order mark, or whose first 4 KiB are a quarter NUL
+/// bytes (UTF-16 without a mark), throws ``CSVReadError/unsupportedEncoding(_:)`` on the first ``next()``; a path
+/// that is a symbolic link or not a regular file throws ``CSVReadError/notRegularFile(path:kind:)`` when opened.
+/// Fields, records and field counts beyond ``InputLimits`` are cut and reported in ``quirks``, so memory stays
+/// bounded whatever the input.
+///
 /// ```swift
 /// let reader = try CSVRecordReader(url: fileURL)
 /// while try reader.next() {
@@ -74,17 +91,30 @@ public final class CSVRecordReader {
     /// - Parameters:
     ///   - url: A file URL.
     ///   - chunkSize: How many bytes to read from the file at a time.
-    public init(url: URL, chunkSize: Int = 1 << 20) throws {
-        let fd = open(url.path, O_RDONLY)
+    ///   - limits: Caps on field and record sizes and field counts.
+    /// - Throws: ``CSVReadError/notRegularFile(path:kind:)`` for a symbolic link (never followed), FIFO, device or
+    ///   folder; ``CSVReadError/cannotRead(path:reason:)`` when it cannot be opened.
+    public init(url: URL, chunkSize: Int = 1 << 20, limits: InputLimits = .defaults) throws {
+        // O_NOFOLLOW: a link is refused, not followed; O_NONBLOCK: opening a FIFO does not wait for a writer.
+        let fd = open(url.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else {
-            throw CSVReadError.cannotRead(path: url.path, reason: String(cString: strerror(errno)))
+            let code = errno
+            if code == ELOOP { throw CSVReadError.notRegularFile(path: url.path, kind: "a symbolic link") }
+            throw CSVReadError.cannotRead(path: url.path, reason: String(cString: strerror(code)))
         }
-        core = Core(fd: fd, capacity: max(16, chunkSize))
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            let kind = fstat(fd, &st) == 0 ? fileKind(st.st_mode) : "unreadable"
+            _ = Glibc_close(fd)
+            throw CSVReadError.notRegularFile(path: url.path, kind: kind)
+        }
+        _ = fcntl(fd, F_SETFL, O_RDONLY)
+        core = Core(fd: fd, capacity: max(16, chunkSize), limits: limits)
     }
 
     /// Reads from bytes already in memory.
-    public init<Bytes: Collection>(bytes: Bytes) where Bytes.Element == UInt8 {
-        core = Core(bytes: Array(bytes))
+    public init<Bytes: Collection>(bytes: Bytes, limits: InputLimits = .defaults) where Bytes.Element == UInt8 {
+        core = Core(bytes: Array(bytes), limits: limits)
     }
 
     /// Reads from a string's UTF-8 bytes (handy in tests).
@@ -191,16 +221,25 @@ extension CSVRecordReader {
         var storage: [UInt8] = []
         var ends: [Int] = []
         var quirks: CSVRecordQuirks = []
+        let maxField: Int
+        let maxRecord: Int
+        let maxFields: Int
 
-        init(fd: Int32, capacity: Int) {
+        init(fd: Int32, capacity: Int, limits: InputLimits) {
             self.fd = fd
             self.capacity = capacity
+            maxField = max(1, limits.maxFieldBytes)
+            maxRecord = max(1, limits.maxRowBytes)
+            maxFields = max(1, limits.maxColumns)
             buffer = .allocate(capacity: capacity)
             storage.reserveCapacity(1024)
             ends.reserveCapacity(32)
         }
 
-        init(bytes: [UInt8]) {
+        init(bytes: [UInt8], limits: InputLimits) {
+            maxField = max(1, limits.maxFieldBytes)
+            maxRecord = max(1, limits.maxRowBytes)
+            maxFields = max(1, limits.maxColumns)
             fd = -1
             capacity = max(1, bytes.count)
             buffer = .allocate(capacity: capacity)
@@ -211,7 +250,6 @@ extension CSVRecordReader {
             eof = true
             storage.reserveCapacity(1024)
             ends.reserveCapacity(32)
-            skipBOM()
         }
 
         mutating func close() {
@@ -219,10 +257,47 @@ extension CSVRecordReader {
             buffer.deallocate()
         }
 
-        mutating func skipBOM() {
+        /// At the start of the input: skips a UTF-8 byte order mark, refuses UTF-16 and UTF-32.
+        mutating func start() throws {
             guard atStart else { return }
             atStart = false
-            if count >= 3, buffer[0] == 0xEF, buffer[1] == 0xBB, buffer[2] == 0xBF { pos = 3 }
+            let b = buffer
+            if count >= 3, b[0] == 0xEF, b[1] == 0xBB, b[2] == 0xBF { pos = 3; return }
+            if count >= 4, b[0] == 0xFF, b[1] == 0xFE, b[2] == 0, b[3] == 0 { throw CSVReadError.unsupportedEncoding("UTF-32 (little-endian)") }
+            if count >= 4, b[0] == 0, b[1] == 0, b[2] == 0xFE, b[3] == 0xFF { throw CSVReadError.unsupportedEncoding("UTF-32 (big-endian)") }
+            if count >= 2, b[0] == 0xFF, b[1] == 0xFE { throw CSVReadError.unsupportedEncoding("UTF-16 (little-endian)") }
+            if count >= 2, b[0] == 0xFE, b[1] == 0xFF { throw CSVReadError.unsupportedEncoding("UTF-16 (big-endian)") }
+            // UTF-16 or UTF-32 without a mark: text in them is full of NUL bytes, which UTF-8 text never has.
+            let sample = min(count, 4096)
+            var nuls = 0
+            for i in 0..<sample where b[i] == 0 { nuls += 1 }
+            if sample > 0, nuls * 4 >= sample {
+                throw CSVReadError.unsupportedEncoding("UTF-16 or UTF-32 (\(nuls) of its first \(sample) bytes are NUL)")
+            }
+        }
+
+        /// Keeps the current field and record within the caps (called after bytes are appended).
+        @inline(__always)
+        mutating func checkCaps(_ quirks: inout CSVRecordQuirks) {
+            let count = storage.count
+            if count > maxRecord || count - (ends.last ?? 0) > maxField { clamp(&quirks) }
+        }
+
+        @inline(never)
+        mutating func clamp(_ quirks: inout CSVRecordQuirks) {
+            let allowed = min(maxRecord, (ends.last ?? 0) + maxField)
+            if storage.count > allowed { storage.removeLast(storage.count - allowed) }
+            quirks.insert(.tooLong)
+        }
+
+        /// Ends the current field, unless the record already has the most fields allowed (the rest then joins it).
+        @inline(__always)
+        mutating func endField(_ quirks: inout CSVRecordQuirks) {
+            if ends.count + 1 < maxFields {
+                ends.append(storage.count)
+            } else {
+                quirks.insert(.tooManyFields)
+            }
         }
 
         /// Refills the buffer; returns `false` at end of input.
@@ -240,7 +315,7 @@ extension CSVRecordReader {
             }
             count = filled
             pos = 0
-            if atStart { skipBOM() }
+            if atStart { try start() }
             return pos < count
         }
 
@@ -259,6 +334,7 @@ extension CSVRecordReader {
                 }
                 self.quirks = quirks
             }
+            if atStart && fd < 0 { try start() }
             outer: while true {
                 if pos >= count {
                     if try !refill() {
@@ -292,16 +368,20 @@ extension CSVRecordReader {
                             if c == COMMA || c == LF || c == CR || c == QUOTE { break }
                             i += 1
                         }
-                        if i > s { storage.append(contentsOf: UnsafeBufferPointer(start: base + s, count: i - s)) }
+                        if i > s {
+                            storage.append(contentsOf: UnsafeBufferPointer(start: base + s, count: i - s))
+                            checkCaps(&quirks)
+                        }
                         if i == n { break }
                         let c = base[i]
                         i += 1
                         if c == COMMA {
-                            ends.append(storage.count)
+                            endField(&quirks)
                             state = .fieldStart
                         } else if c == QUOTE {
                             quirks.insert(.strayQuote)
                             storage.append(c)
+                            checkCaps(&quirks)
                         } else {
                             line += 1
                             if c == CR { pendingCR = true }
@@ -324,16 +404,20 @@ extension CSVRecordReader {
                             if c == LF { line += 1; quirks.insert(.lineBreakInField) } else if c == CR { quirks.insert(.lineBreakInField) }
                             i += 1
                         }
-                        if i > s { storage.append(contentsOf: UnsafeBufferPointer(start: base + s, count: i - s)) }
+                        if i > s {
+                            storage.append(contentsOf: UnsafeBufferPointer(start: base + s, count: i - s))
+                            checkCaps(&quirks)
+                        }
                         if i < n { state = .quoteInQuoted; i += 1 }
                     case .quoteInQuoted:
                         let c = base[i]
                         if c == QUOTE {
                             storage.append(QUOTE)
+                            checkCaps(&quirks)
                             state = .quoted
                             i += 1
                         } else if c == COMMA {
-                            ends.append(storage.count)
+                            endField(&quirks)
                             state = .fieldStart
                             i += 1
                         } else if c == LF || c == CR {
@@ -359,4 +443,18 @@ extension CSVRecordReader {
 @inline(__always)
 private func Glibc_close(_ fd: Int32) -> Int32 {
     close(fd)
+}
+
+/// What a file mode is, in words ("a FIFO", "a character device", …).
+func fileKind(_ mode: mode_t) -> String {
+    switch mode & S_IFMT {
+    case S_IFREG: return "a regular file"
+    case S_IFDIR: return "a folder"
+    case S_IFLNK: return "a symbolic link"
+    case S_IFIFO: return "a FIFO (named pipe)"
+    case S_IFCHR: return "a character device"
+    case S_IFBLK: return "a block device"
+    case S_IFSOCK: return "a socket"
+    default: return "a special file"
+    }
 }

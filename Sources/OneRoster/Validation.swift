@@ -55,6 +55,8 @@ public enum IssueCode: String, OneRosterEnumeration {
     case unknownColumn = "unknown-column"
     /// A row has more or fewer fields than the header.
     case wrongFieldCount = "wrong-field-count"
+    /// A value, a row or a row's number of values passes the caps of ``InputLimits``; the row was cut and quarantined.
+    case rowTooLarge = "row-too-large"
     /// A field is not valid UTF-8.
     case invalidUTF8 = "invalid-utf8"
     /// A quoted field contains a line break (forbidden by OneRoster, but parsed).
@@ -106,18 +108,41 @@ public struct ValidationIssue: Sendable, Equatable, Codable {
     /// How to fix it at the source.
     public var fix: String
 
-    /// Creates an issue.
+    /// Creates an issue. Values from the bundle are cut to a short excerpt (``reportExcerpt(_:limit:)``): the value,
+    /// the column, the sourcedId, and every `quoted` value inside the message and fix, so a report, and the e-mails
+    /// and webhooks that carry it, stay small whatever a bundle holds.
     public init(severity: Severity, code: IssueCode, file: String, line: Int? = nil, column: String? = nil,
                 value: String? = nil, sourcedId: String? = nil, message: String, fix: String) {
         self.severity = severity
         self.code = code
-        self.file = file
+        self.file = reportExcerpt(file)
         self.line = line
-        self.column = column
-        self.value = value
-        self.sourcedId = sourcedId
-        self.message = message
-        self.fix = fix
+        self.column = column.map { reportExcerpt($0) }
+        self.value = value.map { reportExcerpt($0) }
+        self.sourcedId = sourcedId.map { reportExcerpt($0) }
+        self.message = Self.bounded(message)
+        self.fix = Self.bounded(fix)
+    }
+
+    /// The longest a message or fix may be once its quoted values are cut (a backstop; messages are a few lines).
+    static let maxTextBytes = 2_000
+
+    /// `text` with every backtick-quoted span longer than an excerpt cut to one, and at most ``maxTextBytes`` long.
+    static func bounded(_ text: String) -> String {
+        if text.utf8.count <= 400 { return text }
+        var out = ""
+        var rest = Substring(text)
+        while let open = rest.firstIndex(of: "`") {
+            out += rest[...open]
+            let after = rest.index(after: open)
+            guard let close = rest[after...].firstIndex(of: "`") else { rest = rest[after...]; break }
+            out += reportExcerpt(String(rest[after..<close]))
+            out += "`"
+            rest = rest[rest.index(after: close)...]
+        }
+        out += rest
+        if out.utf8.count > maxTextBytes { out = reportExcerpt(out, limit: maxTextBytes / 2) }
+        return out
     }
 
     /// `file:line` (or just the file).
@@ -220,6 +245,27 @@ public struct ValidationReport: Sendable, Equatable, Codable {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
         return try encoder.encode(self)
+    }
+
+    /// ``rendered(maxPerFile:)`` cut to at most `maxBytes` (at a line end, keeping the totals), with `more` — a
+    /// command or link to the full report — said when anything was left out. For e-mails and webhooks.
+    public func rendered(maxPerFile: Int, maxBytes: Int, more: String) -> String {
+        let full = rendered(maxPerFile: maxPerFile)
+        guard full.utf8.count > maxBytes else { return full }
+        let lines = full.split(separator: "\n", omittingEmptySubsequences: false)
+        // The totals (last two lines) are kept; issue lines are kept in order while they fit.
+        let tailStart = lines.lastIndex { $0.hasPrefix("Totals: ") } ?? lines.count
+        let tail = lines[tailStart...].joined(separator: "\n")
+        let note = "… the report is longer than this message can carry; see \(more) for all of it\n"
+        var budget = maxBytes - tail.utf8.count - note.utf8.count
+        var out = ""
+        for line in lines[..<tailStart] {
+            let cost = line.utf8.count + 1
+            if cost > budget { break }
+            out += line + "\n"
+            budget -= cost
+        }
+        return out + note + tail
     }
 
     /// A human-readable rendering grouped by file: one line per issue with location, column, value,

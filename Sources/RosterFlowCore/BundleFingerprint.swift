@@ -15,11 +15,18 @@ enum BundleFingerprint {
             let files = (FileManager.default.enumerator(atPath: path)?.compactMap { $0 as? String } ?? []).sorted()
             for relative in files {
                 let url = root.appendingPathComponent(relative)
-                guard (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true else { continue }
+                // Only regular files, never through a link (a link to /dev/zero or a FIFO would never end); the reader
+                // refuses such a bundle with a message naming the file.
+                var st = stat()
+                guard lstat(url.path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
                 hash.update(data: Data(relative.utf8) + [0])
                 try feed(url, into: &hash, withLength: true)
             }
         } else {
+            var st = stat()
+            guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+                throw RosterFlowError(.invalidInput, "\(path) is neither a folder nor a regular file")
+            }
             try feed(URL(fileURLWithPath: path), into: &hash, withLength: false)
         }
         return hash.finalize().map { String(format: "%02x", $0) }.joined()

@@ -262,7 +262,9 @@ extension RosterFlowService {
         let holdReasons = reasons
         let errorCount = report.errorCount
         let tellsDistrict = !request.byHand
-        let renderedReport = errorCount > 0 || decision == "rejected" ? report.rendered(maxPerFile: 20) : ""
+        // Capped for the e-mail and webhook; the full report stays with the run.
+        let renderedReport = errorCount > 0 || decision == "rejected"
+            ? report.rendered(maxPerFile: 20, maxBytes: 16_000, more: "`rosterflow sync show \(runID)`") : ""
         let actor = request.actor
         let lifecycle = try await write { tx, now in
             try lock?.verify(tx)

@@ -12,7 +12,7 @@ extension RosterFlowCommand {
     struct Bench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Benchmarks. Figures are only comparable within one run: read the ratios.",
-            subcommands: [EngineBench.self, SyncBench.self, NotifyBench.self, BenchReceiverCommand.self])
+            subcommands: [EngineBench.self, SyncBench.self, NotifyBench.self, InputBench.self, BenchReceiverCommand.self])
     }
 
     struct EngineBench: AsyncParsableCommand {

@@ -23,6 +23,8 @@ extension RosterFlowCommand {
 
             func run() async throws {
                 try await Output.run(json: options.json) {
+                    warnAboutInputLimitKnobs()
+                    // Ctrl-C and SIGTERM cancel the run (Cancel.onSignals); the reader's own cleanup removes its folder.
                     let service = try options.open()
                     let policy = try policyOptions.isEmpty ? nil : policyOptions.apply(to: service.syncPolicy(integrationID: integration))
                     let source = try bundle ?? service.configuredSyncSource(integrationID: integration)
@@ -44,6 +46,7 @@ extension RosterFlowCommand {
 
             func run() async throws {
                 try await Output.run(json: options.json) {
+                    warnAboutInputLimitKnobs()
                     let service = try options.open()
                     let outcomes = try await Cancel.onSignals(service) { try await service.runDueSyncs() }
                     try Output.emit(outcomes, json: options.json) { list in
@@ -162,6 +165,8 @@ extension RosterFlowCommand {
 
         func run() async throws {
             try await Output.run(json: json) {
+                warnAboutInputLimitKnobs()
+                removeExtractedBundlesOnSignals()
                 let bundle: OneRosterBundle
                 do {
                     bundle = try OneRosterBundleReader(options: .init(retainRecords: false)).read(at: URL(fileURLWithPath: path))

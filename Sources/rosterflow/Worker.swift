@@ -25,6 +25,7 @@ extension RosterFlowCommand {
 
         func run() async throws {
             try await Output.run(json: options.json) {
+                warnAboutInputLimitKnobs()
                 LoggingSystem.bootstrap { label in
                     var handler = StreamLogHandler.standardError(label: label)
                     handler.logLevel = .info
