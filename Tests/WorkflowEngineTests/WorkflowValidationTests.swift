@@ -249,3 +249,21 @@ enum TestPaths {
         return path
     }
 }
+
+extension WorkflowValidationTests {
+    func testADuplicateKeyIsReportedWithItsLine() {
+        let found = problems("""
+            workflow: w
+            version: 1
+            initial: a
+            initial: b
+            states:
+              a:
+                final: true
+            """)
+        let problem = found.first { $0.code == .duplicateKey }
+        XCTAssertNotNil(problem, "\(found)")
+        XCTAssertEqual(problem?.location.line, 4)
+        XCTAssertEqual(problem?.location.file, "test.yaml")
+    }
+}
