@@ -434,13 +434,12 @@ final class HostileInputTests: OneRosterTestCase {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    func testDeepParentChainsAreCheckedInLinearTime() throws {
+    func testADeepParentChainLoadsWhole() throws {
         var files = Fixture.bundle11()
         files["orgs.csv"] = Self.orgChain(20_000) + "org-d,,,Test District,district,,\norg-s1,,,Test High,school,HS1,org-d\n"
-        let started = Date()
+        // Quadratic, this took minutes (6,000 orgs took 8.9 s in release); how it scales is measured by
+        // `rosterflow bench input`, not timed here.
         let b = try read(files)
-        // Quadratic, this took minutes (6,000 orgs took 8.9 s in release); linear it is well under a second.
-        XCTAssertLessThan(Date().timeIntervalSince(started), 20)
         XCTAssertEqual(b.orgs.count, 20_002, b.report.rendered(maxPerFile: 3))
         XCTAssertEqual(b.report.errorCount, 0)
 
