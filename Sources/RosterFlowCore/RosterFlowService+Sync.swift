@@ -165,6 +165,8 @@ extension RosterFlowService {
             finished.finishedAt = now
             try tx.insertSyncRun(finished)
             if decision == "held" || decision == "dry-run" { try tx.storeProposedMerges(plan.merges, runID: runID) }
+            // Kept for review (`sync show RUN --changes`); a dry run's is never applied.
+            if decision == "dry-run" { try tx.storeChangeSet(plan.changeGroups.joined(), runID: runID) }
             // The district's OneRoster admin hears of a rejected bundle, and of rows skipped for errors.
             if decision == "rejected" {
                 try Self.tellDistrict(runtime.rules, tx: tx, integrationID: integrationID, template: "sync-failed",
@@ -314,7 +316,7 @@ extension RosterFlowService {
         return view
     }
 
-    /// Drops a held run's change set and resumes the integration.
+    /// Rejects a held run (nothing of it is applied; its change set stays for review) and resumes the integration.
     public func rejectSync(runID: String, actor: String) async throws -> SyncRunView {
         let runtime = self.runtime
         let lifecycle = try await write { tx, now in
@@ -322,7 +324,6 @@ extension RosterFlowService {
             guard run.decision == "held" else {
                 throw RosterFlowError(.refused, "sync run \(runID) is '\(run.decision)', not held; only a held run can be rejected")
             }
-            try tx.dropChangeSet(runID: runID)
             try tx.decideProposedMerges(runID: runID, status: "dropped")
             try tx.updateSyncRunDecision(id: runID, decision: "dropped", finishedAt: now)
             guard try tx.instance(id: run.integrationID)?.state == "on_hold" else { return [AppliedStep]() }

@@ -71,6 +71,8 @@ public struct TaskItem: Sendable, Codable, Equatable {
     public var todo: String
     /// When the instance entered the state (ISO 8601, UTC): the task's age.
     public var waitingSince: String
+    /// The sync run an on-hold integration waits on (its review and decision are part of the task), if any.
+    public var syncRun: String? = nil
 }
 
 /// The outcome of importing the customer registry.

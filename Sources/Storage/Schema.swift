@@ -111,6 +111,7 @@ enum Schema {
         Schema.registerMergeMigrations(&migrator)
         Schema.registerSyncFingerprintMigrations(&migrator)
         Schema.registerLateNotificationMigrations(&migrator)
+        Schema.registerReviewMigrations(&migrator)
         return migrator
     }
 }
