@@ -299,7 +299,10 @@ enum SyncText {
         switch run.decision {
         case "held":
             let merging = run.merges.isEmpty ? "" : " --merge|--no-merge"
-            lines.append("  held for review: `rosterflow sync approve \(run.id)\(merging)` [--without-deletes] or `rosterflow sync reject \(run.id)`")
+            lines.append("  held for review: `rosterflow sync show \(run.id) --changes` lists its changes; then "
+                + "`rosterflow sync approve \(run.id)\(merging)` [--without-deletes] or `rosterflow sync reject \(run.id)`")
+        case "dry-run":
+            lines.append("  nothing was applied: `rosterflow sync show \(run.id) --changes` lists what it would change")
         case "rejected":
             lines.append("  nothing was applied")
         default:

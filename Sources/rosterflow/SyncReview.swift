@@ -34,9 +34,9 @@ enum ReviewText {
 
     /// Which changes the page shows, of how many, and how to get the next page.
     static func paging(_ page: SyncChangePage) -> String {
-        let what = [page.entity, page.op].compactMap { $0 }.joined(separator: " ")
+        let filter = [page.entity, page.op].compactMap { $0 }.joined(separator: ", ")
         let noun = page.op == "merge" ? "merge" : "change"
-        var line = "\(page.total) \(what.isEmpty ? "" : what + " ")\(noun)\(page.total == 1 ? "" : "s")"
+        var line = "\(page.total) \(noun)\(page.total == 1 ? "" : "s")" + (filter.isEmpty ? "" : " (\(filter))")
         if page.items.isEmpty {
             line += page.total > 0 ? "; none at offset \(page.offset)" : ""
         } else {
