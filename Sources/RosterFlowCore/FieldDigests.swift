@@ -67,10 +67,12 @@ extension SyncPlanner {
 /// Per-field digests of a held record: which fields of an update changed, without holding the fields themselves.
 ///
 /// Each field of the record's digest (see ``SyncPlanner/visitFields(_:into:)``), and its `metadata.*` columns together
-/// as one, is reduced to 16 bits of its own FNV-1a hash; the vector is kept with each held record and each stored change
-/// (2 bytes a field: 16 for an enrollment, 38 for a user). At plan time an update's new vector is compared with the held
-/// one: the fields whose digests differ changed. A changed field goes unnoticed only if its 16-bit digest collides
-/// (1 in 65,536); the record's 64-bit digest still tells the update.
+/// as one, is reduced to a few bits of its own FNV-1a hash: 16 bits a field, 14 for enrollments, so that an enrollment's
+/// eight fields fit in 14 bytes, which `Data` keeps inline (no allocation for the millions of enrollments of a first
+/// sync). The vector is kept with each held record and each stored change (38 bytes for a user, 14 for an enrollment).
+/// At plan time an update's new vector is compared with the held one: the fields whose digests differ changed. A changed
+/// field goes unnoticed only if its digest collides (1 in 65,536; 1 in 16,384 for enrollments); the record's 64-bit
+/// digest still tells the update.
 ///
 /// Demographics get none: a 16-bit digest of a race flag or a birth date could be reversed by trying the few possible
 /// values, and RosterFlow holds demographics as one fingerprint only.
@@ -99,39 +101,63 @@ public enum FieldDigests {
         }
     }
 
-    /// The field digest vector of a record (2 bytes a field, little-endian); nil for demographics and kinds not held.
+    /// Bits of each field's digest: 14 for enrollments (their vector fits in `Data`'s inline 14 bytes), else 16.
+    static func width(_ entity: RosterEntity) -> Int {
+        entity == .enrollments ? 14 : 16
+    }
+
+    /// The length in bytes of `entity`'s vector.
+    static func byteCount(_ entity: RosterEntity) -> Int {
+        (names(entity).count * width(entity) + 7) / 8
+    }
+
+    /// The field digest vector of a record (each field's digest in `width` bits, packed little-endian); nil for
+    /// demographics and kinds not held.
     public static func vector(_ record: OneRosterRecord) -> Data? {
         if case .demographics = record { return nil }
         var sink = FieldVectorSink()
         guard let visited = SyncPlanner.visitFields(record, into: &sink) else { return nil }
-        return sink.finish(visited.extensions)
+        return sink.finish(visited.extensions, width: width(visited.entity))
     }
 
     /// The names of the fields that differ between a held record's vector and an update's, in vector order; nil when
-    /// either is missing or they do not have `entity`'s length (the record was held before field digests were kept).
+    /// either is missing or not of `entity`'s length (the record was held before field digests were kept).
     public static func changed(_ entity: RosterEntity, old: Data?, new: Data?) -> [String]? {
         let names = names(entity)
-        guard let old, let new, old.count == new.count, old.count == names.count * 2 else { return nil }
-        var changed: [String] = []
-        for (i, name) in names.enumerated() where old[old.startIndex + 2 * i] != new[new.startIndex + 2 * i]
-            || old[old.startIndex + 2 * i + 1] != new[new.startIndex + 2 * i + 1] {
-            changed.append(name)
+        guard let old, let new, !names.isEmpty, old.count == byteCount(entity), new.count == old.count else { return nil }
+        let width = width(entity)
+        return names.enumerated().filter { i, _ in
+            slot(old, i, width: width) != slot(new, i, width: width)
+        }.map(\.element)
+    }
+
+    /// The digest in slot `index` of a packed vector.
+    static func slot(_ vector: Data, _ index: Int, width: Int) -> UInt32 {
+        var value: UInt32 = 0
+        for bit in 0..<width {
+            let position = index * width + bit
+            let byte = vector[vector.startIndex + position / 8]
+            value |= UInt32((byte >> UInt8(position % 8)) & 1) << UInt32(bit)
         }
-        return changed
+        return value
     }
 }
 
-/// Builds a field digest vector: each field's own FNV-1a hash, folded to 16 bits.
+/// Builds a field digest vector: each field's own FNV-1a hash folded to 16 bits, packed at the end to the entity's
+/// width. Kept in fixed inline storage: building a vector allocates nothing but the `Data` (nothing at all for 14 bytes).
 struct FieldVectorSink: RecordFieldSink {
-    private var bytes: [UInt8] = []
-
-    init() { bytes.reserveCapacity(40) }
+    /// Room for 20 digests of 16 bits (a user has 19).
+    private var digests: (UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0)
+    private var count = 0
+    static let capacity = 20
 
     private mutating func append(_ hash: FNV1a) {
         let v = hash.value
         let folded = UInt16(truncatingIfNeeded: v ^ (v >> 16) ^ (v >> 32) ^ (v >> 48))
-        bytes.append(UInt8(truncatingIfNeeded: folded))
-        bytes.append(UInt8(truncatingIfNeeded: folded >> 8))
+        precondition(count < Self.capacity, "a record has more fields than a field digest vector holds")
+        let offset = count * 2
+        withUnsafeMutableBytes(of: &digests) { $0.storeBytes(of: folded, toByteOffset: offset, as: UInt16.self) }
+        count += 1
     }
 
     mutating func field(_ text: String?) {
@@ -153,8 +179,8 @@ struct FieldVectorSink: RecordFieldSink {
         field(value.map { $0 ? "true" : "false" })
     }
 
-    /// The vector, with the `metadata.*` columns (sorted by name) as its last field.
-    mutating func finish(_ extensions: [String: String]) -> Data {
+    /// The vector, with the `metadata.*` columns (sorted by name) as its last field, each digest in `width` bits.
+    mutating func finish(_ extensions: [String: String], width: Int) -> Data {
         var hash = FNV1a()
         for key in extensions.keys.sorted() {
             hash.mix(key)
@@ -163,6 +189,30 @@ struct FieldVectorSink: RecordFieldSink {
             hash.mix(byte: 0x1f)
         }
         append(hash)
-        return Data(bytes)
+        let digests = self.digests
+        let count = self.count
+        var packed: (UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0)
+        let length = withUnsafeMutableBytes(of: &packed) { out in
+            withUnsafeBytes(of: digests) { slots in
+                let mask = UInt64(1) << UInt64(width) - 1
+                var accumulator: UInt64 = 0, bits = 0, n = 0
+                for i in 0..<count {
+                    accumulator |= (UInt64(slots.load(fromByteOffset: i * 2, as: UInt16.self)) & mask) << UInt64(bits)
+                    bits += width
+                    while bits >= 8 {
+                        out[n] = UInt8(truncatingIfNeeded: accumulator)
+                        accumulator >>= 8
+                        bits -= 8
+                        n += 1
+                    }
+                }
+                if bits > 0 {
+                    out[n] = UInt8(truncatingIfNeeded: accumulator)
+                    n += 1
+                }
+                return n
+            }
+        }
+        return withUnsafeBytes(of: &packed) { Data(bytes: $0.baseAddress!, count: length) }
     }
 }

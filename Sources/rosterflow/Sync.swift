@@ -88,7 +88,9 @@ extension RosterFlowCommand {
                     if page != nil, offset != nil { throw RosterFlowError(.invalidInput, "pass --page or --offset, not both") }
                     if let page, page < 1 { throw RosterFlowError(.invalidInput, "--page counts from 1, not \(page)") }
                     let limit = self.limit ?? RosterFlowService.defaultChangePageSize
-                    let start = page.map { ($0 - 1) * max(limit, 1) } ?? offset ?? 0
+                    let (pageStart, overflow) = ((page ?? 1) - 1).multipliedReportingOverflow(by: max(limit, 1))
+                    if overflow { throw RosterFlowError(.invalidInput, "--page \(page ?? 0) is past any run's last change") }
+                    let start = page == nil ? offset ?? 0 : pageStart
                     var result = try options.open().syncChanges(
                         runID: id, entity: entity, operation: operation, limit: limit, offset: start)
                     result.next = result.nextOffset.map { nextCommand(offset: $0, limit: limit) }
