@@ -123,12 +123,23 @@ public enum FieldDigests {
     /// The names of the fields that differ between a held record's vector and an update's, in vector order; nil when
     /// either is missing or not of `entity`'s length (the record was held before field digests were kept).
     public static func changed(_ entity: RosterEntity, old: Data?, new: Data?) -> [String]? {
-        let names = names(entity)
-        guard let old, let new, !names.isEmpty, old.count == byteCount(entity), new.count == old.count else { return nil }
+        changedMask(entity, old: old, new: new).map { names(entity, mask: $0) }
+    }
+
+    /// Which fields differ between a held record's vector and an update's: bit `i` for field `i`; nil when either is
+    /// missing or not of `entity`'s length.
+    public static func changedMask(_ entity: RosterEntity, old: Data?, new: Data?) -> UInt32? {
+        let count = names(entity).count
+        guard let old, let new, count > 0, old.count == byteCount(entity), new.count == old.count else { return nil }
         let width = width(entity)
-        return names.enumerated().filter { i, _ in
-            slot(old, i, width: width) != slot(new, i, width: width)
-        }.map(\.element)
+        var mask: UInt32 = 0
+        for i in 0..<count where slot(old, i, width: width) != slot(new, i, width: width) { mask |= 1 << UInt32(i) }
+        return mask
+    }
+
+    /// The names of the fields whose bits are set in `mask`, in field order.
+    public static func names(_ entity: RosterEntity, mask: UInt32) -> [String] {
+        names(entity).enumerated().filter { i, _ in mask & (1 << UInt32(i)) != 0 }.map(\.element)
     }
 
     /// The digest in slot `index` of a packed vector.

@@ -168,10 +168,10 @@ extension RosterFlowService {
         if change.record.entity == RosterEntity.demographics.rawValue {
             return "not kept: demographics are held as one fingerprint, never field by field"
         }
-        guard let fields = change.changedFields else {
+        guard let mask = change.changedFieldMask else {
             return "unknown: the record was held before field digests were kept (held before \(FieldDigests.migration))"
         }
-        return fields.isEmpty ? "unknown: no single field's digest differs (a 1 in 65,536 collision)" : nil
+        return mask == 0 ? "unknown: no single field's digest differs (a digest collision)" : nil
     }
 
     /// Items of stored changes, with the names and titles of the records they refer to.
@@ -219,7 +219,9 @@ extension RosterFlowService {
                 item.name = r.title
             }
             if change.operation == .update {
-                item.changedFields = change.changedFields.flatMap { $0.isEmpty ? nil : $0 }
+                item.changedFields = change.changedFieldMask.flatMap { mask in
+                    RosterEntity(rawValue: r.entity).map { FieldDigests.names($0, mask: mask) }
+                }.flatMap { $0.isEmpty ? nil : $0 }
                 item.changedFieldsNote = changedFieldsNote(change)
             }
             return item

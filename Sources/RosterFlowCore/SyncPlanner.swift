@@ -235,7 +235,7 @@ public struct SyncPlanner: Sendable {
             if let fields = record.fields { heldFields[record.sourcedID] = fields }
         }
         for i in changes.indices where changes[i].operation == .update {
-            changes[i].changedFields = FieldDigests.changed(
+            changes[i].changedFieldMask = FieldDigests.changedMask(
                 entity, old: heldFields[changes[i].record.sourcedID], new: changes[i].record.fields)
         }
     }

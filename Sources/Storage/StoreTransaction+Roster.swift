@@ -39,17 +39,28 @@ public struct RosterChange: Sendable, Equatable, Codable {
         case add, update, delete
     }
 
+    // Declared in this order so that the small fields share the first word (a first sync holds millions of changes).
     public var operation: Operation
-    public var record: RosterRecord
     /// A delete held back by `sync approve --without-deletes`.
     public var parked: Bool
-    /// For an update: the names of the fields it changes, in field order; nil when unknown (the held record has no field
-    /// digests), empty when no single field's digest differs.
-    public var changedFields: [String]?
+    private var changedFieldsKnown: Bool
+    private var changedFieldBits: UInt32
+    public var record: RosterRecord
+
+    /// For an update: which fields it changes, bit `i` for field `i` of the entity's field digest vector (see
+    /// RosterFlowCore's `FieldDigests`); nil when unknown (the held record has no field digests).
+    public var changedFieldMask: UInt32? {
+        get { changedFieldsKnown ? changedFieldBits : nil }
+        set {
+            changedFieldsKnown = newValue != nil
+            changedFieldBits = newValue ?? 0
+        }
+    }
 
     /// A change with every field given; by default not parked.
-    public init(operation: Operation, record: RosterRecord, parked: Bool = false, changedFields: [String]? = nil) {
-        self.changedFields = changedFields
+    public init(operation: Operation, record: RosterRecord, parked: Bool = false, changedFieldMask: UInt32? = nil) {
+        changedFieldsKnown = changedFieldMask != nil
+        changedFieldBits = changedFieldMask ?? 0
         self.operation = operation
         self.record = record
         self.parked = parked
@@ -240,7 +251,7 @@ extension StoreTransaction {
     }
 
     /// Keeps a held (or dry-run) change set so that it can be reviewed and approved later, with each record's field
-    /// digests and, for updates, the names of the fields they change (comma-separated; NULL when unknown).
+    /// digests and, for updates, which fields they change (a bit mask over the entity's fields; NULL when unknown).
     public func storeChangeSet<Changes: Sequence>(_ changes: Changes, runID: String) throws where Changes.Element == RosterChange {
         let insert = try FastStatement(db, """
             INSERT INTO sync_changes (run_id, seq, entity, op, sourced_id, digest, ref1, ref2, ref3, title, parked, fields, changed)
@@ -251,7 +262,7 @@ extension StoreTransaction {
             try insert.execute(.text(runID), .int(seq), .text(r.entity), .text(change.operation.rawValue), .text(r.sourcedID),
                                .int(Int(r.digest)), FastValue(r.ref1), FastValue(r.ref2), FastValue(r.ref3), FastValue(r.title),
                                .int(change.parked ? 1 : 0), FastValue(r.fields),
-                               FastValue(change.changedFields.map { $0.joined(separator: ",") }))
+                               change.changedFieldMask.map { .int(Int($0)) } ?? .null)
         }
     }
 
@@ -266,13 +277,13 @@ extension StoreTransaction {
     /// A `sync_changes` row read from the columns `op, entity, sourced_id, digest, ref1, ref2, ref3, title, parked,
     /// fields, changed`.
     static func storedChange(_ row: Row) -> RosterChange {
-        let changed: String? = row[10]
+        let changed: Int64? = row[10]
         return RosterChange(
             operation: RosterChange.Operation(rawValue: row[0]) ?? .update,
             record: RosterRecord(entity: row[1], sourcedID: row[2], digest: row[3], ref1: row[4], ref2: row[5],
                                  ref3: row[6], title: row[7], fields: row[9]),
             parked: (row[8] as Int) != 0,
-            changedFields: changed.map { $0.isEmpty ? [] : $0.split(separator: ",").map(String.init) })
+            changedFieldMask: changed.map { UInt32(truncatingIfNeeded: $0) })
     }
 
     /// Marks the deletes of a change set as parked (kept, not applied).
