@@ -11,8 +11,8 @@ public enum PayloadKeys {
     ]
     /// Written for messages about a course (course-mapping instances).
     public static let course: Set<String> = ["course_title", "course_sourced_id", "catalog_title", "base_id"]
-    /// Written when the event that caused the message carried them (a held or failed sync's report).
-    public static let sync: Set<String> = ["report", "report_url"]
+    /// Written when the event that caused the message carried them (a held or failed sync's report, and the held run).
+    public static let sync: Set<String> = ["report", "report_url", "sync_run"]
     /// Added by the sender at render time, for every message.
     public static let rendering: Set<String> = ["message_id", "recipient"]
 

@@ -167,6 +167,7 @@ public struct DomainRules: Sendable {
         // A held or failed sync's report travels with the event that reports it.
         if let report = context.payload["report"] { values.append(("report", report)) }
         if let url = context.payload["report_url"] { values.append(("report_url", url)) }
+        if let run = context.payload["sync_run"] { values.append(("sync_run", run)) }
         let subject = try tx.notificationSubject(instanceID: context.instance.id)
         if let course = subject.course {
             values.append(("course_title", course.title))

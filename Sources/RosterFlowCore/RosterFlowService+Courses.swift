@@ -116,14 +116,18 @@ extension RosterFlowService {
                     guard let task = definition.states[instance.state]?.task else { continue }
                     let owningIntegration = kind == "course" ? try tx.course(id: instance.id)?.integrationID ?? "" : instance.id
                     if let integrationID, owningIntegration != integrationID { continue }
+                    var todo = task.todo.replacingOccurrences(of: "{subject}", with: instance.subjectTitle)
+                    // An integration on hold for a sync: the task names the run, and how to review and decide it.
+                    let heldRun = kind == "integration" && instance.state == "on_hold"
+                        ? try tx.heldSyncRunID(integrationID: instance.id) : nil
+                    if let heldRun { todo += "; " + Self.heldRunTodo(heldRun) }
                     // A request held for review shows what differs, so the vendor admin can decide from the list.
                     let check = kind == "integration" && instance.state == "needs_review"
                         ? try tx.integration(id: instance.id).map { try RegistryComparison.compare($0, tx: tx) } : nil
                     items.append((instance.enteredAt, TaskItem(
                         instanceID: instance.id, kind: kind, integrationID: owningIntegration, subject: instance.subjectTitle,
                         state: instance.state, owner: task.owner.rawValue, ownerLabel: task.owner.displayName,
-                        todo: task.todo.replacingOccurrences(of: "{subject}", with: instance.subjectTitle),
-                        waitingSince: Timestamp.iso(instance.enteredAt), registryCheck: check)))
+                        todo: todo, waitingSince: Timestamp.iso(instance.enteredAt), registryCheck: check, syncRun: heldRun)))
                 }
             }
             // Oldest first; at the same instant an integration's task before its courses'.
@@ -131,5 +135,11 @@ extension RosterFlowService {
                 ($0.0, $0.1.kind == "integration" ? 0 : 1, $0.1.instanceID) < ($1.0, $1.1.kind == "integration" ? 0 : 1, $1.1.instanceID)
             }.map(\.1)
         }
+    }
+
+    /// How to review and decide a held sync run, in the words of a task.
+    static func heldRunTodo(_ runID: String) -> String {
+        "sync \(runID) is held: review its changes with `rosterflow sync show \(runID) --changes`, then "
+            + "`rosterflow sync approve \(runID)` or `rosterflow sync reject \(runID)`"
     }
 }

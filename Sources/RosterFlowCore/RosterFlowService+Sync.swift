@@ -283,6 +283,8 @@ extension RosterFlowService {
             if decision == "applied" || decision == "unchanged" {
                 try tx.forgetParkedDeletes(integrationID: integrationID, keys: plan.parkingsEnded)
             }
+            // Kept for review (`sync show RUN --changes`); a dry run's is never applied.
+            if decision == "dry-run" { try tx.storeChangeSet(plan.changeGroups.joined(), runID: runID) }
             // The district's OneRoster admin hears of a rejected bundle, and of rows skipped for errors, when the bundle
             // came from the source the integration is configured with (not a path an operator typed).
             if tellsDistrict, decision == "rejected" {
@@ -323,11 +325,11 @@ extension RosterFlowService {
         return view
     }
 
-    /// Marks a held run as replaced by its re-plan: its change set and proposed merges are dropped.
+    /// Marks a held run as replaced by its re-plan: it can no longer be approved, its proposed merges are dropped, and
+    /// its change set stays listed (`sync show RUN --changes`) beside the new run's.
     static func supersede(_ run: SyncRunRecord, by newRunID: String, actor: String, tx: StoreTransaction, now: Double) throws {
         var reasons = (try? JSONDecoder().decode([String].self, from: Data(run.reasons.utf8))) ?? []
         reasons.append("re-planned against today's roster as run \(newRunID) by \(actor) at \(Timestamp.iso(now))")
-        try tx.dropChangeSet(runID: run.id)
         try tx.decideProposedMerges(runID: run.id, status: "dropped")
         try tx.updateSyncRun(id: run.id, decision: "superseded", reasons: json(reasons), finishedAt: now)
     }
@@ -519,7 +521,7 @@ extension RosterFlowService {
         return view
     }
 
-    /// Drops a held run's change set and resumes the integration.
+    /// Rejects a held run (nothing of it is applied; its change set stays for review) and resumes the integration.
     public func rejectSync(runID: String, actor: String) async throws -> SyncRunView {
         let runtime = self.runtime
         let lifecycle = try await write { tx, now in
@@ -527,7 +529,6 @@ extension RosterFlowService {
             guard run.decision == "held" else {
                 throw RosterFlowError(.refused, "sync run \(runID) is '\(run.decision)', not held; only a held run can be rejected")
             }
-            try tx.dropChangeSet(runID: runID)
             try tx.decideProposedMerges(runID: runID, status: "dropped")
             try tx.updateSyncRunDecision(id: runID, decision: "dropped", finishedAt: now)
             try Self.auditSyncDecision(tx, run: run, approved: false, decision: "dropped", merge: nil, actor: actor, now: now)

@@ -157,7 +157,8 @@ public struct SyncPlanner: Sendable {
     ///
     /// - Parameters:
     ///   - heldClassCourse: the course of each held class (to tell which enrollments belong to locked courses).
-    ///   - heldRecords: the held records with the given sourcedIds (only deleted records are asked for).
+    ///   - heldRecords: the held records with the given sourcedIds (deleted and updated records are asked for: an update's
+    ///     held field digests say which fields it changes).
     public func plan(
         diff: inout SyncDiff, bundle: OneRosterBundle, heldClassCourse: [String: String], lockedCourses: Set<String>,
         heldRecords: (RosterEntity, [String]) throws -> [RosterRecord]
@@ -207,6 +208,9 @@ public struct SyncPlanner: Sendable {
             if !Self.isSorted(entityChanges) {
                 entityChanges.sort { $0.record.sourcedID < $1.record.sourcedID }
             }
+            if count.updates > 0 {
+                try Self.nameChangedFields(&entityChanges, entity: entity, held: heldRecords)
+            }
             if entity == .users {
                 userMerges = Self.proposedUserMerges(added: entityChanges, deleted: deleted)
             } else if entity == .enrollments, !userMerges.isEmpty {
@@ -254,6 +258,23 @@ public struct SyncPlanner: Sendable {
         reasons += Self.mergeReasons(merges)
         return SyncPlan(changeGroups: groups.filter { !$0.isEmpty }, counts: counts, holdReasons: reasons, merges: merges,
                         parkingsEnded: parkingsEnded.sorted())
+    }
+
+    /// Names the fields each update of `entity` changes, from the held records' field digests (nil where the held record
+    /// has none). Only updates are looked up: there are few, and unchanged records never are.
+    private static func nameChangedFields(
+        _ changes: inout [RosterChange], entity: RosterEntity, held heldRecords: (RosterEntity, [String]) throws -> [RosterRecord]
+    ) rethrows {
+        guard entity != .demographics else { return }
+        let ids = changes.lazy.filter { $0.operation == .update }.map(\.record.sourcedID)
+        var heldFields: [String: Data] = [:]
+        for record in try heldRecords(entity, Array(ids)) {
+            if let fields = record.fields { heldFields[record.sourcedID] = fields }
+        }
+        for i in changes.indices where changes[i].operation == .update {
+            changes[i].changedFieldMask = FieldDigests.changedMask(
+                entity, old: heldFields[changes[i].record.sourcedID], new: changes[i].record.fields)
+        }
     }
 
     /// Students removed from a course whose mapping is locked: their work in progress is protected.
@@ -369,50 +390,18 @@ public struct SyncPlanner: Sendable {
     /// unchanged: only their digest is needed).
     static func fingerprint(_ record: OneRosterRecord) -> (entity: RosterEntity, status: RecordStatus, sourcedID: String, digest: Int64)? {
         var d = Digest()
-        switch record {
-        case let .org(o):
-            d.field(o.name); d.field(o.type.rawValue); d.field(o.identifier); d.field(o.parentSourcedId)
-            return (.orgs, o.status, o.sourcedId, d.finish(o.extensions))
-        case let .academicSession(s):
-            d.field(s.title); d.field(s.type.rawValue); d.field(s.startDate.description); d.field(s.endDate.description)
-            d.field(s.parentSourcedId); d.field(String(s.schoolYear))
-            return (.academicSessions, s.status, s.sourcedId, d.finish(s.extensions))
-        case let .course(c):
-            d.field(c.title); d.field(c.schoolYearSourcedId); d.field(c.courseCode); d.list(c.grades); d.field(c.orgSourcedId)
-            d.list(c.subjects); d.list(c.subjectCodes)
-            return (.courses, c.status, c.sourcedId, d.finish(c.extensions))
-        case let .rosterClass(c):
-            d.field(c.title); d.list(c.grades); d.field(c.courseSourcedId); d.field(c.classCode); d.field(c.classType.rawValue)
-            d.field(c.location); d.field(c.schoolSourcedId); d.list(c.termSourcedIds); d.list(c.subjects)
-            d.list(c.subjectCodes); d.list(c.periods)
-            return (.classes, c.status, c.sourcedId, d.finish(c.extensions))
-        case let .user(u):
-            d.field(u.enabledUser ? "true" : "false"); d.field(u.username)
-            if u.userIds.isEmpty { d.list([]) } else { d.list(u.userIds.map(\.csvText)) }
-            d.field(u.givenName); d.field(u.familyName); d.field(u.middleName); d.field(u.identifier); d.field(u.email)
-            d.field(u.sms); d.field(u.phone); d.list(u.agentSourcedIds); d.list(u.grades); d.field(u.role?.rawValue)
-            d.list(u.orgSourcedIds)
-            d.list(u.roles.map { "\($0.roleType.rawValue):\($0.role.rawValue)@\($0.orgSourcedId)" }.sorted())
-            d.field(u.preferredGivenName); d.field(u.preferredFamilyName); d.field(u.primaryOrgSourcedId)
-            return (.users, u.status, u.sourcedId, d.finish(u.extensions))
-        case let .enrollment(e):
-            d.field(e.classSourcedId); d.field(e.schoolSourcedId); d.field(e.userSourcedId); d.field(e.role.rawValue)
-            d.field(e.primary.map { $0 ? "true" : "false" }); d.field(e.beginDate?.description); d.field(e.endDate?.description)
-            return (.enrollments, e.status, e.sourcedId, d.finish(e.extensions))
-        case let .demographics(g):
-            d.field(g.birthDate?.description); d.field(g.sex?.rawValue); d.flag(g.americanIndianOrAlaskaNative)
-            d.flag(g.asian); d.flag(g.blackOrAfricanAmerican); d.flag(g.nativeHawaiianOrOtherPacificIslander)
-            d.flag(g.white); d.flag(g.demographicRaceTwoOrMoreRaces); d.flag(g.hispanicOrLatinoEthnicity)
-            d.field(g.countryOfBirthCode); d.field(g.stateOfBirthAbbreviation); d.field(g.cityOfBirth)
-            d.field(g.publicSchoolResidenceStatus)
-            return (.demographics, g.status, g.sourcedId, d.finish(g.extensions))
-        default:
-            return nil
-        }
+        guard let visited = visitFields(record, into: &d) else { return nil }
+        return (visited.entity, visited.status, visited.sourcedID, d.finish(visited.extensions))
     }
 
     /// The held form of a record whose entity and digest are known.
     static func details(_ record: OneRosterRecord, entity: RosterEntity, digest: Int64) -> RosterRecord {
+        var held = heldForm(record, entity: entity, digest: digest)
+        held.fields = FieldDigests.vector(record)
+        return held
+    }
+
+    private static func heldForm(_ record: OneRosterRecord, entity: RosterEntity, digest: Int64) -> RosterRecord {
         let name = entity.rawValue
         switch record {
         case let .org(o):

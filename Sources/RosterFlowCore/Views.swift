@@ -77,6 +77,8 @@ public struct TaskItem: Sendable, Codable, Equatable {
     public var waitingSince: String
     /// For a request held for review (`needs_review`): the request beside its customer registry record.
     public var registryCheck: RegistryComparison? = nil
+    /// The sync run an on-hold integration waits on (its review and decision are part of the task), if any.
+    public var syncRun: String? = nil
 }
 
 /// The outcome of importing the customer registry.

@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import GRDBSQLite
 
@@ -30,6 +31,13 @@ struct FastRow {
 
     func optionalDouble(_ index: Int32) -> Double? {
         sqlite3_column_type(handle, index + offset) == SQLITE_NULL ? nil : double(index)
+    }
+
+    func optionalData(_ index: Int32) -> Data? {
+        guard sqlite3_column_type(handle, index + offset) != SQLITE_NULL else { return nil }
+        let count = Int(sqlite3_column_bytes(handle, index + offset))
+        guard count > 0, let bytes = sqlite3_column_blob(handle, index + offset) else { return Data() }
+        return Data(bytes: bytes, count: count)
     }
 }
 
@@ -82,9 +90,11 @@ enum FastValue {
     case text(String)
     case int(Int)
     case double(Double)
+    case blob(Data)
     case null
 
     init(_ text: String?) { self = text.map { .text($0) } ?? .null }
+    init(_ data: Data?) { self = data.map { .blob($0) } ?? .null }
     init(_ number: Double?) { self = number.map { .double($0) } ?? .null }
     init(_ number: Int64?) { self = number.map { .int(Int($0)) } ?? .null }
 }
@@ -129,6 +139,10 @@ private func fastBind(_ handle: OpaquePointer, _ values: [FastValue]) {
             }
         case let .int(number): sqlite3_bind_int64(handle, index, sqlite3_int64(number))
         case let .double(number): sqlite3_bind_double(handle, index, number)
+        case let .blob(data):
+            _ = data.withUnsafeBytes { bytes in
+                sqlite3_bind_blob(handle, index, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(bytes.count), transient)
+            }
         case .null: sqlite3_bind_null(handle, index)
         }
     }

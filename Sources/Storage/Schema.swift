@@ -115,6 +115,7 @@ enum Schema {
         Schema.registerRecordLookupMigrations(&migrator)
         Schema.registerParkedDeleteMigrations(&migrator)
         Schema.registerAuditMigrations(&migrator)
+        Schema.registerReviewMigrations(&migrator)
         return migrator
     }
 }

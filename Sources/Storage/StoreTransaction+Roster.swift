@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import GRDBSQLite
 
@@ -13,10 +14,14 @@ public struct RosterRecord: Sendable, Equatable, Codable {
     public var ref2: String?
     public var ref3: String?
     public var title: String?
+    /// The record's field digest vector (2 bytes a field; see RosterFlowCore's `FieldDigests`); nil for records held
+    /// before field digests were kept, and for demographics.
+    public var fields: Data?
 
     /// A record with every field given; `entity` is a `RosterEntity` raw value.
     public init(entity: String, sourcedID: String, digest: Int64, ref1: String? = nil, ref2: String? = nil,
-                ref3: String? = nil, title: String? = nil) {
+                ref3: String? = nil, title: String? = nil, fields: Data? = nil) {
+        self.fields = fields
         self.entity = entity
         self.sourcedID = sourcedID
         self.digest = digest
@@ -34,13 +39,28 @@ public struct RosterChange: Sendable, Equatable, Codable {
         case add, update, delete
     }
 
+    // Declared in this order so that the small fields share the first word (a first sync holds millions of changes).
     public var operation: Operation
-    public var record: RosterRecord
     /// A delete held back by `sync approve --without-deletes`.
     public var parked: Bool
+    private var changedFieldsKnown: Bool
+    private var changedFieldBits: UInt32
+    public var record: RosterRecord
+
+    /// For an update: which fields it changes, bit `i` for field `i` of the entity's field digest vector (see
+    /// RosterFlowCore's `FieldDigests`); nil when unknown (the held record has no field digests).
+    public var changedFieldMask: UInt32? {
+        get { changedFieldsKnown ? changedFieldBits : nil }
+        set {
+            changedFieldsKnown = newValue != nil
+            changedFieldBits = newValue ?? 0
+        }
+    }
 
     /// A change with every field given; by default not parked.
-    public init(operation: Operation, record: RosterRecord, parked: Bool = false) {
+    public init(operation: Operation, record: RosterRecord, parked: Bool = false, changedFieldMask: UInt32? = nil) {
+        changedFieldsKnown = changedFieldMask != nil
+        changedFieldBits = changedFieldMask ?? 0
         self.operation = operation
         self.record = record
         self.parked = parked
@@ -158,16 +178,18 @@ extension StoreTransaction {
 
     /// Held records of one entity; all of them, or those with the given sourcedIds.
     public func rosterRecords(integrationID: String, entity: String, sourcedIDs: [String]? = nil) throws -> [RosterRecord] {
-        let columns = "entity, sourced_id, digest, ref1, ref2, ref3, title"
+        let columns = "entity, sourced_id, digest, ref1, ref2, ref3, title, fields"
         func decode(_ row: FastRow) -> RosterRecord {
             RosterRecord(entity: row.string(0), sourcedID: row.string(1), digest: Int64(row.int(2)), ref1: row.optionalString(3),
-                         ref2: row.optionalString(4), ref3: row.optionalString(5), title: row.optionalString(6))
+                         ref2: row.optionalString(4), ref3: row.optionalString(5), title: row.optionalString(6),
+                         fields: row.optionalData(7))
         }
         guard let sourcedIDs else {
             return try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT \(columns) FROM roster_records WHERE integration_id = ? AND entity = ? ORDER BY sourced_id
                 """), arguments: [integrationID, entity]).map { row in
-                RosterRecord(entity: row[0], sourcedID: row[1], digest: row[2], ref1: row[3], ref2: row[4], ref3: row[5], title: row[6])
+                RosterRecord(entity: row[0], sourcedID: row[1], digest: row[2], ref1: row[3], ref2: row[4], ref3: row[5], title: row[6],
+                             fields: row[7])
             }
         }
         var records: [RosterRecord] = []
@@ -193,15 +215,15 @@ extension StoreTransaction {
         _ changes: [RosterChange], integrationID: String, runID: String, checkpoint: (() throws -> Void)? = nil, now: Double
     ) throws {
         let add = try FastStatement(db, """
-            INSERT INTO roster_records (integration_id, entity, sourced_id, digest, ref1, ref2, ref3, title, run_id, add_logged)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
+            INSERT INTO roster_records (integration_id, entity, sourced_id, digest, ref1, ref2, ref3, title, run_id, add_logged, fields)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
             """)
         let update = try FastStatement(db, """
-            INSERT INTO roster_records (integration_id, entity, sourced_id, digest, ref1, ref2, ref3, title, run_id, add_logged)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+            INSERT INTO roster_records (integration_id, entity, sourced_id, digest, ref1, ref2, ref3, title, run_id, add_logged, fields)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)
             ON CONFLICT (integration_id, entity, sourced_id) DO UPDATE SET
                 digest = excluded.digest, ref1 = excluded.ref1, ref2 = excluded.ref2, ref3 = excluded.ref3,
-                title = excluded.title, run_id = excluded.run_id, add_logged = 1
+                title = excluded.title, run_id = excluded.run_id, add_logged = 1, fields = excluded.fields
             """)
         let delete = try FastStatement(db, "DELETE FROM roster_records WHERE integration_id = ? AND entity = ? AND sourced_id = ?")
         let logAdd = try FastStatement(db, """
@@ -223,12 +245,13 @@ extension StoreTransaction {
             switch change.operation {
             case .add:
                 try add.execute(.text(integrationID), .text(r.entity), .text(r.sourcedID), .int(Int(r.digest)), FastValue(r.ref1),
-                                FastValue(r.ref2), FastValue(r.ref3), FastValue(r.title), .text(runID))
+                                FastValue(r.ref2), FastValue(r.ref3), FastValue(r.title), .text(runID), FastValue(r.fields))
                 continue
             case .update:
                 try logAdd.execute(.text(integrationID), .text(r.entity), .text(r.sourcedID))
                 try update.execute(.text(integrationID), .text(r.entity), .text(r.sourcedID), .int(Int(r.digest)),
-                                   FastValue(r.ref1), FastValue(r.ref2), FastValue(r.ref3), FastValue(r.title), .text(runID))
+                                   FastValue(r.ref1), FastValue(r.ref2), FastValue(r.ref3), FastValue(r.title), .text(runID),
+                                   FastValue(r.fields))
             case .delete:
                 try logAdd.execute(.text(integrationID), .text(r.entity), .text(r.sourcedID))
                 try delete.execute(.text(integrationID), .text(r.entity), .text(r.sourcedID))
@@ -238,30 +261,40 @@ extension StoreTransaction {
         }
     }
 
-    /// Keeps a held change set so that it can be approved later.
+    /// Keeps a held (or dry-run) change set so that it can be reviewed and approved later, with each record's field
+    /// digests and, for updates, which fields they change (a bit mask over the entity's fields; NULL when unknown).
     public func storeChangeSet<Changes: Sequence>(_ changes: Changes, runID: String) throws where Changes.Element == RosterChange {
+        let insert = try FastStatement(db, """
+            INSERT INTO sync_changes (run_id, seq, entity, op, sourced_id, digest, ref1, ref2, ref3, title, parked, fields, changed)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
         for (seq, change) in changes.enumerated() {
             let r = change.record
-            try db.fastExecute("""
-                INSERT INTO sync_changes (run_id, seq, entity, op, sourced_id, digest, ref1, ref2, ref3, title, parked)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, [.text(runID), .int(seq), .text(r.entity), .text(change.operation.rawValue), .text(r.sourcedID),
-                      .int(Int(r.digest)), FastValue(r.ref1), FastValue(r.ref2), FastValue(r.ref3), FastValue(r.title),
-                      .int(change.parked ? 1 : 0)])
+            try insert.execute(.text(runID), .int(seq), .text(r.entity), .text(change.operation.rawValue), .text(r.sourcedID),
+                               .int(Int(r.digest)), FastValue(r.ref1), FastValue(r.ref2), FastValue(r.ref3), FastValue(r.title),
+                               .int(change.parked ? 1 : 0), FastValue(r.fields),
+                               change.changedFieldMask.map { .int(Int($0)) } ?? .null)
         }
     }
 
     /// The change set stored for a held run.
     public func changeSet(runID: String) throws -> [RosterChange] {
         try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT op, entity, sourced_id, digest, ref1, ref2, ref3, title, parked FROM sync_changes WHERE run_id = ? ORDER BY seq
-            """), arguments: [runID]).map { row in
-            RosterChange(
-                operation: RosterChange.Operation(rawValue: row[0]) ?? .update,
-                record: RosterRecord(entity: row[1], sourcedID: row[2], digest: row[3], ref1: row[4], ref2: row[5],
-                                     ref3: row[6], title: row[7]),
-                parked: (row[8] as Int) != 0)
-        }
+            SELECT op, entity, sourced_id, digest, ref1, ref2, ref3, title, parked, fields, changed
+            FROM sync_changes WHERE run_id = ? ORDER BY seq
+            """), arguments: [runID]).map(Self.storedChange)
+    }
+
+    /// A `sync_changes` row read from the columns `op, entity, sourced_id, digest, ref1, ref2, ref3, title, parked,
+    /// fields, changed`.
+    static func storedChange(_ row: Row) -> RosterChange {
+        let changed: Int64? = row[10]
+        return RosterChange(
+            operation: RosterChange.Operation(rawValue: row[0]) ?? .update,
+            record: RosterRecord(entity: row[1], sourcedID: row[2], digest: row[3], ref1: row[4], ref2: row[5],
+                                 ref3: row[6], title: row[7], fields: row[9]),
+            parked: (row[8] as Int) != 0,
+            changedFieldMask: changed.map { UInt32(truncatingIfNeeded: $0) })
     }
 
     /// Marks the deletes of a change set as parked (kept, not applied).

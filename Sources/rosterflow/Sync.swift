@@ -60,14 +60,67 @@ extension RosterFlowCommand {
         }
 
         struct Show: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "A sync run with its counts, reasons and report.")
+            static let configuration = CommandConfiguration(
+                abstract: "A sync run with its counts, reasons and report; with --changes, the changes it would make or made.",
+                discussion: """
+                    --changes lists a held or dry-run run's change set (or an approved or rejected one's), a page at a time, in \
+                    apply order: each record with its identifying fields (a user's name, username and e-mail; a class's or \
+                    course's title; an enrollment's user and class) and, for an update, the fields it changes. --op merge lists \
+                    the run's proposed merges of re-keyed records. --entity, --op, --csv, --limit, --offset and --page imply \
+                    --changes.
+                    """)
             @OptionGroup var options: StoreOptions
             @Argument(help: "Sync run id.") var id: String
+            @Flag(help: "List the run's changes instead of its summary.") var changes = false
+            @Option(help: "Only this entity: orgs, academicSessions, courses, classes, users, enrollments or demographics.")
+            var entity: String?
+            @Option(name: .customLong("op"), help: "Only this kind of change: add, update, delete, or merge (proposed merges).")
+            var operation: String?
+            @Flag(help: "Print the page as CSV (RFC 4180, with a header row); the paging line goes to stderr.") var csv = false
+            @Option(help: "Changes per page (default \(RosterFlowService.defaultChangePageSize), at most \(RosterFlowService.maxChangePageSize)).")
+            var limit: Int?
+            @Option(help: "Changes to skip (default 0).") var offset: Int?
+            @Option(help: "Page number, from 1 (instead of --offset).") var page: Int?
+
+            var listsChanges: Bool {
+                changes || entity != nil || operation != nil || csv || limit != nil || offset != nil || page != nil
+            }
 
             func run() async throws {
                 try await Output.run(json: options.json) {
-                    try Output.emit(try options.open().syncRun(id: id), json: options.json) { SyncText.run($0, withReport: true) }
+                    guard listsChanges else {
+                        try Output.emit(try options.open().syncRun(id: id), json: options.json) { SyncText.run($0, withReport: true) }
+                        return
+                    }
+                    if csv, options.json { throw RosterFlowError(.invalidInput, "pass --csv or --json, not both") }
+                    if page != nil, offset != nil { throw RosterFlowError(.invalidInput, "pass --page or --offset, not both") }
+                    if let page, page < 1 { throw RosterFlowError(.invalidInput, "--page counts from 1, not \(page)") }
+                    let limit = self.limit ?? RosterFlowService.defaultChangePageSize
+                    let (pageStart, overflow) = ((page ?? 1) - 1).multipliedReportingOverflow(by: max(limit, 1))
+                    if overflow { throw RosterFlowError(.invalidInput, "--page \(page ?? 0) is past any run's last change") }
+                    let start = page == nil ? offset ?? 0 : pageStart
+                    var result = try options.open().syncChanges(
+                        runID: id, entity: entity, operation: operation, limit: limit, offset: start)
+                    result.next = result.nextOffset.map { nextCommand(offset: $0, limit: limit) }
+                    if csv {
+                        print(ReviewText.csv(result.items), terminator: "")
+                        FileHandle.standardError.write(Data((ReviewText.paging(result) + "\n").utf8))
+                    } else {
+                        try Output.emit(result, json: options.json) { ReviewText.page($0) }
+                    }
                 }
+            }
+
+            /// The same command for the page at `offset`.
+            func nextCommand(offset: Int, limit: Int) -> String {
+                var words = ["rosterflow", "sync", "show", id, "--changes"]
+                if let entity { words += ["--entity", entity] }
+                if let operation { words += ["--op", operation] }
+                if let limit = self.limit { words += ["--limit", String(limit)] }
+                words += ["--offset", String(offset)]
+                if csv { words.append("--csv") }
+                if options.json { words.append("--json") }
+                return words.joined(separator: " ")
             }
         }
 
@@ -270,7 +323,10 @@ enum SyncText {
         switch run.decision {
         case "held":
             let merging = run.merges.isEmpty ? "" : " --merge|--no-merge"
-            lines.append("  held for review: `rosterflow sync approve \(run.id)\(merging)` [--without-deletes] or `rosterflow sync reject \(run.id)`")
+            lines.append("  held for review: `rosterflow sync show \(run.id) --changes` lists its changes; then "
+                + "`rosterflow sync approve \(run.id)\(merging)` [--without-deletes] or `rosterflow sync reject \(run.id)`")
+        case "dry-run":
+            lines.append("  nothing was applied: `rosterflow sync show \(run.id) --changes` lists what it would change")
         case "rejected":
             lines.append("  nothing was applied")
         default:

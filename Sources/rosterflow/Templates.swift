@@ -37,6 +37,7 @@ extension RosterFlowCommand {
             @Option(help: "Integration id.") var integration: String?
             @Option(help: "Course id (for course templates).") var course: String?
             @Option(help: "A held sync's report text (sync-held).") var report: String?
+            @Option(help: "A held sync run's id (sync-held).") var syncRun: String?
 
             func validate() throws {
                 guard (integration == nil) != (course == nil) else {
@@ -60,6 +61,7 @@ extension RosterFlowCommand {
                     }
                     var extra: [String: String] = ["message_id": "preview@rosterflow.local", "recipient": "preview"]
                     if let report { extra["report"] = report }
+                    if let syncRun { extra["sync_run"] = syncRun }
                     let values = try options.open().notificationValues(instanceID: integration ?? course ?? "", extra: extra)
                     let mail = template.render(values)
                     let rendered = Rendered(template: name, subject: mail.subject, text: mail.text, html: mail.html)
