@@ -199,8 +199,9 @@ extension RosterFlowService {
                 try cancellation.check()
                 if let coded = error as? RosterFlowError, coded.code == .cancelled { throw coded }
                 if request.byHand {
+                    let why = "\(error)".trimmingCharacters(in: CharacterSet(charactersIn: ". \n"))
                     throw RosterFlowError(
-                        .invalidInput, "cannot read the bundle at \(bundlePath): \(error); nothing was recorded and nobody was told")
+                        .invalidInput, "cannot read the bundle at \(bundlePath): \(why); nothing was recorded and nobody was told")
                 }
                 // Nothing readable: record the run as rejected, with why.
                 let reason = "the bundle could not be read: \(error)"
