@@ -43,25 +43,9 @@ final class CLITests: XCTestCase {
         environment extra: [String: String] = [:], _ arguments: String..., expect: Int32? = 0, file: StaticString = #filePath,
         line: UInt = #line
     ) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["ROSTERFLOW_DB"] = database
-        environment["ROSTERFLOW_WORKFLOWS"] = Self.workflows
-        environment.merge(extra) { $1 }
-        process.environment = environment
-        process.currentDirectoryURL = URL(fileURLWithPath: folder)
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let result = Result(
-            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-            stderr: String(decoding: stderr, as: UTF8.self))
+        var changes: [String: String?] = ["ROSTERFLOW_DB": database, "ROSTERFLOW_WORKFLOWS": Self.workflows]
+        for (key, value) in extra { changes[key] = value }
+        let result = try Binary.run(arguments, environment: changes, in: folder)
         if let expect {
             XCTAssertEqual(result.status, expect, "rosterflow \(arguments.joined(separator: " ")): \(result.stderr)", file: file, line: line)
         }

@@ -15,23 +15,10 @@ final class InputLimitsCLITests: XCTestCase {
     }
 
     func rosterflow(_ arguments: [String], env: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CLITests.binary)
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["ROSTERFLOW_DB"] = folder + "/cli.sqlite"
-        environment["TMPDIR"] = folder
-        for (key, value) in env { environment[key] = value }
-        process.environment = environment
-        process.currentDirectoryURL = URL(fileURLWithPath: folder)
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+        var changes: [String: String?] = ["ROSTERFLOW_DB": folder + "/cli.sqlite", "TMPDIR": folder]
+        for (key, value) in env { changes[key] = value }
+        let result = try Binary.run(arguments, environment: changes, in: folder)
+        return (result.status, result.stdout, result.stderr)
     }
 
     func testZipCapsAreSetFromTheEnvironmentAndBadValuesAreSaid() throws {

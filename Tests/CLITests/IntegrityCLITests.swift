@@ -7,24 +7,9 @@ extension CLITests {
     @discardableResult
     func rosterflow(environment changes: [String: String?], _ arguments: String..., expect: Int32,
                     file: StaticString = #filePath, line: UInt = #line) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["ROSTERFLOW_DB"] = database
-        environment["ROSTERFLOW_WORKFLOWS"] = Self.workflows
+        var environment: [String: String?] = ["ROSTERFLOW_DB": database, "ROSTERFLOW_WORKFLOWS": Self.workflows]
         for (key, value) in changes { environment[key] = value }
-        process.environment = environment
-        process.currentDirectoryURL = URL(fileURLWithPath: folder)
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let result = Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                            stderr: String(decoding: stderr, as: UTF8.self))
+        let result = try Binary.run(arguments, environment: environment, in: folder)
         XCTAssertEqual(result.status, expect, "rosterflow \(arguments.joined(separator: " ")): \(result.stderr)", file: file, line: line)
         return result
     }

@@ -14,24 +14,8 @@ final class SyncReviewTests: XCTestCase {
 
     @discardableResult
     func run(_ arguments: [String], expect: Int32? = 0, file: StaticString = #filePath, line: UInt = #line) throws -> CLITests.Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CLITests.binary)
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["ROSTERFLOW_DB"] = database
-        environment["ROSTERFLOW_WORKFLOWS"] = CLITests.workflows
-        process.environment = environment
-        process.currentDirectoryURL = URL(fileURLWithPath: folder)
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let result = CLITests.Result(
-            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-            stderr: String(decoding: stderr, as: UTF8.self))
+        let result = try Binary.run(
+            arguments, environment: ["ROSTERFLOW_DB": database, "ROSTERFLOW_WORKFLOWS": CLITests.workflows], in: folder)
         if let expect {
             XCTAssertEqual(result.status, expect, "rosterflow \(arguments.joined(separator: " ")): \(result.stderr)", file: file, line: line)
         }

@@ -5,31 +5,7 @@ import Storage
 import XCTest
 
 /// Hostile and broken bundles through a whole sync: what the run decides and what the district is told.
-final class HostileBundleSyncTests: XCTestCase {
-    var folder: String!
-    var service: RosterFlowService!
-    var integrationID: String!
-
-    override func setUp() async throws {
-        folder = try Fixture.folder()
-        service = try await Fixture.service()
-        integrationID = try await Fixture.scheduledIntegration(service)
-    }
-
-    func bundle(_ name: String) throws -> String {
-        let path = folder + "/" + name
-        _ = try SampleBundle.write(to: URL(fileURLWithPath: path), users: 200, classes: 10, enrollments: 800, version: "1.2", seed: 7)
-        return path
-    }
-
-    func sync(_ bundle: String) async throws -> SyncRunView {
-        try await service.runSync(integrationID: integrationID, bundlePath: bundle, actor: "test")
-    }
-
-    func held(_ entity: RosterEntity) throws -> Int {
-        try service.store.read { try $0.rosterRecords(integrationID: integrationID) }.filter { $0.entity == entity.rawValue }.count
-    }
-
+final class HostileBundleSyncTests: SyncTestCase {
     func notices(_ template: String) throws -> [String] {
         try service.store.read { try $0.outbox(instanceID: integrationID) }.filter { $0.template == template }.map(\.payload)
     }

@@ -7,23 +7,9 @@ import XCTest
 /// `sync approve --without-deletes` parks a run's deletes: they are shown as parked (not applied), and the next
 /// export that omits the same records neither deletes them nor holds the integration again, until the record
 /// returns or the operator lets the parking go.
-final class ParkedDeletesTests: XCTestCase {
-    var folder: String!
-    var service: RosterFlowService!
-    var integrationID: String!
-
-    override func setUp() async throws {
-        folder = try Fixture.folder()
-        service = try await Fixture.service()
-        integrationID = try await Fixture.scheduledIntegration(service)
-    }
-
-    func sync(_ bundle: String) async throws -> SyncRunView {
-        try await service.runSync(integrationID: integrationID, bundlePath: bundle, actor: "test")
-    }
-
+final class ParkedDeletesTests: SyncTestCase {
     /// The sample bundle with only the first `keep` enrollments (a bulk file: the rest are omitted, so deleted).
-    func bundle(_ name: String, keepEnrollments keep: Int? = nil) throws -> String {
+    func bundle(_ name: String, keepEnrollments keep: Int?) throws -> String {
         let path = folder + "/" + name
         _ = try SampleBundle.write(to: URL(fileURLWithPath: path), users: 200, classes: 10, enrollments: 800, version: "1.2", seed: 7)
         if let keep {

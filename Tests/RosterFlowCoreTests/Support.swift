@@ -1,4 +1,6 @@
 import Foundation
+import Storage
+import OneRoster
 @testable import RosterFlowCore
 import WorkflowEngine
 import XCTest
@@ -79,5 +81,36 @@ func assertRefused<T>(
     } catch {
         XCTFail("expected RosterFlowError \(code.rawValue), got \(error)", file: file, line: line)
         return nil
+    }
+}
+
+
+/// A scheduled integration on a new database, and the sample district bundle (1.2: 200 users, 10 classes, 800
+/// enrollments) to sync into it: what every sync test starts from.
+class SyncTestCase: XCTestCase {
+    var folder: String!
+    var service: RosterFlowService!
+    var integrationID: String!
+
+    override func setUp() async throws {
+        folder = try Fixture.folder()
+        service = try await Fixture.service()
+        integrationID = try await Fixture.scheduledIntegration(service)
+    }
+
+    /// A generated bulk bundle (1.2): 200 users, 10 classes, 5 courses, 800 enrollments.
+    func bundle(_ name: String, seed: UInt64 = 7) throws -> String {
+        let path = folder + "/" + name
+        _ = try SampleBundle.write(to: URL(fileURLWithPath: path), users: 200, classes: 10, enrollments: 800, version: "1.2", seed: seed)
+        return path
+    }
+
+    func sync(_ bundle: String, dryRun: Bool = false, revalidate: Bool = false) async throws -> SyncRunView {
+        try await service.runSync(integrationID: integrationID, bundlePath: bundle, dryRun: dryRun, revalidate: revalidate, actor: "test")
+    }
+
+    /// How many records of `entity` the integration holds.
+    func held(_ entity: RosterEntity) throws -> Int {
+        try service.store.read { try $0.rosterRecords(integrationID: integrationID) }.filter { $0.entity == entity.rawValue }.count
     }
 }

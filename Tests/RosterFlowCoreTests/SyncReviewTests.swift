@@ -5,23 +5,7 @@ import Storage
 import XCTest
 
 /// The review of held runs through the service: field digests survive approval, and runs without a change set say why.
-final class SyncReviewCoreTests: XCTestCase {
-    var folder: String!
-    var service: RosterFlowService!
-    var integrationID: String!
-
-    override func setUp() async throws {
-        folder = try Fixture.folder()
-        service = try await Fixture.service()
-        integrationID = try await Fixture.scheduledIntegration(service)
-    }
-
-    func bundle(_ name: String) throws -> String {
-        let path = folder + "/" + name
-        _ = try SampleBundle.write(to: URL(fileURLWithPath: path), users: 200, classes: 10, enrollments: 800, version: "1.2", seed: 7)
-        return path
-    }
-
+final class SyncReviewCoreTests: SyncTestCase {
     func editUsers(_ bundle: String, to name: String, _ edit: (inout [String]) -> Void) throws -> String {
         let path = folder + "/" + name
         try FileManager.default.copyItem(atPath: bundle, toPath: path)
@@ -29,10 +13,6 @@ final class SyncReviewCoreTests: XCTestCase {
         edit(&lines)
         try (lines.joined(separator: "\n") + "\n").write(toFile: path + "/users.csv", atomically: true, encoding: .utf8)
         return path
-    }
-
-    func sync(_ bundle: String, dryRun: Bool = false) async throws -> SyncRunView {
-        try await service.runSync(integrationID: integrationID, bundlePath: bundle, dryRun: dryRun, actor: "test")
     }
 
     /// A user added by an approved held run keeps its field digests: its next update names the changed field.

@@ -5,24 +5,7 @@ import Storage
 import XCTest
 
 /// OneRoster syncs end to end on real files: diff, safeguards, approve/reject, delta/absent, lifecycle effects.
-final class SyncTests: XCTestCase {
-    var folder: String!
-    var service: RosterFlowService!
-    var integrationID: String!
-
-    override func setUp() async throws {
-        folder = try Fixture.folder()
-        service = try await Fixture.service()
-        integrationID = try await Fixture.scheduledIntegration(service)
-    }
-
-    /// A generated bulk bundle (1.2): 200 users, 10 classes, 5 courses, 800 enrollments.
-    func bundle(_ name: String, seed: UInt64 = 7) throws -> String {
-        let path = folder + "/" + name
-        _ = try SampleBundle.write(to: URL(fileURLWithPath: path), users: 200, classes: 10, enrollments: 800, version: "1.2", seed: seed)
-        return path
-    }
-
+final class SyncTests: SyncTestCase {
     func lines(_ bundle: String, _ file: String) throws -> [String] {
         try String(contentsOfFile: bundle + "/" + file, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
             .map(String.init).filter { !$0.isEmpty }
@@ -50,14 +33,6 @@ final class SyncTests: XCTestCase {
 
     func setMode(_ bundle: String, _ file: String, _ mode: String) throws {
         try write(bundle, "manifest.csv", try lines(bundle, "manifest.csv").map { $0.hasPrefix("file.\(file),") ? "file.\(file),\(mode)" : $0 })
-    }
-
-    func sync(_ bundle: String, dryRun: Bool = false, revalidate: Bool = false) async throws -> SyncRunView {
-        try await service.runSync(integrationID: integrationID, bundlePath: bundle, dryRun: dryRun, revalidate: revalidate, actor: "test")
-    }
-
-    func held(_ entity: RosterEntity) throws -> Int {
-        try service.store.read { try $0.rosterRecords(integrationID: integrationID) }.filter { $0.entity == entity.rawValue }.count
     }
 
     func testFirstSyncCreatesShellsAndTheSameBundleTwiceChangesNothing() async throws {
