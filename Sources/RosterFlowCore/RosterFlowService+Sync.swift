@@ -179,7 +179,8 @@ extension RosterFlowService {
                 }
             }
             do {
-                bundle = try read { tx in
+                // Reading a bundle takes seconds to minutes of blocking I/O and CPU: off the cooperative pool.
+                bundle = try await Self.offThePool { [self] in try read { tx in
                     // Records the bundle refers to without carrying them (delta and absent files): held before this sync?
                     let held = HeldSourcedIdsClosure { id, entity in
                         guard let entity = Self.rosterEntity(entity) else { return false }
@@ -193,7 +194,7 @@ extension RosterFlowService {
                         visited &+= 1
                         if visited & 4095 == 0 { try cancellation.check() }
                     }
-                }
+                } }
             } catch {
                 _ = try? pipeline.finish()
                 try cancellation.check()
@@ -217,21 +218,25 @@ extension RosterFlowService {
                 }
                 return try syncRun(id: runID)
             }
-            diff = try pipeline.finish()
+            diff = try await Self.offThePool { try pipeline.finish() }
             phase.mark("read + validate + diff")
             try cancellation.check()
             if !bundle.manifest.isPresent {
                 reasons.append("the bundle has no manifest.csv, so it cannot say which files are bulk or delta; add one")
             }
             report = bundle.report
-            plan = try read { tx in
-                try SyncPlanner(policy: policy, parked: try tx.parkedDeleteKeys(integrationID: integrationID)).plan(
-                    diff: &diff, bundle: bundle, heldClassCourse: heldClassCourse, lockedCourses: locked
-                ) { entity, ids in
-                    try tx.rosterRecords(integrationID: integrationID, entity: entity.rawValue, sourcedIDs: ids)
+            // Handed over whole (the box holds the only reference), so planning sorts the changes in place, uncopied.
+            let diffed = Handover(diff)
+            diff = SyncDiff(heldDigests: [:])
+            plan = try await Self.offThePool { [self] in
+                try read { tx in
+                    try SyncPlanner(policy: policy, parked: try tx.parkedDeleteKeys(integrationID: integrationID)).plan(
+                        diff: &diffed.value, bundle: bundle, heldClassCourse: heldClassCourse, lockedCourses: locked
+                    ) { entity, ids in
+                        try tx.rosterRecords(integrationID: integrationID, entity: entity.rawValue, sourcedIDs: ids)
+                    }
                 }
             }
-            diff = SyncDiff(heldDigests: [:])
             phase.mark("plan")
             try cancellation.check()
         }
@@ -324,6 +329,23 @@ extension RosterFlowService {
         var view = try syncRun(id: runID)
         view.lifecycle = lifecycle
         return view
+    }
+
+    /// A value handed from one thread to another, which then owns it (no copy on write).
+    final class Handover<Value>: @unchecked Sendable {
+        var value: Value
+        init(_ value: Value) { self.value = value }
+    }
+
+    /// Runs blocking work (reading a bundle, planning against the held roster) on a thread of its own, so that the
+    /// cooperative threads an async caller (a server, the worker's other services) relies on are never held by it.
+    static func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread { continuation.resume(with: Result { try body() }) }
+            thread.name = "rosterflow.sync-read"
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
     }
 
     /// Marks a held run as replaced by its re-plan: it can no longer be approved, its proposed merges are dropped, and
