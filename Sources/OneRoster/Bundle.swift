@@ -1,3 +1,4 @@
+import CodedErrors
 import Foundation
 
 /// The parsed manifest.csv of a bundle.
@@ -74,20 +75,53 @@ public struct HeldSourcedIdSets: HeldSourcedIds, Sendable {
 
 /// Errors that stop a bundle from being read at all. Problems with the content are reported in the
 /// ``ValidationReport`` instead.
-public enum OneRosterBundleError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct OneRosterBundleError: CodedError, Equatable {
+    /// Stable codes.
+    public enum Code: String, Sendable, Codable {
+        /// The path does not exist.
+        case notFound = "bundle-not-found"
+        /// The path is neither a folder nor a zip file.
+        case notABundle = "not-a-bundle"
+        /// The zip could not be opened or extracted.
+        case badZip = "bad-zip"
+    }
+
+    public var code: Code
+    /// The bundle's path.
+    public var path: String
+    /// Why a zip could not be read (for ``Code/badZip``).
+    public var reason: String?
+    public var site: ThrowSite
+
+    /// An error about the bundle at `path`; the caller's file and line are its ``site``.
+    public init(_ code: Code, path: String, reason: String? = nil, fileID: String = #fileID, fileLine: Int = #line) {
+        self.code = code
+        self.path = path
+        self.reason = reason
+        self.site = ThrowSite(fileID: fileID, line: fileLine)
+    }
+
     /// The path does not exist.
-    case notFound(String)
+    public static func notFound(_ path: String, fileID: String = #fileID, fileLine: Int = #line) -> Self {
+        Self(.notFound, path: path, fileID: fileID, fileLine: fileLine)
+    }
+
     /// The path is neither a folder nor a zip file.
-    case notABundle(String)
-    /// The zip could not be opened or extracted.
-    case badZip(String, String)
+    public static func notABundle(_ path: String, fileID: String = #fileID, fileLine: Int = #line) -> Self {
+        Self(.notABundle, path: path, fileID: fileID, fileLine: fileLine)
+    }
+
+    /// The zip at `path` could not be opened or extracted, for `reason`.
+    public static func badZip(_ path: String, _ reason: String, fileID: String = #fileID, fileLine: Int = #line) -> Self {
+        Self(.badZip, path: path, reason: reason, fileID: fileID, fileLine: fileLine)
+    }
 
     /// A plain-words description.
-    public var description: String {
-        switch self {
-        case .notFound(let p): return "\(p) does not exist"
-        case .notABundle(let p): return "\(p) is neither a folder nor a .zip file"
-        case let .badZip(p, reason): return "cannot read zip \(p): \(reason)"
+    public var message: String {
+        switch code {
+        case .notFound: "\(path) does not exist"
+        case .notABundle: "\(path) is neither a folder nor a .zip file"
+        case .badZip: "cannot read zip \(path): \(reason ?? "unknown reason")"
         }
     }
 }

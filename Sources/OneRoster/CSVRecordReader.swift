@@ -1,3 +1,4 @@
+import CodedErrors
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -26,18 +27,35 @@ public struct CSVRecordQuirks: OptionSet, Sendable, Hashable {
 }
 
 /// Errors thrown by ``CSVRecordReader``.
-public enum CSVReadError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The file could not be opened or read.
-    case cannotRead(path: String, reason: String)
-    /// A field is not valid UTF-8. `line` is the 1-based physical line where the record starts, `field` the 0-based field index.
-    case invalidUTF8(line: Int, field: Int)
+public struct CSVReadError: CodedError, Equatable {
+    /// Stable codes.
+    public enum Code: String, Sendable, Codable {
+        /// The file could not be opened or read.
+        case cannotRead = "cannot-read"
+        /// A field is not valid UTF-8.
+        case invalidUTF8 = "invalid-utf8"
+    }
 
-    /// A plain-words description.
-    public var description: String {
-        switch self {
-        case let .cannotRead(path, reason): return "cannot read \(path): \(reason)"
-        case let .invalidUTF8(line, field): return "line \(line): field \(field + 1) is not valid UTF-8"
-        }
+    public var code: Code
+    public var message: String
+    public var site: ThrowSite
+
+    /// An error with a code and a plain message; the caller's file and line are its ``site``.
+    public init(_ code: Code, _ message: String, fileID: String = #fileID, fileLine: Int = #line) {
+        self.code = code
+        self.message = message
+        self.site = ThrowSite(fileID: fileID, line: fileLine)
+    }
+
+    /// The file could not be opened or read.
+    public static func cannotRead(path: String, reason: String, fileID: String = #fileID, fileLine: Int = #line) -> Self {
+        Self(.cannotRead, "cannot read \(path): \(reason)", fileID: fileID, fileLine: fileLine)
+    }
+
+    /// A field is not valid UTF-8. `line` is the 1-based physical line where the record starts, `field` the 0-based
+    /// field index.
+    public static func invalidUTF8(line: Int, field: Int, fileID: String = #fileID, fileLine: Int = #line) -> Self {
+        Self(.invalidUTF8, "line \(line): field \(field + 1) is not valid UTF-8", fileID: fileID, fileLine: fileLine)
     }
 }
 

@@ -27,7 +27,10 @@ public struct SyncRunView: Sendable, Codable {
 
 extension RosterFlowService {
     /// Integration states in which a sync may run.
-    static let statesAcceptingSyncs = ["scheduled", "shells_created", "content_mapped", "live"]
+    static let statesAcceptingSyncs = [
+        DomainVocabulary.Integration.State.scheduled, DomainVocabulary.Integration.State.shellsCreated,
+        DomainVocabulary.Integration.State.contentMapped, DomainVocabulary.Integration.State.live,
+    ]
 
     /// Reads, validates and diffs a OneRoster bundle against the integration's roster, then applies it in one
     /// transaction, or holds it for review when a safeguard trips (the integration goes on hold), or records it as
@@ -127,9 +130,9 @@ extension RosterFlowService {
                     try tx.lockedCourseSourcedIDs(integrationID: integrationID), try tx.lastAppliedRun(integrationID: integrationID),
                     try tx.rosterVersion(integrationID: integrationID))
         }
-        let accepting = Self.statesAcceptingSyncs.contains(instance.state) || (replanning != nil && instance.state == "on_hold")
+        let accepting = Self.statesAcceptingSyncs.contains(instance.state) || (replanning != nil && instance.state == DomainVocabulary.Integration.State.onHold)
         guard accepting else {
-            let held = instance.state == "on_hold" ? try read { try $0.heldSyncRuns(integrationID: integrationID).last } : nil
+            let held = instance.state == DomainVocabulary.Integration.State.onHold ? try read { try $0.heldSyncRuns(integrationID: integrationID).last } : nil
             throw RosterFlowError(
                 .refused,
                 "\(integration.district) (\(integrationID)) is '\(instance.state)'; "
@@ -302,9 +305,9 @@ extension RosterFlowService {
                 if let replanning {
                     try Self.supersede(replanning, by: runID, actor: actor, tx: tx, now: now)
                 }
-                if try tx.instance(id: integrationID)?.state != "on_hold" {
+                if try tx.instance(id: integrationID)?.state != DomainVocabulary.Integration.State.onHold {
                     steps = [try runtime.apply(
-                        tx, instanceID: integrationID, event: "hold", sender: .system,
+                        tx, instanceID: integrationID, event: DomainVocabulary.Integration.Event.hold, sender: .system,
                         reason: "sync \(runID) held: " + holdReasons.joined(separator: "; "),
                         payload: ["report": holdReasons.joined(separator: "\n"), "sync_run": runID], now: now)]
                 }
@@ -503,9 +506,9 @@ extension RosterFlowService {
             try tx.updateSyncRunDecision(id: runID, decision: withoutDeletes ? "approved-without-deletes" : "approved", finishedAt: now)
             if withoutDeletes { try Self.rememberParkedDeletes(tx: tx, run: run, changes: changes, actor: actor, now: now) }
             try Self.auditSyncDecision(tx, run: run, approved: true, decision: withoutDeletes ? "approved-without-deletes" : "approved", merge: merges.isEmpty ? nil : merge, actor: actor, now: now)
-            if try tx.instance(id: run.integrationID)?.state == "on_hold" {
+            if try tx.instance(id: run.integrationID)?.state == DomainVocabulary.Integration.State.onHold {
                 steps.append(try runtime.apply(
-                    tx, instanceID: run.integrationID, event: "resume", sender: Sender(actor: actor, role: .vendorAdmin),
+                    tx, instanceID: run.integrationID, event: DomainVocabulary.Integration.Event.resume, sender: Sender(actor: actor, role: .vendorAdmin),
                     reason: "sync \(runID) approved" + (withoutDeletes ? " without its deletes" : ""), now: now))
             }
             // The last moment a signal can still undo the approval: after this the transaction commits.
@@ -529,9 +532,9 @@ extension RosterFlowService {
             try tx.decideProposedMerges(runID: runID, status: "dropped")
             try tx.updateSyncRunDecision(id: runID, decision: "dropped", finishedAt: now)
             try Self.auditSyncDecision(tx, run: run, approved: false, decision: "dropped", merge: nil, actor: actor, now: now)
-            guard try tx.instance(id: run.integrationID)?.state == "on_hold" else { return [AppliedStep]() }
+            guard try tx.instance(id: run.integrationID)?.state == DomainVocabulary.Integration.State.onHold else { return [AppliedStep]() }
             return [try runtime.apply(
-                tx, instanceID: run.integrationID, event: "resume", sender: Sender(actor: actor, role: .vendorAdmin),
+                tx, instanceID: run.integrationID, event: DomainVocabulary.Integration.Event.resume, sender: Sender(actor: actor, role: .vendorAdmin),
                 reason: "sync \(runID) rejected; nothing was applied", now: now)]
         }
         var view = try syncRun(id: runID)
@@ -679,7 +682,7 @@ extension RosterFlowService {
             let id = Identifier.make(prefix: "crs")
             let title = change.record.title ?? change.record.sourcedID
             steps.append(try runtime.start(
-                tx, workflow: "course-mapping", id: id, subjectTitle: "\(title) (\(integration.district))",
+                tx, workflow: DomainVocabulary.CourseMapping.workflow, id: id, subjectTitle: "\(title) (\(integration.district))",
                 sender: .system, reason: "course shell created by sync \(runID)",
                 payload: afterStartup ? ["after_startup": "true"] : [:], now: now
             ) { tx in
