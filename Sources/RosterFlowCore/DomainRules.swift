@@ -190,7 +190,7 @@ public struct DomainRules: Sendable {
         }
         try tx.insertOutbox(OutboxRecord(
             id: Identifier.make(prefix: "msg", length: 12), instanceID: context.instance.id,
-            transitionSeq: context.transitionSeq, channel: "email", recipient: recipient, template: template,
+            transitionSeq: context.transitionSeq, channel: .email, recipient: recipient, template: template,
             payload: JSONText.object(values), nextAttemptAt: context.now, createdAt: context.now))
     }
 }

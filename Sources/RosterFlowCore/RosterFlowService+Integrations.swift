@@ -53,7 +53,7 @@ extension RosterFlowService {
         for run in held {
             var reasons = (try? JSONDecoder().decode([String].self, from: Data(run.reasons.utf8))) ?? []
             reasons.append("kept held when \(actor) resumed the integration at \(Timestamp.iso(now)): \(reason)")
-            try tx.updateSyncRun(id: run.id, decision: "held", reasons: json(reasons), finishedAt: run.finishedAt ?? now)
+            try tx.updateSyncRun(id: run.id, decision: .held, reasons: json(reasons), finishedAt: run.finishedAt ?? now)
         }
     }
 

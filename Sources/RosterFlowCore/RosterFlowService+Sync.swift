@@ -209,7 +209,7 @@ extension RosterFlowService {
                 let reason = "the bundle could not be read: \(error)"
                 let run = SyncRunRecord(
                     id: runID, integrationID: integrationID, bundle: bundlePath, startedAt: started, finishedAt: clock(),
-                    decision: "rejected", reasons: Self.json([reason]), counts: "{}", report: Self.json(ValidationReport()),
+                    decision: .rejected, reasons: Self.json([reason]), counts: "{}", report: Self.json(ValidationReport()),
                     basedOnRun: basedOn, bundleSHA256: fingerprint, policy: policyJSON, baseRosterVersion: baseVersion)
                 let rules = self.runtime.rules
                 try await write { tx, now in
@@ -237,22 +237,22 @@ extension RosterFlowService {
             phase.mark("plan")
             try cancellation.check()
         }
-        let decision: String
+        let decision: SyncDecision
         if !reasons.isEmpty {
-            decision = "rejected"
+            decision = .rejected
         } else if request.dryRun {
-            decision = "dry-run"
+            decision = .dryRun
             reasons = plan.holdReasons
         } else if let replanning {
             // A re-plan is always held: the operator asked to review it against today's roster.
-            decision = "held"
+            decision = .held
             reasons = ["re-planned from held run \(replanning.id) against today's roster: review it with "
                 + "`rosterflow sync show \(runID) --changes`, then approve or reject it"] + plan.holdReasons
         } else if !plan.holdReasons.isEmpty {
-            decision = "held"
+            decision = .held
             reasons = plan.holdReasons
         } else {
-            decision = plan.isEmpty ? "unchanged" : "applied"
+            decision = plan.isEmpty ? .unchanged : .applied
         }
         if let note { reasons.append(note) }
         if let parked = ParkedDeletes.note(plan.counts, integrationID: integrationID) { reasons.append(parked) }
@@ -265,11 +265,11 @@ extension RosterFlowService {
         let holdReasons = reasons
         let errorCount = report.errorCount
         let tellsDistrict = !request.byHand
-        let renderedReport = errorCount > 0 || decision == "rejected" ? report.rendered(maxPerFile: 20) : ""
+        let renderedReport = errorCount > 0 || decision == .rejected ? report.rendered(maxPerFile: 20) : ""
         let actor = request.actor
         let lifecycle = try await write { tx, now in
             try lock?.verify(tx)
-            if decision == "applied" || decision == "held" {
+            if decision == .applied || decision == .held {
                 let current = try tx.rosterVersion(integrationID: integrationID)
                 guard current == baseVersion else {
                     throw RosterFlowError(
@@ -280,27 +280,27 @@ extension RosterFlowService {
             var finished = run
             finished.finishedAt = now
             try tx.insertSyncRun(finished)
-            if decision == "held" || decision == "dry-run" { try tx.storeProposedMerges(plan.merges, runID: runID) }
-            if decision == "applied" || decision == "unchanged" {
+            if decision == .held || decision == .dryRun { try tx.storeProposedMerges(plan.merges, runID: runID) }
+            if decision == .applied || decision == .unchanged {
                 try tx.forgetParkedDeletes(integrationID: integrationID, keys: plan.parkingsEnded)
             }
             // The district's OneRoster admin hears of a rejected bundle, and of rows skipped for errors, when the bundle
             // came from the source the integration is configured with (not a path an operator typed).
-            if tellsDistrict, decision == "rejected" {
+            if tellsDistrict, decision == .rejected {
                 try Self.tellDistrict(runtime.rules, tx: tx, integrationID: integrationID, template: "sync-failed",
                                       reason: "sync \(runID): " + holdReasons.joined(separator: "; "), report: renderedReport, now: now)
-            } else if tellsDistrict, decision != "dry-run", errorCount > 0 {
+            } else if tellsDistrict, decision != .dryRun, errorCount > 0 {
                 try Self.tellDistrict(runtime.rules, tx: tx, integrationID: integrationID, template: "sync-problems",
                                       reason: "sync \(runID) quarantined \(errorCount) row\(errorCount == 1 ? "" : "s")",
                                       report: renderedReport, now: now)
             }
             var steps: [AppliedStep] = []
             switch decision {
-            case "applied":
+            case .applied:
                 steps = try Self.apply(
                     plan.changeGroups, tx: tx, runtime: runtime, integration: integration, runID: runID, locked: locked,
                     afterStartup: !firstSync, checkpoint: cancellation.check, now: now)
-            case "held":
+            case .held:
                 try tx.storeChangeSet(plan.changeGroups.joined(), runID: runID)
                 if let replanning {
                     try Self.supersede(replanning, by: runID, actor: actor, tx: tx, now: now)
@@ -330,7 +330,7 @@ extension RosterFlowService {
         reasons.append("re-planned against today's roster as run \(newRunID) by \(actor) at \(Timestamp.iso(now))")
         try tx.dropChangeSet(runID: run.id)
         try tx.decideProposedMerges(runID: run.id, status: "dropped")
-        try tx.updateSyncRun(id: run.id, decision: "superseded", reasons: json(reasons), finishedAt: now)
+        try tx.updateSyncRun(id: run.id, decision: .superseded, reasons: json(reasons), finishedAt: now)
     }
 
     /// The last applied run, when a bundle with `fingerprint` under `policy` cannot change what it left: it applied a
@@ -343,7 +343,7 @@ extension RosterFlowService {
     ) throws -> (runID: String, report: ValidationReport, counts: [String: EntityCounts])? {
         guard let basedOn else { return nil }
         return try read { tx in
-            guard let prior = try tx.syncRun(id: basedOn), ["applied", "approved"].contains(prior.decision),
+            guard let prior = try tx.syncRun(id: basedOn), [SyncDecision.applied, .approved].contains(prior.decision),
                   prior.bundleSHA256 == fingerprint,
                   let priorPolicy = prior.policy.flatMap({ try? JSONDecoder().decode(SyncPolicy.self, from: Data($0.utf8)) }),
                   priorPolicy == policy,
@@ -430,7 +430,7 @@ extension RosterFlowService {
     }
 
     static func requireHeld(_ run: SyncRunRecord, verb: String) throws {
-        guard run.decision == "held" else {
+        guard run.decision == .held else {
             throw RosterFlowError(.refused, "sync run \(run.id) is '\(run.decision)', not held; only a held run can be \(verb)")
         }
     }
@@ -503,9 +503,9 @@ extension RosterFlowService {
                         payload: ["report": Self.mergeReport(merges)], now: now)
                 }
             }
-            try tx.updateSyncRunDecision(id: runID, decision: withoutDeletes ? "approved-without-deletes" : "approved", finishedAt: now)
+            try tx.updateSyncRunDecision(id: runID, decision: withoutDeletes ? .approvedWithoutDeletes : .approved, finishedAt: now)
             if withoutDeletes { try Self.rememberParkedDeletes(tx: tx, run: run, changes: changes, actor: actor, now: now) }
-            try Self.auditSyncDecision(tx, run: run, approved: true, decision: withoutDeletes ? "approved-without-deletes" : "approved", merge: merges.isEmpty ? nil : merge, actor: actor, now: now)
+            try Self.auditSyncDecision(tx, run: run, approved: true, decision: withoutDeletes ? .approvedWithoutDeletes : .approved, merge: merges.isEmpty ? nil : merge, actor: actor, now: now)
             if try tx.instance(id: run.integrationID)?.state == DomainVocabulary.Integration.State.onHold {
                 steps.append(try runtime.apply(
                     tx, instanceID: run.integrationID, event: DomainVocabulary.Integration.Event.resume, sender: Sender(actor: actor, role: .vendorAdmin),
@@ -525,13 +525,13 @@ extension RosterFlowService {
         let runtime = self.runtime
         let lifecycle = try await write { tx, now in
             guard let run = try tx.syncRun(id: runID) else { throw RosterFlowError(.notFound, "there is no sync run \(runID)") }
-            guard run.decision == "held" else {
+            guard run.decision == .held else {
                 throw RosterFlowError(.refused, "sync run \(runID) is '\(run.decision)', not held; only a held run can be rejected")
             }
             try tx.dropChangeSet(runID: runID)
             try tx.decideProposedMerges(runID: runID, status: "dropped")
-            try tx.updateSyncRunDecision(id: runID, decision: "dropped", finishedAt: now)
-            try Self.auditSyncDecision(tx, run: run, approved: false, decision: "dropped", merge: nil, actor: actor, now: now)
+            try tx.updateSyncRunDecision(id: runID, decision: .dropped, finishedAt: now)
+            try Self.auditSyncDecision(tx, run: run, approved: false, decision: .dropped, merge: nil, actor: actor, now: now)
             guard try tx.instance(id: run.integrationID)?.state == DomainVocabulary.Integration.State.onHold else { return [AppliedStep]() }
             return [try runtime.apply(
                 tx, instanceID: run.integrationID, event: DomainVocabulary.Integration.Event.resume, sender: Sender(actor: actor, role: .vendorAdmin),
@@ -710,7 +710,7 @@ extension RosterFlowService {
         let decoder = JSONDecoder()
         let report = try? decoder.decode(ValidationReport.self, from: Data(run.report.utf8))
         return SyncRunView(
-            id: run.id, integrationID: run.integrationID, bundle: run.bundle, decision: run.decision,
+            id: run.id, integrationID: run.integrationID, bundle: run.bundle, decision: run.decision.rawValue,
             reasons: (try? decoder.decode([String].self, from: Data(run.reasons.utf8))) ?? [],
             counts: (try? decoder.decode([String: EntityCounts].self, from: Data(run.counts.utf8))) ?? [:],
             errorCount: report?.errorCount ?? 0, warningCount: report?.warningCount ?? 0,
