@@ -185,7 +185,7 @@ extension RosterFlowService {
                 bundle = try read { tx in
                     // Records the bundle refers to without carrying them (delta and absent files): held before this sync?
                     let held = HeldSourcedIdsClosure { id, entity in
-                        guard let entity = Self.rosterEntity(entity) else { return false }
+                        guard let entity = RosterEntity(entity) else { return false }
                         return (try? tx.holdsRosterRecord(integrationID: integrationID, entity: entity.rawValue, sourcedID: id)) ?? false
                     }
                     var visited = 0
@@ -691,19 +691,6 @@ extension RosterFlowService {
             })
         }
         return steps
-    }
-
-    static func rosterEntity(_ entity: OneRosterEntity) -> RosterEntity? {
-        switch entity {
-        case .org: .orgs
-        case .academicSession: .academicSessions
-        case .course: .courses
-        case .rosterClass: .classes
-        case .user: .users
-        case .enrollment: .enrollments
-        case .demographics: .demographics
-        default: nil
-        }
     }
 
     static func view(_ run: SyncRunRecord, withReport: Bool) -> SyncRunView {

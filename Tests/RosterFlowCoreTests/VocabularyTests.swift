@@ -1,4 +1,5 @@
 import Foundation
+import OneRoster
 @testable import RosterFlowCore
 import Storage
 import XCTest
@@ -31,5 +32,18 @@ extension SyncTests {
         XCTAssertFalse(messages.isEmpty, "requesting and scheduling the integration wrote notifications")
         XCTAssertTrue(messages.allSatisfy { $0.status == .pending && $0.channel == .email })
         XCTAssertEqual(try service.store.read { try $0.outboxMessages(status: .sent) }.count, 0)
+    }
+}
+
+/// One mapping between the held entities and OneRoster's: each way round and the file agree.
+final class EntityMappingTests: XCTestCase {
+    func testEachHeldEntityMapsToItsOneRosterEntityAndBack() {
+        for entity in RosterEntity.allCases {
+            XCTAssertEqual(RosterEntity(entity.oneRoster), entity)
+            XCTAssertEqual(entity.file.rawValue, entity.rawValue, "the held entity is named after its file")
+        }
+        XCTAssertEqual(RosterEntity(.rosterClass), .classes)
+        XCTAssertNil(RosterEntity(.role))
+        XCTAssertNil(RosterEntity(.userProfile))
     }
 }
