@@ -57,8 +57,8 @@ public struct RosterFlowError: CodedError {
     }
 
     /// Translates errors from the engine, the store, the OneRoster reader and workflow validation into domain errors,
-    /// keeping the module's code as ``cause`` and its ``site``. Anything else is a defect: ``Code/unexpected``, named by
-    /// its type, never passed off as a storage error.
+    /// keeping the module's code as ``cause`` and its ``site``; Foundation's file errors are storage (I/O) errors.
+    /// Anything else is a defect: ``Code/unexpected``, named by its type, never passed off as a storage error.
     public static func wrap(_ error: any Error) -> RosterFlowError {
         switch error {
         case let error as RosterFlowError:
