@@ -43,7 +43,7 @@ let package = Package(
         // OneRoster 1.1/1.2 CSV bundles: streaming reader, typed models, validation report, sample generator. No storage.
         .target(
             name: "OneRoster",
-            dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]
+            dependencies: ["CodedErrors", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
         ),
         // Measurements that compare our CSV reader with a library peer; used by `rosterflow bench`.
         .target(

@@ -9,19 +9,18 @@ public struct NotificationError: CodedError {
         case template = "template"
         /// The configuration file or environment is invalid.
         case configuration = "configuration"
-        /// No outbox message or delivery with that id.
-        case notFound = "not-found"
         /// A transport could not be set up (not a per-message failure: those are kept on the delivery).
         case transport = "transport"
-        case storage = "storage"
     }
 
     public var code: Code
     public var message: String
+    public var site: ThrowSite
 
-    /// An error with a stable code and a message a person can act on.
-    public init(_ code: Code, _ message: String) {
+    /// An error with a stable code and a message a person can act on; the caller's file and line are its ``site``.
+    public init(_ code: Code, _ message: String, fileID: String = #fileID, fileLine: Int = #line) {
         self.code = code
         self.message = message
+        self.site = ThrowSite(fileID: fileID, line: fileLine)
     }
 }

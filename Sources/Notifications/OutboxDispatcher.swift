@@ -103,8 +103,8 @@ public final class OutboxDispatcher: Sendable {
         let fanned = try tx.fanOutOutbox(
             limit: room, now: now, claim: .init(worker: workerID, leaseSeconds: config.leaseSeconds, limit: room)
         ) { message in
-            (email ? [(channel: "email", destination: message.recipient)] : [])
-                + subscribers.map { (channel: "webhook", destination: $0) }
+            (email ? [(channel: OutboxChannel.email, destination: message.recipient)] : [])
+                + subscribers.map { (channel: OutboxChannel.webhook, destination: $0) }
         }
         report.fannedOut = fanned.fannedOut
         claimed += fanned.claimed
@@ -300,9 +300,9 @@ public final class OutboxDispatcher: Sendable {
                 continue
             }
             switch item.delivery.channel {
-            case "email":
+            case .email:
                 batch.mail.append((index, values))
-            case "webhook":
+            case .webhook:
                 switch webhookRequest(
                     item.message, values: values, subscriber: item.delivery.destination, timestamp: timestamp, sessions: &sessions)
                 {
@@ -312,8 +312,6 @@ public final class OutboxDispatcher: Sendable {
                 case .failure(let attempt):
                     batch.results[index] = attempt
                 }
-            default:
-                batch.results[index] = Attempt(result: .failed("unknown channel '\(item.delivery.channel)'"))
             }
         }
         return batch

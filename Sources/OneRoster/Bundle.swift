@@ -1,3 +1,4 @@
+import CodedErrors
 import Foundation
 
 /// The parsed manifest.csv of a bundle.
@@ -74,33 +75,84 @@ public struct HeldSourcedIdSets: HeldSourcedIds, Sendable {
 
 /// Errors that stop a bundle from being read at all. Problems with the content are reported in the
 /// ``ValidationReport`` instead.
-public enum OneRosterBundleError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct OneRosterBundleError: CodedError, Equatable {
+    /// Stable codes.
+    public enum Code: String, Sendable, Codable {
+        /// The path does not exist.
+        case notFound = "bundle-not-found"
+        /// The path is neither a folder nor a zip file.
+        case notABundle = "not-a-bundle"
+        /// The zip could not be opened or extracted, or holds the same file twice.
+        case badZip = "bad-zip"
+        /// A zip entry or the whole zip is bigger, or more compressed, than the input limits allow.
+        case zipTooLarge = "zip-too-large"
+        /// A bundle file is a link, FIFO, device or folder, not a regular file.
+        case notRegularFile = "not-a-regular-file"
+        /// A bundle file cannot be read as CSV at all (its encoding, an unparseable header).
+        case unreadableFile = "unreadable-file"
+    }
+
+    public var code: Code
+    /// The bundle's path.
+    public var path: String
+    /// Why the bundle could not be read (for every code but ``Code/notFound`` and ``Code/notABundle``).
+    public var reason: String?
+    public var site: ThrowSite
+
+    /// An error about the bundle at `path`; the caller's file and line are its ``site``.
+    public init(_ code: Code, path: String, reason: String? = nil, fileID: String = #fileID, fileLine: Int = #line) {
+        self.code = code
+        self.path = path
+        self.reason = reason
+        self.site = ThrowSite(fileID: fileID, line: fileLine)
+    }
+
     /// The path does not exist.
-    case notFound(String)
+    public static func notFound(_ path: String, fileID: String = #fileID, fileLine: Int = #line) -> Self {
+        Self(.notFound, path: path, fileID: fileID, fileLine: fileLine)
+    }
+
     /// The path is neither a folder nor a zip file.
-    case notABundle(String)
-    /// The zip could not be opened or extracted, or holds the same file twice.
-    case badZip(String, String)
-    /// A zip entry, or the whole zip, is bigger than ``InputLimits`` allow (declared or while inflating), or
-    /// compressed more than the ratio cap.
-    case zipTooLarge(String, String)
+    public static func notABundle(_ path: String, fileID: String = #fileID, fileLine: Int = #line) -> Self {
+        Self(.notABundle, path: path, fileID: fileID, fileLine: fileLine)
+    }
+
+    /// The zip at `path` could not be opened or extracted, or holds the same file twice, for `reason`.
+    public static func badZip(_ path: String, _ reason: String, fileID: String = #fileID, fileLine: Int = #line) -> Self {
+        Self(.badZip, path: path, reason: reason, fileID: fileID, fileLine: fileLine)
+    }
+
+    /// A zip entry, or the whole zip, is bigger than ``InputLimits`` allow (declared or while inflating), or compressed
+    /// more than the ratio cap.
+    public static func zipTooLarge(_ path: String, _ reason: String, fileID: String = #fileID, fileLine: Int = #line) -> Self {
+        Self(.zipTooLarge, path: path, reason: reason, fileID: fileID, fileLine: fileLine)
+    }
+
     /// A bundle file is a symbolic link, a FIFO, a device or anything but a regular file: (bundle, file, what it is).
-    case notRegularFile(String, String, String)
-    /// A bundle file cannot be read as a CSV at all (wrong encoding, a header that does not parse):
-    /// (file, what is wrong, how to fix it). The whole run is rejected, never read as "0 rows".
-    case unreadableFile(String, String, String)
+    public static func notRegularFile(
+        _ bundle: String, _ file: String, _ what: String, fileID: String = #fileID, fileLine: Int = #line
+    ) -> Self {
+        Self(.notRegularFile, path: bundle, reason: "\(file) in \(bundle) is \(what), not a regular file, so it was not read; "
+            + "bundle files must be plain files (copy the file itself into the bundle folder instead of linking to it)",
+             fileID: fileID, fileLine: fileLine)
+    }
+
+    /// A bundle file cannot be read as a CSV at all (wrong encoding, a header that does not parse): (file, what is
+    /// wrong, how to fix it). The whole run is rejected, never read as "0 rows".
+    public static func unreadableFile(
+        _ file: String, _ what: String, _ fix: String, fileID: String = #fileID, fileLine: Int = #line
+    ) -> Self {
+        Self(.unreadableFile, path: file, reason: "\(file) cannot be read: \(what) Fix: \(fix)", fileID: fileID, fileLine: fileLine)
+    }
 
     /// A plain-words description.
-    public var description: String {
-        switch self {
-        case .notFound(let p): return "\(p) does not exist"
-        case .notABundle(let p): return "\(p) is neither a folder nor a .zip file"
-        case let .badZip(p, reason): return "cannot read zip \(p): \(reason)"
-        case let .zipTooLarge(p, reason): return "refused zip \(p): \(reason)"
-        case let .notRegularFile(bundle, file, what):
-            return "\(file) in \(bundle) is \(what), not a regular file, so it was not read; bundle files must be plain files "
-                + "(copy the file itself into the bundle folder instead of linking to it)"
-        case let .unreadableFile(file, what, fix): return "\(file) cannot be read: \(what) Fix: \(fix)"
+    public var message: String {
+        switch code {
+        case .notFound: "\(path) does not exist"
+        case .notABundle: "\(path) is neither a folder nor a .zip file"
+        case .badZip: "cannot read zip \(path): \(reason ?? "unknown reason")"
+        case .zipTooLarge: "refused zip \(path): \(reason ?? "too large")"
+        case .notRegularFile, .unreadableFile: reason ?? path
         }
     }
 }

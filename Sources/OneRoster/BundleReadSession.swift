@@ -265,9 +265,10 @@ final class BundleReadSession {
         do {
             let reader = try CSVRecordReader(url: url, limits: options.limits)
             return try reader.next() ? reader : nil
-        } catch CSVReadError.notRegularFile(_, let kind) {
-            throw OneRosterBundleError.notRegularFile(url.deletingLastPathComponent().path, name, kind)
-        } catch CSVReadError.unsupportedEncoding(let encoding) {
+        } catch let error as CSVReadError where error.code == .notRegularFile {
+            throw OneRosterBundleError.notRegularFile(url.deletingLastPathComponent().path, name, error.detail ?? "not a regular file")
+        } catch let error as CSVReadError where error.code == .unsupportedEncoding {
+            let encoding = error.detail ?? "not UTF-8"
             throw OneRosterBundleError.unreadableFile(
                 name, "it is saved as \(encoding), not UTF-8, so none of its rows can be read (and it must not be taken for an empty file).",
                 Self.reexportFix(name))

@@ -1,3 +1,4 @@
+import CodedErrors
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -31,24 +32,52 @@ public struct CSVRecordQuirks: OptionSet, Sendable, Hashable {
 }
 
 /// Errors thrown by ``CSVRecordReader``.
-public enum CSVReadError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The file could not be opened or read.
-    case cannotRead(path: String, reason: String)
-    /// A field is not valid UTF-8. `line` is the 1-based physical line where the record starts, `field` the 0-based field index.
-    case invalidUTF8(line: Int, field: Int)
-    /// The path is a symbolic link, FIFO, device, socket or folder, not a regular file; it was not read.
-    case notRegularFile(path: String, kind: String)
-    /// The bytes are not UTF-8: a UTF-16 or UTF-32 byte order mark, or NUL bytes where text should be.
-    case unsupportedEncoding(String)
+public struct CSVReadError: CodedError, Equatable {
+    /// Stable codes.
+    public enum Code: String, Sendable, Codable {
+        /// The file could not be opened or read.
+        case cannotRead = "cannot-read"
+        /// A field is not valid UTF-8.
+        case invalidUTF8 = "invalid-utf8"
+        /// The path is a symbolic link, FIFO, device, socket or folder, not a regular file; it was not read.
+        case notRegularFile = "not-a-regular-file"
+        /// The bytes are not UTF-8: a UTF-16 or UTF-32 byte order mark, or NUL bytes where text should be.
+        case unsupportedEncoding = "unsupported-encoding"
+    }
 
-    /// A plain-words description.
-    public var description: String {
-        switch self {
-        case let .cannotRead(path, reason): return "cannot read \(path): \(reason)"
-        case let .invalidUTF8(line, field): return "line \(line): field \(field + 1) is not valid UTF-8"
-        case let .notRegularFile(path, kind): return "\(path) is \(kind), not a regular file; it was not read"
-        case let .unsupportedEncoding(encoding): return "the file is \(encoding), not UTF-8"
-        }
+    public var code: Code
+    public var message: String
+    /// What the file is (``Code/notRegularFile``) or its encoding (``Code/unsupportedEncoding``).
+    public var detail: String?
+    public var site: ThrowSite
+
+    /// An error with a code and a plain message; the caller's file and line are its ``site``.
+    public init(_ code: Code, _ message: String, detail: String? = nil, fileID: String = #fileID, fileLine: Int = #line) {
+        self.code = code
+        self.message = message
+        self.detail = detail
+        self.site = ThrowSite(fileID: fileID, line: fileLine)
+    }
+
+    /// The path is a symbolic link, FIFO, device, socket or folder (`kind`), not a regular file; it was not read.
+    public static func notRegularFile(path: String, kind: String, fileID: String = #fileID, fileLine: Int = #line) -> Self {
+        Self(.notRegularFile, "\(path) is \(kind), not a regular file; it was not read", detail: kind, fileID: fileID, fileLine: fileLine)
+    }
+
+    /// The bytes are not UTF-8 but `encoding`.
+    public static func unsupportedEncoding(_ encoding: String, fileID: String = #fileID, fileLine: Int = #line) -> Self {
+        Self(.unsupportedEncoding, "the file is \(encoding), not UTF-8", detail: encoding, fileID: fileID, fileLine: fileLine)
+    }
+
+    /// The file could not be opened or read.
+    public static func cannotRead(path: String, reason: String, fileID: String = #fileID, fileLine: Int = #line) -> Self {
+        Self(.cannotRead, "cannot read \(path): \(reason)", fileID: fileID, fileLine: fileLine)
+    }
+
+    /// A field is not valid UTF-8. `line` is the 1-based physical line where the record starts, `field` the 0-based
+    /// field index.
+    public static func invalidUTF8(line: Int, field: Int, fileID: String = #fileID, fileLine: Int = #line) -> Self {
+        Self(.invalidUTF8, "line \(line): field \(field + 1) is not valid UTF-8", fileID: fileID, fileLine: fileLine)
     }
 }
 

@@ -1,3 +1,4 @@
+import CodedErrors
 import Foundation
 import ZIPFoundation
 
@@ -35,11 +36,35 @@ public enum SampleBundle {
     }
 
     /// Errors of the generator.
-    public enum GeneratorError: Error, Sendable, Equatable {
+    public struct GeneratorError: CodedError, Equatable {
+        /// Stable codes.
+        public enum Code: String, Sendable, Codable {
+            /// The version string is not `1.1` or `1.2`.
+            case unsupportedVersion = "unsupported-version"
+            /// Counts must be positive (users ≥ 1, classes ≥ 1, enrollments ≥ 0).
+            case badCount = "bad-count"
+        }
+
+        public var code: Code
+        public var message: String
+        public var site: ThrowSite
+
+        /// An error with a code and a plain message; the caller's file and line are its ``site``.
+        public init(_ code: Code, _ message: String, fileID: String = #fileID, fileLine: Int = #line) {
+            self.code = code
+            self.message = message
+            self.site = ThrowSite(fileID: fileID, line: fileLine)
+        }
+
         /// The version string is not `1.1` or `1.2`.
-        case unsupportedVersion(String)
-        /// Counts must be positive (users ≥ 1, classes ≥ 1, enrollments ≥ 0).
-        case badCount(String)
+        public static func unsupportedVersion(_ version: String, fileID: String = #fileID, fileLine: Int = #line) -> Self {
+            Self(.unsupportedVersion, "OneRoster version \(version) is not supported: use 1.1 or 1.2", fileID: fileID, fileLine: fileLine)
+        }
+
+        /// A count is out of range; `message` says which.
+        public static func badCount(_ message: String, fileID: String = #fileID, fileLine: Int = #line) -> Self {
+            Self(.badCount, message, fileID: fileID, fileLine: fileLine)
+        }
     }
 
     /// Writes a sample bundle.

@@ -43,17 +43,23 @@ struct NoticeContext {
 /// load-time error.
 public struct DomainRules: Sendable {
     /// States of the course-mapping workflow in which a course counts as having content.
-    static let contentStates = ["content_added", "locked"]
+    static let contentStates = [DomainVocabulary.CourseMapping.State.contentAdded, DomainVocabulary.CourseMapping.State.locked]
     /// Integration states in which new courses count as "added after start-up".
-    static let startedStates = ["content_mapped", "live"]
+    static let startedStates = [DomainVocabulary.Integration.State.contentMapped, DomainVocabulary.Integration.State.live]
 
     static let guardNames: Set<String> = ["existing_customer", "registry_matches", "all_courses_have_content"]
     static let effectNames: Set<String> = [
         "notify", "store_schedule", "store_mapping", "record_lock", "announce_course", "check_integration_content",
     ]
 
-    /// The validator that checks definitions against these registries.
+    /// The validator that checks definitions against these registries and the names of ``DomainVocabulary``.
     public static var validator: WorkflowValidator {
+        WorkflowValidator(knownGuards: guardNames, knownEffects: effectNames, requiredNames: DomainVocabulary.required)
+    }
+
+    /// The validator for versions already stored in a database: they were checked when they were loaded, and
+    /// instances that run on them must keep running, so the vocabulary is not checked again.
+    static var storedValidator: WorkflowValidator {
         WorkflowValidator(knownGuards: guardNames, knownEffects: effectNames)
     }
 
@@ -112,10 +118,10 @@ public struct DomainRules: Sendable {
             return try announceCourse(context)
         case "check_integration_content":
             guard let progress = try tx.integrationProgress(courseID: context.instance.id, notIn: Self.contentStates),
-                  progress.state == "shells_created", !progress.anyOutside
+                  progress.state == DomainVocabulary.Integration.State.shellsCreated, !progress.anyOutside
             else { return [] }
             return [try context.runtime.apply(
-                tx, instanceID: progress.integrationID, event: "all_content_mapped", sender: .system,
+                tx, instanceID: progress.integrationID, event: DomainVocabulary.Integration.Event.allContentMapped, sender: .system,
                 reason: "every course has content (the last was \(context.instance.subjectTitle))", now: context.now)]
         default:
             throw RosterFlowError(.workflowDefinition, "effect '\(effect.name)' is not implemented")
@@ -140,9 +146,9 @@ public struct DomainRules: Sendable {
         guard let course = try tx.course(id: context.instance.id),
               let integration = try tx.instance(id: course.integrationID)
         else { return [] }
-        if integration.state == "scheduled" {
+        if integration.state == DomainVocabulary.Integration.State.scheduled {
             return [try context.runtime.apply(
-                tx, instanceID: integration.id, event: "shells_created", sender: .system,
+                tx, instanceID: integration.id, event: DomainVocabulary.Integration.Event.shellsCreated, sender: .system,
                 reason: "first course shell created (\(course.title))", now: context.now)]
         }
         if Self.startedStates.contains(integration.state) || context.payload["after_startup"] == "true" {
@@ -185,7 +191,7 @@ public struct DomainRules: Sendable {
         }
         try tx.insertOutbox(OutboxRecord(
             id: Identifier.make(prefix: "msg", length: 12), instanceID: context.instance.id,
-            transitionSeq: context.transitionSeq, channel: "email", recipient: recipient, template: template,
+            transitionSeq: context.transitionSeq, channel: .email, recipient: recipient, template: template,
             payload: JSONText.object(values), nextAttemptAt: context.now, createdAt: context.now))
     }
 }

@@ -64,7 +64,7 @@ public struct RegistryComparison: Sendable, Codable, Equatable {
 
     /// Integration states in which an integration no longer counts as open (the integration workflow has no final
     /// state: a rejected request can be reconsidered and a disabled one re-enabled, and each is then checked again).
-    static let closedStates: Set<String> = ["rejected", "disabled"]
+    static let closedStates: Set<String> = [DomainVocabulary.Integration.State.rejected, DomainVocabulary.Integration.State.disabled]
 
     /// Compares an integration's request with the registry, in the caller's transaction.
     static func compare(_ integration: IntegrationRecord, tx: StoreTransaction) throws -> RegistryComparison {

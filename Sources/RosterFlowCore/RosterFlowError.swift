@@ -1,8 +1,11 @@
 import CodedErrors
+import Foundation
+import OneRoster
 import Storage
 import WorkflowEngine
 
-/// An error a person can act on: a stable code, a plain message, and the exit code the CLI returns for it.
+/// An error a person can act on: a stable code and a plain message; every error of the modules below is translated
+/// into one (``wrap(_:)``), so a front end maps these codes alone (the CLI to exit codes, later an API to problem types).
 public struct RosterFlowError: CodedError {
     /// Stable codes; the CLI's exit code and (later) the API's problem type derive from them.
     public enum Code: String, Sendable, Codable {
@@ -21,6 +24,8 @@ public struct RosterFlowError: CodedError {
         case busy = "busy"
         /// A signal (Ctrl-C, SIGTERM) stopped the command before anything was committed.
         case cancelled = "cancelled"
+        /// An error nothing translates: a defect, reported with its type so that it can be found (the CLI exits 70).
+        case unexpected = "unexpected"
     }
 
     public var code: Code
@@ -29,51 +34,68 @@ public struct RosterFlowError: CodedError {
     public var allowedEvents: [String]
     /// The more specific code of the module error this one translates (e.g. `role-not-allowed`, `stale-instance`).
     public var cause: String?
+    /// Where the error was made: for a translated error, where the module error it translates was made.
+    public var site: ThrowSite
 
     /// An error with a code and a plain message; `allowedEvents` lists what the workflow allows instead of a refused
-    /// event, and `cause` is the code of the module error this one translates (see ``wrap(_:)``).
-    public init(_ code: Code, _ message: String, allowedEvents: [String] = [], cause: String? = nil) {
+    /// event, and `cause` is the code of the module error this one translates (see ``wrap(_:)``). The caller's file and
+    /// line are recorded as the ``site``.
+    public init(
+        _ code: Code, _ message: String, allowedEvents: [String] = [], cause: String? = nil,
+        fileID: String = #fileID, fileLine: Int = #line
+    ) {
+        self.init(code, message, allowedEvents: allowedEvents, cause: cause, site: ThrowSite(fileID: fileID, line: fileLine))
+    }
+
+    /// An error made at `site` (that of the error it translates).
+    public init(_ code: Code, _ message: String, allowedEvents: [String] = [], cause: String? = nil, site: ThrowSite) {
         self.code = code
         self.message = message
         self.allowedEvents = allowedEvents
         self.cause = cause
+        self.site = site
     }
 
-    /// The process exit code the CLI uses for this error.
-    public var exitCode: Int32 {
-        switch code {
-        case .invalidInput: 64
-        case .notFound: 66
-        case .refused: 3
-        case .stale: 4
-        case .conflict: 5
-        case .workflowDefinition: 78
-        case .storage: 74
-        case .busy: 75
-        case .cancelled: 130
-        }
-    }
-
-    /// Translates errors from the engine and the store into domain errors.
+    /// Translates errors from the engine, the store, the OneRoster reader and workflow validation into domain errors,
+    /// keeping the module's code as ``cause`` and its ``site``; Foundation's file errors are storage (I/O) errors.
+    /// Anything else is a defect: ``Code/unexpected``, named by its type, never passed off as a storage error.
     public static func wrap(_ error: any Error) -> RosterFlowError {
         switch error {
         case let error as RosterFlowError:
             return error
         case let refused as EventRefused:
-            return RosterFlowError(.refused, refused.message, allowedEvents: refused.allowedEvents, cause: refused.codeName)
+            return RosterFlowError(
+                .refused, refused.message, allowedEvents: refused.allowedEvents, cause: refused.codeName, site: refused.site)
         case let storage as StorageError:
             let code: Code = switch storage.code {
             case .staleInstance: .stale
-            case .notFound: .notFound
-            case .duplicate: .conflict
             case .definitionChanged: .workflowDefinition
             case .database: .storage
             }
-            return RosterFlowError(code, storage.message, cause: storage.codeName)
+            return RosterFlowError(code, storage.message, cause: storage.codeName, site: storage.site)
         case let validation as WorkflowValidationError:
-            return RosterFlowError(.workflowDefinition, validation.description)
+            return RosterFlowError(.workflowDefinition, validation.message, cause: validation.codeName, site: validation.site)
+        case let bundle as OneRosterBundleError:
+            let code: Code = switch bundle.code {
+            case .notFound: .notFound
+            case .notABundle, .badZip, .zipTooLarge, .notRegularFile, .unreadableFile: .invalidInput
+            }
+            return RosterFlowError(code, bundle.message, cause: bundle.codeName, site: bundle.site)
+        case let csv as CSVReadError:
+            let code: Code = switch csv.code {
+            case .cannotRead: .notFound
+            case .invalidUTF8, .notRegularFile, .unsupportedEncoding: .invalidInput
+            }
+            return RosterFlowError(code, csv.message, cause: csv.codeName, site: csv.site)
+        case let sample as SampleBundle.GeneratorError:
+            return RosterFlowError(.invalidInput, sample.message, cause: sample.codeName, site: sample.site)
+        case let file as CocoaError where file.isFileError:
+            // Reading or writing a file the command was given (a spool, a report, a sample bundle): an I/O error.
+            return RosterFlowError(.storage, "\(error)", cause: "file")
+        case is POSIXError:
+            return RosterFlowError(.storage, "\(error)", cause: "posix")
         default:
-            return RosterFlowError(.storage, "\(error)")
+            return RosterFlowError(.unexpected, "unexpected \(String(reflecting: type(of: error))): \(error)")
         }
     }
 }

@@ -48,13 +48,13 @@ extension RosterFlowService {
 
     /// Records a decision on a held sync run (approve or reject), in the transaction that makes it.
     static func auditSyncDecision(
-        _ tx: StoreTransaction, run: SyncRunRecord, approved: Bool, decision: String, merge: Bool?, actor: String, now: Double
+        _ tx: StoreTransaction, run: SyncRunRecord, approved: Bool, decision: SyncDecision, merge: Bool?, actor: String, now: Double
     ) throws {
-        var after = ["decision": decision]
+        var after = ["decision": decision.rawValue]
         if let merge { after["merge"] = merge ? "merge" : "no-merge" }
         try tx.insertAudit(AuditRecord(
             at: now, actor: actor, action: approved ? "sync-approve" : "sync-reject", integrationID: run.integrationID,
-            subject: run.id, before: json(["decision": run.decision]), after: json(after)))
+            subject: run.id, before: json(["decision": run.decision.rawValue]), after: json(after)))
     }
 
     /// Sends an outbox message again: its failed, dead or skipped deliveries (or the one named, `msg_…/email`,
@@ -80,7 +80,7 @@ extension RosterFlowService {
                 try tx.insertAudit(AuditRecord(
                     at: now, actor: actor, action: "outbox-retry", integrationID: integrationID, subject: id,
                     before: Self.json(Dictionary(uniqueKeysWithValues: before.map { ($0.id, "\($0.status.rawValue) after \($0.attempts) attempt\($0.attempts == 1 ? "" : "s")") })),
-                    after: Self.json(Dictionary(uniqueKeysWithValues: before.map { ($0.id, "pending") }))))
+                    after: Self.json(Dictionary(uniqueKeysWithValues: before.map { ($0.id, DeliveryRecord.Status.pending.rawValue) }))))
             }
             return count
         }

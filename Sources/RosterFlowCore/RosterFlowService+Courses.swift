@@ -4,7 +4,10 @@ import WorkflowEngine
 
 extension RosterFlowService {
     /// Integration states in which course shells may be created.
-    static let statesAcceptingCourses = ["scheduled", "shells_created", "content_mapped", "live"]
+    static let statesAcceptingCourses = [
+        DomainVocabulary.Integration.State.scheduled, DomainVocabulary.Integration.State.shellsCreated,
+        DomainVocabulary.Integration.State.contentMapped, DomainVocabulary.Integration.State.live,
+    ]
 
     /// Creates a course shell and its mapping instance. The first shell of a scheduled integration moves it to
     /// `shells_created`; a course that arrives after start-up is announced to the DSP.
@@ -29,7 +32,7 @@ extension RosterFlowService {
             }
             let id = Identifier.make(prefix: "crs")
             _ = try runtime.start(
-                tx, workflow: "course-mapping", id: id, subjectTitle: "\(title) (\(integration.district))", sender: sender,
+                tx, workflow: DomainVocabulary.CourseMapping.workflow, id: id, subjectTitle: "\(title) (\(integration.district))", sender: sender,
                 reason: "course shell created for \(sourcedID)", payload: [:], now: now
             ) { tx in
                 try tx.insertCourse(CourseRecord(
@@ -69,14 +72,14 @@ extension RosterFlowService {
     public func studentStarted(id: String, role: Role? = nil, actor: String) async throws -> AppliedStep? {
         let runtime = self.runtime
         return try await write { tx, now in
-            guard let instance = try tx.instance(id: id), instance.workflow == "course-mapping" else {
+            guard let instance = try tx.instance(id: id), instance.workflow == DomainVocabulary.CourseMapping.workflow else {
                 throw RosterFlowError(.notFound, "there is no course \(id)")
             }
             // The course row's locked_at is written in the same transaction as the move to `locked`.
-            if instance.state == "locked" { return nil }
+            if instance.state == DomainVocabulary.CourseMapping.State.locked { return nil }
             let role = try role ?? runtime.defaultRole(for: "student_started", instance: instance) ?? .system
             return try runtime.apply(
-                tx, instanceID: id, event: "student_started", sender: Sender(actor: actor, role: role),
+                tx, instanceID: id, event: DomainVocabulary.CourseMapping.Event.studentStarted, sender: Sender(actor: actor, role: role),
                 reason: "first student started the course", now: now, loaded: instance)
         }
     }
@@ -110,7 +113,7 @@ extension RosterFlowService {
         try read { tx in
             if let integrationID { try Self.requireIntegration(integrationID, tx) }
             var items: [(Double, TaskItem)] = []
-            for (workflow, kind) in [("integration", "integration"), ("course-mapping", "course")] {
+            for (workflow, kind) in [(DomainVocabulary.Integration.workflow, "integration"), (DomainVocabulary.CourseMapping.workflow, "course")] {
                 for instance in try tx.instances(workflow: workflow) {
                     let definition = try runtime.definition(for: instance)
                     guard let task = definition.states[instance.state]?.task else { continue }
@@ -122,7 +125,7 @@ extension RosterFlowService {
                         ? try tx.heldSyncRunID(integrationID: instance.id) : nil
                     if let heldRun { todo += "; " + Self.heldRunTodo(heldRun) }
                     // A request held for review shows what differs, so the vendor admin can decide from the list.
-                    let check = kind == "integration" && instance.state == "needs_review"
+                    let check = kind == "integration" && instance.state == DomainVocabulary.Integration.State.needsReview
                         ? try tx.integration(id: instance.id).map { try RegistryComparison.compare($0, tx: tx) } : nil
                     items.append((instance.enteredAt, TaskItem(
                         instanceID: instance.id, kind: kind, integrationID: owningIntegration, subject: instance.subjectTitle,

@@ -21,7 +21,8 @@ extension RosterFlowService {
                 throw RosterFlowError(
                     .notFound, "there is no integration or course \(instanceID); `rosterflow integrations list` and `courses list` show them")
             }
-            if event == "resume", instance.workflow == "integration", instance.state == "on_hold" {
+            if event == DomainVocabulary.Integration.Event.resume, instance.workflow == DomainVocabulary.Integration.workflow,
+               instance.state == DomainVocabulary.Integration.State.onHold {
                 try Self.settleHeldRuns(integrationID: instanceID, keep: keepHeldRun, reason: reason, actor: actor, tx: tx, now: now)
             }
             let role = try role ?? runtime.defaultRole(for: event, instance: instance) ?? .system
@@ -52,7 +53,7 @@ extension RosterFlowService {
         for run in held {
             var reasons = (try? JSONDecoder().decode([String].self, from: Data(run.reasons.utf8))) ?? []
             reasons.append("kept held when \(actor) resumed the integration at \(Timestamp.iso(now)): \(reason)")
-            try tx.updateSyncRun(id: run.id, decision: "held", reasons: json(reasons), finishedAt: run.finishedAt ?? now)
+            try tx.updateSyncRun(id: run.id, decision: .held, reasons: json(reasons), finishedAt: run.finishedAt ?? now)
         }
     }
 
@@ -80,10 +81,11 @@ extension RosterFlowService {
                 throw RosterFlowError(.notFound, "there is no integration \(integrationID); `rosterflow integrations list` shows them")
             }
             let comparison = try RegistryComparison.compare(integration, tx: tx)
-            var event = confirmMismatch ? "confirm_customer" : "authenticate"
+            var event = confirmMismatch ? DomainVocabulary.Integration.Event.confirmCustomer : DomainVocabulary.Integration.Event.authenticate
             // Requested under a definition without `needs_review` (version 3 and before): a differing request is not
             // authenticated silently either; the vendor admin confirms it here or rejects it.
-            if try runtime.definition(for: instance).states["needs_review"] == nil, instance.state == "requested",
+            if try runtime.definition(for: instance).states[DomainVocabulary.Integration.State.needsReview] == nil,
+               instance.state == DomainVocabulary.Integration.State.requested,
                comparison.registry != nil, !comparison.matches {
                 guard confirmMismatch else {
                     throw RosterFlowError(
@@ -93,11 +95,11 @@ extension RosterFlowService {
                             + "--confirm-mismatch --reason \"…\" or reject it",
                         allowedEvents: try self.allowedEvents(instance).map(\.event))
                 }
-                event = "authenticate"
-            } else if confirmMismatch, instance.state != "needs_review" {
+                event = DomainVocabulary.Integration.Event.authenticate
+            } else if confirmMismatch, instance.state != DomainVocabulary.Integration.State.needsReview {
                 throw RosterFlowError(
                     .refused, "\(integrationID) is '\(instance.state)', not held for review: there is no mismatch to confirm"
-                        + (instance.state == "requested" ? "; `rosterflow integrations authenticate \(integrationID)` checks it first" : ""),
+                        + (instance.state == DomainVocabulary.Integration.State.requested ? "; `rosterflow integrations authenticate \(integrationID)` checks it first" : ""),
                     allowedEvents: try self.allowedEvents(instance).map(\.event))
             }
             let role = try role ?? runtime.defaultRole(for: event, instance: instance) ?? .vendorAdmin
@@ -179,7 +181,10 @@ extension RosterFlowService {
     }
 
     /// States in which `integrations show` compares the request with the registry: before it is authenticated.
-    static let statesShowingRegistryCheck: Set<String> = ["requested", "needs_review", "rejected"]
+    static let statesShowingRegistryCheck: Set<String> = [
+        DomainVocabulary.Integration.State.requested, DomainVocabulary.Integration.State.needsReview,
+        DomainVocabulary.Integration.State.rejected,
+    ]
 
     func allowedEvents(_ instance: InstanceRecord) throws -> [AllowedEvent] {
         let definition = try runtime.definition(for: instance)

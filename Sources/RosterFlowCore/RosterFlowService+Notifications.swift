@@ -40,8 +40,8 @@ extension RosterFlowService {
             }
         }
         // Sent by the nightly sync itself, not by a notify effect.
-        uses.append(NotificationUse(workflow: "integration", template: "missed-sync", recipient: "school_contact"))
-        uses.append(NotificationUse(workflow: "course-mapping", template: "locked-course-removed-by-sis", recipient: "dsp"))
+        uses.append(NotificationUse(workflow: DomainVocabulary.Integration.workflow, template: "missed-sync", recipient: "school_contact"))
+        uses.append(NotificationUse(workflow: DomainVocabulary.CourseMapping.workflow, template: "locked-course-removed-by-sis", recipient: "dsp"))
         var seen = Set<String>()
         return uses.filter { seen.insert("\($0.workflow)|\($0.template)|\($0.recipient)").inserted }
     }

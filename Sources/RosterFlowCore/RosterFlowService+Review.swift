@@ -109,7 +109,7 @@ extension RosterFlowService {
                 throw RosterFlowError(.notFound, "there is no sync run \(runID); `rosterflow sync list` shows them")
             }
             var page = SyncChangePage(
-                runId: run.id, integrationId: run.integrationID, decision: run.decision, entity: entity?.rawValue, op: operation,
+                runId: run.id, integrationId: run.integrationID, decision: run.decision.rawValue, entity: entity?.rawValue, op: operation,
                 total: 0, offset: offset, limit: limit, items: [])
             if operation == "merge" {
                 let merges = try tx.proposedMerges(runID: runID).filter { entity == nil || $0.entity == entity?.rawValue }
@@ -146,12 +146,12 @@ extension RosterFlowService {
     /// Why a run lists no changes at all.
     static func missingChangeSetNote(_ run: SyncRunRecord) -> String? {
         switch run.decision {
-        case "applied":
+        case .applied:
             return "run \(run.id) was applied when it ran (nothing was held), so no change set was kept; "
                 + "`rosterflow roster history SOURCEDID` shows each record's changes with their run"
-        case "unchanged":
+        case .unchanged:
             return "run \(run.id) changed nothing"
-        case "rejected":
+        case .rejected:
             return "run \(run.id) was rejected: the bundle could not be used, so nothing was planned or applied"
         default:
             let counts = (try? JSONDecoder().decode([String: EntityCounts].self, from: Data(run.counts.utf8))) ?? [:]

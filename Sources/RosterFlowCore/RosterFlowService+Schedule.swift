@@ -76,7 +76,7 @@ extension RosterFlowService {
                     let run = try await runSync(integrationID: item.integrationID, bundlePath: source, actor: "scheduler")
                     runID = run.id
                     decision = run.decision
-                    if run.decision == "rejected" {
+                    if run.decision == SyncDecision.rejected.rawValue {
                         alerts.append("the sync was rejected: " + run.reasons.joined(separator: "; "))
                     }
                 } catch let error as RosterFlowError where error.code == .busy {

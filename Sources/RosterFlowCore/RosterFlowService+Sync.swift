@@ -27,7 +27,10 @@ public struct SyncRunView: Sendable, Codable {
 
 extension RosterFlowService {
     /// Integration states in which a sync may run.
-    static let statesAcceptingSyncs = ["scheduled", "shells_created", "content_mapped", "live"]
+    static let statesAcceptingSyncs = [
+        DomainVocabulary.Integration.State.scheduled, DomainVocabulary.Integration.State.shellsCreated,
+        DomainVocabulary.Integration.State.contentMapped, DomainVocabulary.Integration.State.live,
+    ]
 
     /// Reads, validates and diffs a OneRoster bundle against the integration's roster, then applies it in one
     /// transaction, or holds it for review when a safeguard trips (the integration goes on hold), or records it as
@@ -127,9 +130,9 @@ extension RosterFlowService {
                     try tx.lockedCourseSourcedIDs(integrationID: integrationID), try tx.lastAppliedRun(integrationID: integrationID),
                     try tx.rosterVersion(integrationID: integrationID))
         }
-        let accepting = Self.statesAcceptingSyncs.contains(instance.state) || (replanning != nil && instance.state == "on_hold")
+        let accepting = Self.statesAcceptingSyncs.contains(instance.state) || (replanning != nil && instance.state == DomainVocabulary.Integration.State.onHold)
         guard accepting else {
-            let held = instance.state == "on_hold" ? try read { try $0.heldSyncRuns(integrationID: integrationID).last } : nil
+            let held = instance.state == DomainVocabulary.Integration.State.onHold ? try read { try $0.heldSyncRuns(integrationID: integrationID).last } : nil
             throw RosterFlowError(
                 .refused,
                 "\(integration.district) (\(integrationID)) is '\(instance.state)'; "
@@ -183,7 +186,7 @@ extension RosterFlowService {
                 bundle = try await Self.offThePool { [self] in try read { tx in
                     // Records the bundle refers to without carrying them (delta and absent files): held before this sync?
                     let held = HeldSourcedIdsClosure { id, entity in
-                        guard let entity = Self.rosterEntity(entity) else { return false }
+                        guard let entity = RosterEntity(entity) else { return false }
                         return (try? tx.holdsRosterRecord(integrationID: integrationID, entity: entity.rawValue, sourcedID: id)) ?? false
                     }
                     var visited = 0
@@ -208,7 +211,7 @@ extension RosterFlowService {
                 let reason = "the bundle could not be read: \(error)"
                 let run = SyncRunRecord(
                     id: runID, integrationID: integrationID, bundle: bundlePath, startedAt: started, finishedAt: clock(),
-                    decision: "rejected", reasons: Self.json([reason]), counts: "{}", report: Self.json(ValidationReport()),
+                    decision: .rejected, reasons: Self.json([reason]), counts: "{}", report: Self.json(ValidationReport()),
                     basedOnRun: basedOn, bundleSHA256: fingerprint, policy: policyJSON, baseRosterVersion: baseVersion)
                 let rules = self.runtime.rules
                 try await write { tx, now in
@@ -240,22 +243,22 @@ extension RosterFlowService {
             phase.mark("plan")
             try cancellation.check()
         }
-        let decision: String
+        let decision: SyncDecision
         if !reasons.isEmpty {
-            decision = "rejected"
+            decision = .rejected
         } else if request.dryRun {
-            decision = "dry-run"
+            decision = .dryRun
             reasons = plan.holdReasons
         } else if let replanning {
             // A re-plan is always held: the operator asked to review it against today's roster.
-            decision = "held"
+            decision = .held
             reasons = ["re-planned from held run \(replanning.id) against today's roster: review it with "
                 + "`rosterflow sync show \(runID) --changes`, then approve or reject it"] + plan.holdReasons
         } else if !plan.holdReasons.isEmpty {
-            decision = "held"
+            decision = .held
             reasons = plan.holdReasons
         } else {
-            decision = plan.isEmpty ? "unchanged" : "applied"
+            decision = plan.isEmpty ? .unchanged : .applied
         }
         if let note { reasons.append(note) }
         if let parked = ParkedDeletes.note(plan.counts, integrationID: integrationID) { reasons.append(parked) }
@@ -269,12 +272,12 @@ extension RosterFlowService {
         let errorCount = report.errorCount
         let tellsDistrict = !request.byHand
         // Capped for the e-mail and webhook; the full report stays with the run.
-        let renderedReport = errorCount > 0 || decision == "rejected"
+        let renderedReport = errorCount > 0 || decision == .rejected
             ? report.rendered(maxPerFile: 20, maxBytes: 16_000, more: "`rosterflow sync show \(runID)`") : ""
         let actor = request.actor
         let lifecycle = try await write { tx, now in
             try lock?.verify(tx)
-            if decision == "applied" || decision == "held" {
+            if decision == .applied || decision == .held {
                 let current = try tx.rosterVersion(integrationID: integrationID)
                 guard current == baseVersion else {
                     throw RosterFlowError(
@@ -285,36 +288,36 @@ extension RosterFlowService {
             var finished = run
             finished.finishedAt = now
             try tx.insertSyncRun(finished)
-            if decision == "held" || decision == "dry-run" { try tx.storeProposedMerges(plan.merges, runID: runID) }
-            if decision == "applied" || decision == "unchanged" {
+            if decision == .held || decision == .dryRun { try tx.storeProposedMerges(plan.merges, runID: runID) }
+            if decision == .applied || decision == .unchanged {
                 try tx.forgetParkedDeletes(integrationID: integrationID, keys: plan.parkingsEnded)
             }
             // Kept for review (`sync show RUN --changes`); a dry run's is never applied.
-            if decision == "dry-run" { try tx.storeChangeSet(plan.changeGroups.joined(), runID: runID) }
+            if decision == .dryRun { try tx.storeChangeSet(plan.changeGroups.joined(), runID: runID) }
             // The district's OneRoster admin hears of a rejected bundle, and of rows skipped for errors, when the bundle
             // came from the source the integration is configured with (not a path an operator typed).
-            if tellsDistrict, decision == "rejected" {
+            if tellsDistrict, decision == .rejected {
                 try Self.tellDistrict(runtime.rules, tx: tx, integrationID: integrationID, template: "sync-failed",
                                       reason: "sync \(runID): " + holdReasons.joined(separator: "; "), report: renderedReport, now: now)
-            } else if tellsDistrict, decision != "dry-run", errorCount > 0 {
+            } else if tellsDistrict, decision != .dryRun, errorCount > 0 {
                 try Self.tellDistrict(runtime.rules, tx: tx, integrationID: integrationID, template: "sync-problems",
                                       reason: "sync \(runID) quarantined \(errorCount) row\(errorCount == 1 ? "" : "s")",
                                       report: renderedReport, now: now)
             }
             var steps: [AppliedStep] = []
             switch decision {
-            case "applied":
+            case .applied:
                 steps = try Self.apply(
                     plan.changeGroups, tx: tx, runtime: runtime, integration: integration, runID: runID, locked: locked,
                     afterStartup: !firstSync, checkpoint: cancellation.check, now: now)
-            case "held":
+            case .held:
                 try tx.storeChangeSet(plan.changeGroups.joined(), runID: runID)
                 if let replanning {
                     try Self.supersede(replanning, by: runID, actor: actor, tx: tx, now: now)
                 }
-                if try tx.instance(id: integrationID)?.state != "on_hold" {
+                if try tx.instance(id: integrationID)?.state != DomainVocabulary.Integration.State.onHold {
                     steps = [try runtime.apply(
-                        tx, instanceID: integrationID, event: "hold", sender: .system,
+                        tx, instanceID: integrationID, event: DomainVocabulary.Integration.Event.hold, sender: .system,
                         reason: "sync \(runID) held: " + holdReasons.joined(separator: "; "),
                         payload: ["report": holdReasons.joined(separator: "\n"), "sync_run": runID], now: now)]
                 }
@@ -354,7 +357,7 @@ extension RosterFlowService {
         var reasons = (try? JSONDecoder().decode([String].self, from: Data(run.reasons.utf8))) ?? []
         reasons.append("re-planned against today's roster as run \(newRunID) by \(actor) at \(Timestamp.iso(now))")
         try tx.decideProposedMerges(runID: run.id, status: "dropped")
-        try tx.updateSyncRun(id: run.id, decision: "superseded", reasons: json(reasons), finishedAt: now)
+        try tx.updateSyncRun(id: run.id, decision: .superseded, reasons: json(reasons), finishedAt: now)
     }
 
     /// The last applied run, when a bundle with `fingerprint` under `policy` cannot change what it left: it applied a
@@ -367,7 +370,7 @@ extension RosterFlowService {
     ) throws -> (runID: String, report: ValidationReport, counts: [String: EntityCounts])? {
         guard let basedOn else { return nil }
         return try read { tx in
-            guard let prior = try tx.syncRun(id: basedOn), ["applied", "approved"].contains(prior.decision),
+            guard let prior = try tx.syncRun(id: basedOn), [SyncDecision.applied, .approved].contains(prior.decision),
                   prior.bundleSHA256 == fingerprint,
                   let priorPolicy = prior.policy.flatMap({ try? JSONDecoder().decode(SyncPolicy.self, from: Data($0.utf8)) }),
                   priorPolicy == policy,
@@ -454,7 +457,7 @@ extension RosterFlowService {
     }
 
     static func requireHeld(_ run: SyncRunRecord, verb: String) throws {
-        guard run.decision == "held" else {
+        guard run.decision == .held else {
             throw RosterFlowError(.refused, "sync run \(run.id) is '\(run.decision)', not held; only a held run can be \(verb)")
         }
     }
@@ -527,12 +530,12 @@ extension RosterFlowService {
                         payload: ["report": Self.mergeReport(merges)], now: now)
                 }
             }
-            try tx.updateSyncRunDecision(id: runID, decision: withoutDeletes ? "approved-without-deletes" : "approved", finishedAt: now)
+            try tx.updateSyncRunDecision(id: runID, decision: withoutDeletes ? .approvedWithoutDeletes : .approved, finishedAt: now)
             if withoutDeletes { try Self.rememberParkedDeletes(tx: tx, run: run, changes: changes, actor: actor, now: now) }
-            try Self.auditSyncDecision(tx, run: run, approved: true, decision: withoutDeletes ? "approved-without-deletes" : "approved", merge: merges.isEmpty ? nil : merge, actor: actor, now: now)
-            if try tx.instance(id: run.integrationID)?.state == "on_hold" {
+            try Self.auditSyncDecision(tx, run: run, approved: true, decision: withoutDeletes ? .approvedWithoutDeletes : .approved, merge: merges.isEmpty ? nil : merge, actor: actor, now: now)
+            if try tx.instance(id: run.integrationID)?.state == DomainVocabulary.Integration.State.onHold {
                 steps.append(try runtime.apply(
-                    tx, instanceID: run.integrationID, event: "resume", sender: Sender(actor: actor, role: .vendorAdmin),
+                    tx, instanceID: run.integrationID, event: DomainVocabulary.Integration.Event.resume, sender: Sender(actor: actor, role: .vendorAdmin),
                     reason: "sync \(runID) approved" + (withoutDeletes ? " without its deletes" : ""), now: now))
             }
             // The last moment a signal can still undo the approval: after this the transaction commits.
@@ -549,15 +552,15 @@ extension RosterFlowService {
         let runtime = self.runtime
         let lifecycle = try await write { tx, now in
             guard let run = try tx.syncRun(id: runID) else { throw RosterFlowError(.notFound, "there is no sync run \(runID)") }
-            guard run.decision == "held" else {
+            guard run.decision == .held else {
                 throw RosterFlowError(.refused, "sync run \(runID) is '\(run.decision)', not held; only a held run can be rejected")
             }
             try tx.decideProposedMerges(runID: runID, status: "dropped")
-            try tx.updateSyncRunDecision(id: runID, decision: "dropped", finishedAt: now)
-            try Self.auditSyncDecision(tx, run: run, approved: false, decision: "dropped", merge: nil, actor: actor, now: now)
-            guard try tx.instance(id: run.integrationID)?.state == "on_hold" else { return [AppliedStep]() }
+            try tx.updateSyncRunDecision(id: runID, decision: .dropped, finishedAt: now)
+            try Self.auditSyncDecision(tx, run: run, approved: false, decision: .dropped, merge: nil, actor: actor, now: now)
+            guard try tx.instance(id: run.integrationID)?.state == DomainVocabulary.Integration.State.onHold else { return [AppliedStep]() }
             return [try runtime.apply(
-                tx, instanceID: run.integrationID, event: "resume", sender: Sender(actor: actor, role: .vendorAdmin),
+                tx, instanceID: run.integrationID, event: DomainVocabulary.Integration.Event.resume, sender: Sender(actor: actor, role: .vendorAdmin),
                 reason: "sync \(runID) rejected; nothing was applied", now: now)]
         }
         var view = try syncRun(id: runID)
@@ -705,7 +708,7 @@ extension RosterFlowService {
             let id = Identifier.make(prefix: "crs")
             let title = change.record.title ?? change.record.sourcedID
             steps.append(try runtime.start(
-                tx, workflow: "course-mapping", id: id, subjectTitle: "\(title) (\(integration.district))",
+                tx, workflow: DomainVocabulary.CourseMapping.workflow, id: id, subjectTitle: "\(title) (\(integration.district))",
                 sender: .system, reason: "course shell created by sync \(runID)",
                 payload: afterStartup ? ["after_startup": "true"] : [:], now: now
             ) { tx in
@@ -716,24 +719,11 @@ extension RosterFlowService {
         return steps
     }
 
-    static func rosterEntity(_ entity: OneRosterEntity) -> RosterEntity? {
-        switch entity {
-        case .org: .orgs
-        case .academicSession: .academicSessions
-        case .course: .courses
-        case .rosterClass: .classes
-        case .user: .users
-        case .enrollment: .enrollments
-        case .demographics: .demographics
-        default: nil
-        }
-    }
-
     static func view(_ run: SyncRunRecord, withReport: Bool) -> SyncRunView {
         let decoder = JSONDecoder()
         let report = try? decoder.decode(ValidationReport.self, from: Data(run.report.utf8))
         return SyncRunView(
-            id: run.id, integrationID: run.integrationID, bundle: run.bundle, decision: run.decision,
+            id: run.id, integrationID: run.integrationID, bundle: run.bundle, decision: run.decision.rawValue,
             reasons: (try? decoder.decode([String].self, from: Data(run.reasons.utf8))) ?? [],
             counts: (try? decoder.decode([String: EntityCounts].self, from: Data(run.counts.utf8))) ?? [:],
             errorCount: report?.errorCount ?? 0, warningCount: report?.warningCount ?? 0,

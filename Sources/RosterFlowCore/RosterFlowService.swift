@@ -54,7 +54,7 @@ public final class RosterFlowService: Sendable {
             var current: [String: WorkflowDefinition] = [:]
             for entry in stored {
                 let catalog = try WorkflowCatalog.parse(
-                    [(file: "\(entry.name)@\(entry.version) (stored)", text: entry.source)], validator: DomainRules.validator)
+                    [(file: "\(entry.name)@\(entry.version) (stored)", text: entry.source)], validator: DomainRules.storedValidator)
                 for definition in catalog.definitions.values {
                     all.append(definition)
                     if (current[definition.name]?.version ?? 0) < definition.version { current[definition.name] = definition }
@@ -146,7 +146,7 @@ public final class RosterFlowService: Sendable {
         let id = try await write { tx, now in
             let id = Identifier.make(prefix: "int")
             _ = try runtime.start(
-                tx, workflow: "integration", id: id, subjectTitle: district, sender: sender,
+                tx, workflow: DomainVocabulary.Integration.workflow, id: id, subjectTitle: district, sender: sender,
                 reason: "district enabled the app in ClassLink (\(permission))", payload: [:], now: now
             ) { tx in
                 try tx.insertIntegration(IntegrationRecord(

@@ -56,17 +56,27 @@ extension SyncPolicy {
 public enum RosterEntity: String, Sendable, Codable, CaseIterable {
     case orgs, academicSessions, courses, classes, users, enrollments, demographics
 
-    var file: OneRosterFile {
+    /// The OneRoster entity held as this one: the one mapping between the two enums (the file follows from it).
+    public var oneRoster: OneRosterEntity {
         switch self {
-        case .orgs: .orgs
-        case .academicSessions: .academicSessions
-        case .courses: .courses
-        case .classes: .classes
-        case .users: .users
-        case .enrollments: .enrollments
+        case .orgs: .org
+        case .academicSessions: .academicSession
+        case .courses: .course
+        case .classes: .rosterClass
+        case .users: .user
+        case .enrollments: .enrollment
         case .demographics: .demographics
         }
     }
+
+    /// The entity a OneRoster entity is held as; nil for those RosterFlow does not hold (roles, user profiles).
+    public init?(_ entity: OneRosterEntity) {
+        guard let held = Self.allCases.first(where: { $0.oneRoster == entity }) else { return nil }
+        self = held
+    }
+
+    /// The CSV file the entity is read from.
+    var file: OneRosterFile { oneRoster.file }
 
     /// Entities whose mass deletion trips the delete-share safeguard.
     static let guardedForDeletes: [RosterEntity] = [.users, .classes, .enrollments]

@@ -21,8 +21,7 @@ public struct DeliveryRecord: Sendable, Codable, Equatable {
     /// `<outbox id>/email` or `<outbox id>/webhook/<subscriber>`.
     public var id: String
     public var outboxID: String
-    /// `email` or `webhook`.
-    public var channel: String
+    public var channel: OutboxChannel
     /// The recipient role (e-mail; resolved to addresses at each attempt) or the webhook subscriber's name.
     public var destination: String
     public var status: Status
@@ -38,7 +37,7 @@ public struct DeliveryRecord: Sendable, Codable, Equatable {
 
     /// A delivery with every field given; by default a new one: pending, not attempted and not claimed.
     public init(
-        id: String, outboxID: String, channel: String, destination: String, status: Status = .pending, attempts: Int = 0,
+        id: String, outboxID: String, channel: OutboxChannel, destination: String, status: Status = .pending, attempts: Int = 0,
         nextAttemptAt: Double, claimedBy: String? = nil, leaseUntil: Double? = nil, lastError: String? = nil,
         lastAttemptAt: Double? = nil, deliveredAt: Double? = nil, createdAt: Double
     ) {
@@ -74,7 +73,7 @@ extension StoreTransaction {
     /// - Returns: the number of messages fanned out.
     @discardableResult
     public func fanOutOutbox(
-        limit: Int, now: Double, destinations: (OutboxRecord) -> [(channel: String, destination: String)]
+        limit: Int, now: Double, destinations: (OutboxRecord) -> [(channel: OutboxChannel, destination: String)]
     ) throws -> Int {
         try fanOutOutbox(limit: limit, now: now, claim: nil, destinations: destinations).fannedOut
     }
@@ -97,13 +96,13 @@ extension StoreTransaction {
     /// deliveries it creates that are due now: they are inserted already holding the lease, exactly as if
     /// ``claimDeliveries(worker:now:leaseSeconds:limit:)`` had claimed them in the same transaction.
     public func fanOutOutbox(
-        limit: Int, now: Double, claim: FanOutClaim?, destinations: (OutboxRecord) -> [(channel: String, destination: String)]
+        limit: Int, now: Double, claim: FanOutClaim?, destinations: (OutboxRecord) -> [(channel: OutboxChannel, destination: String)]
     ) throws -> (fannedOut: Int, claimed: [ClaimedDelivery]) {
         guard limit > 0 else { return (0, []) }
         var messages: [OutboxRecord] = []
         try db.fastEach("""
-            UPDATE outbox SET status = 'queued'
-            WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' ORDER BY created_at, rowid LIMIT ?)
+            UPDATE outbox SET status = \(OutboxStatus.queued.sql)
+            WHERE id IN (SELECT id FROM outbox WHERE status = \(OutboxStatus.pending.sql) ORDER BY created_at, rowid LIMIT ?)
             RETURNING \(Self.outboxColumns)
             """, [limit]) { row in messages.append(Self.outboxRecord(row)) }
         var claimed: [ClaimedDelivery] = []
@@ -111,14 +110,16 @@ extension StoreTransaction {
             let targets = destinations(message)
             let due = max(message.nextAttemptAt, 0)
             for target in targets {
-                let id = target.channel == "email" ? "\(message.id)/email" : "\(message.id)/\(target.channel)/\(target.destination)"
+                let id = target.channel == .email
+                    ? "\(message.id)/\(OutboxChannel.email.rawValue)"
+                    : "\(message.id)/\(target.channel.rawValue)/\(target.destination)"
                 if let claim, due <= now, claimed.count < claim.limit {
                     let lease = now + claim.leaseSeconds
                     let inserted = try db.fastExecute("""
                         INSERT OR IGNORE INTO outbox_deliveries (id, outbox_id, channel, destination, status, attempts,
                             next_attempt_at, claimed_by, lease_until, created_at)
-                        VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)
-                        """, [.text(id), .text(message.id), .text(target.channel), .text(target.destination), .double(due),
+                        VALUES (?, ?, ?, ?, \(DeliveryRecord.Status.pending.sql), 0, ?, ?, ?, ?)
+                        """, [.text(id), .text(message.id), .text(target.channel.rawValue), .text(target.destination), .double(due),
                               .text(claim.worker), .double(lease), .double(now)])
                     if inserted == 1 {
                         claimed.append(ClaimedDelivery(
@@ -131,13 +132,13 @@ extension StoreTransaction {
                     try db.fastExecute("""
                         INSERT OR IGNORE INTO outbox_deliveries (id, outbox_id, channel, destination, status, attempts,
                             next_attempt_at, created_at)
-                        VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)
-                        """, [.text(id), .text(message.id), .text(target.channel), .text(target.destination),
+                        VALUES (?, ?, ?, ?, \(DeliveryRecord.Status.pending.sql), 0, ?, ?)
+                        """, [.text(id), .text(message.id), .text(target.channel.rawValue), .text(target.destination),
                               .double(due), .double(now)])
                 }
             }
             if targets.isEmpty {
-                try db.fastExecute("UPDATE outbox SET status = 'skipped', last_error = ? WHERE id = ?",
+                try db.fastExecute("UPDATE outbox SET status = \(OutboxStatus.skipped.sql), last_error = ? WHERE id = ?",
                                    [.text("no channel delivers this message"), .text(message.id)])
             }
         }
@@ -154,7 +155,7 @@ extension StoreTransaction {
             UPDATE outbox_deliveries SET claimed_by = ?, lease_until = ?
             WHERE id IN (
                 SELECT id FROM outbox_deliveries
-                WHERE status = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+                WHERE status = \(DeliveryRecord.Status.pending.sql) AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
                 ORDER BY next_attempt_at, id LIMIT ?)
             RETURNING id
             """, [worker, now + leaseSeconds, now, now, limit]) { row in ids.append(row.string(0)) }
@@ -239,7 +240,7 @@ extension StoreTransaction {
                 UPDATE outbox_deliveries
                 SET status = ?, attempts = attempts + 1, last_error = ?, last_attempt_at = ?,
                     next_attempt_at = COALESCE(?, next_attempt_at), delivered_at = ?, claimed_by = NULL, lease_until = NULL
-                WHERE id IN (SELECT value FROM json_each(?)) AND claimed_by = ? AND status = 'pending'
+                WHERE id IN (SELECT value FROM json_each(?)) AND claimed_by = ? AND status = \(DeliveryRecord.Status.pending.sql)
                 RETURNING id
                 """, [key.status.rawValue, key.error, now, key.nextAttemptAt, key.status == .sent ? now : nil,
                       JSONText.array(groups[key]!), worker]) { row in recorded.insert(row.string(0)) }
@@ -265,7 +266,7 @@ extension StoreTransaction {
             UPDATE outbox_deliveries
             SET status = ?, attempts = attempts + 1, last_error = ?, last_attempt_at = ?,
                 next_attempt_at = COALESCE(?, next_attempt_at), delivered_at = ?, claimed_by = NULL, lease_until = NULL
-            WHERE id = ? AND claimed_by = ? AND status = 'pending'
+            WHERE id = ? AND claimed_by = ? AND status = \(DeliveryRecord.Status.pending.sql)
             """, [.text(status.rawValue), FastValue(error), .double(now), FastValue(nextAttemptAt),
                   status == .sent ? .double(now) : .null, .text(id), .text(worker)]) == 1
     }
@@ -285,7 +286,8 @@ extension StoreTransaction {
     /// Gives back every delivery `worker` holds, unsent, so another dispatcher may take it at once (graceful stop).
     public func releaseClaims(worker: String) throws {
         try db.execute(
-            sql: "UPDATE outbox_deliveries SET claimed_by = NULL, lease_until = NULL WHERE claimed_by = ? AND status = 'pending'",
+            sql: "UPDATE outbox_deliveries SET claimed_by = NULL, lease_until = NULL WHERE claimed_by = ? AND status = "
+                + DeliveryRecord.Status.pending.sql,
             arguments: [worker])
     }
 
@@ -301,11 +303,11 @@ extension StoreTransaction {
         try db.fastExecute("""
             UPDATE outbox SET (status, attempts, last_error) = (
                 SELECT CASE
-                    WHEN SUM(d.status = 'pending') > 0 THEN 'queued'
-                    WHEN SUM(d.status = 'dead') > 0 THEN 'dead'
-                    WHEN SUM(d.status = 'failed') > 0 THEN 'failed'
-                    WHEN SUM(d.status = 'sent') > 0 THEN 'sent'
-                    ELSE 'skipped' END,
+                    WHEN SUM(d.status = \(DeliveryRecord.Status.pending.sql)) > 0 THEN \(OutboxStatus.queued.sql)
+                    WHEN SUM(d.status = \(DeliveryRecord.Status.dead.sql)) > 0 THEN \(OutboxStatus.dead.sql)
+                    WHEN SUM(d.status = \(DeliveryRecord.Status.failed.sql)) > 0 THEN \(OutboxStatus.failed.sql)
+                    WHEN SUM(d.status = \(DeliveryRecord.Status.sent.sql)) > 0 THEN \(OutboxStatus.sent.sql)
+                    ELSE \(OutboxStatus.skipped.sql) END,
                     COALESCE(SUM(d.attempts), 0),
                     (SELECT e.last_error FROM outbox_deliveries e
                      WHERE \(Self.deliveriesOfMessage("outbox.id", table: "e")) AND e.last_error IS NOT NULL
@@ -318,10 +320,10 @@ extension StoreTransaction {
     // MARK: Inspection and retry
 
     /// Outbox messages, newest first, optionally only those with `status`.
-    public func outboxMessages(status: String? = nil, limit: Int = 200) throws -> [OutboxRecord] {
+    public func outboxMessages(status: OutboxStatus? = nil, limit: Int = 200) throws -> [OutboxRecord] {
         let filter = status == nil ? "" : " WHERE status = ?"
         var arguments: StatementArguments = []
-        if let status { arguments += [status] }
+        if let status { arguments += [status.rawValue] }
         arguments += [limit]
         return try all("SELECT \(Self.outboxColumns) FROM outbox\(filter) ORDER BY created_at DESC, rowid DESC LIMIT ?",
                        arguments, Self.outboxRecord)
@@ -357,9 +359,9 @@ extension StoreTransaction {
     @discardableResult
     public func retryOutbox(id: String, deliveryID: String? = nil, now: Double) throws -> Int {
         var sql = """
-            UPDATE outbox_deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?1, claimed_by = NULL,
+            UPDATE outbox_deliveries SET status = \(DeliveryRecord.Status.pending.sql), attempts = 0, next_attempt_at = ?1, claimed_by = NULL,
                 lease_until = NULL
-            WHERE \(Self.deliveriesOfMessage("?2")) AND status IN ('failed', 'dead', 'skipped')
+            WHERE \(Self.deliveriesOfMessage("?2")) AND status IN (\(DeliveryRecord.Status.failed.sql), \(DeliveryRecord.Status.dead.sql), \(DeliveryRecord.Status.skipped.sql))
             """
         var arguments: StatementArguments = [now, id]
         if let deliveryID {
@@ -384,8 +386,8 @@ extension StoreTransaction {
         OutboxRecord(
             id: row.string(0), instanceID: row.string(1),
             transitionSeq: sqlite3_column_type(row.handle, 2 + row.offset) == SQLITE_NULL ? nil : Int64(row.int(2)),
-            channel: row.string(3), recipient: row.string(4), template: row.string(5), payload: row.string(6),
-            status: row.string(7), attempts: row.int(8), nextAttemptAt: row.double(9), createdAt: row.double(10),
+            channel: OutboxChannel(rawValue: row.string(3)) ?? .email, recipient: row.string(4), template: row.string(5),
+            payload: row.string(6), status: OutboxStatus(rawValue: row.string(7)) ?? .pending, attempts: row.int(8), nextAttemptAt: row.double(9), createdAt: row.double(10),
             lastError: row.optionalString(11))
     }
 
@@ -399,7 +401,8 @@ extension StoreTransaction {
 
     static func delivery(_ row: FastRow) -> DeliveryRecord {
         DeliveryRecord(
-            id: row.string(0), outboxID: row.string(1), channel: row.string(2), destination: row.string(3),
+            id: row.string(0), outboxID: row.string(1), channel: OutboxChannel(rawValue: row.string(2)) ?? .email,
+            destination: row.string(3),
             status: DeliveryRecord.Status(rawValue: row.string(4)) ?? .pending, attempts: row.int(5),
             nextAttemptAt: row.double(6), claimedBy: row.optionalString(7), leaseUntil: row.optionalDouble(8),
             lastError: row.optionalString(9), lastAttemptAt: row.optionalDouble(10), deliveredAt: row.optionalDouble(11),

@@ -63,14 +63,14 @@ public struct OutboxRecord: Sendable, Codable, Equatable {
     public var id: String
     public var instanceID: String
     public var transitionSeq: Int64?
-    /// `email` or `webhook`.
-    public var channel: String
+    /// How it is delivered (today always ``OutboxChannel/email``; webhooks are deliveries of it).
+    public var channel: OutboxChannel
     /// Who receives it, as named in the workflow (`vendor_admins`, `school_contact`, `dsp`) or resolved to an address.
     public var recipient: String
     public var template: String
     /// JSON object of the values the template may use.
     public var payload: String
-    public var status: String
+    public var status: OutboxStatus
     public var attempts: Int
     public var nextAttemptAt: Double
     public var createdAt: Double
@@ -78,8 +78,8 @@ public struct OutboxRecord: Sendable, Codable, Equatable {
 
     /// A message with every field given; by default a new one: `pending`, not attempted yet.
     public init(
-        id: String, instanceID: String, transitionSeq: Int64?, channel: String, recipient: String, template: String,
-        payload: String, status: String = "pending", attempts: Int = 0, nextAttemptAt: Double, createdAt: Double,
+        id: String, instanceID: String, transitionSeq: Int64?, channel: OutboxChannel, recipient: String, template: String,
+        payload: String, status: OutboxStatus = .pending, attempts: Int = 0, nextAttemptAt: Double, createdAt: Double,
         lastError: String? = nil
     ) {
         self.id = id

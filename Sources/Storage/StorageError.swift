@@ -6,8 +6,6 @@ public struct StorageError: CodedError {
     public enum Code: String, Sendable, Codable {
         /// Someone else changed the instance since the caller read it.
         case staleInstance = "stale-instance"
-        case notFound = "not-found"
-        case duplicate = "duplicate"
         /// A workflow file changed without a new version number.
         case definitionChanged = "definition-changed"
         case database = "database"
@@ -15,10 +13,12 @@ public struct StorageError: CodedError {
 
     public var code: Code
     public var message: String
+    public var site: ThrowSite
 
-    /// An error with a stable code and a message a person can act on.
-    public init(_ code: Code, _ message: String) {
+    /// An error with a stable code and a message a person can act on; the caller's file and line are its ``site``.
+    public init(_ code: Code, _ message: String, fileID: String = #fileID, fileLine: Int = #line) {
         self.code = code
         self.message = message
+        self.site = ThrowSite(fileID: fileID, line: fileLine)
     }
 }

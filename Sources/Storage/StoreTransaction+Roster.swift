@@ -74,8 +74,7 @@ public struct SyncRunRecord: Sendable, Equatable, Codable {
     public var bundle: String
     public var startedAt: Double
     public var finishedAt: Double?
-    /// `applied`, `held`, `rejected`, `dry-run`, `approved`, `approved-without-deletes`, `dropped`, `unchanged`.
-    public var decision: String
+    public var decision: SyncDecision
     /// Plain-words reasons for the decision (JSON array).
     public var reasons: String
     /// Adds/updates/deletes per entity (JSON).
@@ -92,7 +91,7 @@ public struct SyncRunRecord: Sendable, Equatable, Codable {
     public var baseRosterVersion: Int?
 
     /// A run with every field given; `reasons`, `counts`, `report` and `policy` are JSON text.
-    public init(id: String, integrationID: String, bundle: String, startedAt: Double, finishedAt: Double?, decision: String,
+    public init(id: String, integrationID: String, bundle: String, startedAt: Double, finishedAt: Double?, decision: SyncDecision,
                 reasons: String, counts: String, report: String, basedOnRun: String?, bundleSHA256: String? = nil,
                 policy: String? = nil, baseRosterVersion: Int? = nil) {
         self.baseRosterVersion = baseRosterVersion
@@ -313,20 +312,20 @@ extension StoreTransaction {
             INSERT INTO sync_runs (id, integration_id, bundle, started_at, finished_at, decision, reasons, counts, report,
                                    based_on_run, bundle_sha256, policy, base_roster_version)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [run.id, run.integrationID, run.bundle, run.startedAt, run.finishedAt, run.decision, run.reasons,
+            """, arguments: [run.id, run.integrationID, run.bundle, run.startedAt, run.finishedAt, run.decision.rawValue, run.reasons,
                              run.counts, run.report, run.basedOnRun, run.bundleSHA256, run.policy, run.baseRosterVersion])
     }
 
     /// Records a run's decision, its reasons (JSON array) and when it was decided; an unknown id changes nothing.
-    public func updateSyncRun(id: String, decision: String, reasons: String, finishedAt: Double) throws {
+    public func updateSyncRun(id: String, decision: SyncDecision, reasons: String, finishedAt: Double) throws {
         try db.execute(sql: "UPDATE sync_runs SET decision = ?, reasons = ?, finished_at = ? WHERE id = ?",
-                       arguments: [decision, reasons, finishedAt, id])
+                       arguments: [decision.rawValue, reasons, finishedAt, id])
     }
 
     /// Records a run's decision and when it was made (`finishedAt`); an unknown id changes nothing.
-    public func updateSyncRunDecision(id: String, decision: String, finishedAt: Double) throws {
+    public func updateSyncRunDecision(id: String, decision: SyncDecision, finishedAt: Double) throws {
         try db.execute(sql: "UPDATE sync_runs SET decision = ?, finished_at = ? WHERE id = ?",
-                       arguments: [decision, finishedAt, id])
+                       arguments: [decision.rawValue, finishedAt, id])
     }
 
     /// The sync run with that id, or nil when there is none.
@@ -344,7 +343,7 @@ extension StoreTransaction {
     /// The last run whose changes were applied to the integration's roster.
     public func lastAppliedRun(integrationID: String) throws -> String? {
         try String.fetchOne(db, sql: """
-            SELECT id FROM sync_runs WHERE integration_id = ? AND decision IN ('applied', 'approved', 'approved-without-deletes')
+            SELECT id FROM sync_runs WHERE integration_id = ? AND decision IN \(SyncDecision.sqlList(SyncDecision.appliedChanges))
             ORDER BY finished_at DESC, rowid DESC LIMIT 1
             """, arguments: [integrationID])
     }
@@ -352,7 +351,7 @@ extension StoreTransaction {
     private static func syncRun(_ row: Row) -> SyncRunRecord {
         SyncRunRecord(
             id: row["id"], integrationID: row["integration_id"], bundle: row["bundle"], startedAt: row["started_at"],
-            finishedAt: row["finished_at"], decision: row["decision"], reasons: row["reasons"], counts: row["counts"],
+            finishedAt: row["finished_at"], decision: SyncDecision(stored: row["decision"]), reasons: row["reasons"], counts: row["counts"],
             report: row["report"], basedOnRun: row["based_on_run"], bundleSHA256: row["bundle_sha256"], policy: row["policy"],
             baseRosterVersion: row["base_roster_version"])
     }

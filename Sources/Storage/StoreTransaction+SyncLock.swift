@@ -81,13 +81,13 @@ extension StoreTransaction {
         try String.fetchAll(db, sql: """
             SELECT id FROM sync_runs
             WHERE integration_id = ? AND rowid > (SELECT rowid FROM sync_runs WHERE id = ?)
-                AND decision IN ('applied', 'unchanged', 'approved', 'approved-without-deletes')
+                AND decision IN \(SyncDecision.sqlList([.applied, .unchanged, .approved, .approvedWithoutDeletes]))
             ORDER BY rowid
             """, arguments: [integrationID, runID])
     }
 
     /// The integration's held runs (waiting for approve or reject), oldest first.
     public func heldSyncRuns(integrationID: String) throws -> [SyncRunRecord] {
-        try syncRuns(integrationID: integrationID).filter { $0.decision == "held" }.reversed()
+        try syncRuns(integrationID: integrationID).filter { $0.decision == .held }.reversed()
     }
 }

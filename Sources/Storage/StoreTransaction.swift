@@ -213,8 +213,8 @@ public struct StoreTransaction {
                                 attempts, next_attempt_at, created_at, last_error)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
-            [.text(message.id), .text(message.instanceID), FastValue(message.transitionSeq), .text(message.channel),
-             .text(message.recipient), .text(message.template), .text(message.payload), .text(message.status),
+            [.text(message.id), .text(message.instanceID), FastValue(message.transitionSeq), .text(message.channel.rawValue),
+             .text(message.recipient), .text(message.template), .text(message.payload), .text(message.status.rawValue),
              .int(message.attempts), .double(message.nextAttemptAt), .double(message.createdAt), FastValue(message.lastError)])
     }
 
@@ -223,8 +223,9 @@ public struct StoreTransaction {
         let sql = "SELECT * FROM outbox" + (instanceID == nil ? "" : " WHERE instance_id = ?") + " ORDER BY created_at, rowid"
         return try rows(sql, instanceID.map { [$0] } ?? []).map {
             OutboxRecord(
-                id: $0["id"], instanceID: $0["instance_id"], transitionSeq: $0["transition_seq"], channel: $0["channel"],
-                recipient: $0["recipient"], template: $0["template"], payload: $0["payload"], status: $0["status"],
+                id: $0["id"], instanceID: $0["instance_id"], transitionSeq: $0["transition_seq"],
+                channel: OutboxChannel(rawValue: $0["channel"]) ?? .email, recipient: $0["recipient"], template: $0["template"],
+                payload: $0["payload"], status: OutboxStatus(rawValue: $0["status"]) ?? .pending,
                 attempts: $0["attempts"], nextAttemptAt: $0["next_attempt_at"], createdAt: $0["created_at"],
                 lastError: $0["last_error"])
         }

@@ -84,6 +84,24 @@ public struct EventRefused: CodedError, Equatable {
     public var explanation: String?
     /// Events allowed here to other roles than the sender's, with those roles (for "ask the DSP" hints).
     public var othersMay: [AllowedTo] = []
+    /// Where the refusal was made.
+    public var site: ThrowSite
+
+    /// A refusal of `event` in `state` to `role`; the caller's file and line are its ``site``.
+    public init(
+        code: Code, event: String, state: String, role: Role, allowedEvents: [String], allowedRoles: [Role],
+        explanation: String?, othersMay: [AllowedTo] = [], fileID: String = #fileID, fileLine: Int = #line
+    ) {
+        self.code = code
+        self.event = event
+        self.state = state
+        self.role = role
+        self.allowedEvents = allowedEvents
+        self.allowedRoles = allowedRoles
+        self.explanation = explanation
+        self.othersMay = othersMay
+        self.site = ThrowSite(fileID: fileID, line: fileLine)
+    }
 
     /// An event and the roles that may send it.
     public struct AllowedTo: Sendable, Equatable {

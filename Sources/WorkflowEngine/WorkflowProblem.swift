@@ -1,3 +1,5 @@
+import CodedErrors
+
 /// One problem found while loading or validating a workflow definition.
 ///
 /// Codes are stable (scripts may match on them); messages name the file, line and state so a person can fix it.
@@ -23,6 +25,10 @@ public struct WorkflowProblem: Error, Sendable, Hashable, Codable, CustomStringC
         case finalStateHasEvents = "final-state-has-events"
         case unreachableCandidate = "unreachable-candidate"
         case duplicateWorkflow = "duplicate-workflow"
+        /// A state the code relies on (e.g. `on_hold`) is not defined.
+        case missingRequiredState = "missing-required-state"
+        /// An event the code sends (e.g. `hold`) is not accepted in any state.
+        case missingRequiredEvent = "missing-required-event"
     }
 
     public var code: Code
@@ -47,15 +53,26 @@ public struct WorkflowProblem: Error, Sendable, Hashable, Codable, CustomStringC
 }
 
 /// All the problems found in one or more workflow files.
-public struct WorkflowValidationError: Error, Sendable, CustomStringConvertible {
-    public var problems: [WorkflowProblem]
-
-    /// An error listing every problem found.
-    public init(problems: [WorkflowProblem]) {
-        self.problems = problems
+public struct WorkflowValidationError: CodedError {
+    /// The one code: each problem has its own (``WorkflowProblem/Code``).
+    public enum Code: String, Sendable, Codable {
+        /// One or more definitions have problems; ``WorkflowValidationError/problems`` lists them.
+        case invalidDefinitions = "invalid-workflow"
     }
 
-    public var description: String {
+    public var problems: [WorkflowProblem]
+    public var site: ThrowSite
+
+    /// An error listing every problem found; the caller's file and line are its ``site``.
+    public init(problems: [WorkflowProblem], fileID: String = #fileID, fileLine: Int = #line) {
+        self.problems = problems
+        self.site = ThrowSite(fileID: fileID, line: fileLine)
+    }
+
+    public var code: Code { .invalidDefinitions }
+
+    /// How many problems, then each on its own line with its file, line and state.
+    public var message: String {
         "\(problems.count) problem\(problems.count == 1 ? "" : "s") in workflow definitions:\n"
             + problems.map { "  " + $0.description }.joined(separator: "\n")
     }

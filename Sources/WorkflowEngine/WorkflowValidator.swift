@@ -2,18 +2,39 @@
 ///
 /// Found at load time, with file, line and state: unknown target or initial state, unknown guard or effect
 /// (checked against the names the domain registers), unreachable states, non-final states with no way out,
-/// timers whose event the state does not accept from the system, final states that accept events, and
-/// candidates that can never be chosen because an earlier one has no guard.
+/// timers whose event the state does not accept from the system, final states that accept events, candidates that
+/// can never be chosen because an earlier one has no guard, and states or events the domain relies on that are missing.
 public struct WorkflowValidator: Sendable {
     /// Guard names implemented in Swift; nil skips the check (e.g. validating the format alone).
     public var knownGuards: Set<String>?
     /// Effect names implemented in Swift; nil skips the check.
     public var knownEffects: Set<String>?
+    /// State and event names the code relies on, by workflow name: a definition of that workflow lacking one is refused
+    /// (renaming `on_hold` would otherwise pass and break syncs). Empty skips the check.
+    public var requiredNames: [String: RequiredNames]
 
-    /// A validator that checks guard and effect names against the given sets; nil skips that check.
-    public init(knownGuards: Set<String>? = nil, knownEffects: Set<String>? = nil) {
+    /// The states and events of one workflow that code outside the YAML relies on, each with what relies on it.
+    public struct RequiredNames: Sendable {
+        /// State names, each with what relies on it (said in the refusal).
+        public var states: [(name: String, use: String)]
+        /// Event names (accepted in at least one state), each with what relies on it.
+        public var events: [(name: String, use: String)]
+
+        /// The names `states` and `events` a workflow must define.
+        public init(states: [(name: String, use: String)], events: [(name: String, use: String)]) {
+            self.states = states
+            self.events = events
+        }
+    }
+
+    /// A validator that checks guard and effect names against the given sets (nil skips that check), and the
+    /// definitions named in `requiredNames` for the states and events listed there.
+    public init(
+        knownGuards: Set<String>? = nil, knownEffects: Set<String>? = nil, requiredNames: [String: RequiredNames] = [:]
+    ) {
         self.knownGuards = knownGuards
         self.knownEffects = knownEffects
+        self.requiredNames = requiredNames
     }
 
     /// Every problem found in `definition`; empty when it has none. It does not throw, so the problems of many files
@@ -87,6 +108,27 @@ public struct WorkflowValidator: Sendable {
             }
         }
         problems += unreachable(definition)
+        problems += missingRequired(definition)
+        return problems
+    }
+
+    /// A problem for each state or event of ``requiredNames`` the definition lacks.
+    private func missingRequired(_ definition: WorkflowDefinition) -> [WorkflowProblem] {
+        guard let required = requiredNames[definition.name] else { return [] }
+        var problems: [WorkflowProblem] = []
+        for (name, use) in required.states where definition.states[name] == nil {
+            problems.append(WorkflowProblem(
+                .missingRequiredState, at: definition.location,
+                "workflow '\(definition.name)' has no state '\(name)', which RosterFlow relies on (\(use))"
+                    + "\(suggestion(name, in: definition.stateOrder)); keep that name"))
+        }
+        let events = Set(definition.states.values.flatMap(\.eventOrder))
+        for (name, use) in required.events where !events.contains(name) {
+            problems.append(WorkflowProblem(
+                .missingRequiredEvent, at: definition.location,
+                "workflow '\(definition.name)' has no event '\(name)', which RosterFlow relies on (\(use))"
+                    + "\(suggestion(name, in: events.sorted())); keep that name"))
+        }
         return problems
     }
 

@@ -229,7 +229,7 @@ extension RosterFlowCommand {
                 for index in 0..<messages {
                     let payload = #"{"contact_email":"it@d\#(index).example","district":"District \#(index)","integration_id":"int_\#(index)","tenant_id":"t\#(index)"}"#
                     try tx.insertOutbox(OutboxRecord(
-                        id: String(format: "msg_bench%07d", index), instanceID: "int_\(index)", transitionSeq: nil, channel: "email",
+                        id: String(format: "msg_bench%07d", index), instanceID: "int_\(index)", transitionSeq: nil, channel: .email,
                         recipient: "vendor_admins", template: "integration-requested", payload: payload, nextAttemptAt: now,
                         createdAt: now))
                 }

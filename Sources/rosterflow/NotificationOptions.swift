@@ -40,10 +40,9 @@ extension NotificationError {
     /// The same error as the CLI reports every other: a stable code and its exit code.
     var asRosterFlowError: RosterFlowError {
         let code: RosterFlowError.Code = switch code {
-        case .notFound: .notFound
         case .configuration, .template: .invalidInput
-        case .transport, .storage: .storage
+        case .transport: .storage
         }
-        return RosterFlowError(code, message, cause: codeName)
+        return RosterFlowError(code, message, cause: codeName, site: site)
     }
 }

@@ -27,7 +27,7 @@ extension RosterFlowCommand {
                 instanceID = record.instanceID
                 template = record.template
                 recipient = record.recipient
-                status = record.status
+                status = record.status.rawValue
                 attempts = record.attempts
                 createdAt = Date(timeIntervalSince1970: record.createdAt).ISO8601Format()
                 lastError = record.lastError
@@ -37,7 +37,7 @@ extension RosterFlowCommand {
             }
         }
 
-        static let statuses = ["pending", "queued", "sent", "failed", "dead", "skipped"]
+        static let statuses = OutboxStatus.allCases.map(\.rawValue)
 
         struct List: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Outbox messages, newest first.")
@@ -48,12 +48,15 @@ extension RosterFlowCommand {
 
             func run() async throws {
                 try await Output.run(json: options.json) {
-                    if let status, !Outbox.statuses.contains(status) {
-                        throw RosterFlowError(.invalidInput, "'\(status)' is not an outbox status; use one of \(Outbox.statuses.joined(separator: ", "))")
+                    let typed = try status.map { status in
+                        guard let typed = OutboxStatus(rawValue: status) else {
+                            throw RosterFlowError(.invalidInput, "'\(status)' is not an outbox status; use one of \(Outbox.statuses.joined(separator: ", "))")
+                        }
+                        return typed
                     }
                     let store = try options.open().store
                     let views = try store.read { tx in
-                        try tx.outboxMessages(status: status, limit: limit).map { MessageView($0) }
+                        try tx.outboxMessages(status: typed, limit: limit).map { MessageView($0) }
                     }
                     try Output.emit(views, json: options.json) { list in
                         list.isEmpty ? "no outbox messages" + (status.map { " with status '\($0)'" } ?? "") : list.map {

@@ -89,7 +89,7 @@ extension Role: ExpressibleByArgument {
     public static var allValueStrings: [String] { allCases.map(\.rawValue) }
 }
 
-/// Prints output as text or JSON, and errors as one line on stderr with the error's exit code.
+/// Prints output as text or JSON, and errors as one line on stderr with the exit code of the error's code.
 enum Output {
     static func json<T: Encodable>(_ value: T) throws {
         let encoder = JSONEncoder()
@@ -114,6 +114,8 @@ enum Output {
         /// The module's own, more specific code (e.g. `template`, `stale-instance`), when it differs.
         let cause: String?
         let allowedEvents: [String]
+        /// Where the error was made (`Module/File.swift:line`), for a bug report; absent for argument errors.
+        var at: String? = nil
     }
 
     /// Whether a command line asks for JSON output (`--json` before any `--` that ends the options).
@@ -143,9 +145,9 @@ enum Output {
                 let cause = failure.cause ?? (error as? any CodedError)?.codeName
                 try? self.json(Problem(
                     error: failure.message, code: failure.code.rawValue, cause: cause == failure.code.rawValue ? nil : cause,
-                    allowedEvents: failure.allowedEvents))
+                    allowedEvents: failure.allowedEvents, at: failure.site.description))
             }
-            throw ExitCode(failure.exitCode)
+            throw ExitCode(failure.code.exitCode)
         }
     }
 }

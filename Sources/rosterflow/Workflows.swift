@@ -38,7 +38,7 @@ extension RosterFlowCommand {
                     }
                     FileHandle.standardError.write(Data(
                         "error: \(error.problems.count) problem\(error.problems.count == 1 ? "" : "s") in workflow definitions\n".utf8))
-                    throw ExitCode(78)
+                    throw ExitCode(RosterFlowError.Code.workflowDefinition.exitCode)
                 }
             }
         }

@@ -103,7 +103,7 @@ extension CLITests {
         // The roster is exactly the first export's, and the refused sync left no run.
         let after = try snapshot(id)
         XCTAssertEqual(after.records, try bundleRecords(big))
-        XCTAssertEqual(after.runs.map(\.decision), ["applied"])
+        XCTAssertEqual(after.runs.map(\.decision), [.applied])
         XCTAssertNil(after.lock, "the lock is released when the sync ends")
 
         // The same bundle twice at once: one runs, the other is refused; no duplicate history.
@@ -266,7 +266,7 @@ extension CLITests {
         try FileManager.default.removeItem(atPath: source)
         try rosterflow("sync", "run", "--integration", id, expect: 65)
         let told = try snapshot(id)
-        XCTAssertEqual(told.runs.first?.decision, "rejected")
+        XCTAssertEqual(told.runs.first?.decision, .rejected)
         XCTAssertEqual(told.outbox.filter { $0 == "sync-failed" }.count, before.outbox.filter { $0 == "sync-failed" }.count + 1)
     }
 }

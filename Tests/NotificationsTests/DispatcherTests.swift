@@ -10,7 +10,7 @@ final class DispatcherTests: XCTestCase {
         let service = try await Fixture.service(folder: folder)
         let id = try await Fixture.requestObrien(service)
         let messages = try service.store.read { try $0.outbox(instanceID: id) }
-        XCTAssertEqual(messages.map(\.status), ["pending"])
+        XCTAssertEqual(messages.map(\.status), [.pending])
         XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/spool"))
 
         let dispatcher = try Fixture.dispatcher(service, config: Fixture.config(), folder: folder)
@@ -23,7 +23,7 @@ final class DispatcherTests: XCTestCase {
         XCTAssertTrue(eml.contains("To: ana@vendor.test, bo@vendor.test"))
         XCTAssertTrue(eml.contains("Content-Type: multipart/alternative"))
         let stored = try service.store.read { try $0.outboxMessage(id: messages[0].id) }
-        XCTAssertEqual(stored?.status, "sent")
+        XCTAssertEqual(stored?.status, .sent)
         // A second pass finds nothing.
         XCTAssertEqual(try dispatcher.runOnce().claimed, 0)
     }
@@ -36,14 +36,14 @@ final class DispatcherTests: XCTestCase {
         config.recipients = [:]
         _ = try Fixture.dispatcher(service, config: config, folder: folder).drain()
         let message = try XCTUnwrap(try service.store.read { try $0.outboxMessages() }.first)
-        XCTAssertEqual(message.status, "skipped")
+        XCTAssertEqual(message.status, .skipped)
         XCTAssertTrue(message.lastError?.contains("ROSTERFLOW_VENDOR_ADMINS") == true)
 
         XCTAssertEqual(try service.store.writeNow { try $0.retryOutbox(id: message.id, now: Date().timeIntervalSince1970) }, 1)
         let mail = RecordingMail()
         _ = try Fixture.dispatcher(service, config: Fixture.config(), folder: folder, mail: { mail }).drain()
         XCTAssertEqual(mail.messageIDs, ["\(message.id)@rosterflow.test"])
-        XCTAssertEqual(try service.store.read { try $0.outboxMessage(id: message.id) }?.status, "sent")
+        XCTAssertEqual(try service.store.read { try $0.outboxMessage(id: message.id) }?.status, .sent)
     }
 
     func testTwoDispatchersOnOneDatabaseNeverSendTheSameMessageTwice() async throws {
@@ -95,7 +95,7 @@ final class DispatcherTests: XCTestCase {
         XCTAssertEqual(mail.messageIDs.count, 60)
         XCTAssertEqual(Set(mail.messageIDs).count, 60, "a message was sent twice")
         XCTAssertEqual(try service.store.read { try $0.deliveries(status: .sent) }.count, 60)
-        XCTAssertEqual(try service.store.read { try $0.outboxMessages(status: "sent") }.count, 60)
+        XCTAssertEqual(try service.store.read { try $0.outboxMessages(status: .sent) }.count, 60)
         XCTAssertTrue(try service.store.read { try $0.deliveries(status: nil) }.allSatisfy { $0.claimedBy == nil && $0.attempts == 1 })
     }
 
@@ -106,7 +106,7 @@ final class DispatcherTests: XCTestCase {
         let now = Date().timeIntervalSince1970
         // Worker "crashed" claims the delivery and never records an outcome.
         _ = try service.store.writeNow { tx in
-            try tx.fanOutOutbox(limit: 10, now: now) { [(channel: "email", destination: $0.recipient)] }
+            try tx.fanOutOutbox(limit: 10, now: now) { [(channel: .email, destination: $0.recipient)] }
         }
         let claimed = try service.store.writeNow { try $0.claimDeliveries(worker: "crashed", now: now, leaseSeconds: 60, limit: 10) }
         XCTAssertEqual(claimed.count, 1)

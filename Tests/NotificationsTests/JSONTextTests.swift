@@ -22,7 +22,7 @@ final class JSONTextTests: XCTestCase {
 
     func testWebhookBodyIsTheJSONThatFoundationWouldWrite() throws {
         let message = OutboxRecord(
-            id: "msg_1", instanceID: "int_1", transitionSeq: nil, channel: "email", recipient: "school_contact",
+            id: "msg_1", instanceID: "int_1", transitionSeq: nil, channel: .email, recipient: "school_contact",
             template: "integration-requested", payload: "{}", nextAttemptAt: 0, createdAt: 1_764_000_000)
         let values = ["district": "O'Brien \"&\" <Sons>\n/ISD", "z": "ü", "a": "\u{1}"]
         let body = OutboxDispatcher.webhookBody(message, values: values)

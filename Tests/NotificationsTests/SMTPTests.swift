@@ -78,7 +78,7 @@ final class SMTPTests: XCTestCase {
         let report = try Fixture.dispatcher(service, config: config(port: server.port), folder: folder).runOnce()
         XCTAssertEqual(report.failed, 1)
         let message = try XCTUnwrap(try service.store.read { try $0.outboxMessages() }.first)
-        XCTAssertEqual(message.status, "failed")
+        XCTAssertEqual(message.status, .failed)
         XCTAssertTrue(message.lastError?.contains("550 5.7.1 Recipient refused by policy") == true, message.lastError ?? "")
     }
 

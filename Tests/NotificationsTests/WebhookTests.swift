@@ -76,7 +76,7 @@ final class WebhookTests: XCTestCase {
         try pump(dispatcher) { try service.store.read { try $0.deliveries(status: .dead) }.count == 1 }
         let dead = try XCTUnwrap(try service.store.read { try $0.deliveries(status: .dead) }.first)
         XCTAssertEqual(dead.attempts, 4)
-        XCTAssertEqual(try service.store.read { try $0.outboxMessages() }.first?.status, "dead")
+        XCTAssertEqual(try service.store.read { try $0.outboxMessages() }.first?.status, .dead)
     }
 
     func testAReceiverThatHangsPastTheTimeoutIsRetried() async throws {

@@ -71,19 +71,19 @@ final class HostileInputTests: OneRosterTestCase {
         let url = try zip(fixtureFiles(replacing: ["users.csv": bigUsers(20 << 20)]))
         // A 4 MiB cap per entry: the declared 20 MiB is refused before extraction.
         XCTAssertThrowsError(try OneRosterBundleReader(options: options(InputLimits(maxZipEntryBytes: 4 << 20), temp: temp)).read(at: url)) { error in
-            guard case .zipTooLarge(_, let reason) = error as? OneRosterBundleError else { return XCTFail("\(error)") }
+            guard let refusal = error as? OneRosterBundleError, refusal.code == .zipTooLarge, let reason = refusal.reason else { return XCTFail("\(error)") }
             XCTAssertTrue(reason.contains("users.csv declares more than 4 MiB"), reason)
             XCTAssertTrue(reason.contains("ROSTERFLOW_MAX_ZIP_ENTRY_MB"), reason)
         }
         // Under the size caps but compressed far more than CSV exports are: the ratio cap refuses it.
         XCTAssertThrowsError(try OneRosterBundleReader(options: options(InputLimits(maxZipEntryBytes: 64 << 20), temp: temp)).read(at: url)) { error in
-            guard case .zipTooLarge(_, let reason) = error as? OneRosterBundleError else { return XCTFail("\(error)") }
+            guard let refusal = error as? OneRosterBundleError, refusal.code == .zipTooLarge, let reason = refusal.reason else { return XCTFail("\(error)") }
             XCTAssertTrue(reason.contains("more than 200 to one"), reason)
         }
         // The total cap counts every file.
         XCTAssertThrowsError(try OneRosterBundleReader(options: options(
             InputLimits(maxZipTotalBytes: 8 << 20, maxZipRatio: 100_000), temp: temp)).read(at: url)) { error in
-            guard case .zipTooLarge(_, let reason) = error as? OneRosterBundleError else { return XCTFail("\(error)") }
+            guard let refusal = error as? OneRosterBundleError, refusal.code == .zipTooLarge, let reason = refusal.reason else { return XCTFail("\(error)") }
             XCTAssertTrue(reason.contains("more than 8 MiB uncompressed in all"), reason)
         }
         XCTAssertEqual(extractionFolders(in: temp), [], "nothing left behind")
@@ -101,7 +101,7 @@ final class HostileInputTests: OneRosterTestCase {
         try patchDeclaredSize(url, entry: "users.csv", to: 1 << 20)
         let limits = InputLimits(maxZipEntryBytes: 3 << 20, maxZipTotalBytes: 3 << 20, maxZipRatio: 100_000)
         XCTAssertThrowsError(try OneRosterBundleReader(options: options(limits, temp: temp)).read(at: url)) { error in
-            guard case .zipTooLarge(_, let reason) = error as? OneRosterBundleError else { return XCTFail("\(error)") }
+            guard let refusal = error as? OneRosterBundleError, refusal.code == .zipTooLarge, let reason = refusal.reason else { return XCTFail("\(error)") }
             XCTAssertTrue(reason.contains("users.csv inflates to more than the 1048576 bytes the zip declares"), reason)
         }
         XCTAssertEqual(extractionFolders(in: temp), [], "the partial extraction is removed")
@@ -109,7 +109,7 @@ final class HostileInputTests: OneRosterTestCase {
         let url2 = try zip(fixtureFiles(replacing: ["users.csv": bigUsers(30 << 20)]))
         try patchDeclaredSize(url2, entry: "users.csv", to: 40 << 20)
         XCTAssertThrowsError(try OneRosterBundleReader(options: options(InputLimits(maxZipEntryBytes: 4 << 20, maxZipRatio: 100_000), temp: temp)).read(at: url2)) { error in
-            guard case .zipTooLarge(_, let reason) = error as? OneRosterBundleError else { return XCTFail("\(error)") }
+            guard let refusal = error as? OneRosterBundleError, refusal.code == .zipTooLarge, let reason = refusal.reason else { return XCTFail("\(error)") }
             XCTAssertTrue(reason.contains("declares more than 4 MiB"), reason)
         }
     }
@@ -118,7 +118,9 @@ final class HostileInputTests: OneRosterTestCase {
         let users2 = Data(Fixture.users11.replacingOccurrences(of: "Tina", with: "Mallory").utf8)
         let url = try zip(fixtureFiles() + [("users.csv", users2)])
         XCTAssertThrowsError(try OneRosterBundleReader().read(at: url)) { error in
-            guard case .badZip(_, let reason) = error as? OneRosterBundleError else { return XCTFail("\(error)") }
+            guard let refusal = error as? OneRosterBundleError, refusal.code == .badZip, let reason = refusal.reason else {
+                return XCTFail("\(error)")
+            }
             XCTAssertTrue(reason.contains("two entries named `users.csv`"), reason)
             XCTAssertTrue(reason.contains("Export the bundle again so every file appears once"), reason)
         }
@@ -273,11 +275,13 @@ final class HostileInputTests: OneRosterTestCase {
     }
 
     func assertUnreadable(_ error: Error, file name: String, mentions: String, line: UInt = #line) {
-        guard case let .unreadableFile(file, what, fix)? = error as? OneRosterBundleError else {
+        guard let refusal = error as? OneRosterBundleError, refusal.code == .unreadableFile,
+              let reason = refusal.reason, let fix = reason.range(of: " Fix: ").map({ String(reason[$0.upperBound...]) })
+        else {
             return XCTFail("\(error)", line: line)
         }
-        XCTAssertEqual(file, name, line: line)
-        XCTAssertTrue(what.contains(mentions), what, line: line)
+        XCTAssertEqual(refusal.path, name, line: line)
+        XCTAssertTrue(reason.contains(mentions), reason, line: line)
         XCTAssertTrue(fix.contains("UTF-8") || fix.contains("ROSTERFLOW_MAX_COLUMNS"), fix, line: line)
     }
 

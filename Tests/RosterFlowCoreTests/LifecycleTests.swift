@@ -62,7 +62,7 @@ final class LifecycleTests: XCTestCase {
             try await service.mapCourse(id: course.id, catalogTitle: "Algebra C", baseID: "B3", actor: "dsp")
         }
         XCTAssertTrue(error?.message.contains("would lose the student's work") ?? false, error?.message ?? "")
-        XCTAssertEqual(error?.exitCode, 3)
+        XCTAssertEqual(error?.code, .refused, "refused: the CLI exits 3 for it")
         let after = try service.course(id: course.id)
         XCTAssertEqual(after.baseID, "B2", "a refused re-map changes nothing")
         XCTAssertEqual(after.history.last?.to, "locked")

@@ -71,7 +71,7 @@ final class SQLiteStoreTests: XCTestCase {
                             try tx.appendTransition(instanceID: id, from: "a", to: "b", event: "go", actor: "t",
                                                     role: "system", at: 1, reason: nil, rowVersion: 2)
                             // Every tenth write fails after writing: its changes alone must be undone.
-                            if id.hasSuffix("0") { throw StorageError(.notFound, "refused \(id)") }
+                            if id.hasSuffix("0") { throw StorageError(.database, "refused \(id)") }
                         }
                         return (id, true)
                     } catch {

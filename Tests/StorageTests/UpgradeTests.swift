@@ -34,7 +34,7 @@ final class UpgradeTests: XCTestCase {
             XCTAssertEqual(try tx.rosterRecords(integrationID: integration.id).count, 40)
             XCTAssertEqual(try tx.rosterHistory(sourcedID: "stu-0000001", entities: ["users"]).map(\.operation), ["add"])
             let run = try XCTUnwrap(try tx.syncRuns(integrationID: integration.id).first)
-            XCTAssertEqual(run.decision, "applied")
+            XCTAssertEqual(run.decision, .applied)
             XCTAssertNil(run.bundleSHA256, "runs from before fingerprints have none")
         }
         // And it takes new writes: a retried message gets a fresh delivery budget.
