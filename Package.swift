@@ -74,11 +74,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The composition root: the service, the outbox dispatcher and the background services, built from
+        // configuration; every front end (the CLI's worker, the server) runs RosterFlow through it.
+        .target(
+            name: "RosterFlowApp",
+            dependencies: [
+                "RosterFlowCore", "Notifications",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The operator's command-line tool.
         .executableTarget(
             name: "rosterflow",
             dependencies: [
-                "CodedErrors", "RosterFlowCore", "Notifications", "OneRoster",
+                "CodedErrors", "RosterFlowCore", "RosterFlowApp", "Notifications", "OneRoster",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -88,6 +98,7 @@ let package = Package(
         // libFuzzer target over the CSV reader and the manifest parser (a replay tool when built without libFuzzer).
         .executableTarget(name: "rosterflow-fuzz", dependencies: ["OneRoster"]),
         .testTarget(name: "WorkflowEngineTests", dependencies: ["WorkflowEngine"]),
+        .testTarget(name: "RosterFlowAppTests", dependencies: ["RosterFlowApp", "RosterFlowCore", "Notifications"]),
         .testTarget(
             name: "StorageTests",
             dependencies: ["Storage", "WorkflowEngine", .product(name: "GRDB", package: "GRDB.swift")],

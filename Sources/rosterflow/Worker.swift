@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Notifications
+import RosterFlowApp
 import RosterFlowCore
 import ServiceLifecycle
 
@@ -36,52 +37,22 @@ extension RosterFlowCommand {
                 if let smtp = config.smtp, smtp.sendsCredentialsInClear {
                     logger.warning("allow_plaintext_auth is set: the SMTP username and password go to \(smtp.url) unencrypted; use smtps:// or STARTTLS unless the relay is on this machine")
                 }
-                let spool = config.spoolFolder ?? NotificationOptions.defaultSpool(database: options.db)
-                for problem in PrivateFiles.problems(database: options.db, spool: spool, config: notify.configPath) {
+                let configuration = AppConfiguration(
+                    databasePath: options.db, workflowsPath: options.workflowsPath, notifications: config,
+                    templatesPath: notify.templates, workerID: workerId, pollInterval: .milliseconds(Int(pollInterval * 1000)),
+                    timerInterval: .milliseconds(Int(timerInterval * 1000)), syncInterval: .milliseconds(Int(syncInterval * 1000)))
+                for problem in PrivateFiles.problems(database: options.db, spool: configuration.spoolFolder, config: notify.configPath) {
                     logger.warning("\(problem.path) (mode \(problem.mode)): \(problem.problem); fix: \(problem.fix)")
                 }
-                let service = try options.open()
-                let catalog = try notify.catalog(config)
-                try catalog.check(uses: service.notificationUses().map { (workflow: $0.workflow, template: $0.template) })
-                let id = workerId ?? "\(ProcessInfo.processInfo.hostName):\(getpid())"
-                let dispatcher = OutboxDispatcher(
-                    store: service.store, config: config, templates: catalog, workerID: id,
-                    spoolFolder: NotificationOptions.defaultSpool(database: options.db))
+                let app = try RosterFlowApp(configuration)
                 if once {
-                    _ = try await service.fireDueTimers()
-                    _ = try await service.runDueSyncs()
-                    let report = try dispatcher.drain()
+                    let report = try await app.runOnce()
                     try Output.emit(report, json: options.json) { r in
                         "sent \(r.sent), retrying \(r.retrying), failed \(r.failed), dead \(r.dead), skipped \(r.skipped)"
                     }
                     return
                 }
-                let timers = PeriodicService(
-                    name: "timers", interval: .milliseconds(Int(timerInterval * 1000)), logger: logger
-                ) {
-                    let fired = try await service.fireDueTimers()
-                    if !fired.isEmpty { logger.info("fired \(fired.count) due timer(s)") }
-                }
-                let syncs = PeriodicService(
-                    name: "nightly-syncs", interval: .milliseconds(Int(syncInterval * 1000)), logger: logger
-                ) {
-                    // On shutdown a nightly sync in progress rolls back (it stays due) instead of holding the worker.
-                    let outcomes = try await withGracefulShutdownHandler {
-                        try await service.runDueSyncs()
-                    } onGracefulShutdown: {
-                        service.cancellation.cancel(signal: SIGTERM)
-                    }
-                    for outcome in outcomes {
-                        let alert = outcome.alert.map { "; alert: \($0)" } ?? ""
-                        logger.info("nightly sync of \(outcome.integrationID): \(outcome.decision)\(alert); next \(outcome.nextSyncAt)")
-                    }
-                }
-                let dispatch = DispatcherService(
-                    dispatcher: dispatcher, pollInterval: .milliseconds(Int(pollInterval * 1000)), logger: logger)
-                let group = ServiceGroup(configuration: .init(
-                    services: [.init(service: dispatch), .init(service: timers), .init(service: syncs)],
-                    gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-                try await group.run()
+                try await app.run(logger: logger)
             }
         }
     }
