@@ -3,7 +3,7 @@ import Foundation
 import RosterFlowCore
 import WorkflowEngine
 
-extension RosterFlowCommand {
+extension RosterFlowBench {
     /// Streams lifecycle events into a database until stopped or done: for crash tests and demos of concurrency.
     struct Load: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
