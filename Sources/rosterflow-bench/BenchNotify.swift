@@ -236,7 +236,7 @@ extension RosterFlowBench {
             }
             let dispatcher = OutboxDispatcher(
                 store: store, config: config, templates: catalog, workerID: "bench", spoolFolder: folder + "/spool",
-                webhookTransport: transport, environment: [:])
+                webhookTransport: transport)
             let started = Date()
             let cpu = CPUUse.sample(peer: peer)
             let report = try dispatcher.drain(limit: batch, maxPasses: Int.max)
