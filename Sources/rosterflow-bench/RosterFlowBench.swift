@@ -21,6 +21,11 @@ struct RosterFlowBench: AsyncParsableCommand {
     static func main() async {
         do {
             try RosterFlowLogging.bootstrap()
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            exit(withError: ExitCode(64))
+        }
+        do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
