@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "rosterflow", targets: ["rosterflow"]),
+        .executable(name: "rosterflow-bench", targets: ["rosterflow-bench"]),
         .library(name: "WorkflowEngine", targets: ["WorkflowEngine"]),
         .library(name: "Storage", targets: ["Storage"]),
         .library(name: "RosterFlowCore", targets: ["RosterFlowCore"]),
@@ -45,7 +46,7 @@ let package = Package(
             name: "OneRoster",
             dependencies: ["CodedErrors", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
         ),
-        // Measurements that compare our CSV reader with a library peer; used by `rosterflow bench`.
+        // Measurements that compare our CSV reader with a library peer; used by `rosterflow-bench csv`.
         .target(
             name: "OneRosterBenchmarks",
             dependencies: ["OneRoster", .product(name: "CSV", package: "CSV.swift")]
@@ -55,6 +56,7 @@ let package = Package(
             name: "RosterFlowCore",
             dependencies: [
                 "CodedErrors", "WorkflowEngine", "Storage", "OneRoster", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // libcurl (Debian: libcurl4-openssl-dev) with typed wrappers for its variadic calls: SMTP and HTTP.
@@ -97,6 +99,18 @@ let package = Package(
         ),
         // libFuzzer target over the CSV reader and the manifest parser (a replay tool when built without libFuzzer).
         .executableTarget(name: "rosterflow-fuzz", dependencies: ["OneRoster"]),
+        // Benchmarks, the bench webhook receiver, the load generator and the CSV reader comparison: tooling, not part of
+        // the product (the `rosterflow` binary does not link it).
+        .executableTarget(
+            name: "rosterflow-bench",
+            dependencies: [
+                "RosterFlowCore", "Notifications", "OneRoster", "OneRosterBenchmarks", "Storage", "WorkflowEngine",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .testTarget(name: "WorkflowEngineTests", dependencies: ["WorkflowEngine"]),
         .testTarget(name: "RosterFlowAppTests", dependencies: ["RosterFlowApp", "RosterFlowCore", "Notifications"]),
         .testTarget(
@@ -104,9 +118,18 @@ let package = Package(
             dependencies: ["Storage", "WorkflowEngine", .product(name: "GRDB", package: "GRDB.swift")],
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "RosterFlowCoreTests", dependencies: ["RosterFlowCore"]),
+        .testTarget(
+            name: "RosterFlowCoreTests",
+            dependencies: [
+                "RosterFlowCore", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "OneRosterTests", dependencies: ["OneRoster"]),
-        .testTarget(name: "CLITests", dependencies: ["rosterflow", "Storage"]),
+        // Runs the `rosterflow` and `rosterflow-bench` binaries (built for it) as processes.
+        .testTarget(
+            name: "CLITests",
+            dependencies: ["rosterflow", "rosterflow-bench", "Storage", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         .testTarget(name: "NotificationsTests", dependencies: ["Notifications", "RosterFlowCore", "Storage"]),
     ],
     swiftLanguageModes: [.v6]

@@ -37,7 +37,6 @@ public final class OutboxDispatcher: Sendable {
     private let slots: [SenderSlot]
     /// Each configured subscriber with its signer (or why its secret is unusable), by name.
     private let subscribers: [String: (subscriber: WebhookSubscriber, signer: Result<WebhookSigner, NotificationError>)]
-    private let sleepAfterSend: Double
     private let queue = DispatchQueue(label: "rosterflow.outbox-dispatcher")
     /// Where ``drain(limit:maxPasses:)`` sends a batch while it records the previous one and claims the next.
     private let sendQueue = DispatchQueue(label: "rosterflow.outbox-sender")
@@ -50,8 +49,7 @@ public final class OutboxDispatcher: Sendable {
         store: SQLiteStore, config: NotificationConfig, templates: TemplateCatalog, workerID: String,
         spoolFolder: String, clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
         mailTransport: (@Sendable () throws -> any MailTransport)? = nil,
-        webhookTransport: (@Sendable () throws -> any WebhookTransport)? = nil,
-        environment: [String: String] = ProcessInfo.processInfo.environment
+        webhookTransport: (@Sendable () throws -> any WebhookTransport)? = nil
     ) {
         self.store = store
         self.config = config
@@ -73,8 +71,6 @@ public final class OutboxDispatcher: Sendable {
             subscribers[subscriber.name] = (subscriber, signer)
         }
         self.subscribers = subscribers
-        // Test hook: pause between sending and recording, so a test can kill the process in that window.
-        sleepAfterSend = environment["ROSTERFLOW_TEST_SLEEP_AFTER_SEND"].flatMap(Double.init) ?? 0
     }
 
     /// One pass: fan out new messages, claim up to `limit` due deliveries, send them, record the outcomes.
@@ -120,7 +116,6 @@ public final class OutboxDispatcher: Sendable {
     }
 
     private func outcomes(_ claimed: [ClaimedDelivery], _ attempts: [Attempt]) -> Outcomes {
-        if sleepAfterSend > 0 { Thread.sleep(forTimeInterval: sleepAfterSend) }
         var result = Outcomes(finished: clock())
         let policy = config.retry
         result.records.reserveCapacity(claimed.count)

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import OneRoster
 import Storage
 import WorkflowEngine
@@ -654,15 +655,16 @@ extension RosterFlowService {
 
     // MARK: Applying
 
-    /// Phase timings of one sync on stderr when `ROSTERFLOW_SYNC_TRACE` is set (benchmarks, profiling).
+    /// Phase timings of one sync, logged at `debug` under `rosterflow.sync` as `sync: <phase> <seconds> s` (the CLI
+    /// shows them with `ROSTERFLOW_LOG_LEVEL=debug`; benchmarks, profiling).
     struct SyncPhaseTrace {
-        let enabled = ProcessInfo.processInfo.environment["ROSTERFLOW_SYNC_TRACE"] != nil
+        let logger = Logger(label: "rosterflow.sync")
         var last = Date()
 
-        mutating func mark(_ phase: String) {
-            guard enabled else { return }
+        mutating func mark(_ phase: @autoclosure () -> String) {
+            guard logger.logLevel <= .debug else { return }
             let now = Date()
-            FileHandle.standardError.write(Data("sync: \(phase) \(String(format: "%.2f", now.timeIntervalSince(last))) s\n".utf8))
+            logger.debug("sync: \(phase()) \(String(format: "%.2f", now.timeIntervalSince(last))) s")
             last = now
         }
     }

@@ -117,42 +117,6 @@ public final class SQLiteStore: Sendable {
         try mapErrors { try pool.read { db in try body(StoreTransaction(db)) } }
     }
 
-    /// Runs raw SQL statements (benchmarks and maintenance only).
-    public func executeRaw(_ sql: String) throws {
-        try pool.writeWithoutTransaction { db in try db.execute(sql: sql) }
-        try flusher?.flushNow()
-    }
-
-    /// Writes rows straight into the tables with no engine, `perTransaction` transitions per commit: the floor
-    /// that the engine's throughput is compared with in `rosterflow bench engine`.
-    public func writeRawTransitions(
-        instanceIDs: [String], transitionsPerInstance: Int, perTransaction: Int, now: Double
-    ) throws -> Int {
-        var work: [(String, Int)] = []
-        work.reserveCapacity(instanceIDs.count * transitionsPerInstance)
-        for step in 0..<transitionsPerInstance { for id in instanceIDs { work.append((id, step)) } }
-        var index = 0
-        while index < work.count {
-            let end = min(index + perTransaction, work.count)
-            try pool.write { db in
-                let update = try db.cachedStatement(sql: """
-                    UPDATE workflow_instances SET state = ?, previous_state = ?, entered_at = ?, updated_at = ?,
-                        row_version = row_version + 1 WHERE id = ? AND row_version = ?
-                    """)
-                let insert = try db.cachedStatement(sql: """
-                    INSERT INTO transitions (instance_id, from_state, to_state, event, actor, role, at, reason, row_version)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """)
-                for (id, step) in work[index..<end] {
-                    try update.execute(arguments: ["s\(step + 1)", "s\(step)", now, now, id, step + 1])
-                    try insert.execute(arguments: [id, "s\(step)", "s\(step + 1)", "e\(step)", "bench", "system", now, nil, step + 2])
-                }
-            }
-            index = end
-        }
-        return work.count
-    }
-
     private func mapErrors<T>(_ body: () throws -> T) throws -> T {
         do {
             return try body()

@@ -14,16 +14,27 @@ struct RosterFlowCommand: AsyncParsableCommand {
         subcommands: [
             Demo.self, Customers.self, Integrations.self, Courses.self, Tasks.self, Timers.self, Workflows.self,
             Sync.self, Roster.self, Validate.self, SampleBundleCommand.self,
-            Bench.self, Load.self, Worker.self, Outbox.self, Templates.self, Audit.self, Doctor.self,
+            Worker.self, Outbox.self, Templates.self, Audit.self, Doctor.self,
         ])
 
     /// Parses and runs the command, with the process's umask made at least 077 first, so that everything RosterFlow
     /// creates — the database and its WAL, spooled mail, temporary folders — is private to the user running it (a
     /// stricter umask stays as it is). An argument error (a missing or unknown option, a value that does not parse, a
     /// failed validation) exits 64 like any other bad input and, with `--json`, also prints the JSON error object.
+    /// Logs go to stderr at the level `ROSTERFLOW_LOG_LEVEL` names (``RosterFlowLogging``).
     static func main() async {
         let previous = umask(0o077)
         umask(previous | 0o077)
+        do {
+            try RosterFlowLogging.bootstrap()
+        } catch {
+            let failure = RosterFlowError.wrap(error)
+            FileHandle.standardError.write(Data("error: \(TerminalText.escape(failure.message))\n".utf8))
+            if Output.jsonRequested(CommandLine.arguments) {
+                try? Output.json(Output.Problem(error: failure.message, code: failure.code.rawValue, cause: nil, allowedEvents: []))
+            }
+            exit(withError: ExitCode(failure.code.exitCode))
+        }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

@@ -27,11 +27,6 @@ extension RosterFlowCommand {
         func run() async throws {
             try await Output.run(json: options.json) {
                 warnAboutInputLimitKnobs()
-                LoggingSystem.bootstrap { label in
-                    var handler = StreamLogHandler.standardError(label: label)
-                    handler.logLevel = .info
-                    return handler
-                }
                 let logger = Logger(label: "rosterflow.worker")
                 let config = try notify.load()
                 if let smtp = config.smtp, smtp.sendsCredentialsInClear {

@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 
-/// `rosterflow bench receiver`, the webhook receiver `bench notify` measures against: the worker's signed webhooks
+/// `rosterflow-bench receiver`, the webhook receiver `rosterflow-bench notify` measures against: the worker's signed webhooks
 /// verify there, a forged one does not, and the sample it keeps verifies again with Python's standardwebhooks.
 final class BenchReceiverTests: WorkerHarness {
     let secret = "whsec_" + Data("rosterflow-cli-receiver-secret-0123".utf8).base64EncodedString()
@@ -18,8 +18,8 @@ final class BenchReceiverTests: WorkerHarness {
         let sample = folder! + "/sample.jsonl"
 
         let receiver = Process()
-        receiver.executableURL = URL(fileURLWithPath: CLITests.binary)
-        receiver.arguments = ["bench", "receiver", "--secret", secret, "--sample", "10", "--sample-out", sample]
+        receiver.executableURL = URL(fileURLWithPath: CLITests.benchBinary)
+        receiver.arguments = ["receiver", "--secret", secret, "--sample", "10", "--sample-out", sample]
         let out = Pipe()
         receiver.standardOutput = out
         try receiver.run()
@@ -77,13 +77,13 @@ final class BenchReceiverTests: WorkerHarness {
             return XCTFail("\(python) is missing: run scripts/install-test-peers")
         }
         let bench = Process()
-        bench.executableURL = URL(fileURLWithPath: CLITests.binary)
+        bench.executableURL = URL(fileURLWithPath: CLITests.benchBinary)
         // In a folder of its own: nothing is written into the checkout.
         let work = NSTemporaryDirectory() + "rosterflow-bench-notify-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: work) }
         bench.currentDirectoryURL = URL(fileURLWithPath: work)
-        bench.arguments = ["bench", "notify", "--messages", "300", "--sample", "20", "--json", "--python", python,
+        bench.arguments = ["notify", "--messages", "300", "--sample", "20", "--json", "--python", python,
                            "--peers", repositoryRoot + "/scripts/peers", "--templates", repositoryRoot + "/Templates"]
         let out = Pipe()
         bench.standardOutput = out

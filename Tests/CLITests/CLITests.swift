@@ -182,7 +182,7 @@ final class CLITests: XCTestCase {
     func testSIGKILLWhileStreamingEventsLeavesEveryInstanceConsistent() throws {
         for round in 0..<3 {
             let process = Process()
-            process.executableURL = URL(fileURLWithPath: Self.binary)
+            process.executableURL = URL(fileURLWithPath: Self.benchBinary)
             process.arguments = ["load", "--db", database, "--workflows", Self.workflows, "--districts", "200", "--courses", "10"]
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
@@ -237,7 +237,7 @@ final class CLITests: XCTestCase {
         var killedWhileWriting = 0
         for phase in ["sync: fingerprint", "sync: plan", "sync: plan", "sync: plan"] {
             let child = try Child(["sync", "run", "--integration", id, "--bundle", bundle], database: database,
-                                  environment: ["ROSTERFLOW_SYNC_TRACE": "1"])
+                                  environment: ["ROSTERFLOW_LOG_LEVEL": "debug"])
             XCTAssertTrue(child.waitFor(phase), child.stderr)
             kill(child.process.processIdentifier, SIGKILL)
             let status = child.finish()
@@ -253,7 +253,7 @@ final class CLITests: XCTestCase {
                 XCTAssertEqual(state, "scheduled")
                 if phase == "sync: plan", status != 0 { killedWhileWriting += 1 }
                 // The killed holder's lock would block the next attempt for two minutes: expire it.
-                try store.executeRaw("DELETE FROM sync_locks")
+                try executeSQL("DELETE FROM sync_locks")
             } else {
                 // The kill came after the commit (a slow machine): the run is applied whole.
                 XCTAssertEqual(records, expected, "a recorded run is applied whole")

@@ -64,8 +64,7 @@ extension CLITests {
         // `sync due` runs the configured source once it is due, and moves the schedule on.
         XCTAssertEqual(try rosterflow("sync", "due").stdout, "no sync is due\n")
         try rosterflow("integrations", "source", id, "--bundle", good)
-        let store = try SQLiteStore(path: database)
-        try store.executeRaw("UPDATE integrations SET next_sync_at = \(Date().timeIntervalSince1970 - 60) WHERE id = '\(id)'")
+        try executeSQL("UPDATE integrations SET next_sync_at = \(Date().timeIntervalSince1970 - 60) WHERE id = '\(id)'")
         let due = try rosterflow("sync", "due", "--json")
         let outcomes = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(due.stdout.utf8)) as? [[String: Any]])
         XCTAssertEqual(outcomes.count, 1)

@@ -91,7 +91,7 @@ extension CLITests {
         try rosterflow("sample-bundle", small, "--users", "300", "--classes", "10", "--enrollments", "900", "--seed", "3")
 
         let first = try Child(["sync", "run", "--integration", id, "--bundle", big], database: database,
-                              environment: ["ROSTERFLOW_SYNC_TRACE": "1"])
+                              environment: ["ROSTERFLOW_LOG_LEVEL": "debug"])
         // The first holds the lock once it has started reading.
         XCTAssertTrue(first.waitFor("sync: load held"), first.stderr)
         let second = try rosterflow("sync", "run", "--integration", id, "--bundle", small, "--json", expect: 75)
@@ -108,7 +108,7 @@ extension CLITests {
 
         // The same bundle twice at once: one runs, the other is refused; no duplicate history.
         let again = try Child(["sync", "run", "--integration", id, "--bundle", small, "--max-delete-share", "1", "--max-update-share", "1"],
-                              database: database, environment: ["ROSTERFLOW_SYNC_TRACE": "1"])
+                              database: database, environment: ["ROSTERFLOW_LOG_LEVEL": "debug"])
         XCTAssertTrue(again.waitFor("sync: load held"), again.stderr)
         try rosterflow("sync", "run", "--integration", id, "--bundle", small, "--max-delete-share", "1", expect: 75)
         XCTAssertEqual(again.finish(), 0, again.stderr)
@@ -121,7 +121,7 @@ extension CLITests {
         let big = folder + "/big"
         try rosterflow("sample-bundle", big, "--users", "20000", "--classes", "400", "--enrollments", "120000", "--seed", "2")
         let holder = try Child(["sync", "run", "--integration", id, "--bundle", big], database: database,
-                               environment: ["ROSTERFLOW_SYNC_TRACE": "1"])
+                               environment: ["ROSTERFLOW_LOG_LEVEL": "debug"])
         XCTAssertTrue(holder.waitFor("sync: load held"), holder.stderr)
         kill(holder.process.processIdentifier, SIGKILL)
         _ = holder.finish()
@@ -132,8 +132,7 @@ extension CLITests {
         XCTAssertEqual(try snapshot(id).records, 0)
 
         // Two minutes later (the lease moved back instead of waiting), the lock is taken over.
-        let store = try SQLiteStore(path: database)
-        try store.executeRaw("UPDATE sync_locks SET lease_until = \(lock.acquiredAt - 1)")
+        try executeSQL("UPDATE sync_locks SET lease_until = \(lock.acquiredAt - 1)")
         try rosterflow("sync", "run", "--integration", id, "--bundle", big)
         XCTAssertEqual(try snapshot(id).records, try bundleRecords(big))
         XCTAssertNil(try snapshot(id).lock)
@@ -151,7 +150,7 @@ extension CLITests {
         /// Starts the big sync, waits for a phase's trace line, sends `signal`; returns the exit status and stderr.
         func interrupt(after phase: String, with signal: Int32) throws -> (Int32, String) {
             let child = try Child(["sync", "run", "--integration", id, "--bundle", big, "--max-delete-share", "1", "--max-update-share", "1"],
-                                  database: database, environment: ["ROSTERFLOW_SYNC_TRACE": "1"])
+                                  database: database, environment: ["ROSTERFLOW_LOG_LEVEL": "debug"])
             XCTAssertTrue(child.waitFor(phase), child.stderr)
             kill(child.process.processIdentifier, signal)
             return (child.finish(), child.stderr)
@@ -276,7 +275,7 @@ extension CLITests {
     /// write only after its commit (and a flush that began after it), never before.
     func testAcknowledgedWritesSurviveAKillOfTheWriter() throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.executableURL = URL(fileURLWithPath: Self.benchBinary)
         process.arguments = ["load", "--db", database, "--workflows", Self.workflows, "--districts", "400", "--courses", "10",
                              "--print-acks"]
         let out = Pipe()

@@ -36,7 +36,12 @@ class WorkerHarness: XCTestCase {
 
     @discardableResult
     func run(_ arguments: String...) throws -> String {
-        let process = process(arguments)
+        try run(arguments, environment: [:])
+    }
+
+    @discardableResult
+    func run(_ arguments: [String], environment: [String: String]) throws -> String {
+        let process = process(arguments, environment: environment)
         let out = Pipe()
         process.standardOutput = out
         try process.run()
@@ -68,37 +73,88 @@ class WorkerHarness: XCTestCase {
 
 }
 
-/// `rosterflow worker` as a process: at-least-once delivery across a SIGKILL, and a graceful stop on SIGTERM.
+/// The test venv's SMTP server (`scripts/peers/smtp_peer.py`, aiosmtpd) on loopback, killed when the test ends.
+final class SMTPPeer {
+    let process = Process()
+    let port: Int
+    /// One JSON line per message received (see smtp_peer.py).
+    let out: String
+
+    init(folder: String, arguments: [String]) throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+        let python = root + "/.venv-test/bin/python3"
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            XCTFail("\(python) is missing: run scripts/install-test-peers")
+            throw XCTSkip("unreachable: failed above")
+        }
+        out = folder + "/smtp-\(UUID().uuidString).jsonl"
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [root + "/scripts/peers/smtp_peer.py", "--out", out] + arguments
+        let stdout = Pipe()
+        process.standardOutput = stdout
+        try process.run()
+        let line = String(decoding: stdout.fileHandleForReading.availableData, as: UTF8.self)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        guard line.hasPrefix("READY "), let port = Int(line.dropFirst(6)) else {
+            kill(process.processIdentifier, SIGKILL)
+            XCTFail("smtp_peer.py did not start: '\(line)'")
+            throw XCTSkip("unreachable: failed above")
+        }
+        self.port = port
+    }
+
+    deinit {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// The messages received so far.
+    func records() -> [[String: Any]] {
+        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+}
+
+/// `rosterflow worker` as a process: at-least-once delivery across a SIGKILL, and a graceful stop on SIGTERM. The SMTP
+/// server records each first attempt as soon as the message has arrived and holds its reply, so the worker is caught
+/// with the message sent and its outcome not yet known, let alone recorded.
 final class WorkerTests: WorkerHarness {
     func testKilledBetweenSendAndMarkTheMessageIsResentWithTheSameID() throws {
         let id = try requestOne()
-        let file = spool + "/\(id)_rosterflow.test.eml"
-        let worker = process(["worker", "--poll-interval", "0.1"], environment: ["ROSTERFLOW_TEST_SLEEP_AFTER_SEND": "30"])
+        let smtp = try SMTPPeer(folder: folder, arguments: ["--hold-first", "60"])
+        let environment = ["ROSTERFLOW_SMTP_URL": "smtp://127.0.0.1:\(smtp.port)"]
+        let worker = process(["worker", "--poll-interval", "0.1"], environment: environment)
         try worker.run()
-        XCTAssertTrue(waitFor(30) { FileManager.default.fileExists(atPath: file) }, "the worker did not send")
+        XCTAssertTrue(waitFor(30) { smtp.records().count == 1 }, "the worker did not send")
         kill(worker.processIdentifier, SIGKILL)
         worker.waitUntilExit()
-        let first = try String(contentsOfFile: file, encoding: .utf8)
-        XCTAssertTrue(first.contains("Message-ID: <\(id)@rosterflow.test>"))
+        let first = try XCTUnwrap(smtp.records().first)
+        XCTAssertEqual(first["message_id"] as? String, "<\(id)@rosterflow.test>")
         // The send was never recorded: the delivery is still pending under the dead worker's lease.
         let shown = try run("outbox", "show", id, "--json")
         XCTAssertTrue(shown.contains("\"status\" : \"pending\""), shown)
-        try FileManager.default.removeItem(atPath: file)
 
         Thread.sleep(forTimeInterval: 1.2)
-        XCTAssertTrue(try run("worker", "--once").contains("sent 1"))
-        let second = try String(contentsOfFile: file, encoding: .utf8)
-        XCTAssertEqual(second, first, "the re-sent message differs from the first")
+        XCTAssertTrue(try run(["worker", "--once"], environment: environment).contains("sent 1"))
+        let records = smtp.records()
+        XCTAssertEqual(records.count, 2)
+        let second = try XCTUnwrap(records.last)
+        XCTAssertEqual(second["attempt"] as? Int, 2, "re-sent under another Message-ID")
+        XCTAssertEqual(second["sha256"] as? String, first["sha256"] as? String, "the re-sent message differs from the first")
         XCTAssertTrue(try run("outbox", "list", "--status", "sent").contains(id))
     }
 
-    /// SIGTERM lands while a delivery is in flight (sent, its outcome not yet recorded: the worker pauses two seconds
-    /// between the two): the worker must finish it and record it before it exits, not drop it as pending.
+    /// SIGTERM lands while a delivery is in flight (sent, the server's reply not yet back): the worker must finish it
+    /// and record it before it exits, not drop it as pending.
     func testSIGTERMDrainsAndStops() throws {
         let id = try requestOne()
-        let worker = process(["worker", "--poll-interval", "0.1"], environment: ["ROSTERFLOW_TEST_SLEEP_AFTER_SEND": "2"])
+        let smtp = try SMTPPeer(folder: folder, arguments: ["--hold-first", "2"])
+        let worker = process(["worker", "--poll-interval", "0.1"],
+                             environment: ["ROSTERFLOW_SMTP_URL": "smtp://127.0.0.1:\(smtp.port)"])
         try worker.run()
-        XCTAssertTrue(waitFor(30) { FileManager.default.fileExists(atPath: self.spool + "/\(id)_rosterflow.test.eml") })
+        XCTAssertTrue(waitFor(30) { smtp.records().count == 1 }, "the worker did not send")
         XCTAssertTrue(try run("outbox", "show", id, "--json").contains("\"status\" : \"pending\""), "already recorded: not in flight")
         kill(worker.processIdentifier, SIGTERM)
         XCTAssertTrue(waitFor(10) { !worker.isRunning }, "the worker did not stop on SIGTERM")
@@ -106,5 +162,6 @@ final class WorkerTests: WorkerHarness {
         worker.waitUntilExit()
         XCTAssertEqual(worker.terminationStatus, 0)
         XCTAssertTrue(try run("outbox", "list", "--status", "sent").contains(id))
+        XCTAssertEqual(smtp.records().count, 1, "sent twice")
     }
 }

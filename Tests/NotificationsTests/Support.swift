@@ -130,7 +130,7 @@ enum Fixture {
     ) throws -> OutboxDispatcher {
         OutboxDispatcher(
             store: service.store, config: config, templates: try TemplateCatalog(folder: Paths.templates), workerID: worker,
-            spoolFolder: folder + "/spool", clock: clock, mailTransport: mail, webhookTransport: webhook, environment: [:])
+            spoolFolder: folder + "/spool", clock: clock, mailTransport: mail, webhookTransport: webhook)
     }
 
     /// Requests an integration for the O'Brien district (an existing customer): one `integration-requested` message.

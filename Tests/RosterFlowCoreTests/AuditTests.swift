@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import OneRoster
 @testable import RosterFlowCore
 import Storage
@@ -81,10 +82,15 @@ final class AuditTests: XCTestCase {
     }
 
     func testTheAuditLogIsAppendOnly() async throws {
-        let service = try await Fixture.service()
-        XCTAssertFalse(try service.audit().isEmpty, "the fixture's customer import is recorded")
-        XCTAssertThrowsError(try service.store.executeRaw("UPDATE audit_log SET actor = 'someone else'"))
-        XCTAssertThrowsError(try service.store.executeRaw("DELETE FROM audit_log"))
+        let path = try Fixture.folder() + "/rf.sqlite"
+        let service = try RosterFlowService(databasePath: path, workflowsPath: Fixture.workflows)
+        _ = try await service.importCustomers(csv: Fixture.registry, file: "customers.csv")
+        XCTAssertFalse(try service.audit().isEmpty, "the customer import is recorded")
+        // Even SQL on the file, past the store's API, cannot rewrite or remove an entry.
+        let database = try DatabaseQueue(path: path)
+        func execute(_ sql: String) throws { try database.write { try $0.execute(sql: sql) } }
+        XCTAssertThrowsError(try execute("UPDATE audit_log SET actor = 'someone else'"))
+        XCTAssertThrowsError(try execute("DELETE FROM audit_log"))
         XCTAssertTrue(try service.audit().allSatisfy { $0.actor == Sender.system.actor })
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Storage
 import XCTest
 
@@ -51,8 +52,10 @@ final class SQLiteStoreTests: XCTestCase {
             try tx.appendTransition(instanceID: "i1", from: nil, to: "a", event: "create", actor: "t", role: "system",
                                     at: 0, reason: nil, rowVersion: 1)
         }
-        XCTAssertThrowsError(try store.executeRaw("UPDATE transitions SET to_state = 'x'"))
-        XCTAssertThrowsError(try store.executeRaw("DELETE FROM transitions"))
+        // Even SQL on the file, past the store's API, cannot rewrite or remove history.
+        let database = try DatabaseQueue(path: path)
+        XCTAssertThrowsError(try database.write { try $0.execute(sql: "UPDATE transitions SET to_state = 'x'") })
+        XCTAssertThrowsError(try database.write { try $0.execute(sql: "DELETE FROM transitions") })
         XCTAssertEqual(try store.read { try $0.transitions(instanceID: "i1").map(\.to) }, ["a"])
     }
 

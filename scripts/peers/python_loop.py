@@ -1,4 +1,4 @@
-"""The plain-Python baseline for `rosterflow bench notify`: N e-mails through smtplib on one reused connection, or
+"""The plain-Python baseline for `rosterflow-bench notify`: N e-mails through smtplib on one reused connection, or
 N signed webhooks through urllib one request at a time. Prints `RATE <messages per second>`."""
 import argparse, json, smtplib, time, urllib.request
 from email.message import EmailMessage

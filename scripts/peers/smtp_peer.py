@@ -1,16 +1,18 @@
-"""A real SMTP server (aiosmtpd) for RosterFlow's tests and `rosterflow bench notify`.
+"""A real SMTP server (aiosmtpd) for RosterFlow's tests and `rosterflow-bench notify`.
 
 Prints `READY <port>` once it listens on 127.0.0.1. Each accepted message is parsed with Python's email package and
 appended as one JSON line to --out (unless --quiet). Modes:
   accept          250 for every message
   451-then-250    451 for the first attempt of each Message-ID, 250 afterwards
   550             550 for every message
+--hold-first SECONDS: record the first attempt of each Message-ID as soon as its data has arrived, then wait SECONDS
+before replying (the sender has sent the message and not yet heard back: the window a crash can hit).
 TLS: --tls-cert/--tls-key with --starttls (STARTTLS offered and required before MAIL) or --implicit-tls (smtps://,
 TLS from the first byte). Each record then says whether the session was encrypted ("tls").
 AUTH: --auth USER:PASSWORD offers AUTH (only after TLS, unless --auth-without-tls) and accepts only those credentials;
 each record then names the login it was sent under ("login", null without AUTH).
 """
-import argparse, asyncio, os, time, email, email.policy, json, signal, socket, ssl, sys, threading
+import argparse, asyncio, hashlib, os, time, email, email.policy, json, signal, socket, ssl, sys, threading
 
 from aiosmtpd.smtp import SMTP, AuthResult
 
@@ -27,8 +29,8 @@ class Authenticator:
 
 
 class Handler:
-    def __init__(self, mode, out, quiet):
-        self.mode, self.out, self.quiet = mode, out, quiet
+    def __init__(self, mode, out, quiet, hold_first=0.0):
+        self.mode, self.out, self.quiet, self.hold_first = mode, out, quiet, hold_first
         self.seen = {}
         self.count = 0
         self.lock = threading.Lock()
@@ -54,6 +56,7 @@ class Handler:
                       "subject": str(message.get("Subject", "")), "from": str(message.get("From", "")),
                       "to": str(message.get("To", "")), "date": str(message.get("Date", "")),
                       "content_type": message.get_content_type(),
+                      "sha256": hashlib.sha256(envelope.content).hexdigest(),
                       "raw_subject": envelope.content.decode("utf-8", "replace").split("\r\nSubject: ", 1)[-1].split("\r\n")[0]}
             if message.is_multipart():
                 parts = list(message.iter_parts())
@@ -62,6 +65,8 @@ class Handler:
                     record[p.get_content_type()] = p.get_content()
             with self.lock, open(self.out, "a", encoding="utf-8") as f:
                 f.write(json.dumps(record) + "\n")
+        if self.hold_first > 0 and attempt == 1:
+            await asyncio.sleep(self.hold_first)
         return reply
 
 
@@ -70,6 +75,8 @@ def main():
     parser.add_argument("--mode", default="accept", choices=["accept", "451-then-250", "550"])
     parser.add_argument("--out", default="/dev/null")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--hold-first", type=float, default=0.0,
+                        help="seconds to wait before replying to the first attempt of each Message-ID (after recording it)")
     parser.add_argument("--tls-cert")
     parser.add_argument("--tls-key")
     parser.add_argument("--starttls", action="store_true", help="offer STARTTLS and require it before MAIL")
@@ -84,7 +91,7 @@ def main():
     listener.bind(("127.0.0.1", 0))
     listener.listen(128)
     port = listener.getsockname()[1]
-    handler = Handler(args.mode, args.out, args.quiet)
+    handler = Handler(args.mode, args.out, args.quiet, args.hold_first)
     options, implicit = {}, None
     if args.starttls or args.implicit_tls:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

@@ -1,4 +1,4 @@
-"""Checks the sample `rosterflow bench receiver` kept: each sampled request's Standard Webhooks signature is verified
+"""Checks the sample `rosterflow-bench receiver` kept: each sampled request's Standard Webhooks signature is verified
 again with the `standardwebhooks` package, independently of the receiver's own Swift check.
 
 Prints `VERIFIED <verified> <sampled>` (and one line per failure on stderr); exits 1 unless all verify."""

@@ -1,4 +1,4 @@
-"""An HTTP webhook receiver for RosterFlow's tests and `rosterflow bench notify`.
+"""An HTTP webhook receiver for RosterFlow's tests and `rosterflow-bench notify`.
 
 Prints `READY <port>` once it listens on 127.0.0.1. Every request's Standard Webhooks signature is checked with the
 `standardwebhooks` package; each request is appended as one JSON line to --out (unless --quiet). Modes:

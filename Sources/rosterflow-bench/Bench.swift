@@ -8,7 +8,7 @@ import WorkflowEngine
 import Glibc
 #endif
 
-extension RosterFlowCommand {
+extension RosterFlowBench {
     struct Bench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Benchmarks. Figures are only comparable within one run: read the ratios.",
@@ -129,17 +129,20 @@ extension RosterFlowCommand {
         /// written with no engine, 100 per transaction.
         static func rawFloor(folder: String, instances: Int) throws -> Double {
             let path = folder + "/floor.sqlite"
-            let store = try SQLiteStore(path: path, durability: .full)
             let ids = (0..<instances).map { "raw_\($0)" }
-            try store.writeNow { tx in
-                for id in ids {
-                    try tx.insertInstance(InstanceRecord(
-                        id: id, workflow: "raw", version: 1, state: "s0", subjectTitle: id, createdAt: 0, enteredAt: 0, updatedAt: 0))
+            do {
+                // The store creates the schema and the instances; the floor then writes on the same file on its own.
+                let store = try SQLiteStore(path: path, durability: .full)
+                try store.writeNow { tx in
+                    for id in ids {
+                        try tx.insertInstance(InstanceRecord(
+                            id: id, workflow: "raw", version: 1, state: "s0", subjectTitle: id, createdAt: 0, enteredAt: 0, updatedAt: 0))
+                    }
                 }
             }
             let start = Date()
-            let written = try store.writeRawTransitions(
-                instanceIDs: ids, transitionsPerInstance: 4, perTransaction: 100, now: Date().timeIntervalSince1970)
+            let written = try RawFloor.writeTransitions(
+                path: path, instanceIDs: ids, transitionsPerInstance: 4, perTransaction: 100, now: Date().timeIntervalSince1970)
             return Double(written) / Date().timeIntervalSince(start)
         }
 

@@ -8,8 +8,8 @@ import Storage
 import Glibc
 #endif
 
-extension RosterFlowCommand {
-    /// `rosterflow bench notify`: the outbox dispatcher against local peers, compared with a plain Python loop.
+extension RosterFlowBench {
+    /// `rosterflow-bench notify`: the outbox dispatcher against local peers, compared with a plain Python loop.
     struct NotifyBench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "notify",
@@ -27,7 +27,7 @@ extension RosterFlowCommand {
         @Option(help: "Python with aiosmtpd and standardwebhooks.") var python = ".venv-test/bin/python3"
         @Option(help: "Folder of the peer scripts (smtp_peer.py, webhook_peer.py, python_loop.py, verify_sample.py).") var peers = "scripts/peers"
         @Option(help: "E-mail templates.") var templates = "Templates"
-        @Option(help: "Webhook receiver: `rosterflow` (this binary's `bench receiver`, verifies every signature) or `python` (webhook_peer.py --trust).")
+        @Option(help: "Webhook receiver: `rosterflow` (this binary's `receiver`, verifies every signature) or `python` (webhook_peer.py --trust).")
         var receiver = "rosterflow"
         @Option(help: "Received webhooks kept as a sample and verified again with Python's standardwebhooks.") var sample = 200
         @Flag(help: "Skip the e-mail half.") var skipEmail = false
@@ -101,7 +101,7 @@ extension RosterFlowCommand {
                     if receiver == "python" {
                         return try BenchPeer(python: python, arguments: [peers + "/webhook_peer.py", "--quiet", "--trust", "--secret", secret])
                     }
-                    var arguments = ["bench", "receiver", "--port", "0", "--secret", secret]
+                    var arguments = ["receiver", "--port", "0", "--secret", secret]
                     if sampling {
                         arguments += ["--sample", "\(sample)", "--sample-every", "\(max(1, messages / max(1, sample)))", "--sample-out", samplePath]
                     }
@@ -236,7 +236,7 @@ extension RosterFlowCommand {
             }
             let dispatcher = OutboxDispatcher(
                 store: store, config: config, templates: catalog, workerID: "bench", spoolFolder: folder + "/spool",
-                webhookTransport: transport, environment: [:])
+                webhookTransport: transport)
             let started = Date()
             let cpu = CPUUse.sample(peer: peer)
             let report = try dispatcher.drain(limit: batch, maxPasses: Int.max)
@@ -293,7 +293,7 @@ extension RosterFlowCommand {
             return (numbers[0], numbers[1])
         }
 
-        /// This executable (the receiver runs as `rosterflow bench receiver`).
+        /// This executable (the receiver runs as `rosterflow-bench receiver`).
         static var executablePath: String {
             (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         }
@@ -360,7 +360,7 @@ final class BenchPeer {
     }
 }
 
-/// The counts `rosterflow bench receiver` answers at `GET /_stats`.
+/// The counts `rosterflow-bench receiver` answers at `GET /_stats`.
 struct ReceiverStats: Decodable {
     var received: Int
     var verified: Int
@@ -412,7 +412,7 @@ struct CPUUse {
     var peer: Double
 
     static func sample(peer: Int32?) -> CPUUse {
-        CPUUse(own: RosterFlowCommand.EngineBench.cpuSeconds(), peer: peer.map(peerSeconds) ?? 0)
+        CPUUse(own: RosterFlowBench.EngineBench.cpuSeconds(), peer: peer.map(peerSeconds) ?? 0)
     }
 
     /// utime + stime of a process, in seconds.

@@ -6,7 +6,7 @@ import RosterFlowCore
 import Glibc
 #endif
 
-extension RosterFlowCommand {
+extension RosterFlowBench {
     struct SyncBench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "sync",

@@ -7,8 +7,8 @@ import Synchronization
 import Glibc
 #endif
 
-extension RosterFlowCommand {
-    /// `rosterflow bench receiver`: the webhook receiver `bench notify` measures against (hidden; a peer, not a tool).
+extension RosterFlowBench {
+    /// `rosterflow-bench receiver`: the webhook receiver `notify` measures against (hidden; a peer, not a tool).
     struct BenchReceiverCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "receiver",

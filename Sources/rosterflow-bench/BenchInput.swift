@@ -3,7 +3,7 @@ import Foundation
 import OneRoster
 import RosterFlowCore
 
-extension RosterFlowCommand {
+extension RosterFlowBench {
     struct InputBench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "input",

@@ -3,12 +3,11 @@ import Foundation
 import RosterFlowCore
 import WorkflowEngine
 
-extension RosterFlowCommand {
+extension RosterFlowBench {
     /// Streams lifecycle events into a database until stopped or done: for crash tests and demos of concurrency.
     struct Load: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Drive districts and courses through their lifecycles concurrently (crash and load testing).",
-            shouldDisplay: false)
+            abstract: "Drive districts and courses through their lifecycles concurrently (crash and load testing).")
         @OptionGroup var options: StoreOptions
         @Option(help: "Districts to onboard.") var districts = 20
         @Option(help: "Courses per district.") var courses = 20
