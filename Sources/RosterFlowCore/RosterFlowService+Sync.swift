@@ -499,6 +499,8 @@ extension RosterFlowService {
             guard let integration = try tx.integration(id: run.integrationID) else {
                 throw RosterFlowError(.notFound, "there is no integration \(run.integrationID)")
             }
+            var phase = SyncPhaseTrace()
+            phase.mark("approve: applying \(runID)")
             let merges = try tx.proposedMerges(runID: runID)
             if !merges.isEmpty, merge == nil {
                 let users = merges.filter { $0.entity == RosterEntity.users.rawValue }

@@ -309,3 +309,40 @@ extension CLITests {
         }
     }
 }
+
+extension CLITests {
+    /// Ctrl-C while `sync approve` applies a large held run: nothing of it is applied, the run stays held, the lock is
+    /// released, and approving it again applies it whole.
+    func testCtrlCDuringAnApprovalLeavesTheRunHeldAndNothingApplied() throws {
+        let id = try scheduledIntegration()
+        let small = folder + "/small", big = folder + "/big"
+        try rosterflow("sample-bundle", small, "--users", "300", "--classes", "10", "--enrollments", "900", "--seed", "3")
+        try rosterflow("sample-bundle", big, "--users", "10000", "--classes", "200", "--enrollments", "60000", "--seed", "2")
+        try rosterflow("sync", "run", "--integration", id, "--bundle", small)
+        let before = try snapshot(id)
+        // Any update holds it: a large run waits for approval.
+        let held = try rosterflow("sync", "run", "--integration", id, "--bundle", big, "--max-update-share", "0",
+                                  "--max-delete-share", "1", "--json").json()
+        XCTAssertEqual(held["decision"] as? String, "held")
+        let runID = try XCTUnwrap(held["id"] as? String)
+
+        let child = try Child(["sync", "approve", runID], database: database, environment: ["ROSTERFLOW_LOG_LEVEL": "debug"])
+        XCTAssertTrue(child.waitFor("sync: approve: applying \(runID)"), child.stderr)
+        kill(child.process.processIdentifier, SIGINT)
+        let status = child.finish()
+        let after = try snapshot(id)
+        if status == 0 {
+            // The signal came after the commit (a slow machine): the approval stands whole, and says so.
+            XCTAssertTrue(child.stderr.contains("came after the change was committed"), child.stderr)
+            XCTAssertEqual(after.records, try bundleRecords(big))
+            return
+        }
+        XCTAssertEqual(status, 130, child.stderr)
+        XCTAssertTrue(child.stderr.contains("cancelled by SIGINT, nothing applied"), child.stderr)
+        XCTAssertEqual(after.records, before.records, "nothing of the approval is applied")
+        XCTAssertEqual(after.runs.first { $0.id == runID }?.decision, .held, "the run is still held")
+        XCTAssertNil(after.lock)
+        try rosterflow("sync", "approve", runID)
+        XCTAssertEqual(try snapshot(id).records, try bundleRecords(big))
+    }
+}
