@@ -28,7 +28,8 @@ public enum WorkflowLoader {
     /// Parses one definition. Structural problems are returned with the (possibly partial) definition;
     /// semantic checks (reachability, registries) are the validator's job.
     public static func parse(yaml text: String, file: String) -> (definition: WorkflowDefinition?, problems: [WorkflowProblem]) {
-        var problems = DuplicateKeyScanner.scan(text, file: file)
+        var problems = AliasScanner.scan(text, file: file)
+        if problems.isEmpty { problems = DuplicateKeyScanner.scan(text, file: file) }
         if !problems.isEmpty {
             return (nil, problems)
         }

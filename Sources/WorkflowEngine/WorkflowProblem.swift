@@ -20,6 +20,8 @@ public struct WorkflowProblem: Error, Sendable, Hashable, Codable, CustomStringC
         case deadEnd = "dead-end"
         case duplicateEvent = "duplicate-event"
         case duplicateKey = "duplicate-key"
+        /// A YAML anchor or alias: refused before anything is expanded.
+        case yamlAlias = "yaml-alias"
         case badDuration = "bad-duration"
         case timerEventUndefined = "timer-event-undefined"
         case finalStateHasEvents = "final-state-has-events"

@@ -267,3 +267,42 @@ extension WorkflowValidationTests {
         XCTAssertEqual(problem?.location.file, "test.yaml")
     }
 }
+
+extension WorkflowValidationTests {
+    /// A billion-laughs file (aliases nested nine deep) and a file of fanned-out aliases are refused at once, with
+    /// their lines, before anything is expanded; `*` and `&` inside quoted or plain text are still fine.
+    func testYAMLAnchorsAndAliasesAreRefusedBeforeExpansion() {
+        var laughs = "workflow: w\nversion: 1\ninitial: a\nl0: &l0 [\"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\"]\n"
+        for level in 1...9 {
+            laughs += "l\(level): &l\(level) [" + Array(repeating: "*l\(level - 1)", count: 9).joined(separator: ", ") + "]\n"
+        }
+        laughs += "states:\n  a:\n    final: true\n"
+        let found = problems(laughs)
+        XCTAssertFalse(found.isEmpty)
+        XCTAssertTrue(found.allSatisfy { $0.code == .yamlAlias }, "\(found)")
+        XCTAssertEqual(found.first?.location.line, 4)
+        XCTAssertLessThanOrEqual(found.count, 20, "reported once per line, capped")
+
+        let fanned = """
+            workflow: w
+            version: 1
+            initial: a
+            states:
+              a: &bad { on: { go: { to: nowhere, roles: [system] } } }
+              b: *bad
+              c: *bad
+            """
+        XCTAssertEqual(problems(fanned).map(\.code), [.yamlAlias, .yamlAlias, .yamlAlias])
+
+        let text = """
+            workflow: w
+            version: 1
+            initial: a
+            states:
+              a:
+                task: { owner: dsp, todo: "Map *every* course & check {subject}" }
+                final: true
+            """
+        XCTAssertFalse(problems(text).contains { $0.code == .yamlAlias }, "\(problems(text))")
+    }
+}
