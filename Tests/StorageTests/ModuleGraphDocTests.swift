@@ -20,8 +20,7 @@ final class ModuleGraphDocTests: XCTestCase {
 
     // MARK: Package.swift
 
-    /// The text with `//` comments removed (no string in a manifest holds `//` outside a URL, and URLs are only in the
-    /// package dependencies, which are kept intact because the comment must start outside a string).
+    /// The text with `//` comments removed; a `//` inside a string (a package URL) is kept.
     static func withoutComments(_ text: String) -> String {
         text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
             var inString = false
@@ -38,7 +37,7 @@ final class ModuleGraphDocTests: XCTestCase {
         }.joined(separator: "\n")
     }
 
-    /// The top-level elements of the bracketed list that opens right after `opening` (`[` or `(` included in it).
+    /// The top-level, comma-separated elements of a list's contents (nested brackets and strings kept whole).
     static func elements(of text: Substring) -> [Substring] {
         var result: [Substring] = []
         var depth = 0
