@@ -94,7 +94,17 @@ final class ModuleGraphDocTests: XCTestCase {
 
     static func packageGraph(_ manifest: String) throws -> [String: Module] {
         let text = withoutComments(manifest)[...]
-        let targets = try XCTUnwrap(list(after: "targets:", in: text), "Package.swift has no targets: [...]")
+        // The package's `targets:` list, not a product's (`.executable(name:targets:)` comes first).
+        let kinds = [".target(", ".executableTarget(", ".systemLibrary(", ".testTarget("]
+        var candidates: [Substring] = []
+        var rest = text
+        while let range = rest.range(of: "targets:") {
+            if let found = list(after: "targets:", in: rest[range.lowerBound...]) { candidates.append(found) }
+            rest = rest[range.upperBound...]
+        }
+        let targets = try XCTUnwrap(
+            candidates.first { list in elements(of: list).contains { element in kinds.contains { element.hasPrefix($0) } } },
+            "Package.swift has no targets: [...] list")
         var graph: [String: Module] = [:]
         for element in elements(of: targets) {
             guard [".target(", ".executableTarget(", ".systemLibrary("].contains(where: { element.hasPrefix($0) }) else {
@@ -169,6 +179,7 @@ final class ModuleGraphDocTests: XCTestCase {
         let manifest = """
             let package = Package(
                 name: "P", // a comment with "quotes", [brackets] and .target(name: "Fake")
+                products: [.library(name: "B", targets: ["B"]), .executable(name: "d", targets: ["tool-d"])],
                 dependencies: [.package(url: "https://example.com/x", from: "1.0.0")],
                 targets: [
                     .target(name: "A"),
