@@ -44,7 +44,10 @@ let package = Package(
         // OneRoster 1.1/1.2 CSV bundles: streaming reader, typed models, validation report, sample generator. No storage.
         .target(
             name: "OneRoster",
-            dependencies: ["CodedErrors", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+            dependencies: [
+                "CodedErrors", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         // Measurements that compare our CSV reader with a library peer; used by `rosterflow-bench csv`.
         .target(

@@ -87,17 +87,77 @@ public enum IssueCode: String, OneRosterEnumeration {
     case filesInSubfolder = "files-in-subfolder"
 }
 
+/// Where a validation issue was found: a position in a file (CSV bundles), or a record reference for a source that has
+/// no files (a OneRoster REST endpoint: the entity, the record's sourcedId and the page it came on).
+///
+/// Encoded as an object with a `kind` of `file` (`file`, `line`, `column`) or `record` (`entity`, `sourcedId`, `page`).
+public enum IssueLocation: Sendable, Equatable, Codable {
+    /// A file, with the 1-based physical line of the row (1 for the header; `nil` for file-level issues) and the column
+    /// (header name) when the issue is about one value.
+    case file(name: String, line: Int?, column: String?)
+    /// A record: its entity (e.g. `users`), its sourcedId, and the 1-based page it was read on, when the source pages.
+    case record(entity: String, sourcedId: String, page: Int?)
+
+    private enum Kind: String, Codable { case file, record }
+    private enum CodingKeys: String, CodingKey { case kind, file, line, column, entity, sourcedId, page }
+
+    /// Decodes either shape (see the type's description).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        switch try c.decode(Kind.self, forKey: .kind) {
+        case .file:
+            self = .file(name: try c.decode(String.self, forKey: .file), line: try c.decodeIfPresent(Int.self, forKey: .line),
+                         column: try c.decodeIfPresent(String.self, forKey: .column))
+        case .record:
+            self = .record(entity: try c.decode(String.self, forKey: .entity),
+                           sourcedId: try c.decode(String.self, forKey: .sourcedId),
+                           page: try c.decodeIfPresent(Int.self, forKey: .page))
+        }
+    }
+
+    /// Encodes the shape described on the type.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case .file(let name, let line, let column):
+            try c.encode(Kind.file, forKey: .kind)
+            try c.encode(name, forKey: .file)
+            try c.encodeIfPresent(line, forKey: .line)
+            try c.encodeIfPresent(column, forKey: .column)
+        case .record(let entity, let sourcedId, let page):
+            try c.encode(Kind.record, forKey: .kind)
+            try c.encode(entity, forKey: .entity)
+            try c.encode(sourcedId, forKey: .sourcedId)
+            try c.encodeIfPresent(page, forKey: .page)
+        }
+    }
+
+    /// `file:line` (or just the file), or `record ID of ENTITY` (`, page N`).
+    public var text: String {
+        switch self {
+        case .file(let name, let line, _):
+            if let line { return "\(name):\(line)" }
+            return name
+        case .record(let entity, let sourcedId, let page):
+            return "record \(sourcedId) of \(entity)" + (page.map { ", page \($0)" } ?? "")
+        }
+    }
+}
+
 /// One problem found in a bundle, phrased for the district's OneRoster administrator.
+///
+/// Its ``location`` is a file position (``file``, ``line``, ``column``) or, for a source without files, a record
+/// reference; a record-located issue's ``file`` is the entity, so reports group it like a file.
 public struct ValidationIssue: Sendable, Equatable, Codable {
     /// Error (row or file not loaded), warning or info.
     public var severity: Severity
     /// Stable code.
     public var code: IssueCode
-    /// File name, e.g. `enrollments.csv`.
+    /// File name, e.g. `enrollments.csv`; for an issue located by record reference, the entity, e.g. `users`.
     public var file: String
-    /// 1-based physical line of the row (1 for the header); `nil` for file-level issues.
+    /// 1-based physical line of the row (1 for the header); `nil` for file-level issues and record references.
     public var line: Int?
-    /// Column (header name), if the issue is about one value.
+    /// Column (header name, or field name for a record reference), if the issue is about one value.
     public var column: String?
     /// The offending value.
     public var value: String?
@@ -107,10 +167,17 @@ public struct ValidationIssue: Sendable, Equatable, Codable {
     public var message: String
     /// How to fix it at the source.
     public var fix: String
+    /// The record reference of an issue a file-less source found (`nil` for file positions).
+    private var record: IssueLocation?
 
-    /// Creates an issue. Values from the bundle are cut to a short excerpt (``reportExcerpt(_:limit:)``): the value,
-    /// the column, the sourcedId, and every `quoted` value inside the message and fix, so a report, and the e-mails
-    /// and webhooks that carry it, stay small whatever a bundle holds.
+    /// Where the issue was found: a file position from ``file``, ``line`` and ``column``, or a record reference.
+    public var location: IssueLocation {
+        record ?? .file(name: file, line: line, column: column)
+    }
+
+    /// Creates an issue at a file position. Values from the bundle are cut to a short excerpt
+    /// (``reportExcerpt(_:limit:)``): the value, the column, the sourcedId, and every `quoted` value inside the message
+    /// and fix, so a report, and the e-mails and webhooks that carry it, stay small whatever a bundle holds.
     public init(severity: Severity, code: IssueCode, file: String, line: Int? = nil, column: String? = nil,
                 value: String? = nil, sourcedId: String? = nil, message: String, fix: String) {
         self.severity = severity
@@ -122,6 +189,52 @@ public struct ValidationIssue: Sendable, Equatable, Codable {
         self.sourcedId = sourcedId.map { reportExcerpt($0) }
         self.message = Self.bounded(message)
         self.fix = Self.bounded(fix)
+    }
+
+    /// Creates an issue about a record, for a source without files (e.g. a REST endpoint): `entity` (e.g. `users`)
+    /// also stands as its ``file``, `sourcedId` as its ``sourcedId``; `page` is the 1-based page the record came on.
+    /// Values are cut as by the file-position initializer.
+    public init(severity: Severity, code: IssueCode, entity: String, sourcedId: String, page: Int? = nil,
+                column: String? = nil, value: String? = nil, message: String, fix: String) {
+        self.init(severity: severity, code: code, file: entity, column: column, value: value, sourcedId: sourcedId,
+                  message: message, fix: fix)
+        self.record = .record(entity: self.file, sourcedId: self.sourcedId ?? "", page: page)
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case severity, code, file, line, column, value, sourcedId, message, fix, location
+    }
+
+    /// Decodes an issue; reports stored before issues carried a `location` are read as file positions.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        severity = try c.decode(Severity.self, forKey: .severity)
+        code = try c.decode(IssueCode.self, forKey: .code)
+        file = try c.decode(String.self, forKey: .file)
+        line = try c.decodeIfPresent(Int.self, forKey: .line)
+        column = try c.decodeIfPresent(String.self, forKey: .column)
+        value = try c.decodeIfPresent(String.self, forKey: .value)
+        sourcedId = try c.decodeIfPresent(String.self, forKey: .sourcedId)
+        message = try c.decode(String.self, forKey: .message)
+        fix = try c.decode(String.self, forKey: .fix)
+        let location = try c.decodeIfPresent(IssueLocation.self, forKey: .location)
+        if case .record? = location { record = location }
+    }
+
+    /// Encodes today's fields (`file`, `line`, `column`, ...) and, for a record reference only, the ``location``: a
+    /// file position is already those fields, and reports with thousands of issues stay as small as they were.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(severity, forKey: .severity)
+        try c.encode(code, forKey: .code)
+        try c.encode(file, forKey: .file)
+        try c.encodeIfPresent(line, forKey: .line)
+        try c.encodeIfPresent(column, forKey: .column)
+        try c.encodeIfPresent(value, forKey: .value)
+        try c.encodeIfPresent(sourcedId, forKey: .sourcedId)
+        try c.encode(message, forKey: .message)
+        try c.encode(fix, forKey: .fix)
+        try c.encodeIfPresent(record, forKey: .location)
     }
 
     /// The longest a message or fix may be once its quoted values are cut (a backstop; messages are a few lines).
@@ -145,11 +258,8 @@ public struct ValidationIssue: Sendable, Equatable, Codable {
         return out
     }
 
-    /// `file:line` (or just the file).
-    public var location: String {
-        if let line { return "\(file):\(line)" }
-        return file
-    }
+    /// `file:line` (or just the file), or `record ID of ENTITY, page N` (see ``IssueLocation/text``).
+    public var locationText: String { location.text }
 }
 
 /// A row that was not loaded because of at least one error.
@@ -230,6 +340,12 @@ public struct ValidationReport: Sendable, Equatable, Codable {
     /// Issues of a given file.
     public func issues(inFile file: String) -> [ValidationIssue] { issues.filter { $0.file == file } }
 
+    /// Adds an issue to the list and to the counts (for a ``RosterSource`` that builds its own report).
+    public mutating func add(_ issue: ValidationIssue) {
+        issues.append(issue)
+        count(issue.severity, issue.code)
+    }
+
     mutating func count(_ severity: Severity, _ code: IssueCode) {
         switch severity {
         case .error: errorCount += 1
@@ -300,7 +416,7 @@ public struct ValidationReport: Sendable, Equatable, Codable {
             let list = byFile[file] ?? []
             if list.isEmpty { out += "  no issues\n" }
             for issue in list.prefix(maxPerFile) {
-                var lineText = "  \(issue.severity.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) \(issue.location)"
+                var lineText = "  \(issue.severity.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) \(issue.locationText)"
                 if let c = issue.column { lineText += " column \(c)" }
                 if let v = issue.value { lineText += " value \"\(v)\"" }
                 lineText += " [\(issue.code.rawValue)]: \(issue.message) Fix: \(issue.fix)"

@@ -45,6 +45,27 @@ extension RosterFlowService {
     /// ``RosterFlowError/Code/busy`` naming the first. A ``cancellation`` request before the run commits rolls it back
     /// (``RosterFlowError/Code/cancelled``).
     ///
+    /// - Parameter byHand: the operator named the source: a source that cannot be read at all is a command error that
+    ///   records no run, and the district is sent nothing about the run. Otherwise (the nightly source) an unreadable
+    ///   source is recorded as a rejected run and the district's OneRoster admin is told.
+    public func runSync(
+        integrationID: String, source: any RosterSource, dryRun: Bool = false, policy: SyncPolicy? = nil,
+        revalidate: Bool = false, byHand: Bool = false, actor: String
+    ) async throws -> SyncRunView {
+        try cancellation.check()
+        let request = SyncRequest(
+            integrationID: integrationID, source: source, dryRun: dryRun, policy: policy, revalidate: revalidate,
+            byHand: byHand, actor: actor)
+        // A dry run changes no roster: it needs no lock.
+        if dryRun { return try await plannedSync(request, lock: nil) }
+        return try await withSyncLock(integrationID: integrationID, purpose: "`sync run` of \(source.description)") { lock in
+            try await plannedSync(request, lock: lock)
+        }
+    }
+
+    /// ``runSync(integrationID:source:dryRun:policy:revalidate:byHand:actor:)`` of the CSV bundle at `bundlePath` (a
+    /// folder or a .zip file).
+    ///
     /// - Parameter byHand: the operator typed `bundlePath`: a missing, unreadable or unreadable-as-a-bundle path is a
     ///   command error that records no run, and the district is sent nothing about the run. Otherwise (the nightly
     ///   source) an unreadable bundle is recorded as a rejected run and the district's OneRoster admin is told.
@@ -53,21 +74,16 @@ extension RosterFlowService {
         byHand: Bool = false, actor: String
     ) async throws -> SyncRunView {
         if byHand { try Self.checkBundlePath(bundlePath) }
-        try cancellation.check()
-        let request = SyncRequest(
-            integrationID: integrationID, bundlePath: bundlePath, dryRun: dryRun, policy: policy, revalidate: revalidate,
-            byHand: byHand, actor: actor)
-        // A dry run changes no roster: it needs no lock.
-        if dryRun { return try await plannedSync(request, lock: nil) }
-        return try await withSyncLock(integrationID: integrationID, purpose: "`sync run` of \(bundlePath)") { lock in
-            try await plannedSync(request, lock: lock)
-        }
+        return try await runSync(
+            integrationID: integrationID, source: CSVBundleSource(path: bundlePath), dryRun: dryRun, policy: policy,
+            revalidate: revalidate, byHand: byHand, actor: actor)
     }
 
     /// What a sync was asked to do.
     struct SyncRequest: Sendable {
         var integrationID: String
-        var bundlePath: String
+        /// Where the roster is read from; its description is stored as the run's `bundle`.
+        var source: any RosterSource
         var dryRun = false
         var policy: SyncPolicy?
         var revalidate = false
@@ -109,7 +125,8 @@ extension RosterFlowService {
     /// holds it in one transaction, which checks that `lock` is still held and the roster is the one planned on.
     func plannedSync(_ request: SyncRequest, lock: SyncLockHandle?) async throws -> SyncRunView {
         let integrationID = request.integrationID
-        let bundlePath = request.bundlePath
+        let source = request.source
+        let sourceName = source.description
         let replanning = request.replanning
         let policy: SyncPolicy
         if let stored = replanning?.policy, let decoded = try? JSONDecoder().decode(SyncPolicy.self, from: Data(stored.utf8)) {
@@ -145,12 +162,12 @@ extension RosterFlowService {
         let runID = Identifier.make(prefix: "run")
         let started = clock()
         // Unreadable here means unreadable for the reader too: it says why.
-        let fingerprint = try? BundleFingerprint.sha256(atPath: bundlePath)
+        let fingerprint = (try? source.fingerprint()) ?? nil
         phase.mark("fingerprint")
         if let replanning, fingerprint == nil || fingerprint != replanning.bundleSHA256 {
             throw RosterFlowError(
                 .conflict,
-                "the bundle at \(bundlePath) is no longer the one run \(replanning.id) read (it changed or is gone); "
+                "the bundle at \(sourceName) is no longer the one run \(replanning.id) read (it changed or is gone); "
                     + "nothing was re-planned: run `rosterflow sync run` on the current export instead")
         }
         try cancellation.check()
@@ -191,9 +208,7 @@ extension RosterFlowService {
                         return (try? tx.holdsRosterRecord(integrationID: integrationID, entity: entity.rawValue, sourcedID: id)) ?? false
                     }
                     var visited = 0
-                    return try OneRosterBundleReader(options: .init(retainRecords: false)).read(
-                        at: URL(fileURLWithPath: bundlePath), held: held
-                    ) { record in
+                    return try source.read(options: .init(retainRecords: false), held: held) { record in
                         pipeline.put(record)
                         visited &+= 1
                         if visited & 4095 == 0 { try cancellation.check() }
@@ -206,12 +221,12 @@ extension RosterFlowService {
                 if request.byHand {
                     let why = "\(error)".trimmingCharacters(in: CharacterSet(charactersIn: ". \n"))
                     throw RosterFlowError(
-                        .invalidInput, "cannot read the bundle at \(bundlePath): \(why); nothing was recorded and nobody was told")
+                        .invalidInput, "cannot read the bundle at \(sourceName): \(why); nothing was recorded and nobody was told")
                 }
                 // Nothing readable: record the run as rejected, with why.
                 let reason = "the bundle could not be read: \(error)"
                 let run = SyncRunRecord(
-                    id: runID, integrationID: integrationID, bundle: bundlePath, startedAt: started, finishedAt: clock(),
+                    id: runID, integrationID: integrationID, bundle: sourceName, startedAt: started, finishedAt: clock(),
                     decision: .rejected, reasons: Self.json([reason]), counts: "{}", report: Self.json(ValidationReport()),
                     basedOnRun: basedOn, bundleSHA256: fingerprint, policy: policyJSON, baseRosterVersion: baseVersion)
                 let rules = self.runtime.rules
@@ -264,7 +279,7 @@ extension RosterFlowService {
         if let note { reasons.append(note) }
         if let parked = ParkedDeletes.note(plan.counts, integrationID: integrationID) { reasons.append(parked) }
         let run = SyncRunRecord(
-            id: runID, integrationID: integrationID, bundle: bundlePath, startedAt: started, finishedAt: nil,
+            id: runID, integrationID: integrationID, bundle: sourceName, startedAt: started, finishedAt: nil,
             decision: decision, reasons: Self.json(reasons), counts: Self.json(plan.counts), report: Self.json(report),
             basedOnRun: basedOn, bundleSHA256: fingerprint, policy: policyJSON, baseRosterVersion: baseVersion)
         let runtime = self.runtime
@@ -449,7 +464,7 @@ extension RosterFlowService {
                 }
                 try Self.requireHeld(current, verb: "re-planned")
                 return try await plannedSync(
-                    SyncRequest(integrationID: run.integrationID, bundlePath: run.bundle, revalidate: true, byHand: true,
+                    SyncRequest(integrationID: run.integrationID, source: CSVBundleSource(path: run.bundle), revalidate: true, byHand: true,
                                 actor: actor, replanning: current),
                     lock: lock)
             }

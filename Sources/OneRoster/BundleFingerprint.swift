@@ -7,7 +7,7 @@ enum BundleFingerprint {
     static func sha256(atPath path: String) throws -> String {
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) else {
-            throw RosterFlowError(.notFound, "there is no bundle at \(path)")
+            throw OneRosterBundleError.notFound(path)
         }
         var hash = SHA256()
         if isFolder.boolValue {
@@ -25,7 +25,7 @@ enum BundleFingerprint {
         } else {
             var st = stat()
             guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
-                throw RosterFlowError(.invalidInput, "\(path) is neither a folder nor a regular file")
+                throw OneRosterBundleError.notABundle(path)
             }
             try feed(URL(fileURLWithPath: path), into: &hash, withLength: false)
         }

@@ -1,0 +1,51 @@
+import Foundation
+
+/// Where a sync reads a district's roster from: a CSV bundle today (``CSVBundleSource``), a OneRoster REST endpoint
+/// later. A source hands its valid records to the visitor as they are validated (the sync diffs them against the held
+/// roster as they come) and returns the manifest and the ``ValidationReport``; the records themselves need not be
+/// kept.
+///
+/// Issues a source reports carry an ``IssueLocation``: a file position for a file, a record reference (entity,
+/// sourcedId, page) for a source that has no files.
+public protocol RosterSource: Sendable, CustomStringConvertible {
+    /// What an operator recognises the source by, e.g. the bundle's path; stored with each sync run and shown by
+    /// `rosterflow sync list`.
+    var description: String { get }
+
+    /// The SHA-256 (lowercase hex) of exactly what ``read(options:held:visitor:)`` would read, so a sync can tell an
+    /// unchanged source without reading it again; `nil` when it cannot be computed cheaply (the source is then always
+    /// read). Throws when the source cannot be reached at all.
+    func fingerprint() throws -> String?
+
+    /// Reads and validates the roster, handing each valid record to `visitor` as soon as it is validated (orgs,
+    /// academic sessions, courses, classes, users, demographics, enrollments), and returns the manifest and report.
+    /// - Parameters:
+    ///   - options: Reading options (caps, issue limits, whether valid records are also kept in the result).
+    ///   - held: Answers references the source does not satisfy (see ``HeldSourcedIds``).
+    ///   - visitor: Receives each valid record.
+    /// - Throws: When nothing can be read at all (problems with the content go in the report instead).
+    func read(options: OneRosterBundleReader.Options, held: any HeldSourcedIds,
+              visitor: ((OneRosterRecord) throws -> Void)?) throws -> OneRosterBundle
+}
+
+/// A OneRoster CSV bundle on disk, a folder or a .zip file: the first ``RosterSource``.
+public struct CSVBundleSource: RosterSource {
+    /// The folder or .zip file, as given.
+    public var path: String
+
+    /// A bundle at `path` (a folder with manifest.csv and the CSV files, or its .zip).
+    public init(path: String) { self.path = path }
+
+    /// The path, as given.
+    public var description: String { path }
+
+    /// The SHA-256 of the bundle's bytes: a .zip file as it is, a folder as the sorted list of its regular files
+    /// (relative path, size and content of each). Throws ``OneRosterBundleError`` when there is nothing to read there.
+    public func fingerprint() throws -> String? { try BundleFingerprint.sha256(atPath: path) }
+
+    /// Reads the bundle with ``OneRosterBundleReader``.
+    public func read(options: OneRosterBundleReader.Options, held: any HeldSourcedIds,
+                     visitor: ((OneRosterRecord) throws -> Void)?) throws -> OneRosterBundle {
+        try OneRosterBundleReader(options: options).read(at: URL(fileURLWithPath: path), held: held, visitor: visitor)
+    }
+}
