@@ -1,4 +1,5 @@
 import Foundation
+import OneRoster
 import Storage
 import WorkflowEngine
 

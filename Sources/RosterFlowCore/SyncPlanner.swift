@@ -623,22 +623,3 @@ struct Digest {
         return digest.finish(extensions)
     }
 }
-
-/// The 64-bit FNV-1a hash, shared by record digests and workflow definition checksums.
-struct FNV1a {
-    private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
-
-    mutating func mix(byte: UInt8) {
-        value ^= UInt64(byte)
-        value = value &* 0x100_0000_01b3
-    }
-
-    mutating func mix(_ text: String) {
-        let done: Void? = text.utf8.withContiguousStorageIfAvailable { bytes in
-            var v = value
-            for byte in bytes { v = (v ^ UInt64(byte)) &* 0x100_0000_01b3 }
-            value = v
-        }
-        if done == nil { for byte in text.utf8 { mix(byte: byte) } }
-    }
-}
