@@ -77,7 +77,7 @@ extension CLITests {
         let report = try result.json()
         XCTAssertEqual(report["count"] as? Int, 2000)
         let rows = try XCTUnwrap(report["rows"] as? [[String: Any]])
-        XCTAssertEqual(rows.count, 3)
+        XCTAssertEqual(rows.count, 2)
         for row in rows { XCTAssertGreaterThan(row["signaturesPerSecond"] as? Double ?? 0, 0, "\(row)") }
     }
 
