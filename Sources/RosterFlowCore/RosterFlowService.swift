@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Storage
 import WorkflowEngine
@@ -66,10 +67,13 @@ public final class RosterFlowService: Sendable {
         }
     }
 
+    /// A definition text's checksum as stored with it: the SHA-256 of its UTF-8 bytes in lowercase hex. (Databases
+    /// written before hold an FNV-1a form; `recordDefinition` then compares the texts.)
     static func checksum(_ text: String) -> String {
-        var hash = FNV1a()
-        hash.mix(text)
-        return String(hash.value, radix: 16)
+        SHA256.hash(data: Data(text.utf8)).map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
     }
 
     /// Runs `body` as one group-committed transaction, translating errors for people.

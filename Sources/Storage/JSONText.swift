@@ -1,31 +1,32 @@
 /// A JSON text written straight into bytes: objects, keys and string values only (outbox payloads and webhook
 /// bodies), escaped as JSONSerialization does (`"`, `\`, control characters; `/` and non-ASCII as they are).
-/// `flatStrings` reads back the flat objects it writes.
-public struct JSONText: Sendable {
-    public private(set) var bytes: [UInt8] = []
+/// `flatStrings` reads back the flat objects it writes. Shared by Storage, Core and Notifications (`package` access:
+/// not part of Storage's public API).
+package struct JSONText: Sendable {
+    package private(set) var bytes: [UInt8] = []
     /// Whether the next key or value is the first in its object.
     private var first = true
 
     /// An empty text with room for `capacity` bytes before it grows.
-    public init(capacity: Int = 512) {
+    package init(capacity: Int = 512) {
         bytes.reserveCapacity(capacity)
     }
 
     /// Starts an object (`{`); the next key is its first.
-    public mutating func open() {
+    package mutating func open() {
         bytes.append(UInt8(ascii: "{"))
         first = true
     }
 
     /// Ends the current object (`}`).
-    public mutating func close() {
+    package mutating func close() {
         bytes.append(UInt8(ascii: "}"))
         first = false
     }
 
     /// Writes a key, escaped and quoted, with the comma before it when it is not the first in its object, and the colon
     /// after it.
-    public mutating func key(_ name: String) {
+    package mutating func key(_ name: String) {
         if !first { bytes.append(UInt8(ascii: ",")) }
         first = false
         string(name)
@@ -33,7 +34,7 @@ public struct JSONText: Sendable {
     }
 
     /// Writes a string value (after ``key(_:)``), quoted and escaped as JSONSerialization does.
-    public mutating func string(_ value: String) {
+    package mutating func string(_ value: String) {
         bytes.append(UInt8(ascii: "\""))
         var value = value
         // Most values need no escaping: copy their bytes in one go.
@@ -68,7 +69,7 @@ public struct JSONText: Sendable {
 extension JSONText {
     /// A flat JSON object of strings (an outbox payload), read without Foundation; nil for anything else
     /// (nesting, numbers, bad escapes), which the caller then hands to JSONSerialization.
-    public static func flatStrings(_ text: String) -> [String: String]? {
+    package static func flatStrings(_ text: String) -> [String: String]? {
         var text = text
         return text.withUTF8 { bytes -> [String: String]? in
             var index = 0
@@ -180,7 +181,7 @@ extension JSONText {
 
 extension JSONText {
     /// `values` as a flat JSON object, keys sorted (the last value wins for a repeated key): an outbox payload.
-    public static func object(_ values: [(String, String)]) -> String {
+    package static func object(_ values: [(String, String)]) -> String {
         // A stable insertion sort by key, in place (about fifteen pairs): equal keys keep their order, and of a run of
         // equal keys only the last (the later value) is written.
         var sorted = values
@@ -209,7 +210,7 @@ extension JSONText {
 
 extension JSONText {
     /// `values` as a JSON array of strings, in order: the ids handed to SQLite's `json_each`.
-    public static func array(_ values: [String]) -> String {
+    package static func array(_ values: [String]) -> String {
         var json = JSONText(capacity: values.reduce(2) { $0 + $1.utf8.count + 3 })
         json.bytes.append(UInt8(ascii: "["))
         for (index, value) in values.enumerated() {

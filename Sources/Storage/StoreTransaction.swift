@@ -52,10 +52,16 @@ public struct StoreTransaction {
     // MARK: Workflow definitions
 
     /// Stores a definition's text the first time its version is seen; refuses a changed text under an old version.
+    ///
+    /// A definition is unchanged when its checksum equals the stored one or, failing that, when its text equals the
+    /// stored text: earlier releases stored a different checksum form (FNV-1a, today SHA-256), and a database they
+    /// wrote must keep accepting the same definitions. The stored row is left as it is, so an earlier release
+    /// opening the database afterwards still finds its own checksum.
     public func recordDefinition(name: String, version: Int, source: String, checksum: String, file: String, now: Double) throws {
-        if let existing = try row("SELECT checksum FROM workflow_definitions WHERE name = ? AND version = ?", [name, version]) {
+        if let existing = try row("SELECT checksum, source FROM workflow_definitions WHERE name = ? AND version = ?", [name, version]) {
             let stored: String = existing["checksum"]
-            if stored != checksum {
+            let storedSource: String = existing["source"]
+            if stored != checksum, storedSource != source {
                 throw StorageError(
                     .definitionChanged,
                     "\(file) changed, but still says version \(version) of '\(name)', which this database already runs; "

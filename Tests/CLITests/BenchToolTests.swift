@@ -71,6 +71,16 @@ extension CLITests {
         XCTAssertGreaterThan(peer["seconds"] as? Double ?? 0, 0)
     }
 
+    func testSignComparisonChecksTheWaysAgreeAndTimesEach() throws {
+        let result = try rosterflowBench("sign", "--count", "2000", "--repetitions", "1", "--json")
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let report = try result.json()
+        XCTAssertEqual(report["count"] as? Int, 2000)
+        let rows = try XCTUnwrap(report["rows"] as? [[String: Any]])
+        XCTAssertEqual(rows.count, 2)
+        for row in rows { XCTAssertGreaterThan(row["signaturesPerSecond"] as? Double ?? 0, 0, "\(row)") }
+    }
+
     func testTheLogLevelComesFromTheEnvironment() throws {
         let id = try scheduledIntegration()
         let bundle = folder + "/district"

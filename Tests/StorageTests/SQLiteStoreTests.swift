@@ -128,6 +128,8 @@ final class SQLiteStoreTests: XCTestCase {
         let store = try SQLiteStore(path: path)
         try store.writeNow { try $0.recordDefinition(name: "w", version: 1, source: "a", checksum: "1", file: "w.yaml", now: 0) }
         try store.writeNow { try $0.recordDefinition(name: "w", version: 1, source: "a", checksum: "1", file: "w.yaml", now: 0) }
+        // The same text under another checksum form (an earlier release's) is the same definition.
+        try store.writeNow { try $0.recordDefinition(name: "w", version: 1, source: "a", checksum: "other", file: "w.yaml", now: 0) }
         XCTAssertThrowsError(try store.writeNow {
             try $0.recordDefinition(name: "w", version: 1, source: "b", checksum: "2", file: "w.yaml", now: 0)
         }) { error in

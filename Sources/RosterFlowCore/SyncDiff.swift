@@ -1,0 +1,129 @@
+import Foundation
+import OneRoster
+import Storage
+
+/// The diff of a bundle against the held roster, built while the bundle streams by: it keeps the adds and updates
+/// (not the unchanged records), which held records were not seen (for implicit deletes) and each incoming class's
+/// course.
+///
+/// Each held digest is removed from `unseen` when its record streams by, so one lookup both compares the record and
+/// marks it seen; what is left at the end is what the bundle omitted.
+public struct SyncDiff: Sendable {
+    /// Held digests (by sourcedId) not seen yet, per entity (by ``RosterEntity/index``).
+    private var unseen: [[String: Int64]]
+    private var heldCounts: [Int]
+    private var changesByEntity: [[RosterChange]]
+    private var explicitByEntity: [Set<String>]
+    private var countsByEntity: [EntityCounts]
+    public private(set) var incomingClassCourse: [String: String] = [:]
+
+    /// A diff against the held digests, by sourcedId, of each entity (named by its `RosterEntity` raw value; other
+    /// names are ignored).
+    public init(heldDigests: [String: [String: Int64]]) {
+        var unseen = [[String: Int64]](repeating: [:], count: RosterEntity.allCases.count)
+        var heldCounts = [Int](repeating: 0, count: RosterEntity.allCases.count)
+        for (name, digests) in heldDigests {
+            guard let entity = RosterEntity(rawValue: name) else { continue }
+            unseen[entity.index] = digests
+            heldCounts[entity.index] = digests.count
+        }
+        self.unseen = unseen
+        self.heldCounts = heldCounts
+        changesByEntity = Array(repeating: [], count: RosterEntity.allCases.count)
+        explicitByEntity = Array(repeating: [], count: RosterEntity.allCases.count)
+        countsByEntity = Array(repeating: EntityCounts(), count: RosterEntity.allCases.count)
+    }
+
+    /// A diff whose held digests are not loaded up front: each record's held digest is looked up as it streams by
+    /// (``observe(_:held:)``), and the held records it never met are handed in at the end (``setUnseenHeld(_:_:)``).
+    init(heldCounts counts: [String: Int]) {
+        self.init(heldDigests: [:])
+        for (name, count) in counts {
+            if let entity = RosterEntity(rawValue: name) { heldCounts[entity.index] = count }
+        }
+    }
+
+    /// The held records of `entity` that the stream did not carry as active rows (after ``observe(_:held:)``).
+    mutating func setUnseenHeld(_ entity: RosterEntity, _ held: [String: Int64]) {
+        unseen[entity.index] = held
+    }
+
+    mutating func setUnseenHeld(_ entity: RosterEntity, _ held: [(String, Int64)]) {
+        var unseen: [String: Int64] = [:]
+        unseen.reserveCapacity(held.count)
+        for (id, digest) in held { unseen[id] = digest }
+        self.unseen[entity.index] = unseen
+    }
+
+    /// How many records of `entity` the integration held before this sync.
+    public func heldCount(_ entity: RosterEntity) -> Int { heldCounts[entity.index] }
+
+    /// Held records of `entity` that the bundle did not carry (as active rows).
+    public func unseenHeld(_ entity: RosterEntity) -> Dictionary<String, Int64>.Keys { unseen[entity.index].keys }
+
+    /// Adds and updates of `entity`, in stream order.
+    public func changes(_ entity: RosterEntity) -> [RosterChange] { changesByEntity[entity.index] }
+
+    /// Takes the adds and updates of `entity` out of the diff (no copy).
+    mutating func takeChanges(_ entity: RosterEntity) -> [RosterChange] {
+        var taken: [RosterChange] = []
+        swap(&taken, &changesByEntity[entity.index])
+        return taken
+    }
+
+    /// sourcedIds the bundle marked `tobedeleted`.
+    public func explicitDeletes(_ entity: RosterEntity) -> Set<String> { explicitByEntity[entity.index] }
+
+    /// The counts of `entity` so far: incoming rows, adds, updates and unchanged records (the planner fills in the held
+    /// count and the deletes).
+    public func counts(_ entity: RosterEntity) -> EntityCounts { countsByEntity[entity.index] }
+
+    /// Whether the integration holds a record (answers the reader's reference checks). Records already seen in this
+    /// bundle are not asked about: they are valid in it, and the reader finds them among its own sourcedIds first.
+    public func holds(_ entity: RosterEntity, _ sourcedID: String) -> Bool {
+        unseen[entity.index][sourcedID] != nil
+    }
+
+    /// Takes one streamed record (other kinds, such as roles and demographics, are folded into users or ignored).
+    public mutating func observe(_ record: OneRosterRecord) {
+        guard let fingerprint = SyncPlanner.fingerprint(record) else { return }
+        let old = fingerprint.status == .tobedeleted
+            ? nil : unseen[fingerprint.entity.index].removeValue(forKey: fingerprint.sourcedID)
+        take(record, fingerprint, held: old)
+    }
+
+    /// Takes one streamed record whose held digest `held(entity, sourcedId, isExplicitDelete)` gives (nil when not
+    /// held); `held` marks the record seen unless it is an explicit delete.
+    mutating func observe(_ record: OneRosterRecord, held: (RosterEntity, String, Bool) throws -> Int64?) rethrows {
+        guard let fingerprint = SyncPlanner.fingerprint(record) else { return }
+        let old = try held(fingerprint.entity, fingerprint.sourcedID, fingerprint.status == .tobedeleted)
+        take(record, fingerprint, held: old)
+    }
+
+    private mutating func take(
+        _ record: OneRosterRecord, _ fingerprint: (entity: RosterEntity, status: RecordStatus, sourcedID: String, digest: Int64),
+        held: Int64?
+    ) {
+        let (entity, status, id, digest) = fingerprint
+        let e = entity.index
+        if status == .tobedeleted {
+            explicitByEntity[e].insert(id)
+            return
+        }
+        if entity == .classes, case let .rosterClass(c) = record { incomingClassCourse[id] = c.courseSourcedId }
+        countsByEntity[e].incoming += 1
+        if let old = held {
+            if old == digest {
+                countsByEntity[e].unchanged += 1
+            } else {
+                changesByEntity[e].append(RosterChange(
+                    operation: .update, record: SyncPlanner.details(record, entity: entity, digest: digest)))
+                countsByEntity[e].updates += 1
+            }
+        } else {
+            changesByEntity[e].append(RosterChange(
+                operation: .add, record: SyncPlanner.details(record, entity: entity, digest: digest)))
+            countsByEntity[e].adds += 1
+        }
+    }
+}
