@@ -6,22 +6,7 @@ import XCTest
 extension CLITests {
     /// Runs `rosterflow-bench` in the test's folder; returns its exit status, stdout and stderr.
     func rosterflowBench(_ arguments: String..., environment extra: [String: String] = [:]) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.benchBinary)
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment.merge(extra) { $1 }
-        process.environment = environment
-        process.currentDirectoryURL = URL(fileURLWithPath: folder)
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                      stderr: String(decoding: stderr, as: UTF8.self))
+        try Binary.run(arguments, environment: extra, in: folder, executable: Self.benchBinary)
     }
 
     func testTheProductHasNoBenchmarksOrLoadGenerator() throws {

@@ -11,16 +11,8 @@ final class SecurityCLITests: WorkerHarness {
     }
 
     func call(_ arguments: [String], environment: [String: String] = [:]) throws -> Outcome {
-        let process = process(arguments, environment: environment)
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Outcome(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                       stderr: String(decoding: stderr, as: UTF8.self))
+        let result = try Binary.run(arguments, environment: self.environment(environment), in: folder)
+        return Outcome(status: result.status, stdout: result.stdout, stderr: result.stderr)
     }
 
     func mode(_ path: String) throws -> Int {

@@ -17,16 +17,23 @@ class WorkerHarness: XCTestCase {
             """.write(toFile: folder + "/rosterflow.json", atomically: true, encoding: .utf8)
     }
 
+    /// The environment a worker test's `rosterflow` runs with: its database, workflows, configuration and templates,
+    /// then `extra`.
+    func environment(_ extra: [String: String] = [:]) -> [String: String?] {
+        var environment: [String: String?] = [
+            "ROSTERFLOW_DB": database, "ROSTERFLOW_WORKFLOWS": CLITests.workflows, "ROSTERFLOW_CONFIG": folder + "/rosterflow.json",
+            "ROSTERFLOW_TEMPLATES": CLITests.workflows.replacingOccurrences(of: "/Workflows", with: "/Templates"),
+        ]
+        for (key, value) in extra { environment[key] = value }
+        return environment
+    }
+
     func process(_ arguments: [String], environment extra: [String: String] = [:]) -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CLITests.binary)
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
-        environment["ROSTERFLOW_DB"] = database
-        environment["ROSTERFLOW_WORKFLOWS"] = CLITests.workflows
-        environment["ROSTERFLOW_CONFIG"] = folder + "/rosterflow.json"
-        environment["ROSTERFLOW_TEMPLATES"] = CLITests.workflows.replacingOccurrences(of: "/Workflows", with: "/Templates")
-        environment.merge(extra) { _, new in new }
+        for (key, value) in self.environment(extra) { environment[key] = value }
         process.environment = environment
         process.currentDirectoryURL = URL(fileURLWithPath: folder)
         process.standardOutput = FileHandle.nullDevice
