@@ -71,6 +71,7 @@ public struct RosterFlowError: CodedError {
             case .staleInstance: .stale
             case .definitionChanged: .workflowDefinition
             case .database: .storage
+            case .busy: .busy
             }
             return RosterFlowError(code, storage.message, cause: storage.codeName, site: storage.site)
         case let validation as WorkflowValidationError:

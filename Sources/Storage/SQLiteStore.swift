@@ -56,6 +56,8 @@ public final class SQLiteStore: Sendable {
             try Self.migrate(pool)
         } catch let error as StorageError {
             throw error
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED {
+            throw StorageError.translating(error)
         } catch {
             throw StorageError(.database, "cannot open the database at \(path): \(error)")
         }
@@ -121,7 +123,7 @@ public final class SQLiteStore: Sendable {
         do {
             return try body()
         } catch let error as DatabaseError {
-            throw StorageError(.database, "database error: \(error.message ?? error.description)")
+            throw StorageError.translating(error)
         }
     }
 }
@@ -269,7 +271,7 @@ final class GroupCommitter: @unchecked Sendable {
 
     private static func describe(_ error: Error) -> Error {
         guard let error = error as? DatabaseError else { return error }
-        return StorageError(.database, "database error: \(error.message ?? error.description)")
+        return StorageError.translating(error)
     }
 
     private func finish(_ batch: [Job]) {
