@@ -16,7 +16,7 @@ import Darwin
 /// inflated while writing, so a zip that lies about its sizes stops at the cap too. The folder is created 0700 (files
 /// 0600) as `rosterflow-bundle-<pid>-<uuid>`; the reader removes it when it is done, whether reading succeeded or
 /// threw, and folders left behind by a process that was killed are swept before the next extraction.
-enum ZipBundle {
+package enum ZipBundle {
     struct Extracted {
         /// Temporary folder to delete afterwards.
         let tempRoot: URL
@@ -58,7 +58,8 @@ enum ZipBundle {
     /// The ratio cap applies once an entry has inflated past this many bytes (small files compress unevenly).
     static let ratioFloor: Int64 = 1 << 20
 
-    static func looksLikeZip(_ url: URL) -> Bool {
+    /// Whether the file begins with a zip's signature (`PK`): how a bundle path that is not a folder is told apart.
+    package static func looksLikeZip(_ url: URL) -> Bool {
         guard let handle = try? FileHandle(forReadingFrom: url) else { return false }
         defer { try? handle.close() }
         guard let head = try? handle.read(upToCount: 4), head.count == 4 else { return false }

@@ -51,7 +51,7 @@ extension RosterFlowService {
             throw RosterFlowError(.invalidInput, "--keep-held needs --reason: why the held run stays held (it is recorded on the run)")
         }
         for run in held {
-            var reasons = (try? JSONDecoder().decode([String].self, from: Data(run.reasons.utf8))) ?? []
+            var reasons = Self.reasons(of: run)
             reasons.append("kept held when \(actor) resumed the integration at \(Timestamp.iso(now)): \(reason)")
             try tx.updateSyncRun(id: run.id, decision: .held, reasons: json(reasons), finishedAt: run.finishedAt ?? now)
         }

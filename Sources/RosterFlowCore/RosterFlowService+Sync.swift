@@ -106,19 +106,12 @@ extension RosterFlowService {
             throw RosterFlowError(
                 .notFound, "\(path) cannot be read by this user (permission denied); nothing was recorded and nobody was told")
         }
-        if !isDirectory.boolValue, !Self.startsLikeZip(path) {
+        if !isDirectory.boolValue, !ZipBundle.looksLikeZip(URL(fileURLWithPath: path)) {
             throw RosterFlowError(
                 .invalidInput,
                 "\(path) is neither a folder nor a .zip file: give the OneRoster bundle (a folder with manifest.csv, or its .zip); "
                     + "nothing was recorded and nobody was told")
         }
-    }
-
-    /// Whether a file begins with a zip's signature (`PK`).
-    static func startsLikeZip(_ path: String) -> Bool {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
-        defer { try? handle.close() }
-        return (try? handle.read(upToCount: 2)) == Data([0x50, 0x4B])
     }
 
     /// Reads, validates, diffs and plans a bundle on a snapshot of the held roster, then records the run and applies or
@@ -367,10 +360,15 @@ extension RosterFlowService {
         }
     }
 
+    /// A run's stored reasons (a JSON array); none when they cannot be read.
+    static func reasons(of run: SyncRunRecord) -> [String] {
+        (try? JSONDecoder().decode([String].self, from: Data(run.reasons.utf8))) ?? []
+    }
+
     /// Marks a held run as replaced by its re-plan: it can no longer be approved, its proposed merges are dropped, and
     /// its change set stays listed (`sync show RUN --changes`) beside the new run's.
     static func supersede(_ run: SyncRunRecord, by newRunID: String, actor: String, tx: StoreTransaction, now: Double) throws {
-        var reasons = (try? JSONDecoder().decode([String].self, from: Data(run.reasons.utf8))) ?? []
+        var reasons = Self.reasons(of: run)
         reasons.append("re-planned against today's roster as run \(newRunID) by \(actor) at \(Timestamp.iso(now))")
         try tx.decideProposedMerges(runID: run.id, status: "dropped")
         try tx.updateSyncRun(id: run.id, decision: .superseded, reasons: json(reasons), finishedAt: now)
@@ -743,7 +741,7 @@ extension RosterFlowService {
         let report = try? decoder.decode(ValidationReport.self, from: Data(run.report.utf8))
         return SyncRunView(
             id: run.id, integrationID: run.integrationID, bundle: run.bundle, decision: run.decision.rawValue,
-            reasons: (try? decoder.decode([String].self, from: Data(run.reasons.utf8))) ?? [],
+            reasons: reasons(of: run),
             counts: (try? decoder.decode([String: EntityCounts].self, from: Data(run.counts.utf8))) ?? [:],
             errorCount: report?.errorCount ?? 0, warningCount: report?.warningCount ?? 0,
             startedAt: Timestamp.iso(run.startedAt), finishedAt: run.finishedAt.map(Timestamp.iso),
