@@ -8,7 +8,8 @@ let package = Package(
         .executable(name: "rosterflow", targets: ["rosterflow"]),
         .executable(name: "rosterflow-bench", targets: ["rosterflow-bench"]),
         .library(name: "WorkflowEngine", targets: ["WorkflowEngine"]),
-        .library(name: "Storage", targets: ["Storage"]),
+        .library(name: "StorageCore", targets: ["StorageCore"]),
+        .library(name: "StorageSQLite", targets: ["StorageSQLite"]),
         .library(name: "RosterFlowCore", targets: ["RosterFlowCore"]),
         .library(name: "OneRoster", targets: ["OneRoster"]),
     ],
@@ -32,11 +33,14 @@ let package = Package(
             name: "WorkflowEngine",
             dependencies: ["CodedErrors", .product(name: "Yams", package: "Yams")]
         ),
-        // Durable state: one SQLite file (GRDB over the system libsqlite3), migrations, group commit.
+        // The store seam: the records and the store protocols by concern (workflows, timers, outbox, directory, courses,
+        // audit, roster, sync runs, schedules) with their transaction contract. No SQL, no database library.
+        .target(name: "StorageCore", dependencies: ["CodedErrors"]),
+        // The embedded store: one SQLite file (GRDB over the system libsqlite3), migrations, group commit, fast paths.
         .target(
-            name: "Storage",
+            name: "StorageSQLite",
             dependencies: [
-                "CodedErrors", "WorkflowEngine",
+                "CodedErrors", "StorageCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
@@ -58,7 +62,7 @@ let package = Package(
         .target(
             name: "RosterFlowCore",
             dependencies: [
-                "CodedErrors", "WorkflowEngine", "Storage", "OneRoster", .product(name: "Crypto", package: "swift-crypto"),
+                "CodedErrors", "WorkflowEngine", "StorageCore", "OneRoster", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -72,7 +76,7 @@ let package = Package(
         .target(
             name: "Notifications",
             dependencies: [
-                "CodedErrors", "Storage", "CCurl",
+                "CodedErrors", "StorageCore", "CCurl",
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -84,7 +88,7 @@ let package = Package(
         .target(
             name: "RosterFlowApp",
             dependencies: [
-                "RosterFlowCore", "Notifications",
+                "RosterFlowCore", "Notifications", "StorageCore", "StorageSQLite",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -93,7 +97,7 @@ let package = Package(
         .executableTarget(
             name: "rosterflow",
             dependencies: [
-                "CodedErrors", "RosterFlowCore", "RosterFlowApp", "Notifications", "OneRoster",
+                "CodedErrors", "RosterFlowCore", "RosterFlowApp", "Notifications", "OneRoster", "StorageCore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -107,7 +111,8 @@ let package = Package(
         .executableTarget(
             name: "rosterflow-bench",
             dependencies: [
-                "RosterFlowCore", "Notifications", "OneRoster", "OneRosterBenchmarks", "Storage", "WorkflowEngine",
+                "RosterFlowCore", "RosterFlowApp", "Notifications", "OneRoster", "OneRosterBenchmarks", "StorageCore", "StorageSQLite",
+                "WorkflowEngine",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -118,22 +123,27 @@ let package = Package(
         .testTarget(name: "RosterFlowAppTests", dependencies: ["RosterFlowApp", "RosterFlowCore", "Notifications"]),
         .testTarget(
             name: "StorageTests",
-            dependencies: ["Storage", "WorkflowEngine", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["StorageCore", "StorageSQLite", "WorkflowEngine", .product(name: "GRDB", package: "GRDB.swift")],
             exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "RosterFlowCoreTests",
             dependencies: [
-                "RosterFlowCore", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"),
+                "RosterFlowCore", "RosterFlowApp", "StorageCore", "StorageSQLite", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "OneRosterTests", dependencies: ["OneRoster"]),
+        // The store contract: one test body per behaviour, run against every backend in StoreConformers.all.
+        .testTarget(name: "StoreContractTests", dependencies: ["StorageCore", "StorageSQLite"]),
         // Runs the `rosterflow` and `rosterflow-bench` binaries (built for it) as processes.
         .testTarget(
             name: "CLITests",
-            dependencies: ["rosterflow", "rosterflow-bench", "Storage", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["rosterflow", "rosterflow-bench", "StorageCore", "StorageSQLite", .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        .testTarget(name: "NotificationsTests", dependencies: ["Notifications", "RosterFlowCore", "Storage"]),
+        .testTarget(
+            name: "NotificationsTests", dependencies: ["Notifications", "RosterFlowCore", "RosterFlowApp", "StorageCore", "StorageSQLite"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,5 +1,5 @@
 import Foundation
-import Storage
+import StorageCore
 
 // The message composer: what an outbox message becomes on each channel (the e-mail's addresses, Message-ID and MIME
 // text; the webhook's JSON body), the same bytes on every attempt.

@@ -1,5 +1,5 @@
 import Foundation
-import Storage
+import StorageCore
 
 // Sending: a claimed batch prepared (bodies built and signed, values parsed) and sent, e-mail on the sender slots' threads and
 // webhooks through one transport.

@@ -1,5 +1,5 @@
 import Foundation
-import Storage
+import StorageCore
 
 /// What one dispatcher pass did.
 public struct DispatchReport: Sendable, Equatable, Codable {
@@ -28,7 +28,7 @@ public struct DispatchReport: Sendable, Equatable, Codable {
 /// that runs out, after which another attempt re-sends under the same id. Several dispatchers may share one
 /// database: a claim is one write statement, so no two hold the same delivery at once.
 public final class OutboxDispatcher: Sendable {
-    public let store: SQLiteStore
+    let store: any RosterFlowStore
     public let config: NotificationConfig
     public let templates: TemplateCatalog
     /// Names this dispatcher in `claimed_by`.
@@ -46,7 +46,7 @@ public final class OutboxDispatcher: Sendable {
     ///   - mailTransport: makes one mail transport per sending thread; nil picks SMTP or the spool from `config`.
     ///   - webhookTransport: makes one webhook transport per sending thread; nil uses libcurl.
     public init(
-        store: SQLiteStore, config: NotificationConfig, templates: TemplateCatalog, workerID: String,
+        store: any RosterFlowStore, config: NotificationConfig, templates: TemplateCatalog, workerID: String,
         spoolFolder: String, clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
         mailTransport: (@Sendable () throws -> any MailTransport)? = nil,
         webhookTransport: (@Sendable () throws -> any WebhookTransport)? = nil
@@ -90,7 +90,7 @@ public final class OutboxDispatcher: Sendable {
         return try store.writeNow { tx in try claim(in: tx, limit: limit, now: now) }
     }
 
-    private func claim(in tx: StoreTransaction, limit: Int, now: Double) throws -> (DispatchReport, [ClaimedDelivery]) {
+    private func claim(in tx: any StoreTransaction, limit: Int, now: Double) throws -> (DispatchReport, [ClaimedDelivery]) {
         var report = DispatchReport()
         let subscribers = config.webhooks.map(\.name)
         let email = config.emailEnabled
@@ -111,7 +111,7 @@ public final class OutboxDispatcher: Sendable {
     /// A sent batch's outcomes as they are to be recorded: the last step of a pass.
     private struct Outcomes {
         var report = DispatchReport()
-        var records: [StoreTransaction.DeliveryOutcomeRecord] = []
+        var records: [DeliveryOutcomeRecord] = []
         var finished: Double = 0
     }
 
@@ -134,7 +134,7 @@ public final class OutboxDispatcher: Sendable {
     }
 
     /// Records a batch's outcomes in one transaction (``completeDeliveries``); returns its report.
-    private func record(_ outcomes: Outcomes, in tx: StoreTransaction) throws -> DispatchReport {
+    private func record(_ outcomes: Outcomes, in tx: any StoreTransaction) throws -> DispatchReport {
         var report = outcomes.report
         report.lostLeases = try tx.completeDeliveries(outcomes.records, worker: workerID, now: outcomes.finished).count
         return report

@@ -1,5 +1,5 @@
 import Foundation
-import Storage
+import StorageCore
 
 /// How failed attempts are retried: exponential backoff with jitter, then dead-lettered.
 public struct RetryPolicy: Sendable, Equatable {

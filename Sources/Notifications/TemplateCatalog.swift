@@ -1,18 +1,16 @@
 import Foundation
 import Mustache
+import StorageCore
 
-/// The values an outbox message's payload may carry, by workflow: what `notify` writes (RosterFlowCore's
-/// DomainRules) for an instance of that workflow. A template may only use variables its events provide.
+/// The values an outbox message's payload may carry, by workflow: the keys ``NotificationPayload`` (StorageCore) writes
+/// for an instance of that workflow. A template may only use variables its events provide.
 public enum PayloadKeys {
     /// Written for every message.
-    public static let common: Set<String> = [
-        "instance_id", "workflow", "subject", "event", "state", "from_state", "reason", "integration_id", "district",
-        "tenant_id", "contact_email", "sync_time", "timezone",
-    ]
+    public static let common: Set<String> = NotificationPayload.keys(course: false, sync: false)
     /// Written for messages about a course (course-mapping instances).
-    public static let course: Set<String> = ["course_title", "course_sourced_id", "catalog_title", "base_id"]
+    public static let course: Set<String> = NotificationPayload.keys(course: true, sync: false).subtracting(common)
     /// Written when the event that caused the message carried them (a held or failed sync's report, and the held run).
-    public static let sync: Set<String> = ["report", "report_url", "sync_run"]
+    public static let sync: Set<String> = Set(NotificationPayload.syncKeys)
     /// Added by the sender at render time, for every message.
     public static let rendering: Set<String> = ["message_id", "recipient"]
 

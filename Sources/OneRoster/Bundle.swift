@@ -174,7 +174,7 @@ public struct OneRosterBundle: Sendable {
     /// Valid users, with their roles attached.
     public var users: [User] = []
     /// Valid 1.2 roles.csv rows (empty for 1.1; see ``User/roles`` for derived roles).
-    public var roles: [Role] = []
+    public var roles: [RoleAssignment] = []
     /// Valid 1.2 user profiles.
     public var userProfiles: [UserProfile] = []
     /// Valid demographics.

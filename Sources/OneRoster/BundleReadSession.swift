@@ -20,7 +20,7 @@ final class BundleReadSession {
     var version: OneRosterVersion = .v1_1
     @exclusivity(unchecked) var bundle: OneRosterBundle
     @exclusivity(unchecked) var pendingUsers: [(User, Int)] = []
-    @exclusivity(unchecked) var rolesByUser: [String: [Role]] = [:]
+    @exclusivity(unchecked) var rolesByUser: [String: [RoleAssignment]] = [:]
 
     init(options: OneRosterBundleReader.Options, held: any HeldSourcedIds, visitor: ((OneRosterRecord) throws -> Void)?) {
         self.options = options

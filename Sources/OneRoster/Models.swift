@@ -208,7 +208,7 @@ public struct UserIdentifier: Sendable, Equatable, Hashable, Codable {
 ///
 /// In 1.2 these are the rows of roles.csv. In 1.1 the reader derives them from users.csv `role` and
 /// `orgSourcedIds` (one role per org, the first org primary); such derived roles have no `sourcedId`.
-public struct Role: Sendable, Equatable, Codable {
+public struct RoleAssignment: Sendable, Equatable, Codable {
     /// The roles.csv row's identifier; `nil` for roles derived from 1.1 users.csv.
     public var sourcedId: String?
     /// Record status.
@@ -290,7 +290,7 @@ public struct User: Sendable, Equatable, Codable {
     /// Orgs of the user: users.csv `orgSourcedIds` in 1.1, the distinct orgs of the roles in 1.2.
     public var orgSourcedIds: [String]
     /// All roles of the user (1.2: roles.csv rows for this user; 1.1: derived from `role` and `orgSourcedIds`).
-    public var roles: [Role]
+    public var roles: [RoleAssignment]
     /// 1.2: master identifier across systems.
     public var userMasterIdentifier: String?
     /// 1.2: preferred given name.
@@ -311,7 +311,7 @@ public struct User: Sendable, Equatable, Codable {
                 username: String? = nil, userIds: [UserIdentifier] = [], givenName: String, familyName: String,
                 middleName: String? = nil, identifier: String? = nil, email: String? = nil, sms: String? = nil,
                 phone: String? = nil, agentSourcedIds: [String] = [], grades: [String] = [], password: String? = nil,
-                role: UserRole? = nil, orgSourcedIds: [String] = [], roles: [Role] = [], userMasterIdentifier: String? = nil,
+                role: UserRole? = nil, orgSourcedIds: [String] = [], roles: [RoleAssignment] = [], userMasterIdentifier: String? = nil,
                 preferredGivenName: String? = nil, preferredMiddleName: String? = nil, preferredFamilyName: String? = nil,
                 primaryOrgSourcedId: String? = nil, pronouns: String? = nil, extensions: [String: String] = [:]) {
         self.sourcedId = sourcedId
@@ -512,7 +512,7 @@ public enum OneRosterRecord: Sendable, Equatable {
     /// A users.csv row (with its roles attached).
     indirect case user(User)
     /// A 1.2 roles.csv row.
-    case role(Role)
+    case role(RoleAssignment)
     /// A 1.2 userProfiles.csv row.
     indirect case userProfile(UserProfile)
     /// A demographics.csv row.

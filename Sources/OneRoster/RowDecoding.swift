@@ -435,14 +435,14 @@ extension RowContext {
         let grades = grades(.grades)
         var role: UserRole?
         var orgs: [String] = []
-        var roles: [Role] = []
+        var roles: [RoleAssignment] = []
         if version == .v1_1 {
             orgs = requiredList(.orgSourcedIds)
             references(orgs, to: .org, column: .orgSourcedIds)
             role = userRole(.role, required: true)
             if let role {
                 roles = orgs.enumerated().map { i, org in
-                    Role(status: status, dateLastModified: dlm, userSourcedId: id, roleType: i == 0 ? .primary : .secondary,
+                    RoleAssignment(status: status, dateLastModified: dlm, userSourcedId: id, roleType: i == 0 ? .primary : .secondary,
                          role: role, orgSourcedId: org)
                 }
             }
@@ -460,7 +460,7 @@ extension RowContext {
                     pronouns: optional(.pronouns), extensions: extensions())
     }
 
-    mutating func decodeRole() -> Role? {
+    mutating func decodeRole() -> RoleAssignment? {
         let (id, status, dlm) = common()
         let user = string(.userSourcedId, required: true)
         reference(user, to: .user, column: .userSourcedId)
@@ -474,7 +474,7 @@ extension RowContext {
         let profile = optional(.userProfileSourcedId)
         reference(profile, to: .userProfile, column: .userProfileSourcedId)
         guard !failed, let user, let roleType, let role, let org else { return nil }
-        return Role(sourcedId: id, status: status, dateLastModified: dlm, userSourcedId: user, roleType: roleType, role: role,
+        return RoleAssignment(sourcedId: id, status: status, dateLastModified: dlm, userSourcedId: user, roleType: roleType, role: role,
                     beginDate: begin, endDate: end, orgSourcedId: org, userProfileSourcedId: profile, extensions: extensions())
     }
 

@@ -3,6 +3,8 @@ import Logging
 import Notifications
 import RosterFlowCore
 import ServiceLifecycle
+import StorageCore
+import StorageSQLite
 
 /// What a RosterFlow process needs to run: where its data and definitions are, how it notifies, and how often its
 /// background services look for work.
@@ -56,6 +58,8 @@ public struct AppConfiguration: Sendable {
 /// itself.
 public final class RosterFlowApp: Sendable {
     public let configuration: AppConfiguration
+    /// Where everything is kept: the SQLite database at ``AppConfiguration/databasePath``.
+    public let store: any RosterFlowStore
     /// The domain API over the store.
     public let service: RosterFlowService
     /// Sends what the outbox holds.
@@ -64,11 +68,12 @@ public final class RosterFlowApp: Sendable {
     /// Opens the database, loads the workflows and templates, and checks that every template the workflows send exists.
     public init(_ configuration: AppConfiguration) throws {
         self.configuration = configuration
-        service = try RosterFlowService(databasePath: configuration.databasePath, workflowsPath: configuration.workflowsPath)
+        store = try RosterFlowService.openStore(databasePath: configuration.databasePath)
+        service = try RosterFlowService(store: store, workflowsPath: configuration.workflowsPath)
         let catalog = try TemplateCatalog(folder: configuration.templatesPath ?? configuration.notifications.templatesPath ?? "Templates")
         try catalog.check(uses: service.notificationUses().map { (workflow: $0.workflow, template: $0.template) })
         dispatcher = OutboxDispatcher(
-            store: service.store, config: configuration.notifications, templates: catalog, workerID: configuration.workerID,
+            store: store, config: configuration.notifications, templates: catalog, workerID: configuration.workerID,
             spoolFolder: configuration.spoolFolder)
     }
 
@@ -108,5 +113,26 @@ public final class RosterFlowApp: Sendable {
             services: backgroundServices(logger: logger).map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+    }
+}
+
+extension RosterFlowService {
+    /// Opens (creating and migrating when needed) the SQLite database at `databasePath`, with RosterFlow's errors.
+    public static func openStore(databasePath: String, durability: SQLiteStore.Durability = .pipelined) throws -> SQLiteStore {
+        do {
+            return try SQLiteStore(path: databasePath, durability: durability)
+        } catch {
+            throw RosterFlowError.wrap(error)
+        }
+    }
+
+    /// RosterFlow over the SQLite database at `databasePath` (the embedded default): opens the database, then loads
+    /// the workflow definitions as ``init(store:workflowsPath:clock:)`` does.
+    public convenience init(
+        databasePath: String, workflowsPath: String?, durability: SQLiteStore.Durability = .pipelined,
+        clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }
+    ) throws {
+        try self.init(
+            store: Self.openStore(databasePath: databasePath, durability: durability), workflowsPath: workflowsPath, clock: clock)
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
 import OneRoster
-import Storage
+import StorageCore
 
 /// Reads the customer registry CSV: a header row naming at least `tenant_id`, `district` and `contact_email`
 /// (any order, other columns ignored), RFC 4180 quoting, UTF-8 with or without BOM.

@@ -1,10 +1,10 @@
 import Foundation
-import Storage
+import StorageCore
 import WorkflowEngine
 
 /// What an effect sees: the open transaction, the instance after the transition, and the event's details.
 struct EffectContext {
-    let tx: StoreTransaction
+    let tx: any StoreTransaction
     let runtime: WorkflowRuntime
     let instance: InstanceRecord
     let event: String
@@ -26,7 +26,7 @@ struct EffectContext {
 /// What a notification sees: a transition's effect context without the runtime, so that a notice outside any
 /// transition (a sync's finding) can be written too.
 struct NoticeContext {
-    let tx: StoreTransaction
+    let tx: any StoreTransaction
     let instance: InstanceRecord
     let event: String
     let from: String?
@@ -63,7 +63,7 @@ public struct DomainRules: Sendable {
         WorkflowValidator(knownGuards: guardNames, knownEffects: effectNames)
     }
 
-    func evaluate(guard name: String, tx: StoreTransaction, instance: InstanceRecord) throws -> GuardVerdict {
+    func evaluate(guard name: String, tx: any StoreTransaction, instance: InstanceRecord) throws -> GuardVerdict {
         switch name {
         case "existing_customer":
             guard let integration = try tx.integration(id: instance.id) else {
@@ -131,7 +131,7 @@ public struct DomainRules: Sendable {
     /// Writes a notification about `instance` outside any workflow effect (e.g. a sync's finding), in the caller's
     /// transaction.
     func enqueue(
-        template: String, recipient: String, tx: StoreTransaction, instance: InstanceRecord, reason: String,
+        template: String, recipient: String, tx: any StoreTransaction, instance: InstanceRecord, reason: String,
         payload: [String: String] = [:], now: Double
     ) throws {
         try notify(recipient: recipient, template: template, NoticeContext(
@@ -160,35 +160,11 @@ public struct DomainRules: Sendable {
     /// Writes an outbox row in the current transaction: nothing is sent before the transition commits.
     private func notify(recipient: String, template: String, _ context: NoticeContext) throws {
         let tx = context.tx
-        var values: [(String, String)] = [
-            ("instance_id", context.instance.id),
-            ("workflow", context.instance.workflow),
-            ("subject", context.instance.subjectTitle),
-            ("event", context.event),
-            ("state", context.to),
-        ]
-        values.reserveCapacity(20)
-        if let from = context.from { values.append(("from_state", from)) }
-        if let reason = context.reason { values.append(("reason", reason)) }
-        // A held or failed sync's report travels with the event that reports it.
-        if let report = context.payload["report"] { values.append(("report", report)) }
-        if let url = context.payload["report_url"] { values.append(("report_url", url)) }
-        if let run = context.payload["sync_run"] { values.append(("sync_run", run)) }
-        let subject = try tx.notificationSubject(instanceID: context.instance.id)
-        if let course = subject.course {
-            values.append(("course_title", course.title))
-            values.append(("course_sourced_id", course.sourcedID))
-            if let catalog = course.catalogTitle { values.append(("catalog_title", catalog)) }
-            if let base = course.baseID { values.append(("base_id", base)) }
-        }
-        if let integration = subject.integration {
-            values.append(("integration_id", integration.id))
-            values.append(("district", integration.district))
-            values.append(("tenant_id", integration.tenantID))
-            values.append(("contact_email", integration.contactEmail))
-            if let time = integration.syncTime { values.append(("sync_time", time)) }
-            if let zone = integration.timezone { values.append(("timezone", zone)) }
-        }
+        // The instance is a course mapping (its id is the course's) or an integration; a course names its integration.
+        let course = try tx.course(id: context.instance.id)
+        let values = NotificationPayload.values(
+            instance: context.instance, course: course, integration: try tx.integration(id: course?.integrationID ?? context.instance.id),
+            event: context.event, state: context.to, from: context.from, reason: context.reason, sync: context.payload)
         try tx.insertOutbox(OutboxRecord(
             id: Identifier.make(prefix: "msg", length: 12), instanceID: context.instance.id,
             transitionSeq: context.transitionSeq, channel: .email, recipient: recipient, template: template,
@@ -198,7 +174,7 @@ public struct DomainRules: Sendable {
 
 /// Guards evaluated against the open transaction.
 struct DomainGuards: GuardEvaluating {
-    let tx: StoreTransaction
+    let tx: any StoreTransaction
     let instance: InstanceRecord
     let payload: [String: String]
     let rules: DomainRules

@@ -1,6 +1,6 @@
 import Foundation
 import OneRoster
-import Storage
+import StorageCore
 
 /// Receives a record's fields one by one, in the order that defines the record's digest (see
 /// ``SyncPlanner/visitFields(_:into:)``): the 64-bit record digest and the per-field digest vector read the same list.

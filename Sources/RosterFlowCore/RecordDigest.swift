@@ -1,6 +1,6 @@
 import Foundation
 import OneRoster
-import Storage
+import StorageCore
 
 /// A 64-bit FNV-1a fingerprint of a record's fields, to tell an update from an unchanged row without storing rows.
 ///

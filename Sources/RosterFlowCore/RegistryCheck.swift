@@ -1,5 +1,5 @@
 import Foundation
-import Storage
+import StorageCore
 
 /// How an integration request compares with the customer registry: the tenant id finds the registry record, and the
 /// district name and the contact's e-mail domain must match it; no other open integration may exist for the tenant.
@@ -67,7 +67,7 @@ public struct RegistryComparison: Sendable, Codable, Equatable {
     static let closedStates: Set<String> = [DomainVocabulary.Integration.State.rejected, DomainVocabulary.Integration.State.disabled]
 
     /// Compares an integration's request with the registry, in the caller's transaction.
-    static func compare(_ integration: IntegrationRecord, tx: StoreTransaction) throws -> RegistryComparison {
+    static func compare(_ integration: IntegrationRecord, tx: any StoreTransaction) throws -> RegistryComparison {
         let request = Party(tenantID: integration.tenantID, district: integration.district, contactEmail: integration.contactEmail)
         guard let customer = try tx.customer(tenantID: integration.tenantID) else {
             return RegistryComparison(request: request, registry: nil, differences: [], openIntegrations: [])

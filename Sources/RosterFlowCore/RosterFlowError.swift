@@ -1,7 +1,7 @@
 import CodedErrors
 import Foundation
 import OneRoster
-import Storage
+import StorageCore
 import WorkflowEngine
 
 /// An error a person can act on: a stable code and a plain message; every error of the modules below is translated

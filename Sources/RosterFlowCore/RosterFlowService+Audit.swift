@@ -1,5 +1,5 @@
 import Foundation
-import Storage
+import StorageCore
 
 /// One recorded change, as `rosterflow audit` shows it.
 public struct AuditView: Sendable, Codable, Equatable {
@@ -48,7 +48,7 @@ extension RosterFlowService {
 
     /// Records a decision on a held sync run (approve or reject), in the transaction that makes it.
     static func auditSyncDecision(
-        _ tx: StoreTransaction, run: SyncRunRecord, approved: Bool, decision: SyncDecision, merge: Bool?, actor: String, now: Double
+        _ tx: any StoreTransaction, run: SyncRunRecord, approved: Bool, decision: SyncDecision, merge: Bool?, actor: String, now: Double
     ) throws {
         var after = ["decision": decision.rawValue]
         if let merge { after["merge"] = merge ? "merge" : "no-merge" }
@@ -89,7 +89,7 @@ extension RosterFlowService {
 
 extension RosterFlowService {
     /// Stores a sync policy (JSON) and records the change with the policy before it (the defaults when none was set).
-    static func storeSyncPolicy(_ tx: StoreTransaction, integrationID: String, json: String, actor: String, now: Double) throws {
+    static func storeSyncPolicy(_ tx: any StoreTransaction, integrationID: String, json: String, actor: String, now: Double) throws {
         let before = try tx.syncPolicyJSON(integrationID: integrationID) ?? Self.json(SyncPolicy())
         try tx.setSyncPolicyJSON(integrationID: integrationID, json: json)
         guard before != json else { return }
@@ -99,7 +99,7 @@ extension RosterFlowService {
     }
 
     /// Records a customer a registry import adds or changes (one that stays the same is not a change).
-    static func auditCustomerImport(_ tx: StoreTransaction, _ record: CustomerRecord, file: String, actor: String, now: Double) throws {
+    static func auditCustomerImport(_ tx: any StoreTransaction, _ record: CustomerRecord, file: String, actor: String, now: Double) throws {
         let existing = try tx.customer(tenantID: record.tenantID)
         if let existing, existing.district == record.district, existing.contactEmail == record.contactEmail { return }
         try tx.insertAudit(AuditRecord(

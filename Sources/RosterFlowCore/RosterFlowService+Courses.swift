@@ -1,5 +1,5 @@
 import Foundation
-import Storage
+import StorageCore
 import WorkflowEngine
 
 extension RosterFlowService {

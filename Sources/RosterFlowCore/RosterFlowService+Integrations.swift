@@ -1,5 +1,5 @@
 import Foundation
-import Storage
+import StorageCore
 import WorkflowEngine
 
 extension RosterFlowService {
@@ -35,7 +35,7 @@ extension RosterFlowService {
     /// Refuses to resume an integration whose sync run is held unless the caller keeps it held, with a reason that is
     /// recorded on the run.
     static func settleHeldRuns(
-        integrationID: String, keep: Bool, reason: String?, actor: String, tx: StoreTransaction, now: Double
+        integrationID: String, keep: Bool, reason: String?, actor: String, tx: any StoreTransaction, now: Double
     ) throws {
         let held = try tx.heldSyncRuns(integrationID: integrationID)
         guard let newest = held.last else { return }
@@ -134,7 +134,7 @@ extension RosterFlowService {
     }
 
     /// Throws ``RosterFlowError/Code/notFound`` unless the integration exists (in the caller's transaction).
-    static func requireIntegration(_ id: String, _ tx: StoreTransaction) throws {
+    static func requireIntegration(_ id: String, _ tx: any StoreTransaction) throws {
         guard try tx.integration(id: id) != nil else {
             throw RosterFlowError(.notFound, "there is no integration \(id); `rosterflow integrations list` shows them")
         }
@@ -166,7 +166,7 @@ extension RosterFlowService {
     }
 
     private func integrationView(
-        _ tx: StoreTransaction, _ integration: IntegrationRecord, _ instance: InstanceRecord, withHistory: Bool
+        _ tx: any StoreTransaction, _ integration: IntegrationRecord, _ instance: InstanceRecord, withHistory: Bool
     ) throws -> IntegrationView {
         IntegrationView(
             id: integration.id, state: instance.state, tenantID: integration.tenantID, district: integration.district,
@@ -198,7 +198,7 @@ extension RosterFlowService {
         }
     }
 
-    func history(_ tx: StoreTransaction, _ id: String) throws -> [HistoryEntry] {
+    func history(_ tx: any StoreTransaction, _ id: String) throws -> [HistoryEntry] {
         try tx.transitions(instanceID: id).map {
             HistoryEntry(from: $0.from, to: $0.to, event: $0.event, actor: $0.actor, role: $0.role,
                          at: Timestamp.iso($0.at), reason: $0.reason)

@@ -1,5 +1,5 @@
 import Foundation
-import Storage
+import StorageCore
 import WorkflowEngine
 
 /// A template a workflow sends, and to whom.
@@ -55,30 +55,42 @@ extension RosterFlowService {
             guard let instance = try tx.instance(id: instanceID) else {
                 throw RosterFlowError(.notFound, "there is no integration or course \(instanceID)")
             }
-            var values: [String: String] = [
-                "instance_id": instance.id, "workflow": instance.workflow, "subject": instance.subjectTitle,
-                "event": event ?? "preview", "state": instance.state,
-            ]
-            if let previous = instance.previousState { values["from_state"] = previous }
-            var integrationID = instance.id
-            if let course = try tx.course(id: instance.id) {
-                integrationID = course.integrationID
-                values["course_title"] = course.title
-                values["course_sourced_id"] = course.sourcedID
-                if let catalog = course.catalogTitle { values["catalog_title"] = catalog }
-                if let base = course.baseID { values["base_id"] = base }
-            }
-            if let integration = try tx.integration(id: integrationID) {
-                values["integration_id"] = integration.id
-                values["district"] = integration.district
-                values["tenant_id"] = integration.tenantID
-                values["contact_email"] = integration.contactEmail
-                if let time = integration.syncTime { values["sync_time"] = time }
-                if let zone = integration.timezone { values["timezone"] = zone }
-            }
-            if let reason = try tx.transitions(instanceID: instance.id).last?.reason { values["reason"] = reason }
+            let course = try tx.course(id: instance.id)
+            let built = NotificationPayload.values(
+                instance: instance, course: course, integration: try tx.integration(id: course?.integrationID ?? instance.id),
+                event: event ?? "preview", state: instance.state, from: instance.previousState,
+                reason: try tx.transitions(instanceID: instance.id).last?.reason)
+            var values = Dictionary(built, uniquingKeysWith: { _, last in last })
             values.merge(extra) { _, new in new }
             return values
         }
+    }
+
+    // MARK: Outbox
+
+    /// Outbox messages, newest first: all of them, or those with `status`; at most `limit`.
+    public func outboxMessages(status: OutboxStatus? = nil, limit: Int = 200) async throws -> [OutboxRecord] {
+        do {
+            return try await store.read { tx in try tx.outboxMessages(status: status, limit: limit) }
+        } catch {
+            throw RosterFlowError.wrap(error)
+        }
+    }
+
+    /// One outbox message with its deliveries; `notFound` when there is none with that id.
+    public func outboxMessage(id: String) async throws -> (message: OutboxRecord, deliveries: [DeliveryRecord]) {
+        let found: (OutboxRecord, [DeliveryRecord])?
+        do {
+            found = try await store.read { tx in
+                guard let record = try tx.outboxMessage(id: id) else { return nil }
+                return (record, try tx.deliveries(outboxID: id))
+            }
+        } catch {
+            throw RosterFlowError.wrap(error)
+        }
+        guard let found else {
+            throw RosterFlowError(.notFound, "there is no outbox message \(id); `rosterflow outbox list` shows them")
+        }
+        return (found.0, found.1)
     }
 }

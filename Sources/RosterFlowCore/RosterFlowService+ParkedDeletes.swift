@@ -1,5 +1,5 @@
 import Foundation
-import Storage
+import StorageCore
 
 /// Deletes the operator parked with `sync approve --without-deletes`.
 ///
@@ -36,7 +36,7 @@ extension RosterFlowService {
     /// Once a held run is approved without its deletes: records its parked deletes as parked in the run's counts and
     /// remembers them for the integration. In the approval's transaction.
     static func rememberParkedDeletes(
-        tx: StoreTransaction, run: SyncRunRecord, changes: [RosterChange], actor: String, now: Double
+        tx: any StoreTransaction, run: SyncRunRecord, changes: [RosterChange], actor: String, now: Double
     ) throws {
         let parked = changes.filter { $0.parked && $0.operation == .delete }
         guard !parked.isEmpty else { return }

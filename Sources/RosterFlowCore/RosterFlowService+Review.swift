@@ -1,5 +1,5 @@
 import Foundation
-import Storage
+import StorageCore
 
 /// One change of a sync run as `sync show RUN --changes` lists it: what happens to which record, the record's
 /// identifying fields (names, titles, the user and class of an enrollment), and for an update which fields change.
@@ -175,7 +175,7 @@ extension RosterFlowService {
     }
 
     /// Items of stored changes, with the names and titles of the records they refer to.
-    static func changeItems(_ changes: [RosterChange], tx: StoreTransaction, run: SyncRunRecord) throws -> [SyncChangeItem] {
+    static func changeItems(_ changes: [RosterChange], tx: any StoreTransaction, run: SyncRunRecord) throws -> [SyncChangeItem] {
         var wanted: [RosterEntity: Set<String>] = [:]
         for change in changes {
             let r = change.record
@@ -229,7 +229,7 @@ extension RosterFlowService {
     }
 
     /// Items of proposed merges, with the old and the new record's names.
-    static func mergeItems(_ merges: [SourcedIDMerge], tx: StoreTransaction, run: SyncRunRecord) throws -> [SyncChangeItem] {
+    static func mergeItems(_ merges: [SourcedIDMerge], tx: any StoreTransaction, run: SyncRunRecord) throws -> [SyncChangeItem] {
         var ids: [String: Set<String>] = [:]
         for merge in merges { ids[merge.entity, default: []].formUnion([merge.oldID, merge.newID]) }
         var titles: [String: [String: String]] = [:]

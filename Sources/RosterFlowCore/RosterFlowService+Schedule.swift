@@ -1,5 +1,5 @@
 import Foundation
-import Storage
+import StorageCore
 import WorkflowEngine
 
 /// What happened to one due nightly sync.

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import OneRoster
-import Storage
+import StorageCore
 import WorkflowEngine
 
 /// A sync run as shown by `rosterflow sync run|show|list`.
@@ -182,7 +182,7 @@ extension RosterFlowService {
             // step with the records (see HeldDigestMerge); only changes are kept, not the records.
             let store = self.store
             let pipeline = SyncDiffPipeline { next in
-                try store.read { tx in
+                try store.readNow { tx in
                     var diff = SyncDiff(heldCounts: try tx.rosterCounts(integrationID: integrationID))
                     let merge = HeldDigestMerge(tx: tx, integrationID: integrationID)
                     while let records = next() {
@@ -367,7 +367,7 @@ extension RosterFlowService {
 
     /// Marks a held run as replaced by its re-plan: it can no longer be approved, its proposed merges are dropped, and
     /// its change set stays listed (`sync show RUN --changes`) beside the new run's.
-    static func supersede(_ run: SyncRunRecord, by newRunID: String, actor: String, tx: StoreTransaction, now: Double) throws {
+    static func supersede(_ run: SyncRunRecord, by newRunID: String, actor: String, tx: any StoreTransaction, now: Double) throws {
         var reasons = Self.reasons(of: run)
         reasons.append("re-planned against today's roster as run \(newRunID) by \(actor) at \(Timestamp.iso(now))")
         try tx.decideProposedMerges(runID: run.id, status: "dropped")
@@ -477,7 +477,7 @@ extension RosterFlowService {
     }
 
     /// Why a held run can no longer be applied as planned, or nil while the roster is the one it was planned on.
-    static func staleness(of run: SyncRunRecord, tx: StoreTransaction) throws -> String? {
+    static func staleness(of run: SyncRunRecord, tx: any StoreTransaction) throws -> String? {
         if let newer = try tx.acceptedRuns(integrationID: run.integrationID, after: run.id).last,
            let record = try tx.syncRun(id: newer) {
             return "a newer sync, run \(newer) (\(record.decision), \(Timestamp.iso(record.finishedAt ?? record.startedAt))), "
@@ -598,7 +598,7 @@ extension RosterFlowService {
 
     /// An e-mail (and webhook) to the district's OneRoster admin about a sync, in the caller's transaction.
     static func tellDistrict(
-        _ rules: DomainRules, tx: StoreTransaction, integrationID: String, template: String, reason: String, report: String?,
+        _ rules: DomainRules, tx: any StoreTransaction, integrationID: String, template: String, reason: String, report: String?,
         now: Double
     ) throws {
         guard let instance = try tx.instance(id: integrationID) else { return }
@@ -686,7 +686,7 @@ extension RosterFlowService {
 
     /// Applies a change set (in groups, applied in order) and its lifecycle effects inside the caller's transaction.
     static func apply(
-        _ groups: [[RosterChange]], tx: StoreTransaction, runtime: WorkflowRuntime, integration: IntegrationRecord,
+        _ groups: [[RosterChange]], tx: any StoreTransaction, runtime: WorkflowRuntime, integration: IntegrationRecord,
         runID: String, locked: Set<String>, afterStartup: Bool, checkpoint: (() throws -> Void)? = nil, now: Double
     ) throws -> [AppliedStep] {
         var steps: [AppliedStep] = []

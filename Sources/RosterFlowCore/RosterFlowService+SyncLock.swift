@@ -1,5 +1,5 @@
 import Foundation
-import Storage
+import StorageCore
 
 extension RosterFlowService {
     /// How long a sync lock lasts unless its holder renews it: a holder that crashed loses it this long after its last
@@ -63,7 +63,7 @@ struct SyncLockHandle: Sendable {
     let owner: String
 
     /// Throws unless this lock is still held by its owner (call inside the applying transaction).
-    func verify(_ tx: StoreTransaction) throws {
+    func verify(_ tx: any StoreTransaction) throws {
         guard try tx.holdsSyncLock(integrationID: integrationID, owner: owner) else {
             throw RosterFlowError(
                 .conflict,
@@ -78,7 +78,7 @@ private final class LeaseRenewer: @unchecked Sendable {
     private let condition = NSCondition()
     private var stopped = false
 
-    init(store: SQLiteStore, lock: SyncLockHandle, clock: @escaping @Sendable () -> Double, lease: Double, every interval: Double) {
+    init(store: any RosterFlowStore, lock: SyncLockHandle, clock: @escaping @Sendable () -> Double, lease: Double, every interval: Double) {
         let thread = Thread { [self] in
             while true {
                 condition.lock()

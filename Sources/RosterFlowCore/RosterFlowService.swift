@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import Storage
+import StorageCore
 import WorkflowEngine
 
 /// RosterFlow's domain API: customers, integrations, course mappings and tasks, over one store.
@@ -8,28 +8,25 @@ import WorkflowEngine
 /// Every change is one transaction: the event, the new state, the history row, timers and outbox rows commit
 /// together. Concurrent calls are group-committed by the store.
 public final class RosterFlowService: Sendable {
-    public let store: SQLiteStore
+    /// Where everything is kept; any ``RosterFlowStore`` (the composition root opens the SQLite one).
+    let store: any RosterFlowStore
     public let runtime: WorkflowRuntime
     /// Set from a signal handler to stop the syncs and approvals in progress before they commit.
     public let cancellation = SyncCancellation()
     /// Seconds since 1970; injectable so tests can move time (timers, schedules).
     let clock: @Sendable () -> Double
 
-    /// Opens the database and loads the workflow definitions.
+    /// Loads the workflow definitions into `store` and runs RosterFlow over it.
     ///
     /// The definitions at `workflowsPath` are validated (every problem reported at once) and recorded in the
     /// database; a definition whose text changed under a version number the database already holds is refused.
     /// Every version the database holds stays available, so running instances keep the version they started on.
     /// With `workflowsPath` nil, only the definitions stored in the database are used.
     public init(
-        databasePath: String, workflowsPath: String?, durability: SQLiteStore.Durability = .pipelined,
+        store: any RosterFlowStore, workflowsPath: String?,
         clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }
     ) throws {
-        do {
-            store = try SQLiteStore(path: databasePath, durability: durability)
-        } catch {
-            throw RosterFlowError.wrap(error)
-        }
+        self.store = store
         self.clock = clock
         let now = clock()
         let rules = DomainRules()
@@ -45,7 +42,7 @@ public final class RosterFlowService: Sendable {
                     }
                 }
             }
-            let stored = try store.read { try $0.storedDefinitions() }
+            let stored = try store.readNow { try $0.storedDefinitions() }
             guard !stored.isEmpty else {
                 throw RosterFlowError(
                     .workflowDefinition,
@@ -77,7 +74,7 @@ public final class RosterFlowService: Sendable {
     }
 
     /// Runs `body` as one group-committed transaction, translating errors for people.
-    func write<T: Sendable>(_ body: @escaping @Sendable (StoreTransaction, Double) throws -> T) async throws -> T {
+    func write<T: Sendable>(_ body: @escaping @Sendable (any StoreTransaction, Double) throws -> T) async throws -> T {
         let clock = self.clock
         do {
             return try await store.write { tx in try body(tx, clock()) }
@@ -86,9 +83,9 @@ public final class RosterFlowService: Sendable {
         }
     }
 
-    func read<T>(_ body: (StoreTransaction) throws -> T) throws -> T {
+    func read<T>(_ body: (any StoreTransaction) throws -> T) throws -> T {
         do {
-            return try store.read(body)
+            return try store.readNow(body)
         } catch {
             throw RosterFlowError.wrap(error)
         }

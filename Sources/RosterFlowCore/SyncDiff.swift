@@ -1,6 +1,6 @@
 import Foundation
 import OneRoster
-import Storage
+import StorageCore
 
 /// The diff of a bundle against the held roster, built while the bundle streams by: it keeps the adds and updates
 /// (not the unchanged records), which held records were not seen (for implicit deletes) and each incoming class's

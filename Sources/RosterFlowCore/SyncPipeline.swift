@@ -1,6 +1,6 @@
 import Foundation
 import OneRoster
-import Storage
+import StorageCore
 
 /// Diffs streamed records on a thread of its own, so that reading and validating a bundle (one core) overlaps with
 /// loading the held digests and diffing against them (another core).
@@ -93,11 +93,11 @@ final class HeldDigestMerge {
         var index: [String: Int64]?
     }
 
-    private let tx: StoreTransaction
+    private let tx: any StoreTransaction
     private let integrationID: String
     private var merges = [Merge?](repeating: nil, count: RosterEntity.allCases.count)
 
-    init(tx: StoreTransaction, integrationID: String) {
+    init(tx: any StoreTransaction, integrationID: String) {
         self.tx = tx
         self.integrationID = integrationID
     }

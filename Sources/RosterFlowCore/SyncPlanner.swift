@@ -1,6 +1,6 @@
 import Foundation
 import OneRoster
-import Storage
+import StorageCore
 
 /// What a sync would do, and whether it must wait for a person.
 public struct SyncPlan: Sendable {

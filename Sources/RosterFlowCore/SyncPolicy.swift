@@ -1,6 +1,6 @@
 import Foundation
 import OneRoster
-import Storage
+import StorageCore
 
 /// How a sync treats what a bulk file omits, and when it holds a run for review instead of applying it.
 public struct SyncPolicy: Sendable, Equatable, Codable {

@@ -1,5 +1,5 @@
 import Foundation
-import Storage
+import StorageCore
 import WorkflowEngine
 
 /// The result of one applied event, as stored.
@@ -63,8 +63,8 @@ public struct WorkflowRuntime: Sendable {
     /// its entry effects. `prepare` runs after the instance row exists and before any effect, to write the
     /// instance's subject (the integration or course row).
     func start(
-        _ tx: StoreTransaction, workflow: String, id: String, subjectTitle: String, sender: Sender, reason: String?,
-        payload: [String: String], now: Double, prepare: (StoreTransaction) throws -> Void = { _ in }
+        _ tx: any StoreTransaction, workflow: String, id: String, subjectTitle: String, sender: Sender, reason: String?,
+        payload: [String: String], now: Double, prepare: (any StoreTransaction) throws -> Void = { _ in }
     ) throws -> AppliedStep {
         guard let definition = current[workflow] else {
             throw RosterFlowError(.workflowDefinition, "no workflow named '\(workflow)' is loaded")
@@ -98,7 +98,7 @@ public struct WorkflowRuntime: Sendable {
     /// - Parameter expectedRowVersion: the version the sender based its decision on; a different stored version is
     ///   refused as stale.
     func apply(
-        _ tx: StoreTransaction, instanceID: String, event: String, sender: Sender, reason: String? = nil,
+        _ tx: any StoreTransaction, instanceID: String, event: String, sender: Sender, reason: String? = nil,
         payload: [String: String] = [:], expectedRowVersion: Int? = nil, now: Double, loaded: InstanceRecord? = nil
     ) throws -> AppliedStep {
         guard let instance = try loaded ?? tx.instance(id: instanceID) else {

@@ -1,7 +1,9 @@
+import RosterFlowApp
 import ArgumentParser
 import Foundation
 import RosterFlowCore
-import Storage
+import StorageCore
+import StorageSQLite
 import WorkflowEngine
 
 #if canImport(Glibc)
@@ -152,8 +154,8 @@ extension RosterFlowBench {
             folder: String, name: String, instances: Int, concurrency: Int, workflows: String,
             durability: SQLiteStore.Durability
         ) async throws -> Double {
-            let service = try RosterFlowService(
-                databasePath: folder + "/\(name).sqlite", workflowsPath: workflows, durability: durability)
+            let store = try RosterFlowService.openStore(databasePath: folder + "/\(name).sqlite", durability: durability)
+            let service = try RosterFlowService(store: store, workflowsPath: workflows)
             // One customer per district: a tenant has one open integration.
             _ = try await service.importCustomers(
                 csv: "tenant_id,district,contact_email\n" + stride(from: 0, to: instances, by: 50)
@@ -181,7 +183,7 @@ extension RosterFlowBench {
                 courseIDs += ids
             }
             let queue = WorkQueue(courseIDs)
-            let before = service.store.groupCommitStatistics
+            let before = store.groupCommitStatistics
             let cpuBefore = Self.cpuSeconds()
             let start = Date()
             let steps = try await withThrowingTaskGroup(of: Int.self) { group in
@@ -202,7 +204,7 @@ extension RosterFlowBench {
             }
             let elapsed = Date().timeIntervalSince(start)
             let cpu = Self.cpuSeconds() - cpuBefore
-            let after = service.store.groupCommitStatistics
+            let after = store.groupCommitStatistics
             let writes = after.writes - before.writes, transactions = after.transactions - before.transactions
             FileHandle.standardError.write(Data(
                 "bench: \(name): \(writes) writes in \(transactions) commits (mean \(String(format: "%.1f", Double(writes) / Double(max(1, transactions)))) per commit), CPU \(String(format: "%.0f", cpu / Double(steps) * 1e6)) µs per transition, \(String(format: "%.2f", cpu / elapsed)) cores busy\n".utf8))

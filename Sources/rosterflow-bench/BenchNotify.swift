@@ -2,7 +2,8 @@ import ArgumentParser
 import Foundation
 import Notifications
 import RosterFlowCore
-import Storage
+import StorageCore
+import StorageSQLite
 
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,4 @@
+import RosterFlowApp
 import ArgumentParser
 import Foundation
 import Logging

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import RosterFlowCore
-import Storage
+import StorageCore
 
 extension RosterFlowCommand {
     struct Outbox: AsyncParsableCommand {
@@ -54,10 +54,7 @@ extension RosterFlowCommand {
                         }
                         return typed
                     }
-                    let store = try options.open().store
-                    let views = try store.read { tx in
-                        try tx.outboxMessages(status: typed, limit: limit).map { MessageView($0) }
-                    }
+                    let views = try await options.open().outboxMessages(status: typed, limit: limit).map { MessageView($0) }
                     try Output.emit(views, json: options.json) { list in
                         list.isEmpty ? "no outbox messages" + (status.map { " with status '\($0)'" } ?? "") : list.map {
                             "\($0.id)\t\($0.status)\t\($0.template) → \($0.recipient)\tattempts \($0.attempts)\t\($0.createdAt)"
@@ -75,13 +72,8 @@ extension RosterFlowCommand {
 
             func run() async throws {
                 try await Output.run(json: options.json) {
-                    let store = try options.open().store
-                    let view = try store.read { tx -> MessageView in
-                        guard let record = try tx.outboxMessage(id: id) else {
-                            throw RosterFlowError(.notFound, "there is no outbox message \(id); `rosterflow outbox list` shows them")
-                        }
-                        return MessageView(record, deliveries: try tx.deliveries(outboxID: id), withPayload: true)
-                    }
+                    let found = try await options.open().outboxMessage(id: id)
+                    let view = MessageView(found.message, deliveries: found.deliveries, withPayload: true)
                     try Output.emit(view, json: options.json) { v in
                         var lines = [
                             "\(v.id)  \(v.template) → \(v.recipient)  [\(v.status)]  attempts \(v.attempts)  created \(v.createdAt)",

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import RosterFlowCore
-import Storage
+import StorageCore
 
 extension RosterFlowCommand.Sync {
     /// The deletes an integration keeps parked (`sync approve --without-deletes`).

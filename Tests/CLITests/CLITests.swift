@@ -1,5 +1,6 @@
 import Foundation
-import Storage
+import StorageCore
+import StorageSQLite
 import XCTest
 
 /// The `rosterflow` executable end to end, on temporary databases.
@@ -193,7 +194,7 @@ final class CLITests: XCTestCase {
             while Date() < deadline, process.isRunning {
                 Thread.sleep(forTimeInterval: 0.05)
                 guard FileManager.default.fileExists(atPath: database) else { continue }
-                seen = (try? SQLiteStore(path: database).read { try $0.instances(workflow: "course-mapping").count }) ?? 0
+                seen = (try? SQLiteStore(path: database).readNow { try $0.instances(workflow: "course-mapping").count }) ?? 0
                 if seen > 50 * (round + 1) { break }
             }
             XCTAssertTrue(process.isRunning, "the load finished before it could be killed; raise --districts")
@@ -202,7 +203,7 @@ final class CLITests: XCTestCase {
             XCTAssertEqual(process.terminationReason, .uncaughtSignal)
 
             let store = try SQLiteStore(path: database)
-            try store.read { tx in
+            try store.readNow { tx in
                 var checked = 0
                 for workflow in ["integration", "course-mapping"] {
                     for instance in try tx.instances(workflow: workflow) {
@@ -243,7 +244,7 @@ final class CLITests: XCTestCase {
             let status = child.finish()
 
             let store = try SQLiteStore(path: database)
-            let (records, runs, shells, state) = try store.read { tx in
+            let (records, runs, shells, state) = try store.readNow { tx in
                 (try tx.rosterRecords(integrationID: id).count, try tx.syncRuns(integrationID: id).count,
                  try tx.courses(integrationID: id).count, try tx.instance(id: id)!.state)
             }

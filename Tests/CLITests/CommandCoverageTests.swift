@@ -1,5 +1,6 @@
 import Foundation
-import Storage
+import StorageCore
+import StorageSQLite
 import XCTest
 
 /// Commands and exit codes no other test checks: 4, 5 and 74, `--expect-version`, `validate`, `sync run|show|list|

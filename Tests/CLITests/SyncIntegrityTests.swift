@@ -1,5 +1,6 @@
 import Foundation
-import Storage
+import StorageCore
+import StorageSQLite
 import XCTest
 
 /// Sync integrity through the `rosterflow` binary, with real processes and real signals: one sync of an integration at
@@ -29,7 +30,7 @@ extension CLITests {
     /// What the database holds for an integration: records, runs (newest first), the lock, the outbox's templates.
     func snapshot(_ id: String) throws -> (records: Int, runs: [SyncRunRecord], lock: SyncLockRecord?, outbox: [String]) {
         let store = try SQLiteStore(path: database)
-        return try store.read { tx in
+        return try store.readNow { tx in
             (try tx.rosterRecords(integrationID: id).count, try tx.syncRuns(integrationID: id),
              try tx.syncLock(integrationID: id), try tx.outboxMessages(status: nil, limit: 1000).map(\.template))
         }
@@ -301,7 +302,7 @@ extension CLITests {
         XCTAssertGreaterThanOrEqual(acknowledged.count, 300)
 
         let store = try SQLiteStore(path: database)
-        try store.read { tx in
+        try store.readNow { tx in
             for id in acknowledged {
                 XCTAssertEqual(try tx.instance(id: id)?.state, "locked", "acknowledged, then lost: \(id)")
                 XCTAssertNotNil(try tx.course(id: id)?.lockedAt, id)

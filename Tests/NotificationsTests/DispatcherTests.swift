@@ -1,7 +1,9 @@
+import RosterFlowApp
 import Foundation
 @testable import Notifications
-import RosterFlowCore
-import Storage
+@testable import RosterFlowCore
+import StorageCore
+import StorageSQLite
 import XCTest
 
 final class DispatcherTests: XCTestCase {
@@ -9,7 +11,7 @@ final class DispatcherTests: XCTestCase {
         let folder = try Paths.folder()
         let service = try await Fixture.service(folder: folder)
         let id = try await Fixture.requestObrien(service)
-        let messages = try service.store.read { try $0.outbox(instanceID: id) }
+        let messages = try service.store.readNow { try $0.outbox(instanceID: id) }
         XCTAssertEqual(messages.map(\.status), [.pending])
         XCTAssertFalse(FileManager.default.fileExists(atPath: folder + "/spool"))
 
@@ -22,7 +24,7 @@ final class DispatcherTests: XCTestCase {
         XCTAssertTrue(eml.contains("Message-ID: <\(messages[0].id)@rosterflow.test>"), eml)
         XCTAssertTrue(eml.contains("To: ana@vendor.test, bo@vendor.test"))
         XCTAssertTrue(eml.contains("Content-Type: multipart/alternative"))
-        let stored = try service.store.read { try $0.outboxMessage(id: messages[0].id) }
+        let stored = try service.store.readNow { try $0.outboxMessage(id: messages[0].id) }
         XCTAssertEqual(stored?.status, .sent)
         // A second pass finds nothing.
         XCTAssertEqual(try dispatcher.runOnce().claimed, 0)
@@ -35,7 +37,7 @@ final class DispatcherTests: XCTestCase {
         var config = Fixture.config()
         config.recipients = [:]
         _ = try Fixture.dispatcher(service, config: config, folder: folder).drain()
-        let message = try XCTUnwrap(try service.store.read { try $0.outboxMessages() }.first)
+        let message = try XCTUnwrap(try service.store.readNow { try $0.outboxMessages() }.first)
         XCTAssertEqual(message.status, .skipped)
         XCTAssertTrue(message.lastError?.contains("ROSTERFLOW_VENDOR_ADMINS") == true)
 
@@ -43,7 +45,7 @@ final class DispatcherTests: XCTestCase {
         let mail = RecordingMail()
         _ = try Fixture.dispatcher(service, config: Fixture.config(), folder: folder, mail: { mail }).drain()
         XCTAssertEqual(mail.messageIDs, ["\(message.id)@rosterflow.test"])
-        XCTAssertEqual(try service.store.read { try $0.outboxMessage(id: message.id) }?.status, .sent)
+        XCTAssertEqual(try service.store.readNow { try $0.outboxMessage(id: message.id) }?.status, .sent)
     }
 
     func testTwoDispatchersOnOneDatabaseNeverSendTheSameMessageTwice() async throws {
@@ -72,7 +74,7 @@ final class DispatcherTests: XCTestCase {
         let ids = mail.messageIDs
         XCTAssertEqual(ids.count, 40)
         XCTAssertEqual(Set(ids).count, 40, "a message was sent twice")
-        XCTAssertEqual(try service.store.read { try $0.deliveries(status: .sent) }.count, 40)
+        XCTAssertEqual(try service.store.readNow { try $0.deliveries(status: .sent) }.count, 40)
     }
 
     func testTwoPipelinedDrainsNeverSendTheSameMessageTwiceAndRecordEveryOutcome() async throws {
@@ -94,9 +96,9 @@ final class DispatcherTests: XCTestCase {
         XCTAssertEqual(total, 60)
         XCTAssertEqual(mail.messageIDs.count, 60)
         XCTAssertEqual(Set(mail.messageIDs).count, 60, "a message was sent twice")
-        XCTAssertEqual(try service.store.read { try $0.deliveries(status: .sent) }.count, 60)
-        XCTAssertEqual(try service.store.read { try $0.outboxMessages(status: .sent) }.count, 60)
-        XCTAssertTrue(try service.store.read { try $0.deliveries(status: nil) }.allSatisfy { $0.claimedBy == nil && $0.attempts == 1 })
+        XCTAssertEqual(try service.store.readNow { try $0.deliveries(status: .sent) }.count, 60)
+        XCTAssertEqual(try service.store.readNow { try $0.outboxMessages(status: .sent) }.count, 60)
+        XCTAssertTrue(try service.store.readNow { try $0.deliveries(status: nil) }.allSatisfy { $0.claimedBy == nil && $0.attempts == 1 })
     }
 
     func testAnExpiredLeaseIsTakenOverAndResentUnderTheSameID() async throws {
@@ -122,7 +124,7 @@ final class DispatcherTests: XCTestCase {
         XCTAssertFalse(try service.store.writeNow {
             try $0.completeDelivery(id: claimed[0].delivery.id, worker: "crashed", status: .failed, error: "late", nextAttemptAt: nil, now: now + 62)
         })
-        XCTAssertEqual(try service.store.read { try $0.deliveries(outboxID: claimed[0].message.id) }.first?.status, .sent)
+        XCTAssertEqual(try service.store.readNow { try $0.deliveries(outboxID: claimed[0].message.id) }.first?.status, .sent)
     }
 
     func testRetryPolicyBacksOffExponentiallyWithJitterAndHonoursRetryAfter() {

@@ -1,7 +1,8 @@
 import Foundation
 @testable import Notifications
 import RosterFlowCore
-import Storage
+import StorageCore
+import StorageSQLite
 import XCTest
 
 /// Credentials only over TLS, private spool files, and hostile values in mail and webhooks.

@@ -1,6 +1,7 @@
 import Foundation
 @testable import Notifications
-import Storage
+import StorageCore
+import StorageSQLite
 import XCTest
 
 /// The hand-written JSON on the webhook hot path agrees with Foundation's.

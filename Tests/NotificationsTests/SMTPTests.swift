@@ -1,7 +1,9 @@
+import RosterFlowApp
 import Foundation
 @testable import Notifications
-import RosterFlowCore
-import Storage
+@testable import RosterFlowCore
+import StorageCore
+import StorageSQLite
 import XCTest
 
 /// SMTP through libcurl against a real aiosmtpd server on loopback.
@@ -32,7 +34,7 @@ final class SMTPTests: XCTestCase {
         XCTAssertTrue((requested["text/plain"] as? String)?.contains("O'Brien & <Sons> ISD (ClassLink tenant t-obrien)") == true)
         let html = try XCTUnwrap(requested["text/html"] as? String)
         XCTAssertTrue(html.contains("<strong>O&#39;Brien &amp; &lt;Sons&gt; ISD</strong>"), html)
-        let messages = try service.store.read { try $0.outbox(instanceID: id) }
+        let messages = try service.store.readNow { try $0.outbox(instanceID: id) }
         let messageID = try XCTUnwrap(requested["message_id"] as? String)
         XCTAssertTrue(messages.contains { messageID == "<\($0.id)@rosterflow.test>" }, messageID)
         XCTAssertFalse((requested["date"] as? String ?? "").isEmpty)
@@ -62,9 +64,9 @@ final class SMTPTests: XCTestCase {
         let dispatcher = try Fixture.dispatcher(service, config: config(port: server.port), folder: folder)
         let first = try dispatcher.runOnce()
         XCTAssertEqual(first.retrying, 1)
-        let pending = try XCTUnwrap(try service.store.read { try $0.deliveries(status: .pending) }.first)
+        let pending = try XCTUnwrap(try service.store.readNow { try $0.deliveries(status: .pending) }.first)
         XCTAssertTrue(pending.lastError?.contains("451") == true, pending.lastError ?? "")
-        try pump(dispatcher) { try service.store.read { try $0.deliveries(status: .sent) }.count == 1 }
+        try pump(dispatcher) { try service.store.readNow { try $0.deliveries(status: .sent) }.count == 1 }
         let records = try server.records()
         XCTAssertEqual(records.map { $0["reply"] as? String }, ["451 4.3.0 Try again later", "250 OK queued"])
         XCTAssertEqual(Set(records.map { $0["message_id"] as? String }).count, 1)
@@ -77,7 +79,7 @@ final class SMTPTests: XCTestCase {
         _ = try await Fixture.requestObrien(service)
         let report = try Fixture.dispatcher(service, config: config(port: server.port), folder: folder).runOnce()
         XCTAssertEqual(report.failed, 1)
-        let message = try XCTUnwrap(try service.store.read { try $0.outboxMessages() }.first)
+        let message = try XCTUnwrap(try service.store.readNow { try $0.outboxMessages() }.first)
         XCTAssertEqual(message.status, .failed)
         XCTAssertTrue(message.lastError?.contains("550 5.7.1 Recipient refused by policy") == true, message.lastError ?? "")
     }
@@ -87,8 +89,8 @@ final class SMTPTests: XCTestCase {
         let service = try await Fixture.service(folder: folder)
         _ = try await Fixture.requestObrien(service)
         let dispatcher = try Fixture.dispatcher(service, config: config(port: closedPort()), folder: folder)
-        try pump(dispatcher) { try service.store.read { try $0.deliveries(status: .dead) }.count == 1 }
-        let dead = try XCTUnwrap(try service.store.read { try $0.deliveries(status: .dead) }.first)
+        try pump(dispatcher) { try service.store.readNow { try $0.deliveries(status: .dead) }.count == 1 }
+        let dead = try XCTUnwrap(try service.store.readNow { try $0.deliveries(status: .dead) }.first)
         XCTAssertEqual(dead.attempts, 4)
         XCTAssertTrue(dead.lastError?.contains("gave up after 4 attempts") == true, dead.lastError ?? "")
     }

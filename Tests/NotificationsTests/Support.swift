@@ -1,7 +1,9 @@
+import RosterFlowApp
 import Foundation
-import Notifications
+@testable import Notifications
 @testable import RosterFlowCore
-import Storage
+import StorageCore
+import StorageSQLite
 import XCTest
 
 /// Paths shared by the notification tests.

@@ -1,7 +1,9 @@
+import RosterFlowApp
 import Foundation
 @testable import Notifications
-import RosterFlowCore
-import Storage
+@testable import RosterFlowCore
+import StorageCore
+import StorageSQLite
 import XCTest
 
 /// Signed webhooks through libcurl against a Python receiver that verifies each signature with `standardwebhooks`.
@@ -27,8 +29,8 @@ final class WebhookTests: XCTestCase {
         let id = try await Fixture.requestObrien(service)
         let report = try Fixture.dispatcher(service, config: config, folder: folder).drain()
         XCTAssertEqual(report.sent, 3, "one e-mail and two webhooks")
-        let message = try XCTUnwrap(try service.store.read { try $0.outbox(instanceID: id) }.first)
-        XCTAssertEqual(try service.store.read { try $0.deliveries(outboxID: message.id) }.map(\.id).sorted(),
+        let message = try XCTUnwrap(try service.store.readNow { try $0.outbox(instanceID: id) }.first)
+        XCTAssertEqual(try service.store.readNow { try $0.deliveries(outboxID: message.id) }.map(\.id).sorted(),
                        ["\(message.id)/email", "\(message.id)/webhook/audit", "\(message.id)/webhook/crm"])
         for peer in [crm, audit] {
             let records = try peer.records()
@@ -48,7 +50,7 @@ final class WebhookTests: XCTestCase {
         let service = try await Fixture.service(folder: folder)
         _ = try await Fixture.requestObrien(service)
         let dispatcher = try Fixture.dispatcher(service, config: config(port: peer.port), folder: folder)
-        try pump(dispatcher) { try service.store.read { try $0.deliveries(status: .sent) }.count == 2 }
+        try pump(dispatcher) { try service.store.readNow { try $0.deliveries(status: .sent) }.count == 2 }
         let records = try peer.records()
         XCTAssertEqual(records.map { $0["status"] as? Int }, [500, 200])
         XCTAssertEqual(Set(records.map { $0["id"] as? String }).count, 1)
@@ -63,9 +65,9 @@ final class WebhookTests: XCTestCase {
         let dispatcher = try Fixture.dispatcher(service, config: config(port: peer.port), folder: folder)
         let before = Date().timeIntervalSince1970
         _ = try dispatcher.runOnce()
-        let pending = try XCTUnwrap(try service.store.read { try $0.deliveries(status: .pending) }.first)
+        let pending = try XCTUnwrap(try service.store.readNow { try $0.deliveries(status: .pending) }.first)
         XCTAssertGreaterThanOrEqual(pending.nextAttemptAt - before, 1, "Retry-After: 1 was not honoured")
-        try pump(dispatcher) { try service.store.read { try $0.deliveries(status: .sent) }.count == 2 }
+        try pump(dispatcher) { try service.store.readNow { try $0.deliveries(status: .sent) }.count == 2 }
     }
 
     func testARefusedConnectionIsRetriedThenDeadLettered() async throws {
@@ -73,10 +75,10 @@ final class WebhookTests: XCTestCase {
         let service = try await Fixture.service(folder: folder)
         _ = try await Fixture.requestObrien(service)
         let dispatcher = try Fixture.dispatcher(service, config: config(port: closedPort()), folder: folder)
-        try pump(dispatcher) { try service.store.read { try $0.deliveries(status: .dead) }.count == 1 }
-        let dead = try XCTUnwrap(try service.store.read { try $0.deliveries(status: .dead) }.first)
+        try pump(dispatcher) { try service.store.readNow { try $0.deliveries(status: .dead) }.count == 1 }
+        let dead = try XCTUnwrap(try service.store.readNow { try $0.deliveries(status: .dead) }.first)
         XCTAssertEqual(dead.attempts, 4)
-        XCTAssertEqual(try service.store.read { try $0.outboxMessages() }.first?.status, .dead)
+        XCTAssertEqual(try service.store.readNow { try $0.outboxMessages() }.first?.status, .dead)
     }
 
     func testAReceiverThatHangsPastTheTimeoutIsRetried() async throws {
@@ -89,7 +91,7 @@ final class WebhookTests: XCTestCase {
         let report = try Fixture.dispatcher(service, config: config(port: peer.port, timeout: 0.5), folder: folder).runOnce()
         XCTAssertLessThan(Date().timeIntervalSince(started), 30, "the 0.5 s timeout was not honoured")
         XCTAssertEqual(report.retrying, 1)
-        let pending = try XCTUnwrap(try service.store.read { try $0.deliveries(status: .pending) }.first)
+        let pending = try XCTUnwrap(try service.store.readNow { try $0.deliveries(status: .pending) }.first)
         XCTAssertTrue(pending.lastError?.lowercased().contains("timed out") == true, pending.lastError ?? "")
     }
 
@@ -100,7 +102,7 @@ final class WebhookTests: XCTestCase {
         _ = try await Fixture.requestObrien(service)
         let report = try Fixture.dispatcher(service, config: config(port: peer.port), folder: folder).runOnce()
         XCTAssertEqual(report.failed, 1)
-        let failed = try XCTUnwrap(try service.store.read { try $0.deliveries(status: .failed) }.first)
+        let failed = try XCTUnwrap(try service.store.readNow { try $0.deliveries(status: .failed) }.first)
         XCTAssertTrue(failed.lastError?.hasPrefix("HTTP 400") == true, failed.lastError ?? "")
     }
 

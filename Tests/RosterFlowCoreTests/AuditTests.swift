@@ -1,8 +1,10 @@
+import RosterFlowApp
 import Foundation
 import GRDB
 import OneRoster
 @testable import RosterFlowCore
-import Storage
+import StorageCore
+import StorageSQLite
 import XCTest
 
 /// Every change outside a workflow step is attributed: actor, time, before and after, in the change's transaction.

@@ -1,6 +1,8 @@
+import RosterFlowApp
 import Foundation
 @testable import RosterFlowCore
-import Storage
+import StorageCore
+import StorageSQLite
 import XCTest
 
 /// Authentication compares the request with the customer registry: tenant, district name, contact domain, and the
@@ -21,7 +23,7 @@ final class AuthenticationTests: XCTestCase {
     }
 
     func notices(_ id: String, _ template: String) throws -> [OutboxRecord] {
-        try service.store.read { try $0.outbox(instanceID: id) }.filter { $0.template == template }
+        try service.store.readNow { try $0.outbox(instanceID: id) }.filter { $0.template == template }
     }
 
     func testAnExactMatchIsAuthenticatedDirectlyEvenWrittenDifferently() async throws {

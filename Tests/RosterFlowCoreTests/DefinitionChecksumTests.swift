@@ -1,3 +1,4 @@
+import RosterFlowApp
 import Foundation
 import GRDB
 @testable import RosterFlowCore

@@ -1,8 +1,10 @@
+import RosterFlowApp
 import CodedErrors
 import Foundation
 import OneRoster
 @testable import RosterFlowCore
-import Storage
+import StorageCore
+import StorageSQLite
 import XCTest
 
 /// Errors keep where they were made, translate with their module's code, and an error nothing translates is

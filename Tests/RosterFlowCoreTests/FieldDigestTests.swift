@@ -35,7 +35,7 @@ final class FieldDigestTests: XCTestCase {
             sourcedId: "u1", username: "ana", userIds: [UserIdentifier(type: "SIS", identifier: "1")], givenName: "Ana",
             familyName: "Lopez", middleName: "M", identifier: "100", email: "ana@x.example", sms: "555", phone: "556",
             agentSourcedIds: ["p1"], grades: ["09"], role: .student, orgSourcedIds: ["sch-1"],
-            roles: [Role(userSourcedId: "u1", roleType: .primary, role: .student, orgSourcedId: "sch-1")],
+            roles: [RoleAssignment(userSourcedId: "u1", roleType: .primary, role: .student, orgSourcedId: "sch-1")],
             preferredGivenName: "Annie", preferredFamilyName: "L", primaryOrgSourcedId: "sch-1", extensions: ["metadata.a": "1"])
         func with(_ change: (inout User) -> Void) -> OneRosterRecord {
             var user = base

@@ -1,13 +1,15 @@
+import RosterFlowApp
 import Foundation
 import OneRoster
 @testable import RosterFlowCore
-import Storage
+import StorageCore
+import StorageSQLite
 import XCTest
 
 /// Hostile and broken bundles through a whole sync: what the run decides and what the district is told.
 final class HostileBundleSyncTests: SyncTestCase {
     func notices(_ template: String) throws -> [String] {
-        try service.store.read { try $0.outbox(instanceID: integrationID) }.filter { $0.template == template }.map(\.payload)
+        try service.store.readNow { try $0.outbox(instanceID: integrationID) }.filter { $0.template == template }.map(\.payload)
     }
 
     func testUTF16UsersRejectTheRunInsteadOfDeletingEveryUser() async throws {

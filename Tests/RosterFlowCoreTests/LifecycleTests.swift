@@ -1,6 +1,8 @@
+import RosterFlowApp
 import Foundation
 @testable import RosterFlowCore
-import Storage
+import StorageCore
+import StorageSQLite
 import WorkflowEngine
 import XCTest
 
@@ -151,7 +153,7 @@ final class LifecycleTests: XCTestCase {
         XCTAssertEqual(try service.integration(id: id).state, "content_mapped")
 
         let late = try await service.addCourse(integrationID: id, sourcedID: "c9", title: "Chemistry", sender: .system)
-        let messages = try service.store.read { try $0.outbox(instanceID: late.id) }
+        let messages = try service.store.readNow { try $0.outbox(instanceID: late.id) }
         XCTAssertEqual(messages.map(\.template), ["course-added-after-startup"])
         XCTAssertEqual(messages.first?.recipient, "dsp")
         XCTAssertTrue(messages.first?.payload.contains("\"course_title\":\"Chemistry\"") ?? false)
@@ -166,9 +168,9 @@ final class LifecycleTests: XCTestCase {
         let integration = try await service.requestIntegration(
             tenantID: "t-obrien", district: "O'Brien & <Sons> ISD", permission: "legacy-custom",
             contactEmail: "admin@obrien.example", sender: .system)
-        let messages = try service.store.read { try $0.outbox(instanceID: integration.id) }
+        let messages = try service.store.readNow { try $0.outbox(instanceID: integration.id) }
         XCTAssertEqual(messages.map(\.template), ["integration-requested"])
-        XCTAssertEqual(messages.first?.transitionSeq, try service.store.read { try $0.transitions(instanceID: integration.id).first?.seq })
+        XCTAssertEqual(messages.first?.transitionSeq, try service.store.readNow { try $0.transitions(instanceID: integration.id).first?.seq })
         let payload = try JSONSerialization.jsonObject(with: Data(messages.first!.payload.utf8)) as? [String: String]
         XCTAssertEqual(payload?["district"], "O'Brien & <Sons> ISD")
     }
@@ -184,11 +186,11 @@ final class LifecycleTests: XCTestCase {
         XCTAssertEqual(early, [])
         clock.advance(days: 3.01)
         // A reopened service sees the same durable timer.
-        let reopened = try RosterFlowService(databasePath: service.store.path, workflowsPath: Fixture.workflows, clock: { clock.now })
+        let reopened = try RosterFlowService(databasePath: (service.store as! SQLiteStore).path, workflowsPath: Fixture.workflows, clock: { clock.now })
         let fired = try await reopened.fireDueTimers()
         XCTAssertEqual(fired.map(\.event), ["remind_school"])
         XCTAssertNil(fired.first?.refusal)
-        let templates = try reopened.store.read { try $0.outbox(instanceID: integration.id).map(\.template) }
+        let templates = try reopened.store.readNow { try $0.outbox(instanceID: integration.id).map(\.template) }
         XCTAssertEqual(templates, ["integration-requested", "sync-time-needed", "sync-time-reminder", "sync-time-needed"])
         // Re-entering re-armed the reminder for three days later; scheduling cancels it.
         _ = try await reopened.schedule(integrationID: integration.id, time: "07:00", timezone: "Europe/London", actor: "school")

@@ -1,7 +1,9 @@
+import RosterFlowApp
 import Foundation
 import OneRoster
 @testable import RosterFlowCore
-import Storage
+import StorageCore
+import StorageSQLite
 import XCTest
 
 /// `sync approve --without-deletes` parks a run's deletes: they are shown as parked (not applied), and the next
@@ -21,7 +23,7 @@ final class ParkedDeletesTests: SyncTestCase {
     }
 
     func heldEnrollments() throws -> Int {
-        try service.store.read { try $0.rosterCounts(integrationID: integrationID) }["enrollments"] ?? 0
+        try service.store.readNow { try $0.rosterCounts(integrationID: integrationID) }["enrollments"] ?? 0
     }
 
     func testParkedDeletesAreShownAsParkedAndDoNotHoldTheSameExportAgain() async throws {

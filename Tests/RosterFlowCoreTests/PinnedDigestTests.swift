@@ -1,7 +1,9 @@
+import RosterFlowApp
 import Foundation
 import OneRoster
 @testable import RosterFlowCore
-import Storage
+import StorageCore
+import StorageSQLite
 import XCTest
 
 /// Record digests are a stored format: a database written by an earlier release holds them, and the next sync compares

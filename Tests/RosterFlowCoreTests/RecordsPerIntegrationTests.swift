@@ -1,7 +1,9 @@
+import RosterFlowApp
 import Foundation
 import OneRoster
 @testable import RosterFlowCore
-import Storage
+import StorageCore
+import StorageSQLite
 import XCTest
 
 /// SourcedIds are unique only inside a district: three integrations whose bundles use the same sourcedIds for
@@ -64,7 +66,7 @@ final class RecordsPerIntegrationTests: XCTestCase {
         // The same student sourcedId, a different person in each district.
         let student = try XCTUnwrap(try lines(bundles[a]!, "users.csv").first { $0.hasPrefix("stu-0") }.map { String($0.split(separator: ",")[0]) })
         let titles = try [a, b, c].map { integration in
-            try XCTUnwrap(service.store.read {
+            try XCTUnwrap(service.store.readNow {
                 try $0.rosterRecords(integrationID: integration, entity: "users", sourcedIDs: [student]).first?.title
             })
         }
@@ -87,13 +89,13 @@ final class RecordsPerIntegrationTests: XCTestCase {
             XCTAssertEqual(Set(history.map(\.integrationID)), [integration])
             XCTAssertEqual(Set(history.compactMap(\.title)), [titles[index]], "only this district's name")
             XCTAssertEqual(history.map(\.operation), integration == b ? ["add", "delete", "merged-into"] : ["add"])
-            let aliases = try service.store.read { try $0.aliases(involving: student, integrationID: integration) }
+            let aliases = try service.store.readNow { try $0.aliases(involving: student, integrationID: integration) }
             XCTAssertEqual(aliases.map(\.newID), integration == b ? ["stu-new-1"] : [])
-            let current = try service.store.read {
+            let current = try service.store.readNow {
                 try $0.currentSourcedID(integrationID: integration, entity: "users", sourcedID: student)
             }
             XCTAssertEqual(current, integration == b ? "stu-new-1" : student)
-            let record = try service.store.read {
+            let record = try service.store.readNow {
                 try $0.rosterRecords(integrationID: integration, entity: "users", sourcedIDs: [student]).first?.title
             }
             XCTAssertEqual(record, integration == b ? nil : titles[index], "the merge in B leaves A and C's record alone")
@@ -109,7 +111,7 @@ final class RecordsPerIntegrationTests: XCTestCase {
 
         // The store's own lookups agree: three integrations know the old id, one the new.
         let entities = RosterEntity.allCases.map(\.rawValue)
-        XCTAssertEqual(try service.store.read { try $0.integrationsKnowing(sourcedID: student, entities: entities) }, [a, b, c].sorted())
-        XCTAssertEqual(try service.store.read { try $0.integrationsKnowing(sourcedID: "stu-new-1", entities: entities) }, [b])
+        XCTAssertEqual(try service.store.readNow { try $0.integrationsKnowing(sourcedID: student, entities: entities) }, [a, b, c].sorted())
+        XCTAssertEqual(try service.store.readNow { try $0.integrationsKnowing(sourcedID: "stu-new-1", entities: entities) }, [b])
     }
 }

@@ -1,7 +1,9 @@
+import RosterFlowApp
 import Foundation
 import OneRoster
 @testable import RosterFlowCore
-import Storage
+import StorageCore
+import StorageSQLite
 import XCTest
 
 /// The safeguards no other test reaches: the update-share hold, the empty or cut-off file hold, merges matched by
@@ -91,7 +93,7 @@ extension SyncTests {
             XCTAssertTrue(refused[0].message.contains("is already being synced"), refused[0].message)
             XCTAssertEqual(applied.count, 1)
         }
-        XCTAssertNil(try service.store.read { try $0.syncLock(integrationID: integrationID) }, "the lock is released")
+        XCTAssertNil(try service.store.readNow { try $0.syncLock(integrationID: integrationID) }, "the lock is released")
         // The roster is one export's, whole.
         let runs = try service.syncRuns(integrationID: integrationID)
         XCTAssertEqual(runs.first?.decision, runs.count == 1 ? "applied" : runs.first?.decision)

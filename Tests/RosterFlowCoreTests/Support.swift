@@ -1,5 +1,7 @@
+import RosterFlowApp
 import Foundation
-import Storage
+import StorageCore
+import StorageSQLite
 import OneRoster
 @testable import RosterFlowCore
 import WorkflowEngine
@@ -111,6 +113,6 @@ class SyncTestCase: XCTestCase {
 
     /// How many records of `entity` the integration holds.
     func held(_ entity: RosterEntity) throws -> Int {
-        try service.store.read { try $0.rosterRecords(integrationID: integrationID) }.filter { $0.entity == entity.rawValue }.count
+        try service.store.readNow { try $0.rosterRecords(integrationID: integrationID) }.filter { $0.entity == entity.rawValue }.count
     }
 }

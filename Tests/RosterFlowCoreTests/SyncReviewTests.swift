@@ -1,7 +1,8 @@
 import Foundation
 import OneRoster
 @testable import RosterFlowCore
-import Storage
+import StorageCore
+import StorageSQLite
 import XCTest
 
 /// The review of held runs through the service: field digests survive approval, and runs without a change set say why.

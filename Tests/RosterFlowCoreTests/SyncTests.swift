@@ -1,7 +1,9 @@
+import RosterFlowApp
 import Foundation
 import OneRoster
 @testable import RosterFlowCore
-import Storage
+import StorageCore
+import StorageSQLite
 import XCTest
 
 /// OneRoster syncs end to end on real files: diff, safeguards, approve/reject, delta/absent, lifecycle effects.
@@ -130,7 +132,7 @@ final class SyncTests: SyncTestCase {
         XCTAssertEqual(approved.decision, "approved")
         XCTAssertEqual(try held(.enrollments), 400)
         XCTAssertEqual(try service.integration(id: integrationID).state, "shells_created", "resumed where it was")
-        let shellNotices = try service.store.read { try $0.outbox(instanceID: integrationID) }.filter { $0.template == "shells-created" }
+        let shellNotices = try service.store.readNow { try $0.outbox(instanceID: integrationID) }.filter { $0.template == "shells-created" }
         XCTAssertEqual(shellNotices.count, 1, "resuming from on_hold does not tell the DSP about the shells again")
         await assertRefused(.refused) { try await self.service.approveSync(runID: run.id, actor: "vendor") }
         XCTAssertEqual(try service.rosterHistory(sourcedID: "enr-00000800").map(\.operation), ["add", "delete"])
@@ -258,7 +260,7 @@ final class SyncTests: SyncTestCase {
         XCTAssertEqual(approved.decision, "approved")
         XCTAssertEqual(Set(approved.merges.map(\.status)), ["merged"])
         XCTAssertEqual(try service.integration(id: integrationID).state, "shells_created")
-        let heldUsers = Set(try service.store.read { try $0.rosterRecords(integrationID: integrationID, entity: "users") }.map(\.sourcedID))
+        let heldUsers = Set(try service.store.readNow { try $0.rosterRecords(integrationID: integrationID, entity: "users") }.map(\.sourcedID))
         XCTAssertTrue(heldUsers.contains("stu-new-1"))
         XCTAssertFalse(heldUsers.contains(oldID))
 
@@ -266,11 +268,11 @@ final class SyncTests: SyncTestCase {
         XCTAssertEqual(try service.rosterHistory(sourcedID: oldID).map(\.operation), ["add", "delete", "merged-into"])
         XCTAssertEqual(try service.rosterHistory(sourcedID: oldID).last?.mergedWith, "stu-new-1")
         XCTAssertEqual(try service.rosterHistory(sourcedID: "stu-new-1").map(\.operation), ["add", "merged-from"])
-        let current = try service.store.read { try $0.currentSourcedID(integrationID: integrationID, entity: "users", sourcedID: oldID) }
+        let current = try service.store.readNow { try $0.currentSourcedID(integrationID: integrationID, entity: "users", sourcedID: oldID) }
         XCTAssertEqual(current, "stu-new-1")
 
         // The DSP (and every webhook subscriber) is told, one line per merge.
-        let notice = try XCTUnwrap(try service.store.read { try $0.outbox(instanceID: integrationID) }
+        let notice = try XCTUnwrap(try service.store.readNow { try $0.outbox(instanceID: integrationID) }
             .first { $0.template == "sourced-ids-merged" })
         XCTAssertEqual(notice.recipient, "dsp")
         XCTAssertTrue(notice.payload.contains("user \(oldID) is now stu-new-1 (same username"), notice.payload)
@@ -290,8 +292,8 @@ final class SyncTests: SyncTestCase {
         let approved = try await service.approveSync(runID: run.id, merge: false, actor: "vendor")
         XCTAssertEqual(approved.merges.map(\.status), ["declined"])
         XCTAssertEqual(try service.rosterHistory(sourcedID: oldID).map(\.operation), ["add", "delete"])
-        XCTAssertTrue(try service.store.read { try $0.aliases(involving: oldID) }.isEmpty)
-        XCTAssertFalse(try service.store.read { try $0.outbox(instanceID: integrationID) }.contains { $0.template == "sourced-ids-merged" })
+        XCTAssertTrue(try service.store.readNow { try $0.aliases(involving: oldID) }.isEmpty)
+        XCTAssertFalse(try service.store.readNow { try $0.outbox(instanceID: integrationID) }.contains { $0.template == "sourced-ids-merged" })
 
         // A rejected run's proposals are dropped with it.
         let (again, _, _) = try rekeyed(renamed, to: "renamed-again", rekeyEnrollments: false, newID: "stu-new-2")
@@ -320,7 +322,7 @@ final class SyncTests: SyncTestCase {
         XCTAssertTrue(run.reasons[0].contains("user \(oldID) disappears"), run.reasons[0])
         // --without-deletes parks real deletes, but a merge's old half is not one.
         _ = try await service.approveSync(runID: run.id, withoutDeletes: true, merge: true, actor: "vendor")
-        let heldEnrollments = Set(try service.store.read { try $0.rosterRecords(integrationID: integrationID, entity: "enrollments") }.map(\.sourcedID))
+        let heldEnrollments = Set(try service.store.readNow { try $0.rosterRecords(integrationID: integrationID, entity: "enrollments") }.map(\.sourcedID))
         XCTAssertTrue(heldEnrollments.isDisjoint(with: enrollments))
         XCTAssertTrue(heldEnrollments.isSuperset(of: enrollments.map { "new-" + $0 }))
     }
@@ -437,7 +439,7 @@ final class SyncTests: SyncTestCase {
         XCTAssertEqual(run.decision, "applied")
         let shell = try XCTUnwrap(try service.courses(integrationID: integrationID).first { $0.sourcedID == "crs-new" })
         XCTAssertEqual(shell.title, "Robotics")
-        let messages = try service.store.read { try $0.outbox(instanceID: shell.id) }
+        let messages = try service.store.readNow { try $0.outbox(instanceID: shell.id) }
         XCTAssertEqual(messages.map(\.template), ["course-added-after-startup"])
     }
 
@@ -449,7 +451,7 @@ final class SyncTests: SyncTestCase {
         XCTAssertEqual(first.counts["demographics"]?.adds, 200)
         XCTAssertEqual(try held(.demographics), 200)
         // Only a fingerprint is held: no birth date or race flag is stored.
-        let record = try XCTUnwrap(try service.store.read { try $0.rosterRecords(integrationID: integrationID, entity: "demographics") }.first)
+        let record = try XCTUnwrap(try service.store.readNow { try $0.rosterRecords(integrationID: integrationID, entity: "demographics") }.first)
         XCTAssertNil(record.ref1)
         XCTAssertNil(record.title)
 
@@ -482,7 +484,7 @@ final class SyncTests: SyncTestCase {
         XCTAssertTrue(run.report?.issues.contains { $0.code == .unknownEnumValue && $0.file == "enrollments.csv" } ?? false)
         XCTAssertEqual(try held(.enrollments), 800)
         // The district's OneRoster admin is told which row was skipped and how to fix it.
-        let notices = try service.store.read { try $0.outbox(instanceID: integrationID) }.filter { $0.template == "sync-problems" }
+        let notices = try service.store.readNow { try $0.outbox(instanceID: integrationID) }.filter { $0.template == "sync-problems" }
         XCTAssertEqual(notices.count, 1)
         XCTAssertEqual(notices.first?.recipient, "district_admin")
         XCTAssertTrue(notices.first?.payload.contains("pupil") ?? false, notices.first?.payload ?? "")
@@ -503,7 +505,7 @@ final class SyncTests: SyncTestCase {
         XCTAssertTrue(run.reasons.first?.contains("no manifest.csv") ?? false, "\(run.reasons)")
         XCTAssertEqual(try held(.users), 0)
         XCTAssertEqual(try service.syncRuns(integrationID: integrationID).map(\.decision), ["rejected", "dry-run"])
-        let messages = try service.store.read { try $0.outbox(instanceID: integrationID) }
+        let messages = try service.store.readNow { try $0.outbox(instanceID: integrationID) }
         XCTAssertEqual(messages.filter { $0.template == "sync-failed" }.map(\.recipient), ["district_admin"], "one notice, for the rejection")
         XCTAssertTrue(messages.first { $0.template == "sync-failed" }?.payload.contains("no manifest.csv") ?? false)
         XCTAssertFalse(messages.contains { $0.template == "sync-problems" }, "a dry run tells no one")
@@ -511,7 +513,7 @@ final class SyncTests: SyncTestCase {
         // An unreadable bundle is rejected too, and the district is told.
         let unreadable = try await sync(folder + "/no-such-bundle.zip")
         XCTAssertEqual(unreadable.decision, "rejected")
-        XCTAssertEqual(try service.store.read { try $0.outbox(instanceID: integrationID) }.filter { $0.template == "sync-failed" }.count, 2)
+        XCTAssertEqual(try service.store.readNow { try $0.outbox(instanceID: integrationID) }.filter { $0.template == "sync-failed" }.count, 2)
     }
 
     func testNightlySyncsRunOncePerLocalDayAndAlertWhenLateOrSourceless() async throws {
@@ -543,7 +545,7 @@ final class SyncTests: SyncTestCase {
         let catchUp = try await service.runDueSyncs()
         XCTAssertEqual(catchUp.map(\.decision), ["unchanged"])
         XCTAssertEqual(catchUp.first?.nextSyncAt, "2026-03-12T07:30:00Z")
-        let alerts = try service.store.read { try $0.outbox(instanceID: id) }.filter { $0.template == "missed-sync" }
+        let alerts = try service.store.readNow { try $0.outbox(instanceID: id) }.filter { $0.template == "missed-sync" }
         XCTAssertEqual(alerts.count, 3)
     }
 

@@ -1,6 +1,8 @@
+import RosterFlowApp
 import Foundation
 @testable import RosterFlowCore
-import Storage
+import StorageCore
+import StorageSQLite
 import WorkflowEngine
 import XCTest
 
@@ -13,7 +15,7 @@ extension LifecycleTests {
         let course = try await service.addCourse(integrationID: id, sourcedID: "c1", title: "Algebra I", sender: .system)
         func fire() async throws -> [String] { try await service.fireDueTimers().map(\.event) }
         func sent() throws -> [String] {
-            try service.store.read { try $0.outbox(instanceID: course.id).map(\.template) }
+            try service.store.readNow { try $0.outbox(instanceID: course.id).map(\.template) }
         }
         let announced = try sent()
 

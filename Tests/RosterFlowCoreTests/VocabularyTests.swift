@@ -1,7 +1,9 @@
+import RosterFlowApp
 import Foundation
 import OneRoster
 @testable import RosterFlowCore
-import Storage
+import StorageCore
+import StorageSQLite
 import XCTest
 
 /// The typed vocabularies keep the stored strings (and so the JSON) exactly as they were.
@@ -18,20 +20,19 @@ extension SyncTests {
         let bundle = try bundle("typed")
         let planned = try await sync(bundle, dryRun: true)
         XCTAssertEqual(planned.decision, "dry-run")
-        let stored = try XCTUnwrap(try service.store.read { try $0.syncRun(id: planned.id) })
+        let stored = try XCTUnwrap(try service.store.readNow { try $0.syncRun(id: planned.id) })
         XCTAssertEqual(stored.decision, .dryRun)
         let applied = try await sync(bundle)
-        XCTAssertEqual(try service.store.read { try $0.lastAppliedRun(integrationID: integrationID) }, applied.id)
+        XCTAssertEqual(try service.store.readNow { try $0.lastAppliedRun(integrationID: integrationID) }, applied.id)
     }
 
     func testOutboxStatusesAndChannelsAreTypedAndStoredAsBefore() throws {
         XCTAssertEqual(OutboxStatus.allCases.map(\.rawValue), ["pending", "queued", "sent", "failed", "dead", "skipped"])
         XCTAssertEqual(OutboxChannel.allCases.map(\.rawValue), ["email", "webhook"])
-        XCTAssertEqual(OutboxStatus.pending.sql, "'pending'")
-        let messages = try service.store.read { try $0.outboxMessages(status: .pending) }
+        let messages = try service.store.readNow { try $0.outboxMessages(status: .pending) }
         XCTAssertFalse(messages.isEmpty, "requesting and scheduling the integration wrote notifications")
         XCTAssertTrue(messages.allSatisfy { $0.status == .pending && $0.channel == .email })
-        XCTAssertEqual(try service.store.read { try $0.outboxMessages(status: .sent) }.count, 0)
+        XCTAssertEqual(try service.store.readNow { try $0.outboxMessages(status: .sent) }.count, 0)
     }
 }
 

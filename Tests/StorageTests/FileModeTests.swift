@@ -1,5 +1,6 @@
 import Foundation
-import Storage
+import StorageCore
+import StorageSQLite
 import XCTest
 
 /// The database holds student data: it and SQLite's own files next to it are private to their owner.

@@ -1,5 +1,6 @@
 import Foundation
-@testable import Storage
+import StorageCore
+@testable import StorageSQLite
 import XCTest
 
 /// The JSON arrays of ids handed to `json_each`.

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
-import Storage
+import StorageCore
+import StorageSQLite
 import XCTest
 
 /// The per-integration lookups and parked deletes work on a database written by an earlier release: its records are
@@ -18,20 +19,20 @@ final class RecordLookupUpgradeTests: XCTestCase {
             try db.execute(sql: sql)
         }
         let store = try SQLiteStore(path: path)
-        let integration = try XCTUnwrap(try store.read { try $0.instances(workflow: "integration").first { $0.state == "live" } })
+        let integration = try XCTUnwrap(try store.readNow { try $0.instances(workflow: "integration").first { $0.state == "live" } })
         let entities = ["orgs", "academicSessions", "courses", "classes", "users", "enrollments", "demographics"]
-        try store.read { tx in
+        try store.readNow { tx in
             XCTAssertEqual(try tx.integrationsKnowing(sourcedID: "stu-0000001", entities: entities), [integration.id])
             XCTAssertEqual(try tx.rosterHistory(sourcedID: "stu-0000001", integrationID: integration.id, entities: entities)
                 .map(\.operation), ["add"])
             XCTAssertEqual(try tx.rosterHistory(sourcedID: "stu-0000001", integrationID: "int_other", entities: entities), [])
             XCTAssertEqual(try tx.parkedDeleteKeys(integrationID: integration.id), [])
         }
-        let run = try XCTUnwrap(try store.read { try $0.syncRuns(integrationID: integration.id).first })
+        let run = try XCTUnwrap(try store.readNow { try $0.syncRuns(integrationID: integration.id).first })
         try store.writeNow { tx in
             try tx.rememberParkedDeletes([("users", "stu-0000001")], integrationID: integration.id, runID: run.id, actor: "test", now: 1)
         }
-        XCTAssertEqual(try store.read { try $0.parkedDeleteKeys(integrationID: integration.id) }, ["users|stu-0000001"])
-        XCTAssertEqual(try store.read { try $0.parkedDeleteKeys(integrationID: "int_other") }, [])
+        XCTAssertEqual(try store.readNow { try $0.parkedDeleteKeys(integrationID: integration.id) }, ["users|stu-0000001"])
+        XCTAssertEqual(try store.readNow { try $0.parkedDeleteKeys(integrationID: "int_other") }, [])
     }
 }

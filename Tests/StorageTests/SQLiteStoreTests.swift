@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
-import Storage
+import StorageCore
+import StorageSQLite
 import XCTest
 
 /// The store on a real SQLite file: optimistic concurrency, append-only history, group commit.
@@ -26,8 +27,8 @@ final class SQLiteStoreTests: XCTestCase {
         let first = try SQLiteStore(path: path)
         let second = try SQLiteStore(path: path)
         try seed(first, ids: ["i1"])
-        let seenByFirst = try first.read { try $0.instance(id: "i1")! }
-        let seenBySecond = try second.read { try $0.instance(id: "i1")! }
+        let seenByFirst = try first.readNow { try $0.instance(id: "i1")! }
+        let seenBySecond = try second.readNow { try $0.instance(id: "i1")! }
         XCTAssertEqual(seenByFirst.rowVersion, seenBySecond.rowVersion)
 
         try first.writeNow { tx in
@@ -42,7 +43,7 @@ final class SQLiteStoreTests: XCTestCase {
             XCTAssertEqual(storage?.code, .staleInstance)
             XCTAssertTrue(storage?.message.contains("now version 2, in state 'b'") ?? false, storage?.message ?? "")
         }
-        XCTAssertEqual(try second.read { try $0.instance(id: "i1")?.state }, "b")
+        XCTAssertEqual(try second.readNow { try $0.instance(id: "i1")?.state }, "b")
     }
 
     func testHistoryIsAppendOnly() throws {
@@ -56,7 +57,7 @@ final class SQLiteStoreTests: XCTestCase {
         let database = try DatabaseQueue(path: path)
         XCTAssertThrowsError(try database.write { try $0.execute(sql: "UPDATE transitions SET to_state = 'x'") })
         XCTAssertThrowsError(try database.write { try $0.execute(sql: "DELETE FROM transitions") })
-        XCTAssertEqual(try store.read { try $0.transitions(instanceID: "i1").map(\.to) }, ["a"])
+        XCTAssertEqual(try store.readNow { try $0.transitions(instanceID: "i1").map(\.to) }, ["a"])
     }
 
     func testGroupCommitIsolatesAFailingWriteAndBatches() async throws {
@@ -88,7 +89,7 @@ final class SQLiteStoreTests: XCTestCase {
         let after = store.groupCommitStatistics
         XCTAssertEqual(after.writes - before.writes, 200)
         XCTAssertLessThan(after.transactions - before.transactions, 200, "concurrent writes should share commits")
-        try store.read { tx in
+        try store.readNow { tx in
             for id in ids {
                 let instance = try tx.instance(id: id)!
                 let history = try tx.transitions(instanceID: id)
@@ -120,7 +121,7 @@ final class SQLiteStoreTests: XCTestCase {
         }
         XCTAssertTrue(FileManager.default.fileExists(atPath: path + "-wal"))
         let reopened = try SQLiteStore(path: path, durability: .full)
-        let states = try reopened.read { tx in try ids.map { try tx.instance(id: $0)!.state } }
+        let states = try reopened.readNow { tx in try ids.map { try tx.instance(id: $0)!.state } }
         XCTAssertEqual(Set(states), ["b"])
     }
 
@@ -136,7 +137,7 @@ final class SQLiteStoreTests: XCTestCase {
             XCTAssertEqual((error as? StorageError)?.code, .definitionChanged)
         }
         try store.writeNow { try $0.recordDefinition(name: "w", version: 2, source: "b", checksum: "2", file: "w.yaml", now: 0) }
-        XCTAssertEqual(try store.read { try $0.storedDefinitions().map(\.version) }, [1, 2])
+        XCTAssertEqual(try store.readNow { try $0.storedDefinitions().map(\.version) }, [1, 2])
     }
 
     func testOpeningInAMissingFolderSaysSo() {

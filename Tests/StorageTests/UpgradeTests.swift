@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
-import Storage
+import StorageCore
+import StorageSQLite
 import XCTest
 
 /// A database written by an earlier RosterFlow (schema up to `v3-sync-schedule` and `v2-outbox-deliveries`: the demo,
@@ -22,7 +23,7 @@ final class UpgradeTests: XCTestCase {
         }
 
         let store = try SQLiteStore(path: path)
-        try store.read { tx in
+        try store.readNow { tx in
             let integration = try XCTUnwrap(try tx.instances(workflow: "integration").first { $0.state == "live" })
             XCTAssertEqual(try tx.transitions(instanceID: integration.id).count, 6)
             XCTAssertEqual(try tx.instances(workflow: "course-mapping").count, 4)
@@ -38,7 +39,7 @@ final class UpgradeTests: XCTestCase {
             XCTAssertNil(run.bundleSHA256, "runs from before fingerprints have none")
         }
         // And it takes new writes: a retried message gets a fresh delivery budget.
-        let skipped = try XCTUnwrap(try store.read { try $0.deliveries(status: .skipped).first })
+        let skipped = try XCTUnwrap(try store.readNow { try $0.deliveries(status: .skipped).first })
         let retried = try store.writeNow { try $0.retryOutbox(id: skipped.outboxID, now: 1) }
         XCTAssertEqual(retried, 1)
     }

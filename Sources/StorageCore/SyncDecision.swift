@@ -27,14 +27,6 @@ public enum SyncDecision: String, Sendable, Codable, CaseIterable, CustomStringC
     public init(stored text: String) {
         self = SyncDecision(rawValue: text) ?? .rejected
     }
-
-    /// The decision as an SQL string literal, for the fixed statements of the store (`'applied'`).
-    public var sql: String { "'\(rawValue)'" }
-
-    /// `decisions` as an SQL list of literals: `('applied', 'approved')`.
-    public static func sqlList(_ decisions: [SyncDecision]) -> String {
-        "(" + decisions.map(\.sql).joined(separator: ", ") + ")"
-    }
 }
 
 extension SyncDecision {

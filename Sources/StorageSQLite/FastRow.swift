@@ -1,3 +1,4 @@
+import StorageCore
 import Foundation
 import GRDB
 import GRDBSQLite
@@ -23,6 +24,10 @@ struct FastRow {
 
     func int(_ index: Int32) -> Int {
         Int(sqlite3_column_int64(handle, index + offset))
+    }
+
+    func optionalInt(_ index: Int32) -> Int? {
+        sqlite3_column_type(handle, index + offset) == SQLITE_NULL ? nil : int(index)
     }
 
     func double(_ index: Int32) -> Double {
@@ -185,5 +190,40 @@ struct FastStatement {
             throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(connection)), sql: sql)
         }
         return Int(sqlite3_changes(connection))
+    }
+}
+
+/// Held digests of one entity in sourcedId order; see ``SQLiteTransaction/rosterDigestCursor(integrationID:entity:)``.
+final class SQLiteRosterDigestCursor: RosterDigestCursor {
+    private let statement: Statement
+    private let handle: OpaquePointer
+    private let connection: OpaquePointer
+    private var done = false
+
+    init(_ db: Database, integrationID: String, entity: String) throws {
+        // A statement of its own (not cached): several cursors are open at once.
+        statement = try db.makeStatement(sql: """
+            SELECT sourced_id, digest FROM roster_records WHERE integration_id = ? AND entity = ? ORDER BY sourced_id
+            """)
+        try statement.setArguments([integrationID, entity])
+        handle = statement.sqliteStatement
+        connection = db.sqliteConnection!
+    }
+
+    /// The next held sourcedId and digest, or nil after the last.
+    public func next() throws -> (sourcedID: String, digest: Int64)? {
+        if done { return nil }
+        switch sqlite3_step(handle) {
+        case SQLITE_ROW:
+            let row = FastRow(handle: handle)
+            return (row.string(0), Int64(row.int(1)))
+        case SQLITE_DONE:
+            done = true
+            sqlite3_reset(handle)
+            return nil
+        case let code:
+            done = true
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(connection)))
+        }
     }
 }

@@ -1,18 +1,7 @@
+import StorageCore
 import GRDB
 
-/// A delete the operator parked: the record is still held, and later exports omitting it do not delete it.
-public struct ParkedDeleteRecord: Sendable, Equatable, Codable {
-    public var integrationID: String
-    /// The `RosterEntity` raw value.
-    public var entity: String
-    public var sourcedID: String
-    /// The run approved without its deletes.
-    public var runID: String
-    public var actor: String
-    public var at: Double
-}
-
-extension StoreTransaction {
+extension SQLiteTransaction {
     /// Remembers a run's parked deletes for its integration (a record parked again keeps its latest run).
     public func rememberParkedDeletes(
         _ records: [(entity: String, sourcedID: String)], integrationID: String, runID: String, actor: String, now: Double

@@ -46,6 +46,20 @@ public struct TransitionRecord: Sendable, Codable, Equatable {
     public var reason: String?
     /// The instance's row version after this transition.
     public var rowVersion: Int
+
+    /// A record with every field given.
+    public init(seq: Int64, instanceID: String, from: String?, to: String, event: String, actor: String, role: String, at: Double, reason: String?, rowVersion: Int) {
+        self.seq = seq
+        self.instanceID = instanceID
+        self.from = from
+        self.to = to
+        self.event = event
+        self.actor = actor
+        self.role = role
+        self.at = at
+        self.reason = reason
+        self.rowVersion = rowVersion
+    }
 }
 
 /// A durable timer: at `dueAt` the system sends `event` to the instance.
@@ -56,6 +70,16 @@ public struct TimerRecord: Sendable, Codable, Equatable {
     public var dueAt: Double
     public var armedAt: Double
     public var armedInState: String
+
+    /// A record with every field given.
+    public init(id: Int64, instanceID: String, event: String, dueAt: Double, armedAt: Double, armedInState: String) {
+        self.id = id
+        self.instanceID = instanceID
+        self.event = event
+        self.dueAt = dueAt
+        self.armedAt = armedAt
+        self.armedInState = armedInState
+    }
 }
 
 /// A message waiting to be sent (or sent), written in the same transaction as the transition that caused it.

@@ -1,13 +1,7 @@
+import StorageCore
 import GRDB
 
-/// One change of a stored change set, with its position in apply order.
-public struct StoredChange: Sendable, Equatable {
-    /// Position in the run's apply order (from 0).
-    public var seq: Int
-    public var change: RosterChange
-}
-
-extension StoreTransaction {
+extension SQLiteTransaction {
     /// How many stored changes of a run match the filters (nil: any entity, any operation).
     public func syncChangeCount(runID: String, entity: String?, operation: String?) throws -> Int {
         let (condition, arguments) = Self.changeFilter(runID: runID, entity: entity, operation: operation)

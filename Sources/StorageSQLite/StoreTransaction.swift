@@ -1,10 +1,8 @@
+import StorageCore
 import GRDB
 
-/// The operations the domain performs inside one database transaction.
-///
-/// Everything done through one `StoreTransaction` commits together or not at all. The type hides SQL and the
-/// database library from the domain, so a second backend can provide the same operations.
-public struct StoreTransaction {
+/// ``StoreTransaction`` over one SQLite transaction (a GRDB `Database` inside `write` or `read`).
+public struct SQLiteTransaction: StoreTransaction {
     let db: Database
 
     init(_ db: Database) {
@@ -358,14 +356,6 @@ public struct StoreTransaction {
             id: row.string(0), integrationID: row.string(1), sourcedID: row.string(2), title: row.string(3),
             catalogTitle: row.optionalString(4), baseID: row.optionalString(5), lockedAt: row.optionalDouble(6),
             createdAt: row.double(7))
-    }
-
-    /// What a notification about an instance needs: its course (when it is one) and its integration (two lookups by
-    /// primary key on cached statements: this runs for every notification a transition writes).
-    public func notificationSubject(instanceID: String) throws -> (course: CourseRecord?, integration: IntegrationRecord?) {
-        let course = try db.fastLookup(Self.courseByID, [.text(instanceID)], Self.courseRecord)
-        let integration = try db.fastLookup(Self.integrationByID, [.text(course?.integrationID ?? instanceID)], Self.integration)
-        return (course, integration)
     }
 
     /// For the integration a course belongs to: its id, its state, and whether any of its courses is in none of

@@ -1,6 +1,7 @@
+import StorageCore
 import GRDB
 
-extension StoreTransaction {
+extension SQLiteTransaction {
     /// The integrations of one ClassLink tenant, oldest first, each with its workflow state.
     public func integrations(tenantID: String) throws -> [(integration: IntegrationRecord, state: String)] {
         try Row.fetchAll(db, sql: """

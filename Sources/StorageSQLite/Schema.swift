@@ -1,3 +1,4 @@
+import StorageCore
 import GRDB
 
 /// The database schema as named, append-only migrations. Never edit a migration that has shipped: add a new one.

@@ -1,5 +1,5 @@
-import GRDB
 import CodedErrors
+import Foundation
 
 /// Errors from the store, each with a stable code and a message a person can act on.
 public struct StorageError: CodedError {
@@ -23,18 +23,5 @@ public struct StorageError: CodedError {
         self.code = code
         self.message = message
         self.site = ThrowSite(fileID: fileID, line: fileLine)
-    }
-}
-
-extension StorageError {
-    /// The store's error for a GRDB/SQLite error: a lock another process would not give up in time is ``Code/busy``
-    /// (try again), anything else ``Code/database``.
-    static func translating(_ error: DatabaseError) -> StorageError {
-        if error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED {
-            return StorageError(
-                .busy, "the database is busy: another process kept it locked for more than 10 s (for example a large sync "
-                    + "applying its changes); nothing was done, try again in a moment")
-        }
-        return StorageError(.database, "database error: \(error.message ?? error.description)")
     }
 }

@@ -12,9 +12,6 @@ public enum OutboxStatus: String, Sendable, Codable, CaseIterable, CustomStringC
     case dead
     /// Nothing delivers it (no channel, or no address for the recipient).
     case skipped
-
-    /// The status as an SQL string literal, for the fixed statements of the store (`'pending'`).
-    public var sql: String { "'\(rawValue)'" }
 }
 
 /// How an outbox message is delivered, as stored in `outbox.channel` and `outbox_deliveries.channel`.
@@ -25,10 +22,7 @@ public enum OutboxChannel: String, Sendable, Codable, CaseIterable, CustomString
     case webhook
 }
 
-extension DeliveryRecord.Status {
-    /// The status as an SQL string literal, for the fixed statements of the store (`'pending'`).
-    public var sql: String { "'\(rawValue)'" }
-}
+extension DeliveryRecord.Status {}
 
 extension OutboxStatus {
     /// The stored text, also in messages (`pending`).

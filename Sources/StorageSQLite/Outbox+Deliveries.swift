@@ -1,69 +1,7 @@
+import StorageCore
 import GRDB
-import GRDBSQLite
 
-/// One delivery of an outbox message: the message over one channel to one destination, with its own status and
-/// attempts. The outbox message id is the idempotency key every attempt carries.
-public struct DeliveryRecord: Sendable, Codable, Equatable {
-    /// Statuses a delivery moves through.
-    public enum Status: String, Sendable, Codable, CaseIterable {
-        /// Waiting for its next attempt (and, while `claimedBy` holds an unexpired lease, being sent).
-        case pending
-        /// The destination accepted it.
-        case sent
-        /// The destination refused it for good (SMTP 5xx, HTTP 4xx other than 429); `lastError` keeps the reply.
-        case failed
-        /// Retried up to the limit without success.
-        case dead
-        /// Nothing to send to (no address configured for the recipient); `lastError` says what to configure.
-        case skipped
-    }
-
-    /// `<outbox id>/email` or `<outbox id>/webhook/<subscriber>`.
-    public var id: String
-    public var outboxID: String
-    public var channel: OutboxChannel
-    /// The recipient role (e-mail; resolved to addresses at each attempt) or the webhook subscriber's name.
-    public var destination: String
-    public var status: Status
-    public var attempts: Int
-    public var nextAttemptAt: Double
-    /// The dispatcher holding the delivery, while `leaseUntil` is in the future.
-    public var claimedBy: String?
-    public var leaseUntil: Double?
-    public var lastError: String?
-    public var lastAttemptAt: Double?
-    public var deliveredAt: Double?
-    public var createdAt: Double
-
-    /// A delivery with every field given; by default a new one: pending, not attempted and not claimed.
-    public init(
-        id: String, outboxID: String, channel: OutboxChannel, destination: String, status: Status = .pending, attempts: Int = 0,
-        nextAttemptAt: Double, claimedBy: String? = nil, leaseUntil: Double? = nil, lastError: String? = nil,
-        lastAttemptAt: Double? = nil, deliveredAt: Double? = nil, createdAt: Double
-    ) {
-        self.id = id
-        self.outboxID = outboxID
-        self.channel = channel
-        self.destination = destination
-        self.status = status
-        self.attempts = attempts
-        self.nextAttemptAt = nextAttemptAt
-        self.claimedBy = claimedBy
-        self.leaseUntil = leaseUntil
-        self.lastError = lastError
-        self.lastAttemptAt = lastAttemptAt
-        self.deliveredAt = deliveredAt
-        self.createdAt = createdAt
-    }
-}
-
-/// A delivery a dispatcher has claimed, with the message it carries.
-public struct ClaimedDelivery: Sendable, Equatable {
-    public var delivery: DeliveryRecord
-    public var message: OutboxRecord
-}
-
-extension StoreTransaction {
+extension SQLiteTransaction {
     // MARK: Fan-out
 
     /// Turns up to `limit` new outbox messages into deliveries, one per (channel, destination) that `destinations`
@@ -76,20 +14,6 @@ extension StoreTransaction {
         limit: Int, now: Double, destinations: (OutboxRecord) -> [(channel: OutboxChannel, destination: String)]
     ) throws -> Int {
         try fanOutOutbox(limit: limit, now: now, claim: nil, destinations: destinations).fannedOut
-    }
-
-    /// Who claims the deliveries a fan-out creates, for how long, and how many at most.
-    public struct FanOutClaim: Sendable {
-        public var worker: String
-        public var leaseSeconds: Double
-        public var limit: Int
-
-        /// A claim for `worker` of at most `limit` deliveries, each leased for `leaseSeconds`.
-        public init(worker: String, leaseSeconds: Double, limit: Int) {
-            self.worker = worker
-            self.leaseSeconds = leaseSeconds
-            self.limit = limit
-        }
     }
 
     /// ``fanOutOutbox(limit:now:destinations:)`` that also claims, for `claim.worker`, up to `claim.limit` of the
@@ -188,23 +112,6 @@ extension StoreTransaction {
         else { return false }
         try summarise(outboxID: Self.outboxID(ofDelivery: id))
         return true
-    }
-
-    /// One attempt's outcome, for ``completeDeliveries(_:worker:now:)``.
-    public struct DeliveryOutcomeRecord: Sendable {
-        public var id: String
-        public var status: DeliveryRecord.Status
-        public var error: String?
-        public var nextAttemptAt: Double?
-
-        /// An outcome with every field given; `nextAttemptAt` is when to retry a `.pending` delivery (nil keeps the
-        /// time it had).
-        public init(id: String, status: DeliveryRecord.Status, error: String?, nextAttemptAt: Double?) {
-            self.id = id
-            self.status = status
-            self.error = error
-            self.nextAttemptAt = nextAttemptAt
-        }
     }
 
     /// Records many attempts' outcomes in this one transaction, as ``completeDelivery(id:worker:status:error:nextAttemptAt:now:)``
@@ -385,7 +292,7 @@ extension StoreTransaction {
     static func outboxRecord(_ row: FastRow) -> OutboxRecord {
         OutboxRecord(
             id: row.string(0), instanceID: row.string(1),
-            transitionSeq: sqlite3_column_type(row.handle, 2 + row.offset) == SQLITE_NULL ? nil : Int64(row.int(2)),
+            transitionSeq: row.optionalInt(2).map(Int64.init),
             channel: OutboxChannel(rawValue: row.string(3)) ?? .email, recipient: row.string(4), template: row.string(5),
             payload: row.string(6), status: OutboxStatus(rawValue: row.string(7)) ?? .pending, attempts: row.int(8), nextAttemptAt: row.double(9), createdAt: row.double(10),
             lastError: row.optionalString(11))

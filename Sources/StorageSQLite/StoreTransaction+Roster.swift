@@ -1,143 +1,8 @@
+import StorageCore
 import Foundation
 import GRDB
-import GRDBSQLite
 
-/// A record of the roster as RosterFlow holds it for one integration: enough to diff the next sync against.
-///
-/// `digest` fingerprints every field of the record; `ref1`–`ref3` keep the fields the safeguards need (an
-/// enrollment's class and user, a class's course, a user's username, e-mail and identifier).
-public struct RosterRecord: Sendable, Equatable, Codable {
-    public var entity: String
-    public var sourcedID: String
-    public var digest: Int64
-    public var ref1: String?
-    public var ref2: String?
-    public var ref3: String?
-    public var title: String?
-    /// The record's field digest vector (2 bytes a field; see RosterFlowCore's `FieldDigests`); nil for records held
-    /// before field digests were kept, and for demographics.
-    public var fields: Data?
-
-    /// A record with every field given; `entity` is a `RosterEntity` raw value.
-    public init(entity: String, sourcedID: String, digest: Int64, ref1: String? = nil, ref2: String? = nil,
-                ref3: String? = nil, title: String? = nil, fields: Data? = nil) {
-        self.fields = fields
-        self.entity = entity
-        self.sourcedID = sourcedID
-        self.digest = digest
-        self.ref1 = ref1
-        self.ref2 = ref2
-        self.ref3 = ref3
-        self.title = title
-    }
-}
-
-/// One change of a sync's change set.
-public struct RosterChange: Sendable, Equatable, Codable {
-    /// What a change does to the held record.
-    public enum Operation: String, Sendable, Codable {
-        case add, update, delete
-    }
-
-    // Declared in this order so that the small fields share the first word (a first sync holds millions of changes).
-    public var operation: Operation
-    /// A delete held back by `sync approve --without-deletes`.
-    public var parked: Bool
-    private var changedFieldsKnown: Bool
-    private var changedFieldBits: UInt32
-    public var record: RosterRecord
-
-    /// For an update: which fields it changes, bit `i` for field `i` of the entity's field digest vector (see
-    /// RosterFlowCore's `FieldDigests`); nil when unknown (the held record has no field digests).
-    public var changedFieldMask: UInt32? {
-        get { changedFieldsKnown ? changedFieldBits : nil }
-        set {
-            changedFieldsKnown = newValue != nil
-            changedFieldBits = newValue ?? 0
-        }
-    }
-
-    /// A change with every field given; by default not parked.
-    public init(operation: Operation, record: RosterRecord, parked: Bool = false, changedFieldMask: UInt32? = nil) {
-        changedFieldsKnown = changedFieldMask != nil
-        changedFieldBits = changedFieldMask ?? 0
-        self.operation = operation
-        self.record = record
-        self.parked = parked
-    }
-}
-
-/// A sync run as stored.
-public struct SyncRunRecord: Sendable, Equatable, Codable {
-    public var id: String
-    public var integrationID: String
-    public var bundle: String
-    public var startedAt: Double
-    public var finishedAt: Double?
-    public var decision: SyncDecision
-    /// Plain-words reasons for the decision (JSON array).
-    public var reasons: String
-    /// Adds/updates/deletes per entity (JSON).
-    public var counts: String
-    /// The validation report (JSON).
-    public var report: String
-    /// The last applied run when this one was computed (a held run can only be approved on the same base).
-    public var basedOnRun: String?
-    /// SHA-256 of the bundle's bytes (hex), when it could be read.
-    public var bundleSHA256: String?
-    /// The sync policy the run was planned with (JSON).
-    public var policy: String?
-    /// The version of the integration's held roster the run was planned on (nil for runs recorded before versions).
-    public var baseRosterVersion: Int?
-
-    /// A run with every field given; `reasons`, `counts`, `report` and `policy` are JSON text.
-    public init(id: String, integrationID: String, bundle: String, startedAt: Double, finishedAt: Double?, decision: SyncDecision,
-                reasons: String, counts: String, report: String, basedOnRun: String?, bundleSHA256: String? = nil,
-                policy: String? = nil, baseRosterVersion: Int? = nil) {
-        self.baseRosterVersion = baseRosterVersion
-        self.bundleSHA256 = bundleSHA256
-        self.policy = policy
-        self.id = id
-        self.integrationID = integrationID
-        self.bundle = bundle
-        self.startedAt = startedAt
-        self.finishedAt = finishedAt
-        self.decision = decision
-        self.reasons = reasons
-        self.counts = counts
-        self.report = report
-        self.basedOnRun = basedOnRun
-    }
-}
-
-/// One applied change in a record's story.
-public struct RosterHistoryEntry: Sendable, Equatable, Codable {
-    public var integrationID: String
-    public var entity: String
-    public var sourcedID: String
-    public var runID: String
-    /// `add`, `update`, `delete`, or for an applied merge `merged-into` (on the old id) and `merged-from` (on the new).
-    public var operation: String
-    public var title: String?
-    public var at: Double
-    /// For a merge: the other sourcedId.
-    public var mergedWith: String? = nil
-
-    /// An entry with every field given; `mergedWith` only for a merge.
-    public init(integrationID: String, entity: String, sourcedID: String, runID: String, operation: String, title: String?,
-                at: Double, mergedWith: String? = nil) {
-        self.integrationID = integrationID
-        self.entity = entity
-        self.sourcedID = sourcedID
-        self.runID = runID
-        self.operation = operation
-        self.title = title
-        self.at = at
-        self.mergedWith = mergedWith
-    }
-}
-
-extension StoreTransaction {
+extension SQLiteTransaction {
     /// Every record held for an integration.
     public func rosterRecords(integrationID: String) throws -> [RosterRecord] {
         let statement = try db.cachedStatement(sql: """
@@ -165,8 +30,8 @@ extension StoreTransaction {
 
     /// The held digests of one entity in sourcedId order (bytewise), read one at a time: merged with a bundle file
     /// that lists its rows in the same order, no index of millions of digests is built. Valid in this transaction.
-    public func rosterDigestCursor(integrationID: String, entity: String) throws -> RosterDigestCursor {
-        try RosterDigestCursor(db, integrationID: integrationID, entity: entity)
+    public func rosterDigestCursor(integrationID: String, entity: String) throws -> any RosterDigestCursor {
+        try SQLiteRosterDigestCursor(db, integrationID: integrationID, entity: entity)
     }
 
     /// Whether the integration holds a record.
@@ -416,17 +281,7 @@ extension StoreTransaction {
     }
 }
 
-/// An integration whose nightly sync is due.
-public struct DueSync: Sendable, Equatable {
-    public var integrationID: String
-    public var syncTime: String
-    public var timezone: String
-    public var dueAt: Double
-    /// The folder or .zip the nightly bundle is read from; nil when none is configured.
-    public var source: String?
-}
-
-extension StoreTransaction {
+extension SQLiteTransaction {
     /// Sets the folder or .zip an integration's nightly sync reads.
     public func setSyncSource(integrationID: String, source: String) throws {
         try db.execute(sql: "UPDATE integrations SET sync_source = ? WHERE id = ?", arguments: [source, integrationID])
@@ -462,40 +317,5 @@ extension StoreTransaction {
     public func advanceSchedule(integrationID: String, nextSyncAt: Double, lastRun: String?) throws {
         try db.execute(sql: "UPDATE integrations SET next_sync_at = ?, last_sync_run = COALESCE(?, last_sync_run) WHERE id = ?",
                        arguments: [nextSyncAt, lastRun, integrationID])
-    }
-}
-
-/// Held digests of one entity in sourcedId order; see ``StoreTransaction/rosterDigestCursor(integrationID:entity:)``.
-public final class RosterDigestCursor {
-    private let statement: Statement
-    private let handle: OpaquePointer
-    private let connection: OpaquePointer
-    private var done = false
-
-    init(_ db: Database, integrationID: String, entity: String) throws {
-        // A statement of its own (not cached): several cursors are open at once.
-        statement = try db.makeStatement(sql: """
-            SELECT sourced_id, digest FROM roster_records WHERE integration_id = ? AND entity = ? ORDER BY sourced_id
-            """)
-        try statement.setArguments([integrationID, entity])
-        handle = statement.sqliteStatement
-        connection = db.sqliteConnection!
-    }
-
-    /// The next held sourcedId and digest, or nil after the last.
-    public func next() throws -> (sourcedID: String, digest: Int64)? {
-        if done { return nil }
-        switch sqlite3_step(handle) {
-        case SQLITE_ROW:
-            let row = FastRow(handle: handle)
-            return (row.string(0), Int64(row.int(1)))
-        case SQLITE_DONE:
-            done = true
-            sqlite3_reset(handle)
-            return nil
-        case let code:
-            done = true
-            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(connection)))
-        }
     }
 }

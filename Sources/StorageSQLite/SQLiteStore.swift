@@ -1,3 +1,4 @@
+import StorageCore
 import Foundation
 import GRDB
 
@@ -7,7 +8,7 @@ import GRDB
 /// fsync, each inside its own savepoint so that one refused write does not undo the others. Durable throughput is
 /// therefore not capped at one fsync per event. With ``Durability/pipelined`` the fsync of one batch
 /// overlaps the work of the next.
-public final class SQLiteStore: Sendable {
+public final class SQLiteStore: RosterFlowStore {
     /// How a write is made durable before it is acknowledged.
     public enum Durability: String, Sendable, CaseIterable {
         /// Each commit fsyncs the write-ahead log inside the commit (SQLite `synchronous=FULL`).
@@ -99,7 +100,7 @@ public final class SQLiteStore: Sendable {
     /// `body` runs inside its own savepoint: if it throws, its changes are undone and the error is returned to this
     /// caller only. It returns once the transaction is durably committed.
     @discardableResult
-    public func write<T: Sendable>(_ body: @escaping @Sendable (StoreTransaction) throws -> T) async throws -> T {
+    public func write<T: Sendable>(_ body: @escaping @Sendable (any StoreTransaction) throws -> T) async throws -> T {
         try await committer.submit(body)
     }
 
@@ -108,15 +109,25 @@ public final class SQLiteStore: Sendable {
 
     /// Runs `body` in a write transaction of its own, on the calling thread.
     @discardableResult
-    public func writeNow<T>(_ body: (StoreTransaction) throws -> T) throws -> T {
-        let result = try mapErrors { try pool.write { db in try body(StoreTransaction(db)) } }
+    public func writeNow<T>(_ body: (any StoreTransaction) throws -> T) throws -> T {
+        let result = try mapErrors { try pool.write { db in try body(SQLiteTransaction(db)) } }
         try flusher?.flushNow()
         return result
     }
 
-    /// Runs `body` in a read-only snapshot.
-    public func read<T>(_ body: (StoreTransaction) throws -> T) throws -> T {
-        try mapErrors { try pool.read { db in try body(StoreTransaction(db)) } }
+    /// Runs `body` in a read-only snapshot on one of GRDB's reader queues: the caller's cooperative thread is
+    /// suspended, not blocked.
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any StoreTransaction) throws -> T) async throws -> T {
+        do {
+            return try await pool.read { db in try body(SQLiteTransaction(db)) }
+        } catch let error as DatabaseError {
+            throw StorageError.translating(error)
+        }
+    }
+
+    /// Runs `body` in a read-only snapshot on the calling thread.
+    public func readNow<T>(_ body: (any StoreTransaction) throws -> T) throws -> T {
+        try mapErrors { try pool.read { db in try body(SQLiteTransaction(db)) } }
     }
 
     private func mapErrors<T>(_ body: () throws -> T) throws -> T {
@@ -145,17 +156,17 @@ final class GroupCommitter: @unchecked Sendable {
     }
 
     private final class TypedJob<T: Sendable>: Job, @unchecked Sendable {
-        private let body: @Sendable (StoreTransaction) throws -> T
+        private let body: @Sendable (any StoreTransaction) throws -> T
         private let continuation: CheckedContinuation<T, Error>
         private var result: Result<T, Error>?
 
-        init(body: @escaping @Sendable (StoreTransaction) throws -> T, continuation: CheckedContinuation<T, Error>) {
+        init(body: @escaping @Sendable (any StoreTransaction) throws -> T, continuation: CheckedContinuation<T, Error>) {
             self.body = body
             self.continuation = continuation
         }
 
         override func run(_ db: Database) throws {
-            result = .success(try body(StoreTransaction(db)))
+            result = .success(try body(SQLiteTransaction(db)))
         }
 
         override func fail(_ error: Error) {
@@ -196,7 +207,7 @@ final class GroupCommitter: @unchecked Sendable {
         self.flusher = flusher
     }
 
-    func submit<T: Sendable>(_ body: @escaping @Sendable (StoreTransaction) throws -> T) async throws -> T {
+    func submit<T: Sendable>(_ body: @escaping @Sendable (any StoreTransaction) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
             let job: Job = TypedJob(body: body, continuation: continuation)
             lock.lock()
@@ -247,7 +258,7 @@ final class GroupCommitter: @unchecked Sendable {
                 }
             } catch let failed as JobFailed {
                 try pool.write { db in
-                    let tx = StoreTransaction(db)
+                    let tx = SQLiteTransaction(db)
                     for (index, job) in batch.enumerated() {
                         if index == failed.index {
                             job.fail(Self.describe(failed.error))

@@ -1,0 +1,47 @@
+/// Everything the domain does inside one transaction: every concern's operations on one atomic unit of work.
+///
+/// ## Transaction contract (every conformer keeps it; the contract tests check it)
+/// - Everything done through one transaction commits together or not at all.
+/// - A transaction sees its own writes at once, and no uncommitted write of any other transaction.
+/// - ``savepoint(_:)`` undoes exactly what its body did when the body throws, and the transaction goes on.
+/// - Workflow instances carry a row version: ``WorkflowStore/updateInstance(id:expectedRowVersion:state:previousState:enteredAt:now:)``
+///   with a version that is no longer current throws ``StorageError/Code/staleInstance`` and changes nothing.
+/// - History (transitions, roster history, audit) is append-only: no operation rewrites or removes it.
+/// - Errors are ``StorageError``s: `busy` (another process kept the database locked; nothing was done, try again),
+///   `stale-instance`, `definition-changed`, `database`.
+public protocol StoreTransaction: WorkflowStore, TimerStore, OutboxStore, DirectoryStore, CourseStore, AuditStore,
+    RosterStore, SyncRunStore, ScheduleStore
+{
+    /// Runs `body` in a savepoint: if it throws, its changes are undone and the rest of the transaction goes on.
+    func savepoint<T>(_ body: () throws -> T) throws -> T
+}
+
+/// Held digests of one entity in sourcedId order, read one at a time (a sync compares a whole roster without loading
+/// it). Used within the transaction that opened it.
+public protocol RosterDigestCursor: AnyObject {
+    /// The next held sourcedId and digest, or nil after the last.
+    func next() throws -> (sourcedID: String, digest: Int64)?
+}
+
+/// A durable store for RosterFlow: where transactions run.
+///
+/// - ``write(_:)`` is the front ends' path: concurrent writes may share one commit (group commit), each in its own
+///   savepoint, so one body's error undoes only that body; it returns once the write is durable.
+/// - ``read(_:)`` runs a read-only snapshot without blocking the caller's cooperative thread.
+/// - ``writeNow(_:)`` and ``readNow(_:)`` run on the calling thread, for start-up, tools and work already off the
+///   cooperative pool (a sync reading a bundle).
+public protocol RosterFlowStore: Sendable {
+    /// Runs `body` in a write transaction shared with other concurrent writers; returns once durably committed.
+    @discardableResult
+    func write<T: Sendable>(_ body: @escaping @Sendable (any StoreTransaction) throws -> T) async throws -> T
+
+    /// Runs `body` in a read-only snapshot, off the caller's cooperative thread.
+    func read<T: Sendable>(_ body: @escaping @Sendable (any StoreTransaction) throws -> T) async throws -> T
+
+    /// Runs `body` in a write transaction of its own, on the calling thread.
+    @discardableResult
+    func writeNow<T>(_ body: (any StoreTransaction) throws -> T) throws -> T
+
+    /// Runs `body` in a read-only snapshot on the calling thread.
+    func readNow<T>(_ body: (any StoreTransaction) throws -> T) throws -> T
+}

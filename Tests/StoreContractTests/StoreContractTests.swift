@@ -1,0 +1,529 @@
+import Foundation
+import StorageCore
+import XCTest
+
+/// The store contract: one test body per behaviour the domain relies on, run against every backend in
+/// ``StoreConformers/all``. Nothing here names a backend.
+final class StoreContractTests: XCTestCase {
+    private var folders: [String] = []
+
+    override func tearDown() {
+        for folder in folders { try? FileManager.default.removeItem(atPath: folder) }
+        folders = []
+        super.tearDown()
+    }
+
+    /// Runs `body` once per backend, each on a new empty store; failures name the backend.
+    private func forEachStore(
+        file: StaticString = #filePath, line: UInt = #line,
+        _ body: (any RosterFlowStore) async throws -> Void
+    ) async throws {
+        for conformer in StoreConformers.all {
+            let folder = try temporaryFolder()
+            folders.append(folder)
+            do {
+                try await body(try conformer.make(folder))
+            } catch {
+                XCTFail("\(conformer.name): \(error)", file: file, line: line)
+            }
+        }
+    }
+
+    // MARK: Seeds
+
+    private static func instance(_ id: String, workflow: String = "integration", state: String = "requested") -> InstanceRecord {
+        InstanceRecord(
+            id: id, workflow: workflow, version: 1, state: state, subjectTitle: "Subject \(id)", createdAt: 1, enteredAt: 1,
+            updatedAt: 1)
+    }
+
+    /// A customer, its integration `id` and the integration's workflow instance.
+    private static func seedIntegration(_ tx: any StoreTransaction, _ id: String = "int-1", tenant: String = "t-1") throws {
+        if try tx.customer(tenantID: tenant) == nil {
+            try tx.upsertCustomer(CustomerRecord(tenantID: tenant, district: "District \(tenant)", contactEmail: "it@example.org", importedAt: 1))
+        }
+        try tx.insertInstance(instance(id))
+        try tx.insertIntegration(IntegrationRecord(
+            id: id, tenantID: tenant, district: "District \(tenant)", permission: "full", contactEmail: "it@example.org",
+            createdAt: 1))
+    }
+
+    private static func seedCourse(_ tx: any StoreTransaction, _ id: String, integration: String = "int-1", state: String = "shell") throws {
+        try tx.insertInstance(instance(id, workflow: "course-mapping", state: state))
+        try tx.insertCourse(CourseRecord(id: id, integrationID: integration, sourcedID: "src-\(id)", title: "Course \(id)", createdAt: 1))
+    }
+
+    private static func message(_ id: String, instance: String = "int-1", at: Double = 10) -> OutboxRecord {
+        OutboxRecord(
+            id: id, instanceID: instance, transitionSeq: nil, channel: .email, recipient: "vendor_admin",
+            template: "integration-requested", payload: "{\"district\":\"D\"}", nextAttemptAt: at, createdAt: at)
+    }
+
+    // MARK: Transactions
+
+    func testAWriteCommitsEverythingOrNothing() async throws {
+        try await forEachStore { store in
+            struct Refused: Error {}
+            do {
+                try await store.write { tx in
+                    try Self.seedIntegration(tx)
+                    throw Refused()
+                }
+                XCTFail("the write should have thrown")
+            } catch is Refused {}
+            let seen = try await store.read { tx in (try tx.integration(id: "int-1"), try tx.instance(id: "int-1")) }
+            XCTAssertNil(seen.0, "an integration from a failed write was kept")
+            XCTAssertNil(seen.1, "an instance from a failed write was kept")
+
+            try await store.write { tx in try Self.seedIntegration(tx) }
+            let kept = try await store.read { tx in try tx.integration(id: "int-1")?.district }
+            XCTAssertEqual(kept, "District t-1")
+        }
+    }
+
+    func testConcurrentWritesCommitIndependently() async throws {
+        try await forEachStore { store in
+            try store.writeNow { tx in try Self.seedIntegration(tx) }
+            // Twenty writers at once, every fifth refused: the refused ones leave nothing, the others all commit.
+            struct Refused: Error {}
+            let outcomes = await withTaskGroup(of: Bool.self) { group in
+                for index in 0..<20 {
+                    group.addTask {
+                        do {
+                            try await store.write { tx in
+                                try tx.insertOutbox(Self.message("msg-\(index)"))
+                                if index % 5 == 0 { throw Refused() }
+                            }
+                            return true
+                        } catch {
+                            return false
+                        }
+                    }
+                }
+                return await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            XCTAssertEqual(outcomes.filter { $0 }.count, 16)
+            let ids = try store.readNow { tx in Set(try tx.outbox(instanceID: "int-1").map(\.id)) }
+            XCTAssertEqual(ids, Set((0..<20).filter { $0 % 5 != 0 }.map { "msg-\($0)" }))
+        }
+    }
+
+    func testASavepointUndoesOnlyItsOwnWork() async throws {
+        try await forEachStore { store in
+            struct Refused: Error {}
+            try store.writeNow { tx in
+                try Self.seedIntegration(tx)
+                XCTAssertThrowsError(try tx.savepoint {
+                    try tx.insertOutbox(Self.message("msg-undone"))
+                    throw Refused()
+                })
+                try tx.savepoint { try tx.insertOutbox(Self.message("msg-kept")) }
+            }
+            let ids = try store.readNow { tx in try tx.outbox(instanceID: "int-1").map(\.id) }
+            XCTAssertEqual(ids, ["msg-kept"])
+        }
+    }
+
+    func testATransactionSeesItsOwnWritesAndReadsSeeOnlyCommittedOnes() async throws {
+        try await forEachStore { store in
+            try await store.write { tx in
+                try Self.seedIntegration(tx)
+                XCTAssertEqual(try tx.integration(id: "int-1")?.id, "int-1", "a write did not see its own insert")
+            }
+            let both = try await store.read { tx in try tx.integrations().map(\.id) }
+            XCTAssertEqual(both, ["int-1"])
+        }
+    }
+
+    // MARK: Workflow instances and history
+
+    func testAStaleWriterIsRefusedAndChangesNothing() async throws {
+        try await forEachStore { store in
+            try store.writeNow { tx in try tx.insertInstance(Self.instance("i-1", state: "a")) }
+            let read = try XCTUnwrap(try store.readNow { try $0.instance(id: "i-1") })
+            let next = try store.writeNow { tx in
+                try tx.updateInstance(id: "i-1", expectedRowVersion: read.rowVersion, state: "b", previousState: "a", enteredAt: 2, now: 2)
+            }
+            XCTAssertEqual(next, read.rowVersion + 1)
+            XCTAssertThrowsError(try store.writeNow { tx in
+                try tx.updateInstance(id: "i-1", expectedRowVersion: read.rowVersion, state: "c", previousState: "a", enteredAt: 3, now: 3)
+            }) { error in
+                XCTAssertEqual((error as? StorageError)?.code, .staleInstance, "\(error)")
+            }
+            let now = try XCTUnwrap(try store.readNow { try $0.instance(id: "i-1") })
+            XCTAssertEqual(now.state, "b")
+            XCTAssertEqual(now.previousState, "a")
+            XCTAssertEqual(now.rowVersion, next)
+        }
+    }
+
+    func testHistoryIsKeptInOrderAndOnlyAppended() async throws {
+        try await forEachStore { store in
+            try store.writeNow { tx in
+                try tx.insertInstance(Self.instance("i-1", state: "a"))
+                try tx.appendTransition(
+                    instanceID: "i-1", from: nil, to: "a", event: "create", actor: "system", role: "system", at: 1, reason: nil,
+                    rowVersion: 1)
+                try tx.appendTransition(
+                    instanceID: "i-1", from: "a", to: "b", event: "go", actor: "ann", role: "vendor_admin", at: 2, reason: "checked",
+                    rowVersion: 2)
+            }
+            // A write that appends and then fails leaves the history as it was.
+            struct Refused: Error {}
+            _ = try? await store.write { tx in
+                try tx.appendTransition(
+                    instanceID: "i-1", from: "b", to: "c", event: "later", actor: "bob", role: "dsp", at: 3, reason: nil, rowVersion: 3)
+                throw Refused()
+            }
+            let history = try store.readNow { try $0.transitions(instanceID: "i-1") }
+            XCTAssertEqual(history.map(\.event), ["create", "go"])
+            XCTAssertEqual(history.map(\.to), ["a", "b"])
+            XCTAssertEqual(history.last?.actor, "ann")
+            XCTAssertEqual(history.last?.reason, "checked")
+            XCTAssertEqual(history.map(\.seq), history.map(\.seq).sorted())
+            // Appending more later keeps what was there.
+            try store.writeNow { tx in
+                try tx.appendTransition(
+                    instanceID: "i-1", from: "b", to: "c", event: "again", actor: "bob", role: "dsp", at: 4, reason: nil, rowVersion: 3)
+            }
+            XCTAssertEqual(try store.readNow { try $0.transitions(instanceID: "i-1") }.map(\.event), ["create", "go", "again"])
+        }
+    }
+
+    func testInstancesAreFoundByWorkflowAndState() async throws {
+        try await forEachStore { store in
+            try store.writeNow { tx in
+                try tx.insertInstance(Self.instance("i-1", state: "requested"))
+                try tx.insertInstance(Self.instance("i-2", state: "scheduled"))
+                try tx.insertInstance(Self.instance("c-1", workflow: "course-mapping", state: "shell"))
+            }
+            XCTAssertEqual(Set(try store.readNow { try $0.instances(workflow: "integration") }.map(\.id)), ["i-1", "i-2"])
+            XCTAssertEqual(try store.readNow { try $0.instances(workflow: "integration", states: ["scheduled"]) }.map(\.id), ["i-2"])
+            XCTAssertEqual(try store.readNow { try $0.instances(workflow: "course-mapping") }.map(\.id), ["c-1"])
+        }
+    }
+
+    // MARK: Timers
+
+    func testTimersFireWhenDueAndOnlyOnce() async throws {
+        try await forEachStore { store in
+            try store.writeNow { tx in
+                try tx.insertInstance(Self.instance("i-1"))
+                try tx.insertInstance(Self.instance("i-2"))
+                try tx.armTimer(instanceID: "i-1", event: "remind", dueAt: 100, armedAt: 1, inState: "requested")
+                try tx.armTimer(instanceID: "i-1", event: "expire", dueAt: 500, armedAt: 1, inState: "requested")
+                try tx.armTimer(instanceID: "i-2", event: "remind", dueAt: 50, armedAt: 1, inState: "requested")
+            }
+            XCTAssertEqual(try store.readNow { try $0.dueTimers(now: 10) }, [])
+            let due = try store.readNow { try $0.dueTimers(now: 100) }
+            XCTAssertEqual(due.map(\.instanceID), ["i-2", "i-1"], "due timers come earliest first")
+            XCTAssertEqual(due.first?.armedInState, "requested")
+            let first = try XCTUnwrap(due.first)
+            XCTAssertTrue(try store.writeNow { try $0.deleteTimer(id: first.id) })
+            XCTAssertFalse(try store.writeNow { try $0.deleteTimer(id: first.id) }, "a timer was taken twice")
+            try store.writeNow { try $0.cancelTimers(instanceID: "i-1") }
+            XCTAssertEqual(try store.readNow { try $0.dueTimers(now: 1_000) }, [])
+            XCTAssertEqual(try store.readNow { try $0.timers(instanceID: "i-1") }, [])
+        }
+    }
+
+    // MARK: Outbox
+
+    func testOutboxDeliveriesAreLeasedToOneWorkerAndCompletedOnce() async throws {
+        try await forEachStore { store in
+            try store.writeNow { tx in
+                try Self.seedIntegration(tx)
+                try tx.insertOutbox(Self.message("msg-1"))
+                try tx.insertOutbox(Self.message("msg-2", at: 11))
+            }
+            let fanned = try store.writeNow { tx in
+                try tx.fanOutOutbox(limit: 10, now: 20) { _ in [(channel: .email, destination: "ops@example.org")] }
+            }
+            XCTAssertEqual(fanned, 2)
+            XCTAssertEqual(try store.writeNow { tx in try tx.fanOutOutbox(limit: 10, now: 21) { _ in [(.email, "x")] } }, 0,
+                           "a message was fanned out twice")
+            XCTAssertEqual(try store.readNow { try $0.outboxMessage(id: "msg-1")?.status }, .queued)
+
+            let a = try store.writeNow { try $0.claimDeliveries(worker: "a", now: 30, leaseSeconds: 60, limit: 10) }
+            XCTAssertEqual(a.count, 2)
+            XCTAssertEqual(Set(a.map(\.message.id)), ["msg-1", "msg-2"])
+            let b = try store.writeNow { try $0.claimDeliveries(worker: "b", now: 31, leaseSeconds: 60, limit: 10) }
+            XCTAssertEqual(b.count, 0, "a leased delivery was claimed by a second worker")
+
+            let one = try XCTUnwrap(a.first { $0.message.id == "msg-1" })
+            XCTAssertFalse(try store.writeNow { tx in
+                try tx.completeDelivery(id: one.delivery.id, worker: "b", status: .sent, error: nil, nextAttemptAt: nil, now: 32)
+            }, "a worker that holds no lease completed a delivery")
+            XCTAssertTrue(try store.writeNow { tx in
+                try tx.completeDelivery(id: one.delivery.id, worker: "a", status: .sent, error: nil, nextAttemptAt: nil, now: 33)
+            })
+            XCTAssertFalse(try store.writeNow { tx in
+                try tx.completeDelivery(id: one.delivery.id, worker: "a", status: .sent, error: nil, nextAttemptAt: nil, now: 34)
+            }, "a delivery was completed twice")
+            XCTAssertEqual(try store.readNow { try $0.outboxMessage(id: "msg-1")?.status }, .sent)
+
+            // The other one's lease runs out: another worker takes it over.
+            let expired = try store.writeNow { try $0.claimDeliveries(worker: "b", now: 100, leaseSeconds: 60, limit: 10) }
+            XCTAssertEqual(expired.map(\.message.id), ["msg-2"])
+        }
+    }
+
+    func testFailedDeliveriesWaitForTheirRetryAndDeadOnesCanBeRetried() async throws {
+        try await forEachStore { store in
+            try store.writeNow { tx in
+                try Self.seedIntegration(tx)
+                try tx.insertOutbox(Self.message("msg-1"))
+                try tx.fanOutOutbox(limit: 10, now: 20) { _ in [(channel: .email, destination: "ops@example.org")] }
+            }
+            let claimed = try XCTUnwrap(try store.writeNow { try $0.claimDeliveries(worker: "a", now: 20, leaseSeconds: 60, limit: 1) }.first)
+            let unheld = try store.writeNow { tx in
+                try tx.completeDeliveries(
+                    [DeliveryOutcomeRecord(id: claimed.delivery.id, status: .pending, error: "421 try later", nextAttemptAt: 200)],
+                    worker: "a", now: 21)
+            }
+            XCTAssertEqual(unheld, [])
+            let waiting = try XCTUnwrap(try store.readNow { try $0.deliveries(outboxID: "msg-1") }.first)
+            XCTAssertEqual(waiting.status, .pending)
+            XCTAssertEqual(waiting.attempts, 1)
+            XCTAssertEqual(waiting.lastError, "421 try later")
+            XCTAssertEqual(try store.writeNow { try $0.claimDeliveries(worker: "a", now: 100, leaseSeconds: 60, limit: 1) }.count, 0,
+                           "a delivery was retried before its time")
+            let again = try XCTUnwrap(try store.writeNow { try $0.claimDeliveries(worker: "a", now: 200, leaseSeconds: 60, limit: 1) }.first)
+            try store.writeNow { tx in
+                try tx.completeDelivery(id: again.delivery.id, worker: "a", status: .dead, error: "550 no such user", nextAttemptAt: nil, now: 201)
+            }
+            XCTAssertEqual(try store.readNow { try $0.outboxMessage(id: "msg-1")?.status }, .dead)
+            XCTAssertEqual(try store.readNow { try $0.outboxMessages(status: .dead) }.map(\.id), ["msg-1"])
+
+            XCTAssertEqual(try store.writeNow { try $0.retryOutbox(id: "msg-1", now: 300) }, 1)
+            let retried = try XCTUnwrap(try store.writeNow { try $0.claimDeliveries(worker: "b", now: 300, leaseSeconds: 60, limit: 1) }.first)
+            XCTAssertEqual(retried.delivery.id, claimed.delivery.id)
+            XCTAssertEqual(retried.delivery.attempts, 0, "a retried delivery starts a fresh attempt count")
+        }
+    }
+
+    func testReleasedClaimsAreFreeAtOnce() async throws {
+        try await forEachStore { store in
+            try store.writeNow { tx in
+                try Self.seedIntegration(tx)
+                try tx.insertOutbox(Self.message("msg-1"))
+                try tx.fanOutOutbox(limit: 10, now: 20) { _ in [(channel: .email, destination: "ops@example.org")] }
+            }
+            XCTAssertEqual(try store.writeNow { try $0.claimDeliveries(worker: "a", now: 20, leaseSeconds: 600, limit: 5) }.count, 1)
+            try store.writeNow { try $0.releaseClaims(worker: "a") }
+            XCTAssertEqual(try store.writeNow { try $0.claimDeliveries(worker: "b", now: 21, leaseSeconds: 600, limit: 5) }.count, 1)
+        }
+    }
+
+    // MARK: Roster
+
+    private static func record(_ entity: String, _ id: String, digest: Int64, title: String? = nil) -> RosterRecord {
+        RosterRecord(entity: entity, sourcedID: id, digest: digest, title: title ?? id)
+    }
+
+    private static func syncRun(_ id: String, integration: String = "int-1", decision: SyncDecision, at: Double) -> SyncRunRecord {
+        SyncRunRecord(
+            id: id, integrationID: integration, bundle: "/bundles/\(id)", startedAt: at, finishedAt: at, decision: decision,
+            reasons: "[]", counts: "{}", report: "{}", basedOnRun: nil)
+    }
+
+    func testRosterChangesAreHeldByDigestAndMoveTheRosterVersion() async throws {
+        try await forEachStore { store in
+            try store.writeNow { tx in
+                try Self.seedIntegration(tx)
+                try tx.insertSyncRun(Self.syncRun("run-1", decision: .applied, at: 10))
+            }
+            let before = try store.readNow { try $0.rosterVersion(integrationID: "int-1") }
+            try store.writeNow { tx in
+                try tx.applyRosterChanges(
+                    ["u-3", "u-1", "u-2"].map { RosterChange(operation: .add, record: Self.record("users", $0, digest: 1)) }
+                        + [RosterChange(operation: .add, record: Self.record("classes", "k-1", digest: 7))],
+                    integrationID: "int-1", runID: "run-1", checkpoint: nil, now: 10)
+            }
+            XCTAssertGreaterThan(try store.readNow { try $0.rosterVersion(integrationID: "int-1") }, before)
+            XCTAssertEqual(try store.readNow { try $0.rosterCounts(integrationID: "int-1") }, ["users": 3, "classes": 1])
+
+            // The digest cursor walks one entity in sourcedId order.
+            let walked = try store.readNow { tx -> [String] in
+                let cursor = try tx.rosterDigestCursor(integrationID: "int-1", entity: "users")
+                var ids: [String] = []
+                while let next = try cursor.next() { ids.append(next.sourcedID) }
+                XCTAssertNil(try cursor.next(), "a finished cursor started again")
+                return ids
+            }
+            XCTAssertEqual(walked, ["u-1", "u-2", "u-3"])
+
+            try store.writeNow { tx in
+                try tx.insertSyncRun(Self.syncRun("run-2", decision: .applied, at: 20))
+                try tx.applyRosterChanges(
+                    [
+                        RosterChange(operation: .update, record: Self.record("users", "u-1", digest: 2, title: "Ann Lee")),
+                        RosterChange(operation: .delete, record: Self.record("users", "u-2", digest: 1)),
+                    ], integrationID: "int-1", runID: "run-2", checkpoint: nil, now: 20)
+            }
+            let users = try store.readNow { try $0.rosterRecords(integrationID: "int-1", entity: "users") }
+            XCTAssertEqual(users.map(\.sourcedID).sorted(), ["u-1", "u-3"])
+            XCTAssertEqual(users.first { $0.sourcedID == "u-1" }?.digest, 2)
+            XCTAssertTrue(try store.readNow { try $0.holdsRosterRecord(integrationID: "int-1", entity: "users", sourcedID: "u-3") })
+            XCTAssertFalse(try store.readNow { try $0.holdsRosterRecord(integrationID: "int-1", entity: "users", sourcedID: "u-2") })
+            // History keeps the add, the update and the delete, oldest first.
+            let history = try store.readNow { try $0.rosterHistory(sourcedID: "u-2", entities: ["users"]) }
+            XCTAssertEqual(history.map(\.operation), ["add", "delete"])
+            XCTAssertEqual(try store.readNow { try $0.rosterHistory(sourcedID: "u-1", entities: ["users"]) }.map(\.operation), ["add", "update"])
+        }
+    }
+
+    func testACheckpointThatThrowsEndsTheApplyAndTheWriteKeepsNothing() async throws {
+        try await forEachStore { store in
+            try store.writeNow { tx in
+                try Self.seedIntegration(tx)
+                try tx.insertSyncRun(Self.syncRun("run-1", decision: .applied, at: 10))
+            }
+            struct Cancelled: Error {}
+            let changes = (0..<20_000).map { RosterChange(operation: .add, record: Self.record("users", "u-\($0)", digest: 1)) }
+            XCTAssertThrowsError(try store.writeNow { tx in
+                try tx.applyRosterChanges(changes, integrationID: "int-1", runID: "run-1", checkpoint: { throw Cancelled() }, now: 10)
+            })
+            XCTAssertEqual(try store.readNow { try $0.rosterCounts(integrationID: "int-1") }, [:])
+        }
+    }
+
+    func testAliasesFollowMergesToTheCurrentSourcedId() async throws {
+        try await forEachStore { store in
+            try store.writeNow { tx in
+                try Self.seedIntegration(tx)
+                try tx.insertAliases(
+                    [SourcedIDMerge(entity: "users", oldID: "old", newID: "mid", matchedOn: "email", value: "a@x.org", status: "accepted")],
+                    integrationID: "int-1", runID: "run-1", actor: "ann", now: 10)
+                try tx.insertAliases(
+                    [SourcedIDMerge(entity: "users", oldID: "mid", newID: "new", matchedOn: "email", value: "a@x.org", status: "accepted")],
+                    integrationID: "int-1", runID: "run-2", actor: "ann", now: 20)
+            }
+            XCTAssertEqual(try store.readNow { try $0.currentSourcedID(integrationID: "int-1", entity: "users", sourcedID: "old") }, "new")
+            XCTAssertEqual(try store.readNow { try $0.currentSourcedID(integrationID: "int-1", entity: "users", sourcedID: "other") }, "other")
+            XCTAssertEqual(try store.readNow { try $0.currentSourcedID(integrationID: "int-2", entity: "users", sourcedID: "old") }, "old",
+                           "an alias leaked into another integration")
+            let aliases = try store.readNow { try $0.aliases(involving: "mid") }
+            XCTAssertEqual(Set(aliases.map(\.runID)), ["run-1", "run-2"])
+        }
+    }
+
+    // MARK: Sync runs and locks
+
+    func testSyncRunsRecordTheirDecisionsAndTheLastAppliedOne() async throws {
+        try await forEachStore { store in
+            try store.writeNow { tx in
+                try Self.seedIntegration(tx)
+                try tx.insertSyncRun(Self.syncRun("run-1", decision: .applied, at: 10))
+                try tx.insertSyncRun(Self.syncRun("run-2", decision: .held, at: 20))
+                try tx.insertSyncRun(Self.syncRun("run-3", decision: .dryRun, at: 30))
+            }
+            XCTAssertEqual(try store.readNow { try $0.lastAppliedRun(integrationID: "int-1") }, "run-1")
+            XCTAssertEqual(try store.readNow { try $0.heldSyncRunID(integrationID: "int-1") }, "run-2")
+            try store.writeNow { tx in try tx.updateSyncRunDecision(id: "run-2", decision: .approved, finishedAt: 40) }
+            XCTAssertEqual(try store.readNow { try $0.lastAppliedRun(integrationID: "int-1") }, "run-2")
+            XCTAssertNil(try store.readNow { try $0.heldSyncRunID(integrationID: "int-1") })
+            XCTAssertEqual(try store.readNow { try $0.syncRun(id: "run-2")?.decision }, .approved)
+            XCTAssertEqual(Set(try store.readNow { try $0.syncRuns(integrationID: "int-1") }.map(\.id)), ["run-1", "run-2", "run-3"])
+        }
+    }
+
+    func testAStoredChangeSetReadsBackInOrderAndPages() async throws {
+        try await forEachStore { store in
+            try store.writeNow { tx in
+                try Self.seedIntegration(tx)
+                try tx.insertSyncRun(Self.syncRun("run-1", decision: .held, at: 10))
+                try tx.storeChangeSet(
+                    (0..<5).map { RosterChange(operation: $0 == 4 ? .delete : .add, record: Self.record("users", "u-\($0)", digest: 1)) },
+                    runID: "run-1")
+            }
+            XCTAssertTrue(try store.readNow { try $0.hasChangeSet(runID: "run-1") })
+            XCTAssertEqual(try store.readNow { try $0.changeSet(runID: "run-1") }.map(\.record.sourcedID), (0..<5).map { "u-\($0)" })
+            XCTAssertEqual(try store.readNow { try $0.syncChangeCount(runID: "run-1", entity: "users", operation: "delete") }, 1)
+            let page = try store.readNow { try $0.syncChanges(runID: "run-1", entity: nil, operation: nil, limit: 2, offset: 2) }
+            XCTAssertEqual(page.map(\.change.record.sourcedID), ["u-2", "u-3"])
+            try store.writeNow { try $0.dropChangeSet(runID: "run-1") }
+            XCTAssertFalse(try store.readNow { try $0.hasChangeSet(runID: "run-1") })
+        }
+    }
+
+    func testTheSyncLockHasOneHolderUntilItsLeaseRunsOut() async throws {
+        try await forEachStore { store in
+            try store.writeNow { tx in try Self.seedIntegration(tx) }
+            XCTAssertNil(try store.writeNow { tx in
+                try tx.acquireSyncLock(integrationID: "int-1", owner: "a", purpose: "sync run", now: 10, leaseUntil: 130)
+            })
+            let refused = try store.writeNow { tx in
+                try tx.acquireSyncLock(integrationID: "int-1", owner: "b", purpose: "sync due", now: 20, leaseUntil: 140)
+            }
+            XCTAssertEqual(refused?.owner, "a", "a second holder was let in")
+            XCTAssertTrue(try store.readNow { try $0.holdsSyncLock(integrationID: "int-1", owner: "a") })
+            XCTAssertFalse(try store.writeNow { try $0.renewSyncLock(integrationID: "int-1", owner: "b", leaseUntil: 200) })
+            XCTAssertTrue(try store.writeNow { try $0.renewSyncLock(integrationID: "int-1", owner: "a", leaseUntil: 150) })
+            // After the lease, another process takes it over.
+            XCTAssertNil(try store.writeNow { tx in
+                try tx.acquireSyncLock(integrationID: "int-1", owner: "b", purpose: "sync due", now: 151, leaseUntil: 271)
+            })
+            XCTAssertFalse(try store.readNow { try $0.holdsSyncLock(integrationID: "int-1", owner: "a") })
+            try store.writeNow { try $0.releaseSyncLock(integrationID: "int-1", owner: "b") }
+            XCTAssertNil(try store.readNow { try $0.syncLock(integrationID: "int-1") })
+        }
+    }
+
+    // MARK: Directory and courses
+
+    func testCustomersAreUpsertedAndIntegrationsFoundByTenant() async throws {
+        try await forEachStore { store in
+            let customer = CustomerRecord(tenantID: "t-1", district: "Springfield", contactEmail: "it@springfield.example", importedAt: 1)
+            XCTAssertTrue(try store.writeNow { try $0.upsertCustomer(customer) }, "a new customer was not reported as new")
+            var renamed = customer
+            renamed.district = "Springfield USD"
+            XCTAssertFalse(try store.writeNow { try $0.upsertCustomer(renamed) }, "a known customer was reported as new")
+            XCTAssertEqual(try store.readNow { try $0.customer(tenantID: "t-1")?.district }, "Springfield USD")
+            try store.writeNow { tx in try Self.seedIntegration(tx, "int-1", tenant: "t-1") }
+            let found = try store.readNow { try $0.integrations(tenantID: "t-1") }
+            XCTAssertEqual(found.map(\.integration.id), ["int-1"])
+            XCTAssertEqual(found.first?.state, "requested")
+        }
+    }
+
+    func testCourseCountsAndProgressFollowTheMappingsStates() async throws {
+        try await forEachStore { store in
+            try store.writeNow { tx in
+                try Self.seedIntegration(tx)
+                try Self.seedCourse(tx, "c-1", state: "content_added")
+                try Self.seedCourse(tx, "c-2", state: "shell")
+            }
+            let counts = try store.readNow { try $0.courseCounts(integrationID: "int-1", notIn: ["content_added", "locked"]) }
+            XCTAssertEqual(counts.total, 2)
+            XCTAssertEqual(counts.outside, 1)
+            let progress = try XCTUnwrap(try store.readNow { try $0.integrationProgress(courseID: "c-1", notIn: ["content_added", "locked"]) })
+            XCTAssertEqual(progress.integrationID, "int-1")
+            XCTAssertEqual(progress.state, "requested")
+            XCTAssertTrue(progress.anyOutside)
+            try store.writeNow { tx in
+                try tx.updateMapping(courseID: "c-2", catalogTitle: "Algebra I", baseID: "B-1")
+                try tx.markLocked(courseID: "c-2", at: 50)
+                try tx.markLocked(courseID: "c-2", at: 60)
+            }
+            let course = try XCTUnwrap(try store.readNow { try $0.course(integrationID: "int-1", sourcedID: "src-c-2") })
+            XCTAssertEqual(course.baseID, "B-1")
+            XCTAssertEqual(course.lockedAt, 50, "a second lock moved the first lock time")
+            XCTAssertEqual(try store.readNow { try $0.lockedCourseSourcedIDs(integrationID: "int-1") }, ["src-c-2"])
+        }
+    }
+
+    func testTheAuditLogKeepsEntriesInOrder() async throws {
+        try await forEachStore { store in
+            try store.writeNow { tx in
+                for index in 1...3 {
+                    try tx.insertAudit(AuditRecord(
+                        at: Double(index), actor: "ann", action: "policy", integrationID: index == 2 ? "int-2" : "int-1",
+                        subject: "int", before: nil, after: "{\"n\":\(index)}"))
+                }
+            }
+            XCTAssertEqual(try store.readNow { try $0.auditRecords() }.map(\.at), [1, 2, 3])
+            XCTAssertEqual(try store.readNow { try $0.auditRecords(integrationID: "int-1") }.map(\.at), [1, 3])
+        }
+    }
+}
