@@ -45,16 +45,96 @@ extension RosterFlowService {
 
     /// Maps a course to a catalog course. Allowed until the course is locked; re-mapping a verified course sends it
     /// back for verification.
+    ///
+    /// Once the vendor has imported a catalog (`catalog import`), the mapping is checked against it: `baseID` must name
+    /// an active catalog course (the title is the catalog's; a different `catalogTitle` is refused), mapping a second
+    /// course of the same district to one base id needs `confirmShared` (recorded in the history), and re-mapping a
+    /// course whose content is in place needs a `reason` (its content goes). Without a catalog the mapping is taken as
+    /// given.
     public func mapCourse(
-        id: String, catalogTitle: String, baseID: String, role: Role? = nil, actor: String
+        id: String, catalogTitle: String? = nil, baseID: String, role: Role? = nil, actor: String, confirmShared: Bool = false,
+        reason: String? = nil
     ) async throws -> AppliedStep {
-        let catalogTitle = catalogTitle.trimmingCharacters(in: .whitespaces)
+        let catalogTitle = catalogTitle?.trimmingCharacters(in: .whitespaces)
         let baseID = baseID.trimmingCharacters(in: .whitespaces)
-        guard !catalogTitle.isEmpty else { throw RosterFlowError(.invalidInput, "the catalog course title is empty") }
+        if let catalogTitle, catalogTitle.isEmpty { throw RosterFlowError(.invalidInput, "the catalog course title is empty") }
         guard !baseID.isEmpty else { throw RosterFlowError(.invalidInput, "the base id is empty") }
-        return try await send(
-            "map", to: id, role: role, actor: actor, reason: "mapped to \(catalogTitle) [\(baseID)]",
-            payload: ["catalog": catalogTitle, "base_id": baseID])
+        let runtime = self.runtime
+        return try await write { tx, now in
+            guard let course = try tx.course(id: id), let instance = try tx.instance(id: id) else {
+                throw RosterFlowError(.notFound, "there is no course \(id); `rosterflow courses list --integration ID` shows them")
+            }
+            var title = catalogTitle
+            var notes: [String] = []
+            let catalog = try tx.catalogCourses(includeRetired: true)
+            if !catalog.isEmpty, instance.state != DomainVocabulary.CourseMapping.State.locked {
+                guard let entry = catalog.first(where: { $0.baseID == baseID }) else {
+                    let near = CatalogMatcher.suggestions(for: course.title, in: catalog, limit: 3)
+                    throw RosterFlowError(
+                        .invalidInput, "\(baseID) is not in the vendor catalog; "
+                            + (near.isEmpty ? "`rosterflow catalog list` shows it"
+                                : "closest for \(course.title): " + near.map { "\($0.baseID) (\($0.title))" }.joined(separator: ", ")),
+                        cause: "not-in-catalog")
+                }
+                guard entry.status == .active else {
+                    let successor = catalog.first { $0.previousBaseID == entry.baseID }
+                    throw RosterFlowError(
+                        .refused, "\(entry.baseID) (\(entry.title)) is retired and no longer offered for new mappings"
+                            + (successor.map { "; its successor is \($0.baseID) (\($0.title))" } ?? ""),
+                        cause: "retired-catalog-course")
+                }
+                if let given = catalogTitle, CatalogMatcher.normalised(given) != CatalogMatcher.normalised(entry.title) {
+                    throw RosterFlowError(
+                        .invalidInput, "catalog course \(entry.baseID) is '\(entry.title)', not '\(given)'; give the base id "
+                            + "alone, or the title that goes with it", cause: "catalog-title-mismatch")
+                }
+                title = entry.title
+                let others = try tx.courses(integrationID: course.integrationID, mappedTo: baseID).filter { $0.id != id }
+                if !others.isEmpty {
+                    let names = others.map { "\($0.title) (\($0.sourcedID))" }.joined(separator: ", ")
+                    guard confirmShared else {
+                        throw RosterFlowError(
+                            .refused, "\(names) \(others.count == 1 ? "is" : "are") already mapped to \(baseID) in this "
+                                + "district; two school courses on one base id share its students' work. If that is meant, "
+                                + "map again with --confirm-shared", cause: "shared-base-id")
+                    }
+                    notes.append("confirmed sharing \(baseID) with \(names)")
+                }
+            }
+            // A locked course is refused by the workflow below, whatever the title.
+            if instance.state == DomainVocabulary.CourseMapping.State.locked { title = title ?? baseID }
+            guard let title else {
+                throw RosterFlowError(
+                    .invalidInput, "no vendor catalog is imported, so the catalog course title is needed (--catalog); "
+                        + "`rosterflow catalog import FILE` imports the catalog")
+            }
+            if instance.state == DomainVocabulary.CourseMapping.State.contentAdded {
+                guard let reason, !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
+                    throw RosterFlowError(
+                        .refused, "\(course.title) has its content in place; mapping it to another catalog course drops that "
+                            + "content and sends it back to the school for verification. Give --reason to do it anyway",
+                        cause: "remap-drops-content")
+                }
+                notes.append("content dropped: \(reason)")
+            } else if let reason, !reason.isEmpty {
+                notes.append(reason)
+            }
+            let role = try role ?? runtime.defaultRole(for: "map", instance: instance) ?? .system
+            do {
+                return try runtime.apply(
+                    tx, instanceID: id, event: "map", sender: Sender(actor: actor, role: role),
+                    reason: (["mapped to \(title) [\(baseID)]"] + notes).joined(separator: "; "),
+                    payload: ["catalog": title, "base_id": baseID], now: now, loaded: instance)
+            } catch {
+                // A locked course: say how its successor is made.
+                let wrapped = RosterFlowError.wrap(error)
+                guard wrapped.code == .refused, instance.state == DomainVocabulary.CourseMapping.State.locked, let base = course.baseID
+                else { throw wrapped }
+                throw RosterFlowError(
+                    .refused, wrapped.message + " (`rosterflow catalog version \(base)` makes it; map next year's course to it)",
+                    allowedEvents: wrapped.allowedEvents, cause: wrapped.cause, site: wrapped.site)
+            }
+        }
     }
 
     /// The school confirms the mapping.
@@ -81,6 +161,38 @@ extension RosterFlowService {
             return try runtime.apply(
                 tx, instanceID: id, event: DomainVocabulary.CourseMapping.Event.studentStarted, sender: Sender(actor: actor, role: role),
                 reason: "first student started the course", now: now, loaded: instance)
+        }
+    }
+
+    /// The course id a person's reference names: a course id (`crs_…`) as it is, or the school's course sourcedId —
+    /// within `integrationID` when given, else in whichever district has it (refused, naming them, when several do).
+    public func courseID(for reference: String, integrationID: String? = nil) throws -> String {
+        let reference = reference.trimmingCharacters(in: .whitespaces)
+        return try read { tx in
+            if let course = try tx.course(id: reference), integrationID == nil || course.integrationID == integrationID {
+                return course.id
+            }
+            if let integrationID {
+                try Self.requireIntegration(integrationID, tx)
+                guard let course = try tx.course(integrationID: integrationID, sourcedID: reference) else {
+                    throw RosterFlowError(
+                        .notFound, "integration \(integrationID) has no course with id or sourcedId \(reference); "
+                            + "`rosterflow courses list --integration \(integrationID)` shows them")
+                }
+                return course.id
+            }
+            let found = try tx.integrations().compactMap { try tx.course(integrationID: $0.id, sourcedID: reference) }
+            switch found.count {
+            case 0:
+                throw RosterFlowError(
+                    .notFound, "there is no course with id or sourcedId \(reference); `rosterflow courses list --integration ID` shows them")
+            case 1:
+                return found[0].id
+            default:
+                throw RosterFlowError(
+                    .invalidInput, "sourcedId \(reference) is a course in \(found.count) districts ("
+                        + found.map(\.integrationID).joined(separator: ", ") + "); say which with --integration", cause: "ambiguous-course")
+            }
         }
     }
 

@@ -9,8 +9,8 @@
 /// - History (transitions, roster history, audit) is append-only: no operation rewrites or removes it.
 /// - Errors are ``StorageError``s: `busy` (another process kept the database locked; nothing was done, try again),
 ///   `stale-instance`, `definition-changed`, `database`.
-public protocol StoreTransaction: WorkflowStore, TimerStore, OutboxStore, DirectoryStore, CourseStore, AuditStore,
-    RosterStore, SyncRunStore, ScheduleStore
+public protocol StoreTransaction: WorkflowStore, TimerStore, OutboxStore, DirectoryStore, CourseStore, CatalogStore,
+    AuditStore, RosterStore, SyncRunStore, ScheduleStore
 {
     /// Runs `body` in a savepoint: if it throws, its changes are undone and the rest of the transaction goes on.
     func savepoint<T>(_ body: () throws -> T) throws -> T

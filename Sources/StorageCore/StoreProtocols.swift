@@ -389,3 +389,22 @@ public protocol ScheduleStore {
     /// Sets an integration's daily sync time, its time zone and the next sync instant; an unknown id changes nothing.
     func updateSchedule(integrationID: String, syncTime: String, timezone: String, nextSyncAt: Double) throws
 }
+
+/// The vendor's catalog of courses that school courses are mapped to.
+public protocol CatalogStore {
+    /// Inserts or replaces a catalog course by base id; returns true when it was new.
+    @discardableResult
+    func upsertCatalogCourse(_ course: CatalogCourseRecord) throws -> Bool
+
+    /// The catalog course with this base id, or nil.
+    func catalogCourse(baseID: String) throws -> CatalogCourseRecord?
+
+    /// Every catalog course (retired ones too when `includeRetired`), by title then version.
+    func catalogCourses(includeRetired: Bool) throws -> [CatalogCourseRecord]
+
+    /// The school courses of one integration mapped to `baseID`.
+    func courses(integrationID: String, mappedTo baseID: String) throws -> [CourseRecord]
+
+    /// How many school courses of any integration are mapped to `baseID`, and how many of those are locked.
+    func mappingCounts(baseID: String) throws -> (mapped: Int, locked: Int)
+}

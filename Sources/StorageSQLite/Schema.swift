@@ -117,6 +117,7 @@ enum Schema {
         Schema.registerParkedDeleteMigrations(&migrator)
         Schema.registerAuditMigrations(&migrator)
         Schema.registerReviewMigrations(&migrator)
+        Schema.registerCatalogMigrations(&migrator)
         return migrator
     }
 }

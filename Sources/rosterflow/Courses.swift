@@ -7,13 +7,22 @@ extension RosterFlowCommand {
     struct Courses: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Course shells and their mapping to catalog courses.",
-            subcommands: [Add.self, Map.self, Verify.self, ContentAdded.self, StudentStarted.self, Show.self, List.self])
+            subcommands: [
+                Add.self, Map.self, Suggest.self, Verify.self, ContentAdded.self, StudentStarted.self, Show.self, List.self,
+            ])
 
         /// The arguments of the single-course steps.
         struct CourseStep: ParsableArguments {
             @OptionGroup var options: StoreOptions
-            @Argument(help: "Course id.") var id: String
+            @Argument(help: "Course id (crs_…) or the school's course sourcedId.") var reference: String
+            @Option(help: "The integration whose course sourcedId this is (needed when several districts have it).")
+            var integration: String?
             @Option(name: .customLong("as"), help: "Act as this role (default: the role the step needs).") var role: Role?
+
+            /// The course id the reference names.
+            func id(_ service: RosterFlowService) throws -> String {
+                try service.courseID(for: reference, integrationID: integration)
+            }
         }
 
         struct Add: AsyncParsableCommand {
@@ -36,14 +45,41 @@ extension RosterFlowCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Map the course to a catalog course (allowed until a student starts it).")
             @OptionGroup var step: CourseStep
-            @Option(help: "The catalog course's title.") var catalog: String
-            @Option(help: "The catalog course's base id.") var baseId: String
+            @Option(help: "The catalog course's base id (`rosterflow courses suggest` proposes some).") var baseId: String
+            @Option(help: "The catalog course's title (taken from the vendor catalog when one is imported).") var catalog: String?
+            @Flag(help: "Map it although another course of the district is already mapped to this base id.")
+            var confirmShared = false
+            @Option(help: "Why (needed to re-map a course whose content is in place: its content goes).") var reason: String?
 
             func run() async throws {
                 try await Output.run(json: step.options.json) {
-                    let result = try await step.options.open().mapCourse(
-                        id: step.id, catalogTitle: catalog, baseID: baseId, role: step.role, actor: step.options.actor)
+                    let service = try step.options.open()
+                    let result = try await service.mapCourse(
+                        id: try step.id(service), catalogTitle: catalog, baseID: baseId, role: step.role, actor: step.options.actor,
+                        confirmShared: confirmShared, reason: reason)
                     try Output.emit(result, json: step.options.json, text: Text.step)
+                }
+            }
+        }
+
+        struct Suggest: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Catalog courses that match a school course, best first, with the evidence for each.")
+            @OptionGroup var options: StoreOptions
+            @Argument(help: "Course id (crs_…) or the school's course sourcedId.") var reference: String
+            @Option(help: "The integration whose course sourcedId this is.") var integration: String?
+            @Option(help: "At most this many.") var limit = 5
+
+            func run() async throws {
+                try await Output.run(json: options.json) {
+                    let service = try options.open()
+                    let id = try service.courseID(for: reference, integrationID: integration)
+                    let suggestions = try service.catalogSuggestions(courseID: id, limit: max(1, limit))
+                    try Output.emit(suggestions, json: options.json) { list in
+                        list.isEmpty ? "no catalog course shares a title word with \(reference) (`rosterflow catalog list` shows the catalog)"
+                            : list.map { "\($0.baseID)\t\($0.title)\tscore \($0.score)\n    " + $0.evidence.joined(separator: "; ") }
+                                .joined(separator: "\n")
+                    }
                 }
             }
         }
@@ -54,7 +90,8 @@ extension RosterFlowCommand {
 
             func run() async throws {
                 try await Output.run(json: step.options.json) {
-                    let result = try await step.options.open().verifyCourse(id: step.id, role: step.role, actor: step.options.actor)
+                    let service = try step.options.open()
+                    let result = try await service.verifyCourse(id: try step.id(service), role: step.role, actor: step.options.actor)
                     try Output.emit(result, json: step.options.json, text: Text.step)
                 }
             }
@@ -66,7 +103,8 @@ extension RosterFlowCommand {
 
             func run() async throws {
                 try await Output.run(json: step.options.json) {
-                    let result = try await step.options.open().contentAdded(id: step.id, role: step.role, actor: step.options.actor)
+                    let service = try step.options.open()
+                    let result = try await service.contentAdded(id: try step.id(service), role: step.role, actor: step.options.actor)
                     try Output.emit(result, json: step.options.json, text: Text.step)
                 }
             }
@@ -80,10 +118,11 @@ extension RosterFlowCommand {
             func run() async throws {
                 try await Output.run(json: step.options.json) {
                     let service = try step.options.open()
-                    if let result = try await service.studentStarted(id: step.id, role: step.role, actor: step.options.actor) {
+                    let id = try step.id(service)
+                    if let result = try await service.studentStarted(id: id, role: step.role, actor: step.options.actor) {
                         try Output.emit(result, json: step.options.json, text: Text.step)
                     } else {
-                        let view = try service.course(id: step.id)
+                        let view = try service.course(id: id)
                         try Output.emit(view, json: step.options.json) { "\($0.id) was already locked since \($0.lockedAt ?? "?")" }
                     }
                 }
@@ -93,11 +132,14 @@ extension RosterFlowCommand {
         struct Show: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "A course with its mapping, history and allowed events.")
             @OptionGroup var options: StoreOptions
-            @Argument(help: "Course id.") var id: String
+            @Argument(help: "Course id (crs_…) or the school's course sourcedId.") var reference: String
+            @Option(help: "The integration whose course sourcedId this is.") var integration: String?
 
             func run() async throws {
                 try await Output.run(json: options.json) {
-                    try Output.emit(try options.open().course(id: id), json: options.json, text: Text.course)
+                    let service = try options.open()
+                    let id = try service.courseID(for: reference, integrationID: integration)
+                    try Output.emit(try service.course(id: id), json: options.json, text: Text.course)
                 }
             }
         }

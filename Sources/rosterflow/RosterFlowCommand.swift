@@ -12,7 +12,7 @@ struct RosterFlowCommand: AsyncParsableCommand {
         commandName: "rosterflow",
         abstract: "Onboard school districts through OneRoster rostering, as persisted workflows.",
         subcommands: [
-            Demo.self, Customers.self, Integrations.self, Courses.self, Tasks.self, Timers.self, Workflows.self,
+            Demo.self, Customers.self, Integrations.self, Courses.self, Catalog.self, Tasks.self, Timers.self, Workflows.self,
             Sync.self, Roster.self, Validate.self, SampleBundleCommand.self,
             Worker.self, Outbox.self, Templates.self, Audit.self, Doctor.self,
         ])

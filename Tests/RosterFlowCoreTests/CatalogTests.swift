@@ -1,0 +1,175 @@
+import Foundation
+@testable import RosterFlowCore
+import XCTest
+
+/// The vendor catalog: import validation, mappings checked against it, suggestions, and versions for locked courses.
+final class CatalogTests: XCTestCase {
+    static let catalog = """
+        base_id,title,subject,grades,status
+        ALG1-2024,Algebra I,Mathematics,09 10,active
+        ALG2-2024,Algebra II,Mathematics,"10,11",active
+        ENG9-2024,English 9,English Language Arts,9,active
+        GEO-2019,Geometry,Mathematics,10,retired
+        """
+
+    func testAnImportWithAnyBadRowImportsNothingAndNamesEveryLine() async throws {
+        let service = try await Fixture.service()
+        let bad = """
+            base_id,title,grades,status,version,previous_base_id
+            ALG1,Algebra I,09,active,,
+            ALG1,Algebra again,09,active,,
+            ,No id,10,,,
+            BIO,Biology,13x,maybe,0,
+            CHEM-v2,Chemistry,10,active,2,CHEM
+            """
+        let error = await assertRefused(.invalidInput) { try await service.importCatalog(csv: bad, file: "cat.csv", actor: "ana") }
+        let message = error?.message ?? ""
+        for expected in [
+            "cat.csv:3: base_id 'ALG1' already appears on line 2", "cat.csv:4: base_id is empty",
+            "cat.csv:5: grades '13x' are not OneRoster grade levels", "cat.csv:5: status 'maybe'", "cat.csv:5: version '0'",
+            "cat.csv:6: previous_base_id 'CHEM' is neither in this file nor in the catalog",
+        ] {
+            XCTAssertTrue(message.contains(expected), "missing «\(expected)» in:\n\(message)")
+        }
+        XCTAssertEqual(try service.catalog(includeRetired: true), [])
+    }
+
+    func testAnImportAddsChangesAndKeepsAndIsAudited() async throws {
+        let service = try await Fixture.service()
+        let first = try await service.importCatalog(csv: Self.catalog, file: "cat.csv", actor: "ana")
+        XCTAssertEqual([first.added, first.updated, first.unchanged], [4, 0, 0])
+        let again = try await service.importCatalog(csv: Self.catalog, file: "cat.csv", actor: "ana")
+        XCTAssertEqual([again.added, again.updated, again.unchanged], [0, 0, 4])
+        let renamed = try await service.importCatalog(
+            csv: "base_id,title\nALG1-2024,Algebra 1 (2024)\n", file: "fix.csv", actor: "ana")
+        XCTAssertEqual([renamed.added, renamed.updated], [0, 1])
+        XCTAssertEqual(try service.catalog().map(\.baseID), ["ALG1-2024", "ALG2-2024", "ENG9-2024"], "retired ones are not offered")
+        XCTAssertEqual(try service.catalog(includeRetired: true).count, 4)
+        XCTAssertEqual(try service.catalogCourse(baseID: "ENG9-2024").grades, ["09"], "a grade written 9 is read as 09")
+        let audit = try service.audit().filter { $0.action == "catalog.import" }
+        XCTAssertEqual(audit.count, 5)
+    }
+
+    func testAMappingMustNameAnActiveCatalogCourse() async throws {
+        let service = try await Fixture.service()
+        let integration = try await Fixture.scheduledIntegration(service)
+        let course = try await service.addCourse(integrationID: integration, sourcedID: "c-1", title: "ALGEBRA 1 (Grade 9)", sender: .system)
+        // Without a catalog, the mapping is taken as given (the title is then needed).
+        await assertRefused(.invalidInput) { try await service.mapCourse(id: course.id, baseID: "X-1", actor: "dsp") }
+        _ = try await service.importCatalog(csv: Self.catalog, file: "cat.csv", actor: "ana")
+
+        let unknown = await assertRefused(.invalidInput) { try await service.mapCourse(id: course.id, baseID: "ALG9", actor: "dsp") }
+        XCTAssertEqual(unknown?.cause, "not-in-catalog")
+        XCTAssertTrue(unknown?.message.contains("closest for ALGEBRA 1 (Grade 9): ALG1-2024 (Algebra I)") ?? false, unknown?.message ?? "")
+        let retired = await assertRefused(.refused) { try await service.mapCourse(id: course.id, baseID: "GEO-2019", actor: "dsp") }
+        XCTAssertEqual(retired?.cause, "retired-catalog-course")
+        let mismatch = await assertRefused(.invalidInput) {
+            try await service.mapCourse(id: course.id, catalogTitle: "Algebra II", baseID: "ALG1-2024", actor: "dsp")
+        }
+        XCTAssertEqual(mismatch?.cause, "catalog-title-mismatch")
+
+        let step = try await service.mapCourse(id: course.id, catalogTitle: "algebra 1", baseID: "ALG1-2024", actor: "dsp")
+        XCTAssertEqual(step.to, "mapped")
+        let mapped = try service.course(id: course.id)
+        XCTAssertEqual(mapped.catalogTitle, "Algebra I", "the catalog's own title is stored")
+        XCTAssertEqual(mapped.baseID, "ALG1-2024")
+        XCTAssertEqual(try service.catalogCourse(baseID: "ALG1-2024").mappedCourses, 1)
+    }
+
+    func testTwoCoursesOfADistrictOnOneBaseIdNeedAConfirmationThatIsRecorded() async throws {
+        let service = try await Fixture.service()
+        let integration = try await Fixture.scheduledIntegration(service)
+        _ = try await service.importCatalog(csv: Self.catalog, file: "cat.csv", actor: "ana")
+        let first = try await service.addCourse(integrationID: integration, sourcedID: "c-1", title: "Algebra I", sender: .system)
+        let second = try await service.addCourse(integrationID: integration, sourcedID: "c-2", title: "Algebra I Honors", sender: .system)
+        _ = try await service.mapCourse(id: first.id, baseID: "ALG1-2024", actor: "dsp")
+        let refused = await assertRefused(.refused) { try await service.mapCourse(id: second.id, baseID: "ALG1-2024", actor: "dsp") }
+        XCTAssertEqual(refused?.cause, "shared-base-id")
+        XCTAssertTrue(refused?.message.contains("Algebra I (c-1)") ?? false, refused?.message ?? "")
+        let step = try await service.mapCourse(id: second.id, baseID: "ALG1-2024", actor: "dsp", confirmShared: true)
+        XCTAssertTrue(step.reason?.contains("confirmed sharing ALG1-2024 with Algebra I (c-1)") ?? false, step.reason ?? "")
+    }
+
+    func testRemappingACourseWithContentNeedsAReason() async throws {
+        let service = try await Fixture.service()
+        let integration = try await Fixture.scheduledIntegration(service)
+        _ = try await service.importCatalog(csv: Self.catalog, file: "cat.csv", actor: "ana")
+        let course = try await service.addCourse(integrationID: integration, sourcedID: "c-1", title: "Algebra I", sender: .system)
+        _ = try await service.mapCourse(id: course.id, baseID: "ALG1-2024", actor: "dsp")
+        _ = try await service.verifyCourse(id: course.id, actor: "school")
+        _ = try await service.contentAdded(id: course.id, actor: "dsp")
+        let refused = await assertRefused(.refused) { try await service.mapCourse(id: course.id, baseID: "ALG2-2024", actor: "dsp") }
+        XCTAssertEqual(refused?.cause, "remap-drops-content")
+        XCTAssertEqual(try service.course(id: course.id).state, "content_added")
+        let step = try await service.mapCourse(id: course.id, baseID: "ALG2-2024", actor: "dsp", reason: "wrong level")
+        XCTAssertEqual(step.to, "mapped")
+        XCTAssertTrue(step.reason?.contains("content dropped: wrong level") ?? false, step.reason ?? "")
+    }
+
+    func testALockedCourseNamesTheCommandThatMakesItsSuccessorAndTheSuccessorIsMappable() async throws {
+        let service = try await Fixture.service()
+        let integration = try await Fixture.scheduledIntegration(service)
+        _ = try await service.importCatalog(csv: Self.catalog, file: "cat.csv", actor: "ana")
+        let course = try await service.addCourse(integrationID: integration, sourcedID: "c-1", title: "Algebra I", sender: .system)
+        _ = try await service.mapCourse(id: course.id, baseID: "ALG1-2024", actor: "dsp")
+        _ = try await service.verifyCourse(id: course.id, actor: "school")
+        _ = try await service.contentAdded(id: course.id, actor: "dsp")
+        _ = try await service.studentStarted(id: course.id, actor: "platform")
+        let refused = await assertRefused(.refused) { try await service.mapCourse(id: course.id, baseID: "ALG2-2024", actor: "dsp") }
+        XCTAssertTrue(refused?.message.contains("`rosterflow catalog version ALG1-2024`") ?? false, refused?.message ?? "")
+        XCTAssertEqual(try service.catalogCourse(baseID: "ALG1-2024").lockedCourses, 1)
+
+        let next = try await service.newCatalogVersion(of: "ALG1-2024", retirePrevious: true, actor: "ana")
+        XCTAssertEqual(next.baseID, "ALG1-2024-v2")
+        XCTAssertEqual(next.version, 2)
+        XCTAssertEqual(next.previousBaseID, "ALG1-2024")
+        XCTAssertEqual(try service.catalogCourse(baseID: "ALG1-2024").status, "retired")
+        XCTAssertEqual(try service.catalogCourse(baseID: "ALG1-2024").successors, ["ALG1-2024-v2"])
+        await assertRefused(.conflict) { try await service.newCatalogVersion(of: "ALG1-2024", actor: "ana") }
+        let third = try await service.newCatalogVersion(of: "ALG1-2024-v2", actor: "ana")
+        XCTAssertEqual(third.baseID, "ALG1-2024-v3")
+        // The locked course keeps its base id; next year's course maps to the newest version.
+        XCTAssertEqual(try service.course(id: course.id).baseID, "ALG1-2024")
+        let nextYear = try await service.addCourse(integrationID: integration, sourcedID: "c-1-2025", title: "Algebra I", sender: .system)
+        let mapped = try await service.mapCourse(id: nextYear.id, baseID: "ALG1-2024-v3", actor: "dsp")
+        XCTAssertEqual(mapped.to, "mapped")
+    }
+
+    func testSuggestionsRankTheRightCourseFirstAmongNearDuplicates() async throws {
+        // A realistic catalog: hundreds of titles, many near-duplicates of each other.
+        var rows = ["base_id,title,subject,grades"]
+        let subjects = ["Algebra", "Geometry", "Biology", "Chemistry", "Physics", "English", "Spanish", "French", "History", "Art"]
+        let levels = ["I", "II", "III", "Honors", "AP", "Foundations of", "Applied", "Intro to", "Advanced", "Topics in"]
+        for (s, subject) in subjects.enumerated() {
+            for (l, level) in levels.enumerated() {
+                for year in 2022...2024 {
+                    let title = level.hasSuffix("of") || level.hasSuffix("to") || level.hasSuffix("in") || level == "Applied"
+                        || level == "Advanced" ? "\(level) \(subject)" : "\(subject) \(level)"
+                    rows.append("S\(s)L\(l)Y\(year),\(title),\(subject),\(["09", "10", "11"][l % 3])")
+                }
+            }
+        }
+        XCTAssertGreaterThanOrEqual(rows.count, 300)
+        let catalog = try CatalogCSV.parse(rows.joined(separator: "\n"), file: "big.csv", known: { _ in false }).map {
+            CatalogCourseRecordFixture.record($0)
+        }
+        let best = CatalogMatcher.suggestions(for: "ALGEBRA 2", in: catalog, limit: 3)
+        XCTAssertEqual(best.first?.title, "Algebra II")
+        XCTAssertGreaterThanOrEqual(best.first?.score ?? 0, 1)
+        XCTAssertTrue(best.first?.evidence.first?.contains("same title") ?? false)
+        let graded = CatalogMatcher.suggestions(for: "Biology I - Grade 9", in: catalog, limit: 1)
+        XCTAssertEqual(graded.first?.title, "Biology I")
+        XCTAssertTrue(graded.first?.evidence.contains { $0.contains("grades match (09)") } ?? false, "\(graded)")
+        XCTAssertEqual(CatalogMatcher.suggestions(for: "Underwater Basket Weaving", in: catalog, limit: 3), [])
+    }
+}
+
+import StorageCore
+
+enum CatalogCourseRecordFixture {
+    static func record(_ row: CatalogCSV.Row) -> CatalogCourseRecord {
+        CatalogCourseRecord(
+            baseID: row.baseID, title: row.title, subject: row.subject, grades: row.grades, status: row.status, version: row.version,
+            previousBaseID: row.previousBaseID, updatedAt: 0)
+    }
+}
