@@ -9,6 +9,7 @@ extension RosterFlowCommand {
             abstract: "Course shells and their mapping to catalog courses.",
             subcommands: [
                 Add.self, Map.self, Suggest.self, Verify.self, ContentAdded.self, StudentStarted.self, Show.self, List.self,
+                Export.self, Import.self,
             ])
 
         /// The arguments of the single-course steps.
@@ -84,28 +85,112 @@ extension RosterFlowCommand {
             }
         }
 
-        struct Verify: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "The school confirms the course's catalog match.")
-            @OptionGroup var step: CourseStep
+        /// The arguments of the steps that take several courses.
+        struct CourseItems: ParsableArguments {
+            @OptionGroup var options: StoreOptions
+            @Argument(help: "Course ids (crs_…) or the school's course sourcedIds.") var references: [String] = []
+            @Option(help: "The integration whose course sourcedIds these are.") var integration: String?
+            @Option(name: .customLong("as"), help: "Act as this role (default: the role the step needs).") var role: Role?
 
-            func run() async throws {
-                try await Output.run(json: step.options.json) {
-                    let service = try step.options.open()
-                    let result = try await service.verifyCourse(id: try step.id(service), role: step.role, actor: step.options.actor)
-                    try Output.emit(result, json: step.options.json, text: Text.step)
+            /// Applies `event` to each course: one course prints its step as before; several print one line each, and
+            /// the command fails (exit 3) when any was refused, after the others were applied.
+            func run(_ event: String, all: [String]? = nil) async throws {
+                try await Output.run(json: options.json) {
+                    let service = try options.open()
+                    let references = all ?? self.references
+                    if all == nil, references.count == 1 {
+                        let id = try service.courseID(for: references[0], integrationID: integration)
+                        let result = try await service.send(event, to: id, role: role, actor: options.actor)
+                        try Output.emit(result, json: options.json, text: Text.step)
+                        return
+                    }
+                    guard !references.isEmpty else {
+                        throw RosterFlowError(.invalidInput, all == nil ? "name at least one course" : "no course is waiting for this step")
+                    }
+                    let result = await service.bulkCourseStep(
+                        event, references: references, integrationID: integration, role: role, actor: options.actor)
+                    try Output.emit(result, json: options.json, text: Text.items)
+                    if result.refused > 0 {
+                        throw RosterFlowError(.refused, "\(result.refused) of \(result.items.count) were refused (listed above); the others were applied")
+                    }
                 }
             }
         }
 
-        struct ContentAdded: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "The DSP has added the course's content.")
-            @OptionGroup var step: CourseStep
+        struct Verify: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "The school confirms courses' catalog matches (one, several, or --all awaiting verification).")
+            @OptionGroup var items: CourseItems
+            @Flag(help: "Every course of --integration that awaits verification.") var all = false
 
             func run() async throws {
-                try await Output.run(json: step.options.json) {
-                    let service = try step.options.open()
-                    let result = try await service.contentAdded(id: try step.id(service), role: step.role, actor: step.options.actor)
-                    try Output.emit(result, json: step.options.json, text: Text.step)
+                var everything: [String]?
+                if all {
+                    guard let integration = items.integration else {
+                        throw ValidationError("--all needs --integration")
+                    }
+                    everything = try items.options.open().courseIDs(integrationID: integration, state: "mapped")
+                }
+                try await items.run("verify", all: everything)
+            }
+        }
+
+        struct ContentAdded: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "The DSP has added the content of one or more courses.")
+            @OptionGroup var items: CourseItems
+
+            func run() async throws {
+                try await items.run("add_content")
+            }
+        }
+
+        struct Export: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Write an integration's course map as CSV to fill in a spreadsheet (base_id, verified) and import again.")
+            @OptionGroup var options: StoreOptions
+            @Option(help: "Integration id.") var integration: String
+            @Option(help: "Write to this file (default: standard output).") var out: String?
+
+            func run() async throws {
+                try await Output.run(json: false) {
+                    let csv = try options.open().exportCourseMap(integrationID: integration)
+                    if let out {
+                        guard FileManager.default.createFile(atPath: out, contents: Data(csv.utf8)) else {
+                            throw RosterFlowError(.storage, "cannot write \(out)")
+                        }
+                        Output.text("wrote the course map of \(integration) to \(out)")
+                    } else {
+                        FileHandle.standardOutput.write(Data(csv.utf8))
+                    }
+                }
+            }
+        }
+
+        struct Import: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Read a filled course map back: every row checked first, then each applied as map and/or verify.")
+            @OptionGroup var options: StoreOptions
+            @Argument(help: "The CSV file (from `courses export`).") var file: String
+            @Option(help: "Integration id.") var integration: String
+            @Flag(help: "Apply the good rows even when some are wrong (each wrong row is listed).") var partial = false
+            @Flag(help: "Allow two courses of the district on one base id.") var confirmShared = false
+            @Option(name: .customLong("as"), help: "Act as this role (default: the role each step needs).") var role: Role?
+
+            func run() async throws {
+                try await Output.run(json: options.json) {
+                    guard let data = FileManager.default.contents(atPath: file) else {
+                        throw RosterFlowError(.notFound, "cannot read \(file)")
+                    }
+                    guard let text = String(data: data, encoding: .utf8) else {
+                        throw RosterFlowError(.invalidInput, "\(file) is not UTF-8 text; save it as CSV UTF-8")
+                    }
+                    let result = try await options.open().importCourseMap(
+                        csv: text, file: file, integrationID: integration, role: role, actor: options.actor, partial: partial,
+                        confirmShared: confirmShared)
+                    try Output.emit(result, json: options.json, text: Text.items)
+                    if result.refused > 0 {
+                        throw RosterFlowError(.refused, "\(result.refused) row(s) were not applied (listed above); the others were")
+                    }
                 }
             }
         }
@@ -201,5 +286,20 @@ extension RosterFlowCommand {
                 }
             }
         }
+    }
+}
+
+extension Text {
+    static func items(_ result: CourseItemsResult) -> String {
+        let lines = result.items.map { item -> String in
+            let what = item.action == "-" ? "nothing to do" : item.action
+            switch item.result {
+            case .applied: return "\(item.line): \(item.course) — \(what): applied"
+            case .unchanged: return "\(item.line): \(item.course) — unchanged"
+            case .refused: return "\(item.line): \(item.course) — \(what): refused: \(item.message ?? "")"
+            }
+        }
+        let unchanged = result.items.count - result.applied - result.refused
+        return (lines + ["\(result.applied) applied, \(result.refused) refused, \(unchanged) unchanged"]).joined(separator: "\n")
     }
 }

@@ -173,3 +173,99 @@ enum CatalogCourseRecordFixture {
             previousBaseID: row.previousBaseID, updatedAt: 0)
     }
 }
+
+/// The course map as a spreadsheet, and bulk steps with per-item results.
+final class CourseMapSheetTests: XCTestCase {
+    func testTheSheetRoundTripsExportEditImport() async throws {
+        let service = try await Fixture.service()
+        let integration = try await Fixture.scheduledIntegration(service)
+        _ = try await service.importCatalog(csv: CatalogTests.catalog, file: "cat.csv", actor: "ana")
+        for (id, title) in [("c-alg", "Algebra 1"), ("c-eng", "English 9"), ("c-art", "=Art & Design")] {
+            _ = try await service.addCourse(integrationID: integration, sourcedID: id, title: title, sender: .system)
+        }
+        let sheet = try service.exportCourseMap(integrationID: integration)
+        let lines = sheet.split(separator: "\r\n").map(String.init)
+        XCTAssertEqual(lines.first, RosterFlowService.courseMapColumns.joined(separator: ","))
+        let algebra = try XCTUnwrap(lines.first { $0.contains(",c-alg,") })
+        XCTAssertTrue(algebra.contains("ALG1-2024,Algebra I,"), "the suggestion is in the sheet: \(algebra)")
+        XCTAssertTrue(lines.contains { $0.contains(",'=Art & Design,") }, "a formula-looking title is defused:\n\(sheet)")
+
+        // The school fills base_id from the suggestion and says yes; the DSP leaves art for later.
+        let filled = """
+            course_id,sourced_id,school_course,base_id,verified
+            ,c-alg,Algebra 1,ALG1-2024,yes
+            ,c-eng,English 9,ENG9-2024,
+            ,c-art,'=Art & Design,,
+            """
+        let result = try await service.importCourseMap(
+            csv: filled, file: "map.csv", integrationID: integration, role: .schoolAdmin, actor: "school:pat")
+        XCTAssertEqual(result.items.map(\.action), ["map+verify", "map", "-"])
+        XCTAssertEqual(result.items.map(\.result), [.applied, .applied, .unchanged])
+        let courses = try service.courses(integrationID: integration)
+        XCTAssertEqual(courses.first { $0.sourcedID == "c-alg" }?.state, "verified")
+        XCTAssertEqual(courses.first { $0.sourcedID == "c-eng" }?.state, "mapped")
+        XCTAssertEqual(courses.first { $0.sourcedID == "c-eng" }?.baseID, "ENG9-2024")
+        let history = try service.course(id: try XCTUnwrap(courses.first { $0.sourcedID == "c-alg" }?.id)).history
+        XCTAssertTrue(history.contains { $0.actor == "school:pat" && $0.role == "school_admin" && $0.event == "verify" })
+
+        // Importing the same sheet again changes nothing.
+        let again = try await service.importCourseMap(
+            csv: filled, file: "map.csv", integrationID: integration, role: .schoolAdmin, actor: "school:pat")
+        XCTAssertEqual(again.applied, 0)
+        XCTAssertEqual(again.refused, 0)
+    }
+
+    func testAMalformedSheetAppliesNothingAndNamesEveryRowUnlessPartial() async throws {
+        let service = try await Fixture.service()
+        let integration = try await Fixture.scheduledIntegration(service)
+        _ = try await service.importCatalog(csv: CatalogTests.catalog, file: "cat.csv", actor: "ana")
+        _ = try await service.addCourse(integrationID: integration, sourcedID: "c-alg", title: "Algebra 1", sender: .system)
+        _ = try await service.addCourse(integrationID: integration, sourcedID: "c-eng", title: "English 9", sender: .system)
+        let sheet = """
+            sourced_id,base_id,verified
+            c-alg,ALG1-2024,yes
+            c-nope,ALG2-2024,
+            c-eng,GEO-2019,
+            c-eng,NOT-THERE,
+            """
+        let error = await assertRefused(.invalidInput) {
+            try await service.importCourseMap(csv: sheet, file: "map.csv", integrationID: integration, role: nil, actor: "dsp")
+        }
+        let message = error?.message ?? ""
+        for expected in [
+            "map.csv:3: \(integration) has no course c-nope", "map.csv:4: GEO-2019 (Geometry) is retired",
+            "map.csv:5: NOT-THERE is not in the vendor catalog",
+        ] {
+            XCTAssertTrue(message.contains(expected), "missing «\(expected)» in:\n\(message)")
+        }
+        XCTAssertEqual(try service.courses(integrationID: integration).map(\.state), ["shell_created", "shell_created"])
+        await assertRefused(.invalidInput) {
+            try await service.importCourseMap(
+                csv: "sourced_id,base_id,verified\nc-alg,ALG1-2024,maybe\n", file: "m.csv", integrationID: integration, role: nil, actor: "dsp")
+        }
+
+        let partial = try await service.importCourseMap(
+            csv: sheet, file: "map.csv", integrationID: integration, role: .dsp, actor: "dsp", partial: true)
+        XCTAssertEqual(partial.items.map(\.result), [.refused, .refused, .refused, .refused])
+        // A DSP may map but not verify: the map applied, then the verify was refused — reported on that row.
+        XCTAssertTrue(partial.items[0].message?.hasPrefix("the map was applied, the verify was not: ") ?? false, "\(partial.items[0])")
+        XCTAssertEqual(try service.courses(integrationID: integration).first { $0.sourcedID == "c-alg" }?.state, "mapped")
+    }
+
+    func testBulkStepsReportEachCourseAndDoNotStopAtARefusal() async throws {
+        let service = try await Fixture.service()
+        let integration = try await Fixture.scheduledIntegration(service)
+        var ids: [String] = []
+        for index in 1...3 {
+            let course = try await service.addCourse(integrationID: integration, sourcedID: "c-\(index)", title: "Course \(index)", sender: .system)
+            ids.append(course.id)
+        }
+        for id in ids.prefix(2) { _ = try await service.mapCourse(id: id, catalogTitle: "Catalog", baseID: "B-\(id)", actor: "dsp") }
+        let mapped = try service.courseIDs(integrationID: integration, state: "mapped")
+        XCTAssertEqual(Set(mapped), Set(ids.prefix(2)))
+        let result = await service.bulkCourseStep("verify", references: ["c-1", "c-3", "c-2", "c-missing"], integrationID: integration, role: nil, actor: "school")
+        XCTAssertEqual(result.items.map(\.result), [.applied, .refused, .applied, .refused])
+        XCTAssertTrue(result.items[1].message?.contains("'verify' is not allowed in state 'shell_created'") ?? false, result.items[1].message ?? "")
+        XCTAssertEqual(try service.courses(integrationID: integration).filter { $0.state == "verified" }.count, 2)
+    }
+}
