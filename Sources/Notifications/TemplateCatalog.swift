@@ -11,6 +11,8 @@ public enum PayloadKeys {
     public static let course: Set<String> = NotificationPayload.keys(course: true, sync: false).subtracting(common)
     /// Written when the event that caused the message carried them (a held or failed sync's report, and the held run).
     public static let sync: Set<String> = Set(NotificationPayload.syncKeys)
+    /// Written into the daily digests (about an integration).
+    public static let digest: Set<String> = Set(NotificationPayload.digestKeys)
     /// Added by the sender at render time, for every message.
     public static let rendering: Set<String> = ["message_id", "recipient"]
 
@@ -18,11 +20,12 @@ public enum PayloadKeys {
     public static func provided(byWorkflow workflow: String) -> Set<String> {
         var keys = common.union(sync).union(rendering)
         if workflow == "course-mapping" { keys.formUnion(course) }
+        if workflow == "integration" { keys.formUnion(digest) }
         return keys
     }
 
     /// Every variable any message can provide.
-    public static var all: Set<String> { common.union(course).union(sync).union(rendering) }
+    public static var all: Set<String> { common.union(course).union(sync).union(digest).union(rendering) }
 }
 
 /// One e-mail template: three Mustache templates and the variables they may use.

@@ -77,9 +77,11 @@ public final class RosterFlowApp: Sendable {
             spoolFolder: configuration.spoolFolder)
     }
 
-    /// Does the background work once: fires due timers, runs due nightly syncs, and sends everything that is due.
+    /// Does the background work once: fires due timers, writes due daily digests, runs due nightly syncs, and sends
+    /// everything that is due.
     public func runOnce() async throws -> DispatchReport {
         _ = try await service.fireDueTimers()
+        _ = try await service.sendDueDigests()
         _ = try await service.runDueSyncs()
         return try dispatcher.drain()
     }
@@ -91,6 +93,8 @@ public final class RosterFlowApp: Sendable {
         let timers = PeriodicService(name: "timers", interval: configuration.timerInterval, logger: logger) {
             let fired = try await service.fireDueTimers()
             if !fired.isEmpty { logger.info("fired \(fired.count) due timer(s)") }
+            let digests = try await service.sendDueDigests()
+            if !digests.isEmpty { logger.info("wrote \(digests.count) daily digest(s)") }
         }
         let syncs = PeriodicService(name: "nightly-syncs", interval: configuration.syncInterval, logger: logger) {
             let outcomes = try await withGracefulShutdownHandler {

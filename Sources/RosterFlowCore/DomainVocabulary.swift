@@ -64,6 +64,8 @@ public enum DomainVocabulary {
 
         /// States of the course-mapping workflow the code decides by.
         public enum State {
+            public static let mapped = "mapped"
+            public static let verified = "verified"
             public static let contentAdded = "content_added"
             public static let locked = "locked"
         }
@@ -76,6 +78,8 @@ public enum DomainVocabulary {
         /// What a definition of this workflow must define.
         static let required = WorkflowValidator.RequiredNames(
             states: [
+                (State.mapped, "the school's daily digest lists the courses there as awaiting its verification"),
+                (State.verified, "the DSP's daily digest lists the courses there as awaiting content"),
                 (State.contentAdded, "a course there counts as having content"),
                 (State.locked, "a started course is locked: it counts as having content and is kept when the SIS drops it"),
             ],

@@ -17,12 +17,14 @@ public struct NotificationUse: Sendable, Codable, Equatable {
 }
 
 extension RosterFlowService {
-    /// Every (workflow, template, recipient) the current definitions send through `notify` effects, plus the ones
+    /// Every (workflow, template, recipient) the definitions (every stored version) send through `notify` effects, plus the ones
     /// effects and the nightly sync send themselves (`course-added-after-startup`, `missed-sync`,
     /// `locked-course-removed-by-sis`).
     public func notificationUses() -> [NotificationUse] {
         var uses: [NotificationUse] = []
-        for definition in runtime.current.values.sorted(by: { $0.name < $1.name }) {
+        // Every version the database holds: instances still on an older version send its templates.
+        let definitions = runtime.definitions.values.flatMap(\.values).sorted { ($0.name, $0.version) < ($1.name, $1.version) }
+        for definition in definitions {
             var effects: [EffectReference] = []
             for name in definition.stateOrder {
                 guard let state = definition.states[name] else { continue }
@@ -42,6 +44,10 @@ extension RosterFlowService {
         // Sent by the nightly sync itself, not by a notify effect.
         uses.append(NotificationUse(workflow: DomainVocabulary.Integration.workflow, template: "missed-sync", recipient: "school_contact"))
         uses.append(NotificationUse(workflow: DomainVocabulary.CourseMapping.workflow, template: "locked-course-removed-by-sis", recipient: "dsp"))
+        // The daily digests (sendDueDigests).
+        uses.append(NotificationUse(
+            workflow: DomainVocabulary.Integration.workflow, template: "mappings-awaiting-verification", recipient: "school_contact"))
+        uses.append(NotificationUse(workflow: DomainVocabulary.Integration.workflow, template: "verified-courses", recipient: "dsp"))
         var seen = Set<String>()
         return uses.filter { seen.insert("\($0.workflow)|\($0.template)|\($0.recipient)").inserted }
     }

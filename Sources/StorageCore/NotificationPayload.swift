@@ -4,6 +4,10 @@ public enum NotificationPayload {
     /// The payload keys a sync event may carry (a held or failed sync's report, where to read it, and the run).
     public static let syncKeys = ["report", "report_url", "sync_run"]
 
+    /// The keys a daily digest adds (about an integration): the courses listed one per line, their number, and the
+    /// recipient's local date.
+    public static let digestKeys = ["courses", "course_count", "digest_date"]
+
     /// The payload for a message about `instance` (an integration, or a course mapping with its `course`) as it enters
     /// `state` through `event`, in a stable order.
     ///

@@ -408,3 +408,10 @@ public protocol CatalogStore {
     /// How many school courses of any integration are mapped to `baseID`, and how many of those are locked.
     func mappingCounts(baseID: String) throws -> (mapped: Int, locked: Int)
 }
+
+/// Which daily digests have been sent: one per integration, kind and local date.
+public protocol DigestStore {
+    /// Records that the `kind` digest of an integration for `localDate` (YYYY-MM-DD in the recipient's zone) was
+    /// written; returns false, changing nothing, when it already was (so two workers never send it twice).
+    func recordDigest(integrationID: String, kind: String, localDate: String, at: Double) throws -> Bool
+}

@@ -48,4 +48,12 @@ extension SQLiteTransaction {
             (mapped: $0.int(0), locked: $0.int(1))
         } ?? (0, 0)
     }
+
+    public func recordDigest(integrationID: String, kind: String, localDate: String, at: Double) throws -> Bool {
+        try db.execute(sql: """
+            INSERT INTO digests_sent (integration_id, kind, local_date, sent_at) VALUES (?, ?, ?, ?)
+            ON CONFLICT DO NOTHING
+            """, arguments: [integrationID, kind, localDate, at])
+        return db.changesCount > 0
+    }
 }

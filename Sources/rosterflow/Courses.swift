@@ -268,20 +268,33 @@ extension RosterFlowCommand {
 
     struct Timers: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Durable timers (reminders). `rosterflow timers fire` sends every event that is due.",
+            abstract: "Durable timers (reminders) and daily digests. `rosterflow timers fire` sends every event and digest that is due.",
             subcommands: [Fire.self])
 
         struct Fire: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Send every timer event that is due now.")
+            static let configuration = CommandConfiguration(
+                abstract: "Send every timer event that is due now, and write the daily digests that are due.")
             @OptionGroup var options: StoreOptions
 
             func run() async throws {
                 try await Output.run(json: options.json) {
-                    let fired = try await options.open().fireDueTimers()
-                    try Output.emit(fired, json: options.json) { list in
-                        list.isEmpty ? "no timer is due" : list.map {
+                    let service = try options.open()
+                    let fired = try await service.fireDueTimers()
+                    let digests = try await service.sendDueDigests()
+                    struct Fired: Encodable { var timers: [FiredTimer]; var digests: [DigestSent] }
+                    // JSON keeps its earlier shape (the list of timers) when no digest was written.
+                    if options.json, digests.isEmpty {
+                        try Output.emit(fired, json: true) { _ in "" }
+                        return
+                    }
+                    try Output.emit(Fired(timers: fired, digests: digests), json: options.json) { result in
+                        let timers = result.timers.isEmpty ? ["no timer is due"] : result.timers.map {
                             "\($0.instanceID): \($0.event) (due \($0.dueAt))" + ($0.refusal.map { " — not applied: \($0)" } ?? " — applied")
-                        }.joined(separator: "\n")
+                        }
+                        let digests = result.digests.map {
+                            "\($0.integrationID): \($0.template) to \($0.recipient) for \($0.localDate) (\($0.courses) course(s))"
+                        }
+                        return (timers + digests).joined(separator: "\n")
                     }
                 }
             }

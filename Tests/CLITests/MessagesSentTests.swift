@@ -69,7 +69,7 @@ final class MessagesSentTests: WorkerHarness {
             with: Data(try run("outbox", "list", "--status", "sent", "--json").utf8)) as? [[String: Any]])
         for (template, recipient) in [
             ("integration-rejected", "who@stranger.example"), ("sync-held", "it@springfield.example"),
-            ("mapping-verified", "kim@dsp.test"), ("locked-course-removed-by-sis", "kim@dsp.test"),
+            ("shells-created", "kim@dsp.test"), ("locked-course-removed-by-sis", "kim@dsp.test"),
         ] {
             let message = try XCTUnwrap(sent.first { $0["template"] as? String == template }, "\(template) was not sent")
             let messageID = try XCTUnwrap(message["id"] as? String)

@@ -10,7 +10,7 @@ final class TemplateTests: XCTestCase {
         let uses = service.notificationUses()
         let templates = Set(uses.map(\.template))
         for required in ["integration-requested", "integration-waiting", "sync-time-needed", "sync-time-reminder",
-                         "integration-rejected", "shells-created", "mapping-verified", "mapping-unverified",
+                         "integration-rejected", "shells-created", "mapping-unverified", "mappings-awaiting-verification", "verified-courses",
                          "content-overdue", "course-added-after-startup", "sync-held"] {
             XCTAssertTrue(templates.contains(required), "no workflow sends \(required)")
         }

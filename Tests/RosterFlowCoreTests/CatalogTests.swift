@@ -269,3 +269,53 @@ final class CourseMapSheetTests: XCTestCase {
         XCTAssertEqual(try service.courses(integrationID: integration).filter { $0.state == "verified" }.count, 2)
     }
 }
+
+/// The daily digests: one message per district and local day, in the district's zone, instead of one per course.
+final class DigestTests: XCTestCase {
+    func testTheSchoolAndTheDSPGetOneDigestPerDistrictAndLocalDay() async throws {
+        // 12:00 UTC is 06:00 in Chicago (CST, UTC-6): before the digest hour there.
+        let clock = TestClock("2026-03-02T12:00:00Z")
+        let service = try await Fixture.service(clock: clock)
+        let integration = try await Fixture.scheduledIntegration(service)   // America/Chicago
+        var ids: [String] = []
+        for index in 1...4 {
+            let course = try await service.addCourse(
+                integrationID: integration, sourcedID: "c-\(index)", title: "Course \(index)", sender: .system)
+            ids.append(course.id)
+            _ = try await service.mapCourse(id: course.id, catalogTitle: "Catalog \(index)", baseID: "B-\(index)", actor: "dsp")
+        }
+        _ = try await service.verifyCourse(id: ids[0], actor: "school")
+        let early = try await service.sendDueDigests()
+        XCTAssertEqual(early, [], "06:00 in Chicago: not yet")
+
+        clock.advance(days: 1.0 / 24 + 0.001)   // 07:00 Chicago
+        let first = try await service.sendDueDigests()
+        XCTAssertEqual(first.map(\.template).sorted(), ["mappings-awaiting-verification", "verified-courses"])
+        XCTAssertEqual(first.first { $0.kind == "awaiting-verification" }?.courses, 3)
+        XCTAssertEqual(first.first { $0.kind == "verified-courses" }?.courses, 1)
+        XCTAssertEqual(first.first?.localDate, "2026-03-02")
+        let messages = try service.store.readNow { try $0.outbox(instanceID: integration) }.filter { $0.template == "mappings-awaiting-verification" }
+        XCTAssertEqual(messages.count, 1)
+        XCTAssertEqual(messages.first?.recipient, "school_contact")
+        let values = try XCTUnwrap(JSONText.flatStrings(try XCTUnwrap(messages.first?.payload)))
+        XCTAssertEqual(values["course_count"], "3")
+        XCTAssertTrue(values["courses"]?.contains("- Course 2 (c-2) → Catalog 2 [B-2]") ?? false, values["courses"] ?? "")
+        XCTAssertFalse(values["courses"]?.contains("Course 1") ?? true, "a verified course is not awaiting verification")
+
+        // Later the same local day: nothing more, even with more to say.
+        _ = try await service.verifyCourse(id: ids[1], actor: "school")
+        clock.advance(days: 0.4)
+        let again = try await service.sendDueDigests()
+        XCTAssertEqual(again, [])
+        // The next local day: a new digest, with today's list.
+        clock.advance(days: 0.65)
+        let next = try await service.sendDueDigests()
+        XCTAssertEqual(next.first { $0.kind == "verified-courses" }?.courses, 2)
+        XCTAssertEqual(next.first?.localDate, "2026-03-03")
+        // Nothing awaiting: no digest of that kind.
+        for id in ids.suffix(2) { _ = try await service.verifyCourse(id: id, actor: "school") }
+        clock.advance(days: 1)
+        let third = try await service.sendDueDigests()
+        XCTAssertEqual(third.map(\.kind), ["verified-courses"])
+    }
+}

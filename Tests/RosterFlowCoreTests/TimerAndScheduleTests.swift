@@ -30,14 +30,14 @@ extension LifecycleTests {
         XCTAssertEqual(try service.course(id: course.id).state, "mapped", "a reminder does not move the course")
 
         _ = try await service.verifyCourse(id: course.id, actor: "school")
-        XCTAssertEqual(try sent(), announced + ["mapping-unverified", "mapping-verified"])
+        XCTAssertEqual(try sent(), announced + ["mapping-unverified"], "version 2: no e-mail per verified course (the DSP gets the daily digest)")
         clock.advance(days: 4.9)
         let none1 = try await fire()
         XCTAssertEqual(none1, [], "not five days yet; the mapped reminder was disarmed")
         clock.advance(days: 0.2)
         let fired1 = try await fire()
         XCTAssertEqual(fired1, ["remind_content"])
-        XCTAssertEqual(try sent(), announced + ["mapping-unverified", "mapping-verified", "content-overdue"])
+        XCTAssertEqual(try sent(), announced + ["mapping-unverified", "content-overdue"])
 
         _ = try await service.contentAdded(id: course.id, actor: "dsp")
         clock.advance(days: 30)
