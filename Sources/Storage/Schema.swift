@@ -116,6 +116,7 @@ enum Schema {
         Schema.registerParkedDeleteMigrations(&migrator)
         Schema.registerAuditMigrations(&migrator)
         Schema.registerReviewMigrations(&migrator)
+        Schema.registerAccessMigrations(&migrator)
         return migrator
     }
 }

@@ -1,0 +1,204 @@
+import Foundation
+import GRDB
+
+/// A person who may use the HTTP API: a role and the districts (tenant ids) they may see.
+public struct AccountRecord: Sendable, Codable, Equatable {
+    public var id: String
+    /// Unique, compared without case.
+    public var email: String
+    public var name: String
+    /// A workflow role's YAML spelling: `vendor_admin`, `dsp` or `school_admin`.
+    public var role: String
+    /// `all` (every district), `assigned` (the districts listed) or `district` (the one district listed).
+    public var scope: String
+    /// Tenant ids; empty for scope `all`.
+    public var districts: [String]
+    /// `active` or `disabled`.
+    public var status: String
+    /// Seconds since 1970.
+    public var createdAt: Double
+    public var disabledAt: Double?
+
+    /// A record with every field given.
+    public init(
+        id: String, email: String, name: String, role: String, scope: String, districts: [String], status: String,
+        createdAt: Double, disabledAt: Double? = nil
+    ) {
+        self.id = id
+        self.email = email
+        self.name = name
+        self.role = role
+        self.scope = scope
+        self.districts = districts
+        self.status = status
+        self.createdAt = createdAt
+        self.disabledAt = disabledAt
+    }
+}
+
+/// An API token of an account; the token itself is never stored, only its SHA-256.
+public struct APITokenRecord: Sendable, Codable, Equatable {
+    public var id: String
+    public var accountID: String
+    public var name: String
+    /// Lowercase hex SHA-256 of the token text.
+    public var tokenHash: String
+    public var createdAt: Double
+    public var expiresAt: Double?
+    public var revokedAt: Double?
+
+    /// A record with every field given.
+    public init(
+        id: String, accountID: String, name: String, tokenHash: String, createdAt: Double, expiresAt: Double? = nil,
+        revokedAt: Double? = nil
+    ) {
+        self.id = id
+        self.accountID = accountID
+        self.name = name
+        self.tokenHash = tokenHash
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.revokedAt = revokedAt
+    }
+}
+
+/// The answer given to a request sent with an `Idempotency-Key`, kept so that the same request gets it again.
+public struct IdempotencyRecord: Sendable, Equatable {
+    public var accountID: String
+    public var key: String
+    /// SHA-256 of the method, path and body of the first request under this key.
+    public var fingerprint: String
+    /// The HTTP status of the answer; nil while the first request is still being answered.
+    public var status: Int?
+    public var contentType: String?
+    public var body: Data?
+    public var createdAt: Double
+
+    /// A record with every field given.
+    public init(
+        accountID: String, key: String, fingerprint: String, status: Int? = nil, contentType: String? = nil, body: Data? = nil,
+        createdAt: Double
+    ) {
+        self.accountID = accountID
+        self.key = key
+        self.fingerprint = fingerprint
+        self.status = status
+        self.contentType = contentType
+        self.body = body
+        self.createdAt = createdAt
+    }
+}
+
+extension StoreTransaction {
+    // MARK: Accounts
+
+    /// Adds an account; the caller checks first that its e-mail is free.
+    public func insertAccount(_ record: AccountRecord) throws {
+        try db.execute(sql: """
+            INSERT INTO accounts (id, email, name, role, scope, districts, status, created_at, disabled_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [record.id, record.email, record.name, record.role, record.scope,
+                             Self.encodeDistricts(record.districts), record.status, record.createdAt, record.disabledAt])
+    }
+
+    /// The account with this id, or nil.
+    public func account(id: String) throws -> AccountRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM accounts WHERE id = ?", arguments: [id]).map(Self.account)
+    }
+
+    /// The account with this e-mail (compared without case), or nil.
+    public func account(email: String) throws -> AccountRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM accounts WHERE email = ?", arguments: [email]).map(Self.account)
+    }
+
+    /// Every account, oldest first.
+    public func accounts() throws -> [AccountRecord] {
+        try Row.fetchAll(db, sql: "SELECT * FROM accounts ORDER BY created_at, id").map(Self.account)
+    }
+
+    /// Sets an account's status (`active` or `disabled`) and when it was disabled.
+    public func setAccountStatus(id: String, status: String, disabledAt: Double?) throws {
+        try db.execute(sql: "UPDATE accounts SET status = ?, disabled_at = ? WHERE id = ?", arguments: [status, disabledAt, id])
+    }
+
+    // MARK: Tokens
+
+    /// Stores a token's hash.
+    public func insertToken(_ record: APITokenRecord) throws {
+        try db.execute(sql: """
+            INSERT INTO api_tokens (id, account_id, name, token_hash, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [record.id, record.accountID, record.name, record.tokenHash, record.createdAt, record.expiresAt,
+                             record.revokedAt])
+    }
+
+    /// The token whose hash this is, or nil.
+    public func token(hash: String) throws -> APITokenRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM api_tokens WHERE token_hash = ?", arguments: [hash]).map(Self.token)
+    }
+
+    /// The token with this id, or nil.
+    public func token(id: String) throws -> APITokenRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM api_tokens WHERE id = ?", arguments: [id]).map(Self.token)
+    }
+
+    /// The tokens of one account, or (nil) of all, oldest first.
+    public func tokens(accountID: String?) throws -> [APITokenRecord] {
+        let filter = accountID == nil ? "" : " WHERE account_id = ?"
+        return try Row.fetchAll(
+            db, sql: "SELECT * FROM api_tokens\(filter) ORDER BY created_at, id", arguments: accountID.map { [$0] } ?? []
+        ).map(Self.token)
+    }
+
+    /// Marks a token revoked (a token revoked already keeps its first time).
+    public func revokeToken(id: String, at: Double) throws {
+        try db.execute(sql: "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?", arguments: [at, id])
+    }
+
+    // MARK: Idempotency keys
+
+    /// Claims `record.key` for its account: returns nil when the key was free (it is now held, with no answer yet), or
+    /// the record already stored under it.
+    public func claimIdempotencyKey(_ record: IdempotencyRecord) throws -> IdempotencyRecord? {
+        if let existing = try Row.fetchOne(
+            db, sql: "SELECT * FROM idempotency_keys WHERE account_id = ? AND key = ?", arguments: [record.accountID, record.key]
+        ) {
+            return IdempotencyRecord(
+                accountID: existing["account_id"], key: existing["key"], fingerprint: existing["fingerprint"],
+                status: existing["status"], contentType: existing["content_type"], body: existing["body"],
+                createdAt: existing["created_at"])
+        }
+        try db.execute(sql: """
+            INSERT INTO idempotency_keys (account_id, key, fingerprint, created_at) VALUES (?, ?, ?, ?)
+            """, arguments: [record.accountID, record.key, record.fingerprint, record.createdAt])
+        return nil
+    }
+
+    /// Stores the answer given under a claimed key.
+    public func completeIdempotencyKey(accountID: String, key: String, status: Int, contentType: String?, body: Data) throws {
+        try db.execute(sql: """
+            UPDATE idempotency_keys SET status = ?, content_type = ?, body = ? WHERE account_id = ? AND key = ?
+            """, arguments: [status, contentType, body, accountID, key])
+    }
+
+    /// Frees a claimed key (its request failed in a way worth trying again).
+    public func releaseIdempotencyKey(accountID: String, key: String) throws {
+        try db.execute(sql: "DELETE FROM idempotency_keys WHERE account_id = ? AND key = ?", arguments: [accountID, key])
+    }
+
+    private static func encodeDistricts(_ districts: [String]) -> String {
+        String(decoding: (try? JSONEncoder().encode(districts)) ?? Data("[]".utf8), as: UTF8.self)
+    }
+
+    private static func account(_ row: Row) -> AccountRecord {
+        let districts = (try? JSONDecoder().decode([String].self, from: Data((row["districts"] as String).utf8))) ?? []
+        return AccountRecord(
+            id: row["id"], email: row["email"], name: row["name"], role: row["role"], scope: row["scope"], districts: districts,
+            status: row["status"], createdAt: row["created_at"], disabledAt: row["disabled_at"])
+    }
+
+    private static func token(_ row: Row) -> APITokenRecord {
+        APITokenRecord(
+            id: row["id"], accountID: row["account_id"], name: row["name"], tokenHash: row["token_hash"],
+            createdAt: row["created_at"], expiresAt: row["expires_at"], revokedAt: row["revoked_at"])
+    }
+}
