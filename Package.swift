@@ -22,6 +22,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // The shape every module's errors share: a stable code and a plain message.
@@ -89,11 +92,26 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // `rosterflow serve`: the HTTP API (problem+json errors, bearer tokens scoped by role and district) beside the
+        // background services, on Hummingbird.
+        .target(
+            name: "RosterFlowServer",
+            dependencies: [
+                "CodedErrors", "WorkflowEngine", "Storage", "RosterFlowCore", "RosterFlowApp",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("openapi.yaml")]
+        ),
         // The operator's command-line tool.
         .executableTarget(
             name: "rosterflow",
             dependencies: [
-                "CodedErrors", "RosterFlowCore", "RosterFlowApp", "Notifications", "OneRoster",
+                "CodedErrors", "RosterFlowCore", "RosterFlowApp", "RosterFlowServer", "Notifications", "OneRoster",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -132,6 +150,16 @@ let package = Package(
         .testTarget(
             name: "CLITests",
             dependencies: ["rosterflow", "rosterflow-bench", "Storage", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .testTarget(
+            name: "RosterFlowServerTests",
+            dependencies: [
+                "RosterFlowServer", "RosterFlowApp", "RosterFlowCore", "Storage", "WorkflowEngine", "OneRoster",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Yams", package: "Yams"),
+            ]
         ),
         .testTarget(name: "NotificationsTests", dependencies: ["Notifications", "RosterFlowCore", "Storage"]),
     ],

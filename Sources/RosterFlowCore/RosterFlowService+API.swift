@@ -1,0 +1,81 @@
+import Foundation
+import Storage
+import WorkflowEngine
+
+/// An outbox message as the API shows it: its deliveries, never a secret (payloads hold workflow values only).
+public struct OutboxMessageView: Sendable, Codable, Equatable {
+    public var id: String
+    public var instanceID: String
+    public var template: String
+    public var recipient: String
+    public var status: String
+    public var attempts: Int
+    public var createdAt: String
+    public var lastError: String?
+    /// In `show` only.
+    public var deliveries: [DeliveryRecord]?
+}
+
+/// What claiming an idempotency key found.
+public enum IdempotencyClaim: Sendable, Equatable {
+    /// The key was free and is now held for this request: answer it, then ``RosterFlowService/completeIdempotencyKey``.
+    case claimed
+    /// The key was used before: the stored record (its answer, or none yet while the first request is in flight).
+    case existing(IdempotencyRecord)
+}
+
+extension RosterFlowService {
+    /// Outbox messages, newest first, optionally only those with `status`.
+    public func outboxMessages(status: OutboxStatus? = nil, limit: Int = 200) throws -> [OutboxMessageView] {
+        try read { try $0.outboxMessages(status: status, limit: limit) }.map { Self.view($0, deliveries: nil) }
+    }
+
+    /// One outbox message with its deliveries.
+    /// - Throws: ``RosterFlowError/Code/notFound``.
+    public func outboxMessage(id: String) throws -> OutboxMessageView {
+        try read { tx in
+            guard let record = try tx.outboxMessage(id: id) else {
+                throw RosterFlowError(.notFound, "there is no outbox message \(id); `rosterflow outbox list` shows them")
+            }
+            return Self.view(record, deliveries: try tx.deliveries(outboxID: id))
+        }
+    }
+
+    /// The workflow roles that may decide a held sync run: those the integration workflow lets resume an integration
+    /// on hold (approving or rejecting a run resumes it). The workflow definition is the authority.
+    public func rolesDecidingHeldRuns() -> [Role] {
+        let state = runtime.current[DomainVocabulary.Integration.workflow]?.states[DomainVocabulary.Integration.State.onHold]
+        var roles: [Role] = []
+        for transition in state?.events[DomainVocabulary.Integration.Event.resume] ?? [] {
+            for role in transition.roles where !roles.contains(role) { roles.append(role) }
+        }
+        return roles
+    }
+
+    /// Claims an idempotency key for an account's request with this fingerprint (a hash of the request).
+    public func claimIdempotencyKey(accountID: String, key: String, fingerprint: String) async throws -> IdempotencyClaim {
+        try await write { tx, now in
+            let record = IdempotencyRecord(accountID: accountID, key: key, fingerprint: fingerprint, createdAt: now)
+            return try tx.claimIdempotencyKey(record).map(IdempotencyClaim.existing) ?? .claimed
+        }
+    }
+
+    /// Stores the answer to a request under its claimed key, so the same request gets it again.
+    public func completeIdempotencyKey(accountID: String, key: String, status: Int, contentType: String?, body: Data) async throws {
+        try await write { tx, _ in
+            try tx.completeIdempotencyKey(accountID: accountID, key: key, status: status, contentType: contentType, body: body)
+        }
+    }
+
+    /// Frees a claimed key whose request failed in a way worth trying again (a server error).
+    public func releaseIdempotencyKey(accountID: String, key: String) async throws {
+        try await write { tx, _ in try tx.releaseIdempotencyKey(accountID: accountID, key: key) }
+    }
+
+    static func view(_ record: OutboxRecord, deliveries: [DeliveryRecord]?) -> OutboxMessageView {
+        OutboxMessageView(
+            id: record.id, instanceID: record.instanceID, template: record.template, recipient: record.recipient,
+            status: record.status.rawValue, attempts: record.attempts, createdAt: Timestamp.iso(record.createdAt),
+            lastError: record.lastError, deliveries: deliveries)
+    }
+}
