@@ -105,7 +105,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            resources: [.copy("openapi.yaml")]
+            resources: [.embedInCode("openapi.yaml")]
         ),
         // The operator's command-line tool.
         .executableTarget(

@@ -30,6 +30,7 @@ struct API: Sendable {
         authed.get("integrations/{id}", use: integration)
         authed.post("integrations/{id}/events", use: integrationEvent)
         authed.get("integrations/{id}/courses", use: courses)
+        authed.get("integrations/{id}/roster/{sourcedId}", use: rosterHistory)
         authed.get("courses/{id}", use: course)
         authed.post("courses/{id}/events", use: courseEvent)
         authed.get("tasks", use: tasks)
@@ -52,9 +53,11 @@ struct API: Sendable {
 
     @Sendable func integrations(_ request: Request, context: AppContext) async throws -> JSONBody {
         let principal = try context.requirePrincipal()
-        let state = request.uri.queryParameters.get("state")
-        let visible = try service.integrations(state: state).filter { principal.scope.allows($0.tenantID) }
-        return try JSONBody(try Paging.page(visible, request: request, id: \.id))
+        let (limit, after) = try Paging.parameters(request)
+        guard let page = try service.integrationPage(
+            state: request.uri.queryParameters.get("state"), after: after, limit: limit, includes: principal.scope.allows)
+        else { throw Paging.badCursor }
+        return try JSONBody(Paging.Page(items: page.items, nextCursor: page.more ? page.items.last.map { Paging.encode($0.id) } : nil))
     }
 
     @Sendable func integration(_ request: Request, context: AppContext) async throws -> JSONBody {
@@ -68,6 +71,13 @@ struct API: Sendable {
         let id = try context.parameters.require("id")
         try requireIntegrationInScope(id, context)
         return try JSONBody(try Paging.page(try service.courses(integrationID: id), request: request, id: \.id))
+    }
+
+    @Sendable func rosterHistory(_ request: Request, context: AppContext) async throws -> JSONBody {
+        let id = try context.parameters.require("id")
+        try requireIntegrationInScope(id, context)
+        let entries = try service.rosterHistory(sourcedID: try context.parameters.require("sourcedId"), integrationID: id)
+        return try JSONBody(Paging.Page(items: entries, nextCursor: nil))
     }
 
     @Sendable func course(_ request: Request, context: AppContext) async throws -> JSONBody {
@@ -248,7 +258,12 @@ struct API: Sendable {
     func courseInScope(_ id: String, _ context: AppContext) throws -> CourseView {
         let principal = try context.requirePrincipal()
         let notFound = RosterFlowError(.notFound, "there is no course \(id); GET /api/v1/integrations/{id}/courses lists them")
-        guard let view = try? service.course(id: id) else { throw notFound }
+        let view: CourseView
+        do {
+            view = try service.course(id: id)
+        } catch let error as RosterFlowError where error.code == .notFound {
+            throw notFound
+        }
         guard let tenant = try service.tenantID(ofIntegration: view.integrationID), principal.scope.allows(tenant) else { throw notFound }
         return view
     }
@@ -426,7 +441,10 @@ enum Paging {
         var nextCursor: String?
     }
 
-    static func page<Item: Encodable>(_ items: [Item], request: Request, id: (Item) -> String) throws -> Page<Item> {
+    static let badCursor = BadRequest("this cursor is not one this list gave; start again without it", cause: "bad-cursor")
+
+    /// `limit` (default 50) and the id the `cursor` names, if any.
+    static func parameters(_ request: Request) throws -> (limit: Int, after: String?) {
         let query = request.uri.queryParameters
         var limit = 50
         if let text = query.get("limit") {
@@ -435,11 +453,16 @@ enum Paging {
             }
             limit = value
         }
+        guard let cursor = query.get("cursor") else { return (limit, nil) }
+        guard let after = decode(cursor) else { throw badCursor }
+        return (limit, after)
+    }
+
+    static func page<Item: Encodable>(_ items: [Item], request: Request, id: (Item) -> String) throws -> Page<Item> {
+        let (limit, after) = try parameters(request)
         var start = 0
-        if let cursor = query.get("cursor") {
-            guard let after = decode(cursor), let index = items.firstIndex(where: { id($0) == after }) else {
-                throw BadRequest("this cursor is not one this list gave; start again without it", cause: "bad-cursor")
-            }
+        if let after {
+            guard let index = items.firstIndex(where: { id($0) == after }) else { throw badCursor }
             start = index + 1
         }
         let slice = Array(items[start..<min(items.count, start + limit)])

@@ -75,13 +75,9 @@ public enum RosterFlowServer {
     }
 }
 
-/// The OpenAPI 3.1 document of `/api/v1/`, kept beside the code (`openapi.yaml`) and served as is.
+/// The OpenAPI 3.1 document of `/api/v1/`, kept beside the code (`openapi.yaml`) and built into the binary (so
+/// `rosterflow` serves it from any folder), served as is.
 public enum OpenAPIDocument {
     /// The document's text.
-    public static let text: String = {
-        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml"),
-              let text = try? String(contentsOf: url, encoding: .utf8)
-        else { return "openapi: 3.1.0\ninfo: {title: RosterFlow API (document missing from this build), version: '1'}\npaths: {}\n" }
-        return text
-    }()
+    public static let text = String(decoding: PackageResources.openapi_yaml, as: UTF8.self)
 }

@@ -18,11 +18,13 @@ final class RoleMatrixTests: XCTestCase {
             integrationID: f.springfield, sourcedID: "crs-1", title: "Algebra I", sender: Sender(actor: "test", role: .system))
         let run = try await f.heldRun(f.springfield)
         let message = try XCTUnwrap(try f.service.outboxMessages().first?.id)
+        let users = try String(contentsOfFile: f.folder + "/bundle-\(f.springfield)/users.csv", encoding: .utf8).split(separator: "\n")
+        let user = String(users[1].split(separator: ",")[0]).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
         let routes = f.router.routes.filter { $0.method == .get }.map(\.path.description)
         @Sendable func concrete(_ path: String) -> String {
             let id = path.hasPrefix("/api/v1/courses/") ? course.id : path.hasPrefix("/api/v1/sync-runs/") ? run
                 : path.hasPrefix("/api/v1/outbox/") ? message : f.springfield
-            return path.replacingOccurrences(of: "{id}", with: id)
+            return path.replacingOccurrences(of: "{id}", with: id).replacingOccurrences(of: "{sourcedId}", with: user)
         }
         try await f.app.test(.router) { client in
             for caller in ["vendor", "dsp", "school"] {
@@ -32,6 +34,7 @@ final class RoleMatrixTests: XCTestCase {
                         assertProblem(reply, 403, code: "forbidden", cause: "role-not-allowed")
                     } else {
                         XCTAssertEqual(reply.status, 200, "\(caller) GET \(path): \(reply.text)")
+                        if path.hasSuffix("{sourcedId}") { XCTAssertFalse(reply.items.isEmpty, "the user's history: \(reply.text)") }
                         assertSecurityHeaders(reply)
                     }
                 }
