@@ -62,6 +62,21 @@ extension CLITests {
         server.waitUntilExit()
         XCTAssertEqual(server.terminationReason, .exit)
         XCTAssertEqual(server.terminationStatus, 0)
+
+        let tokenID = try XCTUnwrap(try rosterflow("tokens", "list", "--json").stdout
+            .components(separatedBy: "\"").first { $0.hasPrefix("tok_") })
+        XCTAssertTrue(try rosterflow("tokens", "revoke", tokenID).stdout.contains("\trevoked\t"))
+        try rosterflow("tokens", "revoke", "tok_nothere", expect: 66)
+        XCTAssertTrue(try rosterflow("accounts", "disable", "ana@vendor.example").stdout.contains("\tdisabled"))
+        XCTAssertTrue(try rosterflow("accounts", "list").stdout.contains("ana@vendor.example\tAna\tvendor_admin\tall districts\tdisabled"))
+        try rosterflow("tokens", "create", "--account", "ana@vendor.example", expect: 3)
+        try rosterflow("tokens", "create", "--account", "nobody@vendor.example", expect: 66)
+        try rosterflow("tokens", "create", "--account", "ana@vendor.example", "--expires", "soon", expect: 64)
+        let audit = try rosterflow("audit").stdout
+        for action in ["account-add", "token-create", "token-revoke", "account-disable"] {
+            XCTAssertTrue(audit.contains(action), "\(action) is audited: \(audit)")
+        }
+        XCTAssertFalse(audit.contains(token), "the audit log never shows the token")
     }
 
     /// The first line a child prints, waiting up to `timeout` seconds.

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -173,6 +174,24 @@ final class APITests: XCTestCase {
                 headers: [key: "k-1"])
             XCTAssertNotEqual(otherAccount.headers[HTTPField.Name("Idempotent-Replayed")!], "true")
         }
+    }
+
+    /// A request whose key is held by a first request still being answered (or by one that died before answering) is
+    /// told to try again, not applied a second time.
+    func testARequestUnderAKeyStillInFlightIsToldToRetry() async throws {
+        let f = fixture!
+        try await f.schedule(f.springfield)
+        let path = "/api/v1/integrations/\(f.springfield)/events", body = #"{"event":"hold"}"#
+        let fingerprint = SHA256.hash(data: Data("POST \(path)\n\n\(body)".utf8)).map { String(format: "%02x", $0) }.joined()
+        let vendor = try XCTUnwrap(f.accounts["vendor"])
+        let claim = try await f.service.claimIdempotencyKey(accountID: vendor.id, key: "k-9", fingerprint: fingerprint)
+        XCTAssertEqual(claim, .claimed)
+        try await f.app.test(.router) { client in
+            let busy = try await client.call(.post, path, token: f.tokens["vendor"], body: body, headers: [HTTPField.Name("Idempotency-Key")!: "k-9"])
+            assertProblem(busy, 409, cause: "idempotency-key-in-flight")
+            XCTAssertEqual(busy.headers[.retryAfter], "1")
+        }
+        XCTAssertEqual(try f.service.integration(id: f.springfield).state, "scheduled", "not applied")
     }
 
     func testSyncRunsAreScopedAndDecidedByTheRolesThatMayResume() async throws {
