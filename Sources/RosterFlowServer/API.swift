@@ -207,8 +207,12 @@ struct API: Sendable {
     }
 
     struct SyncDecision: Decodable {
+        /// Apply the run but keep the records it would delete (they are parked).
         var withoutDeletes: Bool?
+        /// For a run that proposes merges of re-keyed records: apply them as merges (true) or decline them (false).
         var merge: Bool?
+        /// Plan the same bundle against today's roster as a new held run instead of applying this stale one.
+        var replan: Bool?
     }
 
     @Sendable func approveSyncRun(_ request: Request, context: AppContext) async throws -> Response {
@@ -218,7 +222,8 @@ struct API: Sendable {
             _ = try syncRunInScope(id, context)
             try requireDecider(principal)
             return try JSONBody(try await service.approveSync(
-                runID: id, withoutDeletes: input.withoutDeletes ?? false, merge: input.merge, actor: principal.actor))
+                runID: id, withoutDeletes: input.withoutDeletes ?? false, merge: input.merge, replan: input.replan ?? false,
+                actor: principal.actor))
         }
     }
 

@@ -214,11 +214,20 @@ final class APITests: XCTestCase {
             assertProblem(try await client.call(.post, "/api/v1/sync-runs/\(held)/approve", token: f.tokens["school"]), 403,
                           cause: "role-not-allowed")
             assertProblem(try await client.call(.post, "/api/v1/sync-runs/\(held)/reject", token: f.tokens["otherSchool"]), 404)
+            // Re-planned against today's roster: a new held run, this one superseded.
+            let replanned = try await client.call(
+                .post, "/api/v1/sync-runs/\(held)/approve", token: f.tokens["vendor"], body: #"{"replan":true}"#)
+            XCTAssertEqual(replanned.status, 200, replanned.text)
+            XCTAssertEqual(replanned.json["decision"] as? String, "held")
+            let newRun = try XCTUnwrap(replanned.json["id"] as? String)
+            XCTAssertNotEqual(newRun, held)
+            let superseded = try await client.call(.get, "/api/v1/sync-runs/\(held)", token: f.tokens["vendor"])
+            XCTAssertEqual(superseded.json["decision"] as? String, "superseded", superseded.text)
             let approved = try await client.call(
-                .post, "/api/v1/sync-runs/\(held)/approve", token: f.tokens["vendor"], body: #"{"withoutDeletes":true}"#)
+                .post, "/api/v1/sync-runs/\(newRun)/approve", token: f.tokens["vendor"], body: #"{"withoutDeletes":true}"#)
             XCTAssertEqual(approved.status, 200, approved.text)
             XCTAssertEqual(approved.json["decision"] as? String, "approved-without-deletes")
-            assertProblem(try await client.call(.post, "/api/v1/sync-runs/\(held)/reject", token: f.tokens["vendor"]), 409, code: "refused")
+            assertProblem(try await client.call(.post, "/api/v1/sync-runs/\(newRun)/reject", token: f.tokens["vendor"]), 409, code: "refused")
             let audit = try f.service.audit(integrationID: f.springfield).filter { $0.action == "sync-approve" }
             XCTAssertEqual(audit.map(\.actor), ["account:vendor@example.org"])
         }
