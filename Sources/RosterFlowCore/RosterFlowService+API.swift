@@ -52,11 +52,16 @@ extension RosterFlowService {
         return roles
     }
 
-    /// Claims an idempotency key for an account's request with this fingerprint (a hash of the request).
+    /// How long a claimed key may go unanswered before another request takes it over (its first request died).
+    public static let idempotencyClaimLease: Double = 60
+
+    /// Claims an idempotency key for an account's request with this fingerprint (a hash of the request). A claim left
+    /// unanswered for ``idempotencyClaimLease`` seconds is taken over.
     public func claimIdempotencyKey(accountID: String, key: String, fingerprint: String) async throws -> IdempotencyClaim {
         try await write { tx, now in
             let record = IdempotencyRecord(accountID: accountID, key: key, fingerprint: fingerprint, createdAt: now)
-            return try tx.claimIdempotencyKey(record).map(IdempotencyClaim.existing) ?? .claimed
+            return try tx.claimIdempotencyKey(record, abandonedBefore: now - Self.idempotencyClaimLease)
+                .map(IdempotencyClaim.existing) ?? .claimed
         }
     }
 

@@ -157,15 +157,20 @@ extension StoreTransaction {
     // MARK: Idempotency keys
 
     /// Claims `record.key` for its account: returns nil when the key was free (it is now held, with no answer yet), or
-    /// the record already stored under it.
-    public func claimIdempotencyKey(_ record: IdempotencyRecord) throws -> IdempotencyRecord? {
-        if let existing = try Row.fetchOne(
+    /// the record already stored under it. A claim with no answer made before `abandonedBefore` (its request died before
+    /// answering) is taken over.
+    public func claimIdempotencyKey(_ record: IdempotencyRecord, abandonedBefore: Double) throws -> IdempotencyRecord? {
+        if let row = try Row.fetchOne(
             db, sql: "SELECT * FROM idempotency_keys WHERE account_id = ? AND key = ?", arguments: [record.accountID, record.key]
         ) {
-            return IdempotencyRecord(
-                accountID: existing["account_id"], key: existing["key"], fingerprint: existing["fingerprint"],
-                status: existing["status"], contentType: existing["content_type"], body: existing["body"],
-                createdAt: existing["created_at"])
+            let existing = IdempotencyRecord(
+                accountID: row["account_id"], key: row["key"], fingerprint: row["fingerprint"], status: row["status"],
+                contentType: row["content_type"], body: row["body"], createdAt: row["created_at"])
+            guard existing.status == nil, existing.createdAt < abandonedBefore else { return existing }
+            try db.execute(sql: """
+                UPDATE idempotency_keys SET fingerprint = ?, created_at = ? WHERE account_id = ? AND key = ?
+                """, arguments: [record.fingerprint, record.createdAt, record.accountID, record.key])
+            return nil
         }
         try db.execute(sql: """
             INSERT INTO idempotency_keys (account_id, key, fingerprint, created_at) VALUES (?, ?, ?, ?)

@@ -178,7 +178,7 @@ final class APITests: XCTestCase {
 
     /// A request whose key is held by a first request still being answered (or by one that died before answering) is
     /// told to try again, not applied a second time.
-    func testARequestUnderAKeyStillInFlightIsToldToRetry() async throws {
+    func testARequestUnderAKeyStillInFlightIsToldToRetryAndAnAbandonedClaimIsTakenOver() async throws {
         let f = fixture!
         try await f.schedule(f.springfield)
         let path = "/api/v1/integrations/\(f.springfield)/events", body = #"{"event":"hold"}"#
@@ -192,6 +192,17 @@ final class APITests: XCTestCase {
             XCTAssertEqual(busy.headers[.retryAfter], "1")
         }
         XCTAssertEqual(try f.service.integration(id: f.springfield).state, "scheduled", "not applied")
+        // A claim nobody answered for a minute (its request died) is taken over, and the request is applied once.
+        f.clock.advance(RosterFlowService.idempotencyClaimLease + 1)
+        try await f.app.test(.router) { client in
+            let key: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "k-9"]
+            let taken = try await client.call(.post, path, token: f.tokens["vendor"], body: body, headers: key)
+            XCTAssertEqual(taken.status, 200, taken.text)
+            let replayed = try await client.call(.post, path, token: f.tokens["vendor"], body: body, headers: key)
+            XCTAssertEqual(replayed.headers[HTTPField.Name("Idempotent-Replayed")!], "true")
+            XCTAssertEqual(replayed.text, taken.text)
+        }
+        XCTAssertEqual(try f.service.integration(id: f.springfield).history.filter { $0.event == "hold" }.count, 1)
     }
 
     func testSyncRunsAreScopedAndDecidedByTheRolesThatMayResume() async throws {
