@@ -23,6 +23,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // The shape every module's errors share: a stable code and a plain message.
@@ -93,11 +96,26 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // `rosterflow serve`: the HTTP API (problem+json errors, bearer tokens scoped by role and district) beside the
+        // background services, on Hummingbird.
+        .target(
+            name: "RosterFlowServer",
+            dependencies: [
+                "CodedErrors", "WorkflowEngine", "StorageCore", "RosterFlowCore", "RosterFlowApp",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.embedInCode("openapi.yaml")]
+        ),
         // The operator's command-line tool.
         .executableTarget(
             name: "rosterflow",
             dependencies: [
-                "CodedErrors", "RosterFlowCore", "RosterFlowApp", "Notifications", "OneRoster", "StorageCore",
+                "CodedErrors", "RosterFlowCore", "RosterFlowApp", "RosterFlowServer", "Notifications", "OneRoster", "StorageCore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -143,6 +161,17 @@ let package = Package(
         ),
         .testTarget(
             name: "NotificationsTests", dependencies: ["Notifications", "RosterFlowCore", "RosterFlowApp", "StorageCore", "StorageSQLite"]
+        ),
+        .testTarget(
+            name: "RosterFlowServerTests",
+            dependencies: [
+                "RosterFlowServer", "RosterFlowApp", "RosterFlowCore", "StorageCore", "StorageSQLite", "WorkflowEngine", "OneRoster",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -165,6 +165,35 @@ extension RosterFlowService {
         }
     }
 
+    /// One page of integrations, oldest first: those whose tenant id `includes` accepts, optionally only those in
+    /// `state`, after the integration `after` (nil: from the first). Views are built for the page only.
+    ///
+    /// - Returns: the page and whether more follow; nil when `after` is not one of the integrations listed.
+    public func integrationPage(
+        state: String? = nil, after: String?, limit: Int, includes: (String) -> Bool
+    ) throws -> (items: [IntegrationView], more: Bool)? {
+        if let state, let definition = runtime.current["integration"], definition.states[state] == nil {
+            throw RosterFlowError(
+                .invalidInput, "'\(state)' is not an integration state; states are \(definition.stateOrder.joined(separator: ", "))")
+        }
+        return try read { tx -> (items: [IntegrationView], more: Bool)? in
+            var listed: [(IntegrationRecord, InstanceRecord)] = []
+            for integration in try tx.integrations() where includes(integration.tenantID) {
+                guard let instance = try tx.instance(id: integration.id) else { continue }
+                if let state, instance.state != state { continue }
+                listed.append((integration, instance))
+            }
+            var start = 0
+            if let after {
+                guard let index = listed.firstIndex(where: { $0.0.id == after }) else { return nil }
+                start = index + 1
+            }
+            let end = min(listed.count, start + limit)
+            let items = try listed[start..<end].map { try integrationView(tx, $0.0, $0.1, withHistory: false) }
+            return (items, end < listed.count)
+        }
+    }
+
     private func integrationView(
         _ tx: any StoreTransaction, _ integration: IntegrationRecord, _ instance: InstanceRecord, withHistory: Bool
     ) throws -> IntegrationView {

@@ -71,32 +71,4 @@ extension RosterFlowService {
             return values
         }
     }
-
-    // MARK: Outbox
-
-    /// Outbox messages, newest first: all of them, or those with `status`; at most `limit`.
-    public func outboxMessages(status: OutboxStatus? = nil, limit: Int = 200) async throws -> [OutboxRecord] {
-        do {
-            return try await store.read { tx in try tx.outboxMessages(status: status, limit: limit) }
-        } catch {
-            throw RosterFlowError.wrap(error)
-        }
-    }
-
-    /// One outbox message with its deliveries; `notFound` when there is none with that id.
-    public func outboxMessage(id: String) async throws -> (message: OutboxRecord, deliveries: [DeliveryRecord]) {
-        let found: (OutboxRecord, [DeliveryRecord])?
-        do {
-            found = try await store.read { tx in
-                guard let record = try tx.outboxMessage(id: id) else { return nil }
-                return (record, try tx.deliveries(outboxID: id))
-            }
-        } catch {
-            throw RosterFlowError.wrap(error)
-        }
-        guard let found else {
-            throw RosterFlowError(.notFound, "there is no outbox message \(id); `rosterflow outbox list` shows them")
-        }
-        return (found.0, found.1)
-    }
 }

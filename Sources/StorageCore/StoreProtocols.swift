@@ -415,3 +415,47 @@ public protocol DigestStore {
     /// written; returns false, changing nothing, when it already was (so two workers never send it twice).
     func recordDigest(integrationID: String, kind: String, localDate: String, at: Double) throws -> Bool
 }
+
+/// People's accounts, their API tokens (stored only as hashes) and the API's idempotency keys.
+public protocol AccessStore {
+    /// Adds an account; the caller checks first that its e-mail is free.
+    func insertAccount(_ record: AccountRecord) throws
+
+    /// The account with this id, or nil.
+    func account(id: String) throws -> AccountRecord?
+
+    /// The account with this e-mail (compared without case), or nil.
+    func account(email: String) throws -> AccountRecord?
+
+    /// Every account, oldest first.
+    func accounts() throws -> [AccountRecord]
+
+    /// Sets an account's status (`active` or `disabled`) and when it was disabled.
+    func setAccountStatus(id: String, status: String, disabledAt: Double?) throws
+
+    /// Stores a token's hash.
+    func insertToken(_ record: APITokenRecord) throws
+
+    /// The token whose hash this is, or nil.
+    func token(hash: String) throws -> APITokenRecord?
+
+    /// The token with this id, or nil.
+    func token(id: String) throws -> APITokenRecord?
+
+    /// The tokens of one account, or (nil) of all, oldest first.
+    func tokens(accountID: String?) throws -> [APITokenRecord]
+
+    /// Marks a token revoked (a token revoked already keeps its first time).
+    func revokeToken(id: String, at: Double) throws
+
+    /// Claims `record.key` for its account: returns nil when the key was free (it is now held, with no answer yet), or
+    /// the record already stored under it. A claim with no answer made before `abandonedBefore` (its request died before
+    /// answering) is taken over.
+    func claimIdempotencyKey(_ record: IdempotencyRecord, abandonedBefore: Double) throws -> IdempotencyRecord?
+
+    /// Stores the answer given under a claimed key.
+    func completeIdempotencyKey(accountID: String, key: String, status: Int, contentType: String?, body: Data) throws
+
+    /// Frees a claimed key (its request failed in a way worth trying again).
+    func releaseIdempotencyKey(accountID: String, key: String) throws
+}

@@ -118,6 +118,7 @@ enum Schema {
         Schema.registerAuditMigrations(&migrator)
         Schema.registerReviewMigrations(&migrator)
         Schema.registerCatalogMigrations(&migrator)
+        Schema.registerAccessMigrations(&migrator)
         return migrator
     }
 }

@@ -10,33 +10,6 @@ extension RosterFlowCommand {
             subcommands: [List.self, Show.self, Retry.self])
 
         /// A message as shown: its deliveries, never a secret (payloads hold workflow values only).
-        struct MessageView: Encodable {
-            var id: String
-            var instanceID: String
-            var template: String
-            var recipient: String
-            var status: String
-            var attempts: Int
-            var createdAt: String
-            var lastError: String?
-            var payload: [String: String]?
-            var deliveries: [DeliveryRecord]?
-
-            init(_ record: OutboxRecord, deliveries: [DeliveryRecord]? = nil, withPayload: Bool = false) {
-                id = record.id
-                instanceID = record.instanceID
-                template = record.template
-                recipient = record.recipient
-                status = record.status.rawValue
-                attempts = record.attempts
-                createdAt = Date(timeIntervalSince1970: record.createdAt).ISO8601Format()
-                lastError = record.lastError
-                payload = withPayload
-                    ? (try? JSONSerialization.jsonObject(with: Data(record.payload.utf8))) as? [String: String] : nil
-                self.deliveries = deliveries
-            }
-        }
-
         static let statuses = OutboxStatus.allCases.map(\.rawValue)
 
         struct List: AsyncParsableCommand {
@@ -54,7 +27,7 @@ extension RosterFlowCommand {
                         }
                         return typed
                     }
-                    let views = try await options.open().outboxMessages(status: typed, limit: limit).map { MessageView($0) }
+                    let views = try await options.open().outboxMessages(status: typed, limit: limit)
                     try Output.emit(views, json: options.json) { list in
                         list.isEmpty ? "no outbox messages" + (status.map { " with status '\($0)'" } ?? "") : list.map {
                             "\($0.id)\t\($0.status)\t\($0.template) → \($0.recipient)\tattempts \($0.attempts)\t\($0.createdAt)"
@@ -72,8 +45,7 @@ extension RosterFlowCommand {
 
             func run() async throws {
                 try await Output.run(json: options.json) {
-                    let found = try await options.open().outboxMessage(id: id)
-                    let view = MessageView(found.message, deliveries: found.deliveries, withPayload: true)
+                    let view = try await options.open().outboxMessage(id: id)
                     try Output.emit(view, json: options.json) { v in
                         var lines = [
                             "\(v.id)  \(v.template) → \(v.recipient)  [\(v.status)]  attempts \(v.attempts)  created \(v.createdAt)",

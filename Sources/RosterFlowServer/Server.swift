@@ -1,0 +1,83 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import RosterFlowApp
+import RosterFlowCore
+import ServiceLifecycle
+
+/// How `rosterflow serve` listens.
+public struct ServerOptions: Sendable {
+    /// The address to bind (default loopback only).
+    public var host: String
+    /// The port; 0 picks a free one (the bound port is reported when the server runs).
+    public var port: Int
+    /// The base URL people reach the server at (for links in e-mails later); an `https` one turns HSTS on.
+    public var publicURL: String?
+    /// Also run the background services (outbox, timers, nightly syncs); false for an API-only process.
+    public var worker: Bool
+
+    /// Options with the defaults: 127.0.0.1:8080, with the worker.
+    public init(host: String = "127.0.0.1", port: Int = 8080, publicURL: String? = nil, worker: Bool = true) {
+        self.host = host
+        self.port = port
+        self.publicURL = publicURL
+        self.worker = worker
+    }
+
+    /// Whether responses carry `Strict-Transport-Security` (the public URL is https).
+    public var hsts: Bool { publicURL?.lowercased().hasPrefix("https://") ?? false }
+}
+
+/// `rosterflow serve`: the HTTP API and (unless turned off) RosterFlow's background services in one process, under
+/// swift-service-lifecycle: SIGTERM or SIGINT stops accepting connections, drains the requests in flight and the
+/// deliveries being sent, then exits.
+public enum RosterFlowServer {
+    /// The router with every API route, its middleware and the access layer over `service`.
+    public static func router(service: RosterFlowService, logger: Logger) -> Router<AppContext> {
+        let router = Router(context: AppContext.self)
+        API(service: service, logger: logger).register(on: router, authenticators: [BearerTokenAuthenticator(service: service)])
+        return router
+    }
+
+    /// The outermost responder over `router`: every error as a problem document, security headers on every response.
+    public static func responder(
+        for router: Router<AppContext>, hsts: Bool = false, logger: Logger
+    ) -> some HTTPResponder<AppContext> {
+        ProblemResponder(
+            inner: router.buildResponder(), routes: router.routes.map { (path: $0.path.description, method: $0.method) },
+            hsts: hsts, logger: logger)
+    }
+
+    /// The Hummingbird application serving the API of `service`; `onListening` gets the bound port.
+    public static func application(
+        service: RosterFlowService, options: ServerOptions, logger: Logger,
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol & Service {
+        let router = router(service: service, logger: logger)
+        return Application(
+            responder: responder(for: router, hsts: options.hsts, logger: logger),
+            configuration: ApplicationConfiguration(address: .hostname(options.host, port: options.port), serverName: "rosterflow"),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? options.port) },
+            logger: logger)
+    }
+
+    /// Runs the API (and the background services unless `options.worker` is false) until SIGTERM or SIGINT.
+    public static func run(
+        app: RosterFlowApp, options: ServerOptions, logger: Logger, onListening: @escaping @Sendable (Int) async -> Void
+    ) async throws {
+        let server = application(service: app.service, options: options, logger: logger, onListening: onListening)
+        var services: [any Service] = [server]
+        if options.worker { services += app.backgroundServices(logger: logger) }
+        let group = ServiceGroup(configuration: .init(
+            services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+/// The OpenAPI 3.1 document of `/api/v1/`, kept beside the code (`openapi.yaml`) and built into the binary (so
+/// `rosterflow` serves it from any folder), served as is.
+public enum OpenAPIDocument {
+    /// The document's text.
+    public static let text = String(decoding: PackageResources.openapi_yaml, as: UTF8.self)
+}
