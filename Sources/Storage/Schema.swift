@@ -116,6 +116,8 @@ enum Schema {
         Schema.registerParkedDeleteMigrations(&migrator)
         Schema.registerAuditMigrations(&migrator)
         Schema.registerReviewMigrations(&migrator)
+        Schema.registerPauseMigrations(&migrator)
+        Schema.registerRolloverMigrations(&migrator)
         return migrator
     }
 }

@@ -1,0 +1,78 @@
+import Foundation
+import XCTest
+
+/// Tolerant reading, root causes, strict policies and the summer pause through the `rosterflow` binary.
+extension CLITests {
+    /// A sample bundle whose school's `dateLastModified` is written with a space and whose first class says `Scheduled`.
+    func tolerableBundle() throws -> String {
+        let bundle = folder + "/tolerable"
+        try rosterflow("sample-bundle", bundle, "--users", "60", "--classes", "4", "--enrollments", "120")
+        let classes = bundle + "/classes.csv"
+        var lines = try String(contentsOfFile: classes, encoding: .utf8).components(separatedBy: "\n")
+        lines[1] = lines[1].replacingOccurrences(of: ",scheduled,", with: ",Scheduled,")
+        try lines.joined(separator: "\n").write(toFile: classes, atomically: true, encoding: .utf8)
+        return bundle
+    }
+
+    func testValidateExitsZeroWithWarningsOnlyAndStrictMakesThemErrors() throws {
+        let bundle = try tolerableBundle()
+        let ok = try rosterflow("validate", bundle)
+        XCTAssertTrue(ok.stdout.contains("[enum-letter-case]"), ok.stdout)
+        XCTAssertTrue(ok.stdout.contains("0 errors, 1 warning"), ok.stdout)
+
+        let strict = try rosterflow("validate", bundle, "--strict", "enum-letter-case", expect: 65)
+        XCTAssertTrue(strict.stdout.hasPrefix("Root causes (1), by rows they cost:"), strict.stdout)
+        XCTAssertTrue(strict.stdout.contains("rows not loaded only because of a root cause above (`--all` lists them)"), strict.stdout)
+        let all = try rosterflow("validate", bundle, "--strict", "enum-letter-case", "--all", expect: 65)
+        XCTAssertGreaterThan(all.stdout.components(separatedBy: "[dangling-reference]").count, 1, all.stdout)
+        let json = try rosterflow("validate", bundle, "--strict", "enum-letter-case", "--json", expect: 65).json()
+        let roots = try XCTUnwrap(json["rootCauses"] as? [[String: Any]])
+        XCTAssertEqual(roots.first?["id"] as? String, "classes.csv:2")
+
+        let bad = try rosterflow("validate", bundle, "--strict", "no-such-tolerance", expect: 64)
+        XCTAssertTrue(bad.stderr.contains("enum-letter-case"), bad.stderr)
+    }
+
+    func testAnIntegrationsStrictPolicyQuarantinesWhatIsOtherwiseTolerated() throws {
+        let id = try scheduledIntegration()
+        let bundle = try tolerableBundle()
+        let shown = try rosterflow("integrations", "policy", id, "--strict", "enum-letter-case", "non-iso-timestamp")
+        XCTAssertTrue(shown.stdout.contains("reading tolerances treated as errors: enum-letter-case, non-iso-timestamp"), shown.stdout)
+        let run = try rosterflow("sync", "run", "--integration", id, "--bundle", bundle, "--dry-run", "--json").json()
+        XCTAssertGreaterThan(run["errorCount"] as? Int ?? 0, 0)
+        try rosterflow("integrations", "policy", id, "--strict", "none")
+        let tolerant = try rosterflow("sync", "run", "--integration", id, "--bundle", bundle, "--dry-run", "--json").json()
+        XCTAssertEqual(tolerant["errorCount"] as? Int, 0)
+        XCTAssertEqual(tolerant["warningCount"] as? Int, 1)
+        try rosterflow("integrations", "policy", id, "--strict", "bad-date", expect: 64)
+    }
+
+    func testPauseAndResumeAreWorkflowEventsAndResumeHoldsItsSync() throws {
+        let id = try scheduledIntegration()
+        let bundle = folder + "/district"
+        try rosterflow("sample-bundle", bundle, "--users", "60", "--classes", "4", "--enrollments", "120")
+        try rosterflow("integrations", "source", id, "--bundle", bundle)
+        try rosterflow("sync", "run", "--integration", id)
+        let paused = try rosterflow("integrations", "pause", id, "--until", "2099-08-16", "--reason", "summer break")
+        XCTAssertTrue(paused.stdout.contains("→ paused"), paused.stdout)
+        XCTAssertEqual(try rosterflow("integrations", "show", id, "--json").json()["state"] as? String, "paused")
+        try rosterflow("integrations", "pause", id, "--until", "2000-01-01", expect: 64)
+        try rosterflow("integrations", "pause", id, "--until", "2099-09-01", expect: 3)
+
+        // One changed name: a nightly sync would apply it at once.
+        let users = bundle + "/users.csv"
+        var lines = try String(contentsOfFile: users, encoding: .utf8).components(separatedBy: "\n")
+        var fields = lines[3].components(separatedBy: ",")
+        fields[6] = "Renamed"
+        lines[3] = fields.joined(separator: ",")
+        try lines.joined(separator: "\n").write(toFile: users, atomically: true, encoding: .utf8)
+        let resumed = try rosterflow("integrations", "resume", id, "--json").json()
+        let run = try XCTUnwrap(resumed["run"] as? [String: Any])
+        XCTAssertEqual(run["decision"] as? String, "held")
+        XCTAssertEqual(try rosterflow("integrations", "show", id, "--json").json()["state"] as? String, "on_hold")
+        let history = try XCTUnwrap(try rosterflow("integrations", "show", id, "--json").json()["history"] as? [[String: Any]])
+        XCTAssertEqual(history.compactMap { $0["event"] as? String }.filter { ["pause", "resume", "hold"].contains($0) },
+                       ["pause", "resume", "hold"])
+        try rosterflow("integrations", "resume", id, expect: 3)
+    }
+}
