@@ -76,3 +76,34 @@ extension CLITests {
         try rosterflow("integrations", "resume", id, expect: 3)
     }
 }
+
+extension CLITests {
+    func testARolloverIsHeldReviewedAndCarriedForward() throws {
+        let id = try scheduledIntegration()
+        let y2025 = folder + "/y2025", y2026 = folder + "/y2026"
+        try rosterflow("sample-bundle", y2025, "--users", "120", "--classes", "16", "--enrollments", "400", "--seed", "5")
+        let wrote = try rosterflow("sample-bundle", y2026, "--users", "120", "--classes", "16", "--enrollments", "400", "--seed", "5",
+                                   "--school-year", "2026")
+        XCTAssertTrue(wrote.stdout.contains("school year 2025–26"), wrote.stdout)
+        try rosterflow("sync", "run", "--integration", id, "--bundle", y2025)
+        let listed = try XCTUnwrap(JSONSerialization.jsonObject(
+            with: Data(try rosterflow("courses", "list", "--integration", id, "--json").stdout.utf8)) as? [[String: Any]])
+        for course in listed {
+            let courseID = try XCTUnwrap(course["id"] as? String), sourced = try XCTUnwrap(course["sourcedID"] as? String)
+            try rosterflow("courses", "map", courseID, "--catalog", "Catalog \(sourced)", "--base-id", "BASE-\(sourced)")
+        }
+
+        let run = try rosterflow("sync", "run", "--integration", id, "--bundle", y2026)
+        XCTAssertTrue(run.stdout.contains("HELD"), run.stdout)
+        XCTAssertTrue(run.stdout.contains("! school-year rollover from 2024–25 to 2025–26: 16 classes ending, 16 classes starting;"), run.stdout)
+        XCTAssertTrue(run.stdout.contains("crs-2026-1 ") && run.stdout.contains("← crs-1 "), run.stdout)
+        let runID = try XCTUnwrap(run.stdout.split(separator: " ").dropFirst().first.map(String.init))
+        let approved = try rosterflow("sync", "approve", runID, "--carry-forward")
+        XCTAssertTrue(approved.stdout.contains("APPROVED"), approved.stdout)
+        let after = try XCTUnwrap(JSONSerialization.jsonObject(
+            with: Data(try rosterflow("courses", "list", "--integration", id, "--json").stdout.utf8)) as? [[String: Any]])
+        let carried = try XCTUnwrap(after.first { $0["sourcedID"] as? String == "crs-2026-1" })
+        XCTAssertEqual(carried["state"] as? String, "mapped")
+        XCTAssertEqual(carried["baseID"] as? String, "BASE-crs-1")
+    }
+}
