@@ -11,8 +11,10 @@ public struct Rollover: Sendable, Equatable, Codable {
     /// The school years (`schoolYear`, the year a school year ends) the sessions move from and to, when known.
     public var fromYear: Int?
     public var toYear: Int?
+    /// Last year's classes the run deletes, and the new ones it adds.
     public var classesEnding: Int
     public var classesStarting: Int
+    /// Users the run deletes, keeps (held and not deleted) and adds.
     public var usersLeaving: Int
     public var usersStaying: Int
     public var usersJoining: Int

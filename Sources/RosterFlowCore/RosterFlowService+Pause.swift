@@ -6,7 +6,9 @@ import WorkflowEngine
 /// What resuming a paused integration did: the workflow step, and the sync it ran at once (held for review unless it
 /// changed nothing; none when the integration has no sync source).
 public struct ResumeOutcome: Sendable, Codable {
+    /// The `resume` event as applied.
     public var step: AppliedStep
+    /// The sync run at once after it.
     public var run: SyncRunView?
 }
 

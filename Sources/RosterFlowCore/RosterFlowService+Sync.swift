@@ -205,7 +205,11 @@ extension RosterFlowService {
                     // Records the bundle refers to without carrying them (delta and absent files): held before this sync?
                     let held = HeldSourcedIdsClosure { id, entity in
                         guard let entity = RosterEntity(entity) else { return false }
-                        return (try? tx.holdsRosterRecord(integrationID: integrationID, entity: entity.rawValue, sourcedID: id)) ?? false
+                        if (try? tx.holdsRosterRecord(integrationID: integrationID, entity: entity.rawValue, sourcedID: id)) == true { return true }
+                        // An old sourcedId merged into a new one resolves to it (roster_aliases).
+                        guard let current = try? tx.currentSourcedID(integrationID: integrationID, entity: entity.rawValue, sourcedID: id),
+                              current != id else { return false }
+                        return (try? tx.holdsRosterRecord(integrationID: integrationID, entity: entity.rawValue, sourcedID: current)) ?? false
                     }
                     var visited = 0
                     let options = OneRosterBundleReader.Options(retainRecords: false, tolerance: policy.readingTolerance)

@@ -159,3 +159,27 @@ final class RolloverTests: SyncTestCase {
         XCTAssertEqual(Rollover.normalisedTitle("ALGEBRA  1"), "algebra 1")
     }
 }
+
+extension SyncTests {
+    /// A required reference resolves through the roster's aliases: a delta enrollment naming a merged user's old id loads.
+    func testAReferenceToAMergedUsersOldIdResolvesThroughItsAlias() async throws {
+        let b = try bundle("b1")
+        _ = try await sync(b)
+        let (renamed, oldID, _) = try rekeyed(b, to: "renamed", rekeyEnrollments: true)
+        let run = try await sync(renamed)
+        _ = try await service.approveSync(runID: run.id, merge: true, actor: "vendor")
+
+        let delta = folder + "/delta"
+        try FileManager.default.createDirectory(atPath: delta, withIntermediateDirectories: true)
+        try "propertyName,value\nmanifest.version,1.0\noneroster.version,1.2\nfile.enrollments,delta\n"
+            .write(toFile: delta + "/manifest.csv", atomically: true, encoding: .utf8)
+        try """
+            sourcedId,status,dateLastModified,classSourcedId,schoolSourcedId,userSourcedId,role,primary,beginDate,endDate
+            enr-via-alias,active,2027-01-04T00:00:00Z,cls-1,org-school-1,\(oldID),student,,,
+
+            """.write(toFile: delta + "/enrollments.csv", atomically: true, encoding: .utf8)
+        let applied = try await sync(delta)
+        XCTAssertEqual(applied.errorCount, 0, applied.report?.rendered() ?? "")
+        XCTAssertEqual(applied.counts["enrollments"]?.adds, 1)
+    }
+}
