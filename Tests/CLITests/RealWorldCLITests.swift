@@ -56,6 +56,9 @@ extension CLITests {
         let paused = try rosterflow("integrations", "pause", id, "--until", "2099-08-16", "--reason", "summer break")
         XCTAssertTrue(paused.stdout.contains("→ paused"), paused.stdout)
         XCTAssertEqual(try rosterflow("integrations", "show", id, "--json").json()["state"] as? String, "paused")
+        XCTAssertEqual(try rosterflow("integrations", "show", id, "--json").json()["pausedUntil"] as? String, "2099-08-16")
+        let shown = try rosterflow("integrations", "show", id).stdout
+        XCTAssertTrue(shown.contains("paused until 2099-08-16 (summer break): nightly syncs are skipped"), shown)
         try rosterflow("integrations", "pause", id, "--until", "2000-01-01", expect: 64)
         try rosterflow("integrations", "pause", id, "--until", "2099-09-01", expect: 3)
 
@@ -70,6 +73,7 @@ extension CLITests {
         let run = try XCTUnwrap(resumed["run"] as? [String: Any])
         XCTAssertEqual(run["decision"] as? String, "held")
         XCTAssertEqual(try rosterflow("integrations", "show", id, "--json").json()["state"] as? String, "on_hold")
+        XCTAssertNil(try rosterflow("integrations", "show", id, "--json").json()["pausedUntil"])
         let history = try XCTUnwrap(try rosterflow("integrations", "show", id, "--json").json()["history"] as? [[String: Any]])
         XCTAssertEqual(history.compactMap { $0["event"] as? String }.filter { ["pause", "resume", "hold"].contains($0) },
                        ["pause", "resume", "hold"])
