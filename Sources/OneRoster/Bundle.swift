@@ -221,15 +221,19 @@ public struct OneRosterBundleReader: Sendable {
         /// Where a zipped bundle is extracted (into a private 0700 folder removed afterwards). Default: the system's
         /// temporary folder (`$TMPDIR`, else `/tmp`).
         public var temporaryDirectory: URL?
+        /// Which tolerances apply (``IssueCode/tolerances``); by default all of them, none strict.
+        public var tolerance: ReadingTolerance
 
         /// Creates options.
         public init(retainRecords: Bool = true, maxIssuesPerFileAndCode: Int = 10_000, checkGradeCodes: Bool = true,
-                    limits: InputLimits = .fromEnvironment(), temporaryDirectory: URL? = nil) {
+                    limits: InputLimits = .fromEnvironment(), temporaryDirectory: URL? = nil,
+                    tolerance: ReadingTolerance = ReadingTolerance()) {
             self.retainRecords = retainRecords
             self.maxIssuesPerFileAndCode = maxIssuesPerFileAndCode
             self.checkGradeCodes = checkGradeCodes
             self.limits = limits
             self.temporaryDirectory = temporaryDirectory
+            self.tolerance = tolerance
         }
     }
 

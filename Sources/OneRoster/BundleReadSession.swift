@@ -13,6 +13,10 @@ final class BundleReadSession {
     /// Valid sourcedIds per entity, indexed by ``OneRosterEntity/ordinal``.
     @exclusivity(unchecked) var validIds = [SourcedIdSet](repeating: SourcedIdSet(), count: OneRosterEntity.allCases.count)
     @exclusivity(unchecked) var quarantinedIds: [OneRosterEntity: [String: Int]] = [:]
+    /// The root cause (index in `rootCauses`) of each quarantined sourcedId.
+    @exclusivity(unchecked) var quarantinedRoots: [OneRosterEntity: [String: Int]] = [:]
+    @exclusivity(unchecked) var rootCauses: [RootCause] = []
+    @exclusivity(unchecked) var fileRootCauses: [String: Int] = [:]
     /// The last sourcedId found in `validIds`, per entity (a one-entry cache for reference checks).
     @exclusivity(unchecked) var lastResolved = [String?](repeating: nil, count: OneRosterEntity.allCases.count)
     var manifest = Manifest()
@@ -101,6 +105,12 @@ final class BundleReadSession {
         report.files = summaries.values.sorted { a, b in
             let ia = order.firstIndex(of: a.file) ?? Int.max, ib = order.firstIndex(of: b.file) ?? Int.max
             return ia != ib ? ia < ib : a.file < b.file
+        }
+        report.rootCauses = rootCauses
+        report.orderRootCauses()
+        if report.rootCauses.count > Self.maxRootCausesListed {
+            report.rootCausesNotListed = report.rootCauses.count - Self.maxRootCausesListed
+            report.rootCauses.removeLast(report.rootCausesNotListed)
         }
         bundle.manifest = manifest
         bundle.version = version
@@ -329,10 +339,21 @@ final class BundleReadSession {
         var fields: [String] = []
         let sourcedIdColumn = map.pos[Col.sourcedId.rawValue]
 
+        /// Adds the row's issues and keeps the row as quarantined, under its root cause.
         func quarantine(_ ctx: RowContext) {
             rejected += 1
-            if let id = ctx.sourcedId, quarantinedIds[entity]?[id] == nil, !validIds[entity.ordinal].contains(id) {
-                quarantinedIds[entity, default: [:]][id] = ctx.line
+            let root = rootCause(of: ctx, missingColumns: missingColumns)
+            let rootID = rootCauses[root].id
+            for var issue in ctx.issues {
+                // Issues about a quarantined referent name the problem the referent follows from.
+                if let marker = issue.rootCause {
+                    issue.rootCause = followedRoot(marker).map { rootCauses[$0].id }
+                }
+                add(issue)
+            }
+            if let id = ctx.sourcedId, !validIds[entity.ordinal].contains(id) {
+                if quarantinedIds[entity]?[id] == nil { quarantinedIds[entity, default: [:]][id] = ctx.line }
+                if quarantinedRoots[entity]?[id] == nil { quarantinedRoots[entity, default: [:]][id] = root }
             }
             // One pass over the row's own fields (not the header: a short row under a very wide header costs its own
             // length), each value cut to an excerpt.
@@ -344,7 +365,7 @@ final class BundleReadSession {
                 values[key] = reportExcerpt(ctx.fields[i])
             }
             quarantined.append(QuarantinedRow(file: name, line: ctx.line, sourcedId: ctx.sourcedId, values: values,
-                                              reasons: ctx.reasons))
+                                              reasons: ctx.reasons, rootCause: rootID))
         }
 
         func accept(_ record: OneRosterRecord, _ ctx: RowContext) throws {
@@ -366,6 +387,7 @@ final class BundleReadSession {
             let badUTF8 = row.badUTF8
             var ctx = RowContext(file: file, line: line, fields: fields, map: map, version: version, mode: fileMode,
                                  checkGrades: options.checkGradeCodes)
+            ctx.tolerance = options.tolerance
             // Reuse one buffer for the row's references instead of allocating one per row.
             swap(&ctx.refs, &refBuffer)
             defer {
@@ -416,7 +438,6 @@ final class BundleReadSession {
                               "This row has more than \(limits.maxColumns) values, the most a row may have; it was not loaded.",
                               fix: "Check the row for unquoted commas; set ROSTERFLOW_MAX_COLUMNS to raise the limit if the export is genuine.")
                 }
-                for issue in ctx.issues { add(issue) }
                 quarantine(ctx)
                 continue
             }
@@ -426,12 +447,10 @@ final class BundleReadSession {
                           fix: fields.count < header.count
                             ? "Check the row for a missing comma or a line cut short (the file may be truncated)."
                             : "Check the row for an unquoted comma inside a value; quote such values.")
-                for issue in ctx.issues { add(issue) }
                 quarantine(ctx)
                 continue
             }
             if !badUTF8.isEmpty {
-                for issue in ctx.issues { add(issue) }
                 quarantine(ctx)
                 continue
             }
@@ -450,7 +469,6 @@ final class BundleReadSession {
                 if !resolves(ref) { reportDangling(ref, &ctx) }
             }
             guard let record, !ctx.failed else {
-                for issue in ctx.issues { add(issue) }
                 quarantine(ctx)
                 continue
             }
@@ -481,7 +499,7 @@ final class BundleReadSession {
             }
             for k in deferred.indices {
                 var missing = false
-                for ref in deferred[k].1.refs where ref.entity == entity {
+                for ref in deferred[k].1.refs where ref.entity == entity && !ref.soft {
                     if let target = indexByID[ref.value] {
                         referrers[target].append(k)
                     } else if !resolves(ref) {
@@ -496,7 +514,7 @@ final class BundleReadSession {
                 next += 1
                 // Report every reference of this row that names nothing loadable (a row that failed before it was
                 // recorded as quarantined, so the message points at its line).
-                for ref in deferred[k].1.refs where ref.entity == entity {
+                for ref in deferred[k].1.refs where ref.entity == entity && !ref.soft {
                     if let target = indexByID[ref.value] {
                         if !alive[target] { reportDangling(ref, &deferred[k].1) }
                     } else if !resolves(ref) {
@@ -507,9 +525,16 @@ final class BundleReadSession {
             }
             for k in deferred.indices {
                 if alive[k] {
+                    // Optional references of the same file that name nothing loadable: loaded, left unresolved.
+                    for ref in deferred[k].1.refs where ref.entity == entity && ref.soft {
+                        if let target = indexByID[ref.value] {
+                            if !alive[target] { reportDangling(ref, &deferred[k].1) }
+                        } else if !resolves(ref) {
+                            reportDangling(ref, &deferred[k].1)
+                        }
+                    }
                     try accept(deferred[k].0, deferred[k].1)
                 } else {
-                    for issue in deferred[k].1.issues { add(issue) }
                     quarantine(deferred[k].1)
                 }
             }
@@ -580,6 +605,47 @@ final class BundleReadSession {
         }
     }
 
+    // MARK: root causes
+
+    /// Root causes listed in a report at most (the costliest; the rest are counted). Rows with a fault of their own
+    /// and nothing following from them are already listed one by one among the issues.
+    static let maxRootCausesListed = 1_000
+
+    /// The root cause a quarantined row is kept under (its index in `rootCauses`): the one of the row it refers to
+    /// when that is its only fault, the file's when only a missing column cost it, else its own.
+    func rootCause(of ctx: RowContext, missingColumns: [String]) -> Int {
+        let name = ctx.fileName
+        if ctx.ownErrors <= 0, let from = ctx.followsFrom, let root = quarantinedRoots[from.entity]?[from.sourcedId] {
+            rootCauses[root].rows += 1
+            rootCauses[root].followers[name, default: 0] += 1
+            return root
+        }
+        if ctx.reasons == [.missingRequiredColumn] {
+            if let root = fileRootCauses[name] {
+                rootCauses[root].rows += 1
+                return root
+            }
+            let columns = missingColumns.map { "`\($0)`" }.joined(separator: ", ")
+            rootCauses.append(RootCause(
+                id: name, file: name, line: nil, sourcedId: nil, codes: [.missingRequiredColumn],
+                message: "The header of \(name) has no \(columns) column, which every row needs.",
+                fix: "Add the column (exact, case-sensitive name) to the export."))
+            fileRootCauses[name] = rootCauses.count - 1
+            return rootCauses.count - 1
+        }
+        let own = ctx.issues.first { $0.severity == .error && $0.rootCause == nil } ?? ctx.issues.first { $0.severity == .error }
+        rootCauses.append(RootCause(
+            id: "\(name):\(ctx.line)", file: name, line: ctx.line, sourcedId: ctx.sourcedId.map { reportExcerpt($0) },
+            codes: ctx.reasons, message: own?.message ?? "The row could not be read.", fix: own?.fix ?? "Export the row again."))
+        return rootCauses.count - 1
+    }
+
+    /// The root cause of the quarantined record a `entity|sourcedId` marker names, when known.
+    func followedRoot(_ marker: String) -> Int? {
+        guard let bar = marker.firstIndex(of: "|"), let entity = OneRosterEntity(rawValue: String(marker[..<bar])) else { return nil }
+        return quarantinedRoots[entity]?[String(marker[marker.index(after: bar)...])]
+    }
+
     // MARK: references
 
     func resolves(_ ref: PendingRef) -> Bool {
@@ -599,10 +665,21 @@ final class BundleReadSession {
         let target = ref.entity.file
         let noun = ref.entity.noun
         let mode = manifest.mode(of: target)
+        let code: IssueCode = ref.optional ? .danglingOptionalReference : .danglingReference
         if let qLine = quarantinedIds[ref.entity]?[ref.value] {
-            ctx.error(.danglingReference, column: ref.column, value: ref.value,
+            if ref.soft {
+                ctx.warn(.danglingOptionalReference, column: ref.column, value: ref.value,
+                         "`\(ref.column.name)` refers to \(noun) `\(ref.value)`, which is on line \(qLine) of \(target.fileName) but was not loaded because of errors there; `\(ref.column.name)` is optional, so this row was loaded with the reference left unresolved.",
+                         fix: "Fix line \(qLine) of \(target.fileName); the reference will then resolve.")
+                return
+            }
+            ctx.error(code, column: ref.column, value: ref.value,
                       "`\(ref.column.name)` refers to \(noun) `\(ref.value)`, which is on line \(qLine) of \(target.fileName) but was not loaded because of errors there, so this row was not loaded either.",
                       fix: "Fix line \(qLine) of \(target.fileName); this row will then load too.")
+            // Not a fault of this row: it follows from the referent's (see RootCause), resolved when it is quarantined.
+            ctx.ownErrors -= 1
+            ctx.issues[ctx.issues.count - 1].rootCause = ref.entity.rawValue + "|" + ref.value
+            if ctx.followsFrom == nil { ctx.followsFrom = (ref.entity, ref.value) }
             return
         }
         let whereText: String
@@ -614,9 +691,17 @@ final class BundleReadSession {
         case .absent:
             whereText = "this bundle has no \(target.fileName) and no \(noun) `\(ref.value)` was received in earlier syncs"
         }
-        ctx.error(.danglingReference, column: ref.column, value: ref.value,
-                  "`\(ref.column.name)` refers to \(ref.entity.article) \(noun) that does not exist: \(whereText). The row was not loaded.",
-                  fix: "Correct \(ref.column.name) to the sourcedId of an existing \(noun), or include that \(noun) in \(target.fileName).")
+        let fix = "Correct \(ref.column.name) to the sourcedId of an existing \(noun), or include that \(noun) in \(target.fileName)."
+        if ref.soft {
+            ctx.warn(.danglingOptionalReference, column: ref.column, value: ref.value,
+                     "`\(ref.column.name)` refers to \(ref.entity.article) \(noun) that does not exist: \(whereText). `\(ref.column.name)` is optional, so the row was loaded with the reference left unresolved.",
+                     fix: fix)
+            return
+        }
+        let strictNote = ref.optional ? " " + ReadingTolerance.strictNote(.danglingOptionalReference) : " The row was not loaded."
+        ctx.error(code, column: ref.column, value: ref.value,
+                  "`\(ref.column.name)` refers to \(ref.entity.article) \(noun) that does not exist: \(whereText).\(strictNote)",
+                  fix: fix)
     }
 
     // MARK: output

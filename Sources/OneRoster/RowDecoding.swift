@@ -25,6 +25,11 @@ struct PendingRef {
     let column: Col
     let value: String
     let entity: OneRosterEntity
+    /// An optional reference that may dangle: the row loads with a warning, the reference left unresolved (false for
+    /// required references, and for optional ones when the policy makes `dangling-optional-reference` strict).
+    var soft = false
+    /// The column is optional (reported with ``IssueCode/danglingOptionalReference`` when it dangles).
+    var optional = false
 }
 
 @inline(__always)
@@ -41,7 +46,12 @@ struct RowContext {
     let version: OneRosterVersion
     let mode: FileMode
     let checkGrades: Bool
+    var tolerance = ReadingTolerance()
     var issues: [ValidationIssue] = []
+    /// The first quarantined record this row refers to (a row quarantined only for such references follows from it).
+    var followsFrom: (entity: OneRosterEntity, sourcedId: String)?
+    /// Errors of this row that are not "refers to a quarantined row".
+    var ownErrors = 0
     var reasons: [IssueCode] = []
     var failed = false
     var sourcedId: String?
@@ -72,6 +82,7 @@ struct RowContext {
         issues.append(ValidationIssue(severity: severity, code: code, file: fileName, line: line, column: columnName,
                                       value: value, sourcedId: sourcedId, message: message, fix: fix))
         if severity == .error {
+            ownErrors += 1
             failed = true
             if !reasons.contains(code) { reasons.append(code) }
         }
@@ -83,6 +94,23 @@ struct RowContext {
 
     mutating func warn(_ code: IssueCode, column: Col?, value: String?, _ message: String, fix: String) {
         add(.warning, code, column: column, value: value, message, fix: fix)
+    }
+
+    /// A tolerated fault: a warning saying what was assumed, or, when the policy makes `code` strict, an error that
+    /// quarantines the row.
+    mutating func tolerate(_ code: IssueCode, column: Col?, value: String?, _ message: String, fix: String) {
+        if tolerance.tolerates(code) {
+            warn(code, column: column, value: value, message, fix: fix)
+        } else {
+            error(code, column: column, value: value, message + " " + ReadingTolerance.strictNote(code), fix: fix)
+        }
+    }
+
+    /// `raw` read as `value` because only its letter case was off.
+    mutating func letterCase(_ column: Col, raw: String, as value: String) {
+        tolerate(.enumLetterCase, column: column, value: raw,
+                 "`\(column.name)` values are case-sensitive; `\(raw)` was read as `\(value)`.",
+                 fix: "Export \(column.name) as `\(value)` (exact letter case).")
     }
 
     // MARK: raw values
@@ -98,6 +126,7 @@ struct RowContext {
         guard let v = value(column) else {
             // Reported once per file as missing-required-column.
             failed = true
+            ownErrors += 1
             if !reasons.contains(.missingRequiredColumn) { reasons.append(.missingRequiredColumn) }
             return ""
         }
@@ -134,6 +163,10 @@ struct RowContext {
     mutating func enumValue<E: OneRosterEnumeration>(_ column: Col, required isRequired: Bool, as type: E.Type = E.self) -> E? {
         guard let raw = string(column, required: isRequired) else { return nil }
         if let v = E(rawValue: raw) { return v }
+        if let v = E.letterCaseMatch(raw) {
+            letterCase(column, raw: raw, as: v.rawValue)
+            return failed ? nil : v
+        }
         reportUnknown(column: column, raw: raw, allowed: E.allCases.map(\.rawValue))
         return nil
     }
@@ -156,6 +189,10 @@ struct RowContext {
         guard let raw = string(column, required: isRequired) else { return nil }
         let allowed = (version == .v1_1 ? UserRole.version1_1 : UserRole.version1_2)
         if let v = UserRole(rawValue: raw), v.isAllowed(in: version) { return v }
+        if let v = UserRole.letterCaseMatch(raw), v.isAllowed(in: version) {
+            letterCase(column, raw: raw, as: v.rawValue)
+            return failed ? nil : v
+        }
         var note = ""
         if version == .v1_2 && raw == "administrator" {
             note = "OneRoster 1.2 replaced `administrator` with `districtAdministrator`, `siteAdministrator` and `systemAdministrator`."
@@ -169,6 +206,10 @@ struct RowContext {
     mutating func gender(_ column: Col) -> Gender? {
         guard let raw = optional(column) else { return nil }
         if let v = Gender(rawValue: raw), v.isAllowed(in: version) { return v }
+        if let v = Gender.letterCaseMatch(raw), v.isAllowed(in: version) {
+            letterCase(column, raw: raw, as: v.rawValue)
+            return failed ? nil : v
+        }
         let allowed: [Gender] = version == .v1_1 ? [.male, .female] : Gender.allCases
         reportUnknown(column: column, raw: raw, allowed: allowed.map(\.rawValue),
                       note: version == .v1_1 && Gender(rawValue: raw) != nil ? "`\(raw)` exists only in OneRoster 1.2." : "")
@@ -183,15 +224,13 @@ struct RowContext {
         default:
             let folded = raw.lowercased()
             if folded == "inactive" {
-                warn(.legacyStatus, column: .status, value: raw,
+                tolerate(.legacyStatus, column: .status, value: raw,
                      "`inactive` is the OneRoster 1.0 status; it was read as `tobedeleted` (the record will be treated as deleted).",
                      fix: "Export `tobedeleted` instead of `inactive`.")
                 status = .tobedeleted
             } else if folded == "active" || folded == "tobedeleted" {
                 status = folded == "active" ? .active : .tobedeleted
-                warn(.unknownEnumValue, column: .status, value: raw,
-                     "`status` values are lower-case; `\(raw)` was read as `\(folded)`.",
-                     fix: "Export `active` or `tobedeleted` in lower case.")
+                letterCase(.status, raw: raw, as: folded)
             } else {
                 reportUnknown(column: .status, raw: raw, allowed: ["active", "tobedeleted"])
             }
@@ -201,32 +240,53 @@ struct RowContext {
 
     mutating func dateLastModified() -> Date? {
         guard let raw = string(.dateLastModified, required: mode == .delta) else { return nil }
-        switch OneRosterTimestamp.parse(raw) {
-        case .dateTime(let d)?:
+        let read = LenientTimestamp(raw)
+        switch read {
+        case .exact(let d):
             return d
-        case .dateOnly(let d)?:
-            warn(.impreciseTimestamp, column: .dateLastModified, value: raw,
-                 "`dateLastModified` is a date without a time; it was read as midnight UTC.",
-                 fix: "Export dateLastModified as an ISO 8601 date-time with zone, e.g. 2024-05-01T18:25:43.511Z.")
+        case .imprecise(let d, let dateOnly):
+            tolerate(.impreciseTimestamp, column: .dateLastModified, value: raw,
+                     dateOnly ? "`dateLastModified` is a date without a time; it was read as midnight UTC."
+                        : "`dateLastModified` has no time zone; it was read as UTC.",
+                     fix: dateOnly ? "Export dateLastModified as an ISO 8601 date-time with zone, e.g. 2024-05-01T18:25:43.511Z."
+                        : "Add the zone (`Z` for UTC), e.g. 2024-05-01T18:25:43.511Z.")
             return d
-        case .noZone(let d)?:
-            warn(.impreciseTimestamp, column: .dateLastModified, value: raw,
-                 "`dateLastModified` has no time zone; it was read as UTC.",
-                 fix: "Add the zone (`Z` for UTC), e.g. 2024-05-01T18:25:43.511Z.")
+        case .spaceSeparated(let d):
+            tolerate(.nonISOTimestamp, column: .dateLastModified, value: raw,
+                     "`dateLastModified` is not ISO 8601 (a space instead of `T`); it was read as \(OneRosterTimestamp.format(d)) (UTC when it gives no zone).",
+                     fix: "Export dateLastModified as YYYY-MM-DDTHH:MM:SS.sssZ.")
             return d
-        case nil:
-            error(.badDate, column: .dateLastModified, value: raw,
-                  "`dateLastModified` must be an ISO 8601 date-time with zone such as 2024-05-01T18:25:43.511Z; `\(raw)` is not. The row was not loaded.",
-                  fix: "Export dateLastModified as YYYY-MM-DDTHH:MM:SS.sssZ.")
+        case .unreadable:
+            var message = "`dateLastModified` must be an ISO 8601 date-time with zone such as 2024-05-01T18:25:43.511Z; `\(raw)` is not"
+            if let readings = possibleDateReadings(raw) {
+                message += " (" + Self.readingsText(readings) + ")"
+            }
+            message += ". It is bookkeeping, not roster data: it was kept as unknown and the row loaded."
+            tolerate(.unreadableTimestamp, column: .dateLastModified, value: raw, message,
+                     fix: "Export dateLastModified as YYYY-MM-DDTHH:MM:SS.sssZ.")
             return nil
+        }
+    }
+
+    /// "it could be 2023-01-05 (month first) or 2023-05-01 (day first)", or the one reading that is a real date.
+    static func readingsText(_ readings: (monthFirst: OneRosterDate?, dayFirst: OneRosterDate?)) -> String {
+        switch (readings.monthFirst, readings.dayFirst) {
+        case let (m?, d?) where m != d: return "it could be \(m) (month first) or \(d) (day first)"
+        case let (m?, _): return "read month first it would be \(m)"
+        case let (nil, d?): return "read day first it would be \(d)"
+        default: return ""
         }
     }
 
     mutating func date(_ column: Col, required isRequired: Bool) -> OneRosterDate? {
         guard let raw = string(column, required: isRequired) else { return nil }
         if let d = OneRosterDate(raw) { return d }
+        var why = ""
+        if let readings = possibleDateReadings(raw) {
+            why = " (" + Self.readingsText(readings) + "; a roster date is not guessed)"
+        }
         error(.badDate, column: column, value: raw,
-              "`\(column.name)` must be a real date written YYYY-MM-DD (e.g. 2024-08-15); `\(raw)` is not. The row was not loaded.",
+              "`\(column.name)` must be a real date written YYYY-MM-DD (e.g. 2024-08-15); `\(raw)` is not\(why). The row was not loaded.",
               fix: "Export \(column.name) as YYYY-MM-DD.")
         return nil
     }
@@ -240,10 +300,11 @@ struct RowContext {
 
     mutating func bool(_ column: Col, required isRequired: Bool) -> Bool? {
         guard let raw = string(column, required: isRequired) else { return nil }
-        switch raw.lowercased() {
-        case "true": return true
-        case "false": return false
-        default:
+        switch oneRosterBoolean(raw) {
+        case let (value, letterCase)?:
+            if letterCase { self.letterCase(column, raw: raw, as: value ? "true" : "false") }
+            return value
+        case nil:
             error(.badBoolean, column: column, value: raw,
                   "`\(column.name)` must be `true` or `false`; `\(raw)` is not. The row was not loaded.",
                   fix: "Export \(column.name) as true or false.")
@@ -292,13 +353,14 @@ struct RowContext {
         return items
     }
 
-    mutating func reference(_ value: String?, to entity: OneRosterEntity, column: Col) {
+    mutating func reference(_ value: String?, to entity: OneRosterEntity, column: Col, optional: Bool = false) {
         guard let value, !value.isEmpty else { return }
-        refs.append(PendingRef(column: column, value: value, entity: entity))
+        refs.append(PendingRef(column: column, value: value, entity: entity,
+                               soft: optional && tolerance.tolerates(.danglingOptionalReference), optional: optional))
     }
 
-    mutating func references(_ values: [String], to entity: OneRosterEntity, column: Col) {
-        for v in values { reference(v, to: entity, column: column) }
+    mutating func references(_ values: [String], to entity: OneRosterEntity, column: Col, optional: Bool = false) {
+        for v in values { reference(v, to: entity, column: column, optional: optional) }
     }
 
     /// Non-empty values of extension columns.
@@ -359,7 +421,7 @@ extension RowContext {
         let name = string(.name, required: true)
         let type: OrgType? = enumValue(.type, required: true)
         let parent = optional(.parentSourcedId)
-        reference(parent, to: .org, column: .parentSourcedId)
+        reference(parent, to: .org, column: .parentSourcedId, optional: true)
         guard !failed, let name, let type else { return nil }
         return Org(sourcedId: id, status: status, dateLastModified: dlm, name: name, type: type,
                    identifier: optional(.identifier), parentSourcedId: parent, extensions: extensions())
@@ -373,7 +435,7 @@ extension RowContext {
         let end = date(.endDate, required: true)
         checkRange(start: start, end: end, startColumn: .startDate, endColumn: .endDate)
         let parent = optional(.parentSourcedId)
-        reference(parent, to: .academicSession, column: .parentSourcedId)
+        reference(parent, to: .academicSession, column: .parentSourcedId, optional: true)
         let year = year(.schoolYear)
         guard !failed, let title, let type, let start, let end, let year else { return nil }
         return AcademicSession(sourcedId: id, status: status, dateLastModified: dlm, title: title, type: type,
@@ -384,7 +446,7 @@ extension RowContext {
     mutating func decodeCourse() -> Course? {
         let (id, status, dlm) = common()
         let schoolYear = optional(.schoolYearSourcedId)
-        reference(schoolYear, to: .academicSession, column: .schoolYearSourcedId)
+        reference(schoolYear, to: .academicSession, column: .schoolYearSourcedId, optional: true)
         let title = string(.title, required: true)
         let grades = grades(.grades)
         let org = string(.orgSourcedId, required: true)
@@ -431,7 +493,7 @@ extension RowContext {
         let given = string(.givenName, required: true)
         let family = string(.familyName, required: true)
         let agents = list(.agentSourcedIds)
-        references(agents, to: .user, column: .agentSourcedIds)
+        references(agents, to: .user, column: .agentSourcedIds, optional: true)
         let grades = grades(.grades)
         var role: UserRole?
         var orgs: [String] = []
@@ -448,7 +510,7 @@ extension RowContext {
             }
         }
         let primaryOrg = optional(.primaryOrgSourcedId)
-        reference(primaryOrg, to: .org, column: .primaryOrgSourcedId)
+        reference(primaryOrg, to: .org, column: .primaryOrgSourcedId, optional: true)
         guard !failed, let enabled, let given, let family else { return nil }
         return User(sourcedId: id, status: status, dateLastModified: dlm, enabledUser: enabled, username: username,
                     userIds: userIds, givenName: given, familyName: family, middleName: optional(.middleName),
@@ -472,7 +534,7 @@ extension RowContext {
         let org = string(.orgSourcedId, required: true)
         reference(org, to: .org, column: .orgSourcedId)
         let profile = optional(.userProfileSourcedId)
-        reference(profile, to: .userProfile, column: .userProfileSourcedId)
+        reference(profile, to: .userProfile, column: .userProfileSourcedId, optional: true)
         guard !failed, let user, let roleType, let role, let org else { return nil }
         return RoleAssignment(sourcedId: id, status: status, dateLastModified: dlm, userSourcedId: user, roleType: roleType, role: role,
                     beginDate: begin, endDate: end, orgSourcedId: org, userProfileSourcedId: profile, extensions: extensions())

@@ -43,6 +43,8 @@ public enum SampleBundle {
             case unsupportedVersion = "unsupported-version"
             /// Counts must be positive (users ≥ 1, classes ≥ 1, enrollments ≥ 0).
             case badCount = "bad-count"
+            /// The school year is before the base year, or a defect name is unknown.
+            case badOption = "bad-option"
         }
 
         public var code: Code
@@ -61,11 +63,23 @@ public enum SampleBundle {
             Self(.unsupportedVersion, "OneRoster version \(version) is not supported: use 1.1 or 1.2", fileID: fileID, fileLine: fileLine)
         }
 
+        /// An option is out of range; `message` says which.
+        public static func badOption(_ message: String, fileID: String = #fileID, fileLine: Int = #line) -> Self {
+            Self(.badOption, message, fileID: fileID, fileLine: fileLine)
+        }
+
         /// A count is out of range; `message` says which.
         public static func badCount(_ message: String, fileID: String = #fileID, fileLine: Int = #line) -> Self {
             Self(.badCount, message, fileID: fileID, fileLine: fileLine)
         }
     }
+
+    /// The school year (`schoolYear`, the year it ends) a generated district is in unless told otherwise.
+    public static let baseSchoolYear = 2025
+
+    /// The defects ``write(to:users:classes:enrollments:version:seed:demographics:schoolYear:defects:)`` can add: one
+    /// row each with a fault a reader tolerates, named by the tolerance's code (``IssueCode/tolerances``).
+    public static let defectNames = IssueCode.tolerances.map(\.rawValue)
 
     /// Writes a sample bundle.
     /// - Parameters:
@@ -76,19 +90,33 @@ public enum SampleBundle {
     ///   - version: `"1.1"` or `"1.2"`.
     ///   - seed: Seed of the deterministic generator.
     ///   - demographics: Also write demographics.csv (one row per user).
+    ///   - schoolYear: The school year the district is in (the year it ends). The same seed gives the same district in
+    ///     every year: after the base year (``baseSchoolYear``) students move up a grade a year and seniors leave, and
+    ///     sessions, courses, classes and enrollments get new sourcedIds; of the courses, a quarter keep their code and
+    ///     title, a quarter their code under a new title, a quarter their title (in capitals) under a new code, and a
+    ///     quarter change both.
+    ///   - defects: Tolerated faults to write, by code (``defectNames``), one row each.
     /// - Returns: The counts written.
     @discardableResult
     public static func write(to url: URL, users: Int, classes: Int, enrollments: Int, version: String = "1.2",
-                             seed: UInt64 = 1, demographics: Bool = false) throws -> Summary {
+                             seed: UInt64 = 1, demographics: Bool = false, schoolYear: Int = baseSchoolYear,
+                             defects: [String] = []) throws -> Summary {
         guard let v = OneRosterVersion(rawValue: version) else { throw GeneratorError.unsupportedVersion(version) }
         return try write(to: url, users: users, classes: classes, enrollments: enrollments, version: v, seed: seed,
-                         demographics: demographics)
+                         demographics: demographics, schoolYear: schoolYear, defects: defects)
     }
 
     /// Writes a sample bundle (typed version).
     @discardableResult
     public static func write(to url: URL, users: Int, classes: Int, enrollments: Int, version: OneRosterVersion,
-                             seed: UInt64 = 1, demographics: Bool = false) throws -> Summary {
+                             seed: UInt64 = 1, demographics: Bool = false, schoolYear: Int = baseSchoolYear,
+                             defects: [String] = []) throws -> Summary {
+        guard schoolYear >= baseSchoolYear, schoolYear <= 2200 else {
+            throw GeneratorError.badOption("the school year is \(baseSchoolYear) (the year the sample's school year ends) or later, not \(schoolYear)")
+        }
+        if let unknown = defects.first(where: { !defectNames.contains($0) }) {
+            throw GeneratorError.badOption("`\(unknown)` is not a defect the sample can write: \(defectNames.joined(separator: ", "))")
+        }
         guard users >= 1 else { throw GeneratorError.badCount("users must be at least 1") }
         guard classes >= 1 else { throw GeneratorError.badCount("classes must be at least 1") }
         guard enrollments >= 0 else { throw GeneratorError.badCount("enrollments must not be negative") }
@@ -98,8 +126,9 @@ public enum SampleBundle {
             defer { try? fm.removeItem(at: temp) }
             try fm.createDirectory(at: temp, withIntermediateDirectories: true)
             var gen = Generator(users: users, classes: classes, enrollments: enrollments, version: version, seed: seed,
-                                demographics: demographics)
+                                demographics: demographics, year: schoolYear)
             let summary = try gen.write(folder: temp)
+            try SampleDefects.write(defects, folder: temp)
             if fm.fileExists(atPath: url.path) { try fm.removeItem(at: url) }
             let archive = try Archive(url: url, accessMode: .create)
             for name in try fm.contentsOfDirectory(atPath: temp.path).sorted() {
@@ -109,8 +138,10 @@ public enum SampleBundle {
         }
         try fm.createDirectory(at: url, withIntermediateDirectories: true)
         var gen = Generator(users: users, classes: classes, enrollments: enrollments, version: version, seed: seed,
-                            demographics: demographics)
-        return try gen.write(folder: url)
+                            demographics: demographics, year: schoolYear)
+        let summary = try gen.write(folder: url)
+        try SampleDefects.write(defects, folder: url)
+        return summary
     }
 }
 
@@ -220,6 +251,11 @@ private struct Generator {
     var rng: SplitMix64
     let schools: Int, teachers: Int, students: Int, courses: Int
     let districtName: String
+    /// The school year (the year it ends) and how many years after the base year it is.
+    let year: Int
+    var yearsAfter: Int { year - SampleBundle.baseSchoolYear }
+    /// Students who left before this year (seniors who graduated), by student number.
+    var leavers: [Bool] = []
 
     static let givenNames = ["Olivia", "Liam", "Emma", "Noah", "Ava", "Elijah", "Sophia", "Mateo", "Isabella", "Lucas",
                              "Mia", "Levi", "Amelia", "Ezra", "Harper", "Asher", "Evelyn", "James", "Luna", "Leo",
@@ -246,7 +282,9 @@ private struct Generator {
         ("High School", ["09", "10", "11", "12"]),
     ]
 
-    init(users: Int, classes: Int, enrollments: Int, version: OneRosterVersion, seed: UInt64, demographics: Bool) {
+    init(users: Int, classes: Int, enrollments: Int, version: OneRosterVersion, seed: UInt64, demographics: Bool,
+         year: Int = SampleBundle.baseSchoolYear) {
+        self.year = year
         self.users = users
         self.classes = classes
         self.enrollments = enrollments
@@ -278,6 +316,10 @@ private struct Generator {
         let courseInfo = try writeCourses(folder)
         try writeClasses(folder, courseInfo: courseInfo)
         summary.roles = try writeUsers(folder)
+        let left = leavers.filter { $0 }.count
+        summary.users -= left
+        summary.students -= left
+        if summary.roles > 0 { summary.roles -= left }
         summary.enrollments = try writeEnrollments(folder)
         if demographics { summary.demographics = try writeDemographics(folder) }
         try writeManifest(folder)
@@ -315,9 +357,10 @@ private struct Generator {
     func writeSessions(_ folder: URL) throws {
         var w = try CSVByteWriter(url: folder.appendingPathComponent("academicSessions.csv"))
         try w.row(["sourcedId", "status", "dateLastModified", "title", "type", "startDate", "endDate", "parentSourcedId", "schoolYear"])
-        try w.row(["as-2025", "", "", "2024-25 School Year", "schoolYear", "2024-08-19", "2025-06-14", "", "2025"])
-        try w.row(["as-2025-s1", "", "", "Fall 2024", "semester", "2024-08-19", "2025-01-18", "as-2025", "2025"])
-        try w.row(["as-2025-s2", "", "", "Spring 2025", "semester", "2025-01-21", "2025-06-14", "as-2025", "2025"])
+        let y = year, p = year - 1, yy = pad(year % 100, 2)
+        try w.row(["as-\(y)", "", "", "\(p)-\(yy) School Year", "schoolYear", "\(p)-08-19", "\(y)-06-14", "", "\(y)"])
+        try w.row(["as-\(y)-s1", "", "", "Fall \(p)", "semester", "\(p)-08-19", "\(y)-01-18", "as-\(y)", "\(y)"])
+        try w.row(["as-\(y)-s2", "", "", "Spring \(y)", "semester", "\(y)-01-21", "\(y)-06-14", "as-\(y)", "\(y)"])
         try w.close()
     }
 
@@ -332,9 +375,19 @@ private struct Generator {
             let (_, levelGrades) = Generator.levels[rng.int(Generator.levels.count)]
             let g = rng.int(levelGrades.count)
             let grades = Array(levelGrades[g..<min(levelGrades.count, g + 2)])
-            let title = "\(titles[(i / Generator.subjects.count) % titles.count]) \(grades[0])"
+            var title = "\(titles[(i / Generator.subjects.count) % titles.count]) \(grades[0])"
+            var courseCode = "\(code)-\(100 + i)"
+            if yearsAfter > 0 {
+                // A quarter keep code and title, a quarter the code only, a quarter the title only, a quarter neither.
+                switch i % 4 {
+                case 1: title = "\(title) (revised)"
+                case 2: title = title.uppercased(); courseCode = "\(code)-\(100 + i)-\(year)"
+                case 3: title = "Advanced \(title)"; courseCode = "\(code)-\(100 + i)-\(year)"
+                default: break
+                }
+            }
             info.append((title, subject, code, grades))
-            try w.row(["crs-\(i + 1)", "", "", "as-2025", title, "\(code)-\(100 + i)", grades.joined(separator: ","),
+            try w.row([courseID(i), "", "", "as-\(year)", title, courseCode, grades.joined(separator: ","),
                        "org-district", subject, code])
         }
         try w.close()
@@ -349,8 +402,8 @@ private struct Generator {
             let course = c % courses
             let (title, subject, code, grades) = courseInfo[course]
             let period = 1 + rng.int(8)
-            let terms = c % 3 == 0 ? "as-2025-s1,as-2025-s2" : (c % 3 == 1 ? "as-2025-s1" : "as-2025-s2")
-            try w.row(["cls-\(c + 1)", "", "", "\(title) - Period \(period)", grades.joined(separator: ","), "crs-\(course + 1)",
+            let terms = c % 3 == 0 ? "as-\(year)-s1,as-\(year)-s2" : (c % 3 == 1 ? "as-\(year)-s1" : "as-\(year)-s2")
+            try w.row([classID(c), "", "", "\(title) - Period \(period)", grades.joined(separator: ","), courseID(course),
                        "\(code)-\(100 + course)-\(c + 1)", c % 25 == 24 ? "homeroom" : "scheduled", "Room \(100 + rng.int(300))",
                        "org-school-\(c % schools + 1)", terms, subject, code, "\(period)"])
         }
@@ -385,10 +438,16 @@ private struct Generator {
             let given = rng.pick(Generator.givenNames)
             let family = rng.pick(Generator.familyNames)
             let username = "\(ascii(given).lowercased()).\(ascii(family).lowercased())\(n + 1)"
-            let grade = isTeacher ? "" : rng.pick(schoolLevel(school).1)
+            let levelGrades = schoolLevel(school).1
+            let gradeIndex = isTeacher ? 0 : rng.int(levelGrades.count) + yearsAfter
+            // Seniors leave when the year turns; students of other schools stay in their school's last grade.
+            let leaves = !isTeacher && gradeIndex >= levelGrades.count && schoolLevel(school).0 == "High School"
+            if !isTeacher { leavers.append(leaves) }
+            let grade = isTeacher ? "" : levelGrades[min(gradeIndex, levelGrades.count - 1)]
             let role = isTeacher ? "teacher" : "student"
             let identifier = isTeacher ? "T\(10_000 + n)" : "\(200_000 + n)"
             let middle = rng.int(4) == 0 ? String(rng.pick(Generator.givenNames).prefix(1)) : ""
+            if leaves { continue }
             if version == .v1_1 {
                 try w.row([id, "", "", "true", "org-school-\(school + 1)", role, username, "{SIS:\(identifier)}", given, family,
                            middle, identifier, "\(username)@\(domain)", "", "", "", grade, ""])
@@ -411,12 +470,19 @@ private struct Generator {
         try w.row(["sourcedId", "status", "dateLastModified", "classSourcedId", "schoolSourcedId", "userSourcedId", "role",
                    "primary", "beginDate", "endDate"])
         var written = 0
+        let later = yearsAfter > 0
         func enrollment(_ w: inout CSVByteWriter, cls: Int, school: Int, userPrefix: StaticString, user: Int, width: Int,
                         teacher: Bool) throws {
             written += 1
-            w.id("enr-", written, width: 8)
-            w.empty(2)
-            w.id("cls-", cls + 1, width: 0)
+            if later {
+                w.field("enr-\(year)-\(pad(written, 8))")
+                w.empty(2)
+                w.field(classID(cls))
+            } else {
+                w.id("enr-", written, width: 8)
+                w.empty(2)
+                w.id("cls-", cls + 1, width: 0)
+            }
             w.id("org-school-", school + 1, width: 0)
             w.id(userPrefix, user + 1, width: width)
             if teacher { w.raw("teacher"); w.raw("true") } else { w.raw("student"); w.empty() }
@@ -438,6 +504,7 @@ private struct Generator {
                     let m = classesIn(school: k)
                     guard round < m else { continue }
                     let j = (offsets[s] + round) % m
+                    if later, leavers[s] { continue }
                     try enrollment(&w, cls: k + j * schools, school: k, userPrefix: "stu-", user: s, width: 7, teacher: false)
                 }
                 round += 1
@@ -461,11 +528,17 @@ private struct Generator {
             let race = rng.int(6)
             var flags = (0..<6).map { $0 == race ? "true" : "false" }
             flags.append(rng.int(4) == 0 ? "true" : "false")
-            try w.row([id, "", "", birth, rng.int(2) == 0 ? "female" : "male"] + flags + ["US", "", "", ""])
+            let sex = rng.int(2) == 0 ? "female" : "male"
+            if !isTeacher, leavers.count > u - teachers, leavers[u - teachers] { continue }
+            try w.row([id, "", "", birth, sex] + flags + ["US", "", "", ""])
         }
         try w.close()
-        return users
+        return users - leavers.filter { $0 }.count
     }
+
+    /// The sourcedIds of a course and a class: new ones each school year after the base year.
+    func courseID(_ i: Int) -> String { yearsAfter > 0 ? "crs-\(year)-\(i + 1)" : "crs-\(i + 1)" }
+    func classID(_ c: Int) -> String { yearsAfter > 0 ? "cls-\(year)-\(c + 1)" : "cls-\(c + 1)" }
 
     func pad(_ n: Int, _ width: Int) -> String {
         let s = String(n)
@@ -474,5 +547,64 @@ private struct Generator {
 
     func ascii(_ s: String) -> String {
         String(s.unicodeScalars.filter { $0.isASCII && ($0.properties.isAlphabetic) }.map(Character.init))
+    }
+}
+
+/// Tolerated faults written into a generated bundle, one row each (`rosterflow sample-bundle --defects LIST`).
+enum SampleDefects {
+    /// Where each defect goes: file, data row (1 = first after the header), column, value.
+    static let edits: [String: [(String, Int, String, String)]] = [
+        "dangling-optional-reference": [("orgs.csv", 1, "parentSourcedId", "org-state-outside-the-export")],
+        "enum-letter-case": [("classes.csv", 1, "classType", "Scheduled"), ("users.csv", 1, "enabledUser", "TRUE"),
+                             ("enrollments.csv", 1, "role", "Teacher")],
+        "non-iso-timestamp": [("users.csv", 2, "dateLastModified", "2017-05-06 08:01:05")],
+        "unreadable-timestamp": [("enrollments.csv", 2, "dateLastModified", "1/05/2023")],
+        "imprecise-timestamp": [("courses.csv", 1, "dateLastModified", "2024-05-01")],
+        "legacy-status": [("enrollments.csv", 3, "status", "inactive")],
+    ]
+
+    static func write(_ defects: [String], folder: URL) throws {
+        for defect in defects {
+            for (file, row, column, value) in edits[defect] ?? [] {
+                let url = folder.appendingPathComponent(file)
+                var lines = try String(contentsOf: url, encoding: .utf8).components(separatedBy: "\n")
+                guard lines.count > row, let index = splitCSVLine(lines[0]).firstIndex(of: column) else { continue }
+                var fields = splitCSVLine(lines[row])
+                guard index < fields.count else { continue }
+                fields[index] = value
+                lines[row] = fields.map(quoted).joined(separator: ",")
+                try Data(lines.joined(separator: "\n").utf8).write(to: url)
+            }
+        }
+    }
+
+    /// The fields of one line of a generated file (quoted fields hold no line breaks there).
+    static func splitCSVLine(_ line: String) -> [String] {
+        var fields: [String] = []
+        var field = ""
+        var inQuotes = false
+        var chars = Array(line)[...]
+        while let c = chars.popFirst() {
+            if inQuotes {
+                if c == "\"" {
+                    if chars.first == "\"" { field.append("\""); chars.removeFirst() } else { inQuotes = false }
+                } else {
+                    field.append(c)
+                }
+            } else if c == "\"" {
+                inQuotes = true
+            } else if c == "," {
+                fields.append(field)
+                field = ""
+            } else {
+                field.append(c)
+            }
+        }
+        fields.append(field)
+        return fields
+    }
+
+    static func quoted(_ field: String) -> String {
+        field.contains(where: { $0 == "," || $0 == "\"" }) ? "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : field
     }
 }

@@ -45,6 +45,18 @@ public enum IssueCode: String, OneRosterEnumeration {
     case nonstandardGrade = "nonstandard-grade"
     /// A reference names a record that is neither in the bundle nor already held.
     case danglingReference = "dangling-reference"
+    /// An optional reference (`parentSourcedId`, `primaryOrgSourcedId`, `schoolYearSourcedId`, `agentSourcedIds`,
+    /// `userProfileSourcedId`) names a record that is neither in the bundle nor held: the row was loaded, the reference
+    /// left unresolved. A tolerance (see ``IssueCode/tolerances``).
+    case danglingOptionalReference = "dangling-optional-reference"
+    /// An enumerated value (or boolean) differs from the standard one only in letter case (`Scheduled`, `TRUE`); it
+    /// was read as the standard value. A tolerance.
+    case enumLetterCase = "enum-letter-case"
+    /// `dateLastModified` is written with a space instead of `T` (`2017-05-06 08:01:05`); read as UTC when it has no
+    /// zone. A tolerance.
+    case nonISOTimestamp = "non-iso-timestamp"
+    /// `dateLastModified` is ambiguous or unreadable (`1/05/2023`); kept as unknown, the row loaded. A tolerance.
+    case unreadableTimestamp = "unreadable-timestamp"
     /// The same sourcedId appears twice in one file.
     case duplicateSourcedId = "duplicate-sourced-id"
     /// A header looks like a misspelling of a defined column.
@@ -169,6 +181,9 @@ public struct ValidationIssue: Sendable, Equatable, Codable {
     public var fix: String
     /// The record reference of an issue a file-less source found (`nil` for file positions).
     private var record: IssueLocation?
+    /// For a row not loaded only because a row it refers to was not loaded: the ``RootCause/id`` of the problem it
+    /// follows from (listed under it in ``ValidationReport/rootCauses``). `nil` for a problem of the row itself.
+    public var rootCause: String?
 
     /// Where the issue was found: a file position from ``file``, ``line`` and ``column``, or a record reference.
     public var location: IssueLocation {
@@ -202,7 +217,7 @@ public struct ValidationIssue: Sendable, Equatable, Codable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case severity, code, file, line, column, value, sourcedId, message, fix, location
+        case severity, code, file, line, column, value, sourcedId, message, fix, location, rootCause
     }
 
     /// Decodes an issue; reports stored before issues carried a `location` are read as file positions.
@@ -219,6 +234,7 @@ public struct ValidationIssue: Sendable, Equatable, Codable {
         fix = try c.decode(String.self, forKey: .fix)
         let location = try c.decodeIfPresent(IssueLocation.self, forKey: .location)
         if case .record? = location { record = location }
+        rootCause = try c.decodeIfPresent(String.self, forKey: .rootCause)
     }
 
     /// Encodes today's fields (`file`, `line`, `column`, ...) and, for a record reference only, the ``location``: a
@@ -235,6 +251,7 @@ public struct ValidationIssue: Sendable, Equatable, Codable {
         try c.encode(message, forKey: .message)
         try c.encode(fix, forKey: .fix)
         try c.encodeIfPresent(record, forKey: .location)
+        try c.encodeIfPresent(rootCause, forKey: .rootCause)
     }
 
     /// The longest a message or fix may be once its quoted values are cut (a backstop; messages are a few lines).
@@ -274,6 +291,84 @@ public struct QuarantinedRow: Sendable, Equatable, Codable {
     public var values: [String: String]
     /// Codes of the errors that quarantined the row.
     public var reasons: [IssueCode]
+    /// The ``RootCause/id`` of the problem the row was quarantined for (its own, or one it follows from).
+    public var rootCause: String?
+}
+
+/// One problem that cost rows, with the rows that were not loaded only because of it: a quarantined row, the rows
+/// that refer to it (and to those, transitively), or a file-level fault such as a missing required column.
+///
+/// "org `X` was not loaded: 1 fix → 214 users, 9 classes, 3,100 enrollments follow".
+public struct RootCause: Sendable, Equatable, Codable {
+    /// Stable within a report: `file:line` for a row, `file` for a file-level fault.
+    public var id: String
+    /// The file of the row (or the file at fault).
+    public var file: String
+    /// The row's line, `nil` for a file-level fault.
+    public var line: Int?
+    /// The row's sourcedId, when it has one.
+    public var sourcedId: String?
+    /// The codes of the row's own errors.
+    public var codes: [IssueCode]
+    /// The first of its errors, in plain words.
+    public var message: String
+    /// How to fix it.
+    public var fix: String
+    /// Rows quarantined only because of this one, per file (e.g. `users.csv: 214`).
+    public var followers: [String: Int]
+    /// Rows this problem costs: its own quarantined rows and every follower.
+    public var rows: Int
+
+    /// Creates a root cause with no followers yet.
+    public init(id: String, file: String, line: Int?, sourcedId: String?, codes: [IssueCode], message: String, fix: String,
+                rows: Int = 1, followers: [String: Int] = [:]) {
+        self.id = id
+        self.file = file
+        self.line = line
+        self.sourcedId = sourcedId
+        self.codes = codes
+        self.message = message
+        self.fix = fix
+        self.rows = rows
+        self.followers = followers
+    }
+
+    /// `214 users, 9 classes, 3,100 enrollments`, in reading order of the files.
+    public var followersText: String {
+        let order = OneRosterFile.rosteringFiles(in: .v1_2).map(\.fileName)
+        return followers.sorted { (order.firstIndex(of: $0.key) ?? .max, $0.key) < (order.firstIndex(of: $1.key) ?? .max, $1.key) }
+            .map { file, n in
+                let noun = OneRosterFile(rawValue: String(file.dropLast(4)))?.entity?.noun ?? file
+                let plural = n == 1 ? noun : (noun.hasSuffix("s") ? noun + "es" : noun + "s")
+                return "\(groupedDigits(n)) \(plural)"
+            }.joined(separator: ", ")
+    }
+
+    /// One line: what was not loaded, the fix, and what follows from it.
+    public var summary: String {
+        var what: String
+        if let line {
+            let noun = OneRosterFile(rawValue: String(file.dropLast(4)))?.entity?.noun ?? "row"
+            what = sourcedId.map { "\(noun) `\($0)` (\(file):\(line))" } ?? "\(file):\(line)"
+            what += " was not loaded"
+        } else {
+            what = "\(file): \(groupedDigits(rows - followers.values.reduce(0, +))) rows not loaded"
+        }
+        var text = "\(what) [\(codes.map(\.rawValue).joined(separator: ", "))]: \(message) Fix: \(fix)"
+        if !followers.isEmpty { text += " → 1 fix → \(followersText) follow" }
+        return text
+    }
+}
+
+/// `3100` as `3,100`.
+func groupedDigits(_ n: Int) -> String {
+    let digits = String(n.magnitude)
+    var out = ""
+    for (i, ch) in digits.enumerated() {
+        if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+        out.append(ch)
+    }
+    return (n < 0 ? "-" : "") + out
 }
 
 /// Per-file reading summary.
@@ -320,6 +415,11 @@ public struct ValidationReport: Sendable, Equatable, Codable {
     public var infoCount: Int
     /// Number of issues per code (including ones not listed individually).
     public var countsByCode: [String: Int]
+    /// The problems that cost rows, the costliest first: each row quarantined for a fault of its own (or each
+    /// file-level fault), with the rows quarantined only because of it.
+    public var rootCauses: [RootCause]
+    /// Root causes left out of ``rootCauses`` (the cheapest ones of a very broken bundle; their rows are issues).
+    public var rootCausesNotListed: Int
 
     /// Creates an empty report.
     public init() {
@@ -329,6 +429,33 @@ public struct ValidationReport: Sendable, Equatable, Codable {
         warningCount = 0
         infoCount = 0
         countsByCode = [:]
+        rootCauses = []
+        rootCausesNotListed = 0
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case issues, files, errorCount, warningCount, infoCount, countsByCode, rootCauses, rootCausesNotListed
+    }
+
+    /// Decodes a report; reports stored before root causes were kept have none.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        issues = try c.decode([ValidationIssue].self, forKey: .issues)
+        files = try c.decode([FileSummary].self, forKey: .files)
+        errorCount = try c.decode(Int.self, forKey: .errorCount)
+        warningCount = try c.decode(Int.self, forKey: .warningCount)
+        infoCount = try c.decode(Int.self, forKey: .infoCount)
+        countsByCode = try c.decode([String: Int].self, forKey: .countsByCode)
+        rootCauses = try c.decodeIfPresent([RootCause].self, forKey: .rootCauses) ?? []
+        rootCausesNotListed = try c.decodeIfPresent(Int.self, forKey: .rootCausesNotListed) ?? 0
+    }
+
+    /// Sorts ``rootCauses`` by the rows each costs (then by file and line), as reports list them.
+    public mutating func orderRootCauses() {
+        let order = OneRosterFile.rosteringFiles(in: .v1_2).map(\.fileName)
+        rootCauses.sort {
+            ($1.rows, order.firstIndex(of: $0.file) ?? .max, $0.line ?? 0) < ($0.rows, order.firstIndex(of: $1.file) ?? .max, $1.line ?? 0)
+        }
     }
 
     /// Whether any error was found.
@@ -384,17 +511,36 @@ public struct ValidationReport: Sendable, Equatable, Codable {
         return out + note + tail
     }
 
-    /// A human-readable rendering grouped by file: one line per issue with location, column, value,
-    /// message and fix, followed by totals.
-    /// - Parameter maxPerFile: At most this many issues are printed per file; the rest are counted.
-    public func rendered(maxPerFile: Int = 200) -> String {
+    /// A human-readable rendering: the root causes first (costliest first, each with what follows from it), then one
+    /// line per issue grouped by file with location, column, value, message and fix, followed by totals. Rows not loaded
+    /// only because of a root cause are counted under it and listed only with `all`.
+    /// - Parameters:
+    ///   - maxPerFile: At most this many issues are printed per file; the rest are counted.
+    ///   - all: Also list, file by file, each row not loaded only because of a root cause.
+    public func rendered(maxPerFile: Int = 200, all: Bool = false) -> String {
         var out = ""
+        let followersTotal = rootCauses.reduce(0) { $0 + $1.followers.values.reduce(0, +) }
+        if !rootCauses.isEmpty {
+            out += "Root causes (\(groupedDigits(rootCauses.count))), by rows they cost:\n"
+            for cause in rootCauses.prefix(maxPerFile) {
+                out += "  \(groupedDigits(cause.rows)) row\(cause.rows == 1 ? "" : "s"): \(cause.summary)\n"
+            }
+            let more = rootCauses.count - min(rootCauses.count, maxPerFile) + rootCausesNotListed
+            if more > 0 {
+                out += "  … and \(groupedDigits(more)) more root causes, each costing fewer rows (listed below as issues)\n"
+            }
+        }
         let rowsRead = files.reduce(0) { $0 + $1.rowsRead }
         let loaded = files.reduce(0) { $0 + $1.rowsLoaded }
         let quarantined = files.reduce(0) { $0 + $1.rowsQuarantined }
         var byFile: [String: [ValidationIssue]] = [:]
         var firstSeen: [String] = []
+        var following: [String: Int] = [:]
         for issue in issues {
+            if issue.rootCause != nil && !all {
+                following[issue.file, default: 0] += 1
+                continue
+            }
             if byFile[issue.file] == nil { firstSeen.append(issue.file) }
             byFile[issue.file, default: []].append(issue)
         }
@@ -414,7 +560,7 @@ public struct ValidationReport: Sendable, Equatable, Codable {
             }
             out += title + "\n"
             let list = byFile[file] ?? []
-            if list.isEmpty { out += "  no issues\n" }
+            if list.isEmpty && following[file] == nil { out += "  no issues\n" }
             for issue in list.prefix(maxPerFile) {
                 var lineText = "  \(issue.severity.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) \(issue.locationText)"
                 if let c = issue.column { lineText += " column \(c)" }
@@ -423,6 +569,9 @@ public struct ValidationReport: Sendable, Equatable, Codable {
                 out += lineText + "\n"
             }
             if list.count > maxPerFile { out += "  … and \(list.count - maxPerFile) more issues in \(file)\n" }
+            if let n = following[file] {
+                out += "  … and \(groupedDigits(n)) row\(n == 1 ? "" : "s") not loaded only because of a root cause above (`--all` lists them)\n"
+            }
             if let notListed = summaries[file]?.issuesNotListed, !notListed.isEmpty {
                 for (code, n) in notListed.sorted(by: { $0.key < $1.key }) {
                     out += "  … and \(n) more [\(code)] issues in \(file) not listed individually\n"
@@ -430,7 +579,9 @@ public struct ValidationReport: Sendable, Equatable, Codable {
             }
         }
         out += "Totals: \(errorCount) error\(errorCount == 1 ? "" : "s"), \(warningCount) warning\(warningCount == 1 ? "" : "s"), "
-        out += "\(infoCount) info; \(rowsRead) rows read, \(loaded) loaded, \(quarantined) quarantined.\n"
+        out += "\(infoCount) info; \(rowsRead) rows read, \(loaded) loaded, \(quarantined) quarantined"
+        out += rootCauses.isEmpty ? ".\n"
+            : " (\(groupedDigits(rootCauses.count + rootCausesNotListed)) root cause\(rootCauses.count + rootCausesNotListed == 1 ? "" : "s"), \(groupedDigits(followersTotal)) rows following from them).\n"
         if !countsByCode.isEmpty {
             out += "By code: " + countsByCode.sorted(by: { $0.key < $1.key }).map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n"
         }

@@ -22,6 +22,8 @@ public enum DomainVocabulary {
             public static let contentMapped = "content_mapped"
             public static let live = "live"
             public static let onHold = "on_hold"
+            /// Paused until a date (the summer break): nightly syncs are skipped without alerts.
+            public static let paused = "paused"
             public static let rejected = "rejected"
             public static let disabled = "disabled"
         }
@@ -34,6 +36,7 @@ public enum DomainVocabulary {
             public static let allContentMapped = "all_content_mapped"
             public static let hold = "hold"
             public static let resume = "resume"
+            public static let pause = "pause"
         }
 
         /// What a definition of this workflow must define.
@@ -45,6 +48,7 @@ public enum DomainVocabulary {
                 (State.contentMapped, "syncs are accepted there; courses added then are announced"),
                 (State.live, "syncs are accepted there; courses added then are announced"),
                 (State.onHold, "a held sync parks the integration there until it is approved or rejected"),
+                (State.paused, "nightly syncs of a paused integration are skipped without missed-sync alerts"),
                 (State.rejected, "a rejected request is a closed integration"),
                 (State.disabled, "a disabled integration is closed"),
             ],
@@ -53,7 +57,8 @@ public enum DomainVocabulary {
                 (Event.shellsCreated, "the first course shell sends it"),
                 (Event.allContentMapped, "the last course with content sends it"),
                 (Event.hold, "a sync that needs review sends it"),
-                (Event.resume, "approving or rejecting a held sync sends it"),
+                (Event.resume, "approving or rejecting a held sync sends it; `integrations resume` and the end of a pause send it"),
+                (Event.pause, "`integrations pause` sends it"),
             ])
     }
 

@@ -197,6 +197,17 @@ extension RosterFlowService {
     private func integrationView(
         _ tx: any StoreTransaction, _ integration: IntegrationRecord, _ instance: InstanceRecord, withHistory: Bool
     ) throws -> IntegrationView {
+        var view = try integrationRecordView(tx, integration, instance, withHistory: withHistory)
+        if instance.state == DomainVocabulary.Integration.State.paused, let pause = try tx.pause(integrationID: integration.id) {
+            view.pausedUntil = pause.untilText
+            view.pauseReason = pause.reason
+        }
+        return view
+    }
+
+    private func integrationRecordView(
+        _ tx: StoreTransaction, _ integration: IntegrationRecord, _ instance: InstanceRecord, withHistory: Bool
+    ) throws -> IntegrationView {
         IntegrationView(
             id: integration.id, state: instance.state, tenantID: integration.tenantID, district: integration.district,
             permission: integration.permission, contactEmail: integration.contactEmail, syncTime: integration.syncTime,

@@ -9,7 +9,8 @@ public struct ScheduledSyncOutcome: Sendable, Codable, Equatable {
     public var dueAt: String
     /// The sync run, when one ran.
     public var runID: String?
-    /// `applied`, `unchanged`, `held`, `rejected`, `not-run`, or `busy` (another process is running it).
+    /// `applied`, `unchanged`, `held`, `rejected`, `not-run`, `busy` (another process is running it), or `paused`
+    /// (skipped: the integration is paused until a later date).
     public var decision: String
     /// Set when the school's OneRoster admin was alerted (late, failed, or no source).
     public var alert: String?
@@ -65,6 +66,18 @@ extension RosterFlowService {
         var outcomes: [ScheduledSyncOutcome] = []
         for item in due {
             try cancellation.check()
+            // Paused (the summer break): skipped without an alert; on its date, resumed with a sync held for review.
+            if let paused = try await pausedDueSync(integrationID: item.integrationID, now: now) {
+                let schedule = try SyncSchedule(time: item.syncTime, timezone: item.timezone)
+                let next = schedule.nextRun(after: Date(timeIntervalSince1970: max(now, item.dueAt))).timeIntervalSince1970
+                try await write { tx, _ in
+                    try tx.advanceSchedule(integrationID: item.integrationID, nextSyncAt: next, lastRun: paused.run?.id)
+                }
+                outcomes.append(ScheduledSyncOutcome(
+                    integrationID: item.integrationID, dueAt: Timestamp.iso(item.dueAt), runID: paused.run?.id,
+                    decision: paused.decision, alert: nil, nextSyncAt: Timestamp.iso(next)))
+                continue
+            }
             var alerts: [String] = []
             if now - item.dueAt > Self.missedSyncGrace {
                 alerts.append("the sync due \(Timestamp.iso(item.dueAt)) started \(Int((now - item.dueAt) / 60)) minutes late")

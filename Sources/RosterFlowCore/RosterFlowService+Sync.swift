@@ -24,6 +24,8 @@ public struct SyncRunView: Sendable, Codable {
     public var lifecycle: [AppliedStep]
     /// Records the SIS probably re-keyed, proposed as merges (in `sync run` and `sync show`), with how each was decided.
     public var merges: [SourcedIDMerge] = []
+    /// A school-year rollover's course-map carry-forward: new courses matched to last year's mapped ones.
+    public var carryForward: [CarryForwardRecord] = []
 }
 
 extension RosterFlowService {
@@ -48,14 +50,17 @@ extension RosterFlowService {
     /// - Parameter byHand: the operator named the source: a source that cannot be read at all is a command error that
     ///   records no run, and the district is sent nothing about the run. Otherwise (the nightly source) an unreadable
     ///   source is recorded as a rejected run and the district's OneRoster admin is told.
+    /// - Parameter holdForReview: hold the run for review with this reason whatever the safeguards say (the first sync
+    ///   after a pause), unless it changes nothing.
     public func runSync(
         integrationID: String, source: any RosterSource, dryRun: Bool = false, policy: SyncPolicy? = nil,
-        revalidate: Bool = false, byHand: Bool = false, actor: String
+        revalidate: Bool = false, byHand: Bool = false, holdForReview: String? = nil, actor: String
     ) async throws -> SyncRunView {
         try cancellation.check()
-        let request = SyncRequest(
+        var request = SyncRequest(
             integrationID: integrationID, source: source, dryRun: dryRun, policy: policy, revalidate: revalidate,
             byHand: byHand, actor: actor)
+        request.holdForReview = holdForReview
         // A dry run changes no roster: it needs no lock.
         if dryRun { return try await plannedSync(request, lock: nil) }
         return try await withSyncLock(integrationID: integrationID, purpose: "`sync run` of \(source.description)") { lock in
@@ -71,12 +76,12 @@ extension RosterFlowService {
     ///   source) an unreadable bundle is recorded as a rejected run and the district's OneRoster admin is told.
     public func runSync(
         integrationID: String, bundlePath: String, dryRun: Bool = false, policy: SyncPolicy? = nil, revalidate: Bool = false,
-        byHand: Bool = false, actor: String
+        byHand: Bool = false, holdForReview: String? = nil, actor: String
     ) async throws -> SyncRunView {
         if byHand { try Self.checkBundlePath(bundlePath) }
         return try await runSync(
             integrationID: integrationID, source: CSVBundleSource(path: bundlePath), dryRun: dryRun, policy: policy,
-            revalidate: revalidate, byHand: byHand, actor: actor)
+            revalidate: revalidate, byHand: byHand, holdForReview: holdForReview, actor: actor)
     }
 
     /// What a sync was asked to do.
@@ -93,6 +98,8 @@ extension RosterFlowService {
         var actor: String
         /// The held run this one re-plans against today's roster (`sync approve --replan`).
         var replanning: SyncRunRecord?
+        /// Hold the run for review with this reason whatever the safeguards say (the first sync after a pause).
+        var holdForReview: String?
     }
 
     /// Refuses a bundle path given by hand that cannot be a bundle, before anything is recorded.
@@ -198,10 +205,15 @@ extension RosterFlowService {
                     // Records the bundle refers to without carrying them (delta and absent files): held before this sync?
                     let held = HeldSourcedIdsClosure { id, entity in
                         guard let entity = RosterEntity(entity) else { return false }
-                        return (try? tx.holdsRosterRecord(integrationID: integrationID, entity: entity.rawValue, sourcedID: id)) ?? false
+                        if (try? tx.holdsRosterRecord(integrationID: integrationID, entity: entity.rawValue, sourcedID: id)) == true { return true }
+                        // An old sourcedId merged into a new one resolves to it (roster_aliases).
+                        guard let current = try? tx.currentSourcedID(integrationID: integrationID, entity: entity.rawValue, sourcedID: id),
+                              current != id else { return false }
+                        return (try? tx.holdsRosterRecord(integrationID: integrationID, entity: entity.rawValue, sourcedID: current)) ?? false
                     }
                     var visited = 0
-                    return try source.read(options: .init(retainRecords: false), held: held) { record in
+                    let options = OneRosterBundleReader.Options(retainRecords: false, tolerance: policy.readingTolerance)
+                    return try source.read(options: options, held: held) { record in
                         pipeline.put(record)
                         visited &+= 1
                         if visited & 4095 == 0 { try cancellation.check() }
@@ -263,6 +275,9 @@ extension RosterFlowService {
             decision = .held
             reasons = ["re-planned from held run \(replanning.id) against today's roster: review it with "
                 + "`rosterflow sync show \(runID) --changes`, then approve or reject it"] + plan.holdReasons
+        } else if let review = request.holdForReview, !plan.isEmpty {
+            decision = .held
+            reasons = [review] + plan.holdReasons
         } else if !plan.holdReasons.isEmpty {
             decision = .held
             reasons = plan.holdReasons
@@ -271,6 +286,8 @@ extension RosterFlowService {
         }
         if let note { reasons.append(note) }
         if let parked = ParkedDeletes.note(plan.counts, integrationID: integrationID) { reasons.append(parked) }
+        let carryForward = try plan.rollover.map { rollover in try read { tx in try Self.carryForwardProposals(rollover, tx: tx, integrationID: integrationID) } } ?? []
+        if let rollover = plan.rollover, decision == .held || decision == .dryRun { reasons.append(Self.carryForwardNote(carryForward, rollover)) }
         let run = SyncRunRecord(
             id: runID, integrationID: integrationID, bundle: sourceName, startedAt: started, finishedAt: nil,
             decision: decision, reasons: Self.json(reasons), counts: Self.json(plan.counts), report: Self.json(report),
@@ -297,7 +314,10 @@ extension RosterFlowService {
             var finished = run
             finished.finishedAt = now
             try tx.insertSyncRun(finished)
-            if decision == .held || decision == .dryRun { try tx.storeProposedMerges(plan.merges, runID: runID) }
+            if decision == .held || decision == .dryRun {
+                try tx.storeProposedMerges(plan.merges, runID: runID)
+                try tx.storeCarryForwards(carryForward, runID: runID)
+            }
             if decision == .applied || decision == .unchanged {
                 try tx.forgetParkedDeletes(integrationID: integrationID, keys: plan.parkingsEnded)
             }
@@ -445,8 +465,11 @@ extension RosterFlowService {
     ///     record is deleted and the new one added). Required when the run proposes merges; ignored otherwise.
     ///   - replan: instead of applying, plan the same bundle (it must be byte-for-byte unchanged) against today's
     ///     roster as a new held run for review; this run is marked `superseded`.
+    ///   - carryForward: for a school-year rollover, start each new course that matches one of last year's mapped
+    ///     courses in `mapped` with that course's catalog course and base id (awaiting the school's verification).
     public func approveSync(
-        runID: String, withoutDeletes: Bool = false, merge: Bool? = nil, replan: Bool = false, actor: String
+        runID: String, withoutDeletes: Bool = false, merge: Bool? = nil, replan: Bool = false, carryForward: Bool = false,
+        actor: String
     ) async throws -> SyncRunView {
         guard let run = try read({ try $0.syncRun(id: runID) }) else {
             throw RosterFlowError(.notFound, "there is no sync run \(runID); `rosterflow sync list` shows them")
@@ -466,7 +489,8 @@ extension RosterFlowService {
                                 actor: actor, replanning: current),
                     lock: lock)
             }
-            return try await applyHeld(runID: runID, withoutDeletes: withoutDeletes, merge: merge, actor: actor, lock: lock)
+            return try await applyHeld(
+                runID: runID, withoutDeletes: withoutDeletes, merge: merge, carryForward: carryForward, actor: actor, lock: lock)
         }
     }
 
@@ -493,7 +517,7 @@ extension RosterFlowService {
     }
 
     private func applyHeld(
-        runID: String, withoutDeletes: Bool, merge: Bool?, actor: String, lock: SyncLockHandle
+        runID: String, withoutDeletes: Bool, merge: Bool?, carryForward: Bool = false, actor: String, lock: SyncLockHandle
     ) async throws -> SyncRunView {
         let runtime = self.runtime
         let cancellation = self.cancellation
@@ -522,6 +546,7 @@ extension RosterFlowService {
                         + "(e.g. \(users.first.map { "\($0.oldID) → \($0.newID)" } ?? "-")): approve with --merge to keep each as "
                         + "one user, or with --no-merge to delete the old record and add the new one")
             }
+            let carried = carryForward ? try Self.requireCarryForward(runID: runID, tx: tx) : []
             if withoutDeletes { try tx.parkDeletes(runID: runID) }
             let merging = merge == true && !merges.isEmpty
             if merging, withoutDeletes {
@@ -534,6 +559,8 @@ extension RosterFlowService {
             var steps = try Self.apply(
                 [changes], tx: tx, runtime: runtime, integration: integration, runID: runID, locked: locked,
                 afterStartup: run.basedOnRun != nil, checkpoint: cancellation.check, now: now)
+            steps += try Self.carryForward(carried, integrationID: run.integrationID, runID: runID, tx: tx, runtime: runtime,
+                                           actor: actor, now: now)
             if !merges.isEmpty {
                 try tx.decideProposedMerges(runID: runID, status: merging ? "merged" : "declined")
             }
@@ -593,6 +620,7 @@ extension RosterFlowService {
         }
         var view = Self.view(run, withReport: true)
         view.merges = merges
+        view.carryForward = try read { try $0.carryForwards(runID: id) }
         return view
     }
 

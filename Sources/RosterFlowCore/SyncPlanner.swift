@@ -15,6 +15,8 @@ public struct SyncPlan: Sendable {
     /// Parked deletes (`entity|sourcedId`) whose records the bundle carries again, or that are no longer held: their
     /// parking is over.
     public var parkingsEnded: [String] = []
+    /// Set when the run moves the district to a new school year (see ``Rollover``): it is held with its own reason.
+    public var rollover: Rollover?
 
     /// Every change in apply order (a copy; `changeGroups` avoids it).
     public var changes: [RosterChange] { Array(changeGroups.joined()) }
@@ -72,6 +74,10 @@ public struct SyncPlanner: Sendable {
         var userMerges: [SourcedIDMerge] = []
         var mergeableEnrollmentAdds: [RosterChange] = []
         var parkingsEnded: [String] = []
+        // Reasons a school-year rollover explains (mass deletes and updates of last year's records) are kept apart.
+        var bulkReasons: [String] = []
+        var sessionYears = (added: [Int](), deleted: [Int]())
+        var courseChanges = (added: [RosterRecord](), deleted: [RosterRecord]())
 
         for entity in RosterEntity.allCases {
             let mode = bundle.mode(of: entity.file)
@@ -112,6 +118,13 @@ public struct SyncPlanner: Sendable {
             if count.updates > 0 {
                 try Self.nameChangedFields(&entityChanges, entity: entity, held: heldRecords)
             }
+            if entity == .academicSessions {
+                sessionYears.added = entityChanges.compactMap { $0.operation == .add ? $0.record.ref3.flatMap { Int($0) } : nil }
+                sessionYears.deleted = deleted.compactMap { $0.ref3.flatMap { Int($0) } }
+            } else if entity == .courses {
+                courseChanges.added = entityChanges.compactMap { $0.operation == .add ? $0.record : nil }
+                courseChanges.deleted = deleted
+            }
             if entity == .users {
                 userMerges = Self.proposedUserMerges(added: entityChanges, deleted: deleted)
             } else if entity == .enrollments, !userMerges.isEmpty {
@@ -127,7 +140,7 @@ public struct SyncPlanner: Sendable {
             if mode == .bulk, count.held > 0 {
                 let deleteShare = Double(count.deletes) / Double(count.held)
                 if RosterEntity.guardedForDeletes.contains(entity), deleteShare > policy.maxDeleteShare {
-                    reasons.append(
+                    bulkReasons.append(
                         "\(entity.file.rawValue).csv would delete \(count.deletes) of \(count.held) \(entity.rawValue) "
                             + "(\(Self.percent(deleteShare)), more than the \(Self.percent(policy.maxDeleteShare)) allowed); "
                             + "a bulk file deletes whatever it omits, so check that the export was complete")
@@ -136,7 +149,7 @@ public struct SyncPlanner: Sendable {
             if count.held > 0 {
                 let updateShare = Double(count.updates) / Double(count.held)
                 if updateShare > policy.maxUpdateShare {
-                    reasons.append(
+                    bulkReasons.append(
                         "\(entity.file.rawValue).csv would change \(count.updates) of \(count.held) \(entity.rawValue) "
                             + "(\(Self.percent(updateShare)), more than the \(Self.percent(policy.maxUpdateShare)) allowed); "
                             + "check that the export is from the right school year and system")
@@ -155,10 +168,20 @@ public struct SyncPlanner: Sendable {
         let merged = Set(merges.filter { $0.entity == RosterEntity.enrollments.rawValue }.map(\.oldID))
         var removable = deletedByEntity
         removable[.enrollments] = removable[.enrollments]?.filter { !merged.contains($0.sourcedID) }
+        let rollover = Rollover.detect(
+            counts: counts, sessionYears: sessionYears, newCourses: courseChanges.added, endingCourses: courseChanges.deleted)
+        if let rollover {
+            // Last year's classes ending and everyone's grade changing are the rollover, not a broken export.
+            reasons = [rollover.reason] + reasons
+        } else {
+            reasons = bulkReasons + reasons
+        }
         reasons += lockedCourseRemovals(deleted: removable, classCourse: classCourse, lockedCourses: lockedCourses)
         reasons += Self.mergeReasons(merges)
-        return SyncPlan(changeGroups: groups.filter { !$0.isEmpty }, counts: counts, holdReasons: reasons, merges: merges,
-                        parkingsEnded: parkingsEnded.sorted())
+        var plan = SyncPlan(changeGroups: groups.filter { !$0.isEmpty }, counts: counts, holdReasons: reasons, merges: merges,
+                            parkingsEnded: parkingsEnded.sorted())
+        plan.rollover = rollover
+        return plan
     }
 
     /// Names the fields each update of `entity` changes, from the held records' field digests (nil where the held record
@@ -309,10 +332,14 @@ public struct SyncPlanner: Sendable {
             return RosterRecord(entity: name, sourcedID: o.sourcedId, digest: digest, ref1: o.type.rawValue,
                                 ref2: o.parentSourcedId, title: o.name)
         case let .academicSession(s):
+            // The school year (ref3) tells a rollover; records held before it was kept have none.
             return RosterRecord(entity: name, sourcedID: s.sourcedId, digest: digest, ref1: s.type.rawValue,
-                                ref2: s.parentSourcedId, title: s.title)
+                                ref2: s.parentSourcedId, ref3: String(s.schoolYear), title: s.title)
         case let .course(c):
-            return RosterRecord(entity: name, sourcedID: c.sourcedId, digest: digest, ref1: c.orgSourcedId, title: c.title)
+            // Course code (ref2) and grades|subjects (ref3) match a rollover's new courses to last year's.
+            return RosterRecord(entity: name, sourcedID: c.sourcedId, digest: digest, ref1: c.orgSourcedId,
+                                ref2: c.courseCode, ref3: c.grades.joined(separator: ",") + "|" + c.subjects.joined(separator: ","),
+                                title: c.title)
         case let .rosterClass(c):
             return RosterRecord(entity: name, sourcedID: c.sourcedId, digest: digest, ref1: c.courseSourcedId,
                                 ref2: c.schoolSourcedId, title: c.title)

@@ -10,6 +10,9 @@ public struct SyncPolicy: Sendable, Equatable, Codable {
     public var maxDeleteShare: Double
     /// Hold the run when it would update more than this share of the held records of an entity.
     public var maxUpdateShare: Double
+    /// Reading tolerances (``IssueCode/tolerances`` raw values) this integration treats as errors: a row with such a
+    /// fault is quarantined instead of loaded with a warning. Empty by default (every tolerance applies).
+    public var strict: Set<String> = []
 
     /// A policy; by default omitted records of every entity are deleted, and a run is held when it would delete more
     /// than 10% of the held users, classes or enrollments, or update more than 75% of an entity's held records.
@@ -23,15 +26,31 @@ public struct SyncPolicy: Sendable, Equatable, Codable {
 
 extension SyncPolicy {
     private enum CodingKeys: String, CodingKey {
-        case implicitDeletes, maxDeleteShare, maxUpdateShare
+        case implicitDeletes, maxDeleteShare, maxUpdateShare, strict
     }
 
-    /// Written with the entity names sorted, so that one policy always has one text.
+    /// Written with the entity names and strict codes sorted, so that one policy always has one text; `strict` only
+    /// when some tolerance is strict (policies stored before it existed keep their text).
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(implicitDeletes.sorted(), forKey: .implicitDeletes)
         try container.encode(maxDeleteShare, forKey: .maxDeleteShare)
         try container.encode(maxUpdateShare, forKey: .maxUpdateShare)
+        if !strict.isEmpty { try container.encode(strict.sorted(), forKey: .strict) }
+    }
+
+    /// Reads a stored policy; one stored before `strict` existed has no strict tolerance.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        implicitDeletes = try c.decode(Set<String>.self, forKey: .implicitDeletes)
+        maxDeleteShare = try c.decode(Double.self, forKey: .maxDeleteShare)
+        maxUpdateShare = try c.decode(Double.self, forKey: .maxUpdateShare)
+        strict = try c.decodeIfPresent(Set<String>.self, forKey: .strict) ?? []
+    }
+
+    /// The reading tolerances this policy applies, for the roster source.
+    public var readingTolerance: ReadingTolerance {
+        ReadingTolerance(strict: Set(strict.compactMap(IssueCode.init(rawValue:))))
     }
 
     /// Refuses shares outside 0…1 and entity names RosterFlow does not hold, with a message that says what is allowed.
@@ -39,6 +58,12 @@ extension SyncPolicy {
         for (name, share) in [("max delete share", maxDeleteShare), ("max update share", maxUpdateShare)]
         where !(0...1).contains(share) {
             throw RosterFlowError(.invalidInput, "the \(name) is a fraction from 0 to 1 (0.10 = 10%), not \(share)")
+        }
+        let tolerances = Set(IssueCode.tolerances.map(\.rawValue))
+        guard strict.isSubset(of: tolerances) else {
+            throw RosterFlowError(
+                .invalidInput, "--strict takes the reading tolerances " + IssueCode.tolerances.map(\.rawValue).joined(separator: ", ")
+                    + "; got " + strict.subtracting(tolerances).sorted().joined(separator: ", "))
         }
         let known = Set(RosterEntity.allCases.map(\.rawValue))
         guard implicitDeletes.isSubset(of: known) else {

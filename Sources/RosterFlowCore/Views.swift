@@ -41,6 +41,9 @@ public struct IntegrationView: Sendable, Codable, Equatable {
     public var registryCheck: RegistryComparison? = nil
     /// Things stored as given that deserve a look (a NUL byte in the district name); set by the request only.
     public var warnings: [String]? = nil
+    /// While paused (`integrations pause`): the day syncs resume (`YYYY-MM-DD`) and why.
+    public var pausedUntil: String? = nil
+    public var pauseReason: String? = nil
 }
 
 /// A course shell and its mapping, as shown by `courses show`.

@@ -459,3 +459,24 @@ public protocol AccessStore {
     /// Frees a claimed key (its request failed in a way worth trying again).
     func releaseIdempotencyKey(accountID: String, key: String) throws
 }
+
+/// Summer pauses: until when an integration's nightly syncs are skipped, and why.
+public protocol PauseStore {
+    /// Records (or replaces) an integration's pause.
+    func setPause(_ pause: PauseRecord) throws
+
+    /// The integration's pause, if it is paused.
+    func pause(integrationID: String) throws -> PauseRecord?
+
+    /// Ends an integration's pause (on resume).
+    func clearPause(integrationID: String) throws
+}
+
+/// Course-map carry-forward proposals of a school-year rollover, stored with their sync run.
+public protocol CarryForwardStore {
+    /// Keeps a held run's carry-forward proposals.
+    func storeCarryForwards(_ proposals: [CarryForwardRecord], runID: String) throws
+
+    /// A run's carry-forward proposals, by new course sourcedId.
+    func carryForwards(runID: String) throws -> [CarryForwardRecord]
+}

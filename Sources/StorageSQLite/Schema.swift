@@ -119,6 +119,8 @@ enum Schema {
         Schema.registerReviewMigrations(&migrator)
         Schema.registerCatalogMigrations(&migrator)
         Schema.registerAccessMigrations(&migrator)
+        Schema.registerPauseMigrations(&migrator)
+        Schema.registerRolloverMigrations(&migrator)
         return migrator
     }
 }

@@ -1,6 +1,7 @@
 import RosterFlowApp
 import ArgumentParser
 import Foundation
+import OneRoster
 import RosterFlowCore
 
 #if canImport(Glibc)
@@ -16,8 +17,9 @@ extension RosterFlowBench {
                 Generates a district bundle in a child process, then in one run and folder: loads the same CSV files \
                 into empty tables with the sqlite3 shell's .import (the floor), runs a first bulk sync into a new \
                 integration, a second identical bulk sync (recognised by its SHA-256: nothing is read again), and the \
-                same bundle once more with --revalidate (read, validated and diffed in full, changing nothing). Reports \
-                each time, the ratios, and this process's peak resident memory.
+                same bundle once more with --revalidate (read, validated and diffed in full, changing nothing); then, with \
+                every course mapped, the same district's next school year: the rollover is held for review, then approved \
+                with --carry-forward. Reports each time, the ratios, and this process's peak resident memory.
                 """)
         @Option(help: "Users in the generated district.") var users = 200_000
         @Option(help: "Classes.") var classes = 8_000
@@ -26,6 +28,7 @@ extension RosterFlowBench {
         var dir: String?
         @Option(help: "Workflow definitions.") var workflows: String = "Workflows"
         @Flag(help: "Print JSON instead of text.") var json = false
+        @Flag(help: "Leave out the school-year rollover run.") var noRollover = false
 
         struct Report: Encodable {
             var users: Int, classes: Int, enrollments: Int
@@ -40,6 +43,15 @@ extension RosterFlowBench {
             var peakRSSMiB: Double
             var firstDecision: String
             var secondDecision: String
+            /// The next school year of the same district: the sync until its review is held, and its approval with
+            /// `--carry-forward`, each over the floor above.
+            var rolloverReviewSeconds: Double?
+            var rolloverReviewOverFloor: Double?
+            var rolloverDecision: String?
+            var rolloverApproveSeconds: Double?
+            var rolloverApproveOverFloor: Double?
+            var rolloverApproveDecision: String?
+            var carriedForward: Int?
         }
 
         func run() async throws {
@@ -79,6 +91,29 @@ extension RosterFlowBench {
                 let revalidatedSeconds = Date().timeIntervalSince(start)
                 log("identical sync read again (--revalidate): \(third.decision) in \(String(format: "%.2f", revalidatedSeconds)) s")
 
+                var rollover: (review: Double, decision: String, approve: Double, approved: String, carried: Int)?
+                if !noRollover {
+                    let next = folder + "/district-next-year"
+                    try Self.runChild(CommandLine.arguments[0], ["sample-bundle", next, "--users", "\(users)", "--classes",
+                                                                 "\(classes)", "--enrollments", "\(enrollments)",
+                                                                 "--school-year", "\(SampleBundle.baseSchoolYear + 1)"])
+                    for course in try service.courses(integrationID: integration.id) {
+                        _ = try await service.mapCourse(id: course.id, catalogTitle: "Catalog \(course.title)",
+                                                        baseID: "BASE-\(course.sourcedID)", actor: "bench")
+                    }
+                    log("mapped every course; generated the next school year")
+                    start = Date()
+                    let held = try await service.runSync(integrationID: integration.id, bundlePath: next, policy: policy, actor: "bench")
+                    let review = Date().timeIntervalSince(start)
+                    log("rollover: \(held.decision) for review in \(String(format: "%.2f", review)) s")
+                    start = Date()
+                    let approved = try await service.approveSync(
+                        runID: held.id, merge: held.merges.isEmpty ? nil : true, carryForward: true, actor: "bench")
+                    let approve = Date().timeIntervalSince(start)
+                    log("rollover approved with --carry-forward: \(approved.decision) in \(String(format: "%.2f", approve)) s")
+                    rollover = (review, held.decision, approve, approved.decision, held.carryForward.count)
+                }
+
                 var usage = rusage()
                 getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
                 let report = Report(
@@ -86,7 +121,11 @@ extension RosterFlowBench {
                     firstSyncSeconds: firstSeconds, secondSyncSeconds: secondSeconds, firstOverFloor: firstSeconds / floor,
                     secondOverFirst: secondSeconds / firstSeconds, revalidatedSyncSeconds: revalidatedSeconds,
                     revalidatedOverFirst: revalidatedSeconds / firstSeconds, peakRSSMiB: Double(usage.ru_maxrss) / 1024,
-                    firstDecision: first.decision, secondDecision: second.decision)
+                    firstDecision: first.decision, secondDecision: second.decision,
+                    rolloverReviewSeconds: rollover?.review, rolloverReviewOverFloor: rollover.map { $0.review / floor },
+                    rolloverDecision: rollover?.decision, rolloverApproveSeconds: rollover?.approve,
+                    rolloverApproveOverFloor: rollover.map { $0.approve / floor }, rolloverApproveDecision: rollover?.approved,
+                    carriedForward: rollover?.carried)
                 try Output.emit(report, json: json) { r in
                     """
                     | measure (\(r.users) users, \(r.classes) classes, \(r.enrollments) enrollments) | seconds | ratio |
@@ -96,7 +135,13 @@ extension RosterFlowBench {
                     | second identical bulk sync (\(r.secondDecision): same SHA-256, report reused) | \(String(format: "%.2f", r.secondSyncSeconds)) | \(String(format: "%.2f", r.secondOverFirst)) × first |
                     | the same, read + validated + diffed again (`--revalidate`) | \(String(format: "%.2f", r.revalidatedSyncSeconds)) | \(String(format: "%.2f", r.revalidatedOverFirst)) × first |
                     | peak resident memory of the syncing process | \(String(format: "%.0f", r.peakRSSMiB)) MiB | |
-                    """
+                    """ + (r.rolloverReviewSeconds.map { review in
+                        """
+
+                        | next school year: rollover until its review is held (\(r.rolloverDecision ?? "-")) | \(String(format: "%.2f", review)) | \(String(format: "%.2f", r.rolloverReviewOverFloor ?? 0)) × floor |
+                        | approved with --carry-forward (\(r.rolloverApproveDecision ?? "-"), \(r.carriedForward ?? 0) courses carried) | \(String(format: "%.2f", r.rolloverApproveSeconds ?? 0)) | \(String(format: "%.2f", r.rolloverApproveOverFloor ?? 0)) × floor |
+                        """
+                    } ?? "")
                 }
             }
         }

@@ -92,10 +92,12 @@ extension RosterFlowBench {
         @Option var classes = 40
         @Option var enrollments = 4_000
         @Option var seed: UInt64 = 1
+        @Option var schoolYear = SampleBundle.baseSchoolYear
 
         func run() throws {
             _ = try SampleBundle.write(
-                to: URL(fileURLWithPath: out), users: users, classes: classes, enrollments: enrollments, version: "1.2", seed: seed)
+                to: URL(fileURLWithPath: out), users: users, classes: classes, enrollments: enrollments, version: "1.2", seed: seed,
+                schoolYear: schoolYear)
         }
     }
 }

@@ -7,7 +7,7 @@ extension RosterFlowCommand {
     struct Integrations: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "District integrations: request, authenticate, schedule, inspect and advance.",
-            subcommands: [Request.self, Authenticate.self, Schedule.self, Source.self, Policy.self, Show.self, List.self, Advance.self])
+            subcommands: [Request.self, Authenticate.self, Schedule.self, Source.self, Policy.self, Pause.self, Resume.self, Show.self, List.self, Advance.self])
 
         struct Request: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
@@ -135,6 +135,8 @@ extension RosterFlowCommand {
                             + (p.implicitDeletes.isEmpty ? "nothing" : p.implicitDeletes.sorted().joined(separator: ", "))
                             + "; hold when deleting more than \(Int(p.maxDeleteShare * 100))% of users, classes or enrollments"
                             + " or updating more than \(Int(p.maxUpdateShare * 100))% of an entity"
+                            + "; reading tolerances treated as errors: "
+                            + (p.strict.isEmpty ? "none" : p.strict.sorted().joined(separator: ", "))
                     }
                 }
             }

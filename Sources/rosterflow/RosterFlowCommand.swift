@@ -191,6 +191,10 @@ enum Text {
         if let time = view.syncTime, let zone = view.timezone {
             lines.append("  daily sync at \(time) \(zone); next run \(view.nextSyncAt ?? "?")")
         }
+        if let until = view.pausedUntil {
+            lines.append("  paused until \(until)" + (view.pauseReason.map { " (\($0))" } ?? "")
+                + ": nightly syncs are skipped without alerts; `rosterflow integrations resume \(view.id)` resumes it now")
+        }
         if let check = view.registryCheck {
             lines.append("  customer registry check:\n" + check.sideBySide.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
         }

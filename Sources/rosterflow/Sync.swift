@@ -158,13 +158,16 @@ extension RosterFlowCommand {
             var merge: Bool?
             @Flag(help: "Apply nothing: plan the same bundle against today's roster as a new held run to review (for a stale run).")
             var replan = false
+            @Flag(help: "A school-year rollover: start each new course that matches a mapped course of last year in `mapped`, with that course's catalog course and base id.")
+            var carryForward = false
 
             func run() async throws {
                 try await Output.run(json: options.json) {
                     let service = try options.open()
                     let view = try await Cancel.onSignals(service) {
                         try await service.approveSync(
-                            runID: id, withoutDeletes: withoutDeletes, merge: merge, replan: replan, actor: options.actor)
+                            runID: id, withoutDeletes: withoutDeletes, merge: merge, replan: replan, carryForward: carryForward,
+                            actor: options.actor)
                     }
                     try Output.emit(view, json: options.json) { SyncText.run($0, withReport: replan) }
                 }
@@ -215,21 +218,28 @@ extension RosterFlowCommand {
             abstract: "Validate a OneRoster bundle (folder or .zip) with no integration and no database.")
         @Argument(help: "The bundle.") var path: String
         @Flag(help: "Print the report as JSON.") var json = false
+        @Flag(help: "Also list each row not loaded only because of a root cause (JSON always lists them).") var all = false
+        @Option(parsing: .upToNextOption, help: "Reading tolerances to treat as errors, as an integration's policy can.")
+        var strict: [String] = []
 
         func run() async throws {
             try await Output.run(json: json) {
                 warnAboutInputLimitKnobs()
                 removeExtractedBundlesOnSignals()
+                var policy = SyncPolicy()
+                policy.strict = Set(strict.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) })
+                try policy.validate()
                 let bundle: OneRosterBundle
                 do {
-                    bundle = try OneRosterBundleReader(options: .init(retainRecords: false)).read(at: URL(fileURLWithPath: path))
+                    bundle = try OneRosterBundleReader(options: .init(retainRecords: false, tolerance: policy.readingTolerance))
+                        .read(at: URL(fileURLWithPath: path))
                 } catch {
                     throw RosterFlowError(.invalidInput, "cannot read the bundle at \(path): \(error)")
                 }
                 if json {
                     print(String(decoding: try bundle.report.jsonData(), as: UTF8.self))
                 } else {
-                    Output.text(bundle.report.rendered(maxPerFile: 50))
+                    Output.text(bundle.report.rendered(maxPerFile: 50, all: all))
                 }
                 if bundle.report.hasErrors { throw ExitCode(65) }
             }
@@ -245,6 +255,10 @@ extension RosterFlowCommand {
         @Option(help: "Enrollments.") var enrollments = 4_000
         @Option(help: "OneRoster version: 1.1 or 1.2.") var version = "1.2"
         @Option(help: "Random seed (the same seed writes the same bundle).") var seed: UInt64 = 1
+        @Option(help: "The school year (the year it ends; default \(SampleBundle.baseSchoolYear)): a later year writes the same district then (students a grade up, seniors gone, new course and class sourcedIds, some course codes kept, some renamed), to try a rollover.")
+        var schoolYear: Int = SampleBundle.baseSchoolYear
+        @Option(help: "Tolerated faults to write, one row each (comma list of \(SampleBundle.defectNames.joined(separator: ", ")); 'all' for all).")
+        var defects: String?
 
         func run() async throws {
             try await Output.run(json: false) {
@@ -254,9 +268,12 @@ extension RosterFlowCommand {
                 do {
                     let summary = try SampleBundle.write(
                         to: URL(fileURLWithPath: out), users: users, classes: classes, enrollments: enrollments, version: version,
-                        seed: seed)
+                        seed: seed, schoolYear: schoolYear,
+                        defects: defects == "all" ? SampleBundle.defectNames
+                            : (defects ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
                     Output.text("wrote \(out): \(summary.orgs) orgs, \(summary.academicSessions) sessions, \(summary.courses) courses, "
-                          + "\(summary.classes) classes, \(summary.users) users, \(summary.enrollments) enrollments (OneRoster \(version))")
+                          + "\(summary.classes) classes, \(summary.users) users, \(summary.enrollments) enrollments (OneRoster \(version), "
+                          + "school year \(schoolYear - 1)–\(schoolYear % 100))" + (defects.map { "; defects: \($0)" } ?? ""))
                 } catch {
                     throw RosterFlowError(.invalidInput, "cannot write the bundle: \(error)")
                 }
@@ -273,8 +290,11 @@ struct PolicyOptions: ParsableArguments {
     var maxUpdateShare: Double?
     @Option(help: "Entities a bulk file deletes by omission (comma list of orgs, academicSessions, courses, classes, users, enrollments, demographics; 'none' for none).")
     var implicitDeletes: String?
+    @Option(parsing: .upToNextOption,
+            help: "Reading tolerances to treat as errors, quarantining the row (\(IssueCode.tolerances.map(\.rawValue).joined(separator: ", ")); 'none' for none). Replaces the list.")
+    var strict: [String] = []
 
-    var isEmpty: Bool { maxDeleteShare == nil && maxUpdateShare == nil && implicitDeletes == nil }
+    var isEmpty: Bool { maxDeleteShare == nil && maxUpdateShare == nil && implicitDeletes == nil && strict.isEmpty }
 
     func apply(to base: SyncPolicy) throws -> SyncPolicy {
         var policy = base
@@ -283,6 +303,10 @@ struct PolicyOptions: ParsableArguments {
         if let implicitDeletes {
             policy.implicitDeletes = implicitDeletes == "none" ? []
                 : Set(implicitDeletes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        }
+        if !strict.isEmpty {
+            let codes = strict.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
+            policy.strict = codes == ["none"] ? [] : Set(codes)
         }
         return policy
     }
@@ -313,6 +337,12 @@ enum SyncText {
             lines.append("  merges (\(run.merges.first?.status ?? "proposed")):")
             for merge in run.merges {
                 lines.append("    \(merge.entity) \(merge.oldID) → \(merge.newID)  (same \(merge.matchedOn): \(merge.value))")
+            }
+        }
+        if !run.carryForward.isEmpty {
+            lines.append("  carry-forward (`sync approve \(run.id) --carry-forward`), new course ← last year's mapped course:")
+            for p in run.carryForward {
+                lines.append("    \(p.newSourcedID) \(p.newTitle) ← \(p.oldSourcedID) \(p.oldTitle): \(p.catalogTitle) [\(p.baseID)] (\(p.evidence))")
             }
         }
         lines.append("  issues: \(run.errorCount) errors, \(run.warningCount) warnings")

@@ -36,6 +36,9 @@ extension CLITests {
         let report = try result.json()
         XCTAssertEqual(report["firstDecision"] as? String, "applied")
         XCTAssertEqual(report["secondDecision"] as? String, "unchanged")
+        XCTAssertEqual(report["rolloverDecision"] as? String, "held", "the next school year is held for review")
+        XCTAssertEqual(report["rolloverApproveDecision"] as? String, "approved")
+        XCTAssertGreaterThan(report["carriedForward"] as? Int ?? 0, 0)
         XCTAssertGreaterThan(report["importFloorSeconds"] as? Double ?? 0, 0)
         XCTAssertTrue(result.stderr.contains("sync: read + validate + diff"), "the phases are logged at debug: \(result.stderr)")
     }

@@ -11,7 +11,7 @@ extension CLITests {
         try FileManager.default.copyItem(atPath: Self.workflows, toPath: copy)
         let file = copy + "/integration.yaml"
         let text = try String(contentsOfFile: file, encoding: .utf8)
-        try text.replacingOccurrences(of: "on_hold", with: "paused").write(toFile: file, atomically: true, encoding: .utf8)
+        try text.replacingOccurrences(of: "on_hold", with: "waiting_for_review").write(toFile: file, atomically: true, encoding: .utf8)
 
         let refused = try rosterflow("workflows", "validate", copy, expect: 78)
         XCTAssertTrue(refused.stdout.contains("[missing-required-state]"), refused.stdout)

@@ -7,7 +7,8 @@ final class BundleReaderTests: OneRosterTestCase {
     func testValid11BundleReadsEverything() throws {
         let b = try read(Fixture.bundle11())
         XCTAssertEqual(b.report.errorCount, 0, b.report.rendered())
-        XCTAssertEqual(b.report.warningCount, 0, b.report.rendered())
+        // The fixture's users say `TRUE` and `False`: read, with a letter-case warning each.
+        XCTAssertEqual(b.report.countsByCode, ["enum-letter-case": 2], b.report.rendered())
         XCTAssertEqual(b.version, .v1_1)
         XCTAssertEqual(b.manifest.sourceSystemName, "Test SIS")
         XCTAssertEqual(b.manifest.sourceSystemCode, "TSIS")
@@ -50,6 +51,7 @@ final class BundleReaderTests: OneRosterTestCase {
     func testBooleansInAnyCase() throws {
         let b = try read(Fixture.bundle11())
         XCTAssertEqual(b.users.map(\.enabledUser), [true, true, false])
+        XCTAssertEqual(b.report.issues(withCode: .enumLetterCase).map(\.value), ["TRUE", "False"])
     }
 
     func test11RolesDerivedFromUsers() throws {
@@ -107,7 +109,7 @@ final class BundleReaderTests: OneRosterTestCase {
         """
         let b = try read(files)
         XCTAssertEqual(b.report.errorCount, 0, b.report.rendered())
-        XCTAssertEqual(b.report.warningCount, 0, b.report.rendered())
+        XCTAssertEqual(b.report.countsByCode, ["enum-letter-case": 2], b.report.rendered())
         XCTAssertEqual(b.orgs.count, 2)
         XCTAssertEqual(b.orgs[0].extensions, ["metadata.ncesId": "0601234"])
         XCTAssertEqual(b.orgs[1].extensions, [:])
@@ -237,6 +239,7 @@ final class BundleReaderTests: OneRosterTestCase {
         XCTAssertTrue(human.contains("enrollments.csv (bulk: 4 rows, 3 loaded, 1 quarantined)"), human)
         XCTAssertTrue(human.contains("error   enrollments.csv:5 column classSourcedId value \"cls-404\" [dangling-reference]"), human)
         XCTAssertTrue(human.contains("Fix: "), human)
-        XCTAssertTrue(human.contains("Totals: 1 error, 0 warnings"), human)
+        XCTAssertTrue(human.contains("Totals: 1 error, 2 warnings"), human)
+        XCTAssertTrue(human.hasPrefix("Root causes (1), by rows they cost:\n  1 row: enrollment `e-9` (enrollments.csv:5) was not loaded [dangling-reference]"), human)
     }
 }

@@ -448,9 +448,15 @@ final class HostileInputTests: OneRosterTestCase {
         XCTAssertEqual(b.report.errorCount, 0)
 
         files["orgs.csv"] = Self.orgChain(3, brokenRoot: true) + "org-d,,,Test District,district,,\norg-s1,,,Test High,school,HS1,org-d\n"
-        let broken = try read(files)
+        // parentSourcedId is optional: the chain loads, its root's parent left unresolved.
+        let tolerated = try read(files)
+        XCTAssertEqual(tolerated.orgs.count, 5)
+        XCTAssertEqual(tolerated.report.issues(withCode: .danglingOptionalReference).map(\.line), [4])
+        // Strict, the failure spreads back along the chain, each row visited once.
+        let broken = try OneRosterBundleReader(options: .init(tolerance: ReadingTolerance(strict: [.danglingOptionalReference])))
+            .read(at: write(files))
         XCTAssertEqual(broken.orgs.map(\.sourcedId).sorted(), ["org-d", "org-s1"])
-        let dangling = broken.report.issues(withCode: .danglingReference).filter { $0.file == "orgs.csv" }
+        let dangling = broken.report.issues(withCode: .danglingOptionalReference).filter { $0.file == "orgs.csv" }
         XCTAssertEqual(dangling.map(\.line), [2, 3, 4].map { Optional($0) })
         XCTAssertTrue(dangling[0].message.contains("`org-1`, which is on line 3 of orgs.csv but was not loaded"), dangling[0].message)
         XCTAssertTrue(dangling[2].message.contains("there is no org `org-missing`"), dangling[2].message)

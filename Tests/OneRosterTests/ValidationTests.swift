@@ -52,14 +52,15 @@ final class ValidationTests: OneRosterTestCase {
 
     func testUnknownEnumValue() throws {
         var files = Fixture.bundle11()
-        files["orgs.csv"] = Fixture.orgs + "org-x,,,Weird,School,,org-d\n"
+        // Letter case alone is tolerated (ToleranceTests); a trailing space is not the value.
+        files["orgs.csv"] = Fixture.orgs + "org-x,,,Weird,School ,,org-d\n"
         let b = try read(files)
         let i = try issue(b, .unknownEnumValue)
         XCTAssertEqual(i.severity, .error)
         XCTAssertEqual(i.file, "orgs.csv")
         XCTAssertEqual(i.line, 4)
         XCTAssertEqual(i.column, "type")
-        XCTAssertEqual(i.value, "School")
+        XCTAssertEqual(i.value, "School ")
         XCTAssertTrue(i.message.contains("Did you mean `school`?"), i.message)
         assertQuarantined(b, file: "orgs.csv", line: 4, reason: .unknownEnumValue)
         XCTAssertEqual(b.orgs.count, 2)
@@ -85,22 +86,22 @@ final class ValidationTests: OneRosterTestCase {
             + "e-10,,2024-05-01,cls-2,org-s1,s-1,student,,,\n"
         let b = try read(files)
         let dates = b.report.issues(withCode: .badDate)
-        XCTAssertEqual(dates.count, 2, b.report.rendered())
+        XCTAssertEqual(dates.count, 1, b.report.rendered())
         let start = try XCTUnwrap(dates.first { $0.file == "academicSessions.csv" })
         XCTAssertEqual(start.line, 5)
         XCTAssertEqual(start.column, "startDate")
         XCTAssertEqual(start.value, "1/05/2023")
         assertQuarantined(b, file: "academicSessions.csv", line: 5, reason: .badDate)
-        let stamp = try XCTUnwrap(dates.first { $0.file == "enrollments.csv" })
+        // dateLastModified is bookkeeping: a space for the `T` is read as UTC, with a warning (ToleranceTests).
+        let stamp = try issue(b, .nonISOTimestamp)
         XCTAssertEqual(stamp.line, 5)
         XCTAssertEqual(stamp.column, "dateLastModified")
-        assertQuarantined(b, file: "enrollments.csv", line: 5, reason: .badDate)
         // A bare date is accepted with a warning.
         let imprecise = try issue(b, .impreciseTimestamp)
         XCTAssertEqual(imprecise.severity, .warning)
         XCTAssertEqual(imprecise.line, 6)
         XCTAssertTrue(b.enrollments.contains { $0.sourcedId == "e-10" })
-        XCTAssertFalse(b.enrollments.contains { $0.sourcedId == "e-9" })
+        XCTAssertTrue(b.enrollments.contains { $0.sourcedId == "e-9" })
     }
 
     func testEndBeforeStartAndBadBooleanAndBadYear() throws {
@@ -211,11 +212,13 @@ final class ValidationTests: OneRosterTestCase {
 
         """
         let b = try read(files)
-        XCTAssertEqual(Set(b.orgs.map(\.sourcedId)), ["org-s1", "org-d"])
-        let i = try issue(b, .danglingReference)
+        // parentSourcedId is optional: the department loads with its parent left unresolved.
+        XCTAssertEqual(Set(b.orgs.map(\.sourcedId)), ["org-s1", "org-d", "org-dep"])
+        let i = try issue(b, .danglingOptionalReference)
         XCTAssertEqual(i.line, 4)
         XCTAssertEqual(i.column, "parentSourcedId")
-        assertQuarantined(b, file: "orgs.csv", line: 4, reason: .danglingReference)
+        XCTAssertEqual(i.severity, .warning)
+        XCTAssertTrue(b.quarantined.isEmpty)
     }
 
     func testDuplicateSourcedId() throws {

@@ -73,7 +73,7 @@ final class ErrorTests: XCTestCase {
         let file = folder + "/integration.yaml"
         let text = try String(contentsOfFile: file, encoding: .utf8)
         XCTAssertTrue(text.contains("on_hold"))
-        try text.replacingOccurrences(of: "on_hold", with: "paused").write(toFile: file, atomically: true, encoding: .utf8)
+        try text.replacingOccurrences(of: "on_hold", with: "waiting_for_review").write(toFile: file, atomically: true, encoding: .utf8)
 
         let database = try Fixture.folder() + "/rf.sqlite"
         do {
