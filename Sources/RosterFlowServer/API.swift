@@ -32,6 +32,9 @@ struct API: Sendable {
         authed.get("integrations/{id}/courses", use: courses)
         authed.get("integrations/{id}/roster/{sourcedId}", use: rosterHistory)
         authed.get("courses/{id}", use: course)
+        authed.get("courses/{id}/suggestions", use: catalogSuggestions)
+        authed.get("catalog", use: catalog)
+        authed.get("catalog/{baseId}", use: catalogCourse)
         authed.post("courses/{id}/events", use: courseEvent)
         authed.get("tasks", use: tasks)
         authed.get("sync-runs", use: syncRuns)
@@ -83,6 +86,25 @@ struct API: Sendable {
     @Sendable func course(_ request: Request, context: AppContext) async throws -> JSONBody {
         let view = try courseInScope(try context.parameters.require("id"), context)
         return try JSONBody(view, etag: view.rowVersion)
+    }
+
+    /// Catalog courses that match a course of the caller's district, best first, with the evidence.
+    @Sendable func catalogSuggestions(_ request: Request, context: AppContext) async throws -> JSONBody {
+        let view = try courseInScope(try context.parameters.require("id"), context)
+        return try JSONBody(try service.catalogSuggestions(courseID: view.id))
+    }
+
+    /// The vendor catalog (every role may read it: it is the vendor's product list, not district data); `?all=true`
+    /// includes retired courses.
+    @Sendable func catalog(_ request: Request, context: AppContext) async throws -> JSONBody {
+        _ = try context.requirePrincipal()
+        let all = request.uri.queryParameters.get("all") == "true"
+        return try JSONBody(try Paging.page(try service.catalog(includeRetired: all), request: request, id: \.baseID))
+    }
+
+    @Sendable func catalogCourse(_ request: Request, context: AppContext) async throws -> JSONBody {
+        _ = try context.requirePrincipal()
+        return try JSONBody(try service.catalogCourse(baseID: try context.parameters.require("baseId")))
     }
 
     @Sendable func tasks(_ request: Request, context: AppContext) async throws -> JSONBody {
