@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "Storage", targets: ["Storage"]),
         .library(name: "RosterFlowCore", targets: ["RosterFlowCore"]),
         .library(name: "OneRoster", targets: ["OneRoster"]),
+        .library(name: "OneRosterREST", targets: ["OneRosterREST"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
@@ -58,8 +59,8 @@ let package = Package(
         .target(
             name: "RosterFlowCore",
             dependencies: [
-                "CodedErrors", "WorkflowEngine", "Storage", "OneRoster", .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Logging", package: "swift-log"),
+                "CodedErrors", "WorkflowEngine", "Storage", "OneRoster", "OneRosterREST",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // libcurl (Debian: libcurl4-openssl-dev) with typed wrappers for its variadic calls: SMTP and HTTP.
@@ -67,6 +68,12 @@ let package = Package(
             name: "CCurl",
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        // Pulls rosters from OneRoster REST providers (OAuth 1.0a HMAC-SHA256 or OAuth 2 client credentials, paging,
+        // retries) over libcurl, as a RosterSource read by the same validation as a CSV bundle.
+        .target(
+            name: "OneRosterREST",
+            dependencies: ["CodedErrors", "OneRoster", "CCurl", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // Notifications: templates, MIME mail, SMTP and spool transports, signed webhooks, the outbox dispatcher.
         .target(
@@ -93,7 +100,7 @@ let package = Package(
         .executableTarget(
             name: "rosterflow",
             dependencies: [
-                "CodedErrors", "RosterFlowCore", "RosterFlowApp", "Notifications", "OneRoster",
+                "CodedErrors", "RosterFlowCore", "RosterFlowApp", "Notifications", "OneRoster", "OneRosterREST",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -128,6 +135,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "OneRosterTests", dependencies: ["OneRoster"]),
+        .testTarget(name: "OneRosterRESTTests", dependencies: ["OneRosterREST", "OneRoster"]),
         // Runs the `rosterflow` and `rosterflow-bench` binaries (built for it) as processes.
         .testTarget(
             name: "CLITests",
