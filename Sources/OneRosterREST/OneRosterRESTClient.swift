@@ -62,8 +62,7 @@ public final class OAuth2TokenClient: @unchecked Sendable, CustomStringConvertib
                 ? OneRosterRESTError.Code.unauthorized : .provider
             throw OneRosterRESTError(
                 what, "the token endpoint \(tokenURL) refused client \(clientID) (HTTP \(response.status))"
-                    + (detail.map { ": \($0)" } ?? "") + "; check the client id, the secret"
-                    + (scope == nil ? "" : " and the scope (\(scope!))") + " the district issued")
+                    + (detail.map { ": \($0)" } ?? ""))
         }
         guard let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any],
               let value = object["access_token"] as? String, !value.isEmpty else {
@@ -94,7 +93,7 @@ public struct RetryPolicy: Sendable {
     public var maxDelay: Double
 
     /// A policy.
-    public init(attempts: Int = 6, baseDelay: Double = 1, maxDelay: Double = 120) {
+    public init(attempts: Int = 5, baseDelay: Double = 0.5, maxDelay: Double = 120) {
         self.attempts = attempts
         self.baseDelay = baseDelay
         self.maxDelay = maxDelay
@@ -169,7 +168,11 @@ public final class OneRosterRESTClient: @unchecked Sendable {
             if let signer {
                 headers.append(("Authorization", signer.authorization(method: "GET", url: url)))
             } else if let tokens {
-                headers.append(("Authorization", "Bearer " + (try timed { try tokens.currentToken() })))
+                do {
+                    headers.append(("Authorization", "Bearer " + (try timed { try tokens.currentToken() })))
+                } catch let error as OneRosterRESTError where error.code == .unauthorized {
+                    throw OneRosterRESTError(.unauthorized, error.message + "; " + credentialAdvice)
+                }
             }
             requests += 1
             let response: HTTPResponse
