@@ -154,7 +154,8 @@ extension CLITests {
                                  "--json", expect: 65).json()
         XCTAssertEqual(run["decision"] as? String, "rejected")
         let reasons = "\(run["reasons"] ?? "")"
-        XCTAssertTrue(reasons.contains("enrollments (page 1)") && reasons.contains("invalid_filter_field"), reasons)
+        XCTAssertTrue(reasons.contains("the source could not be read") && reasons.contains("enrollments (page 1)")
+            && reasons.contains("invalid_filter_field"), reasons)
         XCTAssertTrue(try provider.requests().contains { ($0["path"] as? String)?.hasSuffix("/users") == true },
                       "users were pulled before enrollments failed")
         let store = try SQLiteStore(path: database)
