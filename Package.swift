@@ -114,7 +114,7 @@ let package = Package(
         .executableTarget(
             name: "rosterflow-bench",
             dependencies: [
-                "RosterFlowCore", "Notifications", "OneRoster", "OneRosterBenchmarks", "Storage", "WorkflowEngine",
+                "RosterFlowCore", "Notifications", "OneRoster", "OneRosterREST", "OneRosterBenchmarks", "Storage", "WorkflowEngine",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

@@ -138,8 +138,13 @@ struct RESTBundleLayout {
         if entity == .users && version == .v1_2 { roles = roleRows(object, sourcedId: sourcedId, entity: entity, page: page) }
         let row = Row(sourcedId: sourcedId, dateLastModified: object["dateLastModified"]?.scalarText ?? "", page: page,
                       fields: fields, metadata: metadata, roles: roles)
-        var table = tables[entity] ?? Table()
-        table.metadataKeys.formUnion(metadata.keys)
+        // Changed in place in the dictionary (a copy out and back would copy every row so far, each time).
+        Self.insert(row, metadataKeys: metadata.keys, into: &tables[entity, default: Table()])
+    }
+
+    private static func insert(_ row: Row, metadataKeys: Dictionary<String, String>.Keys, into table: inout Table) {
+        table.metadataKeys.formUnion(metadataKeys)
+        let sourcedId = row.sourcedId
         if !sourcedId.isEmpty, let at = table.index[sourcedId], let earlier = table.rows[at] {
             // Seen already (pages shifted under the pull, or a delta overlap): keep the later modification; an equal one
             // is the same record twice.
@@ -152,7 +157,6 @@ struct RESTBundleLayout {
             if !sourcedId.isEmpty { table.index[sourcedId] = table.rows.count }
             table.rows.append(row)
         }
-        tables[entity] = table
     }
 
     private mutating func value(_ source: FieldSource, of object: [String: JSONValue], column: String, entity: RESTEntity,

@@ -25,6 +25,9 @@ public struct RESTRosterSource: RosterSource {
     let makeClient: @Sendable () throws -> OneRosterRESTClient
     /// Where the pull's statistics go (requests, seconds waiting on the provider).
     public let statistics = PullStatistics()
+    /// When set, a copy of the pulled records laid out as a CSV bundle is kept in this folder (for benchmarks that
+    /// sync the same district from files, and for debugging a provider).
+    public var keepBundleAt: URL?
 
     /// A source for `config`, its secret read from the environment (or file) when a pull starts.
     public init(config: RESTSourceConfig, changedSince: Date? = nil, transport: any HTTPTransport = CurlHTTPTransport(),
@@ -79,6 +82,8 @@ public struct RESTRosterSource: RosterSource {
             }
         }
         try layout.write(to: folder, mode: filter == nil ? .bulk : .delta)
+        statistics.markPulled()
+        if let keepBundleAt { try FileManager.default.copyItem(at: folder, to: keepBundleAt) }
         var bundle = try OneRosterBundleReader(options: options).read(at: folder, held: held, visitor: visitor)
         bundle.report.issues = layout.relocate(bundle.report.issues)
         for issue in layout.shapeIssues { bundle.report.add(issue) }
@@ -91,6 +96,16 @@ public final class PullStatistics: @unchecked Sendable {
     private let lock = NSLock()
     private var _requests = 0
     private var _waiting: Double = 0
+    private var _pulledAt: Date?
+
+    func markPulled() {
+        lock.lock()
+        _pulledAt = Date()
+        lock.unlock()
+    }
+
+    /// When the last pull finished pulling (before its records were read and validated).
+    public var pulledAt: Date? { lock.lock(); defer { lock.unlock() }; return _pulledAt }
 
     func record(_ client: OneRosterRESTClient) {
         lock.lock()

@@ -195,3 +195,23 @@ extension CLITests {
         XCTAssertTrue(noProvider.stderr.contains("no answer from http://127.0.0.1:9/ims/oneroster/v1p1/orgs"), noProvider.stderr)
     }
 }
+
+extension CLITests {
+    /// `rosterflow-bench rest` runs small: a pull from the loopback provider and the CSV sync of the same records agree.
+    func testRESTBenchmarkSyncsThePulledDistrictAndItsBundle() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let result = try rosterflowBench(
+            "rest", "--users", "300", "--classes", "10", "--enrollments-per-student", "2", "--page-size", "50", "--latencies", "0",
+            "--provider", root + "/scripts/peers/oneroster_provider.py", "--workflows", Self.workflows, "--dir", folder + "/rest",
+            "--json")
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let runs = try XCTUnwrap(try result.json()["runs"] as? [[String: Any]])
+        XCTAssertEqual(runs.count, 2)
+        XCTAssertEqual(runs.map { $0["decision"] as? String }, ["applied", "applied"])
+        XCTAssertEqual(runs.map { $0["users"] as? Int }, [300, 300])
+        XCTAssertEqual(runs.map { $0["enrollments"] as? Int }, [10 + 290 * 2, 10 + 290 * 2])
+        XCTAssertEqual(runs.first?["requests"] as? Int, 4 + 6 + 12,
+                       "one page each of orgs, sessions, courses and classes; 300 users in 6 pages, 590 enrollments in 12")
+        XCTAssertGreaterThan(runs.first?["waitingSeconds"] as? Double ?? 0, 0)
+    }
+}

@@ -39,6 +39,24 @@ def ref(kind, sid, base):
     return {"href": f"{base}/{kind}s/{sid}", "sourcedId": sid, "type": kind}
 
 
+class LazyList:
+    """A read-only list whose i-th item is made when asked for (a big district without holding it in memory)."""
+
+    def __init__(self, count, make):
+        self.count, self.make = count, make
+
+    def __len__(self):
+        return self.count
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self.make(i) for i in range(*index.indices(self.count))]
+        return self.make(index)
+
+    def __iter__(self):
+        return (self.make(i) for i in range(self.count))
+
+
 def generate(args, base):
     """The district: deterministic for the same arguments."""
     t0 = 1767225600  # 2026-01-01T00:00:00Z
@@ -93,22 +111,28 @@ def generate(args, base):
             u["dateLastModified"] = "2026-01-01"         # date only
             u["metadata"] = {"sis.homeroom": "7B"}
         return u
-    for t in range(1, teachers + 1):
-        data["users"].append(user(f"t-{t}", "teacher", f"Teacher{t}", "Smith", "org-s1", t))
-    for s in range(1, students + 1):
-        data["users"].append(user(f"s-{s}", "student", f"Student{s}", "Jones", "org-s1", s))
-    for t in range(1, teachers + 1):
-        k = t
-        data["enrollments"].append({"sourcedId": f"enr-t-{t}", "status": "active", "dateLastModified": stamp,
-                                    "class": ref("class", f"cls-{k}", base), "school": ref("org", "org-s1", base),
-                                    "user": ref("user", f"t-{t}", base), "role": "teacher", "primary": "true"})
+    def make_user(i):
+        if i < teachers:
+            return user(f"t-{i + 1}", "teacher", f"Teacher{i + 1}", "Smith", "org-s1", i + 1)
+        n = i - teachers + 1
+        return user(f"s-{n}", "student", f"Student{n}", "Jones", "org-s1", n)
     per = args.enrollments_per_student
-    for s in range(1, students + 1):
-        for j in range(per):
-            k = (s + j * 7 - 1) % args.classes + 1
-            data["enrollments"].append({"sourcedId": f"enr-s-{s}-{j}", "status": "active", "dateLastModified": stamp,
-                                        "class": ref("class", f"cls-{k}", base), "school": ref("org", "org-s1", base),
-                                        "user": ref("user", f"s-{s}", base), "role": "student", "primary": False})
+    def make_enrollment(i):
+        if i < teachers:
+            t = i + 1
+            return {"sourcedId": f"enr-t-{t}", "status": "active", "dateLastModified": stamp,
+                    "class": ref("class", f"cls-{t}", base), "school": ref("org", "org-s1", base),
+                    "user": ref("user", f"t-{t}", base), "role": "teacher", "primary": "true"}
+        s, j = divmod(i - teachers, per)
+        s += 1
+        k = (s + j * 7 - 1) % args.classes + 1
+        return {"sourcedId": f"enr-s-{s}-{j}", "status": "active", "dateLastModified": stamp,
+                "class": ref("class", f"cls-{k}", base), "school": ref("org", "org-s1", base),
+                "user": ref("user", f"s-{s}", base), "role": "student", "primary": False}
+    users = LazyList(teachers + students, make_user)
+    enrollments = LazyList(teachers + students * per, make_enrollment)
+    data["users"] = users if args.lazy else list(users)
+    data["enrollments"] = enrollments if args.lazy else list(enrollments)
     for s in range(1, min(students, 20) + 1):
         data["demographics"].append({"sourcedId": f"s-{s}", "status": "active", "dateLastModified": stamp,
                                      "birthDate": "2014-03-01", "sex": "female", "white": True, "asian": "false"})
@@ -373,6 +397,7 @@ def main():
     p.add_argument("--paging", choices=["total", "link", "both", "short"], default="total")
     p.add_argument("--latency-ms", type=float, default=0)
     p.add_argument("--quirks", action="store_true")
+    p.add_argument("--lazy", action="store_true", help="make users and enrollments per page (a big district; no touch)")
     p.add_argument("--fault", action="append", default=[])
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--out", default=None)
