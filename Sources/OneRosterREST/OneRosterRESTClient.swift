@@ -195,7 +195,8 @@ public final class OneRosterRESTClient: @unchecked Sendable {
                 throw OneRosterRESTError(
                     .unauthorized, "the provider refused to let client \(config.clientID) read \(what) "
                         + "(HTTP \(response.status)\(detail)); \(credentialAdvice)"
-                        + (response.status == 403 ? ", and that the district granted this client access to \(what)" : ""))
+                        + (response.status == 403 ? ", and that the district granted this client access to \(what)" : ""),
+                    httpStatus: response.status)
             case 429 where attempt < retry.attempts, 500..<600 where attempt < retry.attempts:
                 backoff(attempt: attempt, retryAfter: response.headers["retry-after"])
                 continue
@@ -205,7 +206,7 @@ public final class OneRosterRESTClient: @unchecked Sendable {
                 let tries = response.status == 429 || response.status >= 500 ? " after \(attempt) attempts" : ""
                 throw OneRosterRESTError(
                     .provider, "the provider answered HTTP \(response.status) to the request for \(what) at \(redacted(url))\(tries)"
-                        + (detail.map { ": \($0)" } ?? ""))
+                        + (detail.map { ": \($0)" } ?? ""), httpStatus: response.status)
             }
         }
     }

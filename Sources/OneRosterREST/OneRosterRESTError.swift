@@ -22,13 +22,16 @@ public struct OneRosterRESTError: CodedError {
     public var code: Code
     /// What happened and what to do, in plain words.
     public var message: String
+    /// The HTTP status the provider answered, when the error is its answer.
+    public var httpStatus: Int?
     /// Where it was thrown.
     public var site: ThrowSite
 
     /// An error.
-    public init(_ code: Code, _ message: String, fileID: String = #fileID, line: Int = #line) {
+    public init(_ code: Code, _ message: String, httpStatus: Int? = nil, fileID: String = #fileID, line: Int = #line) {
         self.code = code
         self.message = message
+        self.httpStatus = httpStatus
         self.site = ThrowSite(fileID: fileID, line: line)
     }
 }

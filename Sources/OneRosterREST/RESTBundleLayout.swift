@@ -269,6 +269,16 @@ struct RESTBundleLayout {
         return rows
     }
 
+    /// Marks `entity` as pulled, even with no records (its file is then written, header only).
+    mutating func ensure(_ entity: RESTEntity) {
+        if tables[entity] == nil { tables[entity] = Table() }
+    }
+
+    /// Forgets what was pulled of `entity` (its file is then marked absent).
+    mutating func drop(_ entity: RESTEntity) {
+        tables[entity] = nil
+    }
+
     // MARK: writing
 
     /// Writes manifest.csv and a CSV file per entity pulled (plus roles.csv for 1.2) into `folder`, each marked `mode`.

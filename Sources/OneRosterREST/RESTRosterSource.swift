@@ -72,13 +72,28 @@ public struct RESTRosterSource: RosterSource {
         defer { try? FileManager.default.removeItem(at: folder) }
         var layout = RESTBundleLayout(version: config.version)
         let filter = deltaFilter
+        var notPermitted: ValidationIssue?
         for entity in RESTEntity.pulled(demographics: config.demographics) {
             var pulled = 0
-            try client.pages(path: entity.path, key: entity.key, filter: filter) { page in
-                for record in page.records { layout.add(record, entity: entity, page: page.number) }
-                pulled += page.records.count
-                progress?("\(entity.key): page \(page.number), \(pulled) record\(pulled == 1 ? "" : "s")"
-                          + (page.totalCount.map { " of \($0)" } ?? ""))
+            do {
+                try client.pages(path: entity.path, key: entity.key, filter: filter) { page in
+                    for record in page.records { layout.add(record, entity: entity, page: page.number) }
+                    pulled += page.records.count
+                    progress?("\(entity.key): page \(page.number), \(pulled) record\(pulled == 1 ? "" : "s")"
+                              + (page.totalCount.map { " of \($0)" } ?? ""))
+                }
+                // A bulk pull that found nothing is an empty bulk file, which the reader reports (and the safeguards
+                // hold) rather than taking it as "every record deleted"; a delta pull that found nothing changed nothing.
+                if filter == nil { layout.ensure(entity) }
+            } catch let error as OneRosterRESTError where entity == .demographics && error.httpStatus == 403 {
+                // Demographics need a permission (a scope) of their own: without it the roster is still whole.
+                layout.drop(.demographics)
+                notPermitted = ValidationIssue(
+                    severity: .warning, code: .fileNotRead, file: RESTEntity.demographics.fileName,
+                    message: "The provider does not let client \(config.clientID) read demographics (HTTP 403); the rest of the "
+                        + "roster was read and held demographics were left as they are.",
+                    fix: "Ask the district to grant this client the demographics permission (in OneRoster 1.2 the "
+                        + "roster-demographics.readonly scope), or stop asking for them (configure the source without --demographics).")
             }
         }
         try layout.write(to: folder, mode: filter == nil ? .bulk : .delta)
@@ -86,7 +101,7 @@ public struct RESTRosterSource: RosterSource {
         if let keepBundleAt { try FileManager.default.copyItem(at: folder, to: keepBundleAt) }
         var bundle = try OneRosterBundleReader(options: options).read(at: folder, held: held, visitor: visitor)
         bundle.report.issues = layout.relocate(bundle.report.issues)
-        for issue in layout.shapeIssues { bundle.report.add(issue) }
+        for issue in layout.shapeIssues + (notPermitted.map { [$0] } ?? []) { bundle.report.add(issue) }
         return bundle
     }
 }

@@ -245,6 +245,35 @@ final class RESTPullTests: XCTestCase {
         XCTAssertEqual(issues.first { $0.code == .malformedRecord && $0.sourcedId == "u-4" }?.column, "givenName")
     }
 
+    func testDemographicsArePulledWhenAskedForAndSkippedWithAWarningWhenNotPermitted() throws {
+        let provider = try Provider(["--users", "30", "--classes", "4"])
+        var config = provider.config()
+        config.demographics = true
+        let bundle = try read(provider.source(config))
+        XCTAssertEqual(bundle.report.errorCount, 0, bundle.report.rendered(maxPerFile: 5))
+        XCTAssertEqual(bundle.manifest.mode(of: .demographics), .bulk)
+        XCTAssertEqual(bundle.demographics.count, 20)
+        let first = try XCTUnwrap(bundle.demographics.first { $0.sourcedId == "s-1" })
+        XCTAssertEqual(first.white, true, "a JSON boolean")
+        XCTAssertEqual(first.asian, false, "a string")
+
+        let refusing = try Provider(["--users", "30", "--classes", "4", "--fault", "forbidden@demographics:1:0"])
+        let partial = try read(refusing.source({ var c = refusing.config(); c.demographics = true; return c }()))
+        XCTAssertEqual(partial.manifest.mode(of: .demographics), .absent, "held demographics are left as they are")
+        XCTAssertEqual(partial.users.count, 30)
+        XCTAssertEqual(partial.enrollments.count, 4 + 26 * 2, "enrollments are pulled after demographics")
+        let warning = try XCTUnwrap(partial.report.issues.first { $0.code == .fileNotRead })
+        XCTAssertEqual(warning.severity, .warning)
+        XCTAssertTrue(warning.message.contains("HTTP 403"), warning.message)
+
+        // No students, so no demographics: an empty bulk collection is reported like an empty bulk file, never read
+        // as "every record deleted".
+        let teachersOnly = try Provider(["--users", "4", "--classes", "4"])
+        let empty = try read(teachersOnly.source({ var c = teachersOnly.config(); c.demographics = true; return c }()))
+        XCTAssertEqual(empty.manifest.mode(of: .demographics), .bulk)
+        XCTAssertEqual(empty.report.issues.first { $0.code == .emptyFile }?.file, "demographics.csv")
+    }
+
     // MARK: small parts
 
     func testLinkHeadersRetryAfterAndStatusPayloads() {
@@ -276,5 +305,13 @@ final class RESTPullTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("OR_SECRET"))
         }
         XCTAssertEqual(try config.secret(environment: ["OR_SECRET": "x"]), "x")
+        let file = NSTemporaryDirectory() + "secret-\(UUID().uuidString)"
+        try "  from-a-file\n".write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        var fromFile = config
+        fromFile.secretEnv = nil
+        fromFile.secretFile = file
+        XCTAssertEqual(try fromFile.secret(environment: [:]), "from-a-file")
+        XCTAssertFalse(fromFile.stored.contains("from-a-file"))
     }
 }
