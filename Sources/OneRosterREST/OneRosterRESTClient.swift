@@ -243,7 +243,6 @@ public final class OneRosterRESTClient: @unchecked Sendable {
         var offset = 0
         var number = 0
         var nextURL: String? = nil
-        let decoder = JSONDecoder()
         while true {
             number += 1
             var query = [("limit", String(limit)), ("offset", String(offset))]
@@ -255,7 +254,7 @@ public final class OneRosterRESTClient: @unchecked Sendable {
             // A page that is not JSON (cut off on the way) is asked for again, like a 5xx.
             for attempt in 1...max(1, retry.attempts) {
                 response = try get(url, what: what)
-                body = try? decoder.decode([String: JSONValue].self, from: response.body)
+                if case .object(let object)? = try? JSONParser.parse(response.body) { body = object } else { body = nil }
                 if body != nil { break }
                 if attempt < retry.attempts { backoff(attempt: attempt, retryAfter: nil) }
             }
@@ -264,7 +263,8 @@ public final class OneRosterRESTClient: @unchecked Sendable {
                     .badResponse, "the provider's answer for \(what) at \(redacted(url)) is not complete JSON "
                         + "(\(response.body.count) bytes, cut off or not OneRoster), also after \(retry.attempts) attempts")
             }
-            if let status = oneRosterStatusMessage(response.body), body[key] == nil {
+            // Only a page without its list is looked at for a status payload (parsing every page twice is costly).
+            if body[key] == nil, let status = oneRosterStatusMessage(response.body) {
                 throw OneRosterRESTError(.provider, "the request for \(what) failed: \(status)")
             }
             guard case .array(let records)? = body[key] else {

@@ -63,10 +63,20 @@ struct RESTBundleLayout {
         var metadataKeys: Set<String> = []
     }
 
-    init(version: RESTSourceConfig.Version) { self.version = version }
+    /// Each entity's columns (``columns(_:)``), worked out once.
+    private let columnTable: [[(String, FieldSource)]]
+
+    init(version: RESTSourceConfig.Version) {
+        self.version = version
+        columnTable = RESTEntity.allCases.map { Self.columns($0, version: version) }
+    }
 
     /// The CSV columns of an entity's file in this version, each with where its value comes from.
     func columns(_ entity: RESTEntity) -> [(String, FieldSource)] {
+        columnTable[RESTEntity.allCases.firstIndex(of: entity)!]
+    }
+
+    static func columns(_ entity: RESTEntity, version: RESTSourceConfig.Version) -> [(String, FieldSource)] {
         let common: [(String, FieldSource)] = [
             ("sourcedId", .scalar(["sourcedId"])), ("status", .scalar(["status"])), ("dateLastModified", .scalar(["dateLastModified"])),
         ]
@@ -371,7 +381,7 @@ struct RESTBundleLayout {
 /// Writes an RFC 4180 CSV file (quoting only what needs it), tracking the physical line the next row starts on.
 final class CSVFileWriter {
     private let handle: FileHandle
-    private var buffer = Data()
+    private var buffer: [UInt8] = []
     /// The 1-based physical line the next row starts on.
     private(set) var line = 1
 
@@ -380,6 +390,7 @@ final class CSVFileWriter {
             throw OneRosterRESTError(.configuration, "cannot write the pulled records to \(url.deletingLastPathComponent().path)")
         }
         handle = try FileHandle(forWritingTo: url)
+        buffer.reserveCapacity(1 << 20 + 65_536)
         try write(header)
     }
 
@@ -398,10 +409,14 @@ final class CSVFileWriter {
             }
             if needsQuotes {
                 buffer.append(UInt8(ascii: "\""))
-                buffer.append(contentsOf: field.replacingOccurrences(of: "\"", with: "\"\"").utf8)
+                for byte in field.utf8 {
+                    if byte == UInt8(ascii: "\"") { buffer.append(byte) }
+                    buffer.append(byte)
+                }
                 buffer.append(UInt8(ascii: "\""))
             } else {
-                buffer.append(contentsOf: field.utf8)
+                var field = field
+                field.withUTF8 { buffer.append(contentsOf: $0) }
             }
         }
         buffer.append(UInt8(ascii: "\n"))
@@ -410,7 +425,7 @@ final class CSVFileWriter {
     }
 
     private func flush() throws {
-        try handle.write(contentsOf: buffer)
+        try handle.write(contentsOf: Data(buffer))
         buffer.removeAll(keepingCapacity: true)
     }
 
