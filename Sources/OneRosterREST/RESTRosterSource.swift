@@ -21,6 +21,8 @@ public struct RESTRosterSource: RosterSource {
     public var changedSince: Date?
     /// Receives a line per page pulled (for a terminal).
     public var progress: (@Sendable (String) -> Void)?
+    /// Called after each page; what it throws stops the pull (e.g. a sync cancelled by Ctrl-C), nothing read.
+    public var checkpoint: (@Sendable () throws -> Void)?
     /// Makes the client for a pull (the secret is read when the pull starts).
     let makeClient: @Sendable () throws -> OneRosterRESTClient
     /// Where the pull's statistics go (requests, seconds waiting on the provider).
@@ -81,6 +83,7 @@ public struct RESTRosterSource: RosterSource {
                     pulled += page.records.count
                     progress?("\(entity.key): page \(page.number), \(pulled) record\(pulled == 1 ? "" : "s")"
                               + (page.totalCount.map { " of \($0)" } ?? ""))
+                    try checkpoint?()
                 }
                 // A bulk pull that found nothing is an empty bulk file, which the reader reports (and the safeguards
                 // hold) rather than taking it as "every record deleted"; a delta pull that found nothing changed nothing.

@@ -55,6 +55,10 @@ extension RosterFlowService {
             }
             since = lastGood.map { Date(timeIntervalSince1970: $0.startedAt - Double(config.overlapSeconds)) }
         }
-        return RESTRosterSource(config: config, changedSince: since, progress: progress)
+        var source = RESTRosterSource(config: config, changedSince: since, progress: progress)
+        // Ctrl-C or SIGTERM stops a pull at the next page, not after the last one.
+        let cancellation = self.cancellation
+        source.checkpoint = { try cancellation.check() }
+        return source
     }
 }

@@ -129,6 +129,26 @@ final class RESTPullTests: XCTestCase {
         XCTAssertEqual(bundle.users.count, 40)
     }
 
+    func testACheckpointThatThrowsStopsThePullAtThatPage() throws {
+        struct Stop: Error {}
+        final class Pages: @unchecked Sendable {
+            let lock = NSLock()
+            var count = 0
+        }
+        let provider = try Provider(["--users", "60"])
+        var source = provider.source(provider.config(pageSize: 10))
+        let pages = Pages()
+        source.checkpoint = {
+            pages.lock.lock()
+            defer { pages.lock.unlock() }
+            pages.count += 1
+            if pages.count == 6 { throw Stop() }
+        }
+        XCTAssertThrowsError(try read(source)) { XCTAssertTrue($0 is Stop, "\($0)") }
+        let gets = try provider.requests().filter { $0["method"] as? String == "GET" }
+        XCTAssertEqual(gets.count, 6, "orgs, sessions, courses, classes, then users pages 1 and 2: nothing after")
+    }
+
     // MARK: faults
 
     func testA429IsRetriedAfterRetryAfterAndA500AndATruncatedPageAreRetried() throws {
