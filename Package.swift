@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "StorageSQLite", targets: ["StorageSQLite"]),
         .library(name: "RosterFlowCore", targets: ["RosterFlowCore"]),
         .library(name: "OneRoster", targets: ["OneRoster"]),
+        .library(name: "OneRosterREST", targets: ["OneRosterREST"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
@@ -65,8 +66,8 @@ let package = Package(
         .target(
             name: "RosterFlowCore",
             dependencies: [
-                "CodedErrors", "WorkflowEngine", "StorageCore", "OneRoster", .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Logging", package: "swift-log"),
+                "CodedErrors", "WorkflowEngine", "StorageCore", "OneRoster", "OneRosterREST",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // libcurl (Debian: libcurl4-openssl-dev) with typed wrappers for its variadic calls: SMTP and HTTP.
@@ -74,6 +75,12 @@ let package = Package(
             name: "CCurl",
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        // Pulls rosters from OneRoster REST providers (OAuth 1.0a HMAC-SHA256 or OAuth 2 client credentials, paging,
+        // retries) over libcurl, as a RosterSource read by the same validation as a CSV bundle.
+        .target(
+            name: "OneRosterREST",
+            dependencies: ["CodedErrors", "OneRoster", "CCurl", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // Notifications: templates, MIME mail, SMTP and spool transports, signed webhooks, the outbox dispatcher.
         .target(
@@ -115,7 +122,8 @@ let package = Package(
         .executableTarget(
             name: "rosterflow",
             dependencies: [
-                "CodedErrors", "RosterFlowCore", "RosterFlowApp", "RosterFlowServer", "Notifications", "OneRoster", "StorageCore",
+                "CodedErrors", "RosterFlowCore", "RosterFlowApp", "RosterFlowServer", "Notifications", "OneRoster", "OneRosterREST",
+                "StorageCore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -129,8 +137,8 @@ let package = Package(
         .executableTarget(
             name: "rosterflow-bench",
             dependencies: [
-                "RosterFlowCore", "RosterFlowApp", "Notifications", "OneRoster", "OneRosterBenchmarks", "StorageCore", "StorageSQLite",
-                "WorkflowEngine",
+                "RosterFlowCore", "RosterFlowApp", "Notifications", "OneRoster", "OneRosterREST", "OneRosterBenchmarks", "StorageCore",
+                "StorageSQLite", "WorkflowEngine",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -154,6 +162,7 @@ let package = Package(
         .testTarget(name: "OneRosterTests", dependencies: ["OneRoster"]),
         // The store contract: one test body per behaviour, run against every backend in StoreConformers.all.
         .testTarget(name: "StoreContractTests", dependencies: ["StorageCore", "StorageSQLite"]),
+        .testTarget(name: "OneRosterRESTTests", dependencies: ["OneRosterREST", "OneRoster"]),
         // Runs the `rosterflow` and `rosterflow-bench` binaries (built for it) as processes.
         .testTarget(
             name: "CLITests",

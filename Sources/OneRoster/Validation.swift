@@ -97,6 +97,9 @@ public enum IssueCode: String, OneRosterEnumeration {
     case fileNotRead = "file-not-read"
     /// The files sit in a folder inside the zip instead of at its root.
     case filesInSubfolder = "files-in-subfolder"
+    /// A record from a REST provider is not a JSON object, or one of its fields has a JSON shape OneRoster does not
+    /// allow there (e.g. an object where a name belongs).
+    case malformedRecord = "malformed-record"
 }
 
 /// Where a validation issue was found: a position in a file (CSV bundles), or a record reference for a source that has

@@ -1,6 +1,7 @@
 import CodedErrors
 import Foundation
 import OneRoster
+import OneRosterREST
 import StorageCore
 import WorkflowEngine
 
@@ -24,6 +25,8 @@ public struct RosterFlowError: CodedError {
         case busy = "busy"
         /// A signal (Ctrl-C, SIGTERM) stopped the command before anything was committed.
         case cancelled = "cancelled"
+        /// A OneRoster REST provider could not be read: unreachable, it refused the credentials, or it kept failing.
+        case unavailable = "unavailable"
         /// An error nothing translates: a defect, reported with its type so that it can be found (the CLI exits 70).
         case unexpected = "unexpected"
     }
@@ -88,6 +91,9 @@ public struct RosterFlowError: CodedError {
             case .invalidUTF8, .notRegularFile, .unsupportedEncoding: .invalidInput
             }
             return RosterFlowError(code, csv.message, cause: csv.codeName, site: csv.site)
+        case let rest as OneRosterRESTError:
+            let code: Code = rest.code == .configuration ? .invalidInput : .unavailable
+            return RosterFlowError(code, rest.message, cause: rest.codeName, site: rest.site)
         case let sample as SampleBundle.GeneratorError:
             return RosterFlowError(.invalidInput, sample.message, cause: sample.codeName, site: sample.site)
         case let file as CocoaError where file.isFileError:

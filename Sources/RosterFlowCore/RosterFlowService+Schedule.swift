@@ -86,7 +86,9 @@ extension RosterFlowService {
             var decision = "not-run"
             if let source = item.source {
                 do {
-                    let run = try await runSync(integrationID: item.integrationID, bundlePath: source, actor: "scheduler")
+                    let run = try await runSync(
+                        integrationID: item.integrationID, source: try rosterSource(stored: source, integrationID: item.integrationID),
+                        actor: "scheduler")
                     runID = run.id
                     decision = run.decision
                     if run.decision == SyncDecision.rejected.rawValue {

@@ -229,7 +229,7 @@ extension RosterFlowService {
                         .invalidInput, "cannot read the bundle at \(sourceName): \(why); nothing was recorded and nobody was told")
                 }
                 // Nothing readable: record the run as rejected, with why.
-                let reason = "the bundle could not be read: \(error)"
+                let reason = "the \(source is CSVBundleSource ? "bundle" : "source") could not be read: \(error)"
                 let run = SyncRunRecord(
                     id: runID, integrationID: integrationID, bundle: sourceName, startedAt: started, finishedAt: clock(),
                     decision: .rejected, reasons: Self.json([reason]), counts: "{}", report: Self.json(ValidationReport()),

@@ -168,6 +168,9 @@ enum Problems {
             case .busy, .cancelled:
                 status = .serviceUnavailable
                 headers[.retryAfter] = "5"
+            case .unavailable:
+                // A roster provider RosterFlow depends on could not be read.
+                status = .badGateway
             case .storage, .workflowDefinition, .unexpected:
                 status = .internalServerError
                 logger.error("\(request.method) \(path) failed: \(failure.code.rawValue) at \(failure.site): \(failure.message)")

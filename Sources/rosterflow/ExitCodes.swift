@@ -10,6 +10,7 @@ extension RosterFlowError.Code {
         case .conflict: 5
         case .invalidInput: 64  // EX_USAGE
         case .notFound: 66  // EX_NOINPUT
+        case .unavailable: 69  // EX_UNAVAILABLE
         case .unexpected: 70  // EX_SOFTWARE
         case .storage: 74  // EX_IOERR
         case .busy: 75  // EX_TEMPFAIL

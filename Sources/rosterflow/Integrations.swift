@@ -98,18 +98,38 @@ extension RosterFlowCommand {
 
         struct Source: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
-                abstract: "Set the folder or .zip the nightly sync reads (the worker runs it at the school's time).")
+                abstract: "Set what the nightly sync reads: a bundle folder or .zip, or a OneRoster REST provider.",
+                discussion: """
+                    --bundle PATH reads a CSV bundle. --rest URL --version 1.1|1.2 --client-id ID --secret-env VAR \
+                    [--token-url URL] [--scope S] pulls from the district's OneRoster REST server: 1.1 without a token URL \
+                    signs each request with OAuth 1.0a HMAC-SHA256 (ClassLink), otherwise an OAuth 2 client-credentials \
+                    token is used. Only the variable (or --secret-file) is stored, never the secret.
+                    """)
             @OptionGroup var options: StoreOptions
             @Argument(help: "Integration id.") var id: String
-            @Option(help: "The bundle folder or .zip.") var bundle: String
+            @Option(help: "The bundle folder or .zip.") var bundle: String?
+            @OptionGroup var rest: RESTSourceOptions
 
             func run() async throws {
                 try await Output.run(json: options.json) {
                     let service = try options.open()
-                    let path = URL(fileURLWithPath: bundle).standardizedFileURL.path
-                    try await service.setSyncSource(integrationID: id, source: path, actor: options.actor)
+                    let described: String
+                    if let bundle {
+                        guard !rest.isGiven else {
+                            throw RosterFlowError(.invalidInput, "give either --bundle or --rest, not both")
+                        }
+                        let path = URL(fileURLWithPath: bundle).standardizedFileURL.path
+                        try await service.setSyncSource(integrationID: id, source: path, actor: options.actor)
+                        described = path
+                    } else if rest.isGiven {
+                        let config = try rest.config()
+                        try await service.setRESTSyncSource(integrationID: id, config: config, actor: options.actor)
+                        described = config.summary + (config.delta ? ", delta pulls" : "")
+                    } else {
+                        throw RosterFlowError(.invalidInput, "give --bundle PATH or --rest URL (with --version, --client-id and --secret-env)")
+                    }
                     try Output.emit(try service.integration(id: id), json: options.json) { view in
-                        "\(view.id) syncs nightly from \(path)" + (view.nextSyncAt.map { "; next run \($0) (UTC)" } ?? "; not scheduled yet")
+                        "\(view.id) syncs nightly from \(described)" + (view.nextSyncAt.map { "; next run \($0) (UTC)" } ?? "; not scheduled yet")
                     }
                 }
             }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import OneRoster
+import OneRosterREST
 import RosterFlowCore
 
 extension RosterFlowCommand {
@@ -27,11 +28,24 @@ extension RosterFlowCommand {
                     // Ctrl-C and SIGTERM cancel the run (Cancel.onSignals); the reader's own cleanup removes its folder.
                     let service = try options.open()
                     let policy = try policyOptions.isEmpty ? nil : policyOptions.apply(to: service.syncPolicy(integrationID: integration))
-                    let source = try bundle ?? service.configuredSyncSource(integrationID: integration)
-                    let view = try await Cancel.onSignals(service) {
-                        try await service.runSync(
-                            integrationID: integration, bundlePath: source, dryRun: dryRun, policy: policy, revalidate: revalidate,
-                            byHand: bundle != nil, actor: options.actor)
+                    let view: SyncRunView
+                    if let bundle {
+                        view = try await Cancel.onSignals(service) {
+                            try await service.runSync(
+                                integrationID: integration, bundlePath: bundle, dryRun: dryRun, policy: policy, revalidate: revalidate,
+                                byHand: true, actor: options.actor)
+                        }
+                    } else {
+                        // The configured source: a bundle path, or a OneRoster REST provider pulled now.
+                        let source = try service.configuredRosterSource(integrationID: integration, progress: pullProgress(json: options.json))
+                        view = try await Cancel.onSignals(service) {
+                            try await service.runSync(
+                                integrationID: integration, source: source, dryRun: dryRun, policy: policy, revalidate: revalidate,
+                                byHand: false, actor: options.actor)
+                        }
+                        if source is RESTRosterSource, pullProgress(json: options.json) != nil {
+                            FileHandle.standardError.write(Data("\n".utf8))
+                        }
                     }
                     try Output.emit(view, json: options.json) { SyncText.run($0, withReport: true) }
                     if view.decision == "rejected" { throw ExitCode(65) }
@@ -215,8 +229,9 @@ extension RosterFlowCommand {
 
     struct Validate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Validate a OneRoster bundle (folder or .zip) with no integration and no database.")
-        @Argument(help: "The bundle.") var path: String
+            abstract: "Validate a OneRoster bundle (folder or .zip), or pull a OneRoster REST provider (--rest), with no integration and no database.")
+        @Argument(help: "The bundle.") var path: String?
+        @OptionGroup var rest: RESTSourceOptions
         @Flag(help: "Print the report as JSON.") var json = false
         @Flag(help: "Also list each row not loaded only because of a root cause (JSON always lists them).") var all = false
         @Option(parsing: .upToNextOption, help: "Reading tolerances to treat as errors, as an integration's policy can.")
@@ -230,11 +245,24 @@ extension RosterFlowCommand {
                 policy.strict = Set(strict.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) })
                 try policy.validate()
                 let bundle: OneRosterBundle
-                do {
-                    bundle = try OneRosterBundleReader(options: .init(retainRecords: false, tolerance: policy.readingTolerance))
-                        .read(at: URL(fileURLWithPath: path))
-                } catch {
-                    throw RosterFlowError(.invalidInput, "cannot read the bundle at \(path): \(error)")
+                if rest.isGiven {
+                    guard path == nil else { throw RosterFlowError(.invalidInput, "give either a bundle path or --rest, not both") }
+                    // A full pull, read and validated; nothing is stored anywhere.
+                    let source = RESTRosterSource(config: try rest.config(), progress: pullProgress(json: json))
+                    do {
+                        bundle = try source.read(options: .init(retainRecords: false, tolerance: policy.readingTolerance), held: NoHeldSourcedIds(), visitor: nil)
+                    } catch {
+                        throw RosterFlowError.wrap(error)
+                    }
+                    if pullProgress(json: json) != nil { FileHandle.standardError.write(Data("\n".utf8)) }
+                } else {
+                    guard let path else { throw RosterFlowError(.invalidInput, "give the bundle's path, or --rest URL for a REST provider") }
+                    do {
+                        bundle = try OneRosterBundleReader(options: .init(retainRecords: false, tolerance: policy.readingTolerance))
+                            .read(at: URL(fileURLWithPath: path))
+                    } catch {
+                        throw RosterFlowError(.invalidInput, "cannot read the bundle at \(path): \(error)")
+                    }
                 }
                 if json {
                     print(String(decoding: try bundle.report.jsonData(), as: UTF8.self))

@@ -46,7 +46,8 @@ extension CLITests {
 
     func testEveryCodeHasTheExitCodeTheREADMEDocuments() throws {
         let documented: [RosterFlowError.Code: Int32] = [
-            .refused: 3, .stale: 4, .conflict: 5, .invalidInput: 64, .notFound: 66, .unexpected: 70, .storage: 74, .busy: 75,
+            .refused: 3, .stale: 4, .conflict: 5, .invalidInput: 64, .notFound: 66, .unavailable: 69, .unexpected: 70, .storage: 74,
+            .busy: 75,
             .workflowDefinition: 78, .cancelled: 130,
         ]
         for (code, exit) in documented { XCTAssertEqual(code.exitCode, exit, code.rawValue) }

@@ -1,0 +1,309 @@
+import Foundation
+
+/// Fetches OAuth 2 client-credentials tokens and keeps the current one until it expires.
+public final class OAuth2TokenClient: @unchecked Sendable, CustomStringConvertible {
+    /// The token endpoint.
+    public let tokenURL: String
+    /// The client id.
+    public let clientID: String
+    private let secret: String
+    /// Scopes, space-separated.
+    public let scope: String?
+    private let transport: any HTTPTransport
+    private let clock: @Sendable () -> Date
+    private let lock = NSLock()
+    private var token: (value: String, expires: Date)?
+    /// How many tokens were fetched (for tests and progress).
+    public private(set) var fetched = 0
+
+    /// A client for `tokenURL` with the client's credentials.
+    public init(tokenURL: String, clientID: String, secret: String, scope: String?, transport: any HTTPTransport,
+                clock: @escaping @Sendable () -> Date = Date.init) {
+        self.tokenURL = tokenURL
+        self.clientID = clientID
+        self.secret = secret
+        self.scope = scope
+        self.transport = transport
+        self.clock = clock
+    }
+
+    /// The token URL and client id only.
+    public var description: String { "OAuth2TokenClient(\(tokenURL), clientID: \(clientID))" }
+
+    /// The cached token while it has more than 30 seconds left, else a new one.
+    public func currentToken() throws -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        if let token, token.expires.timeIntervalSince(clock()) > 30 { return token.value }
+        return try fetch()
+    }
+
+    /// Forgets the cached token (after the provider answered 401 to it).
+    public func invalidate() {
+        lock.lock()
+        token = nil
+        lock.unlock()
+    }
+
+    private func fetch() throws -> String {
+        var form = [("grant_type", "client_credentials")]
+        if let scope, !scope.isEmpty { form.append(("scope", scope)) }
+        // RFC 6749 §2.3.1: HTTP Basic with the form-encoded id and secret.
+        let basic = Data((oauthPercentEncode(clientID) + ":" + oauthPercentEncode(secret)).utf8).base64EncodedString()
+        let request = HTTPRequest(
+            method: "POST", url: tokenURL,
+            headers: [("Authorization", "Basic " + basic), ("Content-Type", "application/x-www-form-urlencoded"),
+                      ("Accept", "application/json")],
+            body: Data(oauthQueryString(form).utf8))
+        let response = try transport.send(request)
+        guard response.status == 200 else {
+            let detail = oneRosterStatusMessage(response.body) ?? Self.oauthError(response.body).map { "the provider answered \($0)" }
+            let what = response.status == 400 || response.status == 401 || response.status == 403
+                ? OneRosterRESTError.Code.unauthorized : .provider
+            throw OneRosterRESTError(
+                what, "the token endpoint \(tokenURL) refused client \(clientID) (HTTP \(response.status))"
+                    + (detail.map { ": \($0)" } ?? ""))
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any],
+              let value = object["access_token"] as? String, !value.isEmpty else {
+            throw OneRosterRESTError(.badResponse, "the token endpoint \(tokenURL) answered without an access_token")
+        }
+        let lifetime = (object["expires_in"] as? NSNumber)?.doubleValue
+            ?? (object["expires_in"] as? String).flatMap(Double.init) ?? 3_600
+        token = (value, clock().addingTimeInterval(lifetime))
+        fetched += 1
+        return value
+    }
+
+    /// `error` (and `error_description`) of an RFC 6749 error answer.
+    static func oauthError(_ body: Data) -> String? {
+        guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+              let error = object["error"] as? String else { return nil }
+        return error + ((object["error_description"] as? String).map { " (\($0.prefix(200)))" } ?? "")
+    }
+}
+
+/// How often and how long a pull retries a request the provider answered 429 or 5xx to (or did not answer).
+public struct RetryPolicy: Sendable {
+    /// Attempts per request, the first one included.
+    public var attempts: Int
+    /// The first backoff (seconds); each retry doubles it.
+    public var baseDelay: Double
+    /// The longest wait, whatever `Retry-After` says.
+    public var maxDelay: Double
+
+    /// A policy.
+    public init(attempts: Int = 5, baseDelay: Double = 0.5, maxDelay: Double = 120) {
+        self.attempts = attempts
+        self.baseDelay = baseDelay
+        self.maxDelay = maxDelay
+    }
+}
+
+/// One page of a collection.
+public struct OneRosterPage: Sendable {
+    /// 1-based.
+    public var number: Int
+    /// The records, as the JSON objects (or other values) the provider sent.
+    public var records: [JSONValue]
+    /// `X-Total-Count`, when sent.
+    public var totalCount: Int?
+}
+
+/// Authenticated, polite GETs against a OneRoster REST provider: signs each request (OAuth 1.0a) or sends the bearer
+/// token (OAuth 2, refreshed once on 401), retries 429 and 5xx with exponential backoff honouring `Retry-After`,
+/// fails at once on 401/403 naming the credential to check, and pages collections with `limit`/`offset`.
+public final class OneRosterRESTClient: @unchecked Sendable {
+    /// The configuration.
+    public let config: RESTSourceConfig
+    private let transport: any HTTPTransport
+    private let signer: OAuth1Signer?
+    private let tokens: OAuth2TokenClient?
+    /// The retry policy.
+    public let retry: RetryPolicy
+    private let sleep: @Sendable (Double) -> Void
+    /// Requests sent (retries included).
+    public private(set) var requests = 0
+    /// Seconds spent waiting for the provider (requests and backoff).
+    public private(set) var waitingSeconds: Double = 0
+
+    /// A client for `config` with its secret.
+    public init(config: RESTSourceConfig, secret: String, transport: any HTTPTransport = CurlHTTPTransport(),
+                retry: RetryPolicy = RetryPolicy(), sleep: @escaping @Sendable (Double) -> Void = { Thread.sleep(forTimeInterval: $0) }) {
+        self.config = config
+        self.transport = transport
+        self.retry = retry
+        self.sleep = sleep
+        if let tokenURL = config.tokenURL {
+            signer = nil
+            tokens = OAuth2TokenClient(tokenURL: tokenURL, clientID: config.clientID, secret: secret, scope: config.scope,
+                                       transport: transport)
+        } else {
+            signer = OAuth1Signer(clientID: config.clientID, secret: secret)
+            tokens = nil
+        }
+    }
+
+    /// What to check when the provider refuses the credentials.
+    var credentialAdvice: String {
+        if let tokens {
+            return "check the client id \(config.clientID) and its secret (\(secretPlace)), the token URL \(tokens.tokenURL)"
+                + (config.scope.map { " and the scope \($0)" } ?? "")
+        }
+        return "check the client id (OAuth consumer key) \(config.clientID) and its secret (\(secretPlace)), and that the "
+            + "machine's clock is right (OAuth 1.0a signatures carry the time)"
+    }
+
+    private var secretPlace: String {
+        config.secretEnv.map { "environment variable \($0)" } ?? config.secretFile.map { "file \($0)" } ?? "not configured"
+    }
+
+    /// GETs `url` (query included, encoded with ``oauthPercentEncode(_:)``) and returns the 200 answer.
+    public func get(_ url: String, what: String) throws -> HTTPResponse {
+        var attempt = 0
+        var refreshed = false
+        while true {
+            attempt += 1
+            var headers = [("Accept", "application/json")]
+            if let signer {
+                headers.append(("Authorization", signer.authorization(method: "GET", url: url)))
+            } else if let tokens {
+                do {
+                    headers.append(("Authorization", "Bearer " + (try timed { try tokens.currentToken() })))
+                } catch let error as OneRosterRESTError where error.code == .unauthorized {
+                    throw OneRosterRESTError(.unauthorized, error.message + "; " + credentialAdvice)
+                }
+            }
+            requests += 1
+            let response: HTTPResponse
+            do {
+                response = try timed { try transport.send(HTTPRequest(method: "GET", url: url, headers: headers)) }
+            } catch let error as OneRosterRESTError where error.code == .unreachable && attempt < retry.attempts {
+                backoff(attempt: attempt, retryAfter: nil)
+                continue
+            }
+            switch response.status {
+            case 200..<300:
+                return response
+            case 401 where tokens != nil && !refreshed:
+                // The token may have been revoked or expired early: one new token, one more try.
+                tokens?.invalidate()
+                refreshed = true
+                continue
+            case 401, 403:
+                let detail = oneRosterStatusMessage(response.body).map { " (\($0))" } ?? ""
+                throw OneRosterRESTError(
+                    .unauthorized, "the provider refused to let client \(config.clientID) read \(what) "
+                        + "(HTTP \(response.status)\(detail)); \(credentialAdvice)"
+                        + (response.status == 403 ? ", and that the district granted this client access to \(what)" : ""),
+                    httpStatus: response.status)
+            case 429 where attempt < retry.attempts, 500..<600 where attempt < retry.attempts:
+                backoff(attempt: attempt, retryAfter: response.headers["retry-after"])
+                continue
+            default:
+                let detail = oneRosterStatusMessage(response.body)
+                    ?? (response.status == 429 ? "the provider is busy (429)" : nil)
+                let tries = response.status == 429 || response.status >= 500 ? " after \(attempt) attempts" : ""
+                throw OneRosterRESTError(
+                    .provider, "the provider answered HTTP \(response.status) to the request for \(what) at \(redacted(url))\(tries)"
+                        + (detail.map { ": \($0)" } ?? ""), httpStatus: response.status)
+            }
+        }
+    }
+
+    private func timed<T>(_ body: () throws -> T) rethrows -> T {
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { waitingSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+        return try body()
+    }
+
+    private func backoff(attempt: Int, retryAfter: String?) {
+        var delay = retry.baseDelay * pow(2, Double(attempt - 1))
+        if let retryAfter, let seconds = Self.retryAfterSeconds(retryAfter) { delay = max(seconds, 0) }
+        delay = min(delay, retry.maxDelay)
+        timed { sleep(delay) }
+    }
+
+    /// Seconds to wait from a `Retry-After` value: delta seconds or an HTTP date.
+    static func retryAfterSeconds(_ value: String, now: Date = Date()) -> Double? {
+        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        if let seconds = Double(trimmed) { return seconds }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        return formatter.date(from: trimmed).map { $0.timeIntervalSince(now) }
+    }
+
+    /// Every page of the collection at `path` (e.g. `/users`), under `key` in each body (e.g. `users`), handed to
+    /// `page` as it arrives. Stops at an empty page, a page shorter than `limit`, when `X-Total-Count` is reached, or
+    /// when the `Link` header names no `next` (a `next` link is followed as given).
+    public func pages(path: String, key: String, filter: String?, page: (OneRosterPage) throws -> Void) throws {
+        let limit = config.pageSize
+        var offset = 0
+        var number = 0
+        var nextURL: String? = nil
+        while true {
+            number += 1
+            var query = [("limit", String(limit)), ("offset", String(offset))]
+            if let filter { query.append(("filter", filter)) }
+            let url = nextURL ?? (config.baseURL + path + "?" + oauthQueryString(query))
+            let what = "\(key) (page \(number))"
+            var body: [String: JSONValue]?
+            var response: HTTPResponse!
+            // A page that is not JSON (cut off on the way) is asked for again, like a 5xx.
+            for attempt in 1...max(1, retry.attempts) {
+                response = try get(url, what: what)
+                if case .object(let object)? = try? JSONParser.parse(response.body) { body = object } else { body = nil }
+                if body != nil { break }
+                if attempt < retry.attempts { backoff(attempt: attempt, retryAfter: nil) }
+            }
+            guard let body else {
+                throw OneRosterRESTError(
+                    .badResponse, "the provider's answer for \(what) at \(redacted(url)) is not complete JSON "
+                        + "(\(response.body.count) bytes, cut off or not OneRoster), also after \(retry.attempts) attempts")
+            }
+            // Only a page without its list is looked at for a status payload (parsing every page twice is costly).
+            if body[key] == nil, let status = oneRosterStatusMessage(response.body) {
+                throw OneRosterRESTError(.provider, "the request for \(what) failed: \(status)")
+            }
+            guard case .array(let records)? = body[key] else {
+                throw OneRosterRESTError(
+                    .badResponse, "the provider's answer for \(what) has no `\(key)` list; is \(config.baseURL) a OneRoster "
+                        + "\(config.version.rawValue) server?")
+            }
+            let total = response.headers["x-total-count"].flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            try page(OneRosterPage(number: number, records: records, totalCount: total))
+            if records.isEmpty { return }
+            offset += records.count
+            if let link = response.headers["link"] {
+                guard let next = Self.nextLink(link) else { return }
+                nextURL = Self.resolve(next, against: url)
+                continue
+            }
+            nextURL = nil
+            if let total { if offset >= total { return } } else if records.count < limit { return }
+            if number >= 1_000_000 {
+                throw OneRosterRESTError(.badResponse, "the provider kept sending pages of \(key) past a million; stopped")
+            }
+        }
+    }
+
+    /// The `rel="next"` target of a `Link` header.
+    static func nextLink(_ header: String) -> String? {
+        for part in header.split(separator: ",") {
+            let pieces = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard let first = pieces.first, first.hasPrefix("<"), first.hasSuffix(">") else { continue }
+            let rels = pieces.dropFirst().filter { $0.lowercased().hasPrefix("rel=") }
+                .flatMap { $0.dropFirst(4).trimmingCharacters(in: CharacterSet(charactersIn: "\"")).lowercased().split(separator: " ") }
+            if rels.contains("next") { return String(first.dropFirst().dropLast()) }
+        }
+        return nil
+    }
+
+    static func resolve(_ link: String, against url: String) -> String {
+        if link.contains("://") { return link }
+        guard let base = URL(string: url), let resolved = URL(string: link, relativeTo: base) else { return link }
+        return resolved.absoluteString
+    }
+}

@@ -1,0 +1,337 @@
+import Foundation
+import OneRoster
+@testable import OneRosterREST
+import XCTest
+
+/// Pulls from the loopback provider (scripts/peers/oneroster_provider.py), which verifies every request as a real one
+/// would.
+final class RESTPullTests: XCTestCase {
+    func read(_ source: RESTRosterSource, held: any HeldSourcedIds = NoHeldSourcedIds()) throws -> OneRosterBundle {
+        try source.read(options: .init(retainRecords: true), held: held, visitor: nil)
+    }
+
+    // MARK: OAuth 1.0a (1.1, ClassLink)
+
+    func testA11PullSignedWithOAuth1ReadsTheWholeDistrictOverManyPages() throws {
+        let provider = try Provider(["--users", "60", "--classes", "8"])
+        let bundle = try read(provider.source(provider.config(pageSize: 7)))
+        XCTAssertEqual(bundle.report.errorCount, 0, bundle.report.rendered(maxPerFile: 5))
+        XCTAssertEqual(bundle.users.count, 60)
+        XCTAssertEqual(bundle.classes.count, 8)
+        XCTAssertEqual(bundle.enrollments.count, 8 + 52 * 2)
+        XCTAssertEqual(bundle.orgs.count, 2)
+        XCTAssertEqual(bundle.version, .v1_1)
+        XCTAssertEqual(bundle.manifest.mode(of: .users), .bulk)
+        let users = try provider.gets("users")
+        XCTAssertEqual(users.count, 9, "60 users in pages of 7: 9 pages, stopping at X-Total-Count")
+        XCTAssertTrue(users.allSatisfy { $0["auth"] as? String == "ok" && $0["status"] as? Int == 200 })
+        XCTAssertEqual(users.map { ($0["query"] as? [String: String])?["offset"] }, (0..<9).map { String($0 * 7) })
+        let teacher = try XCTUnwrap(bundle.users.first { $0.sourcedId == "t-1" })
+        XCTAssertEqual(teacher.role, .teacher)
+        XCTAssertEqual(teacher.orgSourcedIds, ["org-s1"])
+        XCTAssertEqual(teacher.userIds.map(\.csvText), ["{SIS:T-1}"])
+    }
+
+    func testTheProviderRefusesAWrongSecretAndThePullFailsAtOnceNamingTheCredential() throws {
+        let provider = try Provider()
+        XCTAssertThrowsError(try read(provider.source(provider.config(), secret: "wrong-secret-value"))) { error in
+            let rest = error as? OneRosterRESTError
+            XCTAssertEqual(rest?.code, .unauthorized)
+            let message = rest?.message ?? ""
+            XCTAssertTrue(message.contains("client-1") && message.contains("OR_SECRET") && message.contains("HTTP 401"), message)
+            XCTAssertTrue(message.contains("credentials were not accepted"), message)
+            XCTAssertFalse(message.contains("wrong-secret-value"))
+            XCTAssertFalse(message.contains(provider.secret))
+        }
+        XCTAssertEqual(try provider.gets("orgs").count, 1, "a 401 is not retried")
+    }
+
+    func testTheProviderRefusesAReplayedNonceAndAStaleTimestamp() throws {
+        let provider = try Provider()
+        let transport = CurlHTTPTransport()
+        let signer = OAuth1Signer(clientID: provider.clientID, secret: provider.secret)
+        let url = provider.url + "/ims/oneroster/v1p1/orgs?" + oauthQueryString([("limit", "5"), ("offset", "0")])
+        let now = Int(Date().timeIntervalSince1970)
+        let header = signer.authorization(method: "GET", url: url, nonce: "fixed-nonce", timestamp: now)
+        func status(_ header: String) throws -> Int {
+            try transport.send(HTTPRequest(method: "GET", url: url, headers: [("Authorization", header)])).status
+        }
+        XCTAssertEqual(try status(header), 200)
+        XCTAssertEqual(try status(header), 401, "the same nonce again is a replay")
+        XCTAssertEqual(try status(signer.authorization(method: "GET", url: url, nonce: "other", timestamp: now - 3_600)), 401)
+        XCTAssertEqual(try status(signer.authorization(method: "GET", url: url + "&extra=1", nonce: "n3", timestamp: now)
+            .replacingOccurrences(of: "n3", with: "n3")), 401, "a parameter added after signing breaks the signature")
+        XCTAssertEqual(try status(signer.authorization(method: "GET", url: url, nonce: "n4", timestamp: now)), 200)
+        XCTAssertEqual(try provider.requests().map { $0["auth"] as? String },
+                       ["ok", "replayed nonce", "stale timestamp", "bad signature", "ok"])
+    }
+
+    func testADeltaPullSignsItsFilterAndAsksOnlyForChangedRecords() throws {
+        let provider = try Provider(["--users", "30", "--classes", "4"])
+        try provider.touch("users", "s-3", field: "givenName", value: "Renamed")
+        let since = Date().addingTimeInterval(-60)
+        let held = HeldSourcedIdSets([.org: ["org-d", "org-s1"], .academicSession: ["as-y", "as-t1"],
+                                           .course: ["crs-1"], .rosterClass: ["cls-1"], .user: ["s-3"]])
+        let bundle = try read(provider.source(provider.config(), changedSince: since), held: held)
+        XCTAssertEqual(bundle.manifest.mode(of: .users), .delta)
+        XCTAssertEqual(bundle.users.map(\.sourcedId), ["s-3"])
+        XCTAssertEqual(bundle.users.first?.givenName, "Renamed")
+        XCTAssertEqual(bundle.enrollments.count, 0)
+        let filter = try XCTUnwrap((try provider.gets("users").first?["query"] as? [String: String])?["filter"])
+        XCTAssertTrue(filter.hasPrefix("dateLastModified>'") && filter.hasSuffix("Z'"), filter)
+        XCTAssertTrue(try provider.requests().allSatisfy { ($0["auth"] as? String) == "ok" })
+    }
+
+    // MARK: OAuth 2 (1.2)
+
+    func testA12PullWithOAuth2CachesTheTokenAndRefreshesItOnceOn401() throws {
+        let scope = "https://purl.imsglobal.org/spec/or/v1p2/scope/roster.readonly"
+        let provider = try Provider(["--version", "1.2", "--auth", "oauth2", "--scope", scope, "--revoke-after", "4",
+                                     "--users", "40", "--classes", "4"])
+        let bundle = try read(provider.source(provider.config(version: .v1_2, scope: scope)))
+        XCTAssertEqual(bundle.report.errorCount, 0, bundle.report.rendered(maxPerFile: 5))
+        XCTAssertEqual(bundle.version, .v1_2)
+        XCTAssertEqual(bundle.users.count, 40)
+        XCTAssertEqual(bundle.users.first { $0.sourcedId == "s-1" }?.roles.map(\.role), [.student])
+        let requests = try provider.requests()
+        let tokens = requests.filter { $0["method"] as? String == "POST" }
+        XCTAssertEqual(tokens.count, 2, "one token, then one refresh after the provider revoked it")
+        XCTAssertTrue(tokens.allSatisfy { $0["scope"] as? String == scope })
+        XCTAssertEqual(requests.filter { $0["status"] as? Int == 401 }.count, 1)
+    }
+
+    func testAWrongOAuth2SecretFailsNamingTheTokenURL() throws {
+        let provider = try Provider(["--version", "1.2", "--auth", "oauth2"])
+        XCTAssertThrowsError(try read(provider.source(provider.config(version: .v1_2), secret: "nope"))) { error in
+            let rest = error as? OneRosterRESTError
+            XCTAssertEqual(rest?.code, .unauthorized)
+            XCTAssertTrue(rest?.message.contains("/token") == true && rest?.message.contains("invalid_client") == true,
+                          rest?.message ?? "")
+        }
+    }
+
+    // MARK: paging
+
+    func testPagingStopsOnLinkHeadersShortPagesAndEmptyPages() throws {
+        let linked = try Provider(["--users", "45", "--paging", "link"])
+        _ = try read(linked.source(linked.config(pageSize: 10)))
+        XCTAssertEqual(try linked.gets("users").count, 5, "45 users: 5 pages, the last has no rel=next")
+
+        let short = try Provider(["--users", "45", "--paging", "short"])
+        _ = try read(short.source(short.config(pageSize: 10)))
+        XCTAssertEqual(try short.gets("users").count, 5, "no headers: stops at the short fifth page")
+
+        let even = try Provider(["--users", "40", "--paging", "short"])
+        let bundle = try read(even.source(even.config(pageSize: 10)))
+        let pages = try even.gets("users")
+        XCTAssertEqual(pages.count, 5, "no headers, 40 users: the fifth page is empty and ends it")
+        XCTAssertEqual(pages.last?["count"] as? Int, 0)
+        XCTAssertEqual(bundle.users.count, 40)
+    }
+
+    func testACheckpointThatThrowsStopsThePullAtThatPage() throws {
+        struct Stop: Error {}
+        final class Pages: @unchecked Sendable {
+            let lock = NSLock()
+            var count = 0
+        }
+        let provider = try Provider(["--users", "60"])
+        var source = provider.source(provider.config(pageSize: 10))
+        let pages = Pages()
+        source.checkpoint = {
+            pages.lock.lock()
+            defer { pages.lock.unlock() }
+            pages.count += 1
+            if pages.count == 6 { throw Stop() }
+        }
+        XCTAssertThrowsError(try read(source)) { XCTAssertTrue($0 is Stop, "\($0)") }
+        let gets = try provider.requests().filter { $0["method"] as? String == "GET" }
+        XCTAssertEqual(gets.count, 6, "orgs, sessions, courses, classes, then users pages 1 and 2: nothing after")
+    }
+
+    // MARK: faults
+
+    func testA429IsRetriedAfterRetryAfterAndA500AndATruncatedPageAreRetried() throws {
+        let provider = try Provider(["--fault", "429@users:2", "--fault", "500@classes:1:2", "--fault", "truncate@enrollments:3"])
+        let bundle = try read(provider.source(provider.config(pageSize: 10)))
+        XCTAssertEqual(bundle.report.errorCount, 0)
+        XCTAssertEqual(bundle.users.count, 60)
+        let users = try provider.gets("users")
+        XCTAssertEqual(users.filter { $0["page"] as? Int == 2 }.map { $0["status"] as? Int }, [429, 200])
+        XCTAssertEqual(try provider.gets("classes").filter { $0["page"] as? Int == 1 }.map { $0["status"] as? Int }, [500, 500, 200])
+        XCTAssertEqual(try provider.gets("enrollments").filter { $0["page"] as? Int == 3 }.map { $0["fault"] as? String },
+                       ["truncate", nil])
+    }
+
+    func testRetryAfterIsHonoured() throws {
+        final class Sleeps: @unchecked Sendable {
+            let lock = NSLock()
+            var values: [Double] = []
+        }
+        let sleeps = Sleeps()
+        let provider = try Provider(["--fault", "429@orgs:1"])
+        let client = OneRosterRESTClient(
+            config: provider.config(), secret: provider.secret, retry: RetryPolicy(attempts: 3, baseDelay: 0.01, maxDelay: 30),
+            sleep: { seconds in sleeps.lock.lock(); sleeps.values.append(seconds); sleeps.lock.unlock() })
+        var count = 0
+        try client.pages(path: "/orgs", key: "orgs", filter: nil) { count += $0.records.count }
+        XCTAssertEqual(count, 2)
+        XCTAssertEqual(sleeps.values, [1], "the provider's Retry-After: 1, not the 0.01 s backoff")
+    }
+
+    func testAnErrorPayloadWrappedInStatusInfoSetBecomesAPlainMessageAndFailsThePull() throws {
+        let provider = try Provider(["--fault", "error@courses:1:0"])
+        XCTAssertThrowsError(try read(provider.source(provider.config()))) { error in
+            let rest = error as? OneRosterRESTError
+            XCTAssertEqual(rest?.code, .provider)
+            let message = rest?.message ?? ""
+            XCTAssertTrue(message.contains("HTTP 400") && message.contains("invalid_filter_field")
+                && message.contains("not one the provider supports") && message.contains("filter field not supported"), message)
+        }
+        XCTAssertEqual(try provider.gets("courses").count, 1, "a 400 is not retried")
+        XCTAssertEqual(try provider.gets("users").count, 0, "the pull stopped there")
+    }
+
+    func testA403FailsAtOnceTellingWhichCredentialToCheck() throws {
+        let provider = try Provider(["--fault", "forbidden@users:1:0"])
+        XCTAssertThrowsError(try read(provider.source(provider.config()))) { error in
+            let message = (error as? OneRosterRESTError)?.message ?? ""
+            XCTAssertEqual((error as? OneRosterRESTError)?.code, .unauthorized)
+            XCTAssertTrue(message.contains("HTTP 403") && message.contains("client-1") && message.contains("access to users"), message)
+        }
+        XCTAssertEqual(try provider.gets("users").count, 1)
+    }
+
+    func testRetriesGiveUpAfterTheLastAttemptSayingHowMany() throws {
+        let provider = try Provider(["--fault", "500@orgs:1:0"])
+        XCTAssertThrowsError(try read(provider.source(provider.config()))) { error in
+            let message = (error as? OneRosterRESTError)?.message ?? ""
+            XCTAssertTrue(message.contains("HTTP 500") && message.contains("after 4 attempts") && message.contains("failed internally"),
+                          message)
+        }
+        XCTAssertEqual(try provider.gets("orgs").count, 4)
+    }
+
+    // MARK: JSON quirks
+
+    func testJSONQuirksAreAcceptedAndReportedByRecordAndPage() throws {
+        let provider = try Provider(["--quirks", "--users", "30", "--classes", "4"])
+        let bundle = try read(provider.source(provider.config(pageSize: 10)))
+        XCTAssertEqual(bundle.report.errorCount, 0, bundle.report.rendered(maxPerFile: 5))
+        let teacher = try XCTUnwrap(bundle.users.first { $0.sourcedId == "t-1" })
+        XCTAssertTrue(teacher.enabledUser, "a JSON boolean")
+        XCTAssertEqual(teacher.extensions["metadata.sis.homeroom"], "7B")
+        let rosterClass = try XCTUnwrap(bundle.classes.first { $0.sourcedId == "cls-1" })
+        XCTAssertEqual(rosterClass.classCode, "Y7-Jackson,W")
+        XCTAssertEqual(rosterClass.courseSourcedId, "crs-1", "a bare id instead of a GUIDRef")
+        XCTAssertEqual(rosterClass.extensions["metadata.sis.capacity"], "30")
+        let dateOnly = try XCTUnwrap(bundle.report.issues.first { $0.sourcedId == "t-1" && $0.column == "dateLastModified" },
+                                     bundle.report.rendered(maxPerFile: 5))
+        XCTAssertEqual(dateOnly.location, .record(entity: "users", sourcedId: "t-1", page: 1))
+        XCTAssertEqual(dateOnly.locationText, "record t-1 of users, page 1")
+        XCTAssertNil(dateOnly.line)
+    }
+
+    func testAnErrorInARecordIsLocatedByEntitySourcedIdAndPage() throws {
+        var layout = RESTBundleLayout(version: .v1_1)
+        func user(_ id: String, _ modified: String, given: JSONValue = .string("A")) -> JSONValue {
+            .object(["sourcedId": .string(id), "status": .string("active"), "dateLastModified": .string(modified),
+                     "enabledUser": .string("true"), "role": .string("student"), "username": .string(id),
+                     "givenName": given, "familyName": .string("B"), "orgs": .array([.string("org-1")])])
+        }
+        let org: JSONValue = .object(["sourcedId": .string("org-1"), "status": .string("active"), "name": .string("S"),
+                                      "type": .string("school")])
+        layout.add(org, entity: .orgs, page: 1)
+        layout.add(user("u-1", "2026-01-01T00:00:00Z"), entity: .users, page: 1)
+        layout.add(user("u-2", "2026-01-01T00:00:00Z", given: .null), entity: .users, page: 3)
+        layout.add(user("u-1", "2026-01-01T00:00:00Z"), entity: .users, page: 2)
+        layout.add(user("u-3", "2026-01-01T00:00:00Z"), entity: .users, page: 3)
+        layout.add(user("u-3", "2026-02-01T00:00:00Z", given: .string("Later")), entity: .users, page: 4)
+        layout.add(.string("not a record"), entity: .users, page: 4)
+        layout.add(user("u-4", "2026-01-01T00:00:00Z", given: .object(["x": .number("1")])), entity: .users, page: 4)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("layout-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try layout.write(to: folder, mode: .bulk)
+        let bundle = try OneRosterBundleReader().read(at: folder)
+        let issues = layout.relocate(bundle.report.issues) + layout.shapeIssues
+        XCTAssertEqual(bundle.users.map(\.sourcedId).sorted(), ["u-1", "u-3", "u-4"], "u-1 once; u-2 quarantined")
+        XCTAssertEqual(bundle.users.first { $0.sourcedId == "u-3" }?.givenName, "Later", "the later modification wins")
+        let missing = try XCTUnwrap(issues.first { $0.code == .missingRequiredValue })
+        XCTAssertEqual(missing.location, .record(entity: "users", sourcedId: "u-2", page: 3))
+        XCTAssertEqual(missing.column, "givenName")
+        XCTAssertEqual(issues.first { $0.code == .malformedRecord && $0.sourcedId == "" }?.location,
+                       .record(entity: "users", sourcedId: "", page: 4))
+        XCTAssertEqual(issues.first { $0.code == .malformedRecord && $0.sourcedId == "u-4" }?.column, "givenName")
+    }
+
+    func testDemographicsArePulledWhenAskedForAndSkippedWithAWarningWhenNotPermitted() throws {
+        let provider = try Provider(["--users", "30", "--classes", "4"])
+        var config = provider.config()
+        config.demographics = true
+        let bundle = try read(provider.source(config))
+        XCTAssertEqual(bundle.report.errorCount, 0, bundle.report.rendered(maxPerFile: 5))
+        XCTAssertEqual(bundle.manifest.mode(of: .demographics), .bulk)
+        XCTAssertEqual(bundle.demographics.count, 20)
+        let first = try XCTUnwrap(bundle.demographics.first { $0.sourcedId == "s-1" })
+        XCTAssertEqual(first.white, true, "a JSON boolean")
+        XCTAssertEqual(first.asian, false, "a string")
+
+        let refusing = try Provider(["--users", "30", "--classes", "4", "--fault", "forbidden@demographics:1:0"])
+        let partial = try read(refusing.source({ var c = refusing.config(); c.demographics = true; return c }()))
+        XCTAssertEqual(partial.manifest.mode(of: .demographics), .absent, "held demographics are left as they are")
+        XCTAssertEqual(partial.users.count, 30)
+        XCTAssertEqual(partial.enrollments.count, 4 + 26 * 2, "enrollments are pulled after demographics")
+        let warning = try XCTUnwrap(partial.report.issues.first { $0.code == .fileNotRead })
+        XCTAssertEqual(warning.severity, .warning)
+        XCTAssertTrue(warning.message.contains("HTTP 403"), warning.message)
+
+        // No students, so no demographics: an empty bulk collection is reported like an empty bulk file, never read
+        // as "every record deleted".
+        let teachersOnly = try Provider(["--users", "4", "--classes", "4"])
+        let empty = try read(teachersOnly.source({ var c = teachersOnly.config(); c.demographics = true; return c }()))
+        XCTAssertEqual(empty.manifest.mode(of: .demographics), .bulk)
+        XCTAssertEqual(empty.report.issues.first { $0.code == .emptyFile }?.file, "demographics.csv")
+    }
+
+    // MARK: small parts
+
+    func testLinkHeadersRetryAfterAndStatusPayloads() {
+        XCTAssertEqual(OneRosterRESTClient.nextLink(#"<https://h/x?offset=10>; rel="next", <https://h/x?offset=90>; rel="last""#),
+                       "https://h/x?offset=10")
+        XCTAssertNil(OneRosterRESTClient.nextLink(#"<https://h/x?offset=90>; rel="last""#))
+        XCTAssertEqual(OneRosterRESTClient.retryAfterSeconds("7"), 7)
+        let now = Date(timeIntervalSince1970: 1_000_000_000)
+        XCTAssertEqual(OneRosterRESTClient.retryAfterSeconds("Sun, 09 Sep 2001 01:47:00 GMT", now: now), 20)
+        let bare = #"{"imsx_codeMajor":"failure","imsx_severity":"error","imsx_description":"No such user","imsx_CodeMinor":{"imsx_codeMinorField":[{"imsx_codeMinorFieldName":"TargetEndSystem","imsx_codeMinorFieldValue":"unknownobject"}]}}"#
+        XCTAssertEqual(oneRosterStatusMessage(Data(bare.utf8)),
+                       "the provider answered failure (unknownobject: the provider does not know this record or endpoint): No such user")
+        let wrapped = #"{"statusInfoSet":[{"imsx_codeMajor":"failure","imsx_severity":"error"}]}"#
+        XCTAssertEqual(oneRosterStatusMessage(Data(wrapped.utf8)), "the provider answered failure")
+        XCTAssertNil(oneRosterStatusMessage(Data(#"{"users":[]}"#.utf8)))
+    }
+
+    func testTheConfigurationIsStoredWithoutTheSecretAndChecked() throws {
+        let config = RESTSourceConfig(url: "https://or.example.com/", version: .v1_2, clientID: "c", secretEnv: "OR_SECRET",
+                                      tokenURL: "https://or.example.com/token")
+        XCTAssertEqual(RESTSourceConfig(stored: config.stored), config)
+        XCTAssertNil(RESTSourceConfig(stored: "/srv/bundles/district.zip"))
+        XCTAssertEqual(config.baseURL, "https://or.example.com/ims/oneroster/rostering/v1p2")
+        XCTAssertNoThrow(try config.validate())
+        var noToken = config
+        noToken.tokenURL = nil
+        XCTAssertThrowsError(try noToken.validate())
+        XCTAssertThrowsError(try config.secret(environment: [:])) { error in
+            XCTAssertTrue("\(error)".contains("OR_SECRET"))
+        }
+        XCTAssertEqual(try config.secret(environment: ["OR_SECRET": "x"]), "x")
+        let file = NSTemporaryDirectory() + "secret-\(UUID().uuidString)"
+        try "  from-a-file\n".write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        var fromFile = config
+        fromFile.secretEnv = nil
+        fromFile.secretFile = file
+        XCTAssertEqual(try fromFile.secret(environment: [:]), "from-a-file")
+        XCTAssertFalse(fromFile.stored.contains("from-a-file"))
+    }
+}
