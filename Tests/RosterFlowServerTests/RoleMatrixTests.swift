@@ -17,6 +17,7 @@ final class RoleMatrixTests: XCTestCase {
         let course = try await f.service.addCourse(
             integrationID: f.springfield, sourcedID: "crs-1", title: "Algebra I", sender: Sender(actor: "test", role: .system))
         let run = try await f.heldRun(f.springfield)
+        _ = try await f.service.importCatalog(csv: "base_id,title\nALG1,Algebra I\n", file: "catalog.csv", actor: "test")
         let messages = try await f.service.outboxMessages()
         let message = try XCTUnwrap(messages.first?.id)
         let users = try String(contentsOfFile: f.folder + "/bundle-\(f.springfield)/users.csv", encoding: .utf8).split(separator: "\n")
@@ -26,6 +27,7 @@ final class RoleMatrixTests: XCTestCase {
             let id = path.hasPrefix("/api/v1/courses/") ? course.id : path.hasPrefix("/api/v1/sync-runs/") ? run
                 : path.hasPrefix("/api/v1/outbox/") ? message : f.springfield
             return path.replacingOccurrences(of: "{id}", with: id).replacingOccurrences(of: "{sourcedId}", with: user)
+                .replacingOccurrences(of: "{baseId}", with: "ALG1")
         }
         try await f.app.test(.router) { client in
             for caller in ["vendor", "dsp", "school"] {

@@ -526,4 +526,100 @@ final class StoreContractTests: XCTestCase {
             XCTAssertEqual(try store.readNow { try $0.auditRecords(integrationID: "int-1") }.map(\.at), [1, 3])
         }
     }
+
+    // MARK: Catalog, digests, access, pauses
+
+    func testCatalogCoursesAreUpsertedByBaseIdAndCountTheirMappings() async throws {
+        try await forEachStore { store in
+            let algebra = CatalogCourseRecord(
+                baseID: "ALG1", title: "Algebra I", subject: "Mathematics", grades: ["09", "10"], status: .active, updatedAt: 1)
+            XCTAssertTrue(try store.writeNow { try $0.upsertCatalogCourse(algebra) })
+            var retired = algebra
+            retired.status = .retired
+            XCTAssertFalse(try store.writeNow { try $0.upsertCatalogCourse(retired) })
+            try store.writeNow { tx in
+                try tx.upsertCatalogCourse(CatalogCourseRecord(
+                    baseID: "ALG1-v2", title: "Algebra I", subject: nil, grades: [], status: .active, version: 2, previousBaseID: "ALG1",
+                    updatedAt: 2))
+                try Self.seedIntegration(tx)
+                try Self.seedCourse(tx, "c-1")
+                try Self.seedCourse(tx, "c-2")
+                try tx.updateMapping(courseID: "c-1", catalogTitle: "Algebra I", baseID: "ALG1")
+                try tx.updateMapping(courseID: "c-2", catalogTitle: "Algebra I", baseID: "ALG1")
+                try tx.markLocked(courseID: "c-2", at: 5)
+            }
+            XCTAssertEqual(try store.readNow { try $0.catalogCourse(baseID: "ALG1") }, retired)
+            XCTAssertEqual(try store.readNow { try $0.catalogCourses(includeRetired: false) }.map(\.baseID), ["ALG1-v2"])
+            XCTAssertEqual(try store.readNow { try $0.catalogCourses(includeRetired: true) }.map(\.baseID), ["ALG1", "ALG1-v2"])
+            let counts = try store.readNow { try $0.mappingCounts(baseID: "ALG1") }
+            XCTAssertEqual([counts.mapped, counts.locked], [2, 1])
+            XCTAssertEqual(try store.readNow { try $0.courses(integrationID: "int-1", mappedTo: "ALG1") }.map(\.id).sorted(), ["c-1", "c-2"])
+        }
+    }
+
+    func testADigestIsRecordedOncePerIntegrationKindAndDay() async throws {
+        try await forEachStore { store in
+            XCTAssertTrue(try store.writeNow { try $0.recordDigest(integrationID: "int-1", kind: "k", localDate: "2026-03-02", at: 1) })
+            XCTAssertFalse(try store.writeNow { try $0.recordDigest(integrationID: "int-1", kind: "k", localDate: "2026-03-02", at: 2) })
+            XCTAssertTrue(try store.writeNow { try $0.recordDigest(integrationID: "int-1", kind: "other", localDate: "2026-03-02", at: 3) })
+            XCTAssertTrue(try store.writeNow { try $0.recordDigest(integrationID: "int-1", kind: "k", localDate: "2026-03-03", at: 4) })
+            XCTAssertTrue(try store.writeNow { try $0.recordDigest(integrationID: "int-2", kind: "k", localDate: "2026-03-02", at: 5) })
+        }
+    }
+
+    func testAccountsAreFoundByEmailInAnyCaseAndTokensOnlyByTheirHash() async throws {
+        try await forEachStore { store in
+            try store.writeNow { tx in
+                try tx.insertAccount(AccountRecord(
+                    id: "acc-1", email: "Pat@Springfield.example", name: "Pat", role: "school_admin", scope: "district",
+                    districts: ["t-1"], status: "active", createdAt: 1))
+                try tx.insertToken(APITokenRecord(id: "tok-1", accountID: "acc-1", name: "laptop", tokenHash: "h1", createdAt: 1))
+            }
+            XCTAssertEqual(try store.readNow { try $0.account(email: "pat@springfield.example") }?.id, "acc-1")
+            XCTAssertEqual(try store.readNow { try $0.account(id: "acc-1") }?.districts, ["t-1"])
+            XCTAssertEqual(try store.readNow { try $0.token(hash: "h1") }?.id, "tok-1")
+            XCTAssertNil(try store.readNow { try $0.token(hash: "tok-1") }, "a token was found by something other than its hash")
+            try store.writeNow { try $0.revokeToken(id: "tok-1", at: 9) }
+            XCTAssertEqual(try store.readNow { try $0.token(id: "tok-1") }?.revokedAt, 9)
+            try store.writeNow { try $0.setAccountStatus(id: "acc-1", status: "disabled", disabledAt: 10) }
+            XCTAssertEqual(try store.readNow { try $0.account(id: "acc-1") }?.status, "disabled")
+        }
+    }
+
+    func testAnIdempotencyKeyIsClaimedOnceAnsweredAndTakenOverOnlyWhenAbandoned() async throws {
+        try await forEachStore { store in
+            let first = IdempotencyRecord(accountID: "acc-1", key: "k-1", fingerprint: "f-1", createdAt: 10)
+            XCTAssertNil(try store.writeNow { try $0.claimIdempotencyKey(first, abandonedBefore: 0) }, "a free key was not claimed")
+            let inFlight = try store.writeNow { try $0.claimIdempotencyKey(first, abandonedBefore: 0) }
+            XCTAssertEqual(inFlight?.fingerprint, "f-1")
+            XCTAssertNil(inFlight?.status, "a claim in flight has no answer yet")
+            try store.writeNow { tx in
+                try tx.completeIdempotencyKey(
+                    accountID: "acc-1", key: "k-1", status: 200, contentType: "application/json", body: Data("{}".utf8))
+            }
+            let answered = try store.writeNow { try $0.claimIdempotencyKey(first, abandonedBefore: 1_000) }
+            XCTAssertEqual(answered?.status, 200, "an answered key was taken over")
+            XCTAssertEqual(answered?.body, Data("{}".utf8))
+            // Another account's key of the same name is its own.
+            let other = IdempotencyRecord(accountID: "acc-2", key: "k-1", fingerprint: "f-9", createdAt: 11)
+            XCTAssertNil(try store.writeNow { try $0.claimIdempotencyKey(other, abandonedBefore: 0) })
+            // A claim left unanswered past the lease is taken over by the next request.
+            let stale = IdempotencyRecord(accountID: "acc-3", key: "k-1", fingerprint: "f-3", createdAt: 20)
+            XCTAssertNil(try store.writeNow { try $0.claimIdempotencyKey(stale, abandonedBefore: 0) })
+            var retry = stale
+            retry.createdAt = 200
+            XCTAssertNil(try store.writeNow { try $0.claimIdempotencyKey(retry, abandonedBefore: 100) }, "an abandoned claim was not taken over")
+        }
+    }
+
+    func testAPauseIsKeptUntilCleared() async throws {
+        try await forEachStore { store in
+            try store.writeNow { tx in try Self.seedIntegration(tx) }
+            let pause = PauseRecord(integrationID: "int-1", pausedUntil: 500, untilText: "2026-08-16", reason: "summer", actor: "ana", pausedAt: 1)
+            try store.writeNow { try $0.setPause(pause) }
+            XCTAssertEqual(try store.readNow { try $0.pause(integrationID: "int-1") }, pause)
+            try store.writeNow { try $0.clearPause(integrationID: "int-1") }
+            XCTAssertNil(try store.readNow { try $0.pause(integrationID: "int-1") })
+        }
+    }
 }
