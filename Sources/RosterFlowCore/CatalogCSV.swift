@@ -29,19 +29,7 @@ enum CatalogCSV {
     /// Parses the file; every problem is reported together with its line, and nothing is imported if there is any.
     /// `known` says whether a base id is already in the catalog (for `previous_base_id`).
     static func parse(_ text: String, file: String, known: (String) -> Bool) throws -> [Row] {
-        let records: [CSVRecord]
-        do {
-            records = try CSVRecordReader(string: text).readAll()
-        } catch {
-            throw RosterFlowError(.invalidInput, "\(file): \(error)")
-        }
-        if let open = records.first(where: { $0.quirks.contains(.unterminatedQuote) }) {
-            throw RosterFlowError(.invalidInput, "\(file):\(open.line): a quoted field is never closed (missing \")")
-        }
-        guard let header = records.first else {
-            throw RosterFlowError(.invalidInput, "\(file) is empty; it needs a header row: base_id,title,subject,grades,status")
-        }
-        let names = header.fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        let (names, records) = try SheetCSV.read(text, file: file, emptyHint: "it needs a header row: base_id,title,subject,grades,status")
         var index: [String: Int] = [:]
         var problems: [String] = []
         for column in required {
@@ -54,8 +42,8 @@ enum CatalogCSV {
 
         var rows: [Row] = []
         var seen: [String: Int] = [:]
-        for record in records.dropFirst() {
-            if record.fields.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) { continue }
+        for record in records {
+            if SheetCSV.isBlank(record) { continue }
             func value(_ column: String) -> String {
                 guard let i = index[column], i < record.fields.count else { return "" }
                 return record.fields[i].trimmingCharacters(in: .whitespaces)

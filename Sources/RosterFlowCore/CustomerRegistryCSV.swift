@@ -14,19 +14,7 @@ enum CustomerRegistryCSV {
 
     /// Parses the file; every problem is reported together, with its line, and nothing is imported if any.
     static func parse(_ text: String, file: String) throws -> [Row] {
-        let records: [CSVRecord]
-        do {
-            records = try CSVRecordReader(string: text).readAll()
-        } catch {
-            throw RosterFlowError(.invalidInput, "\(file): \(error)")
-        }
-        if let open = records.first(where: { $0.quirks.contains(.unterminatedQuote) }) {
-            throw RosterFlowError(.invalidInput, "\(file):\(open.line): a quoted field is never closed (missing \")")
-        }
-        guard let header = records.first else {
-            throw RosterFlowError(.invalidInput, "\(file) is empty; it needs a header row: tenant_id,district,contact_email")
-        }
-        let names = header.fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        let (names, rows) = try SheetCSV.read(text, file: file, emptyHint: "it needs a header row: tenant_id,district,contact_email")
         var problems: [String] = []
         var index: [String: Int] = [:]
         for column in ["tenant_id", "district", "contact_email"] {
@@ -35,10 +23,10 @@ enum CustomerRegistryCSV {
             }
         }
         guard problems.isEmpty else { throw RosterFlowError(.invalidInput, problems.joined(separator: "\n")) }
-        var rows: [Row] = []
+        var parsed: [Row] = []
         var seen: [String: Int] = [:]
-        for record in records.dropFirst() {
-            if record.fields.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) { continue }
+        for record in rows {
+            if SheetCSV.isBlank(record) { continue }
             func value(_ column: String) -> String {
                 let i = index[column]!
                 return i < record.fields.count ? record.fields[i].trimmingCharacters(in: .whitespaces) : ""
@@ -55,7 +43,7 @@ enum CustomerRegistryCSV {
                 rowProblems.append("tenant_id '\(row.tenantID)' already appears on line \(first)")
             }
             seen[row.tenantID] = seen[row.tenantID] ?? record.line
-            if rowProblems.isEmpty { rows.append(row) } else {
+            if rowProblems.isEmpty { parsed.append(row) } else {
                 problems += rowProblems.map { "\(file):\(record.line): \($0)" }
             }
         }
@@ -63,7 +51,7 @@ enum CustomerRegistryCSV {
             throw RosterFlowError(
                 .invalidInput, "nothing was imported; fix these and import again:\n" + problems.joined(separator: "\n"))
         }
-        return rows
+        return parsed
     }
 }
 

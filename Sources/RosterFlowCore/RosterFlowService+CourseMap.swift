@@ -215,19 +215,8 @@ enum CourseMapCSV {
     }
 
     static func parse(_ text: String, file: String) throws -> [Row] {
-        let records: [CSVRecord]
-        do {
-            records = try CSVRecordReader(string: text).readAll()
-        } catch {
-            throw RosterFlowError(.invalidInput, "\(file): \(error)")
-        }
-        if let open = records.first(where: { $0.quirks.contains(.unterminatedQuote) }) {
-            throw RosterFlowError(.invalidInput, "\(file):\(open.line): a quoted field is never closed (missing \")")
-        }
-        guard let header = records.first else {
-            throw RosterFlowError(.invalidInput, "\(file) is empty; export the course map first: `rosterflow courses export --integration ID`")
-        }
-        let names = header.fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        let (names, records) = try SheetCSV.read(
+            text, file: file, emptyHint: "export the course map first: `rosterflow courses export --integration ID`")
         guard names.contains("course_id") || names.contains("sourced_id") else {
             throw RosterFlowError(
                 .invalidInput, "\(file):1: the header has neither course_id nor sourced_id, so no row can be matched to a course "
@@ -238,8 +227,8 @@ enum CourseMapCSV {
         }
         var problems: [String] = []
         var rows: [Row] = []
-        for record in records.dropFirst() {
-            if record.fields.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) { continue }
+        for record in records {
+            if SheetCSV.isBlank(record) { continue }
             func value(_ column: String) -> String {
                 guard let i = names.firstIndex(of: column), i < record.fields.count else { return "" }
                 var text = record.fields[i].trimmingCharacters(in: .whitespaces)

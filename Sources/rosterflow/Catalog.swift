@@ -17,12 +17,7 @@ extension RosterFlowCommand {
 
             func run() async throws {
                 try await Output.run(json: options.json) {
-                    guard let data = FileManager.default.contents(atPath: file) else {
-                        throw RosterFlowError(.notFound, "cannot read \(file)")
-                    }
-                    guard let text = String(data: data, encoding: .utf8) else {
-                        throw RosterFlowError(.invalidInput, "\(file) is not UTF-8 text; save it as CSV UTF-8")
-                    }
+                    let text = try TextFile.read(file)
                     let result = try await options.open().importCatalog(csv: text, file: file, actor: options.actor)
                     try Output.emit(result, json: options.json) {
                         (["imported the catalog: \($0.added) new, \($0.updated) changed, \($0.unchanged) unchanged"]
@@ -93,5 +88,19 @@ extension Text {
         if let previous = c.previousBaseID { lines.append("  succeeds \(previous)") }
         if let successors = c.successors, !successors.isEmpty { lines.append("  newer versions: \(successors.joined(separator: ", "))") }
         return lines.joined(separator: "\n")
+    }
+}
+
+/// A text file a command reads (a CSV to import): not found (exit 66) when it cannot be read, bad input (exit 64) when
+/// it is not UTF-8.
+enum TextFile {
+    static func read(_ path: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw RosterFlowError(.notFound, "cannot read \(path)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw RosterFlowError(.invalidInput, "\(path) is not UTF-8 text; save it as CSV UTF-8")
+        }
+        return text
     }
 }

@@ -178,12 +178,7 @@ extension RosterFlowCommand {
 
             func run() async throws {
                 try await Output.run(json: options.json) {
-                    guard let data = FileManager.default.contents(atPath: file) else {
-                        throw RosterFlowError(.notFound, "cannot read \(file)")
-                    }
-                    guard let text = String(data: data, encoding: .utf8) else {
-                        throw RosterFlowError(.invalidInput, "\(file) is not UTF-8 text; save it as CSV UTF-8")
-                    }
+                    let text = try TextFile.read(file)
                     let result = try await options.open().importCourseMap(
                         csv: text, file: file, integrationID: integration, role: role, actor: options.actor, partial: partial,
                         confirmShared: confirmShared)

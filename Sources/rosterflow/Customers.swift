@@ -16,12 +16,7 @@ extension RosterFlowCommand {
 
             func run() async throws {
                 try await Output.run(json: options.json) {
-                    guard let data = FileManager.default.contents(atPath: file) else {
-                        throw RosterFlowError(.notFound, "cannot read \(file)")
-                    }
-                    guard let text = String(data: data, encoding: .utf8) else {
-                        throw RosterFlowError(.invalidInput, "\(file) is not UTF-8 text")
-                    }
+                    let text = try TextFile.read(file)
                     let result = try await options.open().importCustomers(csv: text, file: file, actor: options.actor)
                     try Output.emit(result, json: options.json) {
                         (["imported \($0.added + $0.updated) customers (\($0.added) new, \($0.updated) updated)"]
