@@ -53,7 +53,7 @@ extension RosterFlowService {
     /// given.
     public func mapCourse(
         id: String, catalogTitle: String? = nil, baseID: String, role: Role? = nil, actor: String, confirmShared: Bool = false,
-        reason: String? = nil
+        confirmGrades: Bool = false, reason: String? = nil
     ) async throws -> AppliedStep {
         let catalogTitle = catalogTitle?.trimmingCharacters(in: .whitespaces)
         let baseID = baseID.trimmingCharacters(in: .whitespaces)
@@ -89,6 +89,19 @@ extension RosterFlowService {
                             + "alone, or the title that goes with it", cause: "catalog-title-mismatch")
                 }
                 title = entry.title
+                // The grades the SIS gives the school course (held from the last sync), against the catalog course's.
+                let held = try tx.rosterRecords(
+                    integrationID: course.integrationID, entity: RosterEntity.courses.rawValue, sourcedIDs: [course.sourcedID]).first
+                let schoolGrades = Self.heldCourseGrades(held)
+                if !schoolGrades.isEmpty, !entry.grades.isEmpty, schoolGrades.isDisjoint(with: entry.grades) {
+                    let theirs = schoolGrades.sorted().joined(separator: ", "), catalogs = entry.grades.joined(separator: ", ")
+                    guard confirmGrades else {
+                        throw RosterFlowError(
+                            .refused, "\(course.title) is for grades \(theirs) in the SIS, but \(entry.baseID) (\(entry.title)) is "
+                                + "for grades \(catalogs). If that is meant, map again with --confirm-grades", cause: "grade-mismatch")
+                    }
+                    notes.append("confirmed grades \(theirs) on a catalog course for \(catalogs)")
+                }
                 let others = try tx.courses(integrationID: course.integrationID, mappedTo: baseID).filter { $0.id != id }
                 if !others.isEmpty {
                     let names = others.map { "\($0.title) (\($0.sourcedID))" }.joined(separator: ", ")
@@ -162,6 +175,16 @@ extension RosterFlowService {
                 tx, instanceID: id, event: DomainVocabulary.CourseMapping.Event.studentStarted, sender: Sender(actor: actor, role: role),
                 reason: "first student started the course", now: now, loaded: instance)
         }
+    }
+
+    /// The grade levels a held course record carries (`09,10|Mathematics` in its third reference), as the catalog
+    /// writes them (`9` is `09`).
+    static func heldCourseGrades(_ record: RosterRecord?) -> Set<String> {
+        guard let value = record?.ref3, let bar = value.firstIndex(of: "|") else { return [] }
+        return Set(value[..<bar].split(separator: ",").map { grade in
+            let text = grade.trimmingCharacters(in: .whitespaces)
+            return text.count == 1 && text.first!.isNumber ? "0" + text : text
+        }.filter { !$0.isEmpty })
     }
 
     /// The course id a person's reference names: a course id (`crs_…`) as it is, or the school's course sourcedId —

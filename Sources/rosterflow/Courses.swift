@@ -50,6 +50,8 @@ extension RosterFlowCommand {
             @Option(help: "The catalog course's title (taken from the vendor catalog when one is imported).") var catalog: String?
             @Flag(help: "Map it although another course of the district is already mapped to this base id.")
             var confirmShared = false
+            @Flag(help: "Map it although the SIS gives the course other grades than the catalog course's.")
+            var confirmGrades = false
             @Option(help: "Why (needed to re-map a course whose content is in place: its content goes).") var reason: String?
 
             func run() async throws {
@@ -57,7 +59,7 @@ extension RosterFlowCommand {
                     let service = try step.options.open()
                     let result = try await service.mapCourse(
                         id: try step.id(service), catalogTitle: catalog, baseID: baseId, role: step.role, actor: step.options.actor,
-                        confirmShared: confirmShared, reason: reason)
+                        confirmShared: confirmShared, confirmGrades: confirmGrades, reason: reason)
                     try Output.emit(result, json: step.options.json, text: Text.step)
                 }
             }

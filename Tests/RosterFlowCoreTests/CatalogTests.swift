@@ -319,3 +319,31 @@ final class DigestTests: XCTestCase {
         XCTAssertEqual(third.map(\.kind), ["verified-courses"])
     }
 }
+
+extension CatalogTests {
+    func testACatalogCourseOfOtherGradesThanTheSISGivesNeedsAConfirmation() async throws {
+        let service = try await Fixture.service()
+        let integration = try await Fixture.scheduledIntegration(service)
+        _ = try await service.importCatalog(csv: Self.catalog, file: "cat.csv", actor: "ana")
+        let course = try await service.addCourse(integrationID: integration, sourcedID: "c-9", title: "Algebra", sender: .system)
+        // The last sync held the course with its grades (as the planner stores them: grades|subjects).
+        try service.store.writeNow { tx in
+            try tx.insertSyncRun(SyncRunRecord(
+                id: "run-1", integrationID: integration, bundle: "b", startedAt: 1, finishedAt: 1, decision: .applied, reasons: "[]",
+                counts: "{}", report: "{}", basedOnRun: nil))
+            try tx.applyRosterChanges(
+                [RosterChange(operation: .add, record: RosterRecord(entity: "courses", sourcedID: "c-9", digest: 1, ref3: "12|Mathematics"))],
+                integrationID: integration, runID: "run-1", checkpoint: nil, now: 1)
+        }
+        let refused = await assertRefused(.refused) { try await service.mapCourse(id: course.id, baseID: "ALG1-2024", actor: "dsp") }
+        XCTAssertEqual(refused?.cause, "grade-mismatch")
+        XCTAssertTrue(refused?.message.contains("for grades 12 in the SIS, but ALG1-2024 (Algebra I) is for grades 09, 10") ?? false,
+                      refused?.message ?? "")
+        let step = try await service.mapCourse(id: course.id, baseID: "ALG1-2024", actor: "dsp", confirmGrades: true)
+        XCTAssertTrue(step.reason?.contains("confirmed grades 12 on a catalog course for 09, 10") ?? false, step.reason ?? "")
+        // Grades that overlap need nothing.
+        let other = try await service.addCourse(integrationID: integration, sourcedID: "c-10", title: "Algebra II", sender: .system)
+        let mapped = try await service.mapCourse(id: other.id, baseID: "ALG2-2024", actor: "dsp")
+        XCTAssertEqual(mapped.to, "mapped")
+    }
+}
