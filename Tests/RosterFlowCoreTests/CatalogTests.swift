@@ -347,3 +347,27 @@ extension CatalogTests {
         XCTAssertEqual(mapped.to, "mapped")
     }
 }
+
+/// Integration workflow version 6: the district hears when it goes live and when a paused integration resumes.
+final class DistrictMessagesTests: XCTestCase {
+    func testTheDistrictIsToldWhenItGoesLiveAndWhenItResumesAfterAPause() async throws {
+        let service = try await Fixture.service()
+        let id = try await Fixture.scheduledIntegration(service)
+        let course = try await service.addCourse(integrationID: id, sourcedID: "c1", title: "Algebra I", sender: .system)
+        _ = try await service.mapCourse(id: course.id, catalogTitle: "Cat Algebra", baseID: "B-1", actor: "dsp")
+        _ = try await service.verifyCourse(id: course.id, actor: "school")
+        _ = try await service.contentAdded(id: course.id, actor: "dsp")
+        func sent() throws -> [(String, String)] {
+            try service.store.readNow { try $0.outbox(instanceID: id) }.map { ($0.template, $0.recipient) }
+        }
+        XCTAssertFalse(try sent().contains { $0.0 == "integration-live" }, "not live yet")
+        _ = try await service.send("go_live", to: id, actor: Fixture.vendor)
+        XCTAssertEqual(try sent().filter { $0.0 == "integration-live" }.map(\.1), ["school_contact"])
+
+        _ = try await service.pause(integrationID: id, until: "2099-08-16", reason: "summer", actor: Fixture.vendor)
+        XCTAssertFalse(try sent().contains { $0.0 == "integration-resumed" })
+        _ = try? await service.resume(integrationID: id, actor: Fixture.vendor)
+        XCTAssertEqual(try service.integration(id: id).state, "live")
+        XCTAssertEqual(try sent().filter { $0.0 == "integration-resumed" }.map(\.1), ["school_contact"])
+    }
+}
