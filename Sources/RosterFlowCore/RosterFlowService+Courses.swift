@@ -66,9 +66,12 @@ extension RosterFlowService {
             }
             var title = catalogTitle
             var notes: [String] = []
-            let catalog = try tx.catalogCourses(includeRetired: true)
-            if !catalog.isEmpty, instance.state != DomainVocabulary.CourseMapping.State.locked {
-                guard let entry = catalog.first(where: { $0.baseID == baseID }) else {
+            // The one catalog entry by its key; the whole catalog is read only to explain a refusal (or to learn that
+            // there is no catalog at all), not on every mapping.
+            let entry = try tx.catalogCourse(baseID: baseID)
+            let catalog = entry == nil ? try tx.catalogCourses(includeRetired: true) : []
+            if entry != nil || !catalog.isEmpty, instance.state != DomainVocabulary.CourseMapping.State.locked {
+                guard let entry else {
                     let near = CatalogMatcher.suggestions(for: course.title, in: catalog, limit: 3)
                     throw RosterFlowError(
                         .invalidInput, "\(baseID) is not in the vendor catalog; "
@@ -77,7 +80,7 @@ extension RosterFlowService {
                         cause: "not-in-catalog")
                 }
                 guard entry.status == .active else {
-                    let successor = catalog.first { $0.previousBaseID == entry.baseID }
+                    let successor = try tx.catalogCourses(includeRetired: true).first { $0.previousBaseID == entry.baseID }
                     throw RosterFlowError(
                         .refused, "\(entry.baseID) (\(entry.title)) is retired and no longer offered for new mappings"
                             + (successor.map { "; its successor is \($0.baseID) (\($0.title))" } ?? ""),

@@ -25,22 +25,33 @@ extension RosterFlowService {
     public func sendDueDigests() async throws -> [DigestSent] {
         try await write { tx, now in
             var sent: [DigestSent] = []
-            for integration in try tx.integrations() {
-                guard let zoneName = integration.timezone, let zone = TimeZone(identifier: zoneName) else { continue }
+            // Only the courses a digest lists are read (one indexed query for the mapped and verified ones), grouped by
+            // district: a pass costs what is pending, not every course of every district.
+            let pending = try tx.instances(
+                workflow: DomainVocabulary.CourseMapping.workflow,
+                states: [DomainVocabulary.CourseMapping.State.mapped, DomainVocabulary.CourseMapping.State.verified])
+            var byIntegration: [String: [(course: CourseRecord, state: String)]] = [:]
+            for instance in pending {
+                guard let course = try tx.course(id: instance.id) else { continue }
+                byIntegration[course.integrationID, default: []].append((course, instance.state))
+            }
+            for integrationID in byIntegration.keys.sorted() {
+                guard let integration = try tx.integration(id: integrationID), let zoneName = integration.timezone,
+                      let zone = TimeZone(identifier: zoneName)
+                else { continue }
                 var calendar = Calendar(identifier: .gregorian)
                 calendar.timeZone = zone
                 let parts = calendar.dateComponents([.year, .month, .day, .hour], from: Date(timeIntervalSince1970: now))
                 guard let hour = parts.hour, hour >= Self.digestHour, let year = parts.year, let month = parts.month, let day = parts.day
                 else { continue }
                 let localDate = String(format: "%04d-%02d-%02d", year, month, day)
-                let courses = try tx.courses(integrationID: integration.id)
-                var states: [String: String] = [:]
-                for course in courses { states[course.id] = try tx.instance(id: course.id)?.state }
+                let courses = byIntegration[integrationID] ?? []
                 for (kind, state, template, recipient) in [
                     ("awaiting-verification", DomainVocabulary.CourseMapping.State.mapped, "mappings-awaiting-verification", "school_contact"),
                     ("verified-courses", DomainVocabulary.CourseMapping.State.verified, "verified-courses", "dsp"),
                 ] {
-                    let listed = courses.filter { states[$0.id] == state }.sorted { ($0.title, $0.sourcedID) < ($1.title, $1.sourcedID) }
+                    let listed = courses.filter { $0.state == state }.map(\.course)
+                        .sorted { ($0.title, $0.sourcedID) < ($1.title, $1.sourcedID) }
                     guard !listed.isEmpty,
                           try tx.recordDigest(integrationID: integration.id, kind: kind, localDate: localDate, at: now)
                     else { continue }

@@ -40,7 +40,9 @@ extension SQLiteTransaction {
     }
 
     public func courses(integrationID: String, mappedTo baseID: String) throws -> [CourseRecord] {
-        try courses(integrationID: integrationID).filter { $0.baseID == baseID }
+        try all("""
+            SELECT \(Self.courseColumns) FROM courses WHERE base_id = ? AND integration_id = ? ORDER BY created_at, id
+            """, [baseID, integrationID], Self.courseRecord)
     }
 
     public func mappingCounts(baseID: String) throws -> (mapped: Int, locked: Int) {

@@ -348,10 +348,10 @@ public struct SQLiteTransaction: StoreTransaction {
         try db.fastExecute("UPDATE courses SET locked_at = COALESCE(locked_at, ?) WHERE id = ?", [.double(at), .text(courseID)])
     }
 
-    private static let courseColumns = "id, integration_id, sourced_id, title, catalog_title, base_id, locked_at, created_at"
+    static let courseColumns = "id, integration_id, sourced_id, title, catalog_title, base_id, locked_at, created_at"
     private static let courseByID = "SELECT \(courseColumns) FROM courses WHERE id = ?"
 
-    private static func courseRecord(_ row: FastRow) -> CourseRecord {
+    static func courseRecord(_ row: FastRow) -> CourseRecord {
         CourseRecord(
             id: row.string(0), integrationID: row.string(1), sourcedID: row.string(2), title: row.string(3),
             catalogTitle: row.optionalString(4), baseID: row.optionalString(5), lockedAt: row.optionalDouble(6),
