@@ -145,6 +145,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Test support, not part of the product: starts the tests' loopback peers and reads their `READY <port>` line.
+        .target(name: "TestPeers", path: "Tests/TestPeers"),
         .testTarget(name: "WorkflowEngineTests", dependencies: ["WorkflowEngine"]),
         .testTarget(name: "RosterFlowAppTests", dependencies: ["RosterFlowApp", "RosterFlowCore", "Notifications"]),
         .testTarget(
@@ -162,14 +164,17 @@ let package = Package(
         .testTarget(name: "OneRosterTests", dependencies: ["OneRoster"]),
         // The store contract: one test body per behaviour, run against every backend in StoreConformers.all.
         .testTarget(name: "StoreContractTests", dependencies: ["StorageCore", "StorageSQLite"]),
-        .testTarget(name: "OneRosterRESTTests", dependencies: ["OneRosterREST", "OneRoster"]),
+        .testTarget(name: "OneRosterRESTTests", dependencies: ["OneRosterREST", "OneRoster", "TestPeers"]),
         // Runs the `rosterflow` and `rosterflow-bench` binaries (built for it) as processes.
         .testTarget(
             name: "CLITests",
-            dependencies: ["rosterflow", "rosterflow-bench", "StorageCore", "StorageSQLite", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "rosterflow", "rosterflow-bench", "StorageCore", "StorageSQLite", "TestPeers", .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         .testTarget(
-            name: "NotificationsTests", dependencies: ["Notifications", "RosterFlowCore", "RosterFlowApp", "StorageCore", "StorageSQLite"]
+            name: "NotificationsTests",
+            dependencies: ["Notifications", "RosterFlowCore", "RosterFlowApp", "StorageCore", "StorageSQLite", "TestPeers"]
         ),
         .testTarget(
             name: "RosterFlowServerTests",

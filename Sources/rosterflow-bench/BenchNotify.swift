@@ -333,28 +333,34 @@ final class BenchPeer {
         try self.init(executable: python, arguments: arguments)
     }
 
-    init(executable: String, arguments: [String]) throws {
+    /// Starts `executable` and waits (up to 30 s) for its `READY <port>` line; `hint` is added to the error when it
+    /// does not come.
+    init(executable: String, arguments: [String], hint: String? = nil) throws {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         let out = Pipe()
         process.standardOutput = out
         try process.run()
         var buffer = Data()
+        let deadline = Date().addingTimeInterval(30)
         while !buffer.contains(UInt8(ascii: "\n")) {
             let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
+            if chunk.isEmpty || Date() > deadline { break }
             buffer.append(chunk)
         }
         let line = String(decoding: buffer, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard line.hasPrefix("READY "), let port = Int(line.dropFirst(6)) else {
             process.terminate()
-            throw RosterFlowError(.storage, "\(arguments.first ?? executable) did not start: '\(line)'")
+            throw RosterFlowError(
+                .storage, "\(arguments.first { $0.hasSuffix(".py") } ?? arguments.first ?? executable) did not start: '\(line)'"
+                    + (hint.map { "; \($0)" } ?? ""))
         }
         self.port = port
     }
 
     func stop() {
         if process.isRunning {
+            // SIGKILL: a child of Foundation's Process may start with SIGTERM blocked.
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }

@@ -48,13 +48,14 @@ extension RosterFlowBench {
                 var runs: [RESTRunChild.Result] = []
                 let levels = latencies.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
                 for (i, latency) in levels.enumerated() {
-                    let server = try ProviderProcess(
-                        script: provider,
-                        arguments: ["--version", "1.2", "--auth", "oauth2", "--lazy", "--users", "\(users)", "--classes",
+                    let server = try BenchPeer(
+                        executable: "/usr/bin/env",
+                        arguments: ["python3", provider, "--version", "1.2", "--auth", "oauth2", "--lazy", "--users", "\(users)", "--classes",
                                     "\(classes)", "--enrollments-per-student", "\(enrollmentsPerStudent)", "--latency-ms",
-                                    "\(latency)", "--secret", "bench-secret", "--client-id", "bench"])
+                                    "\(latency)", "--secret", "bench-secret", "--client-id", "bench"],
+                        hint: "run from the repository root with python3 installed")
                     defer { server.stop() }
-                    var arguments = ["rest-run", "--provider-url", server.url, "--db", folder + "/rest-\(i).sqlite",
+                    var arguments = ["rest-run", "--provider-url", "http://127.0.0.1:\(server.port)", "--db", folder + "/rest-\(i).sqlite",
                                      "--workflows", workflows, "--page-size", "\(pageSize)", "--label",
                                      "REST pull, \(latency.formatted()) ms per page"]
                     if i == 0 { arguments += ["--keep-bundle", bundle] }
@@ -170,41 +171,6 @@ extension RosterFlowBench {
                 pullSeconds: rest?.statistics.pulledAt.map { $0.timeIntervalSince(start) } ?? 0,
                 requests: rest?.statistics.requests ?? 0, peakRSSMiB: Double(usage.ru_maxrss) / 1024)
             print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
-        }
-    }
-}
-
-/// The loopback provider as a child process.
-final class ProviderProcess {
-    let process = Process()
-    let url: String
-
-    init(script: String, arguments: [String]) throws {
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script] + arguments
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        var buffer = Data()
-        let deadline = Date().addingTimeInterval(30)
-        while !buffer.contains(UInt8(ascii: "\n")) {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty || Date() > deadline { break }
-            buffer.append(chunk)
-        }
-        let line = String(decoding: buffer, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard line.hasPrefix("READY "), let port = Int(line.dropFirst(6)) else {
-            process.terminate()
-            throw RosterFlowError(.unexpected, "\(script) did not start ('\(line)'); run from the repository root with python3 installed")
-        }
-        url = "http://127.0.0.1:\(port)"
-    }
-
-    func stop() {
-        if process.isRunning {
-            // SIGKILL: a child of Foundation's Process may start with SIGTERM blocked.
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
         }
     }
 }

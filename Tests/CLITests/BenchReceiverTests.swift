@@ -1,4 +1,5 @@
 import Foundation
+import TestPeers
 import XCTest
 
 /// `rosterflow-bench receiver`, the webhook receiver `rosterflow-bench notify` measures against: the worker's signed webhooks
@@ -20,15 +21,11 @@ final class BenchReceiverTests: WorkerHarness {
         let receiver = Process()
         receiver.executableURL = URL(fileURLWithPath: CLITests.benchBinary)
         receiver.arguments = ["receiver", "--secret", secret, "--sample", "10", "--sample-out", sample]
-        let out = Pipe()
-        receiver.standardOutput = out
-        try receiver.run()
+        let port = try ReadyPeer.start(receiver)
         defer {
             kill(receiver.processIdentifier, SIGKILL)
             receiver.waitUntilExit()
         }
-        let ready = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
-        let port = try XCTUnwrap(ready.hasPrefix("READY ") ? Int(ready.dropFirst(6).trimmingCharacters(in: .whitespacesAndNewlines)) : nil, ready)
 
         // Two messages through the worker, signed with the subscriber's secret; one forged request.
         _ = try requestOne()

@@ -1,4 +1,5 @@
 import Foundation
+import TestPeers
 import StorageCore
 import StorageSQLite
 import XCTest
@@ -21,23 +22,12 @@ final class LoopbackProvider {
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments = [root + "/scripts/peers/oneroster_provider.py", "--out", log, "--secret", Self.secret,
                              "--client-id", "district-7"] + arguments
-        let stdout = Pipe()
-        process.standardOutput = stdout
-        try process.run()
-        var buffer = Data()
-        let deadline = Date().addingTimeInterval(20)
-        while !buffer.contains(UInt8(ascii: "\n")) {
-            let chunk = stdout.fileHandleForReading.availableData
-            if chunk.isEmpty || Date() > deadline { break }
-            buffer.append(chunk)
-        }
-        let line = String(decoding: buffer, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard line.hasPrefix("READY "), let port = Int(line.dropFirst(6)) else {
-            process.terminate()
-            XCTFail("the provider did not start: '\(line)'")
+        do {
+            port = try ReadyPeer.start(process)
+        } catch let failed as ReadyPeer.DidNotStart {
+            XCTFail("the provider did not start: '\(failed.line)'")
             throw XCTSkip("unreachable: failed above")
         }
-        self.port = port
     }
 
     deinit {

@@ -1,4 +1,5 @@
 import Foundation
+import TestPeers
 import XCTest
 
 /// A temporary database and configuration for tests that run `rosterflow worker` as a process.
@@ -99,17 +100,12 @@ final class SMTPPeer {
         _ = FileManager.default.createFile(atPath: out, contents: nil)
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments = [root + "/scripts/peers/smtp_peer.py", "--out", out] + arguments
-        let stdout = Pipe()
-        process.standardOutput = stdout
-        try process.run()
-        let line = String(decoding: stdout.fileHandleForReading.availableData, as: UTF8.self)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-        guard line.hasPrefix("READY "), let port = Int(line.dropFirst(6)) else {
-            kill(process.processIdentifier, SIGKILL)
-            XCTFail("smtp_peer.py did not start: '\(line)'")
+        do {
+            port = try ReadyPeer.start(process)
+        } catch let failed as ReadyPeer.DidNotStart {
+            XCTFail("smtp_peer.py did not start: '\(failed.line)'")
             throw XCTSkip("unreachable: failed above")
         }
-        self.port = port
     }
 
     deinit {

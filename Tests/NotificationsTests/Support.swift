@@ -1,5 +1,6 @@
 import RosterFlowApp
 import Foundation
+import TestPeers
 @testable import Notifications
 @testable import RosterFlowCore
 import StorageCore
@@ -45,23 +46,11 @@ final class Peer {
         _ = FileManager.default.createFile(atPath: out, contents: nil)
         process.executableURL = URL(fileURLWithPath: try Paths.python())
         process.arguments = [Paths.repositoryRoot + "/scripts/peers/" + script] + arguments + ["--out", out]
-        let stdout = Pipe()
-        process.standardOutput = stdout
-        try process.run()
-        // The first line is `READY <port>`.
-        var buffer = Data()
-        let deadline = Date().addingTimeInterval(20)
-        while !buffer.contains(UInt8(ascii: "\n")) {
-            let chunk = stdout.fileHandleForReading.availableData
-            if chunk.isEmpty || Date() > deadline { break }
-            buffer.append(chunk)
+        do {
+            port = try ReadyPeer.start(process)
+        } catch let failed as ReadyPeer.DidNotStart {
+            throw NotificationError(.transport, "\(script) did not start: '\(failed.line)'")
         }
-        let line = String(decoding: buffer, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard line.hasPrefix("READY "), let port = Int(line.dropFirst(6)) else {
-            process.terminate()
-            throw NotificationError(.transport, "\(script) did not start: '\(line)'")
-        }
-        self.port = port
     }
 
     deinit {

@@ -1,4 +1,5 @@
 import Foundation
+import TestPeers
 import OneRosterREST
 import XCTest
 
@@ -34,22 +35,11 @@ final class Provider {
         process.executableURL = URL(fileURLWithPath: try Peers.python())
         process.arguments = [Peers.repositoryRoot + "/scripts/peers/oneroster_provider.py", "--out", log,
                              "--secret", secret, "--client-id", clientID] + arguments
-        let stdout = Pipe()
-        process.standardOutput = stdout
-        try process.run()
-        var buffer = Data()
-        let deadline = Date().addingTimeInterval(20)
-        while !buffer.contains(UInt8(ascii: "\n")) {
-            let chunk = stdout.fileHandleForReading.availableData
-            if chunk.isEmpty || Date() > deadline { break }
-            buffer.append(chunk)
+        do {
+            port = try ReadyPeer.start(process)
+        } catch let failed as ReadyPeer.DidNotStart {
+            throw OneRosterRESTError(.unreachable, "the provider did not start: '\(failed.line)'")
         }
-        let line = String(decoding: buffer, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard line.hasPrefix("READY "), let port = Int(line.dropFirst(6)) else {
-            process.terminate()
-            throw OneRosterRESTError(.unreachable, "the provider did not start: '\(line)'")
-        }
-        self.port = port
     }
 
     deinit {
