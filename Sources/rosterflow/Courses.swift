@@ -96,10 +96,11 @@ extension RosterFlowCommand {
 
             /// Applies `event` to each course: one course prints its step as before; several print one line each, and
             /// the command fails (exit 3) when any was refused, after the others were applied.
-            func run(_ event: String, all: [String]? = nil) async throws {
+            /// With `all`, the courses come from it (read from the service this run opens) instead of the arguments.
+            func run(_ event: String, all: ((RosterFlowService) throws -> [String])? = nil) async throws {
                 try await Output.run(json: options.json) {
                     let service = try options.open()
-                    let references = all ?? self.references
+                    let references = try all.map { try $0(service) } ?? self.references
                     if all == nil, references.count == 1 {
                         let id = try service.courseID(for: references[0], integrationID: integration)
                         let result = try await service.send(event, to: id, role: role, actor: options.actor)
@@ -126,14 +127,9 @@ extension RosterFlowCommand {
             @Flag(help: "Every course of --integration that awaits verification.") var all = false
 
             func run() async throws {
-                var everything: [String]?
-                if all {
-                    guard let integration = items.integration else {
-                        throw ValidationError("--all needs --integration")
-                    }
-                    everything = try items.options.open().courseIDs(integrationID: integration, state: "mapped")
-                }
-                try await items.run("verify", all: everything)
+                guard all else { return try await items.run("verify") }
+                guard let integration = items.integration else { throw ValidationError("--all needs --integration") }
+                try await items.run("verify") { service in try service.courseIDs(integrationID: integration, state: "mapped") }
             }
         }
 
