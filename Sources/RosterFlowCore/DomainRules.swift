@@ -50,6 +50,7 @@ public struct DomainRules: Sendable {
     static let guardNames: Set<String> = ["existing_customer", "registry_matches", "all_courses_have_content"]
     static let effectNames: Set<String> = [
         "notify", "store_schedule", "store_mapping", "record_lock", "announce_course", "check_integration_content",
+        "withdraw_content",
     ]
 
     /// The validator that checks definitions against these registries and the names of ``DomainVocabulary``.
@@ -123,6 +124,8 @@ public struct DomainRules: Sendable {
             return [try context.runtime.apply(
                 tx, instanceID: progress.integrationID, event: DomainVocabulary.Integration.Event.allContentMapped, sender: .system,
                 reason: "every course has content (the last was \(context.instance.subjectTitle))", now: context.now)]
+        case "withdraw_content":
+            return try withdrawContent(context)
         default:
             throw RosterFlowError(.workflowDefinition, "effect '\(effect.name)' is not implemented")
         }
@@ -155,6 +158,25 @@ public struct DomainRules: Sendable {
             try notify(recipient: "dsp", template: "course-added-after-startup", context.notice)
         }
         return []
+    }
+
+    /// A course with content was mapped to another catalog course, so its content goes: the DSP is told, and the
+    /// integration's workflow hears `content_withdrawn` where its state defines it (an integration that had every
+    /// course's content goes back to shells_created; a live one records it). An integration on a version without the
+    /// event, or in a state without it (on hold, paused), is left as it is: its go-live guard still counts the course.
+    private func withdrawContent(_ context: EffectContext) throws -> [AppliedStep] {
+        let tx = context.tx
+        try notify(recipient: "dsp", template: "course-content-withdrawn", context.notice)
+        guard let course = try tx.course(id: context.instance.id), let integration = try tx.instance(id: course.integrationID)
+        else { return [] }
+        let event = DomainVocabulary.Integration.Event.contentWithdrawn
+        let definition = try context.runtime.definition(for: integration)
+        guard definition.states[integration.state]?.events[event] != nil else { return [] }
+        let why = context.reason.map { ": \($0)" } ?? " (mapped to another catalog course)"
+        return [try context.runtime.apply(
+            tx, instanceID: integration.id, event: event, sender: .system,
+            reason: "\(context.instance.subjectTitle) lost its content\(why)",
+            now: context.now)]
     }
 
     /// Writes an outbox row in the current transaction: nothing is sent before the transition commits.

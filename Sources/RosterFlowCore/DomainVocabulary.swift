@@ -37,6 +37,8 @@ public enum DomainVocabulary {
             public static let hold = "hold"
             public static let resume = "resume"
             public static let pause = "pause"
+            /// Sent when a course with content is re-mapped (integration version 7; optional in a definition).
+            public static let contentWithdrawn = "content_withdrawn"
         }
 
         /// What a definition of this workflow must define.

@@ -371,3 +371,67 @@ final class DistrictMessagesTests: XCTestCase {
         XCTAssertEqual(try sent().filter { $0.0 == "integration-resumed" }.map(\.1), ["school_contact"])
     }
 }
+
+/// Course-mapping version 3 and integration version 7: a course re-mapped away from its content withdraws it, and the
+/// integration's state follows.
+final class ContentWithdrawnTests: XCTestCase {
+    /// A district with one course, content in place (so the integration is content_mapped).
+    private func districtWithContent() async throws -> (RosterFlowService, String, String) {
+        let service = try await Fixture.service()
+        let id = try await Fixture.scheduledIntegration(service)
+        _ = try await service.importCatalog(csv: CatalogTests.catalog, file: "cat.csv", actor: "ana")
+        let course = try await service.addCourse(integrationID: id, sourcedID: "c-1", title: "Algebra I", sender: .system)
+        _ = try await service.mapCourse(id: course.id, baseID: "ALG1-2024", actor: "dsp")
+        _ = try await service.verifyCourse(id: course.id, actor: "school")
+        _ = try await service.contentAdded(id: course.id, actor: "dsp")
+        XCTAssertEqual(try service.integration(id: id).state, "content_mapped")
+        return (service, id, course.id)
+    }
+
+    private func dspMessages(_ service: RosterFlowService, course: String) throws -> [String] {
+        try service.store.readNow { try $0.outbox(instanceID: course) }.filter { $0.recipient == "dsp" }.map(\.template)
+    }
+
+    func testADistrictReadyToGoLiveGoesBackToShellsCreatedAndTheDSPIsTold() async throws {
+        let (service, id, course) = try await districtWithContent()
+        _ = try await service.mapCourse(id: course, baseID: "ALG2-2024", actor: "dsp", reason: "wrong level")
+        let integration = try service.integration(id: id)
+        XCTAssertEqual(integration.state, "shells_created")
+        let last = try XCTUnwrap(integration.history.last)
+        XCTAssertEqual(last.event, "content_withdrawn")
+        XCTAssertTrue(last.reason?.contains("Algebra I (Springfield USD) lost its content: mapped to Algebra II [ALG2-2024]") ?? false, last.reason ?? "")
+        XCTAssertTrue(last.reason?.contains("wrong level") ?? false, last.reason ?? "")
+        XCTAssertEqual(try dspMessages(service, course: course).filter { $0 == "course-content-withdrawn" }.count, 1)
+        await assertRefused(.refused) { try await service.send("go_live", to: id, actor: Fixture.vendor) }
+
+        // The course gets its content back: the integration is ready again.
+        _ = try await service.verifyCourse(id: course, actor: "school")
+        _ = try await service.contentAdded(id: course, actor: "dsp")
+        XCTAssertEqual(try service.integration(id: id).state, "content_mapped")
+    }
+
+    func testALiveDistrictStaysLiveAndRecordsWhyInItsTimeline() async throws {
+        let (service, id, course) = try await districtWithContent()
+        _ = try await service.send("go_live", to: id, actor: Fixture.vendor)
+        _ = try await service.mapCourse(id: course, baseID: "ALG2-2024", actor: "dsp", reason: "wrong level")
+        let integration = try service.integration(id: id)
+        XCTAssertEqual(integration.state, "live")
+        XCTAssertEqual(integration.history.last?.event, "content_withdrawn")
+        XCTAssertEqual(try service.course(id: course).state, "mapped")
+        XCTAssertEqual(try dspMessages(service, course: course).filter { $0 == "course-content-withdrawn" }.count, 1)
+        XCTAssertTrue(
+            try service.tasks(integrationID: id).contains { $0.owner == "school_admin" && $0.instanceID == course },
+            "the school verifies the new match")
+    }
+
+    func testMappingACourseWithoutContentWithdrawsNothing() async throws {
+        let service = try await Fixture.service()
+        let id = try await Fixture.scheduledIntegration(service)
+        _ = try await service.importCatalog(csv: CatalogTests.catalog, file: "cat.csv", actor: "ana")
+        let course = try await service.addCourse(integrationID: id, sourcedID: "c-1", title: "Algebra I", sender: .system)
+        _ = try await service.mapCourse(id: course.id, baseID: "ALG1-2024", actor: "dsp")
+        _ = try await service.mapCourse(id: course.id, baseID: "ALG2-2024", actor: "dsp")
+        XCTAssertFalse(try service.integration(id: id).history.contains { $0.event == "content_withdrawn" })
+        XCTAssertEqual(try dspMessages(service, course: course.id).filter { $0 == "course-content-withdrawn" }, [])
+    }
+}
