@@ -37,6 +37,8 @@ public enum DomainVocabulary {
             public static let hold = "hold"
             public static let resume = "resume"
             public static let pause = "pause"
+            /// The district switched the app off in ClassLink (the `app-disabled` hook).
+            public static let disable = "disable"
         }
 
         /// What a definition of this workflow must define.
@@ -59,6 +61,7 @@ public enum DomainVocabulary {
                 (Event.hold, "a sync that needs review sends it"),
                 (Event.resume, "approving or rejecting a held sync sends it; `integrations resume` and the end of a pause send it"),
                 (Event.pause, "`integrations pause` sends it"),
+                (Event.disable, "the app-disabled hook sends it"),
             ])
     }
 
