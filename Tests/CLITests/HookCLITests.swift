@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 
 /// `rosterflow hooks senders …` and an inbound hook signed by the reference `standardwebhooks` Python package against
-/// a live `rosterflow serve` on loopback.
+/// a live `rosterflow serve` on loopback; `rosterflow workflows diagram`.
 extension CLITests {
     func testHookSendersAreAddedListedRotatedAndDisabledWithoutShowingTheirSecrets() throws {
         let added = try rosterflow("hooks", "senders", "add", "classlink", "--district", "t1")
@@ -109,5 +109,15 @@ extension CLITests {
         let logged = try String(contentsOfFile: log, encoding: .utf8)
         XCTAssertTrue(logged.contains("bad-signature"), "the refusal is logged: \(logged)")
         XCTAssertFalse(logged.contains("Shelbyville") || logged.contains("it@springfield.example"), "never the body: \(logged)")
+    }
+
+    func testWorkflowsDiagramPrintsTheSVGOfAStoredVersion() throws {
+        let svg = try rosterflow("workflows", "diagram", "course-mapping").stdout
+        XCTAssertTrue(svg.hasPrefix("<?xml"), svg)
+        XCTAssertTrue(svg.contains("Workflow course-mapping, version 2"))
+        XCTAssertTrue(svg.contains("student_started"))
+        XCTAssertTrue(try rosterflow("workflows", "diagram", "integration", "--version", "6").stdout.contains("version 6"))
+        try rosterflow("workflows", "diagram", "integration", "--version", "99", expect: 66)
+        try rosterflow("workflows", "diagram", "nothing", expect: 66)
     }
 }
