@@ -56,7 +56,7 @@ extension CLITests {
         server.currentDirectoryURL = URL(fileURLWithPath: folder)
         let output = Pipe()
         let log = folder + "/serve.log"
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         server.standardOutput = output
         server.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         try server.run()

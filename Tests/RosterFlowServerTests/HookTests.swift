@@ -247,7 +247,6 @@ final class HookTests: XCTestCase {
 
     func testASenderScopedToDistrictsCannotActOnAnother() async throws {
         let f = fixture!
-        let secret = self.secret
         let scoped = try await f.service.addHookSender(name: "springfield-sis", districts: ["t-1"], actor: "test").secret
         try await f.app.test(.router) { client in
             let other = #"{"tenantId":"t-2"}"#
