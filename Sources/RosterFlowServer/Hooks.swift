@@ -142,10 +142,12 @@ struct Hooks: Sendable {
         case .unknown:
             throw APIProblem(
                 .unauthorized, code: "unauthenticated", cause: "unknown-sender",
-                "there is no hook sender '\(String(sender.prefix(64)))'; `rosterflow hooks senders list` shows them")
+                "there is no hook sender '\(Self.loggable(sender))'; `rosterflow hooks senders list` shows them",
+                headers: StandardWebhooks.challenge)
         case .disabled:
             throw APIProblem(
-                .unauthorized, code: "unauthenticated", cause: "sender-disabled", "hook sender \(sender) is disabled; its hooks are refused")
+                .unauthorized, code: "unauthenticated", cause: "sender-disabled", "hook sender \(sender) is disabled; its hooks are refused",
+                headers: StandardWebhooks.challenge)
         case let .active(activeSecrets, senderScope):
             secrets = activeSecrets
             scope = senderScope
@@ -182,6 +184,9 @@ struct Hooks: Sendable {
 public enum StandardWebhooks {
     /// How far `webhook-timestamp` may be from now, either way: five minutes, as the reference libraries allow.
     public static let tolerance: Double = 5 * 60
+
+    /// What a 401 answer to a hook asks for (RFC 9110 requires a challenge): a Standard Webhooks signature.
+    static let challenge: HTTPFields = [.wwwAuthenticate: "StandardWebhooks realm=\"rosterflow-hooks\""]
 
     /// Refuses a timestamp that is not whole Unix seconds (400 `bad-timestamp`) or lies outside ``tolerance``
     /// (400 `stale-timestamp` or `future-timestamp`).
@@ -221,7 +226,8 @@ public enum StandardWebhooks {
         guard matched else {
             throw APIProblem(
                 .unauthorized, code: "unauthenticated", cause: "bad-signature",
-                "webhook-signature does not match this hook: sign '<webhook-id>.<webhook-timestamp>.<body>' with the sender's current secret")
+                "webhook-signature does not match this hook: sign '<webhook-id>.<webhook-timestamp>.<body>' with the sender's current secret",
+                headers: challenge)
         }
     }
 

@@ -177,7 +177,9 @@ final class HookTests: XCTestCase {
             let good = Self.signed(Self.enabled, secrets: [secret])
             // The body changed after signing.
             let tampered = Self.enabled.replacingOccurrences(of: "Ogdenville", with: "Evilville")
-            assertProblem(try await Self.post(client, "app-enabled", tampered, headers: good), 401, code: "unauthenticated", cause: "bad-signature")
+            let badSignature = try await Self.post(client, "app-enabled", tampered, headers: good)
+            assertProblem(badSignature, 401, code: "unauthenticated", cause: "bad-signature")
+            XCTAssertEqual(badSignature.headers[.wwwAuthenticate], "StandardWebhooks realm=\"rosterflow-hooks\"")
             // Signed with another sender's secret, or a made-up one, or not a v1 signature at all.
             assertProblem(try await Self.post(client, "app-enabled", Self.enabled, headers: Self.signed(Self.enabled, secrets: [other])), 401,
                           cause: "bad-signature")
