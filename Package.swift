@@ -37,6 +37,8 @@ let package = Package(
             name: "WorkflowEngine",
             dependencies: ["CodedErrors", .product(name: "Yams", package: "Yams")]
         ),
+        // Workflow definitions drawn as accessible, deterministic SVG (the dashboard, `rosterflow workflows diagram`).
+        .target(name: "WorkflowDiagram", dependencies: ["WorkflowEngine"]),
         // The store seam: the records and the store protocols by concern (workflows, timers, outbox, directory, courses,
         // audit, roster, sync runs, schedules) with their transaction contract. No SQL, no database library.
         .target(name: "StorageCore", dependencies: ["CodedErrors"]),
@@ -108,7 +110,7 @@ let package = Package(
         .target(
             name: "RosterFlowServer",
             dependencies: [
-                "CodedErrors", "WorkflowEngine", "StorageCore", "RosterFlowCore", "RosterFlowApp",
+                "CodedErrors", "WorkflowEngine", "StorageCore", "RosterFlowCore", "RosterFlowApp", "WorkflowDiagram",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -123,7 +125,7 @@ let package = Package(
             name: "rosterflow",
             dependencies: [
                 "CodedErrors", "RosterFlowCore", "RosterFlowApp", "RosterFlowServer", "Notifications", "OneRoster", "OneRosterREST",
-                "StorageCore",
+                "StorageCore", "WorkflowDiagram",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -148,6 +150,7 @@ let package = Package(
         // Test support, not part of the product: starts the tests' loopback peers and reads their `READY <port>` line.
         .target(name: "TestPeers", path: "Tests/TestPeers"),
         .testTarget(name: "WorkflowEngineTests", dependencies: ["WorkflowEngine"]),
+        .testTarget(name: "WorkflowDiagramTests", dependencies: ["WorkflowDiagram", "WorkflowEngine"]),
         .testTarget(name: "RosterFlowAppTests", dependencies: ["RosterFlowApp", "RosterFlowCore", "Notifications"]),
         .testTarget(
             name: "StorageTests",

@@ -39,6 +39,8 @@ public enum DomainVocabulary {
             public static let pause = "pause"
             /// Sent when a course with content is re-mapped (integration version 7; optional in a definition).
             public static let contentWithdrawn = "content_withdrawn"
+            /// The district switched the app off in ClassLink (the `app-disabled` hook).
+            public static let disable = "disable"
         }
 
         /// What a definition of this workflow must define.
@@ -61,6 +63,7 @@ public enum DomainVocabulary {
                 (Event.hold, "a sync that needs review sends it"),
                 (Event.resume, "approving or rejecting a held sync sends it; `integrations resume` and the end of a pause send it"),
                 (Event.pause, "`integrations pause` sends it"),
+                (Event.disable, "the app-disabled hook sends it"),
             ])
     }
 

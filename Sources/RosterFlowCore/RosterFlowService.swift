@@ -130,6 +130,29 @@ public final class RosterFlowService: Sendable {
     public func requestIntegration(
         tenantID: String, district: String, permission: String, contactEmail: String, sender: Sender
     ) async throws -> IntegrationView {
+        let request = try Self.checkRequest(tenantID: tenantID, district: district, permission: permission, contactEmail: contactEmail)
+        let runtime = self.runtime
+        let id = try await write { tx, now in
+            try Self.insertRequest(
+                request, reason: "district enabled the app in ClassLink (\(permission))", sender: sender, runtime: runtime, tx: tx, now: now
+            ).instanceID
+        }
+        var view = try integration(id: id)
+        if !request.warnings.isEmpty { view.warnings = request.warnings }
+        return view
+    }
+
+    /// A request to integrate a district, checked: tenant id and district name without NUL bytes and not empty, a
+    /// ClassLink permission type, a plain contact e-mail.
+    struct IntegrationRequest: Sendable {
+        var tenantID: String
+        var district: String
+        var permission: String
+        var contactEmail: String
+        var warnings: [String]
+    }
+
+    static func checkRequest(tenantID: String, district: String, permission: String, contactEmail: String) throws -> IntegrationRequest {
         let warnings = [("tenant id", tenantID), ("district name", district)].compactMap { NULWarning.check($1, "the \($0)") }
         let tenantID = NULWarning.strip(tenantID).trimmingCharacters(in: .whitespaces)
         let district = NULWarning.strip(district).trimmingCharacters(in: .whitespaces)
@@ -143,21 +166,22 @@ public final class RosterFlowService: Sendable {
         guard EmailAddress.isPlausible(contactEmail) else {
             throw RosterFlowError(.invalidInput, "'\(contactEmail)' is not an e-mail address")
         }
-        let runtime = self.runtime
-        let id = try await write { tx, now in
-            let id = Identifier.make(prefix: "int")
-            _ = try runtime.start(
-                tx, workflow: DomainVocabulary.Integration.workflow, id: id, subjectTitle: district, sender: sender,
-                reason: "district enabled the app in ClassLink (\(permission))", payload: [:], now: now
-            ) { tx in
-                try tx.insertIntegration(IntegrationRecord(
-                    id: id, tenantID: tenantID, district: district, permission: permission, contactEmail: contactEmail,
-                    createdAt: now))
-            }
-            return id
+        return IntegrationRequest(
+            tenantID: tenantID, district: district, permission: permission, contactEmail: contactEmail, warnings: warnings)
+    }
+
+    /// Starts the integration workflow for a checked request, in the caller's transaction.
+    static func insertRequest(
+        _ request: IntegrationRequest, reason: String, sender: Sender, runtime: WorkflowRuntime, tx: any StoreTransaction, now: Double
+    ) throws -> AppliedStep {
+        let id = Identifier.make(prefix: "int")
+        return try runtime.start(
+            tx, workflow: DomainVocabulary.Integration.workflow, id: id, subjectTitle: request.district, sender: sender,
+            reason: reason, payload: [:], now: now
+        ) { tx in
+            try tx.insertIntegration(IntegrationRecord(
+                id: id, tenantID: request.tenantID, district: request.district, permission: request.permission,
+                contactEmail: request.contactEmail, createdAt: now))
         }
-        var view = try integration(id: id)
-        if !warnings.isEmpty { view.warnings = warnings }
-        return view
     }
 }

@@ -5,6 +5,7 @@ import Hummingbird
 import Logging
 import RosterFlowCore
 import StorageCore
+import WorkflowDiagram
 import WorkflowEngine
 
 /// The `/api/v1/` JSON API over ``RosterFlowService``: every route checks the caller's district scope (others'
@@ -44,6 +45,7 @@ struct API: Sendable {
         authed.get("outbox", use: outbox)
         authed.get("outbox/{id}", use: outboxMessage)
         authed.post("outbox/{id}/retry", use: retryOutbox)
+        authed.get("workflows/{name}/diagram.svg", use: workflowDiagram)
     }
 
     // MARK: Reading
@@ -151,6 +153,21 @@ struct API: Sendable {
     @Sendable func outboxMessage(_ request: Request, context: AppContext) async throws -> JSONBody {
         try requireOperator(context)
         return try JSONBody(try await service.outboxMessage(id: try context.parameters.require("id")))
+    }
+
+    /// A workflow drawn as SVG (`?version=N` for a version this database holds; default the newest). Every role may
+    /// read it: the definitions are the same for every district.
+    @Sendable func workflowDiagram(_ request: Request, context: AppContext) async throws -> Response {
+        _ = try context.requirePrincipal()
+        var version: Int?
+        if let text = request.uri.queryParameters.get("version") {
+            guard let value = Int(text), value > 0 else { throw BadRequest("version must be a whole number from 1", cause: "bad-query") }
+            version = value
+        }
+        let definition = try service.workflowDefinition(name: try context.parameters.require("name"), version: version)
+        return Response(
+            status: .ok, headers: [.contentType: "image/svg+xml; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: WorkflowDiagram.svg(for: definition))))
     }
 
     // MARK: Changing

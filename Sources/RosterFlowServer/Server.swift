@@ -37,6 +37,7 @@ public enum RosterFlowServer {
     public static func router(service: RosterFlowService, logger: Logger) -> Router<AppContext> {
         let router = Router(context: AppContext.self)
         API(service: service, logger: logger).register(on: router, authenticators: [BearerTokenAuthenticator(service: service)])
+        Hooks(service: service, logger: logger).register(on: router)
         return router
     }
 

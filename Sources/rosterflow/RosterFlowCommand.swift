@@ -15,6 +15,7 @@ struct RosterFlowCommand: AsyncParsableCommand {
             Demo.self, Customers.self, Integrations.self, Courses.self, Catalog.self, Tasks.self, Timers.self, Workflows.self,
             Sync.self, Roster.self, Validate.self, SampleBundleCommand.self,
             Worker.self, Serve.self, Accounts.self, Tokens.self, Outbox.self, Templates.self, Audit.self, Doctor.self,
+            Hooks.self,
         ])
 
     /// Parses and runs the command, with the process's umask made at least 077 first, so that everything RosterFlow

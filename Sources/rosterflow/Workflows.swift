@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RosterFlowCore
+import WorkflowDiagram
 import WorkflowEngine
 
 extension DiagramFormat: ExpressibleByArgument {}
@@ -8,7 +9,7 @@ extension DiagramFormat: ExpressibleByArgument {}
 extension RosterFlowCommand {
     struct Workflows: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check and draw the workflow definitions.", subcommands: [Validate.self, Graph.self])
+            abstract: "Check and draw the workflow definitions.", subcommands: [Validate.self, Graph.self, Diagram.self])
 
         struct Validate: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
@@ -58,6 +59,21 @@ extension RosterFlowCommand {
                             .notFound, "no workflow '\(name)'; defined: \(catalog.definitions.keys.sorted().joined(separator: ", "))")
                     }
                     Output.text(definition.diagram(format), terminator: "")
+                }
+            }
+        }
+
+        struct Diagram: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Print a workflow as an SVG diagram (`rosterflow workflows diagram integration > integration.svg`).")
+            @OptionGroup var options: StoreOptions
+            @Argument(help: "Workflow name: integration or course-mapping.") var name: String
+            @Option(help: "A version the database holds (default: the newest).") var version: Int?
+
+            func run() async throws {
+                try await Output.run(json: options.json) {
+                    let definition = try options.open().workflowDefinition(name: name, version: version)
+                    Output.text(WorkflowDiagram.svg(for: definition), terminator: "")
                 }
             }
         }

@@ -27,7 +27,7 @@ final class RoleMatrixTests: XCTestCase {
             let id = path.hasPrefix("/api/v1/courses/") ? course.id : path.hasPrefix("/api/v1/sync-runs/") ? run
                 : path.hasPrefix("/api/v1/outbox/") ? message : f.springfield
             return path.replacingOccurrences(of: "{id}", with: id).replacingOccurrences(of: "{sourcedId}", with: user)
-                .replacingOccurrences(of: "{baseId}", with: "ALG1")
+                .replacingOccurrences(of: "{baseId}", with: "ALG1").replacingOccurrences(of: "{name}", with: "integration")
         }
         try await f.app.test(.router) { client in
             for caller in ["vendor", "dsp", "school"] {
