@@ -190,6 +190,7 @@ let package = Package(
             name: "RosterFlowServerTests",
             dependencies: [
                 "RosterFlowServer", "RosterFlowApp", "RosterFlowCore", "StorageCore", "StorageSQLite", "WorkflowEngine", "OneRoster",
+                "Notifications",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

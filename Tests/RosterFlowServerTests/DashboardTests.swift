@@ -3,7 +3,9 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import Notifications
 import OneRoster
+import RosterFlowApp
 import RosterFlowCore
 import RosterFlowServer
 import WorkflowEngine
@@ -75,10 +77,29 @@ final class DashboardTests: XCTestCase {
         return Application(responder: RosterFlowServer.responder(for: router, logger: Logger(label: "test")))
     }
 
-    /// The sign-in e-mails queued so far, newest last: (recipient, link).
+    /// The sign-in e-mails queued so far: (recipient, link), read from the e-mails the worker writes to its spool.
     func signInMails() async throws -> [(String, String)] {
-        try await fixture.service.outboxMessages().filter { $0.template == "sign-in-link" }.sorted { $0.createdAt < $1.createdAt }
-            .map { ($0.recipient, $0.payload?["sign_in_url"] ?? "") }
+        let spool = fixture.folder + "/spool"
+        var config = NotificationConfig()
+        config.from = "RosterFlow Tests <notify@rosterflow.test>"
+        config.spoolFolder = spool
+        let worker = try RosterFlowApp(AppConfiguration(
+            databasePath: fixture.folder + "/api.sqlite", workflowsPath: nil, notifications: config,
+            templatesPath: APIFixture.repositoryRoot + "/Templates"))
+        _ = try worker.dispatcher.drain()
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: spool)) ?? []
+        var mails: [(String, String)] = []
+        for file in files.sorted() {
+            let text = try String(contentsOfFile: spool + "/" + file, encoding: .utf8)
+                .replacingOccurrences(of: "=\r\n", with: "").replacingOccurrences(of: "=3D", with: "=")
+            guard text.contains("Subject: Your RosterFlow sign-in link"),
+                  let to = text.split(separator: "\r\n").first(where: { $0.hasPrefix("To: ") }),
+                  let start = text.range(of: Self.base + "/sign-in/")
+            else { continue }
+            let link = Self.base + "/sign-in/" + text[start.upperBound...].prefix { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }
+            mails.append((to.dropFirst(4).trimmingCharacters(in: CharacterSet(charactersIn: "<> ")), link))
+        }
+        return mails
     }
 
     /// Signs `browser` in as the fixture's `who` with a link issued for the demo/operator path.
