@@ -78,7 +78,7 @@ final class DashboardTests: XCTestCase {
     }
 
     /// The sign-in e-mails queued so far: (recipient, link), read from the e-mails the worker writes to its spool.
-    func signInMails() async throws -> [(String, String)] {
+    static func signInMails(_ fixture: APIFixture) async throws -> [(String, String)] {
         let spool = fixture.folder + "/spool"
         var config = NotificationConfig()
         config.from = "RosterFlow Tests <notify@rosterflow.test>"
@@ -103,7 +103,7 @@ final class DashboardTests: XCTestCase {
     }
 
     /// Signs `browser` in as the fixture's `who` with a link issued for the demo/operator path.
-    func signIn(_ browser: Browser, _ who: String, _ client: some TestClientProtocol) async throws {
+    static func signIn(_ fixture: APIFixture, _ browser: Browser, _ who: String, _ client: some TestClientProtocol) async throws {
         let link = try await fixture.service.issueSignInLink(accountEmail: "\(who)@example.org", baseURL: Self.base)
         let path = String(link.absoluteString.dropFirst(Self.base.count))
         _ = try await browser.get(client, path)
@@ -113,7 +113,7 @@ final class DashboardTests: XCTestCase {
         _ = try await browser.get(client, "/dashboard")
     }
 
-    func assertHTMLHeaders(_ reply: Reply, file: StaticString = #filePath, line: UInt = #line) {
+    static func assertHTMLHeaders(_ reply: Reply, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(reply.contentType, "text/html; charset=utf-8", file: file, line: line)
         XCTAssertEqual(
             reply.headers[.contentSecurityPolicy], "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
@@ -132,7 +132,7 @@ final class DashboardTests: XCTestCase {
             let browser = Browser()
             let form = try await browser.get(client, "/sign-in")
             XCTAssertEqual(form.status, 200)
-            assertHTMLHeaders(form)
+            Self.assertHTMLHeaders(form)
             XCTAssertNotNil(browser.csrf)
             let sent = try await browser.post(client, "/sign-in", ["email": "School@Example.org"])
             XCTAssertEqual(sent.status, 200, sent.text)
@@ -141,7 +141,7 @@ final class DashboardTests: XCTestCase {
             let unknown = try await browser.post(client, "/sign-in", ["email": "nobody@example.org"])
             XCTAssertEqual(unknown.status, 200)
             XCTAssertTrue(unknown.text.contains("a sign-in link is on its way"))
-            let mails = try await self.signInMails()
+            let mails = try await Self.signInMails(f)
             XCTAssertEqual(mails.map(\.0), ["school@example.org"])
             let link = try XCTUnwrap(mails.first?.1)
             XCTAssertTrue(link.hasPrefix(Self.base + "/sign-in/rfl_"), link)
@@ -156,7 +156,7 @@ final class DashboardTests: XCTestCase {
                 let confirm = try await browser.get(client, path)
                 XCTAssertEqual(confirm.status, 200)
                 XCTAssertTrue(confirm.text.contains("Sign in to RosterFlow as <strong>school@example.org</strong>"), confirm.text)
-                assertHTMLHeaders(confirm)
+                Self.assertHTMLHeaders(confirm)
             }
             let signedIn = try await browser.post(client, path, [:])
             XCTAssertEqual(signedIn.status, 303, signedIn.text)
@@ -170,12 +170,14 @@ final class DashboardTests: XCTestCase {
             let home = try await browser.get(client, "/dashboard")
             XCTAssertEqual(home.status, 200)
             XCTAssertTrue(home.text.contains("Your onboarding"), home.text)
-            assertHTMLHeaders(home)
+            Self.assertHTMLHeaders(home)
 
             // Single use: the same link again is refused, readable, with its code.
             let other = Browser()
+            _ = try await other.get(client, "/sign-in")
             _ = try await other.get(client, path)
-            XCTAssertTrue(try await other.get(client, path).text.contains("was used already"))
+            let value1 = try await other.get(client, path).text.contains("was used already")
+            XCTAssertTrue(value1)
             let again = try await other.post(client, path, [:])
             XCTAssertEqual(again.status, 401)
             XCTAssertTrue(again.text.contains("link-used"), again.text)
@@ -194,15 +196,18 @@ final class DashboardTests: XCTestCase {
             let browser = Browser()
             let dspPath = String(dspLink.absoluteString.dropFirst(Self.base.count))
             _ = try await browser.get(client, dspPath)
-            XCTAssertEqual(try await browser.post(client, dspPath, [:]).status, 303)
+            let value2 = try await browser.post(client, dspPath, [:]).status
+            XCTAssertEqual(value2, 303)
             let home = try await browser.get(client, "/dashboard")
             XCTAssertTrue(home.text.contains("Your queue"), "the DSP's link signed in someone else: \(home.text)")
             XCTAssertTrue(home.text.contains("dsp (DSP)"))
 
             f.clock.advance(2 * 60)
             let other = Browser()
+            _ = try await other.get(client, "/sign-in")
             let path = String(late.absoluteString.dropFirst(Self.base.count))
-            XCTAssertTrue(try await other.get(client, path).text.contains("has expired"))
+            let value3 = try await other.get(client, path).text.contains("has expired")
+            XCTAssertTrue(value3)
             let expired = try await other.post(client, path, [:])
             XCTAssertEqual(expired.status, 401)
             XCTAssertTrue(expired.text.contains("link-expired"))
@@ -234,7 +239,8 @@ final class DashboardTests: XCTestCase {
             let again = try await browser.post(client, "/sign-in/token", ["token": token.token], csrf: "pre-value")
             XCTAssertEqual(again.status, 303, again.text)
             XCTAssertNotEqual(browser.cookies["rf_session"], oldSession)
-            XCTAssertNil(try await f.service.checkSession(oldSession), "the old session survived a new sign-in")
+            let value4 = try await f.service.checkSession(oldSession)
+            XCTAssertNil(value4, "the old session survived a new sign-in")
         }
     }
 
@@ -244,20 +250,25 @@ final class DashboardTests: XCTestCase {
             let browser = Browser()
             _ = try await browser.get(client, "/sign-in")
             for _ in 0..<5 {
-                XCTAssertEqual(try await browser.post(client, "/sign-in", ["email": "school@example.org"]).status, 200)
+                let value5 = try await browser.post(client, "/sign-in", ["email": "school@example.org"]).status
+                XCTAssertEqual(value5, 200)
             }
             let limited = try await browser.post(client, "/sign-in", ["email": "school@example.org"])
             XCTAssertEqual(limited.status, 429, limited.text)
             XCTAssertEqual(limited.headers[.retryAfter].flatMap(Int.init).map { $0 > 0 && $0 <= 900 }, true)
             XCTAssertTrue(limited.text.contains("rate-limited"))
-            assertHTMLHeaders(limited)
+            Self.assertHTMLHeaders(limited)
             // The same client is limited for other addresses and for tokens too.
-            XCTAssertEqual(try await browser.post(client, "/sign-in", ["email": "dsp@example.org"]).status, 429)
-            XCTAssertEqual(try await browser.post(client, "/sign-in/token", ["token": f.tokens["school"]!]).status, 429)
-            XCTAssertEqual(try await self.signInMails().count, 5)
+            let value6 = try await browser.post(client, "/sign-in", ["email": "dsp@example.org"]).status
+            XCTAssertEqual(value6, 429)
+            let value7 = try await browser.post(client, "/sign-in/token", ["token": f.tokens["school"]!]).status
+            XCTAssertEqual(value7, 429)
+            let value8 = try await Self.signInMails(f).count
+            XCTAssertEqual(value8, 5)
             // After the window, it works again.
             f.clock.advance(15 * 60 + 1)
-            XCTAssertEqual(try await browser.post(client, "/sign-in", ["email": "dsp@example.org"]).status, 200)
+            let value9 = try await browser.post(client, "/sign-in", ["email": "dsp@example.org"]).status
+            XCTAssertEqual(value9, 200)
         }
     }
 
@@ -283,23 +294,25 @@ final class DashboardTests: XCTestCase {
         _ = try await f.service.authenticate(integrationID: f.springfield, role: .vendorAdmin, actor: "test")
         try await app().test(.router) { client in
             let browser = Browser()
-            try await self.signIn(browser, "school", client)
+            try await Self.signIn(f, browser, "school", client)
             let uri = "/dashboard/integrations/\(f.springfield)/schedule"
             let fields = ["time": "06:15", "timezone": "America/Denver"]
             for csrf: String?? in [.none, .some("wrong"), .some("")] {
                 let refused = try await browser.post(client, uri, fields, csrf: csrf)
                 XCTAssertEqual(refused.status, 403, refused.text)
                 XCTAssertTrue(refused.text.contains("csrf"))
-                assertHTMLHeaders(refused)
+                Self.assertHTMLHeaders(refused)
             }
             // Another session's token does not do either.
             let other = Browser()
-            try await self.signIn(other, "school", client)
+            try await Self.signIn(f, other, "school", client)
             XCTAssertNotEqual(other.csrf, browser.csrf)
-            XCTAssertEqual(try await browser.post(client, uri, fields, csrf: .some(other.csrf)).status, 403)
+            let value10 = try await browser.post(client, uri, fields, csrf: .some(other.csrf)).status
+            XCTAssertEqual(value10, 403)
             // The sign-in form needs its own token too.
             let stranger = Browser()
-            XCTAssertEqual(try await stranger.post(client, "/sign-in", ["email": "school@example.org"], csrf: .some("x")).status, 403)
+            let value11 = try await stranger.post(client, "/sign-in", ["email": "school@example.org"], csrf: .some("x")).status
+            XCTAssertEqual(value11, 403)
         }
         XCTAssertEqual(try f.service.integration(id: f.springfield).state, "authenticated")
     }
@@ -310,27 +323,32 @@ final class DashboardTests: XCTestCase {
             let anonymous = try await client.call(.get, "/dashboard")
             XCTAssertEqual(anonymous.status, 303)
             XCTAssertEqual(anonymous.headers[.location], "/sign-in")
-            XCTAssertEqual(try await client.call(.post, "/dashboard/outbox/x/retry").status, 401)
+            let value12 = try await client.call(.post, "/dashboard/outbox/x/retry").status
+            XCTAssertEqual(value12, 401)
             let css = try await client.call(.get, "/assets/dashboard.css")
             XCTAssertEqual(css.status, 200)
             XCTAssertEqual(css.contentType, "text/css; charset=utf-8")
             XCTAssertTrue(css.text.contains(":focus-visible"))
 
             let browser = Browser()
-            try await self.signIn(browser, "school", client)
+            try await Self.signIn(f, browser, "school", client)
             let session = try XCTUnwrap(browser.cookies["rf_session"])
             let out = try await browser.post(client, "/sign-out", [:])
             XCTAssertEqual(out.status, 303)
             XCTAssertNil(browser.cookies["rf_session"])
-            XCTAssertNil(try await f.service.checkSession(session))
+            let value13 = try await f.service.checkSession(session)
+            XCTAssertNil(value13)
             browser.cookies["rf_session"] = session
-            XCTAssertEqual(try await browser.get(client, "/dashboard").status, 303, "a signed-out session still works")
+            let value14 = try await browser.get(client, "/dashboard").status
+            XCTAssertEqual(value14, 303, "a signed-out session still works")
 
             let dsp = Browser()
-            try await self.signIn(dsp, "dsp", client)
-            XCTAssertEqual(try await dsp.get(client, "/dashboard").status, 200)
+            try await Self.signIn(f, dsp, "dsp", client)
+            let value15 = try await dsp.get(client, "/dashboard").status
+            XCTAssertEqual(value15, 200)
             _ = try await f.service.disableAccount("dsp@example.org", actor: "test")
-            XCTAssertEqual(try await dsp.get(client, "/dashboard").status, 303, "a disabled account kept its session")
+            let value16 = try await dsp.get(client, "/dashboard").status
+            XCTAssertEqual(value16, 303, "a disabled account kept its session")
         }
     }
 
@@ -338,16 +356,18 @@ final class DashboardTests: XCTestCase {
         let f = fixture!
         try await app().test(.router) { client in
             let browser = Browser()
-            try await self.signIn(browser, "school", client)
+            try await Self.signIn(f, browser, "school", client)
             f.clock.advance(61 * 60)
-            XCTAssertEqual(try await browser.get(client, "/dashboard").status, 303, "an idle session survived")
+            let value17 = try await browser.get(client, "/dashboard").status
+            XCTAssertEqual(value17, 303, "an idle session survived")
             let busy = Browser()
-            try await self.signIn(busy, "school", client)
+            try await Self.signIn(f, busy, "school", client)
             for _ in 0..<24 {
                 f.clock.advance(30 * 60)
                 _ = try await busy.get(client, "/dashboard")
             }
-            XCTAssertEqual(try await busy.get(client, "/dashboard").status, 303, "a session outlived its 12 hours")
+            let value18 = try await busy.get(client, "/dashboard").status
+            XCTAssertEqual(value18, 303, "a session outlived its 12 hours")
         }
     }
 
@@ -358,24 +378,25 @@ final class DashboardTests: XCTestCase {
         try await f.schedule(f.springfield)
         try await app().test(.router) { client in
             let vendor = Browser()
-            try await self.signIn(vendor, "vendor", client)
+            try await Self.signIn(f, vendor, "vendor", client)
             let board = try await vendor.get(client, "/dashboard")
             XCTAssertTrue(board.text.contains("Springfield USD") && board.text.contains("Shelbyville USD"), board.text)
             XCTAssertTrue(board.text.contains("Scheduled") && board.text.contains("Requested"), board.text)
             XCTAssertTrue(board.text.contains("Check that Shelbyville USD is an existing customer"), "the task's owner and todo: \(board.text)")
-            XCTAssertTrue(board.text.contains(#"href="#main""#), "no skip link")
-            XCTAssertEqual(try await vendor.get(client, "/dashboard/outbox").status, 200)
+            XCTAssertTrue(board.text.contains(##"href="#main""##), "no skip link")
+            let value19 = try await vendor.get(client, "/dashboard/outbox").status
+            XCTAssertEqual(value19, 200)
             let page = try await vendor.get(client, "/dashboard/integrations/\(f.shelbyville)")
             XCTAssertTrue(page.text.contains(">Authenticate</button>"), page.text)
 
             let school = Browser()
-            try await self.signIn(school, "school", client)
+            try await Self.signIn(f, school, "school", client)
             let home = try await school.get(client, "/dashboard")
             XCTAssertTrue(home.text.contains("Springfield USD"))
             XCTAssertFalse(home.text.contains("Shelbyville USD"), "another district on the school's page")
             let other = try await school.get(client, "/dashboard/integrations/\(f.shelbyville)")
             XCTAssertEqual(other.status, 404)
-            assertHTMLHeaders(other)
+            Self.assertHTMLHeaders(other)
             XCTAssertTrue(other.text.contains("not-found"))
             let outbox = try await school.get(client, "/dashboard/outbox")
             XCTAssertEqual(outbox.status, 403)
@@ -389,10 +410,11 @@ final class DashboardTests: XCTestCase {
             XCTAssertEqual(post.status, 404)
 
             let dsp = Browser()
-            try await self.signIn(dsp, "dsp", client)
+            try await Self.signIn(f, dsp, "dsp", client)
             let queue = try await dsp.get(client, "/dashboard")
             XCTAssertTrue(queue.text.contains("<h1>Your queue</h1>"), queue.text)
-            XCTAssertEqual(try await dsp.get(client, "/dashboard/integrations/\(f.shelbyville)").status, 404)
+            let value20 = try await dsp.get(client, "/dashboard/integrations/\(f.shelbyville)").status
+            XCTAssertEqual(value20, 404)
         }
         XCTAssertEqual(try f.service.integration(id: f.shelbyville).state, "requested")
     }
@@ -401,14 +423,14 @@ final class DashboardTests: XCTestCase {
         let f = fixture!
         try await app().test(.router) { client in
             let school = Browser()
-            try await self.signIn(school, "school", client)
+            try await Self.signIn(f, school, "school", client)
             _ = try await school.get(client, "/dashboard/integrations/\(f.springfield)")
             let refused = try await school.post(client, "/dashboard/integrations/\(f.springfield)/events", ["event": "go_live"])
             XCTAssertTrue([403, 409].contains(refused.status), "\(refused.status): \(refused.text)")
             XCTAssertEqual(refused.contentType, "text/html; charset=utf-8")
             XCTAssertTrue(refused.text.contains("<code>refused</code>"), refused.text)
             let vendor = Browser()
-            try await self.signIn(vendor, "vendor", client)
+            try await Self.signIn(f, vendor, "vendor", client)
             let page = try await vendor.get(client, "/dashboard/integrations/\(f.springfield)")
             let stale = try await vendor.post(
                 client, "/dashboard/integrations/\(f.springfield)/events", ["event": "authenticate", "version": "99"])
@@ -429,7 +451,7 @@ final class DashboardTests: XCTestCase {
         _ = try await f.service.authenticate(integrationID: f.springfield, role: .vendorAdmin, actor: "test")
         try await app().test(.router) { client in
             let school = Browser()
-            try await self.signIn(school, "school", client)
+            try await Self.signIn(f, school, "school", client)
             let home = try await school.get(client, "/dashboard")
             XCTAssertTrue(home.text.contains("choose the daily sync time"), home.text)
             let page = try await school.get(client, "/dashboard/integrations/\(f.springfield)")
@@ -459,13 +481,13 @@ final class DashboardTests: XCTestCase {
         let run = try await f.heldRun(f.springfield)
         try await app().test(.router) { client in
             let school = Browser()
-            try await self.signIn(school, "school", client)
+            try await Self.signIn(f, school, "school", client)
             let seen = try await school.get(client, "/dashboard/integrations/\(f.springfield)")
             XCTAssertTrue(seen.text.contains("Held syncs"))
             XCTAssertFalse(seen.text.contains(#"value="approve""#), "the school may not decide held runs")
 
             let vendor = Browser()
-            try await self.signIn(vendor, "vendor", client)
+            try await Self.signIn(f, vendor, "vendor", client)
             let page = try await vendor.get(client, "/dashboard/integrations/\(f.springfield)")
             XCTAssertTrue(page.text.contains("Sync \(run)"), page.text)
             XCTAssertTrue(page.text.contains("This sync stopped before changing anything"))
@@ -477,7 +499,8 @@ final class DashboardTests: XCTestCase {
             XCTAssertFalse(after.text.contains("Held syncs"))
         }
         XCTAssertEqual(try f.service.syncRun(id: run).decision, "approved")
-        XCTAssertEqual(try f.service.integration(id: f.springfield).state, "scheduled")
+        // Resumed: back in the state it was held in (the first sync had created the shells).
+        XCTAssertEqual(try f.service.integration(id: f.springfield).state, "shells_created")
     }
 
     func testTheExportCheckRunsTheValidatorStoresNothingAndRefusesOversizeUploads() async throws {
@@ -488,7 +511,7 @@ final class DashboardTests: XCTestCase {
         let before = try f.service.integration(id: f.springfield)
         try await app().test(.router) { client in
             let school = Browser()
-            try await self.signIn(school, "school", client)
+            try await Self.signIn(f, school, "school", client)
             let page = try await school.get(client, "/dashboard/check")
             XCTAssertTrue(page.text.contains(#"enctype="multipart/form-data""#))
             let csrf = try XCTUnwrap(school.csrf)
