@@ -83,6 +83,9 @@ final class DashboardTests: XCTestCase {
         var config = NotificationConfig()
         config.from = "RosterFlow Tests <notify@rosterflow.test>"
         config.spoolFolder = spool
+        // A webhook subscriber (nothing listens there): sign-in links must never be sent to it.
+        config.webhooks = [WebhookSubscriber(
+            name: "crm", url: "http://127.0.0.1:9/hooks", secret: Secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"))]
         let worker = try RosterFlowApp(AppConfiguration(
             databasePath: fixture.folder + "/api.sqlite", workflowsPath: nil, notifications: config,
             templatesPath: APIFixture.repositoryRoot + "/Templates"))
@@ -143,6 +146,17 @@ final class DashboardTests: XCTestCase {
             XCTAssertTrue(unknown.text.contains("a sign-in link is on its way"))
             let mails = try await Self.signInMails(f)
             XCTAssertEqual(mails.map(\.0), ["school@example.org"])
+            // E-mail only: never to webhook subscribers (other messages are), and the link is not shown to operators.
+            for message in try await f.service.outboxMessages() {
+                let shown = try await f.service.outboxMessage(id: message.id)
+                let channels = Set((shown.deliveries ?? []).map(\.channel.rawValue))
+                if message.template == "sign-in-link" {
+                    XCTAssertEqual(channels, ["email"])
+                    XCTAssertEqual(shown.payload?["sign_in_url"], "(a one-time sign-in link: sent to the account only)")
+                } else {
+                    XCTAssertTrue(channels.contains("webhook"), "\(message.template): \(channels)")
+                }
+            }
             let link = try XCTUnwrap(mails.first?.1)
             XCTAssertTrue(link.hasPrefix(Self.base + "/sign-in/rfl_"), link)
             let path = String(link.dropFirst(Self.base.count))
