@@ -42,10 +42,10 @@ enum DashboardViews {
             let items: [[String: Any]] = (grouped[name] ?? []).sorted { enteredAt($0) < enteredAt($1) }.map { view in
                 let definition = state(runtime, workflow: DomainVocabulary.Integration.workflow, version: view.workflowVersion, state: view.state)
                 let task = taskByIntegration[view.id]
-                let people = view.allowedEvents.flatMap(\.roles).filter { $0 != Role.system.rawValue }
                 return [
                     "id": view.id, "district": view.district, "age": age(since: enteredAt(view)),
-                    "owner": task?.ownerLabel ?? (people.isEmpty && !view.allowedEvents.isEmpty ? "RosterFlow (automatic)" : "RosterFlow"),
+                    // A state without a task waits for RosterFlow itself (a sync, a timer) or is final.
+                    "owner": task?.ownerLabel ?? (view.allowedEvents.isEmpty ? "nobody (finished)" : "RosterFlow (automatic)"),
                     "blocking": task?.todo ?? definition?.description ?? "",
                 ]
             }

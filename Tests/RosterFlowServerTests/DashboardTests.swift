@@ -517,6 +517,28 @@ final class DashboardTests: XCTestCase {
         XCTAssertEqual(try f.service.integration(id: f.springfield).state, "shells_created")
     }
 
+    func testTheVendorAdminRetriesAnUndeliveredMessageFromTheOutboxPage() async throws {
+        let f = fixture!
+        // The worker finds no address for vendor_admins: the integration-requested messages are skipped.
+        _ = try await Self.signInMails(f)
+        let skipped = try await f.service.outboxMessages().filter { $0.template == "integration-requested" && $0.status == "skipped" }
+        let message = try XCTUnwrap(skipped.first, "\(try await f.service.outboxMessages().map { "\($0.template) \($0.status)" })")
+        try await app().test(.router) { client in
+            let vendor = Browser()
+            try await Self.signIn(f, vendor, "vendor", client)
+            let page = try await vendor.get(client, "/dashboard/outbox")
+            XCTAssertEqual(page.status, 200)
+            XCTAssertTrue(page.text.contains("aria-label=\"Retry \(message.id)\""), page.text)
+            let retried = try await vendor.post(client, "/dashboard/outbox/\(message.id)/retry", [:])
+            XCTAssertEqual(retried.status, 303, retried.text)
+            XCTAssertEqual(retried.headers[.location], "/dashboard/outbox")
+        }
+        let after = try await f.service.outboxMessage(id: message.id)
+        XCTAssertTrue((after.deliveries ?? []).contains { $0.status == .pending }, "\(after)")
+        let entry = try XCTUnwrap(try f.service.audit().last { $0.action == "outbox-retry" })
+        XCTAssertEqual(entry.actor, "account:vendor@example.org")
+    }
+
     func testTheExportCheckRunsTheValidatorStoresNothingAndRefusesOversizeUploads() async throws {
         let f = fixture!
         let zip = f.folder + "/check.zip"
