@@ -78,13 +78,13 @@ final class DashboardTests: XCTestCase {
     }
 
     /// The sign-in e-mails queued so far: (recipient, link), read from the e-mails the worker writes to its spool.
-    static func signInMails(_ fixture: APIFixture) async throws -> [(String, String)] {
+    static func signInMails(_ fixture: APIFixture, webhooks: Bool = true) async throws -> [(String, String)] {
         let spool = fixture.folder + "/spool"
         var config = NotificationConfig()
         config.from = "RosterFlow Tests <notify@rosterflow.test>"
         config.spoolFolder = spool
         // A webhook subscriber (nothing listens there): sign-in links must never be sent to it.
-        config.webhooks = [WebhookSubscriber(
+        config.webhooks = !webhooks ? [] : [WebhookSubscriber(
             name: "crm", url: "http://127.0.0.1:9/hooks", secret: Secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"))]
         let worker = try RosterFlowApp(AppConfiguration(
             databasePath: fixture.folder + "/api.sqlite", workflowsPath: nil, notifications: config,
@@ -520,9 +520,12 @@ final class DashboardTests: XCTestCase {
     func testTheVendorAdminRetriesAnUndeliveredMessageFromTheOutboxPage() async throws {
         let f = fixture!
         // The worker finds no address for vendor_admins: the integration-requested messages are skipped.
-        _ = try await Self.signInMails(f)
-        let skipped = try await f.service.outboxMessages().filter { $0.template == "integration-requested" && $0.status == "skipped" }
-        let message = try XCTUnwrap(skipped.first, "\(try await f.service.outboxMessages().map { "\($0.template) \($0.status)" })")
+        _ = try await Self.signInMails(f, webhooks: false)
+        let undelivered = try await f.service.outboxMessages().filter {
+            $0.template == "integration-requested" && ["skipped", "failed", "dead"].contains($0.status)
+        }
+        let all = try await f.service.outboxMessages().map { "\($0.template) \($0.status)" }
+        let message = try XCTUnwrap(undelivered.first, "no undelivered integration-requested message: \(all)")
         try await app().test(.router) { client in
             let vendor = Browser()
             try await Self.signIn(f, vendor, "vendor", client)
@@ -537,6 +540,52 @@ final class DashboardTests: XCTestCase {
         XCTAssertTrue((after.deliveries ?? []).contains { $0.status == .pending }, "\(after)")
         let entry = try XCTUnwrap(try f.service.audit().last { $0.action == "outbox-retry" })
         XCTAssertEqual(entry.actor, "account:vendor@example.org")
+    }
+
+    func testTheDSPQueueListsTheCoursesAndTheSchoolVerifiesAMappingFromTheCourseMap() async throws {
+        let f = fixture!
+        try await f.schedule(f.springfield)
+        let bundle = f.folder + "/bundle-map"
+        _ = try SampleBundle.write(to: URL(fileURLWithPath: bundle), users: 100, classes: 6, enrollments: 300, version: "1.2", seed: 5)
+        _ = try await f.service.runSync(integrationID: f.springfield, bundlePath: bundle, actor: "test")
+        let courses = try f.service.courses(integrationID: f.springfield)
+        let course = try XCTUnwrap(courses.first)
+        _ = try await f.service.importCatalog(csv: "base_id,title\nALG1,Algebra I\n", file: "catalog.csv", actor: "test")
+        try await app().test(.router) { client in
+            let dsp = Browser()
+            try await Self.signIn(f, dsp, "dsp", client)
+            let shells = try await dsp.get(client, "/dashboard")
+            XCTAssertTrue(shells.text.contains("to a catalog course"), "shells to map: \(shells.text)")
+            _ = try await f.service.mapCourse(
+                id: course.id, catalogTitle: "Algebra I", baseID: "ALG1", role: .dsp, actor: "test", confirmShared: true,
+                confirmGrades: true)
+            let queue = try await dsp.get(client, "/dashboard")
+            XCTAssertTrue(queue.text.contains("Verify that"), "mappings awaiting the school: \(queue.text)")
+            XCTAssertTrue(queue.text.contains("<td>not locked</td>"), queue.text)
+            XCTAssertFalse(queue.text.contains("Shelbyville"))
+            // The DSP may not verify: the workflow gives verify to the school admin only.
+            _ = try await dsp.get(client, "/dashboard/integrations/\(f.springfield)")
+            let refused = try await dsp.post(client, "/dashboard/courses/\(course.id)/events", ["event": "verify"])
+            XCTAssertEqual(refused.status, 403, refused.text)
+            XCTAssertTrue(refused.text.contains("role-not-allowed"), refused.text)
+
+            let school = Browser()
+            try await Self.signIn(f, school, "school", client)
+            let home = try await school.get(client, "/dashboard")
+            XCTAssertTrue(home.text.contains("verify 1 course mapping on the course map"), home.text)
+            let page = try await school.get(client, "/dashboard/integrations/\(f.springfield)")
+            XCTAssertTrue(page.text.contains(">Verify</button>"), page.text)
+            let verified = try await school.post(client, "/dashboard/courses/\(course.id)/events", ["event": "verify"])
+            XCTAssertEqual(verified.status, 303, verified.text)
+            XCTAssertEqual(verified.headers[.location], "/dashboard/integrations/\(f.springfield)?done=verify")
+            let other = Browser()
+            try await Self.signIn(f, other, "otherSchool", client)
+            let foreign = try await other.post(client, "/dashboard/courses/\(course.id)/events", ["event": "verify"])
+            XCTAssertEqual(foreign.status, 404, "another district's course: \(foreign.text)")
+        }
+        let after = try f.service.course(id: course.id)
+        XCTAssertEqual(after.state, "verified")
+        XCTAssertEqual(after.history.last?.actor, "account:school@example.org")
     }
 
     func testTheExportCheckRunsTheValidatorStoresNothingAndRefusesOversizeUploads() async throws {
