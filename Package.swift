@@ -117,8 +117,18 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Mustache", package: "swift-mustache"),
             ],
-            resources: [.embedInCode("openapi.yaml")]
+            resources: [
+                .embedInCode("openapi.yaml"),
+                // The dashboard's pages and stylesheet, built into the binary (it serves them from any folder).
+                .embedInCode("Dashboard/layout.mustache"), .embedInCode("Dashboard/sign-in.mustache"),
+                .embedInCode("Dashboard/sign-in-confirm.mustache"), .embedInCode("Dashboard/error.mustache"),
+                .embedInCode("Dashboard/board.mustache"), .embedInCode("Dashboard/queue.mustache"),
+                .embedInCode("Dashboard/school.mustache"), .embedInCode("Dashboard/integration.mustache"),
+                .embedInCode("Dashboard/outbox.mustache"), .embedInCode("Dashboard/check.mustache"),
+                .embedInCode("Dashboard/dashboard.css"),
+            ]
         ),
         // The operator's command-line tool.
         .executableTarget(
@@ -183,6 +193,7 @@ let package = Package(
             name: "RosterFlowServerTests",
             dependencies: [
                 "RosterFlowServer", "RosterFlowApp", "RosterFlowCore", "StorageCore", "StorageSQLite", "WorkflowEngine", "OneRoster",
+                "Notifications",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -100,7 +100,8 @@ public final class OutboxDispatcher: Sendable {
             limit: room, now: now, claim: .init(worker: workerID, leaseSeconds: config.leaseSeconds, limit: room)
         ) { message in
             (email ? [(channel: OutboxChannel.email, destination: message.recipient)] : [])
-                + subscribers.map { (channel: OutboxChannel.webhook, destination: $0) }
+                + (PayloadKeys.emailOnlyTemplates.contains(message.template)
+                    ? [] : subscribers.map { (channel: OutboxChannel.webhook, destination: $0) })
         }
         report.fannedOut = fanned.fannedOut
         claimed += fanned.claimed

@@ -15,12 +15,17 @@ public enum PayloadKeys {
     public static let digest: Set<String> = Set(NotificationPayload.digestKeys)
     /// Added by the sender at render time, for every message.
     public static let rendering: Set<String> = ["message_id", "recipient"]
+    /// Written into dashboard sign-in e-mails (workflow `access`: not a workflow's event, the sign-in form's).
+    public static let signIn: Set<String> = ["sign_in_url", "account_name", "account_email", "expires_minutes"]
+    /// Templates whose messages carry a secret (a sign-in link): sent by e-mail only, never to webhook subscribers.
+    public static let emailOnlyTemplates: Set<String> = ["sign-in-link"]
 
     /// Every variable a message of `workflow` can provide.
     public static func provided(byWorkflow workflow: String) -> Set<String> {
         var keys = common.union(sync).union(rendering)
         if workflow == "course-mapping" { keys.formUnion(course) }
         if workflow == "integration" { keys.formUnion(digest) }
+        if workflow == "access" { return rendering.union(signIn) }
         return keys
     }
 

@@ -90,11 +90,18 @@ extension RosterFlowService {
         try await write { tx, _ in try tx.releaseIdempotencyKey(accountID: accountID, key: key) }
     }
 
+    /// A payload as shown to operators: a sign-in link is the account's secret, never shown to anyone else.
+    static func redacted(_ payload: [String: String]?) -> [String: String]? {
+        guard var payload, payload["sign_in_url"] != nil else { return payload }
+        payload["sign_in_url"] = "(a one-time sign-in link: sent to the account only)"
+        return payload
+    }
+
     static func view(_ record: OutboxRecord, deliveries: [DeliveryRecord]?) -> OutboxMessageView {
         OutboxMessageView(
             id: record.id, instanceID: record.instanceID, template: record.template, recipient: record.recipient,
             status: record.status.rawValue, attempts: record.attempts, createdAt: Timestamp.iso(record.createdAt),
-            lastError: record.lastError, payload: deliveries == nil ? nil : JSONText.flatStrings(record.payload),
+            lastError: record.lastError, payload: deliveries == nil ? nil : redacted(JSONText.flatStrings(record.payload)),
             deliveries: deliveries)
     }
 }

@@ -165,6 +165,8 @@ extension RosterFlowService {
             record.status = "disabled"
             record.disabledAt = now
             try tx.setAccountStatus(id: record.id, status: record.status, disabledAt: now)
+            // A disabled account is signed out of the dashboard everywhere.
+            try tx.deleteSessions(accountID: record.id)
             try tx.insertAudit(AuditRecord(
                 at: now, actor: actor, action: "account-disable", integrationID: nil, subject: record.id, before: before,
                 after: Self.json(AccountView(record))))

@@ -48,6 +48,8 @@ extension RosterFlowService {
         uses.append(NotificationUse(
             workflow: DomainVocabulary.Integration.workflow, template: "mappings-awaiting-verification", recipient: "school_contact"))
         uses.append(NotificationUse(workflow: DomainVocabulary.Integration.workflow, template: "verified-courses", recipient: "dsp"))
+        // Dashboard sign-in links (requestSignInLink, issueSignInLink), to the account's own address.
+        uses.append(NotificationUse(workflow: "access", template: Self.signInTemplate, recipient: "account"))
         var seen = Set<String>()
         return uses.filter { seen.insert("\($0.workflow)|\($0.template)|\($0.recipient)").inserted }
     }

@@ -7,10 +7,15 @@ public struct AppContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The authenticated caller; nil until the access middleware has checked the request's credentials.
     public var principal: Principal?
+    /// The dashboard session's synchronizer token (CSRF), once the session middleware found the session.
+    var csrfToken: String?
+    /// The client's address (the peer of the connection), for rate limits.
+    var clientAddress: String
 
     /// A context for a new request.
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        clientAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
     }
 
     /// JSON bodies of the API are small: 64 KiB at most (a larger one is answered 413).

@@ -30,7 +30,9 @@ struct ProblemResponder<Inner: HTTPResponder>: HTTPResponder where Inner.Context
         do {
             response = try await inner.respond(to: request, context: context)
             // The router answers Hummingbird's own errors itself (an unknown path, an oversize body): as problems too.
-            if response.status.code >= 400, response.headers[.contentType] != ProblemDocument.mediaType {
+            // (The dashboard's own error pages are HTML for people, and stay so.)
+            if response.status.code >= 400, response.headers[.contentType] != ProblemDocument.mediaType,
+               response.headers[.contentType]?.hasPrefix("text/html") != true {
                 let (problem, headers) = Problems.problem(
                     for: HTTPError(response.status), request: request, allowedMethods: allowedMethods, logger: logger)
                 response = Problems.response(problem, headers: headers)

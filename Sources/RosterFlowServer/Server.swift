@@ -29,15 +29,38 @@ public struct ServerOptions: Sendable {
     public var hsts: Bool { publicURL?.lowercased().hasPrefix("https://") ?? false }
 }
 
+/// How the dashboard signs people in.
+public struct DashboardOptions: Sendable {
+    /// Where people reach the server, for the links in sign-in e-mails (never taken from a request's Host header); an
+    /// https one makes the dashboard's cookies `Secure`.
+    public var publicURL: String
+    /// Link and session lifetimes and the sign-in rate limit.
+    public var signInPolicy: SignInPolicy
+
+    /// Options with the default policy: links for 15 minutes, sessions idle 1 hour or 12 hours in all, 5 sign-in
+    /// attempts per 15 minutes per e-mail and per client address.
+    public init(publicURL: String, signInPolicy: SignInPolicy = SignInPolicy()) {
+        self.publicURL = publicURL
+        self.signInPolicy = signInPolicy
+    }
+}
+
 /// `rosterflow serve`: the HTTP API and (unless turned off) RosterFlow's background services in one process, under
 /// swift-service-lifecycle: SIGTERM or SIGINT stops accepting connections, drains the requests in flight and the
 /// deliveries being sent, then exits.
 public enum RosterFlowServer {
-    /// The router with every API route, its middleware and the access layer over `service`.
-    public static func router(service: RosterFlowService, logger: Logger) -> Router<AppContext> {
+    /// The router with every API route, its middleware and the access layer over `service`, and (given `dashboard`)
+    /// the dashboard's pages.
+    public static func router(service: RosterFlowService, logger: Logger, dashboard: DashboardOptions? = nil) -> Router<AppContext> {
         let router = Router(context: AppContext.self)
         API(service: service, logger: logger).register(on: router, authenticators: [BearerTokenAuthenticator(service: service)])
         Hooks(service: service, logger: logger).register(on: router)
+        if let dashboard {
+            Dashboard(
+                service: service, logger: logger, baseURL: dashboard.publicURL,
+                secureCookies: dashboard.publicURL.lowercased().hasPrefix("https://"), policy: dashboard.signInPolicy
+            ).register(on: router)
+        }
         return router
     }
 
@@ -55,7 +78,9 @@ public enum RosterFlowServer {
         service: RosterFlowService, options: ServerOptions, logger: Logger,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol & Service {
-        let router = router(service: service, logger: logger)
+        let router = router(
+            service: service, logger: logger,
+            dashboard: DashboardOptions(publicURL: options.publicURL ?? "http://\(options.host):\(options.port)"))
         return Application(
             responder: responder(for: router, hsts: options.hsts, logger: logger),
             configuration: ApplicationConfiguration(address: .hostname(options.host, port: options.port), serverName: "rosterflow"),

@@ -122,6 +122,7 @@ enum Schema {
         Schema.registerPauseMigrations(&migrator)
         Schema.registerRolloverMigrations(&migrator)
         Schema.registerHookMigrations(&migrator)
+        Schema.registerSignInMigrations(&migrator)
         return migrator
     }
 }

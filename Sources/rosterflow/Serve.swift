@@ -13,7 +13,8 @@ extension RosterFlowCommand {
                 Prints the URL it listens on once it accepts connections (with --port 0, the port the system chose). \
                 On SIGTERM/SIGINT it stops accepting connections, answers the requests in flight, lets the worker finish \
                 the sends in flight, and exits 0. TLS is not terminated here: put a reverse proxy in front, and give its \
-                https address as --public-url (responses then carry HSTS).
+                https address as --public-url (responses then carry HSTS). The dashboard is at /sign-in: people sign in \
+                with a one-time link e-mailed to their account (it points at --public-url) or an API token.
                 """)
         @OptionGroup var options: StoreOptions
         @OptionGroup var notify: NotificationOptions

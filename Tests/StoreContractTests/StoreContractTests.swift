@@ -612,6 +612,54 @@ final class StoreContractTests: XCTestCase {
         }
     }
 
+    func testSignInLinksWorkByHashAndSessionsEndPerSessionOrPerAccount() async throws {
+        try await forEachStore { store in
+            try store.writeNow { tx in
+                for id in ["acc-1", "acc-2"] {
+                    try tx.insertAccount(AccountRecord(
+                        id: id, email: "\(id)@springfield.example", name: id, role: "school_admin", scope: "district",
+                        districts: ["t-1"], status: "active", createdAt: 1))
+                }
+                try tx.insertSignInLink(SignInLinkRecord(tokenHash: "lh-1", accountID: "acc-1", createdAt: 1, expiresAt: 901))
+                try tx.insertSession(SessionRecord(
+                    idHash: "sh-1", accountID: "acc-1", csrfToken: "c-1", method: "link", createdAt: 1, lastSeenAt: 1, expiresAt: 99))
+                try tx.insertSession(SessionRecord(
+                    idHash: "sh-2", accountID: "acc-1", csrfToken: "c-2", method: "link", createdAt: 2, lastSeenAt: 2, expiresAt: 99))
+                try tx.insertSession(SessionRecord(
+                    idHash: "sh-3", accountID: "acc-2", csrfToken: "c-3", method: "token:tok-1", createdAt: 3, lastSeenAt: 3,
+                    expiresAt: 99))
+            }
+            XCTAssertEqual(try store.readNow { try $0.signInLink(hash: "lh-1") }?.accountID, "acc-1")
+            XCTAssertNil(try store.readNow { try $0.signInLink(hash: "acc-1") }, "a link was found by something other than its hash")
+            try store.writeNow { try $0.markSignInLinkUsed(hash: "lh-1", at: 5) }
+            try store.writeNow { try $0.markSignInLinkUsed(hash: "lh-1", at: 7) }
+            XCTAssertEqual(try store.readNow { try $0.signInLink(hash: "lh-1") }?.usedAt, 5, "a used link lost its first use")
+            XCTAssertEqual(try store.readNow { try $0.session(hash: "sh-1") }?.csrfToken, "c-1")
+            try store.writeNow { try $0.touchSession(hash: "sh-1", at: 40) }
+            try store.writeNow { try $0.touchSession(hash: "sh-1", at: 30) }
+            XCTAssertEqual(try store.readNow { try $0.session(hash: "sh-1") }?.lastSeenAt, 40, "a touch went back in time")
+            try store.writeNow { try $0.deleteSession(hash: "sh-2") }
+            XCTAssertNil(try store.readNow { try $0.session(hash: "sh-2") })
+            XCTAssertNotNil(try store.readNow { try $0.session(hash: "sh-1") })
+            try store.writeNow { try $0.deleteSessions(accountID: "acc-1") }
+            XCTAssertNil(try store.readNow { try $0.session(hash: "sh-1") })
+            XCTAssertEqual(try store.readNow { try $0.session(hash: "sh-3") }?.method, "token:tok-1", "another account's session ended")
+        }
+    }
+
+    func testSignInAttemptsAreCountedPerKeySinceATime() async throws {
+        try await forEachStore { store in
+            try store.writeNow { tx in
+                for at in [10.0, 20, 30] { try tx.recordSignInAttempt(key: "email:a@example.org", at: at) }
+                try tx.recordSignInAttempt(key: "client:127.0.0.1", at: 25)
+            }
+            XCTAssertEqual(try store.readNow { try $0.signInAttempts(key: "email:a@example.org", since: 15) }, [20, 30])
+            XCTAssertEqual(try store.readNow { try $0.signInAttempts(key: "email:a@example.org", since: 0) }.count, 3)
+            XCTAssertEqual(try store.readNow { try $0.signInAttempts(key: "client:127.0.0.1", since: 0) }, [25])
+            XCTAssertEqual(try store.readNow { try $0.signInAttempts(key: "email:b@example.org", since: 0) }, [])
+        }
+    }
+
     func testAPauseIsKeptUntilCleared() async throws {
         try await forEachStore { store in
             try store.writeNow { tx in try Self.seedIntegration(tx) }
