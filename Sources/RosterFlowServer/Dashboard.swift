@@ -47,6 +47,8 @@ struct Dashboard: Sendable {
         signedIn.post("dashboard/sync-runs/{id}/decide", use: decide)
         signedIn.get("dashboard/outbox", use: outbox)
         signedIn.post("dashboard/outbox/{id}/retry", use: retryOutbox)
+        // The workflow's diagram (the API's own handler, reached with the session instead of a token).
+        signedIn.get("dashboard/workflows/{name}/diagram.svg", use: api.workflowDiagram)
         signedIn.get("dashboard/check", use: checkPage)
         signedIn.post("dashboard/check", use: checkExport)
     }
@@ -207,6 +209,7 @@ struct Dashboard: Sendable {
             view, courses: courses, runs: runs, role: principal.role, runtime: service.runtime,
             canDecide: service.rolesDecidingHeldRuns().contains(principal.role))
         values["id"] = id
+        values["workflowVersion"] = view.workflowVersion
         var flash: [String: Any]?
         if let done = request.uri.queryParameters.get("done"), done.utf8.count <= 64 {
             flash = ["kind": "ok", "role": "status", "message": "Done: \(DashboardViews.label(done))."]

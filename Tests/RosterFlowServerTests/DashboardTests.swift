@@ -402,6 +402,14 @@ final class DashboardTests: XCTestCase {
             XCTAssertEqual(value19, 200)
             let page = try await vendor.get(client, "/dashboard/integrations/\(f.shelbyville)")
             XCTAssertTrue(page.text.contains(">Authenticate</button>"), page.text)
+            // The workflow diagram the page shows loads with the session (an <img>, so no token), as SVG.
+            XCTAssertTrue(page.text.contains("/dashboard/workflows/integration/diagram.svg?version="), page.text)
+            let diagram = try await vendor.get(client, "/dashboard/workflows/integration/diagram.svg")
+            XCTAssertEqual(diagram.status, 200)
+            XCTAssertTrue(diagram.text.hasPrefix("<svg") || diagram.text.hasPrefix("<?xml"), String(diagram.text.prefix(80)))
+            XCTAssertTrue(diagram.text.contains("shells_created"))
+            let anonymous = try await Browser().get(client, "/dashboard/workflows/integration/diagram.svg")
+            XCTAssertNotEqual(anonymous.status, 200, "the diagram without a session")
 
             let school = Browser()
             try await Self.signIn(f, school, "school", client)
