@@ -44,6 +44,9 @@ struct API: Sendable {
         authed.get("outbox", use: outbox)
         authed.get("outbox/{id}", use: outboxMessage)
         authed.post("outbox/{id}/retry", use: retryOutbox)
+        authed.put("integrations/{id}/mode", use: setMode)
+        authed.get("teachers/{sourcedId}/classes", use: teacherClasses)
+        authed.post("classes/imports", use: importClasses)
     }
 
     // MARK: Reading

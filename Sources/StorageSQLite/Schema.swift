@@ -121,6 +121,7 @@ enum Schema {
         Schema.registerAccessMigrations(&migrator)
         Schema.registerPauseMigrations(&migrator)
         Schema.registerRolloverMigrations(&migrator)
+        Schema.registerOnDemandMigrations(&migrator)
         return migrator
     }
 }
