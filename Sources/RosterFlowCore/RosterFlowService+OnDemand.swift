@@ -361,8 +361,9 @@ extension RosterFlowService {
         let payload = ["teacher": teacher]
         func pendingCount() throws -> Int { try pendingPlacements(tx, integrationID: integrationID, classID: classID) }
         if let imported = try tx.importedClass(integrationID: integrationID, classSourcedID: classID) {
+            // A teacher the nightly sync added is a member already, but joins (in the class's history) when they import it.
             let mine = try tx.classMembers(integrationID: integrationID, classSourcedID: classID, userSourcedID: teacher)
-                .contains { $0.role == "teacher" && $0.status == "active" }
+                .contains { $0.role == "teacher" && $0.status == "active" && $0.how != "sync" }
             if mine, try tx.instance(id: imported.instanceID)?.state == OnDemand.ClassImport.State.imported {
                 return ClassImportResult(classSourcedID: classID, outcome: "unchanged", instanceID: imported.instanceID,
                                          reason: "already imported", placed: 0)
