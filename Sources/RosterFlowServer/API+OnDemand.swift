@@ -36,8 +36,8 @@ extension API {
     @Sendable func setMode(_ request: Request, context: AppContext) async throws -> Response {
         let id = try context.parameters.require("id")
         return try await changing(request, context) { body, principal, _ in
-            let input = try JSONInput.decode(ModeInput.self, from: body, request: request)
             try requireIntegrationInScope(id, context)
+            let input = try JSONInput.decode(ModeInput.self, from: body, request: request)
             guard principal.role == .vendorAdmin else {
                 throw AccessError(.forbidden, "the provisioning mode is the vendor admin's to set", cause: "role-not-allowed")
             }
