@@ -47,11 +47,11 @@ public struct DomainRules: Sendable {
     /// Integration states in which new courses count as "added after start-up".
     static let startedStates = [DomainVocabulary.Integration.State.contentMapped, DomainVocabulary.Integration.State.live]
 
-    static let guardNames: Set<String> = ["existing_customer", "registry_matches", "all_courses_have_content"]
-    static let effectNames: Set<String> = [
+    static let guardNames: Set<String> = Set(["existing_customer", "registry_matches", "all_courses_have_content"]).union(OnDemand.guardNames)
+    static let effectNames: Set<String> = Set([
         "notify", "store_schedule", "store_mapping", "record_lock", "announce_course", "check_integration_content",
         "withdraw_content",
-    ]
+    ]).union(OnDemand.effectNames)
 
     /// The validator that checks definitions against these registries and the names of ``DomainVocabulary``.
     public static var validator: WorkflowValidator {
@@ -126,6 +126,8 @@ public struct DomainRules: Sendable {
                 reason: "every course has content (the last was \(context.instance.subjectTitle))", now: context.now)]
         case "withdraw_content":
             return try withdrawContent(context)
+        case _ where OnDemand.effectNames.contains(effect.name):
+            return try OnDemand.run(effect, context)
         default:
             throw RosterFlowError(.workflowDefinition, "effect '\(effect.name)' is not implemented")
         }
@@ -202,6 +204,7 @@ struct DomainGuards: GuardEvaluating {
     let rules: DomainRules
 
     func evaluate(guard name: String, event: String, from state: String) throws -> GuardVerdict {
-        try rules.evaluate(guard: name, tx: tx, instance: instance)
+        if OnDemand.guardNames.contains(name) { return try OnDemand.evaluate(guard: name, tx: tx, instance: instance, payload: payload) }
+        return try rules.evaluate(guard: name, tx: tx, instance: instance)
     }
 }

@@ -202,6 +202,7 @@ extension RosterFlowService {
             view.pausedUntil = pause.untilText
             view.pauseReason = pause.reason
         }
+        view.provisioningMode = (try tx.provisioningMode(integrationID: integration.id) ?? .preProvisioned).rawValue
         return view
     }
 

@@ -264,6 +264,8 @@ extension RosterFlowService {
             phase.mark("plan")
             try cancellation.check()
         }
+        // An imported class of an on-demand integration losing a large share of its students is held like other safeguards.
+        let onDemandHolds = try read { tx in try OnDemand.holdReasons(tx, integrationID: integrationID, changes: plan.changeGroups) }
         let decision: SyncDecision
         if !reasons.isEmpty {
             decision = .rejected
@@ -278,9 +280,9 @@ extension RosterFlowService {
         } else if let review = request.holdForReview, !plan.isEmpty {
             decision = .held
             reasons = [review] + plan.holdReasons
-        } else if !plan.holdReasons.isEmpty {
+        } else if !plan.holdReasons.isEmpty || !onDemandHolds.isEmpty {
             decision = .held
-            reasons = plan.holdReasons
+            reasons = plan.holdReasons + onDemandHolds
         } else {
             decision = plan.isEmpty ? .unchanged : .applied
         }
@@ -748,7 +750,10 @@ extension RosterFlowService {
             try tx.applyRosterChanges(toApply, integrationID: integration.id, runID: runID, checkpoint: checkpoint, now: now)
             courseAdds += toApply.lazy.filter { $0.record.entity == courses && $0.operation == .add && !$0.parked }
         }
-        for change in courseAdds {
+        // An on-demand integration creates no course shells; its imported classes follow the changes instead.
+        let onDemand = try tx.provisioningMode(integrationID: integration.id) == .onDemand
+        if onDemand { steps += try OnDemand.follow(groups, tx: tx, runtime: runtime, integrationID: integration.id, runID: runID, now: now) }
+        for change in courseAdds where !onDemand {
             guard try tx.course(integrationID: integration.id, sourcedID: change.record.sourcedID) == nil else { continue }
             let id = Identifier.make(prefix: "crs")
             let title = change.record.title ?? change.record.sourcedID

@@ -341,8 +341,10 @@ public struct SyncPlanner: Sendable {
                                 ref2: c.courseCode, ref3: c.grades.joined(separator: ",") + "|" + c.subjects.joined(separator: ","),
                                 title: c.title)
         case let .rosterClass(c):
+            // Terms|periods (ref3) list a teacher's classes by term for on-demand imports.
             return RosterRecord(entity: name, sourcedID: c.sourcedId, digest: digest, ref1: c.courseSourcedId,
-                                ref2: c.schoolSourcedId, title: c.title)
+                                ref2: c.schoolSourcedId,
+                                ref3: c.termSourcedIds.joined(separator: ",") + "|" + c.periods.joined(separator: ","), title: c.title)
         case let .user(u):
             return RosterRecord(entity: name, sourcedID: u.sourcedId, digest: digest, ref1: u.username, ref2: u.email,
                                 ref3: u.identifier, title: "\(u.givenName) \(u.familyName)")

@@ -44,6 +44,8 @@ public struct IntegrationView: Sendable, Codable, Equatable {
     /// While paused (`integrations pause`): the day syncs resume (`YYYY-MM-DD`) and why.
     public var pausedUntil: String? = nil
     public var pauseReason: String? = nil
+    /// How the platform is provisioned: `pre-provisioned` (course shells) or `on-demand` (teachers import classes).
+    public var provisioningMode: String? = nil
 }
 
 /// A course shell and its mapping, as shown by `courses show`.

@@ -46,6 +46,9 @@ struct API: Sendable {
         authed.get("outbox/{id}", use: outboxMessage)
         authed.post("outbox/{id}/retry", use: retryOutbox)
         authed.get("workflows/{name}/diagram.svg", use: workflowDiagram)
+        authed.put("integrations/{id}/mode", use: setMode)
+        authed.get("teachers/{sourcedId}/classes", use: teacherClasses)
+        authed.post("classes/imports", use: importClasses)
     }
 
     // MARK: Reading

@@ -123,6 +123,7 @@ enum Schema {
         Schema.registerRolloverMigrations(&migrator)
         Schema.registerHookMigrations(&migrator)
         Schema.registerSignInMigrations(&migrator)
+        Schema.registerOnDemandMigrations(&migrator)
         return migrator
     }
 }

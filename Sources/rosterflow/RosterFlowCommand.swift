@@ -16,6 +16,7 @@ struct RosterFlowCommand: AsyncParsableCommand {
             Sync.self, Roster.self, Validate.self, SampleBundleCommand.self,
             Worker.self, Serve.self, Accounts.self, Tokens.self, Outbox.self, Templates.self, Audit.self, Doctor.self,
             Hooks.self,
+            Identities.self, Classes.self, Students.self, Explain.self,
         ])
 
     /// Parses and runs the command, with the process's umask made at least 077 first, so that everything RosterFlow
@@ -199,6 +200,7 @@ enum Text {
         if let check = view.registryCheck {
             lines.append("  customer registry check:\n" + check.sideBySide.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
         }
+        if let mode = view.provisioningMode { lines.append("  provisioning: \(mode)") }
         lines.append("  courses: \(view.courseCount); workflow version \(view.workflowVersion); row version \(view.rowVersion)")
         lines.append("  allowed next: \(allowed(view.allowedEvents))")
         if !view.history.isEmpty { lines.append("  history:\n" + history(view.history)) }

@@ -670,4 +670,47 @@ final class StoreContractTests: XCTestCase {
             XCTAssertNil(try store.readNow { try $0.pause(integrationID: "int-1") })
         }
     }
+
+    func testOnDemandModesLinksImportedClassesMembersAndPlatformEventsRoundTrip() async throws {
+        try await forEachStore { store in
+            try store.writeNow { tx in try Self.seedIntegration(tx) }
+            XCTAssertNil(try store.readNow { try $0.provisioningMode(integrationID: "int-1") })
+            try store.writeNow { try $0.setProvisioningMode(integrationID: "int-1", mode: .onDemand, actor: "a", at: 2) }
+            XCTAssertEqual(try store.readNow { try $0.provisioningMode(integrationID: "int-1") }, .onDemand)
+
+            let link = IdentityLinkRecord(provider: "classlink", integrationID: "int-1", providerUserID: "u1", sourcedID: "stu-1",
+                                          matchedOn: "username", actor: "a", linkedAt: 3)
+            try store.writeNow { try $0.upsertIdentityLink(link) }
+            XCTAssertEqual(try store.readNow { try $0.identityLink(provider: "classlink", integrationID: "int-1", providerUserID: "u1") }, link)
+            XCTAssertNil(try store.readNow { try $0.identityLink(provider: "classlink", integrationID: "int-2", providerUserID: "u1") })
+            XCTAssertEqual(try store.readNow { try $0.identityLinks(integrationID: "int-1", sourcedID: "stu-1") }, [link])
+
+            let entry = UnlinkedIdentityRecord(supportCode: "RF-1", provider: "classlink", tenantID: "t-1", integrationID: "int-1",
+                                               providerUserID: "u2", claimedSourcedID: nil, username: "x", email: nil, reason: "none", createdAt: 4)
+            try store.writeNow { try $0.insertUnlinkedIdentity(entry) }
+            XCTAssertEqual(try store.readNow { try $0.unlinkedIdentities(includeResolved: false) }, [entry])
+            try store.writeNow { try $0.resolveUnlinkedIdentity(supportCode: "RF-1", sourcedID: "stu-2", actor: "v", at: 5) }
+            XCTAssertEqual(try store.readNow { try $0.unlinkedIdentities(includeResolved: false) }, [])
+            XCTAssertEqual(try store.readNow { try $0.unlinkedIdentity(supportCode: "RF-1") }?.resolvedSourcedID, "stu-2")
+
+            let cls = ImportedClassRecord(integrationID: "int-1", classSourcedID: "cls-1", instanceID: "cls_1", title: "Algebra",
+                                          importedBy: "tch-1", importedAt: 6)
+            try store.writeNow { try $0.insertImportedClass(cls) }
+            XCTAssertEqual(try store.readNow { try $0.importedClass(integrationID: "int-1", classSourcedID: "cls-1") }, cls)
+            XCTAssertEqual(try store.readNow { try $0.importedClass(instanceID: "cls_1") }, cls)
+            XCTAssertEqual(try store.readNow { try $0.importedClasses(integrationID: "int-1") }, [cls])
+
+            var member = ClassMemberRecord(role: "student", integrationID: "int-1", classSourcedID: "cls-1", userSourcedID: "stu-1",
+                                           status: "pending", how: "signed-in", since: 7, changedAt: 7)
+            try store.writeNow { try $0.upsertClassMember(member) }
+            member.status = "active"
+            try store.writeNow { try $0.upsertClassMember(member) }
+            XCTAssertEqual(try store.readNow { try $0.classMembers(integrationID: "int-1", classSourcedID: "cls-1", userSourcedID: nil) }, [member])
+            XCTAssertEqual(try store.readNow { try $0.classMembers(integrationID: "int-1", classSourcedID: nil, userSourcedID: "stu-1") }, [member])
+            XCTAssertEqual(try store.readNow { try $0.classMembers(integrationID: "int-1", classSourcedID: nil, userSourcedID: "stu-9") }, [])
+
+            XCTAssertTrue(try store.writeNow { try $0.claimPlatformEvent(key: "k", outboxID: "evt_1", at: 8) })
+            XCTAssertFalse(try store.writeNow { try $0.claimPlatformEvent(key: "k", outboxID: "evt_1", at: 9) }, "a key is claimed once")
+        }
+    }
 }

@@ -12,7 +12,7 @@ final class WorkflowValidationTests: XCTestCase {
 
     func testShippedDefinitionsAreValid() throws {
         let catalog = try WorkflowCatalog.load(from: TestPaths.workflows, validator: WorkflowValidator())
-        XCTAssertEqual(Set(catalog.definitions.keys), ["integration", "course-mapping"])
+        XCTAssertEqual(Set(catalog.definitions.keys), ["integration", "course-mapping", "class-import"])
         XCTAssertEqual(catalog["integration"]?.initialState, "requested")
         XCTAssertEqual(catalog["course-mapping"]?.states["locked"]?.isFinal, true)
         XCTAssertEqual(catalog["course-mapping"]?.states["mapped"]?.timers.first?.duration.seconds, 3 * 86_400)
