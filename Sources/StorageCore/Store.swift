@@ -10,7 +10,8 @@
 /// - Errors are ``StorageError``s: `busy` (another process kept the database locked; nothing was done, try again),
 ///   `stale-instance`, `definition-changed`, `database`.
 public protocol StoreTransaction: WorkflowStore, TimerStore, OutboxStore, DirectoryStore, CourseStore, CatalogStore,
-    AuditStore, RosterStore, SyncRunStore, ScheduleStore, DigestStore, AccessStore, PauseStore, CarryForwardStore
+    AuditStore, RosterStore, SyncRunStore, ScheduleStore, DigestStore, AccessStore, PauseStore, CarryForwardStore,
+    MigrationStore
 {
     /// Runs `body` in a savepoint: if it throws, its changes are undone and the rest of the transaction goes on.
     func savepoint<T>(_ body: () throws -> T) throws -> T
