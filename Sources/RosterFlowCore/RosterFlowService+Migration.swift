@@ -54,7 +54,7 @@ public struct MigrationReport: Sendable, Codable, Equatable {
     public var summary: String {
         let verb = dryRun ? "would migrate" : "migrated"
         var text = "\(plan): \(workflow) \(from) → \(to): \(verb) \(migrated), refused \(refused), already on \(to) \(alreadyMigrated)"
-        if !dryRun, migrated == 0, refused == 0 { text += "; nothing to do" }
+        if !dryRun, migrated == 0 { text += "; nothing to do" }
         return text
     }
 }

@@ -536,17 +536,18 @@ extension API {
                     cause: "role-not-allowed")
             }
             let input = try JSONInput.decode(MigrationRequest.self, from: body, request: request)
-            let service = self.service
+            let (service, text, dryRun, only) = (self.service, input.plan, input.dryRun ?? false, input.only)
+            let sender = Sender(actor: principal.actor, role: principal.role)
+            // The migration writes instance by instance on the calling thread: off the cooperative pool.
             let report = try await Task.detached {
                 let plan: MigrationPlan
                 do {
-                    plan = try service.migrationPlan(yaml: input.plan, file: "plan")
+                    plan = try service.migrationPlan(yaml: text, file: "plan")
                 } catch let error as WorkflowValidationError {
                     // The caller's plan is wrong, not the server: 422 with every problem and its line.
                     throw RosterFlowError(.invalidInput, error.message, cause: error.codeName)
                 }
-                return try service.migrate(
-                    plan, dryRun: input.dryRun ?? false, only: input.only, sender: Sender(actor: principal.actor, role: principal.role))
+                return try service.migrate(plan, dryRun: dryRun, only: only, sender: sender)
             }.value
             return try JSONBody(report)
         }

@@ -124,12 +124,12 @@ extension RosterFlowCommand.Workflows {
                 let parsed = try service.migrationPlan(yaml: text, file: plan)
                 let json = store.json
                 let report = try service.migrate(
-                    parsed, dryRun: dryRun, only: only.isEmpty ? nil : only, sender: Sender(actor: store.actor, role: role)
-                ) { item in
+                    parsed, dryRun: dryRun, only: only.isEmpty ? nil : only, sender: Sender(actor: store.actor, role: role),
+                    progress: { item in
                     // One line per instance as it is done, written at once: an interrupted run shows how far it got.
                     guard !json else { return }
                     FileHandle.standardOutput.write(Data((TerminalText.escape(Self.line(item, dryRun: dryRun)) + "\n").utf8))
-                }
+                })
                 if json { try Output.json(report) } else { Output.text(report.summary) }
             }
         }
