@@ -25,6 +25,14 @@ extension CLITests {
     func testTheShippedPlansValidateAndMigrateTheDemosInstances() throws {
         let old = try previousWorkflowVersions()
         try rosterflow(environment: ["ROSTERFLOW_WORKFLOWS": old], "demo")
+        // The demo's courses end locked (final, they stay); one more course of its live district is mapped on version 2.
+        let live = try XCTUnwrap(try SQLiteStore(path: database).readNow { try $0.instances(workflow: "integration") }
+            .first { $0.state == "live" }?.id)
+        let added = try rosterflow(
+            environment: ["ROSTERFLOW_WORKFLOWS": old], "courses", "add", "--integration", live, "--sourced-id", "geo-1",
+            "--title", "Geometry", "--json").json()
+        let geometry = try XCTUnwrap(added["id"] as? String)
+        try rosterflow(environment: ["ROSTERFLOW_WORKFLOWS": old], "courses", "map", geometry, "--catalog", "Geometry", "--base-id", "GEO-1")
         let coursePlan = Self.workflows + "/migrations/course-mapping-2-to-3.yaml"
         let integrationPlan = Self.workflows + "/migrations/integration-6-to-7.yaml"
 
@@ -44,25 +52,31 @@ extension CLITests {
         XCTAssertTrue(items.allSatisfy { ["would-migrate", "refused"].contains($0["outcome"] as? String) }, "\(items)")
         XCTAssertTrue(items.contains { $0["outcome"] as? String == "refused" && ($0["reason"] as? String)?.contains("final state 'locked'") == true },
                       "the demo's locked course stays: \(items)")
-        XCTAssertNotNil(items.first?["timersBefore"])
+        let planned = try XCTUnwrap(items.first { $0["id"] as? String == geometry })
+        XCTAssertEqual(planned["target"] as? String, "mapped")
+        XCTAssertEqual((planned["timersBefore"] as? [[String: Any]])?.map { $0["event"] as? String }, ["remind_unverified"])
+        XCTAssertEqual((planned["timersAfter"] as? [[String: Any]])?.map { $0["dueAt"] as? String },
+                       (planned["timersBefore"] as? [[String: Any]])?.map { $0["dueAt"] as? String })
+        XCTAssertEqual(dry["migrated"] as? Int, 1)
 
         let run = try rosterflow("workflows", "migrate", coursePlan).stdout
-        XCTAssertTrue(run.contains("migrated crs-"), run)
-        XCTAssertTrue(run.contains("course-mapping-2-to-3: course-mapping 2 → 3: migrated \(dry["migrated"] as? Int ?? -1)"), run)
+        XCTAssertTrue(run.contains("migrated \(geometry) (Geometry): mapped → mapped; timers remind_unverified at "), run)
+        XCTAssertTrue(run.contains("course-mapping-2-to-3: course-mapping 2 → 3: migrated 1, refused 3"), run)
         let again = try rosterflow("workflows", "migrate", coursePlan).stdout
         XCTAssertTrue(again.contains("migrated 0") && again.hasSuffix("nothing to do\n"), again)
         let integrations = try rosterflow("workflows", "migrate", integrationPlan, "--json").json()
         XCTAssertGreaterThanOrEqual(integrations["migrated"] as? Int ?? 0, 1, "\(integrations)")
-        try rosterflow("tasks")
+        XCTAssertTrue(try rosterflow("tasks").stdout.contains("Geometry"), "the new version's task for the moved course")
 
         let store = try SQLiteStore(path: database)
         try store.readNow { tx in
             for instance in try tx.instances(workflow: "course-mapping") {
                 XCTAssertEqual(instance.version, instance.state == "locked" ? 2 : 3, instance.id)
             }
-            for instance in try tx.instances(workflow: "integration") where instance.state != "rejected" {
-                XCTAssertEqual(instance.version, 7, instance.id)
-            }
+            let moved = try tx.instances(workflow: "integration").filter { $0.version == 7 }
+            XCTAssertEqual(moved.count, integrations["migrated"] as? Int)
+            XCTAssertTrue(moved.contains { $0.id == live })
+            XCTAssertEqual(try tx.transitions(instanceID: live).last?.event, "migrated 6 → 7")
         }
     }
 
@@ -98,7 +112,7 @@ extension CLITests {
         try rosterflow(environment: env, "integrations", "authenticate", id)
         try rosterflow(environment: env, "integrations", "schedule", id, "--time", "02:00", "--timezone", "UTC")
         let bundle = folder + "/district"
-        try rosterflow(environment: env, "sample-bundle", bundle, "--users", "400", "--classes", "300", "--enrollments", "1200")
+        try rosterflow(environment: env, "sample-bundle", bundle, "--users", "600", "--classes", "1200", "--enrollments", "2400")
         try rosterflow(environment: env, "sync", "run", "--integration", id, "--bundle", bundle)
         let courses = try SQLiteStore(path: database).readNow { try $0.courses(integrationID: id) }
         XCTAssertGreaterThan(courses.count, 100)
