@@ -74,8 +74,24 @@ public struct WorkflowVersionsView: Sendable, Codable, Equatable {
 
 extension RosterFlowService {
     /// Every workflow with every version the database holds, the current one marked, and a count of instances per version.
-    public func workflowVersions() throws -> [WorkflowVersionsView] {
-        let counts = try read { try $0.instanceVersionCounts() }
+    ///
+    /// - Parameter includes: when given, only instances of the districts (tenant ids) it accepts are counted, so a
+    ///   district's people see their own instances, not the vendor's whole book.
+    public func workflowVersions(includes: ((String) -> Bool)? = nil) throws -> [WorkflowVersionsView] {
+        let counts = try read { tx -> [InstanceVersionCount] in
+            guard let includes else { return try tx.instanceVersionCounts() }
+            var tally: [String: [Int: Int]] = [:]
+            for workflow in runtime.definitions.keys {
+                for instance in try tx.instances(workflow: workflow, states: nil) {
+                    let integrationID = try tx.course(id: instance.id)?.integrationID ?? instance.id
+                    guard let tenant = try tx.integration(id: integrationID)?.tenantID, includes(tenant) else { continue }
+                    tally[workflow, default: [:]][instance.version, default: 0] += 1
+                }
+            }
+            return tally.flatMap { workflow, versions in
+                versions.map { InstanceVersionCount(workflow: workflow, version: $0.key, instances: $0.value) }
+            }
+        }
         return runtime.definitions.keys.sorted().map { name in
             let versions = (runtime.definitions[name] ?? [:]).keys.sorted().map { version in
                 WorkflowVersionsView.Version(

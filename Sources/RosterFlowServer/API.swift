@@ -514,10 +514,13 @@ enum Paging {
 // MARK: Workflow versions and migrations
 
 extension API {
-    /// Each workflow with the versions the database holds and how many instances run each.
+    /// Each workflow with the versions the database holds and how many instances run each (of the caller's districts).
     @Sendable func workflows(_ request: Request, context: AppContext) async throws -> JSONBody {
-        _ = try context.requirePrincipal()
-        return try JSONBody(Paging.Page(items: try service.workflowVersions(), nextCursor: nil))
+        let principal = try context.requirePrincipal()
+        // The vendor admin counts every instance; a district's people count their districts' own.
+        let versions = try principal.role == .vendorAdmin
+            ? service.workflowVersions() : service.workflowVersions(includes: principal.scope.allows)
+        return try JSONBody(Paging.Page(items: versions, nextCursor: nil))
     }
 
     struct MigrationRequest: Decodable {

@@ -22,13 +22,16 @@ final class WorkflowMigrationAPITests: XCTestCase {
             contentsOfFile: APIFixture.repositoryRoot + "/Workflows/migrations/integration-6-to-7.yaml", encoding: .utf8)
         let body = String(decoding: try JSONSerialization.data(withJSONObject: ["plan": plan, "dryRun": true]), as: UTF8.self)
         try await f.app.test(.router) { client in
-            let list = try await client.call(.get, "/api/v1/workflows", token: f.tokens["school"])
-            XCTAssertEqual(list.status, 200, list.text)
-            let integration = try XCTUnwrap(list.items.first { $0["name"] as? String == "integration" })
-            let versions = try XCTUnwrap(integration["versions"] as? [[String: Any]])
-            XCTAssertEqual(versions.map { $0["version"] as? Int }, [7])
-            XCTAssertEqual(versions.first?["instances"] as? Int, 2)
-            XCTAssertEqual(versions.first?["current"] as? Bool, true)
+            // Two integrations run version 7: the vendor admin counts both, Springfield's school admin its own.
+            for (caller, count) in [("vendor", 2), ("school", 1)] {
+                let list = try await client.call(.get, "/api/v1/workflows", token: f.tokens[caller])
+                XCTAssertEqual(list.status, 200, list.text)
+                let integration = try XCTUnwrap(list.items.first { $0["name"] as? String == "integration" })
+                let versions = try XCTUnwrap(integration["versions"] as? [[String: Any]])
+                XCTAssertEqual(versions.map { $0["version"] as? Int }, [7])
+                XCTAssertEqual(versions.first?["instances"] as? Int, count, caller)
+                XCTAssertEqual(versions.first?["current"] as? Bool, true)
+            }
 
             for caller in ["dsp", "school"] {
                 assertProblem(try await client.call(.post, "/api/v1/workflows/migrations", token: f.tokens[caller], body: body), 403,
