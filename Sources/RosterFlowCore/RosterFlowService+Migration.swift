@@ -114,6 +114,11 @@ extension RosterFlowService {
         return plan
     }
 
+    /// Reads a plan file, its conditions checked against the guards RosterFlow implements.
+    public static func loadMigrationPlan(file: String) -> (plan: MigrationPlan?, problems: [WorkflowProblem]) {
+        MigrationPlan.load(file: file, knownGuards: DomainRules.guardNames)
+    }
+
     /// Every problem of `plan` against the versions in `definitions`; an unknown workflow or version is one.
     public static func validate(_ plan: MigrationPlan, definitions: [String: [Int: WorkflowDefinition]]) -> [WorkflowProblem] {
         var problems: [WorkflowProblem] = []

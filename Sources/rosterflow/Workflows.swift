@@ -208,7 +208,7 @@ enum MigrationPlans {
         var problems: [WorkflowProblem] = []
         var checked: [Checked] = []
         for file in files {
-            let (plan, parseProblems) = MigrationPlan.load(file: file, knownGuards: DomainRules.guardNames)
+            let (plan, parseProblems) = RosterFlowService.loadMigrationPlan(file: file)
             problems += parseProblems
             guard let plan else { continue }
             let found = RosterFlowService.validate(plan, definitions: definitions)

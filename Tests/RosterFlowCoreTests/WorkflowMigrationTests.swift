@@ -113,7 +113,8 @@ final class WorkflowMigrationTests: XCTestCase {
 
         // Version 3's behaviour now applies: re-mapping the course with content withdraws it (the DSP is told).
         let contentID = try XCTUnwrap(courses["content"])
-        _ = try await service.mapCourse(id: contentID, catalogTitle: "Chemistry (2027)", baseID: "CHEM2", actor: "dsp")
+        _ = try await service.mapCourse(
+            id: contentID, catalogTitle: "Chemistry (2027)", baseID: "CHEM2", actor: "dsp", reason: "the 2027 edition")
         XCTAssertTrue(try service.store.readNow { try $0.outbox(instanceID: contentID).map(\.template) }.contains("course-content-withdrawn"))
     }
 
