@@ -128,7 +128,8 @@ extension RosterFlowCommand.Workflows {
                     progress: { item in
                     // One line per instance as it is done, written at once: an interrupted run shows how far it got.
                     guard !json else { return }
-                    FileHandle.standardOutput.write(Data((TerminalText.escape(Self.line(item, dryRun: dryRun)) + "\n").utf8))
+                    Output.text(Self.line(item, dryRun: dryRun))
+                    fflush(nil)  // each line out at once: an interrupted run shows how far it got
                 })
                 if json { try Output.json(report) } else { Output.text(report.summary) }
             }

@@ -60,10 +60,11 @@ extension CLITests {
         XCTAssertEqual(dry["migrated"] as? Int, 1)
 
         let run = try rosterflow("workflows", "migrate", coursePlan).stdout
-        XCTAssertTrue(run.contains("migrated \(geometry) (Geometry): mapped → mapped; timers remind_unverified at "), run)
+        XCTAssertTrue(run.contains("migrated \(geometry) (Geometry (Springfield USD)): mapped → mapped; timers remind_unverified at "), run)
         XCTAssertTrue(run.contains("course-mapping-2-to-3: course-mapping 2 → 3: migrated 1, refused 3"), run)
         let again = try rosterflow("workflows", "migrate", coursePlan).stdout
-        XCTAssertTrue(again.contains("migrated 0") && again.hasSuffix("nothing to do\n"), again)
+        XCTAssertTrue(again.hasSuffix("course-mapping 2 → 3: migrated 0, refused 3, already on 3 1; nothing to do\n"), again)
+        XCTAssertTrue(again.contains("already \(geometry) (Geometry"), again)
         let integrations = try rosterflow("workflows", "migrate", integrationPlan, "--json").json()
         XCTAssertGreaterThanOrEqual(integrations["migrated"] as? Int ?? 0, 1, "\(integrations)")
         XCTAssertTrue(try rosterflow("tasks").stdout.contains("Geometry"), "the new version's task for the moved course")
