@@ -201,7 +201,9 @@ enum MigrationPlans {
         guard !files.isEmpty else { return [] }
         var definitions: [String: [Int: WorkflowDefinition]] = [:]
         if FileManager.default.fileExists(atPath: db) {
-            definitions = try RosterFlowService(databasePath: db, workflowsPath: nil).runtime.definitions
+            // A database that holds no definitions (or cannot be opened) contributes no versions: its plans are then
+            // "not checked" here, and `workflows migrate` reports the database's own error.
+            definitions = (try? RosterFlowService(databasePath: db, workflowsPath: nil))?.runtime.definitions ?? [:]
         }
         if let catalog = try? WorkflowCatalog.load(from: folder, validator: DomainRules.validator) {
             for definition in catalog.definitions.values { definitions[definition.name, default: [:]][definition.version] = definition }
