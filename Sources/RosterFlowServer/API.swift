@@ -49,6 +49,8 @@ struct API: Sendable {
         authed.put("integrations/{id}/mode", use: setMode)
         authed.get("teachers/{sourcedId}/classes", use: teacherClasses)
         authed.post("classes/imports", use: importClasses)
+        authed.get("workflows", use: workflows)
+        authed.post("workflows/migrations", use: migrateWorkflow)
     }
 
     // MARK: Reading
@@ -526,5 +528,51 @@ enum Paging {
         var text = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         while text.count % 4 != 0 { text += "=" }
         return Data(base64Encoded: text).flatMap { String(data: $0, encoding: .utf8) }
+    }
+}
+
+// MARK: Workflow versions and migrations
+
+extension API {
+    /// Each workflow with the versions the database holds and how many instances run each (of the caller's districts).
+    @Sendable func workflows(_ request: Request, context: AppContext) async throws -> JSONBody {
+        let principal = try context.requirePrincipal()
+        // The vendor admin counts every instance; a district's people count their districts' own.
+        let versions = try principal.role == .vendorAdmin
+            ? service.workflowVersions() : service.workflowVersions(includes: principal.scope.allows)
+        return try JSONBody(Paging.Page(items: versions, nextCursor: nil))
+    }
+
+    struct MigrationRequest: Decodable {
+        /// The migration plan's YAML text.
+        var plan: String
+        var dryRun: Bool?
+        var only: [String]?
+    }
+
+    /// Runs a migration plan (or its dry run): the vendor admin's only, the same checks and report as the CLI.
+    @Sendable func migrateWorkflow(_ request: Request, context: AppContext) async throws -> Response {
+        try await changing(request, context) { body, principal, _ in
+            guard principal.role == .vendorAdmin else {
+                throw AccessError(
+                    .forbidden, "moving workflow instances to another version is the vendor admin's, not the \(principal.role.displayName)'s",
+                    cause: "role-not-allowed")
+            }
+            let input = try JSONInput.decode(MigrationRequest.self, from: body, request: request)
+            let (service, text, dryRun, only) = (self.service, input.plan, input.dryRun ?? false, input.only)
+            let sender = Sender(actor: principal.actor, role: principal.role)
+            // The migration writes instance by instance on the calling thread: off the cooperative pool.
+            let report = try await Task.detached {
+                let plan: MigrationPlan
+                do {
+                    plan = try service.migrationPlan(yaml: text, file: "plan")
+                } catch let error as WorkflowValidationError {
+                    // The caller's plan is wrong, not the server: 422 with every problem and its line.
+                    throw RosterFlowError(.invalidInput, error.message, cause: error.codeName)
+                }
+                return try service.migrate(plan, dryRun: dryRun, only: only, sender: sender)
+            }.value
+            return try JSONBody(report)
+        }
     }
 }

@@ -31,6 +31,16 @@ public struct WorkflowProblem: Error, Sendable, Hashable, Codable, CustomStringC
         case missingRequiredState = "missing-required-state"
         /// An event the code sends (e.g. `hold`) is not accepted in any state.
         case missingRequiredEvent = "missing-required-event"
+        /// A migration plan names a workflow version that is neither in the definitions folder nor in the database.
+        case unknownVersion = "unknown-version"
+        /// A migration plan maps a state the old version does not define.
+        case unknownSourceState = "unknown-source-state"
+        /// A state of the old version has no counterpart in the new one and the plan does not map it.
+        case unmappedState = "unmapped-state"
+        /// A migration plan's split names a condition that is not implemented.
+        case unknownCondition = "unknown-condition"
+        /// A migration plan moves instances into or out of a final state.
+        case finalStateMoved = "final-state-moved"
     }
 
     public var code: Code

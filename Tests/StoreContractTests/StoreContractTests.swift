@@ -157,6 +157,36 @@ final class StoreContractTests: XCTestCase {
         }
     }
 
+    func testMigratingAnInstanceChangesItsVersionOnlyFromTheRowAndVersionItWasReadAt() async throws {
+        try await forEachStore { store in
+            try store.writeNow { tx in
+                try tx.insertInstance(Self.instance("i-1", state: "a"))
+                try tx.insertInstance(Self.instance("i-2", state: "a"))
+                try tx.insertInstance(Self.instance("c-1", workflow: "course-mapping", state: "a"))
+            }
+            let next = try store.writeNow { tx in
+                try tx.migrateInstance(id: "i-1", expectedRowVersion: 1, fromVersion: 1, toVersion: 2, state: "b", previousState: nil, now: 5)
+            }
+            XCTAssertEqual(next, 2)
+            let moved = try XCTUnwrap(try store.readNow { try $0.instance(id: "i-1") })
+            XCTAssertEqual([moved.version, moved.rowVersion], [2, 2])
+            XCTAssertEqual(moved.state, "b")
+            XCTAssertEqual(moved.enteredAt, 1, "time in the state keeps counting")
+            for (expected, from) in [(1, 1), (2, 1)] {
+                // A stale row version, or an instance no longer on the version the plan moves from: refused, unchanged.
+                XCTAssertThrowsError(try store.writeNow { tx in
+                    try tx.migrateInstance(id: "i-1", expectedRowVersion: expected, fromVersion: from, toVersion: 3, state: "c", previousState: nil, now: 6)
+                }) { error in XCTAssertEqual((error as? StorageError)?.code, .staleInstance, "\(error)") }
+            }
+            XCTAssertEqual(try store.readNow { try $0.instance(id: "i-1") }, moved)
+            XCTAssertEqual(try store.readNow { try $0.instanceVersionCounts() }, [
+                InstanceVersionCount(workflow: "course-mapping", version: 1, instances: 1),
+                InstanceVersionCount(workflow: "integration", version: 1, instances: 1),
+                InstanceVersionCount(workflow: "integration", version: 2, instances: 1),
+            ])
+        }
+    }
+
     func testHistoryIsKeptInOrderAndOnlyAppended() async throws {
         try await forEachStore { store in
             try store.writeNow { tx in
