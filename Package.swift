@@ -150,11 +150,13 @@ let package = Package(
             name: "rosterflow-bench",
             dependencies: [
                 "RosterFlowCore", "RosterFlowApp", "Notifications", "OneRoster", "OneRosterREST", "OneRosterBenchmarks", "StorageCore",
-                "StorageSQLite", "WorkflowEngine",
+                "StorageSQLite", "WorkflowEngine", "RosterFlowServer",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // Test support, not part of the product: starts the tests' loopback peers and reads their `READY <port>` line.

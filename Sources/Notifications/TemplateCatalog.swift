@@ -63,13 +63,26 @@ public struct MailTemplate: Sendable {
 /// or when it declares one its workflow's events do not provide.
 public struct TemplateCatalog: Sendable {
     public let templates: [String: MailTemplate]
+    /// Where the templates came from, for messages: the folder, the folder over the built-in templates, or the
+    /// built-in templates.
     public let folder: String
 
     /// Loads and checks every template in `folder`.
     public init(folder: String) throws {
-        self.folder = folder
-        let manifestPath = folder + "/templates.json"
-        guard let data = FileManager.default.contents(atPath: manifestPath) else {
+        try self.init(folder: folder, over: [:])
+    }
+
+    /// Loads and checks the templates of `folder` laid over `builtIns` (file name → bytes): a file of the folder
+    /// replaces the built-in file of the same name (`templates.json` too), the other built-in files stay. With `folder`
+    /// nil, the built-ins alone.
+    public init(folder: String?, over builtIns: [String: Data]) throws {
+        self.folder = folder.map { builtIns.isEmpty ? $0 : "\($0) (over the built-in templates)" } ?? "the built-in templates"
+        func contents(_ name: String) -> Data? {
+            if let folder, let data = FileManager.default.contents(atPath: "\(folder)/\(name)") { return data }
+            return builtIns[name]
+        }
+        let manifestPath = (folder ?? "built-in") + "/templates.json"
+        guard let data = contents("templates.json") else {
             throw NotificationError(.template, "no template manifest at \(manifestPath) (pass --templates or set ROSTERFLOW_TEMPLATES)")
         }
         let manifest: [String: ManifestEntry]
@@ -88,8 +101,9 @@ public struct TemplateCatalog: Sendable {
             }
             var parts: [MustacheTemplate] = []
             for part in ["subject", "text", "html"] {
-                let path = "\(folder)/\(name).\(part).mustache"
-                guard let source = FileManager.default.contents(atPath: path).map({ String(decoding: $0, as: UTF8.self) }) else {
+                let file = "\(name).\(part).mustache"
+                let path = "\(folder ?? "built-in")/\(file)"
+                guard let source = contents(file).map({ String(decoding: $0, as: UTF8.self) }) else {
                     problems.append("\(name): \(path) is missing")
                     continue
                 }

@@ -11,11 +11,13 @@ import StorageSQLite
 public struct AppConfiguration: Sendable {
     /// The SQLite database file.
     public var databasePath: String
-    /// The workflow definitions folder; nil uses the versions the database holds.
+    /// The workflow definitions folder (over the built-in ones, ``BuiltIns``); nil uses the built-in definitions and
+    /// the versions the database holds.
     public var workflowsPath: String?
     /// SMTP, webhooks, recipients, retries (see `Templates/README.md`).
     public var notifications: NotificationConfig
-    /// The e-mail templates folder; nil uses the configuration's, else `./Templates`.
+    /// The e-mail templates folder (over the built-in ones, ``BuiltIns``); nil uses the configuration's, else
+    /// `./Templates` when it exists, else the built-in templates.
     public var templatesPath: String?
     /// This process's name in outbox claims.
     public var workerID: String
@@ -69,8 +71,8 @@ public final class RosterFlowApp: Sendable {
     public init(_ configuration: AppConfiguration) throws {
         self.configuration = configuration
         store = try RosterFlowService.openStore(databasePath: configuration.databasePath)
-        service = try RosterFlowService(store: store, workflowsPath: configuration.workflowsPath)
-        let catalog = try TemplateCatalog(folder: configuration.templatesPath ?? configuration.notifications.templatesPath ?? "Templates")
+        service = try RosterFlowService(store: store, workflowsPath: configuration.workflowsPath, builtIn: BuiltIns.workflows)
+        let catalog = try BuiltIns.templateCatalog(folder: configuration.templatesPath ?? configuration.notifications.templatesPath)
         try catalog.check(uses: service.notificationUses().map { (workflow: $0.workflow, template: $0.template) })
         dispatcher = OutboxDispatcher(
             store: store, config: configuration.notifications, templates: catalog, workerID: configuration.workerID,
@@ -131,12 +133,15 @@ extension RosterFlowService {
     }
 
     /// RosterFlow over the SQLite database at `databasePath` (the embedded default): opens the database, then loads
-    /// the workflow definitions as ``init(store:workflowsPath:clock:)`` does.
+    /// the workflow definitions as ``init(store:workflowsPath:builtIn:clock:)`` does (pass ``BuiltIns/workflows`` as
+    /// `builtIn` to run the shipped definitions where no folder overrides them).
     public convenience init(
-        databasePath: String, workflowsPath: String?, durability: SQLiteStore.Durability = .pipelined,
+        databasePath: String, workflowsPath: String?, builtIn: [(file: String, text: String)] = [],
+        durability: SQLiteStore.Durability = .pipelined,
         clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }
     ) throws {
         try self.init(
-            store: Self.openStore(databasePath: databasePath, durability: durability), workflowsPath: workflowsPath, clock: clock)
+            store: Self.openStore(databasePath: databasePath, durability: durability), workflowsPath: workflowsPath,
+            builtIn: builtIn, clock: clock)
     }
 }

@@ -22,8 +22,13 @@ public final class RosterFlowService: Sendable {
     /// database; a definition whose text changed under a version number the database already holds is refused.
     /// Every version the database holds stays available, so running instances keep the version they started on.
     /// With `workflowsPath` nil, only the definitions stored in the database are used.
+    ///
+    /// `builtIn` (file name and text) are the shipped definitions: with a folder, each of them whose workflow the
+    /// folder does not define is recorded too (the folder's definition of a workflow replaces the built-in one); without
+    /// a folder, each built-in version the database does not hold yet is recorded (a version it holds keeps its stored
+    /// text).
     public init(
-        store: any RosterFlowStore, workflowsPath: String?,
+        store: any RosterFlowStore, workflowsPath: String?, builtIn: [(file: String, text: String)] = [],
         clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }
     ) throws {
         self.store = store
@@ -31,11 +36,22 @@ public final class RosterFlowService: Sendable {
         let now = clock()
         let rules = DomainRules()
         do {
-            if let workflowsPath {
-                let catalog = try WorkflowCatalog.load(from: workflowsPath, validator: DomainRules.validator)
+            var record: [(definition: WorkflowDefinition, source: String)] = []
+            let folder = try workflowsPath.map { try WorkflowCatalog.load(from: $0, validator: DomainRules.validator) }
+            for definition in folder?.definitions.values.sorted(by: { $0.name < $1.name }) ?? [] {
+                record.append((definition, folder?.sources[definition.name] ?? ""))
+            }
+            if !builtIn.isEmpty {
+                let shipped = try WorkflowCatalog.parse(builtIn.map { (file: "built-in \($0.file)", text: $0.text) }, validator: DomainRules.validator)
+                let held = folder == nil ? Set(try store.readNow { try $0.storedDefinitions() }.map { "\($0.name)@\($0.version)" }) : []
+                for definition in shipped.definitions.values.sorted(by: { $0.name < $1.name })
+                where folder?[definition.name] == nil && !held.contains("\(definition.name)@\(definition.version)") {
+                    record.append((definition, shipped.sources[definition.name] ?? ""))
+                }
+            }
+            if !record.isEmpty {
                 try store.writeNow { tx in
-                    for definition in catalog.definitions.values.sorted(by: { $0.name < $1.name }) {
-                        let source = catalog.sources[definition.name] ?? ""
+                    for (definition, source) in record {
                         try tx.recordDefinition(
                             name: definition.name, version: definition.version, source: source,
                             checksum: Self.checksum(source), file: definition.location.file, now: now)

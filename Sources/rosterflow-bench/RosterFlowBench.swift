@@ -16,7 +16,7 @@ struct RosterFlowBench: AsyncParsableCommand {
             benchmarks read Workflows/, Templates/ and scripts/peers/ there). Figures are only comparable within one \
             run: read the ratios. ROSTERFLOW_LOG_LEVEL=debug prints each sync's phases on stderr.
             """,
-        subcommands: Bench.configuration.subcommands + [CSVBench.self, SignBench.self, RESTBench.self, Load.self, SampleBundleChild.self,
+        subcommands: Bench.configuration.subcommands + [CSVBench.self, SignBench.self, RESTBench.self, ServeBench.self, Load.self, SampleBundleChild.self,
                       RESTRunChild.self])
 
     /// Sets up logging (``RosterFlowLogging``), then parses and runs the command.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Notifications
+import RosterFlowApp
 import RosterFlowCore
 
 /// Options of the commands that render or send notifications.
@@ -10,7 +11,7 @@ struct NotificationOptions: ParsableArguments {
         valueName: "PATH"))
     var config: String?
 
-    @Option(help: ArgumentHelp("Folder of e-mail templates (default: from the configuration, else ./Templates).", valueName: "PATH"))
+    @Option(help: ArgumentHelp("Folder of e-mail templates over the built-in ones (default: from the configuration, else ./Templates when present, else the built-in ones).", valueName: "PATH"))
     var templates: String?
 
     var configPath: String? {
@@ -26,7 +27,7 @@ struct NotificationOptions: ParsableArguments {
     }
 
     func catalog(_ config: NotificationConfig) throws -> TemplateCatalog {
-        try TemplateCatalog(folder: config.templatesPath ?? "Templates")
+        try BuiltIns.templateCatalog(folder: config.templatesPath)
     }
 
     /// `outbox-spool` in the database's folder.

@@ -2,6 +2,7 @@ import ArgumentParser
 import CodedErrors
 import Foundation
 import Notifications
+import RosterFlowApp
 import RosterFlowCore
 import WorkflowEngine
 
@@ -63,7 +64,7 @@ struct StoreOptions: ParsableArguments {
     var db: String = ProcessInfo.processInfo.environment["ROSTERFLOW_DB"] ?? "./rosterflow.sqlite"
 
     @Option(help: ArgumentHelp(
-        "Folder of workflow definitions (env ROSTERFLOW_WORKFLOWS; default ./Workflows when present, else the versions stored in the database).",
+        "Folder of workflow definitions over the built-in ones (env ROSTERFLOW_WORKFLOWS; default ./Workflows when present, else the built-in ones and the versions stored in the database).",
         valueName: "PATH"))
     var workflows: String?
 
@@ -88,7 +89,7 @@ struct StoreOptions: ParsableArguments {
             throw RosterFlowError(.notFound, "there are no workflow definitions at \(workflowsPath): give the folder of .yaml files "
                 + "with --workflows or ROSTERFLOW_WORKFLOWS")
         }
-        return try RosterFlowService(databasePath: db, workflowsPath: workflowsPath)
+        return try RosterFlowService(databasePath: db, workflowsPath: workflowsPath, builtIn: BuiltIns.workflows)
     }
 }
 

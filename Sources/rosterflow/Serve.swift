@@ -22,6 +22,8 @@ extension RosterFlowCommand {
         @Option(help: "The port to listen on (0: any free port, printed at start).") var port = 8080
         @Option(help: "The address people reach the server at, e.g. https://rosterflow.example.org.") var publicUrl: String?
         @Flag(help: "Serve the API only: no outbox sending, timers or nightly syncs in this process.") var noWorker = false
+        @Flag(help: "Seed the demo districts and one account per role (once per database), and print how each signs in (fresh tokens at every start).")
+        var demo = false
 
         func validate() throws {
             guard (0...65_535).contains(port) else { throw ValidationError("--port must be from 0 to 65535") }
@@ -46,12 +48,23 @@ extension RosterFlowCommand {
                     }
                 }
                 let app = try RosterFlowApp(configuration)
+                let demo = try await self.demo ? ServeDemo.seed(app.service, actor: options.actor) : nil
                 let host = host, json = options.json, worker = !noWorker
                 try await RosterFlowServer.run(
                     app: app, options: ServerOptions(host: host, port: port, publicURL: publicUrl, worker: worker), logger: logger
                 ) { port in
                     let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
-                    let line = json ? "{\"listening\":\"\(url)\",\"port\":\(port),\"worker\":\(worker)}" : "listening on \(url)" + (worker ? " (with the worker)" : " (API only)")
+                    var line = json ? "{\"listening\":\"\(url)\",\"port\":\(port),\"worker\":\(worker)}" : "listening on \(url)" + (worker ? " (with the worker)" : " (API only)")
+                    if let demo {
+                        if json {
+                            let encoder = JSONEncoder()
+                            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                            let people = (try? encoder.encode(demo.people)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+                            line = String(line.dropLast()) + ",\"demo\":{\"seeded\":\(demo.seeded),\"people\":\(people)}}"
+                        } else {
+                            line += "\n" + TerminalText.escape(ServeDemo.text(seeded: demo.seeded, people: demo.people, base: url))
+                        }
+                    }
                     FileHandle.standardOutput.write(Data((line + "\n").utf8))
                 }
             }
