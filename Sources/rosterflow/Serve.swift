@@ -55,7 +55,8 @@ extension RosterFlowCommand {
                 ) { port in
                     let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
                     var line = json ? "{\"listening\":\"\(url)\",\"port\":\(port),\"worker\":\(worker)}" : "listening on \(url)" + (worker ? " (with the worker)" : " (API only)")
-                    if let demo {
+                    if var demo {
+                        demo.people = await ServeDemo.withLinks(demo.people, service: app.service, base: publicUrl ?? url)
                         if json {
                             let encoder = JSONEncoder()
                             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

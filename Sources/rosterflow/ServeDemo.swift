@@ -12,6 +12,8 @@ enum ServeDemo {
         var districts: [String]
         /// An API token made at this start (earlier starts' demo tokens are revoked).
         var token: String
+        /// A one-time dashboard sign-in link made once the server listens (it is also e-mailed through the outbox).
+        var link: String? = nil
     }
 
     /// The districts the demo seeds (tenant ids), as `rosterflow demo` walks them.
@@ -59,7 +61,17 @@ enum ServeDemo {
     /// How `person` signs in, as lines to print under their role. The one place the demo says how to sign in: the
     /// e-mailed one-time sign-in link of the dashboard joins the API token here.
     static func signInLines(for person: SignIn, base: String) -> [String] {
-        ["  token: \(person.token)"]
+        (person.link.map { ["  dashboard: \($0)  (one use, for 15 minutes)"] } ?? []) + ["  token: \(person.token)"]
+    }
+
+    /// Gives each person a one-time dashboard sign-in link to `base` (the address the server listens on, or its public
+    /// URL); a person whose link cannot be made keeps the token alone.
+    static func withLinks(_ people: [SignIn], service: RosterFlowService, base: String) async -> [SignIn] {
+        var linked = people
+        for index in linked.indices {
+            linked[index].link = try? await service.issueSignInLink(accountEmail: linked[index].email, baseURL: base).absoluteString
+        }
+        return linked
     }
 
     /// What `serve --demo` prints once the server listens.
@@ -67,7 +79,7 @@ enum ServeDemo {
         var lines = [
             seeded ? "demo: seeded the demo districts (\(districts.joined(separator: ", "))) and one account per role"
                 : "demo: the demo districts were seeded before; fresh tokens for the demo accounts",
-            "sign in as (each token works for a day; a new start makes new ones):",
+            "sign in as (open the dashboard link in a browser, or use the API token, which works for a day; a new start makes new ones):",
         ]
         for person in people {
             let scope = person.districts.isEmpty ? "all districts" : person.districts.joined(separator: ", ")

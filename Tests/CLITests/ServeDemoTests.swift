@@ -50,6 +50,8 @@ extension CLITests {
         let printed: [String]
         /// Each role's printed token.
         let tokens: [String: String]
+        /// The one-time dashboard sign-in link printed for each role.
+        let links: [String: String]
         let output: FileHandle
 
         static func start(in folder: String, extra: [String] = []) throws -> DemoServer {
@@ -80,14 +82,16 @@ extension CLITests {
                 kill(server.processIdentifier, SIGKILL)
                 throw CocoaError(.fileReadCorruptFile, userInfo: [NSLocalizedDescriptionKey: "serve --demo printed \(lines)"])
             }
-            var tokens: [String: String] = [:]
-            for (index, line) in lines.enumerated() where line.hasPrefix("  token: ") {
-                let role = String(lines[index - 1].prefix { $0 != ":" })
-                tokens[role] = String(line.dropFirst("  token: ".count))
+            var tokens: [String: String] = [:], links: [String: String] = [:]
+            var role = ""
+            for line in lines {
+                if !line.hasPrefix(" "), line.contains(": ") { role = String(line.prefix { $0 != ":" }) }
+                if line.hasPrefix("  token: ") { tokens[role] = String(line.dropFirst("  token: ".count)) }
+                if line.hasPrefix("  dashboard: ") { links[role] = String(line.dropFirst("  dashboard: ".count).prefix { $0 != " " }) }
             }
             return DemoServer(
                 process: server, base: String(first.dropFirst("listening on ".count).prefix { $0 != " " }), printed: lines,
-                tokens: tokens, output: output.fileHandleForReading)
+                tokens: tokens, links: links, output: output.fileHandleForReading)
         }
 
         func get(_ path: String, token: String?) async throws -> (status: Int, json: [String: Any]) {
@@ -115,6 +119,14 @@ extension CLITests {
         defer { if server.process.isRunning { kill(server.process.processIdentifier, SIGKILL) } }
         XCTAssertTrue(server.printed.contains { $0.hasPrefix("demo: seeded the demo districts") }, "\(server.printed)")
         XCTAssertEqual(Set(server.tokens.keys), ["vendor_admin", "dsp", "school_admin"], "\(server.printed)")
+        // Each person also gets a one-time dashboard link to this server; opening it shows the confirm page.
+        XCTAssertEqual(Set(server.links.keys), ["vendor_admin", "dsp", "school_admin"], "\(server.printed)")
+        for (role, link) in server.links {
+            XCTAssertTrue(link.hasPrefix(server.base + "/sign-in/"), "\(role): \(link)")
+            let (data, response) = try await URLSession.shared.data(from: URL(string: link)!)
+            XCTAssertEqual((response as? HTTPURLResponse)?.statusCode, 200, role)
+            XCTAssertTrue(String(decoding: data, as: UTF8.self).contains("<form"), "\(role): no confirm form")
+        }
 
         // Each token works over /api/v1 in its own role and sees only its districts.
         let expected: [String: (email: String, tenants: Set<String>)] = [
