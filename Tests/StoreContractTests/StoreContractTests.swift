@@ -473,6 +473,13 @@ final class StoreContractTests: XCTestCase {
                 XCTAssertEqual(records.map(\.digest), expected.map { Int64($0.dropFirst(2))! }, "\(count) asked")
                 XCTAssertTrue(records.allSatisfy { $0.entity == "users" && $0.title == $0.sourcedID }, "\(count) asked")
             }
+            // In key order (as the planner asks), some not held among them, before, between and after the held ones.
+            let sorted = ((0..<1_200).filter { $0 % 3 != 0 }.map { "u-\($0)" } + ["a-gone", "u-5x", "u-9999", "zz-gone"]).sorted()
+            let records = try store.readNow { try $0.rosterRecords(integrationID: "int-1", entity: "users", sourcedIDs: sorted) }
+            let expected = sorted.filter { $0.hasPrefix("u-") && Int($0.dropFirst(2)).map { $0 < 1_200 } == true }
+            XCTAssertEqual(expected.count, 800)
+            XCTAssertEqual(records.map(\.sourcedID), expected)
+            XCTAssertEqual(records.map(\.digest), expected.map { Int64($0.dropFirst(2))! })
         }
     }
 
