@@ -12,6 +12,19 @@ enum RESTEntity: String, CaseIterable, Sendable {
     /// The CSV file the records are laid out as.
     var fileName: String { rawValue + ".csv" }
 
+    /// The entity's place in `allCases`.
+    var ordinal: Int {
+        switch self {
+        case .orgs: 0
+        case .academicSessions: 1
+        case .courses: 2
+        case .classes: 3
+        case .users: 4
+        case .demographics: 5
+        case .enrollments: 6
+        }
+    }
+
     /// The collections a pull reads, in the order references need them.
     static func pulled(demographics: Bool) -> [RESTEntity] {
         [.orgs, .academicSessions, .courses, .classes, .users] + (demographics ? [.demographics] : []) + [.enrollments]
@@ -73,7 +86,8 @@ struct RESTBundleLayout {
 
     /// The CSV columns of an entity's file in this version, each with where its value comes from.
     func columns(_ entity: RESTEntity) -> [(String, FieldSource)] {
-        columnTable[RESTEntity.allCases.firstIndex(of: entity)!]
+        // By ordinal: `allCases.firstIndex(of:)` made and searched an array for every record.
+        columnTable[entity.ordinal]
     }
 
     static func columns(_ entity: RESTEntity, version: RESTSourceConfig.Version) -> [(String, FieldSource)] {

@@ -75,20 +75,41 @@ public struct RESTRosterSource: RosterSource {
         var layout = RESTBundleLayout(version: config.version)
         let filter = deltaFilter
         var notPermitted: ValidationIssue?
-        for entity in RESTEntity.pulled(demographics: config.demographics) {
-            var pulled = 0
-            do {
-                try client.pages(path: entity.path, key: entity.key, filter: filter) { page in
-                    for record in page.records { layout.add(record, entity: entity, page: page.number) }
-                    pulled += page.records.count
-                    progress?("\(entity.key): page \(page.number), \(pulled) record\(pulled == 1 ? "" : "s")"
-                              + (page.totalCount.map { " of \($0)" } ?? ""))
-                    try checkpoint?()
+        // Pipelined: a thread of its own fetches (and parses) the pages, in order, while this one lays out the page
+        // before; at most `pagesAhead` pages wait between them. Whatever fails on either side stops both, and the
+        // producer is joined before this returns or throws, so nothing of a failed pull is read.
+        let pipeline = PagePipeline<PullEvent>(capacity: Self.pagesAhead)
+        let entities = RESTEntity.pulled(demographics: config.demographics)
+        let producer = pipeline.startProducer(name: "rosterflow-rest-pull") { pipeline in
+            for entity in entities {
+                do {
+                    try client.pages(path: entity.path, key: entity.key, filter: filter) { page in
+                        try pipeline.put(.page(entity, page))
+                    }
+                    try pipeline.put(.ended(entity))
+                } catch let error as OneRosterRESTError where entity == .demographics && error.httpStatus == 403 {
+                    try pipeline.put(.notPermitted(entity))
                 }
+            }
+        }
+        defer {
+            pipeline.cancel()
+            producer.wait()
+        }
+        var pulled = 0
+        while let event = try pipeline.take() {
+            switch event {
+            case .page(let entity, let page):
+                for record in page.records { layout.add(record, entity: entity, page: page.number) }
+                pulled = page.number == 1 ? page.records.count : pulled + page.records.count
+                progress?("\(entity.key): page \(page.number), \(pulled) record\(pulled == 1 ? "" : "s")"
+                          + (page.totalCount.map { " of \($0)" } ?? ""))
+                try checkpoint?()
+            case .ended(let entity):
                 // A bulk pull that found nothing is an empty bulk file, which the reader reports (and the safeguards
                 // hold) rather than taking it as "every record deleted"; a delta pull that found nothing changed nothing.
                 if filter == nil { layout.ensure(entity) }
-            } catch let error as OneRosterRESTError where entity == .demographics && error.httpStatus == 403 {
+            case .notPermitted:
                 // Demographics need a permission (a scope) of their own: without it the roster is still whole.
                 layout.drop(.demographics)
                 notPermitted = ValidationIssue(
@@ -107,6 +128,19 @@ public struct RESTRosterSource: RosterSource {
         for issue in layout.shapeIssues + (notPermitted.map { [$0] } ?? []) { bundle.report.add(issue) }
         return bundle
     }
+
+    /// Pages fetched ahead of the one being laid out, at most.
+    static let pagesAhead = 2
+}
+
+/// What the fetching thread of a pull hands over, in order.
+enum PullEvent: Sendable {
+    /// A page of an entity.
+    case page(RESTEntity, OneRosterPage)
+    /// The entity's last page was handed over.
+    case ended(RESTEntity)
+    /// The provider does not let this client read the entity (demographics only).
+    case notPermitted(RESTEntity)
 }
 
 /// Requests and time of the last pull (a reference type, so a source passed by value still reports them).

@@ -61,9 +61,6 @@ public struct Rollover: Sendable, Equatable, Codable {
     {
         var taken = Set<String>()
         var proposals: [CarryForwardRecord] = []
-        func candidates(_ key: (RosterRecord) -> String?, _ value: String) -> [(course: CourseRecord, held: RosterRecord?)] {
-            mapped.filter { !taken.contains($0.course.id) && $0.held.flatMap(key) == value }
-        }
         let levels: [(String, (RosterRecord) -> String?, (String) -> String)] = [
             ("course code", { Self.courseCode($0) }, { "same course code `\($0)`" }),
             ("title", { Self.normalisedTitle($0.title ?? "") }, { "same title once normalised (`\($0)`)" }),
@@ -74,10 +71,17 @@ public struct Rollover: Sendable, Equatable, Codable {
         ]
         var remaining = newCourses.sorted { $0.sourcedID < $1.sourcedID }
         for (matchedOn, key, evidence) in levels {
+            // Each mapped course's key worked out once per level (a title's normalising is costly), in `mapped` order;
+            // a new course's candidates are those of its key not taken yet.
+            var byKey: [String: [Int]] = [:]
+            for (i, old) in mapped.enumerated() {
+                if let value = old.held.flatMap(key) { byKey[value, default: []].append(i) }
+            }
             var next: [RosterRecord] = []
             for course in remaining {
                 guard let value = key(course) else { next.append(course); continue }
-                let found = candidates(key, value)
+                // Two are enough to know it is not one.
+                let found = Array((byKey[value] ?? []).lazy.map { mapped[$0] }.filter { !taken.contains($0.course.id) }.prefix(2))
                 guard found.count == 1, let old = found.first, let catalog = old.course.catalogTitle, let base = old.course.baseID else {
                     next.append(course)
                     continue

@@ -1,6 +1,7 @@
 import StorageCore
 import Foundation
 import GRDB
+import GRDBSQLite
 
 extension SQLiteTransaction {
     /// Every record held for an integration.
@@ -40,6 +41,33 @@ extension SQLiteTransaction {
                          [integrationID, entity, sourcedID]) { _ in true } ?? false
     }
 
+    /// From how many sourcedIds ``rosterRecords(integrationID:entity:sourcedIDs:)`` reads the entity in one pass (when
+    /// they are an eighth of its records or more) instead of looking each one up.
+    static let scanThreshold = 512
+
+    /// Whether `ids` are strictly ascending by their UTF-8 bytes (SQLite's BINARY order of the key).
+    static func ascendingBytes(_ ids: [String]) -> Bool {
+        var previous: String?
+        for var id in ids {
+            if var before = previous {
+                let order = before.withUTF8 { a in id.withUTF8 { b in compareBytes(a, b) } }
+                if order >= 0 { return false }
+            }
+            previous = id
+        }
+        return true
+    }
+
+    /// memcmp order of two byte strings, the shorter first on a tie (SQLite's BINARY collation).
+    static func compareBytes(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Int {
+        let common = min(a.count, b.count)
+        if common > 0, let x = a.baseAddress, let y = b.baseAddress {
+            let order = memcmp(x, y, common)
+            if order != 0 { return Int(order) }
+        }
+        return a.count - b.count
+    }
+
     /// Held records of one entity; all of them, or those with the given sourcedIds.
     public func rosterRecords(integrationID: String, entity: String, sourcedIDs: [String]? = nil) throws -> [RosterRecord] {
         let columns = "entity, sourced_id, digest, ref1, ref2, ref3, title, fields"
@@ -58,6 +86,43 @@ extension SQLiteTransaction {
         }
         var records: [RosterRecord] = []
         records.reserveCapacity(sourcedIDs.count)
+        if sourcedIDs.count >= Self.scanThreshold, let held = try Int.fetchOne(db, sql: """
+            SELECT COUNT(*) FROM roster_records WHERE integration_id = ? AND entity = ?
+            """, arguments: [integrationID, entity]), sourcedIDs.count * 8 >= held {
+            // A good share of the entity (a rollover deletes every class and enrollment of the year): one pass over the
+            // entity's records instead of a lookup per sourcedId, which cost ten times as much per record.
+            if Self.ascendingBytes(sourcedIDs) {
+                // Asked in the table's own order (the planner sorts them): merged with the rows in key order, a row
+                // decoded only when asked for.
+                var next = 0
+                try db.fastEach("""
+                    SELECT \(columns) FROM roster_records WHERE integration_id = ? AND entity = ? ORDER BY sourced_id
+                    """, [integrationID, entity]) { row in
+                    guard next < sourcedIDs.count, let text = sqlite3_column_text(row.handle, 1) else { return }
+                    let held = UnsafeBufferPointer(start: text, count: Int(sqlite3_column_bytes(row.handle, 1)))
+                    while next < sourcedIDs.count {
+                        var id = sourcedIDs[next]
+                        let order = id.withUTF8 { Self.compareBytes($0, held) }
+                        if order < 0 { next += 1; continue }  // not held
+                        if order == 0 { records.append(decode(row)); next += 1 }
+                        return
+                    }
+                }
+                return records
+            }
+            let wanted = Set(sourcedIDs)
+            var found: [String: RosterRecord] = [:]
+            found.reserveCapacity(wanted.count)
+            try db.fastEach("SELECT \(columns) FROM roster_records WHERE integration_id = ? AND entity = ?",
+                            [integrationID, entity]) { row in
+                let id = row.string(1)
+                if wanted.contains(id) { found[id] = decode(row) }
+            }
+            for id in sourcedIDs {
+                if let record = found[id] { records.append(record) }
+            }
+            return records
+        }
         for id in sourcedIDs {
             if let record = try db.fastFirst(
                 "SELECT \(columns) FROM roster_records WHERE integration_id = ? AND entity = ? AND sourced_id = ?",
@@ -142,11 +207,27 @@ extension SQLiteTransaction {
     }
 
     /// The change set stored for a held run.
+    ///
+    /// Read in place, row by row (an approved rollover reads millions): no GRDB `Row` per change, and no second array
+    /// of rows beside the changes.
     public func changeSet(runID: String) throws -> [RosterChange] {
-        try Row.fetchAll(db.cachedStatement(sql: """
+        var changes: [RosterChange] = []
+        if let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sync_changes WHERE run_id = ?", arguments: [runID]) {
+            changes.reserveCapacity(count)
+        }
+        try db.fastEach("""
             SELECT op, entity, sourced_id, digest, ref1, ref2, ref3, title, parked, fields, changed
             FROM sync_changes WHERE run_id = ? ORDER BY seq
-            """), arguments: [runID]).map(Self.storedChange)
+            """, [runID]) { row in
+            changes.append(RosterChange(
+                operation: RosterChange.Operation(rawValue: row.string(0)) ?? .update,
+                record: RosterRecord(entity: row.string(1), sourcedID: row.string(2), digest: Int64(row.int(3)),
+                                     ref1: row.optionalString(4), ref2: row.optionalString(5), ref3: row.optionalString(6),
+                                     title: row.optionalString(7), fields: row.optionalData(9)),
+                parked: row.int(8) != 0,
+                changedFieldMask: row.optionalInt(10).map { UInt32(truncatingIfNeeded: $0) }))
+        }
+        return changes
     }
 
     /// A `sync_changes` row read from the columns `op, entity, sourced_id, digest, ref1, ref2, ref3, title, parked,

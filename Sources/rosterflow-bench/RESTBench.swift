@@ -72,16 +72,18 @@ extension RosterFlowBench {
                                     pageSize: pageSize, runs: runs)
                 try Output.emit(report, json: json) { r in
                     let csvOwn = r.runs.last.map { $0.wallSeconds - $0.waitingSeconds } ?? 0
+                    let csvCPU = r.runs.last?.cpuSeconds ?? 0
                     var lines = [
-                        "| first bulk sync (\(r.users) users, \(r.enrollments) enrollments, pages of \(r.pageSize)) | wall s | waiting on provider | own work | own work × CSV sync | pages | peak RSS |",
-                        "|---|---:|---:|---:|---:|---:|---:|",
+                        "| first bulk sync (\(r.users) users, \(r.enrollments) enrollments, pages of \(r.pageSize)) | wall s | waiting on provider | own work | own work × CSV sync | CPU s | CPU × CSV sync | pages | peak RSS |",
+                        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
                     ]
                     for run in r.runs {
                         let own = run.wallSeconds - run.waitingSeconds
                         lines.append("| \(run.label) (\(run.decision)) | \(String(format: "%.2f", run.wallSeconds)) | "
                             + "\(String(format: "%.2f", run.waitingSeconds)) s (\(String(format: "%.0f", 100 * run.waitingSeconds / max(run.wallSeconds, 1e-9))) %) | "
                             + "\(String(format: "%.2f", own)) s (\(String(format: "%.0f", 100 * own / max(run.wallSeconds, 1e-9))) %) | "
-                            + "\(String(format: "%.2f", own / max(csvOwn, 1e-9))) | \(run.requests) | \(String(format: "%.0f", run.peakRSSMiB)) MiB |")
+                            + "\(String(format: "%.2f", own / max(csvOwn, 1e-9))) | \(String(format: "%.2f", run.cpuSeconds ?? 0)) | "
+                            + "\(String(format: "%.2f", (run.cpuSeconds ?? 0) / max(csvCPU, 1e-9))) | \(run.requests) | \(String(format: "%.0f", run.peakRSSMiB)) MiB |")
                     }
                     return lines.joined(separator: "\n")
                 }
@@ -136,6 +138,15 @@ extension RosterFlowBench {
             var pullSeconds: Double
             var requests: Int
             var peakRSSMiB: Double
+            /// CPU seconds (user + system, every thread) the sync took in this process: the figure that carries to
+            /// another machine, where wall time on a loaded one does not.
+            var cpuSeconds: Double?
+        }
+
+        static func cpuSeconds() -> Double {
+            var usage = rusage()
+            getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+            return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
         }
 
         func run() async throws {
@@ -160,8 +171,10 @@ extension RosterFlowBench {
                 source = CSVBundleSource(path: bundle ?? ".")
             }
             let start = Date()
+            let cpuBefore = Self.cpuSeconds()
             let run = try await service.runSync(integrationID: integration.id, source: source, policy: SyncPolicy(), actor: "bench")
             let wall = Date().timeIntervalSince(start)
+            let cpu = Self.cpuSeconds() - cpuBefore
             var usage = rusage()
             getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
             let result = Result(
@@ -169,7 +182,7 @@ extension RosterFlowBench {
                 enrollments: run.counts["enrollments"]?.incoming ?? 0, wallSeconds: wall,
                 waitingSeconds: rest?.statistics.waitingSeconds ?? 0,
                 pullSeconds: rest?.statistics.pulledAt.map { $0.timeIntervalSince(start) } ?? 0,
-                requests: rest?.statistics.requests ?? 0, peakRSSMiB: Double(usage.ru_maxrss) / 1024)
+                requests: rest?.statistics.requests ?? 0, peakRSSMiB: Double(usage.ru_maxrss) / 1024, cpuSeconds: cpu)
             print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
         }
     }

@@ -204,5 +204,6 @@ extension CLITests {
         XCTAssertEqual(runs.first?["requests"] as? Int, 4 + 6 + 12,
                        "one page each of orgs, sessions, courses and classes; 300 users in 6 pages, 590 enrollments in 12")
         XCTAssertGreaterThan(runs.first?["waitingSeconds"] as? Double ?? 0, 0)
+        XCTAssertTrue(runs.allSatisfy { ($0["cpuSeconds"] as? Double ?? 0) > 0 }, "each run reports the CPU its sync took")
     }
 }

@@ -135,7 +135,7 @@ final class RESTPullTests: XCTestCase {
             let lock = NSLock()
             var count = 0
         }
-        let provider = try Provider(["--users", "60"])
+        let provider = try Provider(["--users", "200"])
         var source = provider.source(provider.config(pageSize: 10))
         let pages = Pages()
         source.checkpoint = {
@@ -146,7 +146,56 @@ final class RESTPullTests: XCTestCase {
         }
         XCTAssertThrowsError(try read(source)) { XCTAssertTrue($0 is Stop, "\($0)") }
         let gets = try provider.requests().filter { $0["method"] as? String == "GET" }
-        XCTAssertEqual(gets.count, 6, "orgs, sessions, courses, classes, then users pages 1 and 2: nothing after")
+        // Orgs, sessions, courses, classes, then users pages 1 and 2 were laid out; the pages fetched meanwhile (at most
+        // `pagesAhead` waiting and one more in hand) are the only others: 20 pages of users, and no enrollments.
+        XCTAssertGreaterThanOrEqual(gets.count, 6)
+        XCTAssertLessThanOrEqual(gets.count, 6 + RESTRosterSource.pagesAhead + 1,
+                                 "orgs, sessions, courses, classes, users pages 1 and 2, and the pages fetched meanwhile")
+        XCTAssertTrue(try provider.gets("enrollments").isEmpty)
+    }
+
+    /// Pages are fetched on a thread of their own while the one before is laid out; they are still laid out in the
+    /// order they came, entity after entity, page after page.
+    func testPagesAreLaidOutInTheOrderTheProviderSentThem() throws {
+        final class Lines: @unchecked Sendable {
+            let lock = NSLock()
+            var values: [String] = []
+        }
+        let provider = try Provider(["--users", "95", "--classes", "8"])
+        var source = provider.source(provider.config(pageSize: 5))
+        let lines = Lines()
+        source.progress = { line in lines.lock.lock(); lines.values.append(line); lines.lock.unlock() }
+        let bundle = try read(source)
+        XCTAssertEqual(bundle.report.errorCount, 0, bundle.report.rendered(maxPerFile: 5))
+        XCTAssertEqual(bundle.users.count, 95)
+        // "users: page 3, 15 records of 95": entity and page of each line, in order.
+        let seen = lines.values.map { line -> (String, Int) in
+            let parts = line.split(separator: ":", maxSplits: 1)
+            let page = Int(parts[1].split(separator: ",")[0].dropFirst(" page ".count)) ?? -1
+            return (String(parts[0]), page)
+        }
+        let entities = seen.map(\.0).reduce(into: [String]()) { if $0.last != $1 { $0.append($1) } }
+        XCTAssertEqual(entities, ["orgs", "academicSessions", "courses", "classes", "users", "enrollments"])
+        for entity in entities {
+            let numbers = seen.filter { $0.0 == entity }.map(\.1)
+            XCTAssertEqual(numbers, Array(1...numbers.count), entity)
+        }
+        XCTAssertEqual(seen.filter { $0.0 == "users" }.count, 19)
+        XCTAssertEqual(try provider.gets("users").map { ($0["query"] as? [String: String])?["offset"] },
+                       (0..<19).map { String($0 * 5) })
+    }
+
+    /// A page that fails part-way through a collection stops the fetching thread there (nothing later is asked for)
+    /// and fails the pull, whatever pages were already laid out.
+    func testAFailureMidCollectionStopsTheFetchingAndFailsThePull() throws {
+        let provider = try Provider(["--users", "200", "--fault", "error@users:7:0"])
+        XCTAssertThrowsError(try read(provider.source(provider.config(pageSize: 10)))) { error in
+            let rest = error as? OneRosterRESTError
+            XCTAssertEqual(rest?.code, .provider, "\(error)")
+            XCTAssertTrue(rest?.message.contains("users (page 7)") == true, rest?.message ?? "")
+        }
+        XCTAssertEqual(try provider.gets("users").count, 7, "pages 1 to 7, nothing after the failed one")
+        XCTAssertTrue(try provider.gets("enrollments").isEmpty)
     }
 
     // MARK: faults
@@ -295,6 +344,14 @@ final class RESTPullTests: XCTestCase {
     }
 
     // MARK: small parts
+
+    func testEachEntityFindsItsOwnColumns() {
+        XCTAssertEqual(RESTEntity.allCases.map(\.ordinal), Array(RESTEntity.allCases.indices))
+        let layout = RESTBundleLayout(version: .v1_2)
+        for entity in RESTEntity.allCases {
+            XCTAssertEqual(layout.columns(entity).map(\.0), RESTBundleLayout.columns(entity, version: .v1_2).map(\.0), "\(entity)")
+        }
+    }
 
     func testLinkHeadersRetryAfterAndStatusPayloads() {
         XCTAssertEqual(OneRosterRESTClient.nextLink(#"<https://h/x?offset=10>; rel="next", <https://h/x?offset=90>; rel="last""#),

@@ -159,6 +159,24 @@ final class RolloverTests: SyncTestCase {
         XCTAssertEqual(Rollover.normalisedTitle("Algebra I (2025-26)"), "algebra 1")
         XCTAssertEqual(Rollover.normalisedTitle("ALGEBRA  1"), "algebra 1")
     }
+
+    /// A course of last year matched at one level is no candidate at the next: what is left can be one match.
+    func testACourseMatchedAlreadyIsNoLongerACandidate() {
+        func course(_ id: String, _ title: String, code: String) -> RosterRecord {
+            RosterRecord(entity: "courses", sourcedID: id, digest: 0, ref1: "org", ref2: code, ref3: "09|Arts", title: title)
+        }
+        let old = ["x": "ART-1", "y": "ART-2", "z": "ART-3"].sorted { $0.key < $1.key }.map { id, code in
+            (course: CourseRecord(id: "crs_\(id)", integrationID: "int", sourcedID: id, title: "Painting", catalogTitle: "Cat \(id)",
+                                  baseID: "B-\(id)", createdAt: 0), held: Optional(course(id, "Painting", code: code)))
+        }
+        let new = [course("n1", "Painting", code: "ART-1"), course("n2", "Painting", code: "ART-3"), course("n3", "Painting", code: "ART-9")]
+        let proposals = Rollover.carryForward(newCourses: new, mapped: old)
+        XCTAssertEqual(proposals.map(\.newSourcedID), ["n1", "n2", "n3"])
+        XCTAssertEqual(proposals.map(\.oldSourcedID), ["x", "z", "y"], "n3's title matches y alone once x and z are taken")
+        XCTAssertEqual(proposals.map(\.matchedOn), ["course code", "course code", "title"])
+        // Two left with the same title: no guess.
+        XCTAssertEqual(Rollover.carryForward(newCourses: [course("n9", "Painting", code: "ART-9")], mapped: old).count, 0)
+    }
 }
 
 extension SyncTests {

@@ -477,6 +477,68 @@ final class StoreContractTests: XCTestCase {
         }
     }
 
+    /// Held records asked for by sourcedId come back in the order asked, those not held left out, whether a few are
+    /// asked for (looked up one by one) or most of the entity (read in one pass).
+    func testHeldRecordsBySourcedIdComeInTheOrderAskedForFewOrMany() async throws {
+        try await forEachStore { store in
+            try store.writeNow { tx in
+                try Self.seedIntegration(tx)
+                try Self.seedIntegration(tx, "int-2")
+                try tx.insertSyncRun(Self.syncRun("run-1", decision: .applied, at: 10))
+                try tx.insertSyncRun(Self.syncRun("run-2", integration: "int-2", decision: .applied, at: 10))
+                try tx.applyRosterChanges(
+                    (0..<1_200).map { RosterChange(operation: .add, record: Self.record("users", "u-\($0)", digest: Int64($0))) }
+                        + (0..<1_200).map { RosterChange(operation: .add, record: Self.record("classes", "u-\($0)", digest: -1)) },
+                    integrationID: "int-1", runID: "run-1", checkpoint: nil, now: 10)
+                try tx.applyRosterChanges(
+                    (0..<1_200).map { RosterChange(operation: .add, record: Self.record("users", "u-\($0)", digest: -2)) },
+                    integrationID: "int-2", runID: "run-2", checkpoint: nil, now: 10)
+            }
+            for count in [5, 1_000] {
+                // Backwards, every tenth one not held.
+                let asked = (0..<count).reversed().map { $0 % 10 == 3 ? "gone-\($0)" : "u-\($0 * 1_199 / max(count - 1, 1))" }
+                let records = try store.readNow { try $0.rosterRecords(integrationID: "int-1", entity: "users", sourcedIDs: asked) }
+                let expected = asked.filter { $0.hasPrefix("u-") }
+                XCTAssertEqual(records.map(\.sourcedID), expected, "\(count) asked")
+                XCTAssertEqual(records.map(\.digest), expected.map { Int64($0.dropFirst(2))! }, "\(count) asked")
+                XCTAssertTrue(records.allSatisfy { $0.entity == "users" && $0.title == $0.sourcedID }, "\(count) asked")
+            }
+            // In key order (as the planner asks), some not held among them, before, between and after the held ones.
+            let sorted = ((0..<1_200).filter { $0 % 3 != 0 }.map { "u-\($0)" } + ["a-gone", "u-5x", "u-9999", "zz-gone"]).sorted()
+            let records = try store.readNow { try $0.rosterRecords(integrationID: "int-1", entity: "users", sourcedIDs: sorted) }
+            let expected = sorted.filter { $0.hasPrefix("u-") && Int($0.dropFirst(2)).map { $0 < 1_200 } == true }
+            XCTAssertEqual(expected.count, 800)
+            XCTAssertEqual(records.map(\.sourcedID), expected)
+            XCTAssertEqual(records.map(\.digest), expected.map { Int64($0.dropFirst(2))! })
+        }
+    }
+
+    /// Every field of a stored change reads back as it was stored (the change set of an approval is read in place).
+    func testAStoredChangeSetReadsBackEveryField() async throws {
+        let changes = [
+            RosterChange(operation: .add, record: RosterRecord(
+                entity: "enrollments", sourcedID: "e-1", digest: -7, ref1: "cls-1", ref2: "u-1", ref3: "org-1", title: "É 1",
+                fields: Data([1, 2, 3, 4]))),
+            RosterChange(operation: .update, record: RosterRecord(entity: "users", sourcedID: "u-1", digest: Int64.max, title: nil,
+                                                                  fields: Data()),
+                         changedFieldMask: UInt32.max),
+            RosterChange(operation: .update, record: RosterRecord(entity: "users", sourcedID: "u-2", digest: 0), changedFieldMask: 0b101),
+            RosterChange(operation: .delete, record: RosterRecord(entity: "classes", sourcedID: "cls-9", digest: Int64.min, ref1: "crs-1"),
+                         parked: true),
+        ]
+        try await forEachStore { store in
+            try store.writeNow { tx in
+                try Self.seedIntegration(tx)
+                try tx.insertSyncRun(Self.syncRun("run-1", decision: .held, at: 10))
+                try tx.insertSyncRun(Self.syncRun("run-2", decision: .dryRun, at: 11))
+                try tx.storeChangeSet(changes, runID: "run-1")
+                try tx.storeChangeSet([RosterChange(operation: .add, record: Self.record("users", "other", digest: 1))], runID: "run-2")
+            }
+            XCTAssertEqual(try store.readNow { try $0.changeSet(runID: "run-1") }, changes)
+            XCTAssertEqual(try store.readNow { try $0.changeSet(runID: "run-3") }, [])
+        }
+    }
+
     func testTheSyncLockHasOneHolderUntilItsLeaseRunsOut() async throws {
         try await forEachStore { store in
             try store.writeNow { tx in try Self.seedIntegration(tx) }
