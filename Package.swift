@@ -185,7 +185,9 @@ let package = Package(
             name: "CLITests",
             dependencies: [
                 "rosterflow", "rosterflow-bench", "StorageCore", "StorageSQLite", "TestPeers", .product(name: "GRDB", package: "GRDB.swift"),
-            ]
+            ],
+            // The browser walk (Python, selenium) the dashboard test runs.
+            exclude: ["Browser"]
         ),
         .testTarget(
             name: "NotificationsTests",

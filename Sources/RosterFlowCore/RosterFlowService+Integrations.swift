@@ -177,10 +177,13 @@ extension RosterFlowService {
                 .invalidInput, "'\(state)' is not an integration state; states are \(definition.stateOrder.joined(separator: ", "))")
         }
         return try read { tx -> (items: [IntegrationView], more: Bool)? in
+            // The integration instances in one read (not one point read per integration for every page).
+            let instances = Dictionary(
+                try tx.instances(workflow: DomainVocabulary.Integration.workflow, states: state.map { [$0] }).map { ($0.id, $0) },
+                uniquingKeysWith: { first, _ in first })
             var listed: [(IntegrationRecord, InstanceRecord)] = []
             for integration in try tx.integrations() where includes(integration.tenantID) {
-                guard let instance = try tx.instance(id: integration.id) else { continue }
-                if let state, instance.state != state { continue }
+                guard let instance = instances[integration.id] else { continue }
                 listed.append((integration, instance))
             }
             var start = 0
@@ -203,6 +206,7 @@ extension RosterFlowService {
             view.pauseReason = pause.reason
         }
         view.provisioningMode = (try tx.provisioningMode(integrationID: integration.id) ?? .preProvisioned).rawValue
+        view.enteredStateAt = Timestamp.iso(instance.enteredAt)
         return view
     }
 

@@ -46,6 +46,8 @@ public struct IntegrationView: Sendable, Codable, Equatable {
     public var pauseReason: String? = nil
     /// How the platform is provisioned: `pre-provisioned` (course shells) or `on-demand` (teachers import classes).
     public var provisioningMode: String? = nil
+    /// When the integration entered its current state (ISO 8601, UTC): its age in that state, also in lists.
+    public var enteredStateAt: String? = nil
 }
 
 /// A course shell and its mapping, as shown by `courses show`.

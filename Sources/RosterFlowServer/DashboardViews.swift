@@ -21,9 +21,9 @@ enum DashboardViews {
         return plural(Int(seconds / 60), "minute")
     }
 
-    /// When the integration entered its current state: its last transition.
+    /// When the integration entered its current state (lists carry no history, so the view says it).
     static func enteredAt(_ view: IntegrationView) -> String {
-        view.history.last?.at ?? ""
+        view.enteredStateAt ?? view.history.last?.at ?? ""
     }
 
     static func state(_ runtime: WorkflowRuntime, workflow: String, version: Int, state: String) -> StateDefinition? {

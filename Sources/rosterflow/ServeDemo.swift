@@ -20,9 +20,9 @@ enum ServeDemo {
     static let districts = ["demo-springfield", "demo-unknown"]
     /// The demo accounts: one per role.
     static let people: [(email: String, name: String, role: Role, districts: [String])] = [
-        ("admin@vendor.example", "Ana (vendor admin)", .vendorAdmin, []),
-        ("dsp@vendor.example", "Kim (District Success Partner)", .dsp, districts),
-        ("school@springfield.example", "Lee (Springfield school admin)", .schoolAdmin, ["demo-springfield"]),
+        ("admin@vendor.example", "Ana", .vendorAdmin, []),
+        ("dsp@vendor.example", "Kim", .dsp, districts),
+        ("school@springfield.example", "Lee", .schoolAdmin, ["demo-springfield"]),
     ]
     /// The name the demo's tokens carry, so that a later start can revoke them.
     static let tokenName = "serve --demo"

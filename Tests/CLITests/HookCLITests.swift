@@ -114,9 +114,9 @@ extension CLITests {
     func testWorkflowsDiagramPrintsTheSVGOfAStoredVersion() throws {
         let svg = try rosterflow("workflows", "diagram", "course-mapping").stdout
         XCTAssertTrue(svg.hasPrefix("<?xml"), svg)
-        XCTAssertTrue(svg.contains("Workflow course-mapping, version 2"))
+        XCTAssertTrue(svg.contains("Workflow course-mapping, version 3"))
         XCTAssertTrue(svg.contains("student_started"))
-        XCTAssertTrue(try rosterflow("workflows", "diagram", "integration", "--version", "6").stdout.contains("version 6"))
+        XCTAssertTrue(try rosterflow("workflows", "diagram", "integration", "--version", "7").stdout.contains("version 7"))
         try rosterflow("workflows", "diagram", "integration", "--version", "99", expect: 66)
         try rosterflow("workflows", "diagram", "nothing", expect: 66)
     }

@@ -76,7 +76,7 @@ final class RosterFlowAppTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: folder + "/Workflows", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let bare = try RosterFlowService(databasePath: folder + "/bare.sqlite", workflowsPath: nil, builtIn: BuiltIns.workflows)
-        XCTAssertEqual(Set(bare.runtime.current.keys), ["integration", "course-mapping"])
+        XCTAssertEqual(Set(bare.runtime.current.keys), ["integration", "course-mapping", "class-import"])
         XCTAssertThrowsError(try RosterFlowService(databasePath: folder + "/none.sqlite", workflowsPath: nil), "no built-ins, no folder")
 
         // The folder's course-mapping (a later version, with a state of its own) replaces the built-in one.

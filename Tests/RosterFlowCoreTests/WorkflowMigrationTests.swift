@@ -59,7 +59,7 @@ final class WorkflowMigrationTests: XCTestCase {
         let clock = TestClock()
         let (service, integrationID, courses) = try await runningOnPreviousVersions(clock: clock)
         XCTAssertEqual(try service.workflowVersions().map { "\($0.name): " + $0.versions.map { "\($0.version)=\($0.instances)" }.joined(separator: " ") },
-                       ["course-mapping: 2=4 3=0", "integration: 6=1 7=0"])
+                       ["class-import: 1=0", "course-mapping: 2=4 3=0", "integration: 6=1 7=0"])
         let timersBefore = try service.store.readNow { tx in try courses.mapValues { try tx.timers(instanceID: $0) } }
         let outboxBefore = try service.store.readNow { try $0.outbox(instanceID: nil).count }
         let tasksBefore = try service.tasks().map(\.todo)
@@ -76,7 +76,7 @@ final class WorkflowMigrationTests: XCTestCase {
         XCTAssertEqual(mappedItem.target, "mapped")
         XCTAssertEqual(mappedItem.timersAfter, mappedItem.timersBefore, "same state, same timer: the time waited counts")
         XCTAssertEqual(mappedItem.timersBefore.map(\.event), ["remind_unverified"])
-        XCTAssertEqual(try service.workflowVersions().first?.versions.first?.instances, 4, "a dry run changes nothing")
+        XCTAssertEqual(try service.workflowVersions().first { $0.name == "course-mapping" }?.versions.first?.instances, 4, "a dry run changes nothing")
 
         let run = try service.migrate(coursePlan, dryRun: false, sender: vendor)
         XCTAssertEqual([run.migrated, run.refused, run.alreadyMigrated], [3, 1, 0])
@@ -106,7 +106,7 @@ final class WorkflowMigrationTests: XCTestCase {
             XCTAssertEqual(try tx.outbox(instanceID: nil).count, outboxBefore, "the plans ask for no notification")
         }
         XCTAssertEqual(try service.tasks().map(\.todo), tasksBefore, "the same tasks, now from the new versions")
-        XCTAssertEqual(try service.workflowVersions().map { $0.versions.map(\.instances) }, [[1, 3], [0, 1]])
+        XCTAssertEqual(try service.workflowVersions().map { $0.versions.map(\.instances) }, [[0], [1, 3], [0, 1]])
 
         // A second run does nothing and says so.
         let again = try service.migrate(coursePlan, dryRun: false, sender: vendor)
@@ -238,6 +238,6 @@ final class WorkflowMigrationTests: XCTestCase {
         let plan = try service.migrationPlan(yaml: text, file: file)
         await assertRefused(.refused) { try service.migrate(plan, dryRun: false, sender: Sender(actor: "dsp", role: .dsp)) }
         await assertRefused(.notFound) { try service.migrate(plan, dryRun: true, only: ["crs-nope"], sender: self.vendor) }
-        XCTAssertEqual(try service.workflowVersions().first?.versions.first?.instances, 4, "nothing moved")
+        XCTAssertEqual(try service.workflowVersions().first { $0.name == "course-mapping" }?.versions.first?.instances, 4, "nothing moved")
     }
 }

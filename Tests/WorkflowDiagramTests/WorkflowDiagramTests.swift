@@ -15,7 +15,7 @@ final class WorkflowDiagramTests: XCTestCase {
     func shipped() throws -> [WorkflowDefinition] {
         let catalog = try WorkflowCatalog.load(from: Self.workflows)
         let definitions = catalog.definitions.values.sorted { $0.name < $1.name }
-        XCTAssertEqual(definitions.map(\.name), ["course-mapping", "integration"])
+        XCTAssertEqual(definitions.map(\.name), ["class-import", "course-mapping", "integration"])
         return definitions
     }
 
