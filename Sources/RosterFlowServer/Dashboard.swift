@@ -49,6 +49,8 @@ struct Dashboard: Sendable {
         signedIn.post("dashboard/outbox/{id}/retry", use: retryOutbox)
         // The workflow's diagram (the API's own handler, reached with the session instead of a token).
         signedIn.get("dashboard/workflows/{name}/diagram.svg", use: api.workflowDiagram)
+        signedIn.get("dashboard/workflows", use: workflowsPage)
+        signedIn.post("dashboard/workflows/migrations", use: migrateWorkflows)
         signedIn.get("dashboard/check", use: checkPage)
         signedIn.post("dashboard/check", use: checkExport)
     }
@@ -307,6 +309,65 @@ struct Dashboard: Sendable {
         try api.requireOperator(context)
         _ = try await service.retryOutbox(id: try context.parameters.require("id"), actor: principal.actor)
         return Web.redirect("/dashboard/outbox")
+    }
+
+    // MARK: Workflows and their migrations
+
+    /// The versions of each workflow with their instance counts, and the migration form (vendor admin).
+    @Sendable func workflowsPage(_ request: Request, context: AppContext) async throws -> Response {
+        try api.requireOperator(context)
+        return try page("workflows", title: "Workflows", values: try workflowValues(), context: context)
+    }
+
+    /// A migration plan's dry run, or (with the confirmation box ticked) the migration itself: the same function and
+    /// checks as `workflows migrate` and `POST /api/v1/workflows/migrations`.
+    @Sendable func migrateWorkflows(_ request: Request, context: AppContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let fields = try await sessionForm(request, context)
+        try api.requireOperator(context)
+        let text = fields["plan"] ?? "", onlyText = fields["only"] ?? ""
+        let dryRun = fields["action"] != "migrate"
+        guard dryRun || fields["confirm"] == "yes" else {
+            throw PageError(
+                status: .unprocessableContent, code: "invalid-input", cause: "confirmation-needed",
+                message: "Tick \"I read the dry run\" to move the instances; run the dry run first to see what moves.")
+        }
+        let only = onlyText.split(whereSeparator: \.isWhitespace).map(String.init)
+        let (service, sender) = (self.service, Sender(actor: principal.actor, role: principal.role))
+        let report = try await Task.detached {
+            let plan: MigrationPlan
+            do {
+                plan = try service.migrationPlan(yaml: text, file: "plan")
+            } catch let error as WorkflowValidationError {
+                throw RosterFlowError(.invalidInput, error.message, cause: error.codeName)
+            }
+            return try service.migrate(plan, dryRun: dryRun, only: only.isEmpty ? nil : only, sender: sender)
+        }.value
+        func timers(_ list: [MigrationTimerView]) -> String {
+            list.isEmpty ? "none" : list.map { "\($0.event) at \($0.dueAt)" }.joined(separator: ", ")
+        }
+        var values = try workflowValues()
+        values["plan"] = text
+        values["only"] = onlyText
+        values["report"] = [
+            "dryRun": report.dryRun, "summary": report.summary,
+            "instances": report.instances.map { item -> [String: Any] in
+                [
+                    "id": item.id, "subject": item.subject, "state": item.state, "target": item.target ?? "",
+                    "outcome": item.outcome.rawValue, "reason": item.reason ?? "",
+                    "timers": timers(item.timersBefore) + " → " + timers(item.timersAfter),
+                ]
+            },
+        ] as [String: Any]
+        return try page("workflows", title: "Workflows", values: values, context: context)
+    }
+
+    private func workflowValues() throws -> [String: Any] {
+        ["workflows": try service.workflowVersions().map { workflow -> [String: Any] in
+            ["versions": workflow.versions.map {
+                ["name": workflow.name, "version": $0.version, "current": $0.current, "instances": $0.instances] as [String: Any]
+            }]
+        }]
     }
 
     // MARK: Checking an export

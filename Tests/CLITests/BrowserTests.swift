@@ -22,23 +22,9 @@ extension CLITests {
         let school = try XCTUnwrap(server.links["school_admin"], "\(server.printed)")
         let vendor = try XCTUnwrap(server.links["vendor_admin"], "\(server.printed)")
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [root + "/Tests/CLITests/Browser/dashboard_walk.py", school, vendor, artifacts]
-        process.currentDirectoryURL = URL(fileURLWithPath: folder)
-        let log = folder + "/browser.log"
-        FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        let deadline = Date().addingTimeInterval(180)
-        while process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(200)) }
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-        try handle.close()
-        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-        XCTAssertEqual(process.terminationStatus, 0, "the browser walk failed (screenshots in \(artifacts)):\n\(output.suffix(6_000))")
+        let (status, output) = try await runPeer(
+            python, [root + "/Tests/CLITests/Browser/dashboard_walk.py", school, vendor, artifacts], log: "browser.log")
+        XCTAssertEqual(status, 0, "the browser walk failed (screenshots in \(artifacts)):\n\(output.suffix(6_000))")
         XCTAssertTrue(output.hasSuffix("ok\n"), output.suffix(2_000).description)
 
         // What the browser did is in the database: the school's sync time, set by its account.

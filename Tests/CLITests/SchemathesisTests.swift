@@ -28,33 +28,17 @@ extension CLITests {
             "[[operations]]\ninclude-path-regex = \"^/\(path)/\\\\{id\\\\}\"\nparameters = { \"path.id\" = \"\(id)\" }\n"
         }.joined(separator: "\n").write(toFile: config, atomically: true, encoding: .utf8)
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: schemathesis)
-        process.arguments = [
+        var environment = ProcessInfo.processInfo.environment
+        environment["SCHEMATHESIS_HOOKS"] = nil
+        environment["NO_COLOR"] = "1"
+        let (status, output) = try await runPeer(schemathesis, [
             "--config-file", config, "run", server.base + "/api/v1/openapi.yaml", "--url", server.base + "/api/v1",
             "--header", "Authorization: Bearer \(token)",
             "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
             "--max-examples", "20", "--max-time", "60", "--seed", "1", "--workers", "2", "--phases", "examples,coverage,fuzzing",
             "--request-timeout", "10", "--no-color",
-        ]
-        var environment = ProcessInfo.processInfo.environment
-        environment["SCHEMATHESIS_HOOKS"] = nil
-        environment["NO_COLOR"] = "1"
-        process.environment = environment
-        process.currentDirectoryURL = URL(fileURLWithPath: folder)
-        let log = folder + "/schemathesis.log"
-        FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        let deadline = Date().addingTimeInterval(180)
-        while process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(200)) }
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-        try handle.close()
-        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-        XCTAssertEqual(process.terminationStatus, 0, "schemathesis found problems:\n\(output.suffix(12_000))")
+        ], log: "schemathesis.log", environment: environment)
+        XCTAssertEqual(status, 0, "schemathesis found problems:\n\(output.suffix(12_000))")
         XCTAssertTrue(output.contains("API Operations:") && output.contains(" passed"), output.suffix(4_000).description)
         XCTAssertFalse(output.contains("Tested: 0"), "schemathesis tested nothing: \(output.suffix(4_000))")
         let stopped = try await server.stop(SIGTERM, within: 15)

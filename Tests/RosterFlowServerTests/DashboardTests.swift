@@ -525,6 +525,39 @@ final class DashboardTests: XCTestCase {
         XCTAssertEqual(try f.service.integration(id: f.springfield).state, "shells_created")
     }
 
+    func testTheWorkflowsPageCountsVersionsAndItsMigrationFormChecksThePlanAndTheConfirmation() async throws {
+        let f = fixture!
+        try await app().test(.router) { client in
+            let vendor = Browser()
+            try await Self.signIn(f, vendor, "vendor", client)
+            let page = try await vendor.get(client, "/dashboard/workflows")
+            XCTAssertEqual(page.status, 200, page.text)
+            XCTAssertTrue(page.text.contains("<th scope=\"row\">integration</th>") && page.text.contains("(current)"), page.text)
+            XCTAssertTrue(page.text.contains("name=\"plan\""), "no migration form: \(page.text)")
+
+            // A plan naming a version the database does not hold: a page with the problem and its code.
+            let unknown = try await vendor.post(
+                client, "/dashboard/workflows/migrations", ["plan": "workflow: course-mapping\nfrom: 1\nto: 3\n", "action": "dry-run"])
+            XCTAssertEqual(unknown.status, 422, unknown.text)
+            XCTAssertTrue(unknown.text.contains("unknown-version"), unknown.text)
+            // The real run needs the confirmation box.
+            let unconfirmed = try await vendor.post(
+                client, "/dashboard/workflows/migrations", ["plan": "workflow: course-mapping\nfrom: 1\nto: 3\n", "action": "migrate"])
+            XCTAssertEqual(unconfirmed.status, 422, unconfirmed.text)
+            XCTAssertTrue(unconfirmed.text.contains("confirmation-needed"), unconfirmed.text)
+            let forged = try await vendor.post(
+                client, "/dashboard/workflows/migrations", ["plan": "x", "action": "dry-run"], csrf: .some("forged"))
+            XCTAssertEqual(forged.status, 403)
+
+            let school = Browser()
+            try await Self.signIn(f, school, "school", client)
+            let refused = try await school.get(client, "/dashboard/workflows")
+            XCTAssertEqual(refused.status, 403)
+            let home = try await school.get(client, "/dashboard")
+            XCTAssertFalse(home.text.contains("/dashboard/workflows"), "the link shown to a school")
+        }
+    }
+
     func testTheVendorAdminRetriesAnUndeliveredMessageFromTheOutboxPage() async throws {
         let f = fixture!
         // The worker finds no address for vendor_admins: the integration-requested messages are skipped.
