@@ -71,9 +71,9 @@ final class DashboardTests: XCTestCase {
         fixture?.remove()
     }
 
-    func app(publicURL: String = base) -> some ApplicationProtocol {
+    func app(publicURL: String = base, service: RosterFlowService? = nil) -> some ApplicationProtocol {
         let router = RosterFlowServer.router(
-            service: fixture.service, logger: Logger(label: "test"), dashboard: DashboardOptions(publicURL: publicURL))
+            service: service ?? fixture.service, logger: Logger(label: "test"), dashboard: DashboardOptions(publicURL: publicURL))
         return Application(responder: RosterFlowServer.responder(for: router, logger: Logger(label: "test")))
     }
 
@@ -556,6 +556,46 @@ final class DashboardTests: XCTestCase {
             let home = try await school.get(client, "/dashboard")
             XCTAssertFalse(home.text.contains("/dashboard/workflows"), "the link shown to a school")
         }
+    }
+
+    func testTheWorkflowsPageRunsAPlansDryRunThenTheConfirmedMigration() async throws {
+        // The districts start on integration version 6 (the shipped file as version 6, without version 7's event);
+        // the server then runs the repository's definitions, as after an upgrade.
+        fixture.remove()
+        let old = NSTemporaryDirectory() + "rosterflow-old-workflows-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: old, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: old) }
+        let shipped = APIFixture.repositoryRoot + "/Workflows"
+        let six = try String(contentsOfFile: shipped + "/integration.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "version: 7", with: "version: 6")
+            .split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.contains("content_withdrawn") }.joined(separator: "\n")
+        try six.write(toFile: old + "/integration.yaml", atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(atPath: shipped + "/course-mapping.yaml", toPath: old + "/course-mapping.yaml")
+        fixture = try await APIFixture(workflows: old)
+        let f = fixture!
+        let upgraded = try RosterFlowService(databasePath: f.folder + "/api.sqlite", workflowsPath: shipped)
+        let plan = try String(contentsOfFile: shipped + "/migrations/integration-6-to-7.yaml", encoding: .utf8)
+        try await app(service: upgraded).test(.router) { client in
+            let vendor = Browser()
+            try await Self.signIn(f, vendor, "vendor", client)
+            let before = try await vendor.get(client, "/dashboard/workflows")
+            XCTAssertTrue(before.text.contains("<td>6</td><td>2</td>"), "two integrations on version 6: \(before.text)")
+
+            let dry = try await vendor.post(client, "/dashboard/workflows/migrations", ["plan": plan, "action": "dry-run"])
+            XCTAssertEqual(dry.status, 200, dry.text)
+            XCTAssertTrue(dry.text.contains("Dry run: integration-6-to-7: integration 6 → 7: would migrate 2"), dry.text)
+            XCTAssertTrue(dry.text.contains("Springfield USD") && dry.text.contains("would-migrate"), dry.text)
+            XCTAssertEqual(try upgraded.integration(id: f.springfield).workflowVersion, 6, "a dry run moves nothing")
+
+            let run = try await vendor.post(
+                client, "/dashboard/workflows/migrations", ["plan": plan, "action": "migrate", "confirm": "yes"])
+            XCTAssertEqual(run.status, 200, run.text)
+            XCTAssertTrue(run.text.contains("integration 6 → 7: migrated 2"), run.text)
+        }
+        let moved = try upgraded.integration(id: f.springfield)
+        XCTAssertEqual(moved.workflowVersion, 7)
+        XCTAssertEqual(moved.history.last?.event, "migrated 6 → 7")
+        XCTAssertEqual(moved.history.last?.actor, "account:vendor@example.org")
     }
 
     func testTheVendorAdminRetriesAnUndeliveredMessageFromTheOutboxPage() async throws {

@@ -35,13 +35,14 @@ struct APIFixture {
     var tokens: [String: String] = [:]
     var accounts: [String: AccountView] = [:]
 
-    init() async throws {
+    /// `workflows`: the definitions folder (default the repository's; a test of workflow migrations gives older ones).
+    init(workflows: String = APIFixture.repositoryRoot + "/Workflows") async throws {
         folder = NSTemporaryDirectory() + "rosterflow-api-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let clock = TestClock()
         self.clock = clock
         service = try RosterFlowService(
-            databasePath: folder + "/api.sqlite", workflowsPath: Self.repositoryRoot + "/Workflows", clock: { clock.now })
+            databasePath: folder + "/api.sqlite", workflowsPath: workflows, clock: { clock.now })
         _ = try await service.importCustomers(
             csv: "tenant_id,district,contact_email\nt-1,Springfield USD,it@springfield.example\nt-2,Shelbyville USD,it@shelbyville.example\n",
             file: "customers.csv")
