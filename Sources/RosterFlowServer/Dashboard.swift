@@ -49,6 +49,8 @@ struct Dashboard: Sendable {
         signedIn.post("dashboard/outbox/{id}/retry", use: retryOutbox)
         // The workflow's diagram (the API's own handler, reached with the session instead of a token).
         signedIn.get("dashboard/workflows/{name}/diagram.svg", use: api.workflowDiagram)
+        signedIn.get("dashboard/integrations/{id}/course-map.csv", use: courseMapDownload)
+        signedIn.post("dashboard/integrations/{id}/course-map", use: courseMapUpload)
         signedIn.get("dashboard/workflows", use: workflowsPage)
         signedIn.post("dashboard/workflows/migrations", use: migrateWorkflows)
         signedIn.get("dashboard/check", use: checkPage)
@@ -310,6 +312,72 @@ struct Dashboard: Sendable {
         _ = try await service.retryOutbox(id: try context.parameters.require("id"), actor: principal.actor)
         return Web.redirect("/dashboard/outbox")
     }
+
+    // MARK: The course map as a spreadsheet
+
+    /// The course map as CSV (the `courses export` sheet), for a school or DSP to fill in.
+    @Sendable func courseMapDownload(_ request: Request, context: AppContext) async throws -> Response {
+        _ = try context.requirePrincipal()
+        let id = try context.parameters.require("id")
+        try api.requireIntegrationInScope(id, context)
+        let csv = try service.exportCourseMap(integrationID: id)
+        return Response(
+            status: .ok,
+            headers: [
+                .contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"course-map-\(id).csv\"",
+                .cacheControl: "no-store",
+            ],
+            body: .init(byteBuffer: ByteBuffer(string: csv)))
+    }
+
+    /// A filled course map uploaded back (multipart `sheet`, `partial`): every row checked first, then each applied as
+    /// the steps it implies in the account's role, as `courses import` does; the page lists what became of each row.
+    @Sendable func courseMapUpload(_ request: Request, context: AppContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let id = try context.parameters.require("id")
+        var request = request
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: Self.sheetLimit)
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            throw PageError(
+                status: .contentTooLarge, code: "too-large", cause: "body-too-large",
+                message: "this sheet is larger than \(Self.sheetLimit / 1024 / 1024) MiB; a course map is a few hundred rows")
+        }
+        guard let parts = Web.multipart(body, contentType: request.headers[.contentType] ?? "") else {
+            throw PageError(status: .badRequest, code: "invalid-input", cause: "bad-upload", message: "the upload could not be read; choose the file again")
+        }
+        let sent = parts["csrf"].map { String(decoding: $0, as: UTF8.self) }
+        guard let expected = context.csrfToken, let sent, Web.same(expected, sent) else { throw PageError.csrf }
+        try api.requireIntegrationInScope(id, context)
+        guard let sheet = parts["sheet"], !sheet.isEmpty else {
+            throw PageError(status: .badRequest, code: "invalid-input", cause: "missing-file", message: "choose the course map .csv to upload")
+        }
+        guard let text = String(data: sheet, encoding: .utf8) else {
+            throw PageError(
+                status: .badRequest, code: "invalid-input", cause: "not-utf8",
+                message: "the sheet is not UTF-8 text; save it from your spreadsheet as \"CSV UTF-8\"")
+        }
+        let partial = parts["partial"].map { String(decoding: $0, as: UTF8.self) } == "yes"
+        let result = try await service.importCourseMap(
+            csv: text, file: "sheet", integrationID: id, role: principal.role, actor: principal.actor, partial: partial)
+        let view = try service.integration(id: id)
+        var values = DashboardViews.integration(
+            view, courses: try service.courses(integrationID: id), runs: try service.syncRuns(integrationID: id),
+            role: principal.role, runtime: service.runtime, canDecide: service.rolesDecidingHeldRuns().contains(principal.role))
+        values["id"] = id
+        values["workflowVersion"] = view.workflowVersion
+        values["imported"] = [
+            "summary": "\(result.applied) applied, \(result.refused) refused, \(result.items.count - result.applied - result.refused) unchanged",
+            "rows": result.items.map { item -> [String: Any] in
+                ["line": item.line, "course": item.course, "action": item.action, "result": item.result.rawValue, "message": item.message ?? ""]
+            },
+        ] as [String: Any]
+        return try page("integration", title: view.district, values: values, context: context)
+    }
+
+    /// The largest course map sheet the dashboard takes.
+    static let sheetLimit = 2 * 1024 * 1024
 
     // MARK: Workflows and their migrations
 

@@ -669,6 +669,61 @@ final class DashboardTests: XCTestCase {
         XCTAssertEqual(after.history.last?.actor, "account:school@example.org")
     }
 
+    func testTheSchoolDownloadsTheCourseMapAndUploadsItFilledInWithEachRowsOutcome() async throws {
+        let f = fixture!
+        try await f.schedule(f.springfield)
+        let bundle = f.folder + "/bundle-sheet"
+        _ = try SampleBundle.write(to: URL(fileURLWithPath: bundle), users: 100, classes: 6, enrollments: 300, version: "1.2", seed: 5)
+        _ = try await f.service.runSync(integrationID: f.springfield, bundlePath: bundle, actor: "test")
+        let course = try XCTUnwrap(try f.service.courses(integrationID: f.springfield).first)
+        _ = try await f.service.importCatalog(csv: "base_id,title\nALG1,Algebra I\n", file: "catalog.csv", actor: "test")
+        _ = try await f.service.mapCourse(
+            id: course.id, catalogTitle: "Algebra I", baseID: "ALG1", role: .dsp, actor: "test", confirmShared: true, confirmGrades: true)
+        try await app().test(.router) { client in
+            let school = Browser()
+            try await Self.signIn(f, school, "school", client)
+            let page = try await school.get(client, "/dashboard/integrations/\(f.springfield)")
+            XCTAssertTrue(page.text.contains("/dashboard/integrations/\(f.springfield)/course-map.csv"), page.text)
+            let sheet = try await school.get(client, "/dashboard/integrations/\(f.springfield)/course-map.csv")
+            XCTAssertEqual(sheet.status, 200)
+            XCTAssertEqual(sheet.contentType, "text/csv; charset=utf-8")
+            XCTAssertTrue(sheet.text.hasPrefix("course_id,sourced_id,school_course"), sheet.text)
+            XCTAssertTrue(sheet.text.contains(course.id))
+            let other = Browser()
+            try await Self.signIn(f, other, "otherSchool", client)
+            let foreign = try await other.get(client, "/dashboard/integrations/\(f.springfield)/course-map.csv")
+            XCTAssertEqual(foreign.status, 404, "another district's course map")
+
+            // Filled in: the mapped course verified, and a row naming a course this district does not have.
+            let filled = "course_id,base_id,verified\r\n\(course.id),ALG1,yes\r\ncrs-nope,ALG1,yes\r\n"
+            func upload(_ csv: String, partial: Bool, csrf: String?) async throws -> Reply {
+                let boundary = "rfsheet42"
+                var body = Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n\(csrf ?? "")\r\n".utf8)
+                if partial { body += Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"partial\"\r\n\r\nyes\r\n".utf8) }
+                body += Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"sheet\"; filename=\"map.csv\"\r\nContent-Type: text/csv\r\n\r\n".utf8)
+                body += Data(csv.utf8) + Data("\r\n--\(boundary)--\r\n".utf8)
+                var headers = school.cookieHeader
+                headers[.contentType] = "multipart/form-data; boundary=\(boundary)"
+                return try await client.execute(
+                    uri: "/dashboard/integrations/\(f.springfield)/course-map", method: .post, headers: headers, body: ByteBuffer(bytes: body)
+                ) { Reply(status: Int($0.status.code), headers: $0.headers, text: String(buffer: $0.body)) }
+            }
+            let forged = try await upload(filled, partial: false, csrf: "forged")
+            XCTAssertEqual(forged.status, 403)
+            let strict = try await upload(filled, partial: false, csrf: school.csrf)
+            XCTAssertNotEqual(strict.status, 200, "a wrong row stops the whole sheet unless partial: \(strict.text)")
+            XCTAssertTrue(strict.text.contains("crs-nope"), strict.text)
+            XCTAssertEqual(try f.service.course(id: course.id).state, "mapped", "nothing applied")
+            let partial = try await upload(filled, partial: true, csrf: school.csrf)
+            XCTAssertEqual(partial.status, 200, partial.text)
+            XCTAssertTrue(partial.text.contains("Course map upload: 1 applied, 1 refused"), partial.text)
+            Self.assertHTMLHeaders(partial)
+        }
+        let after = try f.service.course(id: course.id)
+        XCTAssertEqual(after.state, "verified")
+        XCTAssertEqual(after.history.last?.actor, "account:school@example.org")
+    }
+
     func testTheExportCheckRunsTheValidatorStoresNothingAndRefusesOversizeUploads() async throws {
         let f = fixture!
         let zip = f.folder + "/check.zip"
