@@ -127,7 +127,8 @@ let package = Package(
                 .embedInCode("Dashboard/board.mustache"), .embedInCode("Dashboard/queue.mustache"),
                 .embedInCode("Dashboard/school.mustache"), .embedInCode("Dashboard/integration.mustache"),
                 .embedInCode("Dashboard/outbox.mustache"), .embedInCode("Dashboard/check.mustache"),
-                .embedInCode("Dashboard/workflows.mustache"), .embedInCode("Dashboard/dashboard.css"),
+                .embedInCode("Dashboard/workflows.mustache"), .embedInCode("Dashboard/catalog.mustache"),
+                .embedInCode("Dashboard/dashboard.css"),
             ]
         ),
         // The operator's command-line tool.

@@ -51,6 +51,8 @@ struct Dashboard: Sendable {
         signedIn.get("dashboard/workflows/{name}/diagram.svg", use: api.workflowDiagram)
         signedIn.get("dashboard/integrations/{id}/course-map.csv", use: courseMapDownload)
         signedIn.post("dashboard/integrations/{id}/course-map", use: courseMapUpload)
+        signedIn.get("dashboard/catalog", use: catalogPage)
+        signedIn.post("dashboard/catalog", use: catalogImport)
         signedIn.get("dashboard/workflows", use: workflowsPage)
         signedIn.post("dashboard/workflows/migrations", use: migrateWorkflows)
         signedIn.get("dashboard/check", use: checkPage)
@@ -378,6 +380,61 @@ struct Dashboard: Sendable {
 
     /// The largest course map sheet the dashboard takes.
     static let sheetLimit = 2 * 1024 * 1024
+
+    // MARK: The vendor catalog
+
+    /// The catalog with each course's mapped and locked counts, and its CSV import (vendor admin).
+    @Sendable func catalogPage(_ request: Request, context: AppContext) async throws -> Response {
+        try api.requireOperator(context)
+        return try page("catalog", title: "Vendor catalog", values: try catalogValues(), context: context)
+    }
+
+    /// Imports an uploaded catalog CSV (multipart `catalog`), all rows or none, as `catalog import` does.
+    @Sendable func catalogImport(_ request: Request, context: AppContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        var request = request
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: Self.sheetLimit)
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            throw PageError(
+                status: .contentTooLarge, code: "too-large", cause: "body-too-large",
+                message: "this catalog is larger than \(Self.sheetLimit / 1024 / 1024) MiB; `rosterflow catalog import` takes larger files")
+        }
+        guard let parts = Web.multipart(body, contentType: request.headers[.contentType] ?? "") else {
+            throw PageError(status: .badRequest, code: "invalid-input", cause: "bad-upload", message: "the upload could not be read; choose the file again")
+        }
+        let sent = parts["csrf"].map { String(decoding: $0, as: UTF8.self) }
+        guard let expected = context.csrfToken, let sent, Web.same(expected, sent) else { throw PageError.csrf }
+        try api.requireOperator(context)
+        guard let file = parts["catalog"], !file.isEmpty, let text = String(data: file, encoding: .utf8) else {
+            throw PageError(
+                status: .badRequest, code: "invalid-input", cause: "missing-file",
+                message: "choose the catalog .csv (saved from your spreadsheet as \"CSV UTF-8\")")
+        }
+        let result = try await service.importCatalog(csv: text, file: "catalog.csv", actor: principal.actor)
+        var values = try catalogValues()
+        let warnings = result.warnings ?? []
+        values["result"] = [
+            "added": result.added, "updated": result.updated, "unchanged": result.unchanged,
+            "warnings": warnings, "hasWarnings": !warnings.isEmpty,
+        ] as [String: Any]
+        return try page("catalog", title: "Vendor catalog", values: values, context: context)
+    }
+
+    private func catalogValues() throws -> [String: Any] {
+        let courses = try service.catalog(includeRetired: true)
+        return [
+            "hasCourses": !courses.isEmpty,
+            "courses": courses.map { course -> [String: Any] in
+                [
+                    "baseID": course.baseID, "title": course.title, "subject": course.subject ?? "",
+                    "grades": course.grades.joined(separator: ", "), "status": course.status, "version": course.version,
+                    "mappedCourses": course.mappedCourses, "lockedCourses": course.lockedCourses,
+                ]
+            },
+        ]
+    }
 
     // MARK: Workflows and their migrations
 

@@ -27,7 +27,7 @@ enum Web {
             ("board", PackageResources.board_mustache), ("queue", PackageResources.queue_mustache),
             ("school", PackageResources.school_mustache), ("integration", PackageResources.integration_mustache),
             ("outbox", PackageResources.outbox_mustache), ("check", PackageResources.check_mustache),
-            ("workflows", PackageResources.workflows_mustache),
+            ("workflows", PackageResources.workflows_mustache), ("catalog", PackageResources.catalog_mustache),
         ]
         for (name, bytes) in sources {
             // The templates are part of the binary and tested; one that does not parse is a build defect.

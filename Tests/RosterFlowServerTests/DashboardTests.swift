@@ -724,6 +724,45 @@ final class DashboardTests: XCTestCase {
         XCTAssertEqual(after.history.last?.actor, "account:school@example.org")
     }
 
+    func testTheVendorAdminImportsTheCatalogFromThePageAndAWrongFileImportsNothing() async throws {
+        let f = fixture!
+        try await app().test(.router) { client in
+            let vendor = Browser()
+            try await Self.signIn(f, vendor, "vendor", client)
+            let empty = try await vendor.get(client, "/dashboard/catalog")
+            XCTAssertEqual(empty.status, 200, empty.text)
+            XCTAssertTrue(empty.text.contains("No catalog is imported yet"), empty.text)
+            func upload(_ csv: String, csrf: String?) async throws -> Reply {
+                let boundary = "rfcatalog42"
+                var body = Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n\(csrf ?? "")\r\n".utf8)
+                body += Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"catalog\"; filename=\"c.csv\"\r\nContent-Type: text/csv\r\n\r\n".utf8)
+                body += Data(csv.utf8) + Data("\r\n--\(boundary)--\r\n".utf8)
+                var headers = vendor.cookieHeader
+                headers[.contentType] = "multipart/form-data; boundary=\(boundary)"
+                return try await client.execute(uri: "/dashboard/catalog", method: .post, headers: headers, body: ByteBuffer(bytes: body)) {
+                    Reply(status: Int($0.status.code), headers: $0.headers, text: String(buffer: $0.body))
+                }
+            }
+            let forged = try await upload("base_id,title\nALG1,Algebra I\n", csrf: "forged")
+            XCTAssertEqual(forged.status, 403)
+            let duplicate = try await upload("base_id,title\nALG1,Algebra I\nALG1,Algebra One\n", csrf: vendor.csrf)
+            XCTAssertEqual(duplicate.status, 422, duplicate.text)
+            XCTAssertTrue(duplicate.text.contains("ALG1"), duplicate.text)
+            XCTAssertEqual(try f.service.catalog(includeRetired: true).count, 0, "a wrong file imports nothing")
+            let imported = try await upload("base_id,title,subject,grades\nALG1,Algebra I,Math,09\nBIO1,Biology,Science,10\n", csrf: vendor.csrf)
+            XCTAssertEqual(imported.status, 200, imported.text)
+            XCTAssertTrue(imported.text.contains("Imported: 2 added, 0 updated, 0 unchanged."), imported.text)
+            XCTAssertTrue(imported.text.contains("<th scope=\"row\">BIO1</th>"), imported.text)
+
+            let school = Browser()
+            try await Self.signIn(f, school, "school", client)
+            let refused = try await school.get(client, "/dashboard/catalog")
+            XCTAssertEqual(refused.status, 403)
+        }
+        XCTAssertEqual(try f.service.catalog().map(\.baseID).sorted(), ["ALG1", "BIO1"])
+        XCTAssertEqual(try f.service.audit().last { $0.action.contains("catalog") }?.actor, "account:vendor@example.org")
+    }
+
     func testTheExportCheckRunsTheValidatorStoresNothingAndRefusesOversizeUploads() async throws {
         let f = fixture!
         let zip = f.folder + "/check.zip"
