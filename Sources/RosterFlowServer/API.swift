@@ -35,6 +35,7 @@ struct API: Sendable {
         authed.get("courses/{id}", use: course)
         authed.get("courses/{id}/suggestions", use: catalogSuggestions)
         authed.get("catalog", use: catalog)
+        authed.post("catalog", use: importCatalog)
         authed.get("catalog/{baseId}", use: catalogCourse)
         authed.post("courses/{id}/events", use: courseEvent)
         authed.get("tasks", use: tasks)
@@ -107,6 +108,17 @@ struct API: Sendable {
         _ = try context.requirePrincipal()
         let all = request.uri.queryParameters.get("all") == "true"
         return try JSONBody(try Paging.page(try service.catalog(includeRetired: all), request: request, id: \.baseID))
+    }
+
+    /// Imports catalog courses from a CSV body (vendor admin): all rows or none, as `catalog import`.
+    @Sendable func importCatalog(_ request: Request, context: AppContext) async throws -> Response {
+        try await changing(request, context) { body, principal, _ in
+            try self.requireOperator(context)
+            guard let text = String(bytes: body.readableBytesView, encoding: .utf8), !text.isEmpty else {
+                throw BadRequest("send the catalog as a UTF-8 CSV body (base_id,title[,subject,grades,status])", cause: "bad-body")
+            }
+            return try JSONBody(try await self.service.importCatalog(csv: text, file: "catalog.csv", actor: principal.actor))
+        }
     }
 
     @Sendable func catalogCourse(_ request: Request, context: AppContext) async throws -> JSONBody {

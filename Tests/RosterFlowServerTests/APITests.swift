@@ -20,6 +20,25 @@ final class APITests: XCTestCase {
         fixture?.remove()
     }
 
+    func testTheVendorAdminImportsTheCatalogAsCSVAndOthersMayNot() async throws {
+        let f = fixture!
+        try await f.app.test(.router) { client in
+            let csv: HTTPFields = [.contentType: "text/csv"]
+            let refused = try await client.call(.post, "/api/v1/catalog", token: f.tokens["dsp"], body: "base_id,title\nALG1,Algebra I\n", headers: csv)
+            assertProblem(refused, 403)
+            let wrong = try await client.call(
+                .post, "/api/v1/catalog", token: f.tokens["vendor"], body: "base_id,title\nALG1,Algebra I\nALG1,Algebra One\n", headers: csv)
+            XCTAssertTrue([400, 422].contains(wrong.status), wrong.text)
+            XCTAssertEqual(try f.service.catalog(includeRetired: true).count, 0, "all rows or none")
+            let imported = try await client.call(
+                .post, "/api/v1/catalog", token: f.tokens["vendor"], body: "base_id,title\nALG1,Algebra I\nBIO1,Biology\n", headers: csv)
+            XCTAssertEqual(imported.status, 200, imported.text)
+            XCTAssertEqual(imported.json["added"] as? Int, 2, imported.text)
+            let list = try await client.call(.get, "/api/v1/catalog", token: f.tokens["school"])
+            XCTAssertEqual((list.json["items"] as? [[String: Any]])?.count, 2, list.text)
+        }
+    }
+
     func testListsAndShowsOnlyTheCallersDistricts() async throws {
         let f = fixture!
         try await f.app.test(.router) { client in
