@@ -337,20 +337,8 @@ struct Dashboard: Sendable {
     @Sendable func courseMapUpload(_ request: Request, context: AppContext) async throws -> Response {
         let principal = try context.requirePrincipal()
         let id = try context.parameters.require("id")
-        var request = request
-        let body: ByteBuffer
-        do {
-            body = try await request.collectBody(upTo: Self.sheetLimit)
-        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
-            throw PageError(
-                status: .contentTooLarge, code: "too-large", cause: "body-too-large",
-                message: "this sheet is larger than \(Self.sheetLimit / 1024 / 1024) MiB; a course map is a few hundred rows")
-        }
-        guard let parts = Web.multipart(body, contentType: request.headers[.contentType] ?? "") else {
-            throw PageError(status: .badRequest, code: "invalid-input", cause: "bad-upload", message: "the upload could not be read; choose the file again")
-        }
-        let sent = parts["csrf"].map { String(decoding: $0, as: UTF8.self) }
-        guard let expected = context.csrfToken, let sent, Web.same(expected, sent) else { throw PageError.csrf }
+        let parts = try await sessionUpload(
+            request, context, tooLarge: "this sheet is larger than \(Self.sheetLimit / 1024 / 1024) MiB; a course map is a few hundred rows")
         try api.requireIntegrationInScope(id, context)
         guard let sheet = parts["sheet"], !sheet.isEmpty else {
             throw PageError(status: .badRequest, code: "invalid-input", cause: "missing-file", message: "choose the course map .csv to upload")
@@ -378,8 +366,26 @@ struct Dashboard: Sendable {
         return try page("integration", title: view.district, values: values, context: context)
     }
 
-    /// The largest course map sheet the dashboard takes.
+    /// The largest course map sheet or catalog the dashboard takes.
     static let sheetLimit = 2 * 1024 * 1024
+
+    /// A multipart form of a signed-in page (a spreadsheet upload): at most ``sheetLimit`` (413 with `tooLarge`
+    /// otherwise), its parts by name, its CSRF token checked against the session's.
+    func sessionUpload(_ request: Request, _ context: AppContext, tooLarge: String) async throws -> [String: Data] {
+        var request = request
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: Self.sheetLimit)
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            throw PageError(status: .contentTooLarge, code: "too-large", cause: "body-too-large", message: tooLarge)
+        }
+        guard let parts = Web.multipart(body, contentType: request.headers[.contentType] ?? "") else {
+            throw PageError(status: .badRequest, code: "invalid-input", cause: "bad-upload", message: "the upload could not be read; choose the file again")
+        }
+        let sent = parts["csrf"].map { String(decoding: $0, as: UTF8.self) }
+        guard let expected = context.csrfToken, let sent, Web.same(expected, sent) else { throw PageError.csrf }
+        return parts
+    }
 
     // MARK: The vendor catalog
 
@@ -392,20 +398,9 @@ struct Dashboard: Sendable {
     /// Imports an uploaded catalog CSV (multipart `catalog`), all rows or none, as `catalog import` does.
     @Sendable func catalogImport(_ request: Request, context: AppContext) async throws -> Response {
         let principal = try context.requirePrincipal()
-        var request = request
-        let body: ByteBuffer
-        do {
-            body = try await request.collectBody(upTo: Self.sheetLimit)
-        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
-            throw PageError(
-                status: .contentTooLarge, code: "too-large", cause: "body-too-large",
-                message: "this catalog is larger than \(Self.sheetLimit / 1024 / 1024) MiB; `rosterflow catalog import` takes larger files")
-        }
-        guard let parts = Web.multipart(body, contentType: request.headers[.contentType] ?? "") else {
-            throw PageError(status: .badRequest, code: "invalid-input", cause: "bad-upload", message: "the upload could not be read; choose the file again")
-        }
-        let sent = parts["csrf"].map { String(decoding: $0, as: UTF8.self) }
-        guard let expected = context.csrfToken, let sent, Web.same(expected, sent) else { throw PageError.csrf }
+        let parts = try await sessionUpload(
+            request, context,
+            tooLarge: "this catalog is larger than \(Self.sheetLimit / 1024 / 1024) MiB; `rosterflow catalog import` takes larger files")
         try api.requireOperator(context)
         guard let file = parts["catalog"], !file.isEmpty, let text = String(data: file, encoding: .utf8) else {
             throw PageError(
