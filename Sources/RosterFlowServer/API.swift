@@ -571,20 +571,25 @@ extension API {
                     cause: "role-not-allowed")
             }
             let input = try JSONInput.decode(MigrationRequest.self, from: body, request: request)
-            let (service, text, dryRun, only) = (self.service, input.plan, input.dryRun ?? false, input.only)
-            let sender = Sender(actor: principal.actor, role: principal.role)
-            // The migration writes instance by instance on the calling thread: off the cooperative pool.
-            let report = try await Task.detached {
-                let plan: MigrationPlan
-                do {
-                    plan = try service.migrationPlan(yaml: text, file: "plan")
-                } catch let error as WorkflowValidationError {
-                    // The caller's plan is wrong, not the server: 422 with every problem and its line.
-                    throw RosterFlowError(.invalidInput, error.message, cause: error.codeName)
-                }
-                return try service.migrate(plan, dryRun: dryRun, only: only, sender: sender)
-            }.value
-            return try JSONBody(report)
+            return try JSONBody(try await self.migrate(
+                planYAML: input.plan, dryRun: input.dryRun ?? false, only: input.only,
+                sender: Sender(actor: principal.actor, role: principal.role)))
         }
+    }
+
+    /// Runs a pasted migration plan (or its dry run) for the API and the dashboard: a plan that does not check is the
+    /// caller's mistake (422 with every problem and its line), and the migration, which writes instance by instance
+    /// on the calling thread, runs off the cooperative pool.
+    func migrate(planYAML text: String, dryRun: Bool, only: [String]?, sender: Sender) async throws -> MigrationReport {
+        let service = self.service
+        return try await Task.detached {
+            let plan: MigrationPlan
+            do {
+                plan = try service.migrationPlan(yaml: text, file: "plan")
+            } catch let error as WorkflowValidationError {
+                throw RosterFlowError(.invalidInput, error.message, cause: error.codeName)
+            }
+            return try service.migrate(plan, dryRun: dryRun, only: only, sender: sender)
+        }.value
     }
 }

@@ -208,19 +208,23 @@ struct Dashboard: Sendable {
         let principal = try context.requirePrincipal()
         let id = try context.parameters.require("id")
         try api.requireIntegrationInScope(id, context)
-        let view = try service.integration(id: id)
-        let courses = try service.courses(integrationID: id)
-        let runs = try service.syncRuns(integrationID: id)
-        var values = DashboardViews.integration(
-            view, courses: courses, runs: runs, role: principal.role, runtime: service.runtime,
-            canDecide: service.rolesDecidingHeldRuns().contains(principal.role))
-        values["id"] = id
-        values["workflowVersion"] = view.workflowVersion
+        let (view, values) = try integrationValues(id, role: principal.role)
         var flash: [String: Any]?
         if let done = request.uri.queryParameters.get("done"), done.utf8.count <= 64 {
             flash = ["kind": "ok", "role": "status", "message": "Done: \(DashboardViews.label(done))."]
         }
         return try page("integration", title: view.district, values: values, context: context, flash: flash)
+    }
+
+    /// The integration page's values for `role`: the view, its courses, sync runs, actions and workflow version.
+    func integrationValues(_ id: String, role: Role) throws -> (view: IntegrationView, values: [String: Any]) {
+        let view = try service.integration(id: id)
+        var values = DashboardViews.integration(
+            view, courses: try service.courses(integrationID: id), runs: try service.syncRuns(integrationID: id),
+            role: role, runtime: service.runtime, canDecide: service.rolesDecidingHeldRuns().contains(role))
+        values["id"] = id
+        values["workflowVersion"] = view.workflowVersion
+        return (view, values)
     }
 
     @Sendable func integrationEvent(_ request: Request, context: AppContext) async throws -> Response {
@@ -351,12 +355,7 @@ struct Dashboard: Sendable {
         let partial = parts["partial"].map { String(decoding: $0, as: UTF8.self) } == "yes"
         let result = try await service.importCourseMap(
             csv: text, file: "sheet", integrationID: id, role: principal.role, actor: principal.actor, partial: partial)
-        let view = try service.integration(id: id)
-        var values = DashboardViews.integration(
-            view, courses: try service.courses(integrationID: id), runs: try service.syncRuns(integrationID: id),
-            role: principal.role, runtime: service.runtime, canDecide: service.rolesDecidingHeldRuns().contains(principal.role))
-        values["id"] = id
-        values["workflowVersion"] = view.workflowVersion
+        var (view, values) = try integrationValues(id, role: principal.role)
         values["imported"] = [
             "summary": "\(result.applied) applied, \(result.refused) refused, \(result.items.count - result.applied - result.refused) unchanged",
             "rows": result.items.map { item -> [String: Any] in
@@ -453,16 +452,8 @@ struct Dashboard: Sendable {
                 message: "Tick \"I read the dry run\" to move the instances; run the dry run first to see what moves.")
         }
         let only = onlyText.split(whereSeparator: \.isWhitespace).map(String.init)
-        let (service, sender) = (self.service, Sender(actor: principal.actor, role: principal.role))
-        let report = try await Task.detached {
-            let plan: MigrationPlan
-            do {
-                plan = try service.migrationPlan(yaml: text, file: "plan")
-            } catch let error as WorkflowValidationError {
-                throw RosterFlowError(.invalidInput, error.message, cause: error.codeName)
-            }
-            return try service.migrate(plan, dryRun: dryRun, only: only.isEmpty ? nil : only, sender: sender)
-        }.value
+        let report = try await api.migrate(
+            planYAML: text, dryRun: dryRun, only: only.isEmpty ? nil : only, sender: Sender(actor: principal.actor, role: principal.role))
         func timers(_ list: [MigrationTimerView]) -> String {
             list.isEmpty ? "none" : list.map { "\($0.event) at \($0.dueAt)" }.joined(separator: ", ")
         }

@@ -13,7 +13,7 @@ extension CLITests {
         if let environment { process.environment = environment }
         process.currentDirectoryURL = URL(fileURLWithPath: folder)
         let log = folder + "/" + name
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         process.standardOutput = handle
         process.standardError = handle
