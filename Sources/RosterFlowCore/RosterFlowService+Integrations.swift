@@ -165,35 +165,41 @@ extension RosterFlowService {
         }
     }
 
-    /// One page of integrations, oldest first: those whose tenant id `includes` accepts, optionally only those in
-    /// `state`, after the integration `after` (nil: from the first). Views are built for the page only.
+    /// One page of integrations, oldest first: those `scope` allows, optionally only those in `state`, after the
+    /// integration `after` (nil: from the first). The page is one store query, whatever the number of integrations.
     ///
-    /// - Returns: the page and whether more follow; nil when `after` is not one of the integrations listed.
+    /// - Returns: the page and whether more follow; nil when `after` names no integration.
     public func integrationPage(
-        state: String? = nil, after: String?, limit: Int, includes: (String) -> Bool
+        state: String? = nil, after: String?, limit: Int, scope: DistrictScope
     ) throws -> (items: [IntegrationView], more: Bool)? {
         if let state, let definition = runtime.current["integration"], definition.states[state] == nil {
             throw RosterFlowError(
                 .invalidInput, "'\(state)' is not an integration state; states are \(definition.stateOrder.joined(separator: ", "))")
         }
+        let tenants: [String]? = switch scope {
+        case .all: nil
+        case let .only(districts): districts.sorted()
+        }
         return try read { tx -> (items: [IntegrationView], more: Bool)? in
-            // The integration instances in one read (not one point read per integration for every page).
-            let instances = Dictionary(
-                try tx.instances(workflow: DomainVocabulary.Integration.workflow, states: state.map { [$0] }).map { ($0.id, $0) },
-                uniquingKeysWith: { first, _ in first })
-            var listed: [(IntegrationRecord, InstanceRecord)] = []
-            for integration in try tx.integrations() where includes(integration.tenantID) {
-                guard let instance = instances[integration.id] else { continue }
-                listed.append((integration, instance))
+            guard let rows = try tx.integrationListing(after: after, limit: limit + 1, states: state.map { [$0] }, tenants: tenants)
+            else { return nil }
+            let items = try rows.prefix(limit).map { row in
+                var view = IntegrationView(
+                    id: row.integration.id, state: row.instance.state, tenantID: row.integration.tenantID,
+                    district: row.integration.district, permission: row.integration.permission,
+                    contactEmail: row.integration.contactEmail, syncTime: row.integration.syncTime, timezone: row.integration.timezone,
+                    nextSyncAt: row.integration.nextSyncAt.map(Timestamp.iso), workflowVersion: row.instance.version,
+                    rowVersion: row.instance.rowVersion, courseCount: row.courseCount, allowedEvents: try allowedEvents(row.instance),
+                    history: [])
+                if row.instance.state == DomainVocabulary.Integration.State.paused, let pause = row.pause {
+                    view.pausedUntil = pause.untilText
+                    view.pauseReason = pause.reason
+                }
+                view.provisioningMode = (row.provisioningMode ?? .preProvisioned).rawValue
+                view.enteredStateAt = Timestamp.iso(row.instance.enteredAt)
+                return view
             }
-            var start = 0
-            if let after {
-                guard let index = listed.firstIndex(where: { $0.0.id == after }) else { return nil }
-                start = index + 1
-            }
-            let end = min(listed.count, start + limit)
-            let items = try listed[start..<end].map { try integrationView(tx, $0.0, $0.1, withHistory: false) }
-            return (items, end < listed.count)
+            return (items, rows.count > limit)
         }
     }
 

@@ -66,7 +66,7 @@ struct API: Sendable {
         let principal = try context.requirePrincipal()
         let (limit, after) = try Paging.parameters(request)
         guard let page = try service.integrationPage(
-            state: request.uri.queryParameters.get("state"), after: after, limit: limit, includes: principal.scope.allows)
+            state: request.uri.queryParameters.get("state"), after: after, limit: limit, scope: principal.scope)
         else { throw Paging.badCursor }
         return try JSONBody(Paging.Page(items: page.items, nextCursor: page.more ? page.items.last.map { Paging.encode($0.id) } : nil))
     }

@@ -154,6 +154,16 @@ public protocol DirectoryStore {
 
     /// All integrations, oldest first.
     func integrations() throws -> [IntegrationRecord]
+
+    /// One page of integrations with their instances and list figures, oldest first (by creation, then id).
+    ///
+    /// - Parameters:
+    ///   - after: the id of the last integration of the previous page (nil: from the first).
+    ///   - limit: at most this many rows.
+    ///   - states: only instances in these states (nil: any).
+    ///   - tenants: only integrations of these tenant ids (nil: any).
+    /// - Returns: nil when `after` names no integration.
+    func integrationListing(after: String?, limit: Int, states: [String]?, tenants: [String]?) throws -> [IntegrationListing]?
 }
 
 /// Course shells and their mappings to the vendor's catalog.

@@ -289,6 +289,50 @@ public struct SQLiteTransaction: StoreTransaction {
         try all("SELECT \(Self.integrationColumns) FROM integrations ORDER BY created_at, id", [], Self.integration)
     }
 
+    public func integrationListing(after: String?, limit: Int, states: [String]?, tenants: [String]?) throws -> [IntegrationListing]? {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if let after {
+            guard let start = try first("SELECT created_at FROM integrations WHERE id = ?", [after], { $0.double(0) }) else { return nil }
+            conditions.append("(i.created_at, i.id) > (?, ?)")
+            arguments += [start, after]
+        }
+        if let states {
+            conditions.append("w.state IN (\(states.map { _ in "?" }.joined(separator: ",")))")
+            arguments += StatementArguments(states)
+        }
+        if let tenants {
+            if tenants.isEmpty { return [] }
+            conditions.append("i.tenant_id IN (\(tenants.map { _ in "?" }.joined(separator: ",")))")
+            arguments += StatementArguments(tenants)
+        }
+        arguments += [limit]
+        // Columns 0-8 the integration, 9-18 the instance, 19 the course count, 20 the mode, 21-26 the pause.
+        return try all("""
+            SELECT \(Self.listingColumns),
+                (SELECT COUNT(*) FROM courses c JOIN workflow_instances ci ON ci.id = c.id WHERE c.integration_id = i.id),
+                (SELECT mode FROM provisioning_modes m WHERE m.integration_id = i.id),
+                p.integration_id, p.paused_until, p.until_text, p.reason, p.actor, p.paused_at
+            FROM integrations i JOIN workflow_instances w ON w.id = i.id
+            LEFT JOIN integration_pauses p ON p.integration_id = i.id
+            \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
+            ORDER BY i.created_at, i.id LIMIT ?
+            """, arguments) { row in
+            IntegrationListing(
+                integration: Self.integration(row), instance: Self.instance(FastRow(handle: row.handle, offset: 9)),
+                courseCount: row.int(19), provisioningMode: row.optionalString(20).flatMap(ProvisioningMode.init(rawValue:)),
+                pause: row.optionalString(21).map {
+                    PauseRecord(integrationID: $0, pausedUntil: row.double(22), untilText: row.string(23), reason: row.optionalString(24),
+                                actor: row.string(25), pausedAt: row.double(26))
+                })
+        }
+    }
+
+    /// The integration's columns then its instance's, prefixed for the listing's join.
+    private static let listingColumns = [
+        integrationColumns.split(separator: ", ").map { "i.\($0)" }, instanceColumns.split(separator: ", ").map { "w.\($0)" },
+    ].joined().joined(separator: ", ")
+
     /// Sets an integration's daily sync time, its time zone and the next sync instant; an unknown id changes nothing.
     public func updateSchedule(integrationID: String, syncTime: String, timezone: String, nextSyncAt: Double) throws {
         try execute(

@@ -579,6 +579,43 @@ final class StoreContractTests: XCTestCase {
         }
     }
 
+    func testIntegrationListingPagesByCreationWithItsFiguresAndFilters() async throws {
+        try await forEachStore { store in
+            try store.writeNow { tx in
+                // Created in the order 3, 1, 2 (same instant for 1 and 2: the id breaks the tie).
+                for (id, tenant, created) in [("int-3", "t-a", 1.0), ("int-1", "t-b", 2.0), ("int-2", "t-a", 2.0)] {
+                    if try tx.customer(tenantID: tenant) == nil {
+                        try tx.upsertCustomer(CustomerRecord(tenantID: tenant, district: tenant, contactEmail: "it@example.org", importedAt: 1))
+                    }
+                    try tx.insertInstance(Self.instance(id, state: id == "int-1" ? "paused" : "scheduled"))
+                    try tx.insertIntegration(IntegrationRecord(
+                        id: id, tenantID: tenant, district: tenant, permission: "full", contactEmail: "it@example.org", createdAt: created))
+                }
+                try Self.seedCourse(tx, "c-1", integration: "int-1")
+                try Self.seedCourse(tx, "c-2", integration: "int-1")
+                try tx.setProvisioningMode(integrationID: "int-2", mode: .onDemand, actor: "test", at: 3)
+                try tx.setPause(PauseRecord(integrationID: "int-1", pausedUntil: 99, untilText: "2027-08-01", reason: "summer", actor: "a", pausedAt: 4))
+            }
+            let all = try XCTUnwrap(try store.readNow { try $0.integrationListing(after: nil, limit: 10, states: nil, tenants: nil) })
+            XCTAssertEqual(all.map(\.integration.id), ["int-3", "int-1", "int-2"])
+            XCTAssertEqual(all.map(\.courseCount), [0, 2, 0])
+            XCTAssertEqual(all.map(\.provisioningMode), [nil, nil, .onDemand])
+            XCTAssertEqual(all[1].pause?.untilText, "2027-08-01")
+            XCTAssertEqual(all[1].instance.state, "paused")
+            XCTAssertNil(all[0].pause)
+            let second = try XCTUnwrap(try store.readNow { try $0.integrationListing(after: "int-3", limit: 1, states: nil, tenants: nil) })
+            XCTAssertEqual(second.map(\.integration.id), ["int-1"])
+            let last = try XCTUnwrap(try store.readNow { try $0.integrationListing(after: "int-1", limit: 5, states: nil, tenants: nil) })
+            XCTAssertEqual(last.map(\.integration.id), ["int-2"])
+            XCTAssertEqual(try store.readNow { try $0.integrationListing(after: "int-2", limit: 5, states: nil, tenants: nil) }?.count, 0)
+            XCTAssertNil(try store.readNow { try $0.integrationListing(after: "nope", limit: 5, states: nil, tenants: nil) })
+            let scheduledOfA = try store.readNow { try $0.integrationListing(after: nil, limit: 5, states: ["scheduled"], tenants: ["t-a"]) }
+            XCTAssertEqual(scheduledOfA?.map(\.integration.id), ["int-3", "int-2"])
+            XCTAssertEqual(try store.readNow { try $0.integrationListing(after: nil, limit: 5, states: nil, tenants: ["t-b"]) }?.map(\.integration.id), ["int-1"])
+            XCTAssertEqual(try store.readNow { try $0.integrationListing(after: nil, limit: 5, states: nil, tenants: []) }?.count, 0)
+        }
+    }
+
     func testCourseCountsAndProgressFollowTheMappingsStates() async throws {
         try await forEachStore { store in
             try store.writeNow { tx in
