@@ -68,7 +68,8 @@ extension RosterFlowService {
     /// - Throws: ``RosterFlowError/Code/invalidInput`` for a confirmation without a reason; ``RosterFlowError/Code/refused``
     ///   for a confirmation of a request that is not held for review.
     public func authenticate(
-        integrationID: String, role: Role? = nil, actor: String, confirmMismatch: Bool = false, reason: String? = nil
+        integrationID: String, role: Role? = nil, actor: String, confirmMismatch: Bool = false, reason: String? = nil,
+        expectedRowVersion: Int? = nil
     ) async throws -> AppliedStep {
         let reason = reason?.trimmingCharacters(in: .whitespacesAndNewlines)
         if confirmMismatch, reason?.isEmpty ?? true {
@@ -107,13 +108,13 @@ extension RosterFlowService {
                 tx, instanceID: integrationID, event: event, sender: Sender(actor: actor, role: role),
                 reason: confirmMismatch ? "confirmed as the customer despite: " + comparison.problems.joined(separator: "; ")
                     + " — \(reason ?? "")" : nil,
-                payload: ["report": comparison.sideBySide], now: now, loaded: instance)
+                payload: ["report": comparison.sideBySide], expectedRowVersion: expectedRowVersion, now: now, loaded: instance)
         }
     }
 
     /// Stores the school's preferred daily sync time and the next sync instant, and moves the integration on.
     public func schedule(
-        integrationID: String, time: String, timezone: String, role: Role? = nil, actor: String
+        integrationID: String, time: String, timezone: String, role: Role? = nil, actor: String, expectedRowVersion: Int? = nil
     ) async throws -> AppliedStep {
         let schedule = try SyncSchedule(time: time, timezone: timezone)
         try await requireIntegration(integrationID)
@@ -122,7 +123,8 @@ extension RosterFlowService {
             "schedule", to: integrationID, role: role, actor: actor,
             reason: "daily sync at \(schedule.timeText) \(schedule.timezone)",
             payload: ["sync_time": schedule.timeText, "timezone": schedule.timezone,
-                      "next_sync_at": String(next.timeIntervalSince1970)])
+                      "next_sync_at": String(next.timeIntervalSince1970)],
+            expectedRowVersion: expectedRowVersion)
     }
 
     @discardableResult

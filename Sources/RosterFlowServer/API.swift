@@ -207,16 +207,17 @@ struct API: Sendable {
             let step: AppliedStep
             switch input.event {
             case DomainVocabulary.Integration.Event.authenticate, DomainVocabulary.Integration.Event.confirmCustomer:
-                try checkVersion(expected, current: try service.integration(id: id).rowVersion)
                 step = try await service.authenticate(
                     integrationID: id, role: principal.role, actor: principal.actor,
-                    confirmMismatch: input.event == DomainVocabulary.Integration.Event.confirmCustomer, reason: input.reason)
+                    confirmMismatch: input.event == DomainVocabulary.Integration.Event.confirmCustomer, reason: input.reason,
+                    expectedRowVersion: expected)
             case "schedule":
                 guard let time = input.time, let timezone = input.timezone else {
                     throw BadRequest("the schedule event needs 'time' (HH:MM) and 'timezone' (an IANA zone)", cause: "missing-field")
                 }
-                try checkVersion(expected, current: try service.integration(id: id).rowVersion)
-                step = try await service.schedule(integrationID: id, time: time, timezone: timezone, role: principal.role, actor: principal.actor)
+                step = try await service.schedule(
+                    integrationID: id, time: time, timezone: timezone, role: principal.role, actor: principal.actor,
+                    expectedRowVersion: expected)
             default:
                 step = try await service.send(
                     input.event, to: id, role: principal.role, actor: principal.actor, reason: input.reason,
@@ -451,6 +452,14 @@ struct JSONBody: ResponseGenerator {
 
     init<T: Encodable>(_ value: T, etag: Int? = nil) throws {
         data = try Problems.encoder.encode(value)
+        self.etag = etag
+    }
+
+    /// The hand-written JSON of `value`: the same bytes as the `Encodable` form, written without `JSONEncoder`.
+    init<T: FastJSONEncodable>(_ value: T, etag: Int? = nil) throws {
+        var json = JSONBytes()
+        value.writeJSON(to: &json)
+        data = Data(json.bytes)
         self.etag = etag
     }
 

@@ -43,7 +43,7 @@ enum AliasScanner {
             case UInt8(ascii: "-"), UInt8(ascii: ":"), UInt8(ascii: "?"):
                 // `- item`, `key: value`, `? key`: a node may start after the indicator and a space.
                 nodeMayStart = i + 1 == bytes.count || bytes[i + 1] == UInt8(ascii: " ")
-            case UInt8(ascii: "&"), UInt8(ascii: "*") where nodeMayStart:
+            case UInt8(ascii: "&") where nodeMayStart, UInt8(ascii: "*") where nodeMayStart:
                 var end = i + 1
                 while end < bytes.count, ![UInt8(ascii: " "), UInt8(ascii: ","), UInt8(ascii: "]"), UInt8(ascii: "}")].contains(bytes[end]) {
                     end += 1

@@ -302,6 +302,9 @@ extension WorkflowValidationTests {
               a:
                 task: { owner: dsp, todo: "Map *every* course & check {subject}" }
                 final: true
+              b:
+                description: Research&Development keeps its ampersand, 2*3 its star
+                final: true
             """
         XCTAssertFalse(problems(text).contains { $0.code == .yamlAlias }, "\(problems(text))")
     }
