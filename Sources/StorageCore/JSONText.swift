@@ -35,6 +35,12 @@ package struct JSONText: Sendable {
 
     /// Writes a string value (after ``key(_:)``), quoted and escaped as JSONSerialization does.
     package mutating func string(_ value: String) {
+        Self.appendString(value, to: &bytes)
+    }
+
+    /// Appends `value` to `bytes` as a JSON string, quoted and escaped as JSONSerialization does: the one escaping of
+    /// every hand-written JSON in the package.
+    package static func appendString(_ value: String, to bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))
         var value = value
         // Most values need no escaping: copy their bytes in one go.
