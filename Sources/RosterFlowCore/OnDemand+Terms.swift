@@ -102,11 +102,11 @@ extension OnDemand {
         guard let cls = try tx.rosterRecords(integrationID: imported.integrationID, entity: classes, sourcedIDs: [imported.classSourcedID]).first else {
             return .refuse("the roster no longer has class \(imported.classSourcedID)")
         }
-        let terms = try terms(tx, integrationID: imported.integrationID, ids: ClassDetails(cls.ref3).terms)
+        let terms = try Self.terms(tx, integrationID: imported.integrationID, ids: ClassDetails(cls.ref3).terms)
         guard let term = endTerm(of: cls, terms: terms) else {
             return .refuse("the roster holds no dates for the terms of \(imported.title) (\(imported.classSourcedID)), so its end is not known")
         }
-        let today = try today(tx, integrationID: imported.integrationID, now: now)
+        let today = try Self.today(tx, integrationID: imported.integrationID, now: now)
         return term.isOver(on: today) ? .pass : .refuse("\(term.title) ends on \(term.end ?? "?")")
     }
 
@@ -122,7 +122,7 @@ extension OnDemand {
         let taught = Set(try tx.rosterEnrollments(integrationID: integrationID, userSourcedID: teacher)
             .filter { $0.ref3 == "teacher" }.compactMap(\.ref1))
         let classes = try tx.rosterRecords(integrationID: integrationID, entity: Self.classes, sourcedIDs: mine.union(taught).sorted())
-        let terms = try terms(tx, integrationID: integrationID, ids: classes.flatMap { ClassDetails($0.ref3).terms })
+        let terms = try Self.terms(tx, integrationID: integrationID, ids: classes.flatMap { ClassDetails($0.ref3).terms })
         let courseIDs = Array(Set(classes.compactMap(\.ref1))).sorted()
         let codes = try tx.rosterRecords(integrationID: integrationID, entity: RosterEntity.courses.rawValue, sourcedIDs: courseIDs)
             .reduce(into: [String: String]()) { if let code = $1.ref2, !code.isEmpty { $0[$1.sourcedID] = code } }

@@ -36,8 +36,6 @@ extension SQLiteTransaction {
             """, arguments: [status, at, actor, integrationID, teacherSourcedID, endedTermSourcedID])
     }
 
-    private static let lookupColumns = "entity, sourced_id, digest, ref1, ref2, ref3, title, fields, ref4"
-
     private func lookup(_ sql: String, _ arguments: StatementArguments) throws -> [RosterRecord] {
         try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map { row in
             RosterRecord(entity: row[0], sourcedID: row[1], digest: row[2], ref1: row[3], ref2: row[4], ref3: row[5], title: row[6],
@@ -45,33 +43,37 @@ extension SQLiteTransaction {
         }
     }
 
-    // Each query names its entity as a literal, so SQLite can use the partial index of that entity.
-
     public func rosterUsers(integrationID: String, username: String) throws -> [RosterRecord] {
-        try lookup("""
-            SELECT \(Self.lookupColumns) FROM roster_records WHERE integration_id = ? AND entity = 'users' AND ref1 = ?
-            ORDER BY sourced_id
-            """, [integrationID, username])
+        try lookup(RosterLookupSQL.usersByUsername, [integrationID, username])
     }
 
     public func rosterUsers(integrationID: String, email: String) throws -> [RosterRecord] {
-        try lookup("""
-            SELECT \(Self.lookupColumns) FROM roster_records WHERE integration_id = ? AND entity = 'users' AND lower(ref2) = lower(?)
-            ORDER BY sourced_id
-            """, [integrationID, email])
+        try lookup(RosterLookupSQL.usersByEmail, [integrationID, email])
     }
 
     public func rosterEnrollments(integrationID: String, classSourcedID: String) throws -> [RosterRecord] {
-        try lookup("""
-            SELECT \(Self.lookupColumns) FROM roster_records WHERE integration_id = ? AND entity = 'enrollments' AND ref1 = ?
-            ORDER BY sourced_id
-            """, [integrationID, classSourcedID])
+        try lookup(RosterLookupSQL.enrollmentsByClass, [integrationID, classSourcedID])
     }
 
     public func rosterEnrollments(integrationID: String, userSourcedID: String) throws -> [RosterRecord] {
-        try lookup("""
-            SELECT \(Self.lookupColumns) FROM roster_records WHERE integration_id = ? AND entity = 'enrollments' AND ref2 = ?
-            ORDER BY sourced_id
-            """, [integrationID, userSourcedID])
+        try lookup(RosterLookupSQL.enrollmentsByUser, [integrationID, userSourcedID])
     }
+}
+
+/// The held-roster lookups by something other than the sourcedId. Each names its entity as a literal, so that SQLite
+/// uses that entity's partial index (migration `v9-on-demand-terms`); a test checks each plan.
+enum RosterLookupSQL {
+    static let columns = "entity, sourced_id, digest, ref1, ref2, ref3, title, fields, ref4"
+    static let usersByUsername = """
+        SELECT \(columns) FROM roster_records WHERE integration_id = ? AND entity = 'users' AND ref1 = ? ORDER BY sourced_id
+        """
+    static let usersByEmail = """
+        SELECT \(columns) FROM roster_records WHERE integration_id = ? AND entity = 'users' AND lower(ref2) = lower(?) ORDER BY sourced_id
+        """
+    static let enrollmentsByClass = """
+        SELECT \(columns) FROM roster_records WHERE integration_id = ? AND entity = 'enrollments' AND ref1 = ? ORDER BY sourced_id
+        """
+    static let enrollmentsByUser = """
+        SELECT \(columns) FROM roster_records WHERE integration_id = ? AND entity = 'enrollments' AND ref2 = ? ORDER BY sourced_id
+        """
 }

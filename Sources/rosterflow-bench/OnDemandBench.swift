@@ -3,6 +3,7 @@ import Foundation
 import RosterFlowApp
 import RosterFlowCore
 import StorageCore
+import StorageSQLite
 
 extension RosterFlowBench {
     struct OnDemandBench: AsyncParsableCommand {
@@ -75,7 +76,9 @@ extension RosterFlowBench {
                 // The classes to import (spread over the district) with a teacher each, and the students who sign in:
                 // every student of the first classes, so that their imports resolve a full class of pending placements.
                 let id = integration.id
-                let plan = try service.store.readNow { tx -> (imports: [(cls: String, teacher: String)], students: [String], full: Set<String>, fullSize: Double) in
+                // The held roster, read through a second connection to the same file (the service's store is its own).
+                let reader = try SQLiteStore(path: workspace.path + "/on-demand.sqlite")
+                let plan = try reader.readNow { tx -> (imports: [(cls: String, teacher: String)], students: [String], full: Set<String>, fullSize: Double) in
                     let step = max(1, classes / max(1, imports))
                     var picked: [(String, String)] = []
                     var students: [String] = [], seen = Set<String>(), full = Set<String>(), fullStudents = 0
@@ -96,12 +99,12 @@ extension RosterFlowBench {
                 var students = plan.students
                 if students.count < signIns {
                     // Top up with other students of the district.
-                    let more = try service.store.readNow { try $0.rosterRecords(integrationID: id, entity: "users", sourcedIDs: nil) }
+                    let more = try reader.readNow { try $0.rosterRecords(integrationID: id, entity: "users", sourcedIDs: nil) }
                         .filter { $0.sourcedID.hasPrefix("stu-") }.map(\.sourcedID)
                     var seen = Set(students)
                     for s in more where students.count < signIns && seen.insert(s).inserted { students.append(s) }
                 }
-                let held = try service.store.readNow { tx in try tx.rosterRecords(integrationID: id, entity: "users", sourcedIDs: students.sorted()) }
+                let held = try reader.readNow { tx in try tx.rosterRecords(integrationID: id, entity: "users", sourcedIDs: students.sorted()) }
                     .reduce(into: [String: RosterRecord]()) { $0[$1.sourcedID] = $1 }
                 log("\(students.count) sign-ins, \(plan.imports.count) imports (\(plan.full.count) of classes whose students all signed in)")
 
@@ -131,7 +134,7 @@ extension RosterFlowBench {
                 }
                 let importSeconds = Date().timeIntervalSince(importStart)
                 log("imports: \(String(format: "%.1f", importSeconds)) s")
-                let placements = try service.store.readNow { try $0.classMembers(integrationID: id, classSourcedID: nil, userSourcedID: nil) }
+                let placements = try reader.readNow { try $0.classMembers(integrationID: id, classSourcedID: nil, userSourcedID: nil) }
                     .filter { $0.role == "student" && $0.status == "active" }.count
                 let fullTimes = zip(plan.imports, importTimes).filter { plan.full.contains($0.0.cls) }.map(\.1)
                 let report = Report(

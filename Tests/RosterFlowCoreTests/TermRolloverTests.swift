@@ -37,7 +37,8 @@ final class TermRolloverTests: XCTestCase {
     /// teachers teach only what the map says).
     func district(teachers: [String: [String]], edit: ((inout [String]) throws -> Void)? = nil) throws -> String {
         let path = folder + "/district"
-        _ = try SampleBundle.write(to: URL(fileURLWithPath: path), users: 200, classes: 10, enrollments: 800, version: "1.2", seed: 7)
+        // 20 classes: course crs-k has classes k, k+5, k+10, k+15; terms by class number mod 3 (1: both, 2: fall, 0: spring).
+        _ = try SampleBundle.write(to: URL(fileURLWithPath: path), users: 200, classes: 20, enrollments: 800, version: "1.2", seed: 7)
         var rows = try lines(path, "enrollments.csv")
         let header = rows[0].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         let classColumn = try XCTUnwrap(header.firstIndex(of: "classSourcedId")), roleColumn = try XCTUnwrap(header.firstIndex(of: "role"))
@@ -130,7 +131,8 @@ final class TermRolloverTests: XCTestCase {
         let dated = [term("fall", year: "2025", dates: "2024-08-19|2025-01-18"), term("spring", year: "2025", dates: "2025-01-21|2025-06-14"),
                      term("year", year: "2025", dates: "2024-08-19|2025-06-14")]
         XCTAssertEqual(OnDemand.currentTerm(dated, today: "2025-01-10"), "fall", "the narrowest term containing today")
-        XCTAssertEqual(OnDemand.currentTerm(dated, today: "2025-01-19"), "spring", "between terms: the next to start")
+        XCTAssertEqual(OnDemand.currentTerm(Array(dated.prefix(2)), today: "2025-01-19"), "spring", "between terms: the next to start")
+        XCTAssertEqual(OnDemand.currentTerm(dated, today: "2025-01-19"), "year", "the school year contains the break")
         XCTAssertEqual(OnDemand.currentTerm(dated, today: "2025-07-01"), "spring", "after them all: the last to end")
         XCTAssertEqual(OnDemand.currentTerm([term("x", year: "2025", dates: "garbage")], today: "2025-01-01"), "x")
     }
@@ -167,21 +169,25 @@ final class TermRolloverTests: XCTestCase {
         XCTAssertEqual([byEmail.sourcedID, byEmail.matchedOn], [twin, "email"], "the disabled namesake is not a second match")
         let refused = await assertRefused(.refused) { try await self.service.placeStudent(disabled, integrationID: id) }
         XCTAssertTrue(refused?.message.contains("not enabled") == true, refused?.message ?? "")
-        XCTAssertFalse(try service.placeStudent(twin, integrationID: id).isEmpty)
+        let placed = try await service.placeStudent(twin, integrationID: id)
+        XCTAssertFalse(placed.isEmpty)
     }
 
     // MARK: Term rollover
 
     func testATermEndOffersTheTeacherNextTermsClassesOnceThenArchivesAfterTheGraceAndRestores() async throws {
-        // Course 2: cls-8 in the fall, cls-3 in the spring (taught by A and B). Course 1: cls-2 in the fall (A).
-        // Course 4: cls-5 in the fall (C); its spring class cls-10 is D's, so C teaches nothing of it next term.
+        // Course 3: cls-8 in the fall, cls-3 in the spring (taught by A and B). Course 2: cls-2 in the fall (A).
+        // Course 5: cls-5 in the fall (C); its spring class cls-15 is D's, so C teaches nothing of it next term.
         try await onDemand(try district(teachers: [
-            "cls-8": [teacherA], "cls-2": [teacherA], "cls-3": [teacherA, teacherB], "cls-5": [teacherC], "cls-10": [teacherD],
+            "cls-8": [teacherA], "cls-2": [teacherA], "cls-3": [teacherA, teacherB], "cls-5": [teacherC], "cls-15": [teacherD],
         ]))
         let id: String = integrationID
-        XCTAssertEqual(try await service.importClasses(teacher: teacherB, classes: ["cls-3"], actor: "t").map(\.outcome), ["imported"])
-        XCTAssertEqual(try await service.importClasses(teacher: teacherA, classes: ["cls-8", "cls-2"], actor: "t").map(\.outcome), ["imported", "imported"])
-        XCTAssertEqual(try await service.importClasses(teacher: teacherC, classes: ["cls-5"], actor: "t").map(\.outcome), ["imported"])
+        let byB = try await service.importClasses(teacher: teacherB, classes: ["cls-3"], actor: "t")
+        XCTAssertEqual(byB.map(\.outcome), ["imported"])
+        let byA = try await service.importClasses(teacher: teacherA, classes: ["cls-8", "cls-2"], actor: "t")
+        XCTAssertEqual(byA.map(\.outcome), ["imported", "imported"])
+        let byC = try await service.importClasses(teacher: teacherC, classes: ["cls-5"], actor: "t")
+        XCTAssertEqual(byC.map(\.outcome), ["imported"])
         let student = try XCTUnwrap(try students(of: "cls-8").first)
         _ = try await service.linkIdentity(IdentityClaims(provider: "classlink", tenantID: "t-spring", providerUserID: "s", sourcedID: student))
         _ = try await service.placeStudent(student, integrationID: id)
@@ -255,7 +261,8 @@ final class TermRolloverTests: XCTestCase {
         }
         try Self.versionOne.write(toFile: workflows + "/class-import.yaml", atomically: true, encoding: .utf8)
         let database = folder + "/v1.sqlite"
-        let old = try RosterFlowService(databasePath: database, workflowsPath: workflows, clock: { self.clock.now })
+        let clock: TestClock = self.clock
+        let old = try RosterFlowService(databasePath: database, workflowsPath: workflows, clock: { clock.now })
         _ = try await old.importCustomers(csv: Fixture.registry, file: "customers.csv")
         let id = try await Fixture.scheduledIntegration(old)
         _ = try await old.setProvisioningMode(integrationID: id, mode: .onDemand, actor: "vendor:ana")
@@ -264,7 +271,7 @@ final class TermRolloverTests: XCTestCase {
         let instance = try XCTUnwrap(try old.store.readNow { try $0.importedClass(integrationID: id, classSourcedID: "cls-8") }?.instanceID)
         XCTAssertEqual(try old.store.readNow { try $0.timers(instanceID: instance) }.count, 0)
 
-        let upgraded = try RosterFlowService(databasePath: database, workflowsPath: Fixture.workflows, clock: { self.clock.now })
+        let upgraded = try RosterFlowService(databasePath: database, workflowsPath: Fixture.workflows, clock: { clock.now })
         let file = Fixture.workflows + "/migrations/class-import-1-to-2.yaml"
         let plan = try upgraded.migrationPlan(yaml: try String(contentsOfFile: file, encoding: .utf8), file: file)
         let report = try upgraded.migrate(plan, dryRun: false, sender: Sender(actor: "vendor:ana", role: .vendorAdmin))
