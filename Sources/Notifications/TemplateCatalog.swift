@@ -17,6 +17,8 @@ public enum PayloadKeys {
     public static let rendering: Set<String> = ["message_id", "recipient"]
     /// Written into dashboard sign-in e-mails (workflow `access`: not a workflow's event, the sign-in form's).
     public static let signIn: Set<String> = ["sign_in_url", "account_name", "account_email", "expires_minutes"]
+    /// Written into a teacher's offer of next term's classes (`next-term-classes`, class-import version 2).
+    public static let nextTermOffer: Set<String> = ["teacher_name", "teacher_sourced_id", "ended_term", "class_count", "classes", "import_command"]
     /// Templates whose messages carry a secret (a sign-in link): sent by e-mail only, never to webhook subscribers.
     public static let emailOnlyTemplates: Set<String> = ["sign-in-link"]
 
@@ -25,12 +27,13 @@ public enum PayloadKeys {
         var keys = common.union(sync).union(rendering)
         if workflow == "course-mapping" { keys.formUnion(course) }
         if workflow == "integration" { keys.formUnion(digest) }
+        if workflow == "class-import" { keys.formUnion(nextTermOffer) }
         if workflow == "access" { return rendering.union(signIn) }
         return keys
     }
 
     /// Every variable any message can provide.
-    public static var all: Set<String> { common.union(course).union(sync).union(digest).union(rendering) }
+    public static var all: Set<String> { common.union(course).union(sync).union(digest).union(rendering).union(nextTermOffer) }
 }
 
 /// One e-mail template: three Mustache templates and the variables they may use.

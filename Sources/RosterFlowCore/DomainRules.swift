@@ -202,9 +202,13 @@ struct DomainGuards: GuardEvaluating {
     let instance: InstanceRecord
     let payload: [String: String]
     let rules: DomainRules
+    /// The time the event is applied at (guards about dates, such as a term's end, read it).
+    let now: Double
 
     func evaluate(guard name: String, event: String, from state: String) throws -> GuardVerdict {
-        if OnDemand.guardNames.contains(name) { return try OnDemand.evaluate(guard: name, tx: tx, instance: instance, payload: payload) }
+        if OnDemand.guardNames.contains(name) {
+            return try OnDemand.evaluate(guard: name, tx: tx, instance: instance, payload: payload, now: now)
+        }
         return try rules.evaluate(guard: name, tx: tx, instance: instance)
     }
 }

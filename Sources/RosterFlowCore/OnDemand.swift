@@ -14,6 +14,10 @@ enum OnDemand {
             static let available = "available"
             static let imported = "imported"
             static let archived = "archived"
+            static let ended = "ended"
+            static let restored = "restored"
+            /// States in which the class is open: its students are placed and the nightly sync follows it.
+            static let open: Set<String> = [imported, ended, restored]
         }
         enum Event {
             static let importClass = "import"
@@ -21,11 +25,15 @@ enum OnDemand {
             static let deletedInSIS = "deleted_in_sis"
             static let termEnded = "term_ended"
             static let restore = "restore"
+            static let checkTerm = "check_term"
+            static let graceOver = "grace_over"
         }
     }
 
-    static let guardNames: Set<String> = ["teaches_class"]
-    static let effectNames: Set<String> = ["record_class_import", "join_class", "archive_class", "tell_class_teachers", "restore_class"]
+    static let guardNames: Set<String> = ["teaches_class", "term_over", "term_not_over"]
+    static let effectNames: Set<String> = [
+        "record_class_import", "join_class", "archive_class", "tell_class_teachers", "restore_class", "offer_next_term",
+    ]
 
     /// A drop larger than this share of an imported class's students (and at least ``largeDropMinimum`` students) holds
     /// the sync for review.
@@ -38,14 +46,9 @@ enum OnDemand {
 
     // MARK: The held roster
 
-    /// The held enrollments of an integration (class `ref1`, user `ref2`, role `ref3`) matching `filter`.
-    static func enrollments(_ tx: any StoreTransaction, integrationID: String, where filter: (RosterRecord) -> Bool) throws -> [RosterRecord] {
-        try tx.rosterRecords(integrationID: integrationID, entity: enrollments, sourcedIDs: nil).filter(filter)
-    }
-
-    /// Whether the held roster says `teacher` teaches `classID`.
+    /// Whether the held roster says `teacher` teaches `classID` (their enrollments, found by the user index).
     static func teaches(_ tx: any StoreTransaction, integrationID: String, teacher: String, classID: String) throws -> Bool {
-        try !enrollments(tx, integrationID: integrationID) { $0.ref1 == classID && $0.ref2 == teacher && $0.ref3 == "teacher" }.isEmpty
+        try tx.rosterEnrollments(integrationID: integrationID, userSourcedID: teacher).contains { $0.ref1 == classID && $0.ref3 == "teacher" }
     }
 
     /// A held user's name, or its sourcedId.
@@ -55,11 +58,22 @@ enum OnDemand {
 
     // MARK: Guards and effects of `class-import`
 
-    static func evaluate(guard name: String, tx: any StoreTransaction, instance: InstanceRecord, payload: [String: String]) throws -> GuardVerdict {
+    static func evaluate(
+        guard name: String, tx: any StoreTransaction, instance: InstanceRecord, payload: [String: String], now: Double
+    ) throws -> GuardVerdict {
         switch name {
+        case "term_over", "term_not_over":
+            guard let imported = try importedClass(tx, instance: instance) else { return .refuse("\(instance.id) is not an imported class") }
+            let over = try termOver(tx, imported: imported, now: now)
+            if name == "term_over" { return over }
+            return over == .pass ? .refuse("the term of \(imported.title) is over") : .pass
         case "teaches_class":
             guard let teacher = payload["teacher"], let imported = try importedClass(tx, instance: instance) else {
                 return .refuse("no teacher was named")
+            }
+            if let user = try tx.rosterRecords(integrationID: imported.integrationID, entity: users, sourcedIDs: [teacher]).first, !isEnabled(user) {
+                return .refuse("the roster from the SIS says \(user.title ?? teacher) (\(teacher)) is not enabled (enabledUser is false); "
+                    + "an inactive teacher cannot import classes until the SIS enables them")
             }
             if try teaches(tx, integrationID: imported.integrationID, teacher: teacher, classID: imported.classSourcedID) { return .pass }
             return .refuse("the roster from the SIS does not list \(try OnDemand.name(tx, integrationID: imported.integrationID, user: teacher)) "
@@ -109,6 +123,9 @@ enum OnDemand {
             where member.role == "student" && member.status == "archived" && (member.how == "class-deleted" || member.how == "class-archived") {
                 try place(tx, imported: imported, student: member.userSourcedID, how: "restored", since: member.since, now: now)
             }
+            return []
+        case "offer_next_term":
+            try offerNextTerm(context, imported: imported)
             return []
         case "tell_class_teachers":
             guard let integration = try tx.integration(id: integrationID) else { return [] }
@@ -200,8 +217,8 @@ enum OnDemand {
         }
         guard !dropped.isEmpty else { return [] }
         var held: [String: Int] = [:]
-        for e in try enrollments(tx, integrationID: integrationID, where: { $0.ref3 == "student" && dropped[$0.ref1 ?? ""] != nil }) {
-            held[e.ref1 ?? "", default: 0] += 1
+        for classID in dropped.keys {
+            held[classID] = try tx.rosterEnrollments(integrationID: integrationID, classSourcedID: classID).filter { $0.ref3 == "student" }.count
         }
         return imported.compactMap { cls in
             guard let count = dropped[cls.classSourcedID], let total = held[cls.classSourcedID], total > 0 else { return nil }
@@ -228,7 +245,7 @@ enum OnDemand {
             for change in group where !change.parked {
                 let record = change.record
                 if record.entity == classes, change.operation == .delete, let cls = imported[record.sourcedID],
-                   try tx.instance(id: cls.instanceID)?.state == ClassImport.State.imported {
+                   let state = try tx.instance(id: cls.instanceID)?.state, ClassImport.State.open.contains(state) {
                     steps.append(try runtime.apply(
                         tx, instanceID: cls.instanceID, event: ClassImport.Event.deletedInSIS, sender: .system,
                         reason: "the SIS deleted class \(cls.title) (\(cls.classSourcedID)) in sync \(runID); it was archived, with its students' work",
@@ -236,7 +253,8 @@ enum OnDemand {
                     continue
                 }
                 guard record.entity == enrollments, let classID = record.ref1, let user = record.ref2,
-                      let cls = imported[classID], try tx.instance(id: cls.instanceID)?.state == ClassImport.State.imported
+                      let cls = imported[classID], let state = try tx.instance(id: cls.instanceID)?.state,
+                      ClassImport.State.open.contains(state)
                 else { continue }
                 let member = try tx.classMembers(integrationID: integrationID, classSourcedID: classID, userSourcedID: user)
                     .first { $0.role == (record.ref3 == "teacher" ? "teacher" : "student") }

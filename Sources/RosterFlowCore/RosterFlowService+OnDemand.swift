@@ -63,6 +63,12 @@ public struct TermClassesView: Sendable, Codable, Equatable {
     public var termSourcedID: String
     public var term: String
     public var schoolYear: String?
+    /// The term's first and last days (`YYYY-MM-DD`), when the roster gave them.
+    public var startDate: String?
+    public var endDate: String?
+    /// The current term, preselected: the one whose dates contain today (between terms the next one; for terms held
+    /// without dates, the newest school year).
+    public var current: Bool
     public var classes: [AvailableClassView]
 }
 
@@ -169,19 +175,28 @@ extension RosterFlowService {
                 return try unlinked(nil, "no district with tenant id '\(claims.tenantID)' is set up for rostering")
             }
             let integrationID = integration.id
-            if let link = try tx.identityLink(provider: claims.provider, integrationID: integrationID, providerUserID: claims.providerUserID),
-               try tx.holdsRosterRecord(integrationID: integrationID, entity: OnDemand.users, sourcedID: link.sourcedID) {
-                return try Self.linkView(tx, link)
+            func inactive(_ user: RosterRecord) throws -> IdentityLinkView {
+                try unlinked(integrationID, "the roster of \(integration.district) says \(user.title ?? user.sourcedID) (\(user.sourcedID)) "
+                    + "is not enabled (enabledUser is false), so they cannot sign in; the school enables them in its SIS and the next sync brings it")
             }
-            let users = try tx.rosterRecords(integrationID: integrationID, entity: OnDemand.users, sourcedIDs: nil)
-            let rules: [(String, String?, (RosterRecord, String) -> Bool)] = [
-                ("sourcedId", claims.sourcedID, { $0.sourcedID == $1 }),
-                ("username", claims.username, { $0.ref1 == $1 }),
-                ("email", claims.email, { $0.ref2?.lowercased() == $1.lowercased() }),
+            if let link = try tx.identityLink(provider: claims.provider, integrationID: integrationID, providerUserID: claims.providerUserID),
+               let user = try tx.rosterRecords(integrationID: integrationID, entity: OnDemand.users, sourcedIDs: [link.sourcedID]).first {
+                return OnDemand.isEnabled(user) ? try Self.linkView(tx, link) : try inactive(user)
+            }
+            // Each rule reads only the users it matches (by sourcedId, or the username and e-mail indexes).
+            let rules: [(String, String?, (String) throws -> [RosterRecord])] = [
+                ("sourcedId", claims.sourcedID, { try tx.rosterRecords(integrationID: integrationID, entity: OnDemand.users, sourcedIDs: [$0]) }),
+                ("username", claims.username, { try tx.rosterUsers(integrationID: integrationID, username: $0) }),
+                ("email", claims.email, { value in
+                    try tx.rosterUsers(integrationID: integrationID, email: value).filter { $0.ref2?.lowercased() == value.lowercased() }
+                }),
             ]
-            for (rule, value, matches) in rules {
+            for (rule, value, lookup) in rules {
                 guard let value else { continue }
-                let found = users.filter { matches($0, value) }
+                let matching = try lookup(value)
+                // Only active users are linked: a disabled one is never chosen, and one alone is told why.
+                let found = matching.filter(OnDemand.isEnabled)
+                if found.isEmpty, let disabled = matching.first { return try inactive(disabled) }
                 if found.count > 1 {
                     return try unlinked(integrationID, "\(found.count) people in \(integration.district) have the \(rule) '\(value)', "
                         + "so RosterFlow cannot tell which one signed in; support links it by hand")
@@ -213,7 +228,7 @@ extension RosterFlowService {
     }
 
     static func roles(_ tx: any StoreTransaction, _ integrationID: String, _ user: String) throws -> [String] {
-        Set(try OnDemand.enrollments(tx, integrationID: integrationID) { $0.ref2 == user }.compactMap(\.ref3)).sorted()
+        Set(try tx.rosterEnrollments(integrationID: integrationID, userSourcedID: user).compactMap(\.ref3)).sorted()
     }
 
     static func linkView(_ tx: any StoreTransaction, _ link: IdentityLinkRecord) throws -> IdentityLinkView {
@@ -281,42 +296,42 @@ extension RosterFlowService {
         }
     }
 
-    /// The classes the held roster says `teacher` teaches, grouped by term (latest school year first), each with its
-    /// course, periods, student count, co-teachers and whether it is imported.
+    /// The classes the held roster says `teacher` teaches, grouped by term (the current term first and marked, then the
+    /// others, latest first), each with its course, periods, student count, co-teachers and whether it is imported.
     public func availableClasses(teacher: String, integrationID: String? = nil) throws -> [TermClassesView] {
         let integrationID = try rosterIntegration(user: teacher, given: integrationID)
         return try read { tx in
-            let all = try tx.rosterRecords(integrationID: integrationID, entity: OnDemand.enrollments, sourcedIDs: nil)
-            let mine = Set(all.filter { $0.ref2 == teacher && $0.ref3 == "teacher" }.compactMap(\.ref1))
+            let mine = Set(try tx.rosterEnrollments(integrationID: integrationID, userSourcedID: teacher)
+                .filter { $0.ref3 == "teacher" }.compactMap(\.ref1))
             let classes = try tx.rosterRecords(integrationID: integrationID, entity: OnDemand.classes, sourcedIDs: mine.sorted())
             let courses = try tx.rosterRecords(
                 integrationID: integrationID, entity: RosterEntity.courses.rawValue, sourcedIDs: Array(Set(classes.compactMap(\.ref1))).sorted())
                 .reduce(into: [String: String]()) { $0[$1.sourcedID] = $1.title }
-            var students: [String: Int] = [:], teachers: [String: [String]] = [:]
-            for e in all where mine.contains(e.ref1 ?? "") {
-                if e.ref3 == "student" { students[e.ref1!, default: 0] += 1 }
-                if e.ref3 == "teacher", e.ref2 != teacher { teachers[e.ref1!, default: []].append(e.ref2 ?? "") }
-            }
             var groups: [String: [AvailableClassView]] = [:]
             for cls in classes {
                 let details = ClassDetails(cls.ref3)
+                let enrolled = try tx.rosterEnrollments(integrationID: integrationID, classSourcedID: cls.sourcedID)
+                let coTeachers = enrolled.filter { $0.ref3 == "teacher" && $0.ref2 != teacher }.compactMap(\.ref2)
                 let imported = try tx.importedClass(integrationID: integrationID, classSourcedID: cls.sourcedID)
                 let view = AvailableClassView(
                     classSourcedID: cls.sourcedID, title: cls.title ?? cls.sourcedID, course: cls.ref1.flatMap { courses[$0] },
-                    periods: details.periods, studentCount: students[cls.sourcedID] ?? 0,
-                    coTeachers: try (teachers[cls.sourcedID] ?? []).sorted().map { try OnDemand.name(tx, integrationID: integrationID, user: $0) },
+                    periods: details.periods, studentCount: enrolled.filter { $0.ref3 == "student" }.count,
+                    coTeachers: try coTeachers.sorted().map { try OnDemand.name(tx, integrationID: integrationID, user: $0) },
                     state: try imported.flatMap { try tx.instance(id: $0.instanceID)?.state } ?? OnDemand.ClassImport.State.available,
                     importedBy: try imported.map { try OnDemand.name(tx, integrationID: integrationID, user: $0.importedBy) })
                 for term in details.terms.isEmpty ? [""] : details.terms { groups[term, default: []].append(view) }
             }
-            let sessions = try tx.rosterRecords(
-                integrationID: integrationID, entity: RosterEntity.academicSessions.rawValue, sourcedIDs: groups.keys.sorted())
-                .reduce(into: [String: RosterRecord]()) { $0[$1.sourcedID] = $1 }
+            let sessions = try OnDemand.terms(tx, integrationID: integrationID, ids: groups.keys.filter { !$0.isEmpty })
+            let today = try OnDemand.today(tx, integrationID: integrationID, now: clock())
+            let current = OnDemand.currentTerm(Array(sessions.values), today: today)
             return groups.map { term, classes in
                 TermClassesView(
-                    termSourcedID: term, term: sessions[term]?.title ?? (term.isEmpty ? "no term" : term), schoolYear: sessions[term]?.ref3,
+                    termSourcedID: term, term: sessions[term]?.title ?? (term.isEmpty ? "no term" : term), schoolYear: sessions[term]?.schoolYear,
+                    startDate: sessions[term]?.start, endDate: sessions[term]?.end, current: term == current,
                     classes: classes.sorted { ($0.title, $0.classSourcedID) < ($1.title, $1.classSourcedID) })
-            }.sorted { ($0.schoolYear ?? "", $1.term) > ($1.schoolYear ?? "", $0.term) }
+            }.sorted {
+                ($0.current ? 1 : 0, $0.schoolYear ?? "", $0.startDate ?? "", $1.term) > ($1.current ? 1 : 0, $1.schoolYear ?? "", $1.startDate ?? "", $0.term)
+            }
         }
     }
 
@@ -330,20 +345,27 @@ extension RosterFlowService {
         }
         let runtime = self.runtime
         return try await write { tx, now in
-            var results: [ClassImportResult] = []
-            for classID in classes {
-                do {
-                    results.append(try tx.savepoint {
-                        try Self.importClass(tx, runtime: runtime, integrationID: integrationID, teacher: teacher, classID: classID, actor: actor, now: now)
-                    })
-                } catch {
-                    let failure = RosterFlowError.wrap(error)
-                    guard [.refused, .notFound, .invalidInput, .conflict].contains(failure.code) else { throw failure }
-                    results.append(ClassImportResult(classSourcedID: classID, outcome: "refused", reason: failure.message, placed: 0))
-                }
-            }
-            return results
+            try Self.importEach(tx, runtime: runtime, integrationID: integrationID, teacher: teacher, classes: classes, actor: actor, now: now)
         }
+    }
+
+    /// Imports each class in its own savepoint: a refused one is reported and the others go on.
+    static func importEach(
+        _ tx: any StoreTransaction, runtime: WorkflowRuntime, integrationID: String, teacher: String, classes: [String], actor: String, now: Double
+    ) throws -> [ClassImportResult] {
+        var results: [ClassImportResult] = []
+        for classID in classes {
+            do {
+                results.append(try tx.savepoint {
+                    try Self.importClass(tx, runtime: runtime, integrationID: integrationID, teacher: teacher, classID: classID, actor: actor, now: now)
+                })
+            } catch {
+                let failure = RosterFlowError.wrap(error)
+                guard [.refused, .notFound, .invalidInput, .conflict].contains(failure.code) else { throw failure }
+                results.append(ClassImportResult(classSourcedID: classID, outcome: "refused", reason: failure.message, placed: 0))
+            }
+        }
+        return results
     }
 
     static func pendingPlacements(_ tx: any StoreTransaction, integrationID: String, classID: String) throws -> Int {
@@ -364,7 +386,7 @@ extension RosterFlowService {
             // A teacher the nightly sync added is a member already, but joins (in the class's history) when they import it.
             let mine = try tx.classMembers(integrationID: integrationID, classSourcedID: classID, userSourcedID: teacher)
                 .contains { $0.role == "teacher" && $0.status == "active" && $0.how != "sync" }
-            if mine, try tx.instance(id: imported.instanceID)?.state == OnDemand.ClassImport.State.imported {
+            if mine, let state = try tx.instance(id: imported.instanceID)?.state, OnDemand.ClassImport.State.open.contains(state) {
                 return ClassImportResult(classSourcedID: classID, outcome: "unchanged", instanceID: imported.instanceID,
                                          reason: "already imported", placed: 0)
             }
@@ -394,12 +416,17 @@ extension RosterFlowService {
     public func placeStudent(_ student: String, integrationID: String? = nil) async throws -> [PlacementView] {
         let integrationID = try rosterIntegration(user: student, given: integrationID)
         try await write { tx, now in
-            for e in try OnDemand.enrollments(tx, integrationID: integrationID, where: { $0.ref2 == student && $0.ref3 == "student" }) {
+            if let user = try tx.rosterRecords(integrationID: integrationID, entity: OnDemand.users, sourcedIDs: [student]).first,
+               !OnDemand.isEnabled(user) {
+                throw RosterFlowError(.refused, "the roster from the SIS says \(user.title ?? student) (\(student)) is not enabled "
+                    + "(enabledUser is false), so they are not placed in classes; the school enables them in its SIS")
+            }
+            for e in try tx.rosterEnrollments(integrationID: integrationID, userSourcedID: student) where e.ref3 == "student" {
                 guard let classID = e.ref1 else { continue }
                 let member = try tx.classMembers(integrationID: integrationID, classSourcedID: classID, userSourcedID: student)
                     .first { $0.role == "student" }
                 if let imported = try tx.importedClass(integrationID: integrationID, classSourcedID: classID) {
-                    guard try tx.instance(id: imported.instanceID)?.state == OnDemand.ClassImport.State.imported,
+                    guard let state = try tx.instance(id: imported.instanceID)?.state, OnDemand.ClassImport.State.open.contains(state),
                           member?.status != "active" else { continue }
                     try OnDemand.place(tx, imported: imported, student: student, how: "signed-in", since: now, now: now)
                 } else if member == nil {
@@ -416,8 +443,8 @@ extension RosterFlowService {
     public func placements(student: String, integrationID: String? = nil) throws -> [PlacementView] {
         let integrationID = try rosterIntegration(user: student, given: integrationID)
         return try read { tx in
-            let all = try tx.rosterRecords(integrationID: integrationID, entity: OnDemand.enrollments, sourcedIDs: nil)
-            let mine = Set(all.filter { $0.ref2 == student && $0.ref3 == "student" }.compactMap(\.ref1))
+            let mine = Set(try tx.rosterEnrollments(integrationID: integrationID, userSourcedID: student)
+                .filter { $0.ref3 == "student" }.compactMap(\.ref1))
             let members = try tx.classMembers(integrationID: integrationID, classSourcedID: nil, userSourcedID: student)
                 .filter { $0.role == "student" }
             let classIDs = mine.union(members.map(\.classSourcedID)).sorted()
@@ -426,7 +453,8 @@ extension RosterFlowService {
             return try classIDs.map { classID in
                 let imported = try tx.importedClass(integrationID: integrationID, classSourcedID: classID)
                 let title = titles[classID] ?? imported?.title ?? classID
-                let teacherIDs = all.filter { $0.ref1 == classID && $0.ref3 == "teacher" }.compactMap(\.ref2).sorted()
+                let teacherIDs = try tx.rosterEnrollments(integrationID: integrationID, classSourcedID: classID)
+                    .filter { $0.ref3 == "teacher" }.compactMap(\.ref2).sorted()
                 let teachers = try teacherIDs.map { try OnDemand.name(tx, integrationID: integrationID, user: $0) }
                 let who = teachers.isEmpty ? "your teacher" : teachers.joined(separator: " or ")
                 let member = members.first { $0.classSourcedID == classID }
@@ -483,7 +511,7 @@ extension RosterFlowService {
                     + "by \(link.matchedOn == "manual" ? "a vendor admin (\(link.actor)) by hand" : "matching the \(link.matchedOn)") on \(Timestamp.iso(link.linkedAt)).")
             }
             let title = try tx.rosterRecords(integrationID: integrationID, entity: OnDemand.classes, sourcedIDs: [classID]).first?.title
-            let enrolled = try OnDemand.enrollments(tx, integrationID: integrationID) { $0.ref1 == classID && $0.ref2 == student }
+            let enrolled = try tx.rosterEnrollments(integrationID: integrationID, userSourcedID: student).filter { $0.ref1 == classID }
             let classText = "\(title ?? classID) (\(classID))"
             if title == nil {
                 let wasImported = try tx.importedClass(integrationID: integrationID, classSourcedID: classID) != nil
@@ -499,7 +527,7 @@ extension RosterFlowService {
                 let by = try OnDemand.name(tx, integrationID: integrationID, user: imported.importedBy)
                 steps.append("\(classText) was imported by \(by) (\(imported.importedBy)) on \(Timestamp.iso(imported.importedAt)); it is \(state).")
             } else if title != nil {
-                let teachers = try OnDemand.enrollments(tx, integrationID: integrationID) { $0.ref1 == classID && $0.ref3 == "teacher" }
+                let teachers = try tx.rosterEnrollments(integrationID: integrationID, classSourcedID: classID).filter { $0.ref3 == "teacher" }
                     .compactMap(\.ref2).map { try OnDemand.name(tx, integrationID: integrationID, user: $0) }
                 steps.append("No teacher has imported \(classText) yet" + (teachers.isEmpty ? "." : "; it waits for \(teachers.joined(separator: " or ")) to import it."))
             }

@@ -333,8 +333,10 @@ public struct SyncPlanner: Sendable {
                                 ref2: o.parentSourcedId, title: o.name)
         case let .academicSession(s):
             // The school year (ref3) tells a rollover; records held before it was kept have none.
+            // Its dates (ref4) tell the current term and when a term ends.
             return RosterRecord(entity: name, sourcedID: s.sourcedId, digest: digest, ref1: s.type.rawValue,
-                                ref2: s.parentSourcedId, ref3: String(s.schoolYear), title: s.title)
+                                ref2: s.parentSourcedId, ref3: String(s.schoolYear), title: s.title,
+                                ref4: "\(s.startDate)|\(s.endDate)")
         case let .course(c):
             // Course code (ref2) and grades|subjects (ref3) match a rollover's new courses to last year's.
             return RosterRecord(entity: name, sourcedID: c.sourcedId, digest: digest, ref1: c.orgSourcedId,
@@ -346,8 +348,9 @@ public struct SyncPlanner: Sendable {
                                 ref2: c.schoolSourcedId,
                                 ref3: c.termSourcedIds.joined(separator: ",") + "|" + c.periods.joined(separator: ","), title: c.title)
         case let .user(u):
+            // enabledUser (ref4): only enabled users are linked at sign-in and placed.
             return RosterRecord(entity: name, sourcedID: u.sourcedId, digest: digest, ref1: u.username, ref2: u.email,
-                                ref3: u.identifier, title: "\(u.givenName) \(u.familyName)")
+                                ref3: u.identifier, title: "\(u.givenName) \(u.familyName)", ref4: u.enabledUser ? "true" : "false")
         case let .enrollment(e):
             return RosterRecord(entity: name, sourcedID: e.sourcedId, digest: digest, ref1: e.classSourcedId,
                                 ref2: e.userSourcedId, ref3: e.role.rawValue)

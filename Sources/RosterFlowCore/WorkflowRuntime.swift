@@ -111,7 +111,7 @@ public struct WorkflowRuntime: Sendable {
                     + "\(instance.rowVersion) in state '\(instance.state)'); nothing was applied: look again and retry")
         }
         let definition = try definition(for: instance)
-        let guards = DomainGuards(tx: tx, instance: instance, payload: payload, rules: rules)
+        let guards = DomainGuards(tx: tx, instance: instance, payload: payload, rules: rules, now: now)
         let outcome = try Engine.step(
             definition: definition, position: InstancePosition(state: instance.state, previousState: instance.previousState),
             event: event, role: sender.role, reason: reason, guards: guards)

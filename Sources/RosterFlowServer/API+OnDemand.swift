@@ -80,4 +80,43 @@ extension API {
             return try JSONBody(Imports(integrationID: id, teacher: input.teacher, items: items))
         }
     }
+
+    struct OfferAnswerInput: Decodable {
+        var accept: Bool
+        var integration: String?
+    }
+
+    struct TeacherOffers: Encodable {
+        var integrationID: String
+        var teacher: String
+        var offers: [NextTermOfferRecord]
+    }
+
+    /// `GET /teachers/{sourcedId}/next-term-offer`: the teacher's offers of next term's classes, newest first.
+    @Sendable func nextTermOffers(_ request: Request, context: AppContext) async throws -> JSONBody {
+        let teacher = try context.parameters.require("sourcedId")
+        let id = try rosterIntegrationInScope(user: teacher, given: request.uri.queryParameters.get("integration"), context)
+        return try JSONBody(TeacherOffers(integrationID: id, teacher: teacher, offers: try service.nextTermOffers(teacher: teacher, integrationID: id)))
+    }
+
+    /// `POST /teachers/{sourcedId}/next-term-offer`: accepts (imports every offered class in one go, joining a
+    /// co-teacher's import) or declines the teacher's newest open offer.
+    @Sendable func answerNextTermOffer(_ request: Request, context: AppContext) async throws -> Response {
+        let teacher = try context.parameters.require("sourcedId")
+        return try await changing(request, context) { body, principal, _ in
+            let input = try JSONInput.decode(OfferAnswerInput.self, from: body, request: request)
+            let id = try rosterIntegrationInScope(user: teacher, given: input.integration, context)
+            return try JSONBody(try await service.answerNextTermOffer(teacher: teacher, accept: input.accept, integrationID: id, actor: principal.actor))
+        }
+    }
+
+    /// `POST /integrations/{id}/classes/{classId}/restore`: restores an archived imported class, in the caller's role.
+    @Sendable func restoreClass(_ request: Request, context: AppContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        let classID = try context.parameters.require("classId")
+        return try await changing(request, context) { _, principal, _ in
+            try requireIntegrationInScope(id, context)
+            return try JSONBody(try await service.restoreClass(classID: classID, integrationID: id, actor: principal.actor, role: principal.role))
+        }
+    }
 }

@@ -50,6 +50,9 @@ struct API: Sendable {
         authed.put("integrations/{id}/mode", use: setMode)
         authed.get("teachers/{sourcedId}/classes", use: teacherClasses)
         authed.post("classes/imports", use: importClasses)
+        authed.get("teachers/{sourcedId}/next-term-offer", use: nextTermOffers)
+        authed.post("teachers/{sourcedId}/next-term-offer", use: answerNextTermOffer)
+        authed.post("integrations/{id}/classes/{classId}/restore", use: restoreClass)
         authed.get("workflows", use: workflows)
         authed.post("workflows/migrations", use: migrateWorkflow)
     }

@@ -37,11 +37,16 @@ public struct RosterRecord: Sendable, Equatable, Codable {
     /// The record's field digest vector (2 bytes a field; see RosterFlowCore's `FieldDigests`); nil for records held
     /// before field digests were kept, and for demographics.
     public var fields: Data?
+    /// Details on-demand rostering reads and the diff does not: an academic session's `startDate|endDate`, a user's
+    /// `enabledUser` (`true` or `false`). Nil for other entities, and for records held before they were kept (a
+    /// session without dates, a user counted as enabled).
+    public var ref4: String?
 
     /// A record with every field given; `entity` is a `RosterEntity` raw value.
     public init(entity: String, sourcedID: String, digest: Int64, ref1: String? = nil, ref2: String? = nil,
-                ref3: String? = nil, title: String? = nil, fields: Data? = nil) {
+                ref3: String? = nil, title: String? = nil, fields: Data? = nil, ref4: String? = nil) {
         self.fields = fields
+        self.ref4 = ref4
         self.entity = entity
         self.sourcedID = sourcedID
         self.digest = digest

@@ -125,6 +125,7 @@ enum Schema {
         Schema.registerSignInMigrations(&migrator)
         Schema.registerOnDemandMigrations(&migrator)
         Schema.registerListingMigrations(&migrator)
+        Schema.registerTermOfferMigrations(&migrator)
         return migrator
     }
 }

@@ -70,18 +70,18 @@ extension SQLiteTransaction {
 
     /// Held records of one entity; all of them, or those with the given sourcedIds.
     public func rosterRecords(integrationID: String, entity: String, sourcedIDs: [String]? = nil) throws -> [RosterRecord] {
-        let columns = "entity, sourced_id, digest, ref1, ref2, ref3, title, fields"
+        let columns = "entity, sourced_id, digest, ref1, ref2, ref3, title, fields, ref4"
         func decode(_ row: FastRow) -> RosterRecord {
             RosterRecord(entity: row.string(0), sourcedID: row.string(1), digest: Int64(row.int(2)), ref1: row.optionalString(3),
                          ref2: row.optionalString(4), ref3: row.optionalString(5), title: row.optionalString(6),
-                         fields: row.optionalData(7))
+                         fields: row.optionalData(7), ref4: row.optionalString(8))
         }
         guard let sourcedIDs else {
             return try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT \(columns) FROM roster_records WHERE integration_id = ? AND entity = ? ORDER BY sourced_id
                 """), arguments: [integrationID, entity]).map { row in
                 RosterRecord(entity: row[0], sourcedID: row[1], digest: row[2], ref1: row[3], ref2: row[4], ref3: row[5], title: row[6],
-                             fields: row[7])
+                             fields: row[7], ref4: row[8])
             }
         }
         var records: [RosterRecord] = []
@@ -144,15 +144,15 @@ extension SQLiteTransaction {
         _ changes: [RosterChange], integrationID: String, runID: String, checkpoint: (() throws -> Void)? = nil, now: Double
     ) throws {
         let add = try FastStatement(db, """
-            INSERT INTO roster_records (integration_id, entity, sourced_id, digest, ref1, ref2, ref3, title, run_id, add_logged, fields)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
+            INSERT INTO roster_records (integration_id, entity, sourced_id, digest, ref1, ref2, ref3, title, run_id, add_logged, fields, ref4)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)
             """)
         let update = try FastStatement(db, """
-            INSERT INTO roster_records (integration_id, entity, sourced_id, digest, ref1, ref2, ref3, title, run_id, add_logged, fields)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)
+            INSERT INTO roster_records (integration_id, entity, sourced_id, digest, ref1, ref2, ref3, title, run_id, add_logged, fields, ref4)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
             ON CONFLICT (integration_id, entity, sourced_id) DO UPDATE SET
                 digest = excluded.digest, ref1 = excluded.ref1, ref2 = excluded.ref2, ref3 = excluded.ref3,
-                title = excluded.title, run_id = excluded.run_id, add_logged = 1, fields = excluded.fields
+                title = excluded.title, run_id = excluded.run_id, add_logged = 1, fields = excluded.fields, ref4 = excluded.ref4
             """)
         let delete = try FastStatement(db, "DELETE FROM roster_records WHERE integration_id = ? AND entity = ? AND sourced_id = ?")
         let logAdd = try FastStatement(db, """
@@ -174,13 +174,14 @@ extension SQLiteTransaction {
             switch change.operation {
             case .add:
                 try add.execute(.text(integrationID), .text(r.entity), .text(r.sourcedID), .int(Int(r.digest)), FastValue(r.ref1),
-                                FastValue(r.ref2), FastValue(r.ref3), FastValue(r.title), .text(runID), FastValue(r.fields))
+                                FastValue(r.ref2), FastValue(r.ref3), FastValue(r.title), .text(runID), FastValue(r.fields),
+                                FastValue(r.ref4))
                 continue
             case .update:
                 try logAdd.execute(.text(integrationID), .text(r.entity), .text(r.sourcedID))
                 try update.execute(.text(integrationID), .text(r.entity), .text(r.sourcedID), .int(Int(r.digest)),
                                    FastValue(r.ref1), FastValue(r.ref2), FastValue(r.ref3), FastValue(r.title), .text(runID),
-                                   FastValue(r.fields))
+                                   FastValue(r.fields), FastValue(r.ref4))
             case .delete:
                 try logAdd.execute(.text(integrationID), .text(r.entity), .text(r.sourcedID))
                 try delete.execute(.text(integrationID), .text(r.entity), .text(r.sourcedID))
@@ -194,15 +195,15 @@ extension SQLiteTransaction {
     /// digests and, for updates, which fields they change (a bit mask over the entity's fields; NULL when unknown).
     public func storeChangeSet<Changes: Sequence>(_ changes: Changes, runID: String) throws where Changes.Element == RosterChange {
         let insert = try FastStatement(db, """
-            INSERT INTO sync_changes (run_id, seq, entity, op, sourced_id, digest, ref1, ref2, ref3, title, parked, fields, changed)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO sync_changes (run_id, seq, entity, op, sourced_id, digest, ref1, ref2, ref3, title, parked, fields, changed, ref4)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         for (seq, change) in changes.enumerated() {
             let r = change.record
             try insert.execute(.text(runID), .int(seq), .text(r.entity), .text(change.operation.rawValue), .text(r.sourcedID),
                                .int(Int(r.digest)), FastValue(r.ref1), FastValue(r.ref2), FastValue(r.ref3), FastValue(r.title),
                                .int(change.parked ? 1 : 0), FastValue(r.fields),
-                               change.changedFieldMask.map { .int(Int($0)) } ?? .null)
+                               change.changedFieldMask.map { .int(Int($0)) } ?? .null, FastValue(r.ref4))
         }
     }
 
@@ -216,14 +217,14 @@ extension SQLiteTransaction {
             changes.reserveCapacity(count)
         }
         try db.fastEach("""
-            SELECT op, entity, sourced_id, digest, ref1, ref2, ref3, title, parked, fields, changed
+            SELECT op, entity, sourced_id, digest, ref1, ref2, ref3, title, parked, fields, changed, ref4
             FROM sync_changes WHERE run_id = ? ORDER BY seq
             """, [runID]) { row in
             changes.append(RosterChange(
                 operation: RosterChange.Operation(rawValue: row.string(0)) ?? .update,
                 record: RosterRecord(entity: row.string(1), sourcedID: row.string(2), digest: Int64(row.int(3)),
                                      ref1: row.optionalString(4), ref2: row.optionalString(5), ref3: row.optionalString(6),
-                                     title: row.optionalString(7), fields: row.optionalData(9)),
+                                     title: row.optionalString(7), fields: row.optionalData(9), ref4: row.optionalString(11)),
                 parked: row.int(8) != 0,
                 changedFieldMask: row.optionalInt(10).map { UInt32(truncatingIfNeeded: $0) }))
         }

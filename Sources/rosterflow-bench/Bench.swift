@@ -14,7 +14,7 @@ extension RosterFlowBench {
     struct Bench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Benchmarks. Figures are only comparable within one run: read the ratios.",
-            subcommands: [EngineBench.self, SyncBench.self, NotifyBench.self, InputBench.self, BenchReceiverCommand.self])
+            subcommands: [EngineBench.self, SyncBench.self, NotifyBench.self, InputBench.self, BenchReceiverCommand.self, OnDemandBench.self])
     }
 
     struct EngineBench: AsyncParsableCommand {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import RosterFlowCore
 import StorageCore
+import WorkflowEngine
 
 extension ProvisioningMode: ExpressibleByArgument {}
 
@@ -123,7 +124,7 @@ extension RosterFlowCommand {
     struct Classes: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "On-demand rostering: the classes a teacher teaches, and importing them.",
-            subcommands: [Available.self, Import.self, AddStudent.self, RemoveStudent.self])
+            subcommands: [Available.self, Import.self, Rollover.self, Restore.self, AddStudent.self, RemoveStudent.self])
 
         struct Available: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
@@ -141,7 +142,9 @@ extension RosterFlowCommand {
             }
 
             static func term(_ term: TermClassesView) -> String {
-                let heading = term.term + (term.schoolYear.map { " (\($0))" } ?? "")
+                let dates = term.startDate.flatMap { start in term.endDate.map { "\(start) to \($0)" } }
+                let heading = term.term + ([dates, term.schoolYear.map { "school year \($0)" }].compactMap { $0 }.map { " (\($0))" }.joined())
+                    + (term.current ? "\tcurrent term" : "")
                 return ([heading] + term.classes.map(line)).joined(separator: "\n")
             }
 
@@ -150,6 +153,76 @@ extension RosterFlowCommand {
                     let terms = try options.open().availableClasses(teacher: teacher, integrationID: integration)
                     try Output.emit(terms, json: options.json) { terms in
                         terms.isEmpty ? "the roster lists no classes taught by \(teacher)" : terms.map(Self.term).joined(separator: "\n")
+                    }
+                }
+            }
+        }
+
+        struct Rollover: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "A teacher's offers of next term's classes; --accept imports the newest open offer's classes in one go.",
+                discussion: """
+                    When a teacher's imported classes end (their term's end date passes; class-import version 2 checks once a \
+                    day) and they teach classes of the same courses next term, they are told once by e-mail and offered these \
+                    classes. --accept imports them all for the teacher (a class a co-teacher imported already is joined); \
+                    --decline dismisses the offer.
+                    """)
+            @OptionGroup var options: StoreOptions
+            @Option(help: "The teacher's OneRoster sourcedId.") var teacher: String
+            @Option(help: "The integration, when several districts have this sourcedId.") var integration: String?
+            @Flag(help: "Import the offered classes.") var accept = false
+            @Flag(help: "Dismiss the offer.") var decline = false
+
+            func validate() throws {
+                if accept && decline { throw ValidationError("give --accept or --decline, not both") }
+            }
+
+            static func offer(_ o: NextTermOfferRecord) -> String {
+                (["\(o.endedTerm) ended: \(o.classes.count) class\(o.classes.count == 1 ? "" : "es") next term\t\(o.status)"
+                    + (o.decidedBy.map { " by \($0)" } ?? "")]
+                    + o.classes.map { "  \($0.classSourcedID)\t\($0.title)\tafter \($0.endedClassSourcedID)" }).joined(separator: "\n")
+            }
+
+            func run() async throws {
+                try await Output.run(json: options.json) {
+                    let service = try options.open()
+                    guard accept || decline else {
+                        let offers = try service.nextTermOffers(teacher: teacher, integrationID: integration)
+                        try Output.emit(offers, json: options.json) { offers in
+                            offers.isEmpty ? "no offer of next term's classes for \(teacher)" : offers.map(Self.offer).joined(separator: "\n")
+                        }
+                        return
+                    }
+                    let answer = try await service.answerNextTermOffer(teacher: teacher, accept: accept, integrationID: integration, actor: options.actor)
+                    try Output.emit(answer, json: options.json) { answer in
+                        ([Self.offer(answer.offer)] + answer.imports.map { r in
+                            "\(r.classSourcedID)\t\(r.outcome)" + (r.reason.map { "\t\($0)" } ?? "")
+                                + (r.placed > 0 ? "\t\(r.placed) waiting student\(r.placed == 1 ? "" : "s") placed" : "")
+                        }).joined(separator: "\n")
+                    }
+                    if answer.imports.contains(where: { $0.outcome == "refused" }) { throw ExitCode(3) }
+                }
+            }
+        }
+
+        struct Restore: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Restore an archived imported class: its students' archived memberships become active again.",
+                discussion: """
+                    The class goes back to imported while its term runs, else to restored (open, without end-of-term timers). \
+                    Sent as the vendor admin unless --as says otherwise; the workflow decides who may.
+                    """)
+            @OptionGroup var options: StoreOptions
+            @Argument(help: "The class's sourcedId.") var classID: String
+            @Option(help: "The integration.") var integration: String
+            @Option(name: .customLong("as"), help: "The role sending the event (default: vendor-admin).") var role: Role?
+
+            func run() async throws {
+                try await Output.run(json: options.json) {
+                    let result = try await options.open().restoreClass(
+                        classID: classID, integrationID: integration, actor: options.actor, role: role ?? .vendorAdmin)
+                    try Output.emit(result, json: options.json) { r in
+                        "\(r.classSourcedID): \(r.state); \(r.restoredStudents) student\(r.restoredStudents == 1 ? "" : "s") restored"
                     }
                 }
             }

@@ -161,7 +161,7 @@ final class CLITests: XCTestCase {
                          "broken.yaml:9: [bad-duration] state 'island'", "[unreachable-state] state 'island'"] {
             XCTAssertTrue(all.contains(expected), "missing \(expected) in:\n\(all)")
         }
-        XCTAssertTrue(try rosterflow("workflows", "validate", Self.workflows).stdout.hasPrefix("ok: class-import@1 (3 states), course-mapping@3"))
+        XCTAssertTrue(try rosterflow("workflows", "validate", Self.workflows).stdout.hasPrefix("ok: class-import@2 (5 states), course-mapping@3"))
     }
 
     func testGraphs() throws {

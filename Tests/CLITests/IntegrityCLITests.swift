@@ -28,7 +28,7 @@ extension CLITests {
 
     func testWorkflowCommandsReadROSTERFLOWWORKFLOWSAndAMissingFolderIsNotFound() throws {
         // The test's working folder has no ./Workflows: only the environment says where they are.
-        XCTAssertTrue(try rosterflow("workflows", "validate").stdout.hasPrefix("ok: class-import@1 (3 states), course-mapping@3"))
+        XCTAssertTrue(try rosterflow("workflows", "validate").stdout.hasPrefix("ok: class-import@2 (5 states), course-mapping@3"))
         XCTAssertTrue(try rosterflow("workflows", "graph", "integration").stdout.contains("needs_review"))
         let missing = try rosterflow(environment: ["ROSTERFLOW_WORKFLOWS": folder + "/nowhere"], "workflows", "validate", expect: 66)
         XCTAssertTrue(missing.stderr.contains("there are no workflow definitions at \(folder!)/nowhere (from ROSTERFLOW_WORKFLOWS)"),

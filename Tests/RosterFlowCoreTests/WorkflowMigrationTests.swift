@@ -59,7 +59,7 @@ final class WorkflowMigrationTests: XCTestCase {
         let clock = TestClock()
         let (service, integrationID, courses) = try await runningOnPreviousVersions(clock: clock)
         XCTAssertEqual(try service.workflowVersions().map { "\($0.name): " + $0.versions.map { "\($0.version)=\($0.instances)" }.joined(separator: " ") },
-                       ["class-import: 1=0", "course-mapping: 2=4 3=0", "integration: 6=1 7=0"])
+                       ["class-import: 2=0", "course-mapping: 2=4 3=0", "integration: 6=1 7=0"])
         let timersBefore = try service.store.readNow { tx in try courses.mapValues { try tx.timers(instanceID: $0) } }
         let outboxBefore = try service.store.readNow { try $0.outbox(instanceID: nil).count }
         let tasksBefore = try service.tasks().map(\.todo)

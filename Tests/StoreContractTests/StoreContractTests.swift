@@ -522,7 +522,7 @@ final class StoreContractTests: XCTestCase {
             RosterChange(operation: .update, record: RosterRecord(entity: "users", sourcedID: "u-1", digest: Int64.max, title: nil,
                                                                   fields: Data()),
                          changedFieldMask: UInt32.max),
-            RosterChange(operation: .update, record: RosterRecord(entity: "users", sourcedID: "u-2", digest: 0), changedFieldMask: 0b101),
+            RosterChange(operation: .update, record: RosterRecord(entity: "users", sourcedID: "u-2", digest: 0, ref4: "false"), changedFieldMask: 0b101),
             RosterChange(operation: .delete, record: RosterRecord(entity: "classes", sourcedID: "cls-9", digest: Int64.min, ref1: "crs-1"),
                          parked: true),
         ]
