@@ -124,6 +124,7 @@ enum Schema {
         Schema.registerHookMigrations(&migrator)
         Schema.registerSignInMigrations(&migrator)
         Schema.registerOnDemandMigrations(&migrator)
+        Schema.registerClassLinkMigrations(&migrator)
         return migrator
     }
 }
