@@ -209,6 +209,8 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
+                // The fake ClassLink's RSA keys; the independent provider's peer.
+                .product(name: "_CryptoExtras", package: "swift-crypto"), "TestPeers", "OneRosterREST",
             ]
         ),
     ],
