@@ -98,8 +98,11 @@ extension Dashboard {
         }
     }
 
+    /// RFC 3986's unreserved characters: ids like `int_q65dg34c` stay as they are.
+    static let unreserved = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
+
     static func startPath(_ integrationID: String) -> String {
-        "/sign-in/classlink?integration=" + (integrationID.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
+        "/sign-in/classlink?integration=" + (integrationID.addingPercentEncoding(withAllowedCharacters: unreserved) ?? "")
     }
 
     /// Ends the browser's session of either kind.
