@@ -211,7 +211,9 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 // The fake ClassLink's RSA keys; the independent provider's peer.
                 .product(name: "_CryptoExtras", package: "swift-crypto"), "TestPeers", "OneRosterREST",
-            ]
+            ],
+            // oidc-provider-mock's launcher (Python).
+            exclude: ["Peers"]
         ),
     ],
     swiftLanguageModes: [.v6]
