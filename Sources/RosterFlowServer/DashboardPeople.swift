@@ -210,8 +210,11 @@ extension Dashboard {
                 .compactMap { c in (c["classSourcedID"] as? String).map { ($0, c["title"] as? String ?? $0) } },
             uniquingKeysWith: { first, _ in first })
         values["result"] = ["items": results.map { item -> [String: Any] in
-            ["title": titles[item.classSourcedID] ?? item.classSourcedID, "outcome": item.outcome, "reason": item.reason ?? "",
-             "placed": item.placed > 0 ? item.placed : false as Any]
+            // Absent keys, not empty strings: a Mustache section shows for an empty string.
+            var row: [String: Any] = ["title": titles[item.classSourcedID] ?? item.classSourcedID, "outcome": item.outcome]
+            if let reason = item.reason, !reason.isEmpty { row["reason"] = reason }
+            if item.placed > 0 { row["placed"] = item.placed }
+            return row
         }]
         return personPage("teacher", title: "Your classes", person: person, values: values)
     }

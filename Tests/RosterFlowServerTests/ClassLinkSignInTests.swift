@@ -133,6 +133,7 @@ final class ClassLinkSignInTests: XCTestCase {
                 let imported = try await client.call(.post, "/dashboard/teacher/import", body: body, headers: headers)
                 XCTAssertEqual(imported.status, 200, imported.text)
                 XCTAssertTrue(imported.text.contains("\(world.classTitle): imported"), imported.text)
+                XCTAssertFalse(imported.text.contains("imported ()"), "an empty reason was shown")
                 XCTAssertTrue(imported.text.contains("refused"), imported.text)
                 XCTAssertTrue(imported.text.contains("imported by you"), imported.text)
                 let held = try world.fixture.service.explainPlacement(student: world.student.sourcedID, classID: world.othersClass, integrationID: world.integration)
