@@ -70,6 +70,8 @@ let package = Package(
             dependencies: [
                 "CodedErrors", "WorkflowEngine", "StorageCore", "OneRoster", "OneRosterREST",
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
+                // RS256 id_token signatures of Sign in with ClassLink.
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
         // libcurl (Debian: libcurl4-openssl-dev) with typed wrappers for its variadic calls: SMTP and HTTP.
@@ -128,6 +130,9 @@ let package = Package(
                 .embedInCode("Dashboard/school.mustache"), .embedInCode("Dashboard/integration.mustache"),
                 .embedInCode("Dashboard/outbox.mustache"), .embedInCode("Dashboard/check.mustache"),
                 .embedInCode("Dashboard/workflows.mustache"), .embedInCode("Dashboard/catalog.mustache"),
+                .embedInCode("Dashboard/teacher.mustache"), .embedInCode("Dashboard/student.mustache"),
+                .embedInCode("Dashboard/unlinked.mustache"), .embedInCode("Dashboard/unlinked-person.mustache"),
+                .embedInCode("Dashboard/sign-in-restart.mustache"),
                 .embedInCode("Dashboard/dashboard.css"),
             ]
         ),
@@ -204,7 +209,11 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
-            ]
+                // The fake ClassLink's RSA keys; the independent provider's peer.
+                .product(name: "_CryptoExtras", package: "swift-crypto"), "TestPeers", "OneRosterREST",
+            ],
+            // oidc-provider-mock's launcher (Python).
+            exclude: ["Peers"]
         ),
     ],
     swiftLanguageModes: [.v6]

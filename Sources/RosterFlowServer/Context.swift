@@ -9,6 +9,8 @@ public struct AppContext: RequestContext {
     public var principal: Principal?
     /// The dashboard session's synchronizer token (CSRF), once the session middleware found the session.
     var csrfToken: String?
+    /// The teacher or student of a Sign in with ClassLink session, once the person session middleware found it.
+    var person: SignedInPerson?
     /// The client's address (the peer of the connection), for rate limits.
     var clientAddress: String
 

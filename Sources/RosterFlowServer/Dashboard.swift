@@ -57,6 +57,7 @@ struct Dashboard: Sendable {
         signedIn.post("dashboard/workflows/migrations", use: migrateWorkflows)
         signedIn.get("dashboard/check", use: checkPage)
         signedIn.post("dashboard/check", use: checkExport)
+        registerPeople(open: open, signedIn: signedIn, on: router)
     }
 
     // MARK: Sign-in

@@ -28,6 +28,9 @@ enum Web {
             ("school", PackageResources.school_mustache), ("integration", PackageResources.integration_mustache),
             ("outbox", PackageResources.outbox_mustache), ("check", PackageResources.check_mustache),
             ("workflows", PackageResources.workflows_mustache), ("catalog", PackageResources.catalog_mustache),
+            ("teacher", PackageResources.teacher_mustache), ("student", PackageResources.student_mustache),
+            ("unlinked", PackageResources.unlinked_mustache), ("unlinked-person", PackageResources.unlinked_person_mustache),
+            ("sign-in-restart", PackageResources.sign_in_restart_mustache),
         ]
         for (name, bytes) in sources {
             // The templates are part of the binary and tested; one that does not parse is a build defect.

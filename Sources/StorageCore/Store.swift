@@ -11,7 +11,7 @@
 ///   `stale-instance`, `definition-changed`, `database`.
 public protocol StoreTransaction: WorkflowStore, TimerStore, OutboxStore, DirectoryStore, CourseStore, CatalogStore,
     AuditStore, RosterStore, SyncRunStore, ScheduleStore, DigestStore, AccessStore, PauseStore, CarryForwardStore,
-    HookStore, SignInStore, OnDemandStore, MigrationStore, NextTermOfferStore, RosterLookupStore
+    HookStore, SignInStore, OnDemandStore, MigrationStore, NextTermOfferStore, RosterLookupStore, ClassLinkStore
 {
     /// Runs `body` in a savepoint: if it throws, its changes are undone and the rest of the transaction goes on.
     func savepoint<T>(_ body: () throws -> T) throws -> T

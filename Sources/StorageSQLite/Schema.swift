@@ -126,6 +126,7 @@ enum Schema {
         Schema.registerOnDemandMigrations(&migrator)
         Schema.registerListingMigrations(&migrator)
         Schema.registerTermOfferMigrations(&migrator)
+        Schema.registerClassLinkMigrations(&migrator)
         return migrator
     }
 }

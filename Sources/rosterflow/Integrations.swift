@@ -7,7 +7,7 @@ extension RosterFlowCommand {
     struct Integrations: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "District integrations: request, authenticate, schedule, inspect and advance.",
-            subcommands: [Request.self, Authenticate.self, Schedule.self, Source.self, Policy.self, Pause.self, Resume.self, Show.self, List.self, Advance.self, Mode.self])
+            subcommands: [Request.self, Authenticate.self, Schedule.self, Source.self, Policy.self, Pause.self, Resume.self, Show.self, List.self, Advance.self, Mode.self, SignIn.self])
 
         struct Request: AsyncParsableCommand {
             static let configuration = CommandConfiguration(

@@ -38,7 +38,7 @@ final class StoreContractTests: XCTestCase {
     }
 
     /// A customer, its integration `id` and the integration's workflow instance.
-    private static func seedIntegration(_ tx: any StoreTransaction, _ id: String = "int-1", tenant: String = "t-1") throws {
+    static func seedIntegration(_ tx: any StoreTransaction, _ id: String = "int-1", tenant: String = "t-1") throws {
         if try tx.customer(tenantID: tenant) == nil {
             try tx.upsertCustomer(CustomerRecord(tenantID: tenant, district: "District \(tenant)", contactEmail: "it@example.org", importedAt: 1))
         }
