@@ -18,6 +18,11 @@ struct Dashboard: Sendable {
     /// Cookies carry `Secure` (the public URL is https).
     let secureCookies: Bool
     let policy: SignInPolicy
+    /// Set when the port is known only once the server listens: links then point there instead of `baseURL`.
+    var listening: ListeningAddress? = nil
+
+    /// Where the links in sign-in e-mails point.
+    var linkBase: String { listening?.value ?? baseURL }
 
     /// The largest export the "check an export" upload takes.
     static let checkLimit = 20 * 1024 * 1024
@@ -93,7 +98,7 @@ struct Dashboard: Sendable {
         guard !email.isEmpty, email.utf8.count <= 254 else {
             throw PageError(status: .badRequest, code: "invalid-input", cause: "missing-field", message: "give your e-mail address")
         }
-        switch try await service.requestSignInLink(email: email, clientAddress: context.clientAddress, baseURL: baseURL, policy: policy) {
+        switch try await service.requestSignInLink(email: email, clientAddress: context.clientAddress, baseURL: linkBase, policy: policy) {
         case let .rateLimited(retryAfter): throw PageError.rateLimited(retryAfter)
         case .accepted:
             logger.info("sign-in link requested from \(context.clientAddress)")
@@ -268,9 +273,23 @@ struct Dashboard: Sendable {
         let fields = try await sessionForm(request, context)
         let course = try api.courseInScope(id, context)
         let event = fields["event"] ?? ""
-        _ = try await service.send(
-            event, to: id, role: principal.role, actor: principal.actor,
-            reason: fields["reason"].flatMap { $0.isEmpty ? nil : $0 }, expectedRowVersion: fields["version"].flatMap { Int($0) })
+        let reason = fields["reason"].flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
+        let version = fields["version"].flatMap { Int($0) }
+        if event == "map" {
+            // The map form: a catalog course's base id, and its title (taken from the vendor catalog when one is imported).
+            let baseID = (fields["baseID"] ?? "").trimmingCharacters(in: .whitespaces)
+            guard !baseID.isEmpty else {
+                throw PageError(
+                    status: .badRequest, code: "invalid-input", cause: "missing-field",
+                    message: "give the catalog course's base id to map \(course.title) to")
+            }
+            let title = fields["catalog"].flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
+            try api.checkVersion(version, current: course.rowVersion)
+            _ = try await service.mapCourse(
+                id: id, catalogTitle: title, baseID: baseID, role: principal.role, actor: principal.actor, reason: reason)
+        } else {
+            _ = try await service.send(event, to: id, role: principal.role, actor: principal.actor, reason: reason, expectedRowVersion: version)
+        }
         return Web.redirect(
             "/dashboard/integrations/\(course.integrationID)?done=\(event.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")")
     }

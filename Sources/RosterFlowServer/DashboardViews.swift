@@ -118,12 +118,21 @@ enum DashboardViews {
         values["hasHeldRuns"] = !held.isEmpty
         let courseItems: [[String: Any]] = courses.map { course in
             let events = course.allowedEvents.filter { $0.roles.contains(role.rawValue) && $0.event != "map" && $0.event != "student_started" }
-            return [
+            var item: [String: Any] = [
                 "courseID": course.id, "title": course.title, "sourcedID": course.sourcedID,
                 "catalog": course.catalogTitle.map { $0 + (course.baseID.map { " (\($0))" } ?? "") } ?? "not mapped yet",
                 "state": label(course.state), "locked": course.locked ? "locked" : "no", "version": course.rowVersion,
                 "actions": events.map { ["event": $0.event, "label": label($0.event)] },
             ]
+            // Mapping takes a catalog course (base id and title), so it is a small form of its own, not a button.
+            if course.allowedEvents.contains(where: { $0.event == "map" && $0.roles.contains(role.rawValue) }) {
+                item["mapForm"] = [
+                    "mapBaseID": course.baseID ?? "", "mapTitle": course.catalogTitle ?? "",
+                    "mapLabel": course.baseID == nil ? "Map" : "Map again",
+                    "needsReason": course.state == DomainVocabulary.CourseMapping.State.contentAdded,
+                ] as [String: Any]
+            }
+            return item
         }
         values["courses"] = courseItems
         values["hasCourses"] = !courseItems.isEmpty

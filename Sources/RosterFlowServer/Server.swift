@@ -52,13 +52,22 @@ public enum RosterFlowServer {
     /// The router with every API route, its middleware and the access layer over `service`, and (given `dashboard`)
     /// the dashboard's pages.
     public static func router(service: RosterFlowService, logger: Logger, dashboard: DashboardOptions? = nil) -> Router<AppContext> {
+        router(service: service, logger: logger, dashboard: dashboard, listening: nil)
+    }
+
+    /// The router; with `listening`, e-mailed links point at the address the server is found listening on once it
+    /// runs (`--port 0` without a public URL) instead of `dashboard.publicURL`.
+    static func router(
+        service: RosterFlowService, logger: Logger, dashboard: DashboardOptions?, listening: ListeningAddress?
+    ) -> Router<AppContext> {
         let router = Router(context: AppContext.self)
         API(service: service, logger: logger).register(on: router, authenticators: [BearerTokenAuthenticator(service: service)])
         Hooks(service: service, logger: logger).register(on: router)
         if let dashboard {
             Dashboard(
                 service: service, logger: logger, baseURL: dashboard.publicURL,
-                secureCookies: dashboard.publicURL.lowercased().hasPrefix("https://"), policy: dashboard.signInPolicy
+                secureCookies: dashboard.publicURL.lowercased().hasPrefix("https://"), policy: dashboard.signInPolicy,
+                listening: listening
             ).register(on: router)
         }
         return router
@@ -78,13 +87,20 @@ public enum RosterFlowServer {
         service: RosterFlowService, options: ServerOptions, logger: Logger,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol & Service {
+        let host = options.host.contains(":") ? "[\(options.host)]" : options.host
+        // Without a public URL, links point at the listening address; with --port 0 that port is known only once bound.
+        let listening = options.publicURL == nil && options.port == 0 ? ListeningAddress() : nil
         let router = router(
             service: service, logger: logger,
-            dashboard: DashboardOptions(publicURL: options.publicURL ?? "http://\(options.host):\(options.port)"))
+            dashboard: DashboardOptions(publicURL: options.publicURL ?? "http://\(host):\(options.port)"), listening: listening)
         return Application(
             responder: responder(for: router, hsts: options.hsts, logger: logger),
             configuration: ApplicationConfiguration(address: .hostname(options.host, port: options.port), serverName: "rosterflow"),
-            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? options.port) },
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? options.port
+                listening?.set("http://\(host):\(port)")
+                await onListening(port)
+            },
             logger: logger)
     }
 
@@ -99,6 +115,18 @@ public enum RosterFlowServer {
             services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
+}
+
+/// The address the server was found listening on, set once it is bound (links in e-mails point there when no public
+/// URL is given and the port was chosen by the system).
+final class ListeningAddress: @unchecked Sendable {
+    private let lock = NSLock()
+    private var url: String?
+
+    /// The `http://HOST:PORT` the server listens on, once known.
+    var value: String? { lock.withLock { url } }
+
+    func set(_ value: String) { lock.withLock { url = value } }
 }
 
 /// The OpenAPI 3.1 document of `/api/v1/`, kept beside the code (`openapi.yaml`) and built into the binary (so

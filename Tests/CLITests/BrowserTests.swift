@@ -16,7 +16,9 @@ extension CLITests {
         }
         let artifacts = (ProcessInfo.processInfo.environment["ROSTERFLOW_TEST_ARTIFACTS"] ?? root + "/.build/test-artifacts")
             + "/browser"
-        try? FileManager.default.removeItem(atPath: artifacts)
+        for shot in ["school-confirm", "school-home", "school-sync-time", "vendor-confirm", "vendor-board", "failure"] {
+            try? FileManager.default.removeItem(atPath: artifacts + "/\(shot).png")
+        }
         let server = try DemoServer.start(in: folder)
         defer { if server.process.isRunning { kill(server.process.processIdentifier, SIGKILL) } }
         let school = try XCTUnwrap(server.links["school_admin"], "\(server.printed)")
@@ -36,6 +38,91 @@ extension CLITests {
         for shot in ["school-confirm.png", "school-sync-time.png", "vendor-board.png"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: artifacts + "/" + shot), "no screenshot \(shot)")
         }
+        let stopped = try await server.stop(SIGTERM, within: 15)
+        XCTAssertEqual(stopped, 0)
+    }
+
+    /// One district the demo has not seen, from ClassLink's signed app-enabled hook to a locked course and an approved
+    /// held sync, each person in their own browser, signed in through the link e-mailed to them by the server's worker
+    /// through a real SMTP server (`Browser/district_walk.py` says each step). Afterwards the database says who did
+    /// what. Screenshots (`walk-NN-ROLE-STEP.png`) are kept beside the other browser test's.
+    func testOneDistrictWalksFromEnablementToALockedCourseWithEachRoleSignedInThroughItsEmailedLink() async throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+        let python = root + "/.venv-test/bin/python3"
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            return XCTFail("\(python) is missing: run scripts/install-test-peers")
+        }
+        let artifacts = (ProcessInfo.processInfo.environment["ROSTERFLOW_TEST_ARTIFACTS"] ?? root + "/.build/test-artifacts")
+            + "/browser"
+        try FileManager.default.createDirectory(atPath: artifacts, withIntermediateDirectories: true)
+        for old in try FileManager.default.contentsOfDirectory(atPath: artifacts) where old.hasPrefix("walk-") {
+            try FileManager.default.removeItem(atPath: artifacts + "/" + old)
+        }
+
+        // The district is a customer; its DSP and school admin have accounts; ClassLink is a hook sender for it.
+        let tenant = "walk-riverdale", district = "Riverdale USD"
+        try "tenant_id,district,contact_email\n\(tenant),\(district),it@riverdale.example\n"
+            .write(toFile: folder + "/customers.csv", atomically: true, encoding: .utf8)
+        try rosterflowBare("customers", "import", "customers.csv")
+        try rosterflowBare("accounts", "add", "--email", "dee@vendor.example", "--name", "Dee", "--role", "dsp", "--district", tenant)
+        try rosterflowBare(
+            "accounts", "add", "--email", "sam@riverdale.example", "--name", "Sam", "--role", "school_admin", "--district", tenant)
+        let secret = String(try rosterflowBare("hooks", "senders", "add", "classlink", "--district", tenant).stdout.prefix { $0 != "\n" })
+        try rosterflowBare("sample-bundle", "bundle-riverdale", "--users", "200", "--classes", "10", "--enrollments", "800")
+
+        let smtp = try SMTPPeer(folder: folder, arguments: [])
+        let server = try DemoServer.start(in: folder, environment: ["ROSTERFLOW_SMTP_URL": "smtp://127.0.0.1:\(smtp.port)"])
+        defer { if server.process.isRunning { kill(server.process.processIdentifier, SIGKILL) } }
+        let printed = server.links.values.map { String($0.split(separator: "/").last ?? "") }
+        XCTAssertEqual(printed.count, 3, "\(server.printed)")
+
+        let config: [String: Any] = [
+            "base": server.base, "binary": Self.binary, "folder": folder, "smtp_out": smtp.out, "printed_tokens": printed,
+            "sender": "classlink", "secret": secret, "tenant": tenant, "district": district, "contact": "it@riverdale.example",
+            "vendor_email": "admin@vendor.example", "dsp_email": "dee@vendor.example", "school_email": "sam@riverdale.example",
+            "bundle": folder + "/bundle-riverdale", "artifacts": artifacts, "results": folder + "/walk-results.json",
+        ]
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: folder + "/walk.json"))
+        let (status, output) = try await runPeer(
+            python, [root + "/Tests/CLITests/Browser/district_walk.py", folder + "/walk.json"], log: "walk.log")
+        XCTAssertEqual(status, 0, "the district walk failed (screenshots in \(artifacts)):\n\(output.suffix(6_000))")
+        XCTAssertTrue(output.hasSuffix("ok\n"), output.suffix(2_000).description)
+        let results = try XCTUnwrap(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/walk-results.json"))) as? [String: String])
+        let integration = try XCTUnwrap(results["integration"]), course = try XCTUnwrap(results["course"])
+        let run = try XCTUnwrap(results["heldRun"])
+
+        // What the browsers did is in the database, each step by the person's own account.
+        let shown = try rosterflowBare("integrations", "show", integration, "--json").json()
+        XCTAssertEqual(shown["timezone"] as? String, "America/Chicago")
+        let steps = (shown["history"] as? [[String: Any]] ?? []).map { "\($0["event"] ?? "")/\($0["actor"] ?? "")" }
+        for step in ["authenticate/account:admin@vendor.example", "schedule/account:sam@riverdale.example"] {
+            XCTAssertTrue(steps.contains(step), "\(step) in \(steps)")
+        }
+        XCTAssertTrue(steps.first?.hasSuffix("/hook:classlink") == true, "ClassLink's hook requested it: \(steps)")
+        let mapped = try rosterflowBare("courses", "show", course, "--json").json()
+        XCTAssertEqual(mapped["state"] as? String, "locked")
+        XCTAssertEqual(mapped["baseID"] as? String, "RIV-101")
+        XCTAssertNotNil(mapped["lockedAt"] ?? nil, "\(mapped)")
+        let courseSteps = (mapped["history"] as? [[String: Any]] ?? []).map { "\($0["event"] ?? "")/\($0["actor"] ?? "")" }
+        XCTAssertEqual(
+            Array(courseSteps.suffix(4)),
+            ["map/account:dee@vendor.example", "verify/account:sam@riverdale.example", "add_content/account:dee@vendor.example",
+             "student_started/hook:classlink"])
+        let decided = try rosterflowBare("sync", "show", run, "--json").json()
+        XCTAssertEqual(decided["decision"] as? String, "approved", "\(decided)")
+        let audit = try rosterflowBare("audit", "--integration", integration, "--json").stdout
+        let entries = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(audit.utf8)) as? [[String: Any]], audit)
+        XCTAssertTrue(
+            entries.contains {
+                $0["action"] as? String == "sync-approve" && $0["subject"] as? String == run
+                    && $0["actor"] as? String == "account:admin@vendor.example"
+            }, audit)
+        let resumed = try rosterflowBare("integrations", "show", integration, "--json").json()
+        let after = (resumed["history"] as? [[String: Any]] ?? []).map { "\($0["event"] ?? "")/\($0["actor"] ?? "")" }
+        XCTAssertEqual(after.last, "resume/account:admin@vendor.example", "approving resumes the integration: \(after)")
+
         let stopped = try await server.stop(SIGTERM, within: 15)
         XCTAssertEqual(stopped, 0)
     }

@@ -54,12 +54,14 @@ extension CLITests {
         let links: [String: String]
         let output: FileHandle
 
-        static func start(in folder: String, extra: [String] = []) throws -> DemoServer {
+        /// `environment` is added to the bare one (e.g. `ROSTERFLOW_SMTP_URL`: the worker then e-mails through it).
+        static func start(in folder: String, extra: [String] = [], environment added: [String: String] = [:]) throws -> DemoServer {
             let server = Process()
             server.executableURL = URL(fileURLWithPath: CLITests.binary)
             server.arguments = ["serve", "--demo", "--port", "0"] + extra
             var environment = ProcessInfo.processInfo.environment
             for (key, value) in CLITests.bareEnvironment { environment[key] = value }
+            environment.merge(added) { _, new in new }
             server.environment = environment
             server.currentDirectoryURL = URL(fileURLWithPath: folder)
             let output = Pipe()

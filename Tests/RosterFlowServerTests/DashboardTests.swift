@@ -669,6 +669,69 @@ final class DashboardTests: XCTestCase {
         XCTAssertEqual(after.history.last?.actor, "account:school@example.org")
     }
 
+    func testTheDSPMapsAShellToACatalogCourseFromTheIntegrationPagesMapForm() async throws {
+        let f = fixture!
+        try await f.schedule(f.springfield)
+        let bundle = f.folder + "/bundle-map-form"
+        _ = try SampleBundle.write(to: URL(fileURLWithPath: bundle), users: 200, classes: 20, enrollments: 600, version: "1.2", seed: 7)
+        _ = try await f.service.runSync(integrationID: f.springfield, bundlePath: bundle, actor: "test")
+        let courses = try f.service.courses(integrationID: f.springfield)
+        guard courses.count >= 2 else { return XCTFail("the sample district has \(courses.count) course(s); two are needed") }
+        let (course, other) = (courses[0], courses[1])
+        try await app().test(.router) { client in
+            let dsp = Browser()
+            try await Self.signIn(f, dsp, "dsp", client)
+            let page = try await dsp.get(client, "/dashboard/integrations/\(f.springfield)")
+            XCTAssertTrue(page.text.contains("action=\"/dashboard/courses/\(course.id)/events\""), page.text)
+            XCTAssertTrue(page.text.contains("<summary>Map \(course.title) to a catalog course</summary>"), page.text)
+            XCTAssertTrue(page.text.contains("<label for=\"base-\(course.id)\">Catalog base id</label>"), page.text)
+            // No base id: a page that says what to give, nothing applied.
+            let missing = try await dsp.post(client, "/dashboard/courses/\(course.id)/events", ["event": "map", "baseID": " "])
+            XCTAssertEqual(missing.status, 400, missing.text)
+            XCTAssertTrue(missing.text.contains("base id"), missing.text)
+            // A stale row version is refused.
+            let stale = try await dsp.post(
+                client, "/dashboard/courses/\(course.id)/events",
+                ["event": "map", "baseID": "ALG-1", "catalog": "Algebra I", "version": String(course.rowVersion + 5)])
+            XCTAssertEqual(stale.status, 409, stale.text)
+            XCTAssertTrue(stale.text.contains("stale-instance"), stale.text)
+            // Without a vendor catalog the title is needed, and the page says so.
+            let untitled = try await dsp.post(client, "/dashboard/courses/\(course.id)/events", ["event": "map", "baseID": "ALG-1"])
+            XCTAssertEqual(untitled.status, 422, untitled.text)
+            XCTAssertTrue(untitled.text.contains("catalog course title is needed"), untitled.text)
+            let mapped = try await dsp.post(
+                client, "/dashboard/courses/\(course.id)/events",
+                ["event": "map", "baseID": "ALG-1", "catalog": "Algebra I", "version": String(course.rowVersion)])
+            XCTAssertEqual(mapped.status, 303, mapped.text)
+            XCTAssertEqual(mapped.headers[.location], "/dashboard/integrations/\(f.springfield)?done=map")
+            let after = try await dsp.get(client, "/dashboard/integrations/\(f.springfield)")
+            XCTAssertTrue(after.text.contains("Algebra I (ALG-1)"), after.text)
+            XCTAssertTrue(after.text.contains("<summary>Map again \(course.title) to a catalog course</summary>"), after.text)
+
+            // With a vendor catalog, the base id alone maps, to the catalog's title.
+            _ = try await f.service.importCatalog(csv: "base_id,title\nBIO-1,Biology\n", file: "catalog.csv", actor: "test")
+            let school = Browser()
+            try await Self.signIn(f, school, "school", client)
+            _ = try await school.get(client, "/dashboard/integrations/\(f.springfield)")
+            let byCatalog = try await school.post(client, "/dashboard/courses/\(other.id)/events", ["event": "map", "baseID": "BIO-1"])
+            XCTAssertEqual(byCatalog.status, 303, byCatalog.text)
+            // Another district's school cannot map this district's course.
+            let stranger = Browser()
+            try await Self.signIn(f, stranger, "otherSchool", client)
+            let foreign = try await stranger.post(client, "/dashboard/courses/\(other.id)/events", ["event": "map", "baseID": "BIO-1"])
+            XCTAssertEqual(foreign.status, 404, foreign.text)
+        }
+        let first = try f.service.course(id: course.id)
+        XCTAssertEqual(first.state, "mapped")
+        XCTAssertEqual(first.baseID, "ALG-1")
+        XCTAssertEqual(first.catalogTitle, "Algebra I")
+        XCTAssertEqual(first.history.last?.actor, "account:dsp@example.org")
+        let second = try f.service.course(id: other.id)
+        XCTAssertEqual(second.baseID, "BIO-1")
+        XCTAssertEqual(second.catalogTitle, "Biology")
+        XCTAssertEqual(second.history.last?.actor, "account:school@example.org")
+    }
+
     func testTheSchoolDownloadsTheCourseMapAndUploadsItFilledInWithEachRowsOutcome() async throws {
         let f = fixture!
         try await f.schedule(f.springfield)
