@@ -99,7 +99,11 @@ final class BundleReadSession {
             try readFile(file, url: folder.appendingPathComponent(file.fileName), mode: mode)
         }
         try flushUsers()
+        return finish()
+    }
 
+    /// The bundle read, its report's summaries and root causes in order.
+    func finish() -> OneRosterBundle {
         // Summaries in a stable order.
         let order = OneRosterFile.rosteringFiles(in: version).map(\.fileName)
         report.files = summaries.values.sorted { a, b in
@@ -291,7 +295,7 @@ final class BundleReadSession {
     }
 
     func readFile(_ file: OneRosterFile, url: URL, mode fileMode: FileMode) throws {
-        guard let schema = FileSchema.schema(for: file, version: version), let entity = file.entity else { return }
+        guard FileSchema.schema(for: file, version: version) != nil, file.entity != nil else { return }
         let name = file.fileName
         guard let reader = try openCSV(name, url: url) else {
             add(.error, .emptyFile, file: name,
@@ -320,6 +324,20 @@ final class BundleReadSession {
             }
             header.append(h)
         }
+        // Avoid regrowing while reading big files: assume rows of at least ~48 bytes.
+        let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? NSNumber)?.intValue ?? 0
+        // The rows are split into fields on a thread of their own, ahead of the checks.
+        let rows = ParsedCSVRows(reader)
+        defer { rows.stop() }
+        try readRows(file, header: header, headerLine: headerLine, mode: fileMode, expectedRows: size / 48, next: rows.next)
+    }
+
+    /// Checks and loads the data rows of `file` under `header` (on `headerLine`), each taken from `next` until it
+    /// answers `nil`: the rows of a CSV file, or rows handed over in memory (``RosterRowTable``).
+    func readRows(_ file: OneRosterFile, header: [String], headerLine: Int, mode fileMode: FileMode, expectedRows: Int,
+                  next: () throws -> ParsedCSVRows.Row?) throws {
+        guard let schema = FileSchema.schema(for: file, version: version), let entity = file.entity else { return }
+        let name = file.fileName
         if !header.contains(where: { schema.columns.contains($0) }) {
             throw OneRosterBundleError.unreadableFile(
                 name, "its first line (`\(reportExcerpt(header.joined(separator: ",")))`) names none of the columns of \(name), so it is not a header and no row can be read.",
@@ -329,9 +347,7 @@ final class BundleReadSession {
         let requiredColumns = schema.required.union(fileMode == .delta ? ["status", "dateLastModified"] : [])
         let missingColumns = schema.columns.filter { requiredColumns.contains($0) && map.index[$0] == nil }
 
-        // Avoid regrowing while reading big files: assume rows of at least ~48 bytes.
-        let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? NSNumber)?.intValue ?? 0
-        var seen = SourcedIdRegistry(expected: min(size / 48, 8_000_000))
+        var seen = SourcedIdRegistry(expected: min(expectedRows, 8_000_000))
         var deferred: [(OneRosterRecord, RowContext)] = []
         var rowsRead = 0, loaded = 0, rejected = 0
         var refBuffer: [PendingRef] = []
@@ -377,10 +393,7 @@ final class BundleReadSession {
             try emit(record, line: ctx.line)
         }
 
-        // The rows are split into fields on a thread of their own, ahead of the checks here.
-        let rows = ParsedCSVRows(reader)
-        defer { rows.stop() }
-        while let row = try rows.next() {
+        while let row = try next() {
             rowsRead += 1
             let line = row.line
             fields = row.fields

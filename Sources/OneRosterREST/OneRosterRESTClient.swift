@@ -239,6 +239,21 @@ public final class OneRosterRESTClient: @unchecked Sendable {
     /// `page` as it arrives. Stops at an empty page, a page shorter than `limit`, when `X-Total-Count` is reached, or
     /// when the `Link` header names no `next` (a `next` link is followed as given).
     public func pages(path: String, key: String, filter: String?, page: (OneRosterPage) throws -> Void) throws {
+        try pages(path: path, key: key, filter: filter, decode: { body, _ -> ([JSONValue], Int)? in
+            guard case .object(let object) = try JSONParser.parse(body) else { throw JSONParser.Failure(offset: 0, reason: "not an object") }
+            guard case .array(let records)? = object[key] else { return nil }
+            return (records, records.count)
+        }, page: { number, records, total in
+            try page(OneRosterPage(number: number, records: records, totalCount: total))
+        })
+    }
+
+    /// Every page of the collection at `path`, each body decoded by `decode` (given the body and the page number; it
+    /// answers the page's records and how many items its list held, `nil` for a JSON object without the list, and
+    /// throws for a body that is not complete JSON, which is asked for again) and handed to `page` with its number and
+    /// `X-Total-Count`. Paging as ``pages(path:key:filter:page:)``.
+    func pages<Records>(path: String, key: String, filter: String?, decode: (Data, Int) throws -> (Records, Int)?,
+                        page: (Int, Records, Int?) throws -> Void) throws {
         let limit = config.pageSize
         var offset = 0
         var number = 0
@@ -249,40 +264,47 @@ public final class OneRosterRESTClient: @unchecked Sendable {
             if let filter { query.append(("filter", filter)) }
             let url = nextURL ?? (config.baseURL + path + "?" + oauthQueryString(query))
             let what = "\(key) (page \(number))"
-            var body: [String: JSONValue]?
+            var decoded: (Records, Int)?
+            var complete = false
             var response: HTTPResponse!
             // A page that is not JSON (cut off on the way) is asked for again, like a 5xx.
             for attempt in 1...max(1, retry.attempts) {
                 response = try get(url, what: what)
-                if case .object(let object)? = try? JSONParser.parse(response.body) { body = object } else { body = nil }
-                if body != nil { break }
-                if attempt < retry.attempts { backoff(attempt: attempt, retryAfter: nil) }
+                do {
+                    decoded = try decode(response.body, number)
+                    complete = true
+                    break
+                } catch is JSONParser.Failure {
+                    if attempt < retry.attempts { backoff(attempt: attempt, retryAfter: nil) }
+                }
             }
-            guard let body else {
+            guard complete else {
                 throw OneRosterRESTError(
                     .badResponse, "the provider's answer for \(what) at \(redacted(url)) is not complete JSON "
                         + "(\(response.body.count) bytes, cut off or not OneRoster), also after \(retry.attempts) attempts")
             }
-            // Only a page without its list is looked at for a status payload (parsing every page twice is costly).
-            if body[key] == nil, let status = oneRosterStatusMessage(response.body) {
-                throw OneRosterRESTError(.provider, "the request for \(what) failed: \(status)")
-            }
-            guard case .array(let records)? = body[key] else {
+            guard let decoded else {
+                // Only a page without its list is looked at for a status payload (parsing every page twice is costly).
+                if case .object(let body)? = try? JSONParser.parse(response.body), body[key] == nil,
+                   let status = oneRosterStatusMessage(response.body) {
+                    throw OneRosterRESTError(.provider, "the request for \(what) failed: \(status)")
+                }
                 throw OneRosterRESTError(
                     .badResponse, "the provider's answer for \(what) has no `\(key)` list; is \(config.baseURL) a OneRoster "
                         + "\(config.version.rawValue) server?")
             }
+            let (records, count) = decoded
             let total = response.headers["x-total-count"].flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-            try page(OneRosterPage(number: number, records: records, totalCount: total))
-            if records.isEmpty { return }
-            offset += records.count
+            try page(number, records, total)
+            if count == 0 { return }
+            offset += count
             if let link = response.headers["link"] {
                 guard let next = Self.nextLink(link) else { return }
                 nextURL = Self.resolve(next, against: url)
                 continue
             }
             nextURL = nil
-            if let total { if offset >= total { return } } else if records.count < limit { return }
+            if let total { if offset >= total { return } } else if count < limit { return }
             if number >= 1_000_000 {
                 throw OneRosterRESTError(.badResponse, "the provider kept sending pages of \(key) past a million; stopped")
             }

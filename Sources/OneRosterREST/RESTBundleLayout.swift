@@ -32,7 +32,7 @@ enum RESTEntity: String, CaseIterable, Sendable {
 }
 
 /// How a CSV column's value is found in a record's JSON.
-enum FieldSource {
+enum FieldSource: Sendable {
     /// A scalar under one of these keys (the first present).
     case scalar([String])
     /// A GUIDRef object or a bare sourcedId.
@@ -49,16 +49,16 @@ enum FieldSource {
     case legacyOrgs
 }
 
-/// The pulled records of one pull, kept per entity (one copy per sourcedId, the latest), laid out as a bundle's CSV
-/// files, with where each row came from so issues can be located by record again.
+/// The pulled records of one pull, kept per entity (one copy per sourcedId, the latest), laid out as the rows of a
+/// bundle's CSV files, with where each row came from.
 struct RESTBundleLayout {
     let version: RESTSourceConfig.Version
     /// Per entity: rows in arrival order, and the index of each sourcedId's row.
     private var tables: [RESTEntity: Table] = [:]
     /// Issues about the JSON itself (records that are not objects, fields of the wrong shape).
     private(set) var shapeIssues: [ValidationIssue] = []
-    /// Per written file: the (sourcedId, entity, page) of the row starting on each line.
-    private var origins: [String: [Int: (entity: String, sourcedId: String, page: Int)]] = [:]
+    /// Decodes records given as ``JSONValue``s.
+    private let decoder: RecordDecoder
 
     struct Row {
         var sourcedId: String
@@ -82,6 +82,7 @@ struct RESTBundleLayout {
     init(version: RESTSourceConfig.Version) {
         self.version = version
         columnTable = RESTEntity.allCases.map { Self.columns($0, version: version) }
+        decoder = RecordDecoder(version: version)
     }
 
     /// The CSV columns of an entity's file in this version, each with where its value comes from.
@@ -137,37 +138,22 @@ struct RESTBundleLayout {
 
     // MARK: adding records
 
-    /// Adds one record of `entity` that came on `page`.
-    mutating func add(_ record: JSONValue, entity: RESTEntity, page: Int) {
-        guard case .object(let object) = record else {
-            shapeIssues.append(ValidationIssue(
-                severity: .error, code: .malformedRecord, entity: entity.key, sourcedId: "", page: page,
-                value: record.jsonText,
-                message: "An item of the \(entity.key) list is not a JSON object, so it is not a record; it was not loaded.",
-                fix: "Ask the provider to send each \(entity.key) item as an object with a sourcedId."))
-            return
+    /// Adds the records of a decoded page of `entity`, and the issues about their JSON.
+    mutating func add(_ page: RecordDecoder.Page, entity: RESTEntity) {
+        shapeIssues += page.issues
+        for row in page.rows {
+            // Changed in place in the dictionary (a copy out and back would copy every row so far, each time).
+            Self.insert(row, into: &tables[entity, default: Table()])
         }
-        let sourcedId = object["sourcedId"]?.scalarText ?? ""
-        var fields: [String] = []
-        let columns = columns(entity)
-        fields.reserveCapacity(columns.count)
-        for (column, source) in columns {
-            fields.append(value(source, of: object, column: column, entity: entity, sourcedId: sourcedId, page: page))
-        }
-        var metadata: [String: String] = [:]
-        if case .object(let extensions)? = object["metadata"] {
-            for (key, value) in extensions { metadata["metadata." + key] = value.scalarText ?? (value == .null ? "" : value.jsonText) }
-        }
-        var roles: [[String]] = []
-        if entity == .users && version == .v1_2 { roles = roleRows(object, sourcedId: sourcedId, entity: entity, page: page) }
-        let row = Row(sourcedId: sourcedId, dateLastModified: object["dateLastModified"]?.scalarText ?? "", page: page,
-                      fields: fields, metadata: metadata, roles: roles)
-        // Changed in place in the dictionary (a copy out and back would copy every row so far, each time).
-        Self.insert(row, metadataKeys: metadata.keys, into: &tables[entity, default: Table()])
     }
 
-    private static func insert(_ row: Row, metadataKeys: Dictionary<String, String>.Keys, into table: inout Table) {
-        table.metadataKeys.formUnion(metadataKeys)
+    /// Adds one record of `entity` that came on `page` (decoded as a page holding only it would be).
+    mutating func add(_ record: JSONValue, entity: RESTEntity, page: Int) {
+        add(decoder.decode(record: record, entity: entity, number: page), entity: entity)
+    }
+
+    private static func insert(_ row: Row, into table: inout Table) {
+        for key in row.metadata.keys { table.metadataKeys.insert(key) }
         let sourcedId = row.sourcedId
         if !sourcedId.isEmpty, let at = table.index[sourcedId], let earlier = table.rows[at] {
             // Seen already (pages shifted under the pull, or a delta overlap): keep the later modification; an equal one
@@ -183,15 +169,21 @@ struct RESTBundleLayout {
         }
     }
 
-    private mutating func value(_ source: FieldSource, of object: [String: JSONValue], column: String, entity: RESTEntity,
-                                sourcedId: String, page: Int) -> String {
+    static func malformed(_ key: String, _ value: JSONValue, _ expected: String, entity: RESTEntity, sourcedId: String,
+                          page: Int, issues: inout [ValidationIssue]) -> String {
+        issues.append(ValidationIssue(
+            severity: .warning, code: .malformedRecord, entity: entity.key, sourcedId: sourcedId, page: page, column: key,
+            value: value.jsonText,
+            message: "`\(key)` is \(Self.shape(value)) where OneRoster has \(expected); it was read as its JSON text.",
+            fix: "Ask the provider to send `\(key)` as \(expected)."))
+        return value.jsonText
+    }
+
+    /// The value of a column whose source is not a single value or reference, from the record's values of other shapes.
+    static func value(_ source: FieldSource, of object: [String: JSONValue], column: String, entity: RESTEntity,
+                      sourcedId: String, page: Int, issues: inout [ValidationIssue]) -> String {
         func malformed(_ key: String, _ value: JSONValue, _ expected: String) -> String {
-            shapeIssues.append(ValidationIssue(
-                severity: .warning, code: .malformedRecord, entity: entity.key, sourcedId: sourcedId, page: page, column: key,
-                value: value.jsonText,
-                message: "`\(key)` is \(Self.shape(value)) where OneRoster has \(expected); it was read as its JSON text.",
-                fix: "Ask the provider to send `\(key)` as \(expected)."))
-            return value.jsonText
+            Self.malformed(key, value, expected, entity: entity, sourcedId: sourcedId, page: page, issues: &issues)
         }
         switch source {
         case .scalar(let keys):
@@ -249,7 +241,8 @@ struct RESTBundleLayout {
             return ""
         case .legacyOrgs:
             if let orgs = object["orgs"], orgs != .null {
-                return value(.refs("orgs"), of: object, column: column, entity: entity, sourcedId: sourcedId, page: page)
+                return value(.refs("orgs"), of: object, column: column, entity: entity, sourcedId: sourcedId, page: page,
+                             issues: &issues)
             }
             if case .array(let roles)? = object["roles"] {
                 var seen = Set<String>()
@@ -260,7 +253,7 @@ struct RESTBundleLayout {
     }
 
     /// The sourcedId of a GUIDRef object, or a bare sourcedId.
-    func reference(_ value: JSONValue) -> String? {
+    static func reference(_ value: JSONValue) -> String? {
         if case .object = value { return value["sourcedId"]?.scalarText }
         return value.scalarText
     }
@@ -274,7 +267,7 @@ struct RESTBundleLayout {
     }
 
     /// 1.2 roles of a user as roles.csv rows: its `roles` list, or (a 1.1-style record) its `role` in each of its `orgs`.
-    private mutating func roleRows(_ object: [String: JSONValue], sourcedId: String, entity: RESTEntity, page: Int) -> [[String]] {
+    static func roleRows(_ object: [String: JSONValue], sourcedId: String) -> [[String]] {
         let status = object["status"]?.scalarText ?? ""
         let modified = object["dateLastModified"]?.scalarText ?? ""
         var rows: [[String]] = []
@@ -293,7 +286,13 @@ struct RESTBundleLayout {
         return rows
     }
 
-    /// Marks `entity` as pulled, even with no records (its file is then written, header only).
+    /// Takes the issues about the JSON found so far, forgetting them here.
+    mutating func takeShapeIssues() -> [ValidationIssue] {
+        defer { shapeIssues = [] }
+        return shapeIssues
+    }
+
+    /// Marks `entity` as pulled, even with no records (its file is then read, header only).
     mutating func ensure(_ entity: RESTEntity) {
         if tables[entity] == nil { tables[entity] = Table() }
     }
@@ -303,10 +302,50 @@ struct RESTBundleLayout {
         tables[entity] = nil
     }
 
+    // MARK: handing over
+
+    /// An entity's records as the rows of its bundle file (and, for 1.2 users, of roles.csv), with where each row came
+    /// from.
+    struct PulledEntity: Sendable {
+        var entity: RESTEntity
+        var table: RosterRowTable
+        /// (sourcedId, page) of each row of `table`, in order.
+        var origins: [(sourcedId: String, page: Int)]
+        /// 1.2 users: their roles.csv rows.
+        var roles: RosterRowTable?
+        var roleOrigins: [(sourcedId: String, page: Int)] = []
+    }
+
+    /// Takes what was pulled of `entity` as rows (`nil` when nothing was, not even an empty list), forgetting it here.
+    mutating func take(_ entity: RESTEntity) -> PulledEntity? {
+        guard let table = tables.removeValue(forKey: entity) else { return nil }
+        let metadataKeys = table.metadataKeys.sorted()
+        let header = columns(entity).map(\.0) + metadataKeys
+        var rows: [[String]] = []
+        var origins: [(sourcedId: String, page: Int)] = []
+        rows.reserveCapacity(table.rows.count)
+        origins.reserveCapacity(table.rows.count)
+        let withRoles = entity == .users && version == .v1_2
+        var roles: [[String]] = []
+        var roleOrigins: [(sourcedId: String, page: Int)] = []
+        for case let row? in table.rows {
+            origins.append((row.sourcedId, row.page))
+            rows.append(metadataKeys.isEmpty ? row.fields : row.fields + metadataKeys.map { row.metadata[$0] ?? "" })
+            if withRoles {
+                for role in row.roles {
+                    roles.append(role)
+                    roleOrigins.append((row.sourcedId, row.page))
+                }
+            }
+        }
+        return PulledEntity(entity: entity, table: RosterRowTable(header: header, rows: rows), origins: origins,
+                            roles: withRoles ? RosterRowTable(header: Self.roleColumns, rows: roles) : nil, roleOrigins: roleOrigins)
+    }
+
     // MARK: writing
 
-    /// Writes manifest.csv and a CSV file per entity pulled (plus roles.csv for 1.2) into `folder`, each marked `mode`.
-    mutating func write(to folder: URL, mode: FileMode) throws {
+    /// The manifest.csv of a bundle of `version` whose pulled files (`pulled`, by file name without `.csv`) are `mode`.
+    static func manifest(version: RESTSourceConfig.Version, pulled: Set<String>, mode: FileMode) -> String {
         let files: [String]
         switch version {
         case .v1_1:
@@ -320,45 +359,42 @@ struct RESTBundleLayout {
         }
         var manifest = "propertyName,value\nmanifest.version,1.0\noneroster.version,\(version.rawValue)\n"
         for file in files {
-            let pulled = RESTEntity(rawValue: file).map { tables[$0] != nil } ?? (file == "roles" && tables[.users] != nil)
-            manifest += "file.\(file),\(pulled ? mode.rawValue : "absent")\n"
+            manifest += "file.\(file),\(pulled.contains(file) ? mode.rawValue : "absent")\n"
         }
-        manifest += "source.systemName,OneRoster REST\n"
-        try Data(manifest.utf8).write(to: folder.appendingPathComponent("manifest.csv"))
-        for entity in RESTEntity.allCases {
-            guard let table = tables[entity] else { continue }
-            let metadataKeys = table.metadataKeys.sorted()
-            let header = columns(entity).map(\.0) + metadataKeys
-            var origin: [Int: (entity: String, sourcedId: String, page: Int)] = [:]
-            var roleOrigin: [Int: (entity: String, sourcedId: String, page: Int)] = [:]
-            let writer = try CSVFileWriter(url: folder.appendingPathComponent(entity.fileName), header: header)
-            let roles = entity == .users && version == .v1_2
-                ? try CSVFileWriter(url: folder.appendingPathComponent("roles.csv"), header: Self.roleColumns) : nil
-            for case let row? in table.rows {
-                origin[writer.line] = (entity.key, row.sourcedId, row.page)
-                try writer.write(row.fields + metadataKeys.map { row.metadata[$0] ?? "" })
-                if let roles {
-                    for role in row.roles {
-                        roleOrigin[roles.line] = ("users", row.sourcedId, row.page)
-                        try roles.write(role)
-                    }
-                }
-            }
-            try writer.close()
-            try roles?.close()
-            origins[entity.fileName] = origin
-            if roles != nil { origins["roles.csv"] = roleOrigin }
-        }
-        tables = [:]
+        return manifest + "source.systemName,OneRoster REST\n"
     }
 
-    // MARK: issues
+    /// Writes `table` as the CSV file `name` in `folder`.
+    static func write(_ table: RosterRowTable, name: String, to folder: URL) throws {
+        let writer = try CSVFileWriter(url: folder.appendingPathComponent(name), header: table.header)
+        for row in table.rows { try writer.write(row) }
+        try writer.close()
+    }
+
+}
+
+/// Where each row of the files a pull read came from, to locate the reader's issues by record again.
+struct RecordLocator {
+    /// Per file read: the (sourcedId, page) of each row, in order (row `k` is line `k + 2`).
+    private var origins: [String: [(sourcedId: String, page: Int)]] = [:]
+
+    /// Remembers where the rows of `pulled` came from, for ``relocate(_:)``.
+    mutating func remember(_ pulled: RESTBundleLayout.PulledEntity) {
+        origins[pulled.entity.fileName] = pulled.origins
+        if pulled.roles != nil { origins["roles.csv"] = pulled.roleOrigins }
+    }
+
+    private func origin(_ file: String, line: Int) -> (entity: String, sourcedId: String, page: Int)? {
+        guard let rows = origins[file], line >= 2, line - 2 < rows.count else { return nil }
+        let row = rows[line - 2]
+        return (file == "roles.csv" ? "users" : String(file.dropLast(4)), row.sourcedId, row.page)
+    }
 
     /// `issues` with each row-located issue moved to its record: entity, sourcedId and page (and "line N of F.csv" in the
     /// text said as the record it is).
     func relocate(_ issues: [ValidationIssue]) -> [ValidationIssue] {
         issues.map { issue in
-            guard let line = issue.line, let origin = origins[issue.file]?[line] else { return issue }
+            guard let line = issue.line, let origin = origin(issue.file, line: line) else { return issue }
             return ValidationIssue(
                 severity: issue.severity, code: issue.code, entity: origin.entity, sourcedId: origin.sourcedId, page: origin.page,
                 column: issue.column, value: issue.value, message: relocateText(issue.message), fix: relocateText(issue.fix))
@@ -379,7 +415,7 @@ struct RESTBundleLayout {
             if let number = Int(digits), tail.hasPrefix(" of "),
                let fileEnd = tail.range(of: ".csv") {
                 let file = String(tail[tail.index(tail.startIndex, offsetBy: 4)..<fileEnd.upperBound])
-                if let origin = origins[file]?[number] {
+                if let origin = origin(file, line: number) {
                     out += "record `\(origin.sourcedId)` of \(origin.entity) (page \(origin.page))"
                     rest = tail[fileEnd.upperBound...]
                     continue

@@ -146,11 +146,9 @@ final class RESTPullTests: XCTestCase {
         }
         XCTAssertThrowsError(try read(source)) { XCTAssertTrue($0 is Stop, "\($0)") }
         let gets = try provider.requests().filter { $0["method"] as? String == "GET" }
-        // Orgs, sessions, courses, classes, then users pages 1 and 2 were laid out; the pages fetched meanwhile (at most
-        // `pagesAhead` waiting and one more in hand) are the only others: 20 pages of users, and no enrollments.
-        XCTAssertGreaterThanOrEqual(gets.count, 6)
-        XCTAssertLessThanOrEqual(gets.count, 6 + RESTRosterSource.pagesAhead + 1,
-                                 "orgs, sessions, courses, classes, users pages 1 and 2, and the pages fetched meanwhile")
+        // The checkpoint runs on the fetching thread after each page: orgs, sessions, courses, classes, then users pages
+        // 1 and 2, and nothing after the sixth page.
+        XCTAssertEqual(gets.count, 6, "orgs, sessions, courses, classes, users pages 1 and 2")
         XCTAssertTrue(try provider.gets("enrollments").isEmpty)
     }
 
@@ -281,6 +279,113 @@ final class RESTPullTests: XCTestCase {
         XCTAssertNil(dateOnly.line)
     }
 
+    /// Records are checked (and handed to the visitor) while later collections are still being pulled: the first
+    /// org is checked while at most `entitiesAhead` pulled collections wait, so before any user was asked for.
+    func testRecordsAreCheckedWhileLaterCollectionsAreStillPulled() throws {
+        final class Seen: @unchecked Sendable {
+            var usersAskedForAtFirstOrg: Int?
+            var enrollmentsAskedForAtFirstOrg: Int?
+        }
+        let provider = try Provider(["--users", "120", "--classes", "8"])
+        let source = provider.source(provider.config(pageSize: 5))
+        let seen = Seen()
+        let bundle = try source.read(options: .init(retainRecords: true), held: NoHeldSourcedIds()) { record in
+            guard case .org = record, seen.usersAskedForAtFirstOrg == nil else { return }
+            seen.usersAskedForAtFirstOrg = try provider.gets("users").count
+            seen.enrollmentsAskedForAtFirstOrg = try provider.gets("enrollments").count
+        }
+        XCTAssertEqual(bundle.report.errorCount, 0, bundle.report.rendered(maxPerFile: 5))
+        XCTAssertEqual(bundle.users.count, 120)
+        XCTAssertEqual(RESTRosterSource.entitiesAhead, 2)
+        // Orgs are being checked; sessions and courses may wait (two entities), classes may be pulled, no further.
+        XCTAssertEqual(seen.usersAskedForAtFirstOrg, 0)
+        XCTAssertEqual(seen.enrollmentsAskedForAtFirstOrg, 0)
+        XCTAssertEqual(try provider.gets("enrollments").count, 47, "8 + 112 × 2 enrollments in pages of 5, then all read")
+    }
+
+    /// A pull writes no files: its records go to the reader in memory.
+    func testAPullWritesNothingToTheTemporaryFolder() throws {
+        final class Listings: @unchecked Sendable {
+            let lock = NSLock()
+            var entries: Set<String> = []
+        }
+        let provider = try Provider(["--users", "30", "--classes", "4"])
+        let temporary = FileManager.default.temporaryDirectory.appendingPathComponent("rest-tmp-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: temporary) }
+        var source = provider.source(provider.config(pageSize: 4))
+        let listings = Listings()
+        let look = { @Sendable in
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: temporary.path)) ?? []
+            listings.lock.lock()
+            listings.entries.formUnion(names)
+            listings.lock.unlock()
+        }
+        source.checkpoint = { look() }
+        let bundle = try source.read(options: .init(retainRecords: true, temporaryDirectory: temporary),
+                                     held: NoHeldSourcedIds()) { _ in look() }
+        XCTAssertEqual(bundle.users.count, 30)
+        XCTAssertEqual(listings.entries, [], "nothing written under the temporary folder while pulling or reading")
+    }
+
+    /// The rows a pull hands over in memory read exactly as the same rows written as a CSV bundle: the same records,
+    /// issues (with their lines and quirks: a line break and a NUL byte in a value, a value over the size cap) and
+    /// summaries.
+    func testRowsInMemoryReadAsTheSameRowsInCSVFiles() throws {
+        struct Tables: RosterRowTables {
+            var tables: [OneRosterFile: RosterRowTable]
+            func table(for file: OneRosterFile) throws -> RosterRowTable? { tables[file] }
+        }
+        let orgs = RosterRowTable(header: ["sourcedId", "status", "dateLastModified", "name", "type", "identifier", "parentSourcedId"],
+                                  rows: [["org-d", "active", "2026-01-01T00:00:00Z", "District", "district", "", ""],
+                                         ["org-1", "active", "2026-01-01T00:00:00Z", "School, \"One\"", "school", "", "org-d"],
+                                         ["org-2", "active", "2026-01-01T00:00:00Z", "Two\nLines", "school", "", "org-x"],
+                                         ["org-3", "active", "2026-01-01", "Nul\u{0}Byte", "school", "", "org-d"],
+                                         ["org-4", "active", "2026-01-01T00:00:00Z", String(repeating: "x", count: 2_000), "school", "", "org-d"]])
+        let users = RosterRowTable(
+            header: RESTBundleLayout.columns(.users, version: .v1_1).map(\.0) + ["metadata.sis.room"],
+            rows: [["u-1", "active", "2026-01-01T00:00:00Z", "true", "org-1", "student", "u1", "", "A", "B", "", "", "", "", "", "", "07", "", "B12"],
+                   ["u-2", "active", "2026-01-01T00:00:00Z", "yes", "org-2", "student", "u2", "", "", "B", "", "", "", "", "", "", "", "", ""]])
+        var limits = InputLimits.fromEnvironment([:])
+        limits.maxFieldBytes = 1_024
+        let options = OneRosterBundleReader.Options(limits: limits)
+        let inMemory = try OneRosterBundleReader(options: options).read(
+            version: .v1_1, modes: [.orgs: .bulk, .users: .bulk], sourceSystemName: "OneRoster REST",
+            tables: Tables(tables: [.orgs: orgs, .users: users]), visitor: nil)
+
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rows-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try Data(RESTBundleLayout.manifest(version: .v1_1, pulled: ["orgs", "users"], mode: .bulk).utf8)
+            .write(to: folder.appendingPathComponent("manifest.csv"))
+        // One value per line, so that line numbers match: the line break is the only one in the file, on its last row
+        // but two, and the rows after it are not compared by line.
+        try RESTBundleLayout.write(orgs, name: "orgs.csv", to: folder)
+        try RESTBundleLayout.write(users, name: "users.csv", to: folder)
+        let fromFiles = try OneRosterBundleReader(options: options).read(at: folder)
+
+        XCTAssertEqual(inMemory.orgs.map(\.sourcedId), fromFiles.orgs.map(\.sourcedId))
+        XCTAssertEqual(inMemory.orgs.map(\.name), fromFiles.orgs.map(\.name))
+        XCTAssertEqual(inMemory.users.map(\.sourcedId), fromFiles.users.map(\.sourcedId))
+        XCTAssertEqual(inMemory.users.first?.extensions["metadata.sis.room"], "B12")
+        XCTAssertEqual(inMemory.manifest.fileModes, fromFiles.manifest.fileModes)
+        XCTAssertEqual(inMemory.report.files.map(\.rowsRead), fromFiles.report.files.map(\.rowsRead))
+        XCTAssertEqual(inMemory.report.files.map(\.rowsLoaded), fromFiles.report.files.map(\.rowsLoaded))
+        XCTAssertEqual(inMemory.report.files.map(\.rowsQuarantined), fromFiles.report.files.map(\.rowsQuarantined))
+        func codes(_ bundle: OneRosterBundle) -> [String] {
+            bundle.report.issues.map { "\($0.file) \($0.code.rawValue) \($0.column ?? "")" }.sorted()
+        }
+        XCTAssertEqual(codes(inMemory), codes(fromFiles))
+        for code in [IssueCode.lineBreakInField, .nulByte, .rowTooLarge] {
+            XCTAssertTrue(inMemory.report.issues.contains { $0.code == code }, "\(code): \(inMemory.report.rendered(maxPerFile: 20))")
+        }
+        // Lines up to the row with the line break are the same in both.
+        func lines(_ bundle: OneRosterBundle) -> [String] {
+            bundle.report.issues.filter { ($0.line ?? 0) <= 4 }.map { "\($0.file):\($0.line ?? 0) \($0.code.rawValue)" }.sorted()
+        }
+        XCTAssertEqual(lines(inMemory), lines(fromFiles))
+    }
+
     func testAnErrorInARecordIsLocatedByEntitySourcedIdAndPage() throws {
         var layout = RESTBundleLayout(version: .v1_1)
         func user(_ id: String, _ modified: String, given: JSONValue = .string("A")) -> JSONValue {
@@ -298,12 +403,19 @@ final class RESTPullTests: XCTestCase {
         layout.add(user("u-3", "2026-02-01T00:00:00Z", given: .string("Later")), entity: .users, page: 4)
         layout.add(.string("not a record"), entity: .users, page: 4)
         layout.add(user("u-4", "2026-01-01T00:00:00Z", given: .object(["x": .number("1")])), entity: .users, page: 4)
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("layout-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        try layout.write(to: folder, mode: .bulk)
-        let bundle = try OneRosterBundleReader().read(at: folder)
-        let issues = layout.relocate(bundle.report.issues) + layout.shapeIssues
+        struct Tables: RosterRowTables {
+            var tables: [OneRosterFile: RosterRowTable]
+            func table(for file: OneRosterFile) throws -> RosterRowTable? { tables[file] }
+        }
+        let shapeIssues = layout.shapeIssues
+        let pulledOrgs = try XCTUnwrap(layout.take(.orgs)), pulledUsers = try XCTUnwrap(layout.take(.users))
+        var locator = RecordLocator()
+        locator.remember(pulledOrgs)
+        locator.remember(pulledUsers)
+        let bundle = try OneRosterBundleReader().read(
+            version: .v1_1, modes: [.orgs: .bulk, .users: .bulk], sourceSystemName: nil,
+            tables: Tables(tables: [.orgs: pulledOrgs.table, .users: pulledUsers.table]), visitor: nil)
+        let issues = locator.relocate(bundle.report.issues) + shapeIssues
         XCTAssertEqual(bundle.users.map(\.sourcedId).sorted(), ["u-1", "u-3", "u-4"], "u-1 once; u-2 quarantined")
         XCTAssertEqual(bundle.users.first { $0.sourcedId == "u-3" }?.givenName, "Later", "the later modification wins")
         let missing = try XCTUnwrap(issues.first { $0.code == .missingRequiredValue })
