@@ -111,21 +111,12 @@ enum CatalogCSV {
 
 /// Ranks catalog courses for a school course by how alike their titles are, with the evidence for each.
 enum CatalogMatcher {
-    /// Title words that say nothing about which course it is.
-    static let noise: Set<String> = [
-        "the", "and", "of", "course", "class", "sem", "semester", "s1", "s2", "a", "b", "an", "to", "for", "grade", "gr",
-    ]
-    static let numerals = ["1": "i", "2": "ii", "3": "iii", "4": "iv", "5": "v"]
-
-    /// A title's words, lower-cased, without punctuation and noise words, with 1–5 written as roman numerals (so
-    /// "Algebra 1" and "ALGEBRA I" match).
-    static func words(_ title: String) -> [String] {
-        let cleaned = String(title.lowercased().map { (c: Character) -> Character in c.isLetter || c.isNumber ? c : " " })
-        return cleaned.split(separator: " ").map { numerals[String($0)] ?? String($0) }.filter { !noise.contains($0) }
-    }
+    /// A title's words as ``CourseTitle`` normalises them (the rollover's carry-forward too): lower case, no
+    /// punctuation, accents or noise words, Roman numerals as digits (so "Algebra 1" and "ALGEBRA I" match).
+    static func words(_ title: String) -> [String] { CourseTitle.words(title) }
 
     /// The normalised title: its words joined by single spaces.
-    static func normalised(_ title: String) -> String { words(title).joined(separator: " ") }
+    static func normalised(_ title: String) -> String { CourseTitle.normalised(title) ?? "" }
 
     /// Grade levels a school course title names ("Grade 9", "9th grade", "Kindergarten").
     static func grades(inTitle title: String) -> Set<String> {

@@ -102,19 +102,8 @@ public struct Rollover: Sendable, Equatable, Codable {
         return code
     }
 
-    /// A title in lower case, without accents, punctuation, school-year tokens (`2026`, `2025-26`) or extra spaces, and
-    /// with Roman numerals I–IV read as digits (`Algebra I` and `ALGEBRA 1` are one title).
-    static func normalisedTitle(_ title: String) -> String? {
-        let folded = title.folding(options: [.caseInsensitive, .diacriticInsensitive], locale: Locale(identifier: "en_US_POSIX"))
-        let words = folded.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).map(String.init)
-        let romans = ["i": "1", "ii": "2", "iii": "3", "iv": "4"]
-        let kept = words.compactMap { word -> String? in
-            if word.count == 4, let year = Int(word), (1990...2100).contains(year) { return nil }
-            if word.count == 2, Int(word) != nil, words.contains(where: { $0.count == 4 && Int($0) != nil }) { return nil }
-            return romans[word] ?? word
-        }
-        return kept.isEmpty ? nil : kept.joined(separator: " ")
-    }
+    /// The title as ``CourseTitle`` normalises it (the catalog matcher's normaliser too); nil when no word is left.
+    static func normalisedTitle(_ title: String) -> String? { CourseTitle.normalised(title) }
 
     static func gradesAndSubject(_ record: RosterRecord) -> String? {
         guard let value = record.ref3, let bar = value.firstIndex(of: "|") else { return nil }

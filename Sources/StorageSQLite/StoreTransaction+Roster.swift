@@ -167,7 +167,24 @@ extension SQLiteTransaction {
             """)
         if changes.contains(where: { !$0.parked }) { try bumpRosterVersion(integrationID: integrationID) }
         var applied = 0
-        for change in changes where !change.parked {
+        var index = changes.startIndex
+        while index < changes.endIndex {
+            let change = changes[index]
+            index += 1
+            if change.parked { continue }
+            if change.operation == .delete {
+                // A long run of one entity's deletes (a rollover ends every class and enrollment of the year): applied
+                // as a set, not three statements each.
+                let end = changes[index...].firstIndex { $0.operation != .delete || $0.record.entity != change.record.entity }
+                    ?? changes.endIndex
+                if end - index + 1 >= Self.setDeleteThreshold {
+                    try applyDeletes(changes[(index - 1)..<end], integrationID: integrationID, runID: runID, checkpoint: checkpoint,
+                                     now: now)
+                    applied &+= end - index + 1
+                    index = end
+                    continue
+                }
+            }
             applied &+= 1
             if applied & 8191 == 0, let checkpoint { try checkpoint() }
             let r = change.record
@@ -189,6 +206,50 @@ extension SQLiteTransaction {
             try history.execute(.text(integrationID), .text(r.entity), .text(r.sourcedID), .text(runID),
                                 .text(change.operation.rawValue), .int(Int(r.digest)), FastValue(r.title), .double(now))
         }
+    }
+
+    /// From how many deletes in a row of one entity ``applyRosterChanges(_:integrationID:runID:checkpoint:now:)``
+    /// applies them as a set (their keys in a temporary table, then one statement each for the add rows, the delete
+    /// rows and the delete) instead of three statements per record.
+    static let setDeleteThreshold = 256
+
+    /// Applies deletes of one entity (parked ones skipped) as a set, with the same rows as one by one: each held
+    /// record's add written out first when it was not logged yet, a `delete` history row per change (with the
+    /// change's digest and title), the held records removed.
+    private func applyDeletes(
+        _ deletes: ArraySlice<RosterChange>, integrationID: String, runID: String, checkpoint: (() throws -> Void)?, now: Double
+    ) throws {
+        guard let entity = deletes.first?.record.entity else { return }
+        try db.execute(sql: """
+            CREATE TEMP TABLE IF NOT EXISTS applied_deletes (
+                sourced_id TEXT PRIMARY KEY NOT NULL, digest INTEGER NOT NULL, title TEXT) WITHOUT ROWID
+            """)
+        try db.execute(sql: "DELETE FROM temp.applied_deletes")
+        let key = try FastStatement(db, "INSERT INTO temp.applied_deletes (sourced_id, digest, title) VALUES (?, ?, ?)")
+        var count = 0
+        for change in deletes where !change.parked {
+            count &+= 1
+            if count & 8191 == 0, let checkpoint { try checkpoint() }
+            try key.execute(.text(change.record.sourcedID), .int(Int(change.record.digest)), FastValue(change.record.title))
+        }
+        // CROSS JOIN keeps SQLite's loop order: each key, then its held record by primary key, then the run that added it.
+        try db.fastExecute("""
+            INSERT OR IGNORE INTO roster_history (integration_id, entity, sourced_id, run_id, op, digest, title, at)
+            SELECT x.integration_id, x.entity, x.sourced_id, x.run_id, 'add', x.digest, x.title, r.finished_at
+            FROM temp.applied_deletes k CROSS JOIN roster_records x CROSS JOIN sync_runs r
+            WHERE x.integration_id = ? AND x.entity = ? AND x.sourced_id = k.sourced_id AND x.add_logged = 0 AND r.id = x.run_id
+            """, [.text(integrationID), .text(entity)])
+        if let checkpoint { try checkpoint() }
+        try db.fastExecute("""
+            INSERT INTO roster_history (integration_id, entity, sourced_id, run_id, op, digest, title, at)
+            SELECT ?, ?, k.sourced_id, ?, 'delete', k.digest, k.title, ? FROM temp.applied_deletes k
+            """, [.text(integrationID), .text(entity), .text(runID), .double(now)])
+        if let checkpoint { try checkpoint() }
+        try db.fastExecute("""
+            DELETE FROM roster_records
+            WHERE integration_id = ? AND entity = ? AND sourced_id IN (SELECT sourced_id FROM temp.applied_deletes)
+            """, [.text(integrationID), .text(entity)])
+        try db.execute(sql: "DELETE FROM temp.applied_deletes")
     }
 
     /// Keeps a held (or dry-run) change set so that it can be reviewed and approved later, with each record's field

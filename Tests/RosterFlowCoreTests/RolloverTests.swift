@@ -177,6 +177,21 @@ final class RolloverTests: SyncTestCase {
         // Two left with the same title: no guess.
         XCTAssertEqual(Rollover.carryForward(newCourses: [course("n9", "Painting", code: "ART-9")], mapped: old).count, 0)
     }
+
+    /// The carry-forward and the catalog matcher read a title the same way (one normaliser): what is one title for one
+    /// is one title for the other.
+    func testTheCarryForwardAndTheCatalogMatcherNormaliseTitlesAlike() {
+        let titles = ["Algebra I (2025-26)", "ALGEBRA  1", "Algebra 1", "Álgebra II", "algebra 2", "The Biology of Cells",
+                      "Español III", "Grade 9 English", "English 9 — 2026", "AP U.S. History", "Chem Lab S1", "2026", ""]
+        for title in titles {
+            XCTAssertEqual(Rollover.normalisedTitle(title) ?? "", CatalogMatcher.normalised(title), title)
+        }
+        XCTAssertEqual(CatalogMatcher.normalised("Algebra I (2025-26)"), CatalogMatcher.normalised("ALGEBRA 1"))
+        XCTAssertEqual(Rollover.normalisedTitle("Álgebra II"), Rollover.normalisedTitle("algebra 2"))
+        XCTAssertEqual(CatalogMatcher.normalised("Álgebra II"), "algebra 2")
+        XCTAssertEqual(Rollover.normalisedTitle("English 10 (2025-26)"), "english 10", "a grade is no school year")
+        XCTAssertNil(Rollover.normalisedTitle("2026"))
+    }
 }
 
 extension SyncTests {

@@ -513,6 +513,66 @@ final class StoreContractTests: XCTestCase {
         }
     }
 
+    /// A long run of one entity's deletes (as a rollover's) leaves the same roster and history as deletes one by one:
+    /// each record's add written out before its delete, a delete row even for a record not held, parked ones kept; a
+    /// checkpoint that throws in the middle keeps nothing.
+    func testManyDeletesOfOneEntityKeepEveryHistoryRowAndSkipParkedOnes() async throws {
+        func id(_ n: Int) -> String { "u-" + String(n + 10_000).dropFirst() }
+        try await forEachStore { store in
+            try store.writeNow { tx in
+                try Self.seedIntegration(tx)
+                try tx.insertSyncRun(Self.syncRun("run-1", decision: .applied, at: 10))
+                try tx.insertSyncRun(Self.syncRun("run-2", decision: .applied, at: 20))
+                try tx.insertSyncRun(Self.syncRun("run-3", decision: .applied, at: 30))
+                try tx.applyRosterChanges(
+                    (0..<1_000).map { RosterChange(operation: .add, record: Self.record("users", id($0), digest: Int64($0))) }
+                        + [RosterChange(operation: .add, record: Self.record("classes", "k-1", digest: 7))],
+                    integrationID: "int-1", runID: "run-1", checkpoint: nil, now: 10)
+                try tx.applyRosterChanges(
+                    [RosterChange(operation: .update, record: Self.record("users", id(0), digest: -1, title: "Ann Lee"))],
+                    integrationID: "int-1", runID: "run-2", checkpoint: nil, now: 20)
+            }
+            let deletes = (0..<600).map { n in
+                RosterChange(operation: .delete, record: Self.record("users", id(n), digest: n == 0 ? -1 : Int64(n),
+                                                                    title: n == 0 ? "Ann Lee" : nil), parked: n == 5)
+            } + [RosterChange(operation: .delete, record: Self.record("users", "u-never", digest: 3)),
+                 RosterChange(operation: .delete, record: Self.record("classes", "k-1", digest: 7))]
+            struct Cancelled: Error {}
+            var calls = 0
+            XCTAssertThrowsError(try store.writeNow { tx in
+                try tx.applyRosterChanges(deletes, integrationID: "int-1", runID: "run-3", checkpoint: {
+                    calls += 1
+                    if calls == 1 { throw Cancelled() }
+                }, now: 30)
+            })
+            XCTAssertEqual(try store.readNow { try $0.rosterCounts(integrationID: "int-1") }, ["users": 1_000, "classes": 1])
+            XCTAssertEqual(try store.readNow { try $0.rosterHistory(sourcedID: id(10), entities: ["users"]) }.map(\.operation), ["add"])
+
+            let before = try store.readNow { try $0.rosterVersion(integrationID: "int-1") }
+            try store.writeNow { tx in
+                try tx.applyRosterChanges(deletes, integrationID: "int-1", runID: "run-3", checkpoint: nil, now: 30)
+            }
+            XCTAssertGreaterThan(try store.readNow { try $0.rosterVersion(integrationID: "int-1") }, before)
+            XCTAssertEqual(try store.readNow { try $0.rosterCounts(integrationID: "int-1") }, ["users": 401])
+            let held = try store.readNow { try $0.rosterRecords(integrationID: "int-1", entity: "users") }.map(\.sourcedID)
+            XCTAssertEqual(held, [id(5)] + (600..<1_000).map(id))
+            func history(_ sourcedID: String, _ entity: String = "users") throws -> [RosterHistoryEntry] {
+                try store.readNow { try $0.rosterHistory(sourcedID: sourcedID, integrationID: "int-1", entities: [entity]) }
+            }
+            let tenth = try history(id(10))
+            XCTAssertEqual(tenth.map(\.operation), ["add", "delete"])
+            XCTAssertEqual(tenth.map(\.runID), ["run-1", "run-3"])
+            XCTAssertEqual(tenth.map(\.at), [10, 30])
+            XCTAssertEqual(tenth.map(\.title), [id(10), id(10)])
+            XCTAssertEqual(try history(id(0)).map(\.operation), ["add", "update", "delete"])
+            XCTAssertEqual(try history(id(0)).last?.title, "Ann Lee")
+            XCTAssertEqual(try history(id(5)).map(\.operation), ["add"], "a parked delete is not applied")
+            XCTAssertEqual(try history("u-never").map(\.operation), ["delete"])
+            XCTAssertEqual(try history("k-1", "classes").map(\.operation), ["add", "delete"])
+            XCTAssertEqual(try history(id(700)).map(\.operation), ["add"])
+        }
+    }
+
     /// Every field of a stored change reads back as it was stored (the change set of an approval is read in place).
     func testAStoredChangeSetReadsBackEveryField() async throws {
         let changes = [
