@@ -78,7 +78,7 @@ extension CLITests {
         XCTAssertEqual(printed.count, 3, "\(server.printed)")
 
         let config: [String: Any] = [
-            "base": server.base, "binary": Self.binary, "folder": folder, "smtp_out": smtp.out, "printed_tokens": printed,
+            "base": server.base, "binary": Self.binary, "folder": folder as String, "smtp_out": smtp.out, "printed_tokens": printed,
             "sender": "classlink", "secret": secret, "tenant": tenant, "district": district, "contact": "it@riverdale.example",
             "vendor_email": "admin@vendor.example", "dsp_email": "dee@vendor.example", "school_email": "sam@riverdale.example",
             "bundle": folder + "/bundle-riverdale", "artifacts": artifacts, "results": folder + "/walk-results.json",
