@@ -37,12 +37,38 @@ public struct SyncSchedule: Sendable, Equatable, Codable {
     /// The first instant strictly after `date` at which the local clock in the zone shows the chosen time.
     ///
     /// On a spring-forward day when the time does not exist (02:30 in America/New_York), the sync runs at the first
-    /// valid time after the gap; on a fall-back day when it occurs twice, it runs at the first occurrence.
+    /// valid time after the gap (the transition itself, 03:00); on a fall-back day when it occurs twice, it runs at the
+    /// first occurrence only, even when asked between the two (a sync that ran at the first 01:30 is not run again at
+    /// the second).
+    ///
+    /// Worked out from the zone's UTC offsets rather than with `Calendar.nextDate(after:matching:…)`, which takes
+    /// about forty times as long (it is on every `schedule` event and every nightly run) and, asked between the two
+    /// occurrences of a repeated time, answers the second one.
     public func nextRun(after date: Date) -> Date {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: timezone)!
-        let components = DateComponents(hour: hour, minute: minute, second: 0)
-        return calendar.nextDate(after: date, matching: components, matchingPolicy: .nextTime, repeatedTimePolicy: .first,
-                                 direction: .forward) ?? date.addingTimeInterval(86_400)
+        let zone = TimeZone(identifier: timezone) ?? TimeZone(secondsFromGMT: 0)!
+        func offset(_ instant: Double) -> Double { Double(zone.secondsFromGMT(for: Date(timeIntervalSince1970: instant))) }
+        let now = date.timeIntervalSince1970
+        let wallOfDay = Double(hour * 3_600 + minute * 60)
+        // The local calendar day of `date`, as days since 1970-01-01 on the local clock.
+        var day = ((now + offset(now)) / 86_400).rounded(.down)
+        while true {
+            let wall = day * 86_400 + wallOfDay
+            let instant = Self.firstInstant(showing: wall, offset: offset, zone: zone)
+            if instant > now {
+                return Date(timeIntervalSince1970: instant)
+            }
+            day += 1
+        }
+    }
+
+    /// The first instant whose local clock reads `wall` (seconds since 1970 on the local clock); in a gap, the
+    /// transition that skips it. Zone offsets change at most once within a day on either side, so the offsets a day
+    /// before and a day after give every candidate.
+    private static func firstInstant(showing wall: Double, offset: (Double) -> Double, zone: TimeZone) -> Double {
+        let earlier = wall - offset(wall - 86_400), later = wall - offset(wall + 86_400)
+        let showing = [earlier, later].filter { offset($0) == wall - $0 }
+        if let first = showing.min() { return first }
+        let from = Date(timeIntervalSince1970: min(earlier, later))
+        return zone.nextDaylightSavingTimeTransition(after: from)?.timeIntervalSince1970 ?? max(earlier, later)
     }
 }
