@@ -17,19 +17,29 @@ extension RosterFlowService {
     ) async throws -> AppliedStep {
         let runtime = self.runtime
         return try await write { tx, now in
-            guard let instance = try tx.instance(id: instanceID) else {
-                throw RosterFlowError(
-                    .notFound, "there is no integration or course \(instanceID); `rosterflow integrations list` and `courses list` show them")
-            }
-            if event == DomainVocabulary.Integration.Event.resume, instance.workflow == DomainVocabulary.Integration.workflow,
-               instance.state == DomainVocabulary.Integration.State.onHold {
-                try Self.settleHeldRuns(integrationID: instanceID, keep: keepHeldRun, reason: reason, actor: actor, tx: tx, now: now)
-            }
-            let role = try role ?? runtime.defaultRole(for: event, instance: instance) ?? .system
-            return try runtime.apply(
-                tx, instanceID: instanceID, event: event, sender: Sender(actor: actor, role: role), reason: reason,
-                payload: payload, expectedRowVersion: expectedRowVersion, now: now, loaded: instance)
+            try Self.send(
+                event, to: instanceID, role: role, actor: actor, reason: reason, payload: payload,
+                expectedRowVersion: expectedRowVersion, keepHeldRun: keepHeldRun, runtime: runtime, tx: tx, now: now)
         }
+    }
+
+    /// ``send(_:to:role:actor:reason:payload:expectedRowVersion:keepHeldRun:)`` inside the caller's transaction.
+    static func send(
+        _ event: String, to instanceID: String, role: Role?, actor: String, reason: String?, payload: [String: String],
+        expectedRowVersion: Int?, keepHeldRun: Bool, runtime: WorkflowRuntime, tx: any StoreTransaction, now: Double
+    ) throws -> AppliedStep {
+        guard let instance = try tx.instance(id: instanceID) else {
+            throw RosterFlowError(
+                .notFound, "there is no integration or course \(instanceID); `rosterflow integrations list` and `courses list` show them")
+        }
+        if event == DomainVocabulary.Integration.Event.resume, instance.workflow == DomainVocabulary.Integration.workflow,
+           instance.state == DomainVocabulary.Integration.State.onHold {
+            try Self.settleHeldRuns(integrationID: instanceID, keep: keepHeldRun, reason: reason, actor: actor, tx: tx, now: now)
+        }
+        let role = try role ?? runtime.defaultRole(for: event, instance: instance) ?? .system
+        return try runtime.apply(
+            tx, instanceID: instanceID, event: event, sender: Sender(actor: actor, role: role), reason: reason,
+            payload: payload, expectedRowVersion: expectedRowVersion, now: now, loaded: instance)
     }
 
     /// Refuses to resume an integration whose sync run is held unless the caller keeps it held, with a reason that is
@@ -117,14 +127,17 @@ extension RosterFlowService {
         integrationID: String, time: String, timezone: String, role: Role? = nil, actor: String, expectedRowVersion: Int? = nil
     ) async throws -> AppliedStep {
         let schedule = try SyncSchedule(time: time, timezone: timezone)
-        try await requireIntegration(integrationID)
-        let next = schedule.nextRun(after: Date(timeIntervalSince1970: clock()))
-        return try await send(
-            "schedule", to: integrationID, role: role, actor: actor,
-            reason: "daily sync at \(schedule.timeText) \(schedule.timezone)",
-            payload: ["sync_time": schedule.timeText, "timezone": schedule.timezone,
-                      "next_sync_at": String(next.timeIntervalSince1970)],
-            expectedRowVersion: expectedRowVersion)
+        let runtime = self.runtime
+        return try await write { tx, now in
+            try Self.requireIntegration(integrationID, tx)
+            let next = schedule.nextRun(after: Date(timeIntervalSince1970: now))
+            return try Self.send(
+                "schedule", to: integrationID, role: role, actor: actor,
+                reason: "daily sync at \(schedule.timeText) \(schedule.timezone)",
+                payload: ["sync_time": schedule.timeText, "timezone": schedule.timezone,
+                          "next_sync_at": String(next.timeIntervalSince1970)],
+                expectedRowVersion: expectedRowVersion, keepHeldRun: false, runtime: runtime, tx: tx, now: now)
+        }
     }
 
     @discardableResult

@@ -66,6 +66,14 @@ struct JSONBytes {
         followsAnother = true
     }
 
+    /// A number as `JSONEncoder` writes a `Double`: Swift's shortest form, without a trailing `.0`.
+    mutating func double(_ value: Double) {
+        separate()
+        let text = value.description
+        bytes.append(contentsOf: text.hasSuffix(".0") ? text.utf8.dropLast(2) : text.utf8.dropLast(0))
+        followsAnother = true
+    }
+
     // MARK: Fields
 
     /// `"name":"value"`, or nothing when `value` is nil (as `encodeIfPresent` does).
@@ -78,6 +86,11 @@ struct JSONBytes {
     mutating func field(_ name: StaticString, _ value: Int) {
         key(name)
         int(value)
+    }
+
+    mutating func field(_ name: StaticString, _ value: Double) {
+        key(name)
+        double(value)
     }
 
     mutating func field(_ name: StaticString, _ values: [String]?) {
@@ -103,6 +116,25 @@ extension AllowedEvent: FastJSONEncodable {
         json.object { json in
             json.field("event", event)
             json.field("roles", roles)
+        }
+    }
+}
+
+extension AppliedStep: FastJSONEncodable {
+    func writeJSON(to json: inout JSONBytes) {
+        json.object { json in
+            json.field("actor", actor)
+            json.field("at", at)
+            json.field("event", event)
+            json.key("followUps")
+            json.array(followUps) { $1.writeJSON(to: &$0) }
+            json.field("from", from)
+            json.field("instanceID", instanceID)
+            json.field("reason", reason)
+            json.field("role", role)
+            json.field("rowVersion", rowVersion)
+            json.field("to", to)
+            json.field("workflow", workflow)
         }
     }
 }

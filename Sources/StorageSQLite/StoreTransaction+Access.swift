@@ -16,7 +16,7 @@ extension SQLiteTransaction {
 
     /// The account with this id, or nil.
     public func account(id: String) throws -> AccountRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM accounts WHERE id = ?", arguments: [id]).map(Self.account)
+        try db.fastLookup(Self.accountByID, [.text(id)], Self.account)
     }
 
     /// The account with this e-mail (compared without case), or nil.
@@ -46,7 +46,7 @@ extension SQLiteTransaction {
 
     /// The token whose hash this is, or nil.
     public func token(hash: String) throws -> APITokenRecord? {
-        try Row.fetchOne(db, sql: "SELECT * FROM api_tokens WHERE token_hash = ?", arguments: [hash]).map(Self.token)
+        try db.fastLookup(Self.tokenByHash, [.text(hash)], Self.token)
     }
 
     /// The token with this id, or nil.
@@ -108,10 +108,35 @@ extension SQLiteTransaction {
     }
 
     private static func account(_ row: Row) -> AccountRecord {
-        let districts = (try? JSONDecoder().decode([String].self, from: Data((row["districts"] as String).utf8))) ?? []
+        let districts = decodeDistricts(row["districts"])
         return AccountRecord(
             id: row["id"], email: row["email"], name: row["name"], role: row["role"], scope: row["scope"], districts: districts,
             status: row["status"], createdAt: row["created_at"], disabledAt: row["disabled_at"])
+    }
+
+    // Every API request looks up its token and account: cached statements, columns read in place by position.
+    private static let accountByID =
+        "SELECT id, email, name, role, scope, districts, status, created_at, disabled_at FROM accounts WHERE id = ?"
+    private static let tokenByHash =
+        "SELECT id, account_id, name, token_hash, created_at, expires_at, revoked_at FROM api_tokens WHERE token_hash = ?"
+
+    private static func account(_ row: FastRow) -> AccountRecord {
+        AccountRecord(
+            id: row.string(0), email: row.string(1), name: row.string(2), role: row.string(3), scope: row.string(4),
+            districts: decodeDistricts(row.string(5)), status: row.string(6), createdAt: row.double(7),
+            disabledAt: row.optionalDouble(8))
+    }
+
+    /// An account's districts, stored as a JSON array of strings (`[]` for most accounts: no decoder for those).
+    private static func decodeDistricts(_ text: String) -> [String] {
+        if text == "[]" { return [] }
+        return (try? JSONDecoder().decode([String].self, from: Data(text.utf8))) ?? []
+    }
+
+    private static func token(_ row: FastRow) -> APITokenRecord {
+        APITokenRecord(
+            id: row.string(0), accountID: row.string(1), name: row.string(2), tokenHash: row.string(3),
+            createdAt: row.double(4), expiresAt: row.optionalDouble(5), revokedAt: row.optionalDouble(6))
     }
 
     private static func token(_ row: Row) -> APITokenRecord {

@@ -51,4 +51,17 @@ final class FastJSONTests: XCTestCase {
         try assertSameBytes(Paging.Page(items: [Self.view(all: false)], nextCursor: nil))
         try assertSameBytes(Paging.Page<IntegrationView>(items: [], nextCursor: nil))
     }
+
+    /// An event's answer, with and without a reason and follow-ups, at times whole and fractional.
+    func testAnAppliedStepIsWrittenAsJSONEncoderWritesIt() throws {
+        let followUp = AppliedStep(
+            instanceID: "int-1", workflow: "integration", event: "content_mapped", from: "shells_created", to: "content_mapped",
+            actor: "rosterflow", role: "system", at: 1_764_561_234, reason: nil, rowVersion: 9, followUps: [])
+        for at in [1_764_561_234.0, 1_764_561_234.123456, 0.1, 0, -3.5, 1e-7, 1e16, 1_764_561_234.987654321] {
+            try assertSameBytes(AppliedStep(
+                instanceID: "crs-1", workflow: "course-mapping", event: "add_content", from: "verified", to: "content_added",
+                actor: Self.awkward, role: "dsp", at: at, reason: Self.awkward, rowVersion: 4, followUps: [followUp, followUp]))
+        }
+        try assertSameBytes(followUp)
+    }
 }
