@@ -180,6 +180,10 @@ extension RosterFlowService {
         }
     }
 
+    /// Changes whenever anything is committed to the store by anyone; nil when the store cannot tell. Answers computed
+    /// from the store may be reused while it reads the same.
+    public func commitCounter() -> Int64? { store.commitCounter() }
+
     /// One page of integrations, oldest first: those `scope` allows, optionally only those in `state`, after the
     /// integration `after` (nil: from the first). The page is one store query, whatever the number of integrations.
     ///

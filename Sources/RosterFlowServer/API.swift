@@ -14,6 +14,8 @@ import WorkflowEngine
 struct API: Sendable {
     let service: RosterFlowService
     let logger: Logger
+    /// Integration pages kept while nothing is committed (clients and dashboards poll the list).
+    let pages = PageCache()
 
     static let prefix = "/api/v1"
 
@@ -68,10 +70,18 @@ struct API: Sendable {
     @Sendable func integrations(_ request: Request, context: AppContext) async throws -> JSONBody {
         let principal = try context.requirePrincipal()
         let (limit, after) = try Paging.parameters(request)
-        guard let page = try service.integrationPage(
-            state: request.uri.queryParameters.get("state"), after: after, limit: limit, scope: principal.scope)
-        else { throw Paging.badCursor }
-        return try JSONBody(Paging.Page(items: page.items, nextCursor: page.more ? page.items.last.map { Paging.encode($0.id) } : nil))
+        let state = request.uri.queryParameters.get("state")
+        let scopeKey = switch principal.scope {
+        case .all: "*"
+        case let .only(districts): districts.sorted().joined(separator: "\u{1F}")
+        }
+        let key = "integrations\u{1E}\(state ?? "")\u{1E}\(after ?? "")\u{1E}\(limit)\u{1E}\(scopeKey)"
+        let body = try pages.body(for: key, counter: service.commitCounter()) {
+            guard let page = try service.integrationPage(state: state, after: after, limit: limit, scope: principal.scope) else { return nil }
+            return try JSONBody(Paging.Page(items: page.items, nextCursor: page.more ? page.items.last.map { Paging.encode($0.id) } : nil)).data
+        }
+        guard let body else { throw Paging.badCursor }
+        return JSONBody(data: body)
     }
 
     @Sendable func integration(_ request: Request, context: AppContext) async throws -> JSONBody {
@@ -463,6 +473,12 @@ struct JSONBody: ResponseGenerator {
         var json = JSONBytes()
         value.writeJSON(to: &json)
         data = Data(json.bytes)
+        self.etag = etag
+    }
+
+    /// JSON written earlier.
+    init(data: Data, etag: Int? = nil) {
+        self.data = data
         self.etag = etag
     }
 

@@ -45,4 +45,14 @@ public protocol RosterFlowStore: Sendable {
 
     /// Runs `body` in a read-only snapshot on the calling thread.
     func readNow<T>(_ body: (any StoreTransaction) throws -> T) throws -> T
+
+    /// A number that changes whenever anyone commits to the store (this process's writers or another process's), or
+    /// nil when the store cannot tell cheaply. While it is unchanged, an answer computed from the store's contents may
+    /// be reused as it is.
+    func commitCounter() -> Int64?
+}
+
+extension RosterFlowStore {
+    /// Stores that cannot tell cheaply say nil: nothing is reused.
+    public func commitCounter() -> Int64? { nil }
 }

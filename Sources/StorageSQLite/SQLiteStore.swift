@@ -31,6 +31,7 @@ public final class SQLiteStore: RosterFlowStore {
     let pool: DatabasePool
     private let committer: GroupCommitter
     private let flusher: WALFlusher?
+    private let counter: CommitCounter
 
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     public init(path: String, durability: Durability = .full, maxBatch: Int = 512) throws {
@@ -64,8 +65,13 @@ public final class SQLiteStore: RosterFlowStore {
         }
         flusher = durability == .pipelined ? WALFlusher(walPath: path + "-wal") : nil
         committer = GroupCommitter(pool: pool, maxBatch: maxBatch, flusher: flusher)
+        counter = CommitCounter(path: path)
         try flusher?.flushNow()
     }
+
+    /// Changes whenever anyone commits to this database file: SQLite's `PRAGMA data_version` on a read-only
+    /// connection kept for it.
+    public func commitCounter() -> Int64? { counter.value() }
 
     /// Creates a new database file 0600 before SQLite opens it: SQLite gives its `-wal`, `-shm` and `-journal` files the
     /// database file's permissions, so they are private too. An existing file is left as it is (`rosterflow doctor`

@@ -284,6 +284,39 @@ final class APITests: XCTestCase {
         }
     }
 
+    /// The list is kept between requests only while nothing is committed: a change made by another process (another
+    /// store on the same file) or through this one shows on the next request.
+    func testTheIntegrationsListShowsEveryCommitOnTheNextRequest() async throws {
+        let f = fixture!
+        try await f.app.test(.router) { client in
+            func states() async throws -> [String: String] {
+                let list = try await client.call(.get, "/api/v1/integrations", token: f.tokens["vendor"])
+                XCTAssertEqual(list.status, 200, list.text)
+                return Dictionary(uniqueKeysWithValues: list.items.map { ($0["id"] as! String, $0["state"] as! String) })
+            }
+            let first = try await states()
+            XCTAssertEqual(first[f.springfield], "requested")
+            let again = try await states()
+            XCTAssertEqual(again, first, "unchanged: the same answer")
+
+            // Another process: its own service and store on the same database file.
+            let other = try RosterFlowService(
+                databasePath: f.folder + "/api.sqlite", workflowsPath: APIFixture.repositoryRoot + "/Workflows", clock: { f.clock.now })
+            _ = try await other.authenticate(integrationID: f.springfield, role: .vendorAdmin, actor: "other-process")
+            let afterOther = try await states()
+            XCTAssertEqual(afterOther[f.springfield], "authenticated")
+
+            _ = try await f.service.schedule(
+                integrationID: f.springfield, time: "02:30", timezone: "America/Chicago", role: .schoolAdmin, actor: "test")
+            let afterSchedule = try await states()
+            XCTAssertEqual(afterSchedule[f.springfield], "scheduled")
+            let scoped = try await client.call(.get, "/api/v1/integrations", token: f.tokens["school"])
+            XCTAssertEqual(scoped.items.compactMap { $0["id"] as? String }, [f.springfield], "each scope its own answer")
+            let other2 = try await client.call(.get, "/api/v1/integrations", token: f.tokens["otherSchool"])
+            XCTAssertEqual(other2.items.compactMap { $0["id"] as? String }, [f.shelbyville], "each scope its own answer")
+        }
+    }
+
     func testListsPageWithACursor() async throws {
         let f = fixture!
         for index in 0..<3 {

@@ -46,6 +46,35 @@ final class SQLiteStoreTests: XCTestCase {
         XCTAssertEqual(try second.readNow { try $0.instance(id: "i1")?.state }, "b")
     }
 
+    /// The commit counter changes with every commit, whichever connection or process makes it, and not with reads
+    /// or a write that is rolled back.
+    func testTheCommitCounterChangesWithEveryCommitFromAnyConnection() async throws {
+        let store = try SQLiteStore(path: path)
+        let other = try SQLiteStore(path: path)
+        try seed(store, ids: ["i1"])
+        let start = try XCTUnwrap(store.commitCounter())
+        _ = try store.readNow { try $0.instance(id: "i1") }
+        _ = try await store.read { try $0.instance(id: "i1") }
+        XCTAssertEqual(store.commitCounter(), start, "reads change nothing")
+
+        try await store.write { tx in try tx.insertInstance(InstanceRecord(
+            id: "i2", workflow: "w", version: 1, state: "a", subjectTitle: "i2", createdAt: 0, enteredAt: 0, updatedAt: 0)) }
+        let afterGroupCommit = try XCTUnwrap(store.commitCounter())
+        XCTAssertNotEqual(afterGroupCommit, start, "a group commit in this process")
+
+        try seed(other, ids: ["i3"])
+        let afterOther = try XCTUnwrap(store.commitCounter())
+        XCTAssertNotEqual(afterOther, afterGroupCommit, "a commit by another store on the same file (another process)")
+
+        struct Refused: Error {}
+        XCTAssertThrowsError(try store.writeNow { tx in
+            try tx.insertInstance(InstanceRecord(
+                id: "i4", workflow: "w", version: 1, state: "a", subjectTitle: "i4", createdAt: 0, enteredAt: 0, updatedAt: 0))
+            throw Refused()
+        })
+        XCTAssertEqual(store.commitCounter(), afterOther, "a rolled-back write commits nothing")
+    }
+
     func testHistoryIsAppendOnly() throws {
         let store = try SQLiteStore(path: path)
         try seed(store, ids: ["i1"])
