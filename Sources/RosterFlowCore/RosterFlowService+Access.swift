@@ -290,6 +290,9 @@ extension RosterFlowService {
     /// The tenant id of an integration's district, or nil when there is no such integration: what district scoping
     /// compares with an account's districts.
     public func tenantID(ofIntegration id: String) throws -> String? {
-        try read { try $0.integration(id: id)?.tenantID }
+        if let known = tenantsOfIntegrations[id] { return known }
+        guard let tenant = try read({ try $0.integration(id: id)?.tenantID }) else { return nil }
+        tenantsOfIntegrations[id] = tenant
+        return tenant
     }
 }

@@ -13,6 +13,8 @@ public final class RosterFlowService: Sendable {
     public let runtime: WorkflowRuntime
     /// Set from a signal handler to stop the syncs and approvals in progress before they commit.
     public let cancellation = SyncCancellation()
+    /// Integrations' tenants, which never change once an integration exists: every scoped API request asks.
+    let tenantsOfIntegrations = TenantMemo()
     /// Seconds since 1970; injectable so tests can move time (timers, schedules).
     let clock: @Sendable () -> Double
 

@@ -495,10 +495,13 @@ struct JSONBody: ResponseGenerator {
 
 /// Reading JSON request bodies: malformed JSON, missing fields and wrong types are 400 problems, never 500.
 enum JSONInput {
+    /// The usual content type, accepted without parsing it.
+    private static let mediaTypeJSON = "application/json"
+
     static func decode<T: Decodable>(_ type: T.Type, from body: ByteBuffer, request: Request, emptyIs empty: String? = nil) throws -> T {
         var data = Data(body.readableBytesView)
         if data.isEmpty, let empty { data = Data(empty.utf8) }
-        if !data.isEmpty, let contentType = request.headers[.contentType] {
+        if !data.isEmpty, let contentType = request.headers[.contentType], contentType != mediaTypeJSON {
             let media = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
             guard media == "application/json" || media.hasSuffix("+json") else {
                 throw BadRequest("send the body as application/json, not \(media)", cause: "not-json", code: .unsupportedMediaType)

@@ -55,7 +55,11 @@ public struct BearerTokenAuthenticator: Authenticator {
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
             throw AccessError(.unauthenticated, "the Authorization header must be 'Bearer <token>'", cause: "unsupported-scheme")
         }
-        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        // Spaces and tabs around the token are not part of it (trimmed without Foundation's CharacterSet: every request).
+        var trimmed = parts[1]
+        while let first = trimmed.first, first == " " || first == "\t" { trimmed.removeFirst() }
+        while let last = trimmed.last, last == " " || last == "\t" { trimmed.removeLast() }
+        let token = String(trimmed)
         // Our tokens are short ASCII; anything else cannot be one, and is not hashed.
         guard token.utf8.count <= 128 else {
             throw AccessError(.unauthenticated, "this token is not valid", cause: "unknown-token")
