@@ -41,6 +41,9 @@ extension RosterFlowBench {
             var p99Milliseconds: Double
             /// Answers that were not 2xx or 3xx (wrk's count): any makes the figures meaningless.
             var errors: Int
+            /// CPU time (user + system) of this process, the server, per request answered: the figure that carries to
+            /// a machine with more cores (wrk's own CPU is not in it).
+            var serverCPUMicrosecondsPerRequest: Double = 0
         }
 
         struct Report: Encodable {
@@ -50,6 +53,9 @@ extension RosterFlowBench {
             var runs: [Figures]
             var listToBare: Double
             var eventsToBare: Double
+            /// fdatasync calls per second on this disk, measured in the same run before the wrk runs: durable event
+            /// POSTs wait for it.
+            var fdatasyncPerSecond: Double
             var goals: [String: Bool]
         }
 
@@ -85,6 +91,7 @@ extension RosterFlowBench {
 
                 let script = workspace.path + "/events.lua"
                 try Self.eventScript(ids: ids, token: token).write(toFile: script, atomically: true, encoding: .utf8)
+                let fsyncRate = try EngineBench.fsyncRate(folder: workspace.path)
                 var runs: [Figures] = []
                 runs.append(try Self.wrk(wrkPath, name: "bare route", url: "http://127.0.0.1:\(barePort)/bare", arguments: [], options: self))
                 runs.append(try Self.wrk(
@@ -101,6 +108,7 @@ extension RosterFlowBench {
                 let report = Report(
                     integrations: integrations, connections: connections, seconds: duration, runs: runs,
                     listToBare: runs[1].requestsPerSecond / bareRate, eventsToBare: runs[2].requestsPerSecond / bareRate,
+                    fdatasyncPerSecond: fsyncRate,
                     goals: [
                         "list >= 30% of bare": runs[1].requestsPerSecond >= 0.3 * bareRate,
                         "list p99 < 20 ms": runs[1].p99Milliseconds < 20,
@@ -111,10 +119,12 @@ extension RosterFlowBench {
                     var lines = ["rosterflow-bench serve: \(r.integrations) integrations, wrk \(r.connections) connections, \(r.seconds) s each, loopback"]
                     for run in r.runs {
                         lines.append(String(
-                            format: "  %-42@ %9.0f req/s  p50 %6.2f ms  p99 %6.2f ms  (%d requests, %d errors)",
-                            run.name as NSString, run.requestsPerSecond, run.p50Milliseconds, run.p99Milliseconds, run.requests, run.errors))
+                            format: "  %-42@ %9.0f req/s  p50 %6.2f ms  p99 %6.2f ms  server CPU %5.0f µs/request  (%d requests, %d errors)",
+                            run.name as NSString, run.requestsPerSecond, run.p50Milliseconds, run.p99Milliseconds,
+                            run.serverCPUMicrosecondsPerRequest, run.requests, run.errors))
                     }
-                    lines.append(String(format: "  list / bare: %.2f   events / bare: %.2f", r.listToBare, r.eventsToBare))
+                    lines.append(String(format: "  list / bare: %.2f   events / bare: %.2f   disk: %.0f fdatasync/s", r.listToBare, r.eventsToBare,
+                                        r.fdatasyncPerSecond))
                     for (goal, met) in r.goals.sorted(by: { $0.key < $1.key }) { lines.append("  goal \(goal): \(met ? "met" : "NOT met")") }
                     return lines.joined(separator: "\n")
                 }
@@ -167,12 +177,15 @@ extension RosterFlowBench {
             let out = Pipe()
             process.standardOutput = out
             process.standardError = FileHandle.nullDevice
+            let cpuBefore = EngineBench.cpuSeconds()
             try process.run()
             let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             process.waitUntilExit()
-            guard process.terminationStatus == 0, let figures = parse(text, name: name) else {
+            let cpu = EngineBench.cpuSeconds() - cpuBefore
+            guard process.terminationStatus == 0, var figures = parse(text, name: name) else {
                 throw BenchError("wrk did not run against \(url) (exit \(process.terminationStatus)):\n\(text)")
             }
+            figures.serverCPUMicrosecondsPerRequest = cpu / Double(max(figures.requests, 1)) * 1e6
             return figures
         }
 
