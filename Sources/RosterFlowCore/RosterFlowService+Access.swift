@@ -234,15 +234,24 @@ extension RosterFlowService {
     public func checkToken(_ token: String) throws -> TokenCheck {
         let hash = Self.tokenHash(token)
         let now = clock()
-        return try read { tx in
+        // Every API request checks its token: a valid one is remembered while nothing is committed and it has not
+        // expired; anything else is read again.
+        let counter = store.commitCounter()
+        if let kept = validTokens.value(for: hash, at: counter), kept.expiresAt.map({ $0 > now }) ?? true {
+            return .valid(kept.principal)
+        }
+        let check = try read { tx -> TokenCheck in
             guard let record = try tx.token(hash: hash) else { return .unknown }
             if record.revokedAt != nil { return .revoked }
             if let expiresAt = record.expiresAt, expiresAt <= now { return .expired }
             guard let account = try tx.account(id: record.accountID), account.status == "active" else { return .accountDisabled }
             guard let role = Role(rawValue: account.role), role != .system else { return .accountDisabled }
             let scope: DistrictScope = account.scope == "all" ? .all : .only(Set(account.districts))
-            return .valid(Principal(account: AccountView(account), role: role, scope: scope, credential: "token:\(record.id)"))
+            let principal = Principal(account: AccountView(account), role: role, scope: scope, credential: "token:\(record.id)")
+            validTokens.keep((principal, record.expiresAt), for: hash, at: counter)
+            return .valid(principal)
         }
+        return check
     }
 
     /// Reads `--expires`: a number of days (`90d`) or hours (`12h`) from now, a date (`2027-01-31`, midnight UTC) or an

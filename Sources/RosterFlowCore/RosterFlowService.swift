@@ -15,6 +15,8 @@ public final class RosterFlowService: Sendable {
     public let cancellation = SyncCancellation()
     /// Integrations' tenants, which never change once an integration exists: every scoped API request asks.
     let tenantsOfIntegrations = TenantMemo()
+    /// Valid tokens' principals, kept while nothing is committed (a revocation or a disabled account is a commit).
+    let validTokens = CommitCache<(principal: Principal, expiresAt: Double?)>(capacity: 4_096)
     /// Seconds since 1970; injectable so tests can move time (timers, schedules).
     let clock: @Sendable () -> Double
 

@@ -15,7 +15,7 @@ struct API: Sendable {
     let service: RosterFlowService
     let logger: Logger
     /// Integration pages kept while nothing is committed (clients and dashboards poll the list).
-    let pages = PageCache()
+    let pages = CommitCache<Data>()
 
     static let prefix = "/api/v1"
 
@@ -76,7 +76,7 @@ struct API: Sendable {
         case let .only(districts): districts.sorted().joined(separator: "\u{1F}")
         }
         let key = "integrations\u{1E}\(state ?? "")\u{1E}\(after ?? "")\u{1E}\(limit)\u{1E}\(scopeKey)"
-        let body = try pages.body(for: key, counter: service.commitCounter()) {
+        let body = try pages.value(for: key, at: service.commitCounter()) {
             guard let page = try service.integrationPage(state: state, after: after, limit: limit, scope: principal.scope) else { return nil }
             return try JSONBody(Paging.Page(items: page.items, nextCursor: page.more ? page.items.last.map { Paging.encode($0.id) } : nil)).data
         }

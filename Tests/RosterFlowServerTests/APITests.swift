@@ -317,6 +317,35 @@ final class APITests: XCTestCase {
         }
     }
 
+    /// A token checked once is not trusted past a revocation, a disabled account or its expiry, wherever the change is
+    /// made (here by another process: its own service on the same database file).
+    func testATokenStopsWorkingOnTheNextRequestAfterItIsRevokedElsewhere() async throws {
+        let f = fixture!
+        let other = try RosterFlowService(
+            databasePath: f.folder + "/api.sqlite", workflowsPath: APIFixture.repositoryRoot + "/Workflows", clock: { f.clock.now })
+        let revocable = try await other.createToken(account: f.accounts["dsp"]!.id, name: "short", expiresAt: f.clock.now + 60, actor: "test")
+        let disabled = try await other.addAccount(email: "leaver@example.org", name: "Leaver", role: .dsp, districts: ["t-1"], actor: "test")
+        let leaverToken = try await other.createToken(account: disabled.id, name: "leaver", expiresAt: nil, actor: "test").token
+        try await f.app.test(.router) { client in
+            for _ in 0..<2 {
+                let me = try await client.call(.get, "/api/v1/me", token: revocable.token)
+                XCTAssertEqual(me.status, 200, me.text)
+                let leaver = try await client.call(.get, "/api/v1/me", token: leaverToken)
+                XCTAssertEqual(leaver.status, 200)
+            }
+            _ = try await other.revokeToken(id: revocable.details.id, actor: "test")
+            assertProblem(try await client.call(.get, "/api/v1/me", token: revocable.token), 401)
+            _ = try await other.disableAccount(disabled.id, actor: "test")
+            assertProblem(try await client.call(.get, "/api/v1/me", token: leaverToken), 401)
+
+            let expiring = try await other.createToken(account: f.accounts["dsp"]!.id, name: "expiring", expiresAt: f.clock.now + 60, actor: "test")
+            let beforeExpiry = try await client.call(.get, "/api/v1/me", token: expiring.token)
+            XCTAssertEqual(beforeExpiry.status, 200)
+            f.clock.advance(61)
+            assertProblem(try await client.call(.get, "/api/v1/me", token: expiring.token), 401)
+        }
+    }
+
     func testListsPageWithACursor() async throws {
         let f = fixture!
         for index in 0..<3 {
