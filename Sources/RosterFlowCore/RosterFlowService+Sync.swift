@@ -205,7 +205,8 @@ extension RosterFlowService {
             /// Reads the source, handing each valid record to `pipeline`.
             func readSource(into pipeline: SyncDiffPipeline) async throws -> OneRosterBundle {
                 // Reading a bundle takes seconds to minutes of blocking I/O and CPU: off the cooperative pool.
-                try await Self.offThePool { [self] in try read { tx in
+                // A source that must be read again says so past `read`, which would wrap what it throws.
+                let outcome: Result<OneRosterBundle, RosterSourceReadAgain> = try await Self.offThePool { [self] in try read { tx in
                     // Records the bundle refers to without carrying them (delta and absent files): held before this sync?
                     let held = HeldSourcedIdsClosure { id, entity in
                         guard let entity = RosterEntity(entity) else { return false }
@@ -217,12 +218,17 @@ extension RosterFlowService {
                     }
                     var visited = 0
                     let options = OneRosterBundleReader.Options(retainRecords: false, tolerance: policy.readingTolerance)
-                    return try source.read(options: options, held: held) { record in
-                        pipeline.put(record)
-                        visited &+= 1
-                        if visited & 4095 == 0 { try cancellation.check() }
+                    do {
+                        return .success(try source.read(options: options, held: held) { record in
+                            pipeline.put(record)
+                            visited &+= 1
+                            if visited & 4095 == 0 { try cancellation.check() }
+                        })
+                    } catch let again as RosterSourceReadAgain {
+                        return .failure(again)
                     }
                 } }
+                return try outcome.get()
             }
             /// Reads the source into a new diff; once more into another when the source says what it handed over was
             /// superseded (a REST pull whose later page repeated an enrollment it had handed over, newer).
