@@ -23,9 +23,27 @@ public protocol RosterSource: Sendable, CustomStringConvertible {
     ///   - options: Reading options (caps, issue limits, whether valid records are also kept in the result).
     ///   - held: Answers references the source does not satisfy (see ``HeldSourcedIds``).
     ///   - visitor: Receives each valid record.
-    /// - Throws: When nothing can be read at all (problems with the content go in the report instead).
+    /// - Throws: When nothing can be read at all (problems with the content go in the report instead);
+    ///   ``RosterSourceReadAgain`` when records already handed to `visitor` turned out to be superseded (what the
+    ///   visitor received must then be dropped and the source read again).
     func read(options: OneRosterBundleReader.Options, held: any HeldSourcedIds,
               visitor: ((OneRosterRecord) throws -> Void)?) throws -> OneRosterBundle
+}
+
+/// Thrown by a ``RosterSource`` that hands records to the visitor before it has received all of them (a REST pull
+/// checks each page of enrollments while the next is fetched) when a record it already handed over turned out to be
+/// superseded: a later page carried a newer copy of it (pages shifting under the pull), or a column the earlier rows
+/// did not have. What the visitor received must be dropped and the source read again; the source then reads that
+/// way no more (it hands each collection over only once it is complete), so a second read cannot throw this.
+public struct RosterSourceReadAgain: Error, CustomStringConvertible {
+    /// Why, e.g. "enrollment `e-1` came again on page 7 with a later dateLastModified".
+    public var reason: String
+
+    /// An error saying why the source must be read again.
+    public init(reason: String) { self.reason = reason }
+
+    /// The reason.
+    public var description: String { "the source must be read again: \(reason)" }
 }
 
 /// A OneRoster CSV bundle on disk, a folder or a .zip file: the first ``RosterSource``.

@@ -17,12 +17,39 @@ public struct RosterRowTable: Sendable {
     }
 }
 
+/// The rows of one bundle file handed over a batch at a time as they arrive (e.g. a page of a OneRoster REST pull), so
+/// that the reader checks each batch, and hands its records on, while the source is still receiving the next.
+public struct RosterRowStream {
+    /// The column names, as a CSV file's header (the same for every batch).
+    public var header: [String]
+    /// How many rows are expected, when known (a hint for sizing; `0` when unknown).
+    public var expectedRows: Int
+    /// The next batch of rows (each with one value per header column), waiting for it; `nil` after the last batch.
+    /// Throws when the source failed: the read then fails as a whole.
+    public var next: () throws -> [[String]]?
+
+    /// A stream of rows under `header`.
+    public init(header: [String], expectedRows: Int = 0, next: @escaping () throws -> [[String]]?) {
+        self.header = header
+        self.expectedRows = expectedRows
+        self.next = next
+    }
+}
+
 /// Hands over the tables of an in-memory read one file at a time, in reading order (``OneRosterFile/rosteringFiles(in:)``).
 /// It may wait until a file's rows are all there, so a source can still be receiving later files while earlier ones
-/// are checked.
+/// are checked; a file may also be handed over as a stream of batches (``stream(for:)``), checked as they arrive.
 public protocol RosterRowTables {
     /// The rows of `file`, or `nil` when the source has nothing for it after all (the file is then read as absent).
+    /// Asked for only when ``stream(for:)`` answered `nil` for the file.
     func table(for file: OneRosterFile) throws -> RosterRowTable?
+    /// The rows of `file` as a stream of batches, or `nil` to hand it over whole with ``table(for:)`` (the default).
+    func stream(for file: OneRosterFile) throws -> RosterRowStream?
+}
+
+extension RosterRowTables {
+    /// `nil`: every file is handed over whole.
+    public func stream(for file: OneRosterFile) throws -> RosterRowStream? { nil }
 }
 
 extension OneRosterBundleReader {
@@ -64,6 +91,10 @@ extension BundleReadSession {
             let mode = manifest.mode(of: file)
             guard mode != .absent else { continue }
             if file == .demographics || file == .enrollments { try flushUsers() }
+            if let stream = try tables.stream(for: file) {
+                try readStream(file, stream, mode: mode)
+                continue
+            }
             guard let table = try tables.table(for: file) else {
                 manifest.fileModes[file.rawValue] = .absent
                 summaries[file.fileName] = nil
@@ -91,6 +122,32 @@ extension BundleReadSession {
         if let sourceSystemName { properties["source.systemName"] = sourceSystemName }
         manifest.properties = properties
         return finish()
+    }
+
+    /// Checks the rows of `file` batch by batch as `stream` hands them over (row `k` of the stream, 0-based, is line
+    /// `k + 2`, as if the batches were one CSV file): each valid record goes to the visitor before the next batch is
+    /// waited for.
+    func readStream(_ file: OneRosterFile, _ stream: RosterRowStream, mode: FileMode) throws {
+        let limits = options.limits
+        if stream.header.count > limits.maxColumns {
+            throw OneRosterBundleError.unreadableFile(
+                file.fileName, "its header has more than \(limits.maxColumns) columns, the most a file may have.",
+                "Send only the OneRoster fields of \(file.fileName) (and the metadata you need); if the data is genuine, set ROSTERFLOW_MAX_COLUMNS to raise the limit.")
+        }
+        var batch: [[String]] = []
+        var position = 0
+        var line = 1
+        try readRows(file, header: stream.header, headerLine: 1, mode: mode, expectedRows: stream.expectedRows) {
+            while position == batch.count {
+                guard let more = try stream.next() else { return nil }
+                batch = more
+                position = 0
+            }
+            let fields = batch[position]
+            position += 1
+            line += 1
+            return ParsedCSVRows.Row(line: line, quirks: Self.quirks(of: fields, limits: limits), fields: fields, badUTF8: [])
+        }
     }
 
     /// What a CSV reader would have found reading `fields` as a row: a value with a line break or a NUL byte, a value

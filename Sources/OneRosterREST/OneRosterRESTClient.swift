@@ -252,24 +252,60 @@ public final class OneRosterRESTClient: @unchecked Sendable {
     /// answers the page's records and how many items its list held, `nil` for a JSON object without the list, and
     /// throws for a body that is not complete JSON, which is asked for again) and handed to `page` with its number and
     /// `X-Total-Count`. Paging as ``pages(path:key:filter:page:)``.
+    ///
+    /// One page ahead: when the answer for a page says there is a next one (`X-Total-Count` beyond a full page, or a
+    /// `Link: rel="next"`), the next page is asked for on a thread of its own while this one is decoded and handed on;
+    /// it is used when the page turns out full (or the link is followed), else dropped. Requests never overlap: a
+    /// request ahead is waited for before any other is sent, and before this returns or throws.
     func pages<Records>(path: String, key: String, filter: String?, decode: (Data, Int) throws -> (Records, Int)?,
                         page: (Int, Records, Int?) throws -> Void) throws {
         let limit = config.pageSize
         var offset = 0
         var number = 0
         var nextURL: String? = nil
-        while true {
-            number += 1
+        var ahead: PageAhead?
+        defer { ahead?.wait() }
+        func pageURL(offset: Int) -> String {
             var query = [("limit", String(limit)), ("offset", String(offset))]
             if let filter { query.append(("filter", filter)) }
-            let url = nextURL ?? (config.baseURL + path + "?" + oauthQueryString(query))
+            return config.baseURL + path + "?" + oauthQueryString(query)
+        }
+        /// The answer for `url`: the one asked for ahead when it is that URL, else asked for now (after the one ahead,
+        /// if any, has come: it may still serve its own page).
+        func fetch(_ url: String, what: String) throws -> HTTPResponse {
+            if let request = ahead {
+                if request.url == url {
+                    ahead = nil
+                    return try request.response()
+                }
+                request.wait()
+            }
+            return try get(url, what: what)
+        }
+        while true {
+            number += 1
+            let url = nextURL ?? pageURL(offset: offset)
             let what = "\(key) (page \(number))"
             var decoded: (Records, Int)?
             var complete = false
             var response: HTTPResponse!
             // A page that is not JSON (cut off on the way) is asked for again, like a 5xx.
             for attempt in 1...max(1, retry.attempts) {
-                response = try get(url, what: what)
+                response = try fetch(url, what: what)
+                // The next page, if the answer says there is one, while this one is decoded.
+                let link = response.headers["link"]
+                let total = response.headers["x-total-count"].flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+                let predicted: String? = if let link {
+                    Self.nextLink(link).map { Self.resolve($0, against: url) }
+                } else if let total, offset + limit < total {
+                    pageURL(offset: offset + limit)
+                } else {
+                    nil
+                }
+                if let predicted, ahead?.url != predicted {
+                    ahead?.wait()
+                    ahead = PageAhead(url: predicted, what: "\(key) (page \(number + 1))", client: self)
+                }
                 do {
                     decoded = try decode(response.body, number)
                     complete = true
@@ -308,6 +344,35 @@ public final class OneRosterRESTClient: @unchecked Sendable {
             if number >= 1_000_000 {
                 throw OneRosterRESTError(.badResponse, "the provider kept sending pages of \(key) past a million; stopped")
             }
+        }
+    }
+
+    /// A page asked for ahead, on a thread of its own (see ``pages(path:key:filter:decode:page:)``).
+    private final class PageAhead: @unchecked Sendable {
+        let url: String
+        private let done = DispatchSemaphore(value: 0)
+        private var result: Result<HTTPResponse, any Error>?
+
+        init(url: String, what: String, client: OneRosterRESTClient) {
+            self.url = url
+            let thread = Thread { [self] in
+                result = Result { try client.get(url, what: what) }
+                done.signal()
+            }
+            thread.name = "rosterflow-rest-ahead"
+            thread.start()
+        }
+
+        /// Waits until the answer (or the failure) is in.
+        func wait() {
+            done.wait()
+            done.signal()
+        }
+
+        /// The answer, waiting for it; throws what asking for it threw.
+        func response() throws -> HTTPResponse {
+            wait()
+            return try result!.get()
         }
     }
 

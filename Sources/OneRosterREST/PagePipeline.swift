@@ -1,37 +1,43 @@
 import Foundation
 
-/// A bounded, ordered hand-over from one producing thread to one consumer: the producer ``put(_:)``s items (blocking
-/// while `capacity` are waiting), then ``finish(throwing:)``; the consumer ``take()``s them in the order they were put
+/// A bounded, ordered hand-over from one producing thread to one consumer: the producer ``put(_:cost:)``s items
+/// (blocking while the items waiting cost `capacity`; an item costs 1 unless told), then ``finish(throwing:)``; the consumer ``take()``s them in the order they were put
 /// and gets the producer's error after the last item put before it. A consumer that stops early ``cancel()``s: the
-/// producer's next (or waiting) ``put(_:)`` throws ``Cancelled``, so it stops at once instead of producing more.
+/// producer's next (or waiting) ``put(_:cost:)`` throws ``Cancelled``, so it stops at once instead of producing more.
 ///
 /// A REST pull uses it to parse and lay out one page while the next is fetched (see ``RESTRosterSource``).
 final class PagePipeline<Item: Sendable>: @unchecked Sendable {
-    /// Thrown by ``put(_:)`` once the consumer has cancelled.
+    /// Thrown by ``put(_:cost:)`` once the consumer has cancelled.
     struct Cancelled: Error {}
 
     private let condition = NSCondition()
-    private var items: [Item] = []
+    /// Items put, those before `head` taken already (`nil`, so that what was taken is not kept alive here).
+    private var items: [Item?] = []
+    private var costs: [Int] = []
+    /// What the items waiting cost together.
+    private var waiting = 0
     private var head = 0
     private var finished = false
     private var failure: (any Error)?
     private var cancelled = false
-    /// The most items waiting for the consumer at once.
+    /// The most the items waiting for the consumer may cost together.
     let capacity: Int
 
-    /// A pipeline holding at most `capacity` (≥ 1) items between producer and consumer.
+    /// A pipeline holding items costing at most `capacity` (≥ 1) together between producer and consumer.
     init(capacity: Int) {
         self.capacity = max(1, capacity)
     }
 
-    /// Producer: hands `item` over, waiting while `capacity` items are waiting; throws ``Cancelled`` when the
-    /// consumer has stopped.
-    func put(_ item: Item) throws {
+    /// Producer: hands `item` over, waiting while it would take what is waiting over `capacity` (an item costing more
+    /// than `capacity` waits until nothing is waiting); throws ``Cancelled`` when the consumer has stopped.
+    func put(_ item: Item, cost: Int = 1) throws {
         condition.lock()
         defer { condition.unlock() }
-        while !cancelled && items.count - head >= capacity { condition.wait() }
+        while !cancelled && waiting > 0 && waiting + cost > capacity { condition.wait() }
         if cancelled { throw Cancelled() }
         items.append(item)
+        costs.append(cost)
+        waiting += cost
         condition.broadcast()
     }
 
@@ -51,10 +57,13 @@ final class PagePipeline<Item: Sendable>: @unchecked Sendable {
         defer { condition.unlock() }
         while head == items.count && !finished { condition.wait() }
         if head < items.count {
-            let item = items[head]
+            let item = items[head]!
+            items[head] = nil
+            waiting -= costs[head]
             head += 1
             if head == items.count {
                 items.removeAll(keepingCapacity: true)
+                costs.removeAll(keepingCapacity: true)
                 head = 0
             }
             condition.broadcast()
@@ -64,11 +73,13 @@ final class PagePipeline<Item: Sendable>: @unchecked Sendable {
         return nil
     }
 
-    /// Consumer: stops the producer (its next or waiting ``put(_:)`` throws) and drops what is waiting.
+    /// Consumer: stops the producer (its next or waiting ``put(_:cost:)`` throws) and drops what is waiting.
     func cancel() {
         condition.lock()
         cancelled = true
         items.removeAll()
+        costs.removeAll()
+        waiting = 0
         head = 0
         condition.broadcast()
         condition.unlock()

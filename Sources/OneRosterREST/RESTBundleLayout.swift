@@ -384,6 +384,11 @@ struct RecordLocator {
         if pulled.roles != nil { origins["roles.csv"] = pulled.roleOrigins }
     }
 
+    /// Remembers where the next rows of `file` came from (a streamed entity, page by page).
+    mutating func append(_ rows: [(sourcedId: String, page: Int)], file: String) {
+        origins[file, default: []].append(contentsOf: rows)
+    }
+
     private func origin(_ file: String, line: Int) -> (entity: String, sourcedId: String, page: Int)? {
         guard let rows = origins[file], line >= 2, line - 2 < rows.count else { return nil }
         let row = rows[line - 2]

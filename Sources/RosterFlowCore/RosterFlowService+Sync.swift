@@ -188,20 +188,25 @@ extension RosterFlowService {
             // Read and validated here while another thread diffs each valid record against the held digests, read in
             // step with the records (see HeldDigestMerge); only changes are kept, not the records.
             let store = self.store
-            let pipeline = SyncDiffPipeline { next in
-                try store.readNow { tx in
-                    var diff = SyncDiff(heldCounts: try tx.rosterCounts(integrationID: integrationID))
-                    let merge = HeldDigestMerge(tx: tx, integrationID: integrationID)
-                    while let records = next() {
-                        for record in records { try diff.observe(record, held: merge.held) }
+            /// A thread diffing the records a read of the source hands over (a new one for each read).
+            func diffPipeline() -> SyncDiffPipeline {
+                SyncDiffPipeline { next in
+                    try store.readNow { tx in
+                        var diff = SyncDiff(heldCounts: try tx.rosterCounts(integrationID: integrationID))
+                        let merge = HeldDigestMerge(tx: tx, integrationID: integrationID)
+                        while let records = next() {
+                            for record in records { try diff.observe(record, held: merge.held) }
+                        }
+                        try merge.finish(&diff)
+                        return diff
                     }
-                    try merge.finish(&diff)
-                    return diff
                 }
             }
-            do {
+            /// Reads the source, handing each valid record to `pipeline`.
+            func readSource(into pipeline: SyncDiffPipeline) async throws -> OneRosterBundle {
                 // Reading a bundle takes seconds to minutes of blocking I/O and CPU: off the cooperative pool.
-                bundle = try await Self.offThePool { [self] in try read { tx in
+                // A source that must be read again says so past `read`, which would wrap what it throws.
+                let outcome: Result<OneRosterBundle, RosterSourceReadAgain> = try await Self.offThePool { [self] in try read { tx in
                     // Records the bundle refers to without carrying them (delta and absent files): held before this sync?
                     let held = HeldSourcedIdsClosure { id, entity in
                         guard let entity = RosterEntity(entity) else { return false }
@@ -213,14 +218,45 @@ extension RosterFlowService {
                     }
                     var visited = 0
                     let options = OneRosterBundleReader.Options(retainRecords: false, tolerance: policy.readingTolerance)
-                    return try source.read(options: options, held: held) { record in
-                        pipeline.put(record)
-                        visited &+= 1
-                        if visited & 4095 == 0 { try cancellation.check() }
+                    do {
+                        return .success(try source.read(options: options, held: held) { record in
+                            pipeline.put(record)
+                            visited &+= 1
+                            if visited & 4095 == 0 { try cancellation.check() }
+                        })
+                    } catch let again as RosterSourceReadAgain {
+                        return .failure(again)
                     }
                 } }
+                return try outcome.get()
+            }
+            /// Reads the source into a new diff; once more into another when the source says what it handed over was
+            /// superseded (a REST pull whose later page repeated an enrollment it had handed over, newer).
+            func readAndDiff() async throws -> (OneRosterBundle, SyncDiffPipeline) {
+                let pipeline = diffPipeline()
+                do {
+                    return (try await readSource(into: pipeline), pipeline)
+                } catch let again as RosterSourceReadAgain {
+                    _ = try? pipeline.finish()
+                    phase.mark("read again: \(again.reason)")
+                    let second = diffPipeline()
+                    do {
+                        return (try await readSource(into: second), second)
+                    } catch {
+                        _ = try? second.finish()
+                        throw error
+                    }
+                } catch {
+                    _ = try? pipeline.finish()
+                    throw error
+                }
+            }
+            let pipeline: SyncDiffPipeline
+            do {
+                let outcome = try await readAndDiff()
+                bundle = outcome.0
+                pipeline = outcome.1
             } catch {
-                _ = try? pipeline.finish()
                 try cancellation.check()
                 if let coded = error as? RosterFlowError, coded.code == .cancelled { throw coded }
                 if request.byHand {

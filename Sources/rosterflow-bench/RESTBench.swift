@@ -20,8 +20,11 @@ extension RosterFlowBench {
                 (OneRoster 1.2, OAuth 2), then, each in a child process with a new database: a first bulk sync pulled \
                 from it at each --latency (milliseconds the provider sleeps per page), and a first bulk sync of the \
                 same records as a CSV bundle (the first pull keeps a copy). Reports wall time, the time spent waiting \
-                on the provider (requests and backoff) and our own work (the rest), pages, and each child's peak \
-                resident memory.
+                on the provider (requests and backoff, on the one fetching thread, so never counted twice) and our own \
+                work (the rest: the time no request was outstanding, i.e. our work on the critical path; work done \
+                while a request was outstanding is overlapped and not counted), the time after the last page was in, \
+                the CPU seconds of the sync and of the provider (a process of its own on the same cores), pages, and \
+                each child's peak resident memory.
                 """)
         @Option(help: "Users (teachers are one per class, the rest students).") var users = 50_000
         @Option(help: "Classes.") var classes = 2_000
@@ -65,7 +68,10 @@ extension RosterFlowBench {
                     let arguments = ["rest-run", "--provider-url", "http://127.0.0.1:\(server.port)", "--db", folder + "/rest-\(i).sqlite",
                                      "--workflows", workflows, "--page-size", "\(pageSize)", "--label",
                                      "REST pull, \(latency.formatted()) ms per page"]
-                    runs.append(try Self.child(arguments))
+                    let providerCPU = Self.processCPUSeconds(server.process.processIdentifier)
+                    var run = try Self.child(arguments)
+                    run.providerCPUSeconds = Self.processCPUSeconds(server.process.processIdentifier).map { $0 - (providerCPU ?? 0) }
+                    runs.append(run)
                     log("\(runs.last!.label): \(runs.last!.decision) in \(String(format: "%.2f", runs.last!.wallSeconds)) s")
                 }
                 if FileManager.default.fileExists(atPath: bundle) {
@@ -80,16 +86,20 @@ extension RosterFlowBench {
                     let csvOwn = r.runs.last.map { $0.wallSeconds - $0.waitingSeconds } ?? 0
                     let csvCPU = r.runs.last?.cpuSeconds ?? 0
                     var lines = [
-                        "| first bulk sync (\(r.users) users, \(r.enrollments) enrollments, pages of \(r.pageSize)) | wall s | waiting on provider | own work | own work × CSV sync | CPU s | CPU × CSV sync | pages | peak RSS |",
-                        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+                        "| first bulk sync (\(r.users) users, \(r.enrollments) enrollments, pages of \(r.pageSize)) | wall s | waiting on provider | own work | own work × CSV sync | after the last page s | CPU s | CPU × CSV sync | provider CPU s | pages | peak RSS |",
+                        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
                     ]
                     for run in r.runs {
                         let own = run.wallSeconds - run.waitingSeconds
                         lines.append("| \(run.label) (\(run.decision)) | \(String(format: "%.2f", run.wallSeconds)) | "
                             + "\(String(format: "%.2f", run.waitingSeconds)) s (\(String(format: "%.0f", 100 * run.waitingSeconds / max(run.wallSeconds, 1e-9))) %) | "
                             + "\(String(format: "%.2f", own)) s (\(String(format: "%.0f", 100 * own / max(run.wallSeconds, 1e-9))) %) | "
-                            + "\(String(format: "%.2f", own / max(csvOwn, 1e-9))) | \(String(format: "%.2f", run.cpuSeconds ?? 0)) | "
-                            + "\(String(format: "%.2f", (run.cpuSeconds ?? 0) / max(csvCPU, 1e-9))) | \(run.requests) | \(String(format: "%.0f", run.peakRSSMiB)) MiB |")
+                            + "\(String(format: "%.2f", own / max(csvOwn, 1e-9))) | "
+                            + (run.pullSeconds > 0 ? String(format: "%.2f", run.wallSeconds - run.pullSeconds) : "—") + " | "
+                            + "\(String(format: "%.2f", run.cpuSeconds ?? 0)) | "
+                            + "\(String(format: "%.2f", (run.cpuSeconds ?? 0) / max(csvCPU, 1e-9))) | "
+                            + (run.providerCPUSeconds.map { String(format: "%.2f", $0) } ?? "—")
+                            + " | \(run.requests) | \(String(format: "%.0f", run.peakRSSMiB)) MiB |")
                     }
                     return lines.joined(separator: "\n")
                 }
@@ -98,6 +108,16 @@ extension RosterFlowBench {
 
         private func log(_ text: String) {
             if !json { FileHandle.standardError.write(Data("bench: \(text)\n".utf8)) }
+        }
+
+        /// CPU seconds (user + system) process `pid` has used so far, from /proc (nil where there is none).
+        static func processCPUSeconds(_ pid: Int32) -> Double? {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return nil }
+            // After the command name: state is field 3, utime and stime fields 14 and 15.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+            return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
         }
 
         /// Runs this executable with `arguments` and decodes the JSON it prints.
@@ -148,6 +168,8 @@ extension RosterFlowBench {
             /// CPU seconds (user + system, every thread) the sync took in this process: the figure that carries to
             /// another machine, where wall time on a loaded one does not.
             var cpuSeconds: Double?
+            /// CPU seconds the provider (a process of its own, on the same cores) used during the run (REST).
+            var providerCPUSeconds: Double?
         }
 
         static func cpuSeconds() -> Double {

@@ -159,6 +159,51 @@ extension CLITests {
         XCTAssertEqual(state, "scheduled")
     }
 
+    /// Enrollments are checked and diffed page by page while later pages are pulled; a page that fails after some
+    /// were diffed still applies nothing (the run is rejected and recorded).
+    func testAPullThatFailsInTheMiddleOfTheEnrollmentsAppliesNothing() throws {
+        let provider = try LoopbackProvider(["--users", "60", "--classes", "6", "--fault", "error@enrollments:4:0"], folder: folder)
+        let id = try scheduledIntegration()
+        try rosterflow("integrations", "source", id, "--rest", provider.url, "--version", "1.1", "--client-id", "district-7",
+                       "--secret-env", "DISTRICT7_SECRET", "--page-size", "10")
+        let run = try rosterflow(environment: ["DISTRICT7_SECRET": LoopbackProvider.secret], "sync", "run", "--integration", id,
+                                 "--json", expect: 65).json()
+        XCTAssertEqual(run["decision"] as? String, "rejected")
+        let reasons = "\(run["reasons"] ?? "")"
+        XCTAssertTrue(reasons.contains("enrollments (page 4)") && reasons.contains("invalid_filter_field"), reasons)
+        let pages = try provider.requests().filter { ($0["path"] as? String)?.hasSuffix("/enrollments") == true }
+        XCTAssertEqual(pages.count, 4, "pages 1 to 3 were pulled (and checked) before page 4 failed")
+        let store = try SQLiteStore(path: database)
+        let (records, runs) = try store.readNow { tx in
+            (try tx.rosterRecords(integrationID: id).count, try tx.syncRuns(integrationID: id).map(\.decision.rawValue))
+        }
+        XCTAssertEqual(records, 0, "nothing of the partial pull was applied, not even the users")
+        XCTAssertEqual(runs, ["rejected"])
+    }
+
+    /// A later page that repeats an enrollment already diffed, modified since: the sync drops what it diffed, pulls
+    /// again (holding enrollments back until their last page) and applies each enrollment once, the newer copy.
+    func testAnEnrollmentThatComesAgainNewerIsAppliedOnce() throws {
+        // 6 teachers + 54 students × 2 = 114 enrollments: the 12th page of 10 is the last.
+        let provider = try LoopbackProvider(["--users", "60", "--classes", "6", "--fault", "repeat@enrollments:12:0"], folder: folder)
+        let id = try scheduledIntegration()
+        try rosterflow("integrations", "source", id, "--rest", provider.url, "--version", "1.1", "--client-id", "district-7",
+                       "--secret-env", "DISTRICT7_SECRET", "--page-size", "10")
+        let run = try rosterflow(environment: ["DISTRICT7_SECRET": LoopbackProvider.secret], "sync", "run", "--integration", id,
+                                 "--json").json()
+        XCTAssertEqual(run["decision"] as? String, "applied", "\(run)")
+        XCTAssertEqual(run["errorCount"] as? Int, 0)
+        let counts = try XCTUnwrap(run["counts"] as? [String: [String: Any]])
+        XCTAssertEqual(counts["enrollments"]?["adds"] as? Int, 114)
+        XCTAssertEqual(counts["enrollments"]?["incoming"] as? Int, 114)
+        let pages = try provider.requests().filter { ($0["path"] as? String)?.hasSuffix("/enrollments") == true }
+        XCTAssertEqual(pages.count, 24, "the enrollments were pulled twice")
+        let store = try SQLiteStore(path: database)
+        let enrollments = try store.readNow { tx in try tx.rosterRecords(integrationID: id, entity: "enrollments") }
+        XCTAssertEqual(enrollments.count, 114)
+        XCTAssertEqual(enrollments.filter { $0.sourcedID == "enr-t-1" }.count, 1)
+    }
+
     func testValidateRESTChecksAProviderWithoutStoringAnything() throws {
         let provider = try LoopbackProvider(["--version", "1.2", "--auth", "oauth2", "--users", "40", "--quirks"], folder: folder)
         let environment = ["DISTRICT7_SECRET": LoopbackProvider.secret]

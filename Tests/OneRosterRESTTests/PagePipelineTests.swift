@@ -38,6 +38,34 @@ final class PagePipelineTests: XCTestCase {
         XCTAssertLessThanOrEqual(peak.most, 4)
     }
 
+    /// Items cost what the producer says: with a capacity of 16, two items costing 8 fill the pipeline, and an item
+    /// costing more than the capacity still goes through once nothing waits.
+    func testItemsWaitByTheirCost() throws {
+        final class Count: @unchecked Sendable {
+            let lock = NSLock()
+            var put = 0
+        }
+        let count = Count()
+        let pipeline = PagePipeline<Int>(capacity: 16)
+        let done = pipeline.startProducer(name: "test") { pipeline in
+            for (i, cost) in [8, 8, 1, 40, 1].enumerated() {
+                try pipeline.put(i, cost: cost)
+                count.lock.lock()
+                count.put += 1
+                count.lock.unlock()
+            }
+        }
+        func put() -> Int { count.lock.lock(); defer { count.lock.unlock() }; return count.put }
+        let deadline = Date().addingTimeInterval(5)
+        while put() < 2 && Date() < deadline { usleep(1_000) }
+        usleep(50_000)
+        XCTAssertEqual(put(), 2, "the third item waits while two costing 8 fill 16")
+        var got: [Int] = []
+        while let item = try pipeline.take() { got.append(item) }
+        done.wait()
+        XCTAssertEqual(got, [0, 1, 2, 3, 4])
+    }
+
     /// The producer's error comes after every item it put before failing, and ends the stream.
     func testAnErrorMidStreamComesAfterTheItemsBeforeIt() throws {
         let pipeline = PagePipeline<Int>(capacity: 2)

@@ -147,8 +147,10 @@ final class RESTPullTests: XCTestCase {
         XCTAssertThrowsError(try read(source)) { XCTAssertTrue($0 is Stop, "\($0)") }
         let gets = try provider.requests().filter { $0["method"] as? String == "GET" }
         // The checkpoint runs on the fetching thread after each page: orgs, sessions, courses, classes, then users pages
-        // 1 and 2, and nothing after the sixth page.
-        XCTAssertEqual(gets.count, 6, "orgs, sessions, courses, classes, users pages 1 and 2")
+        // 1 and 2; the page after the sixth was already asked for (one page ahead, while the sixth was decoded), and
+        // nothing after it.
+        XCTAssertEqual(gets.count, 7, "orgs, sessions, courses, classes, users pages 1 and 2, and page 3 ahead")
+        XCTAssertEqual(try provider.gets("users").count, 3)
         XCTAssertTrue(try provider.gets("enrollments").isEmpty)
     }
 
@@ -301,6 +303,59 @@ final class RESTPullTests: XCTestCase {
         XCTAssertEqual(seen.usersAskedForAtFirstOrg, 0)
         XCTAssertEqual(seen.enrollmentsAskedForAtFirstOrg, 0)
         XCTAssertEqual(try provider.gets("enrollments").count, 47, "8 + 112 × 2 enrollments in pages of 5, then all read")
+    }
+
+    /// Enrollments are checked (and handed to the visitor, which a sync diffs) page by page while later pages are
+    /// still pulled: at the first enrollment only the pages that may wait (``RESTRosterSource/pagesAhead``) and the
+    /// one being fetched are in, not all of them.
+    func testEnrollmentsAreCheckedPageByPageWhileLaterPagesArePulled() throws {
+        final class Seen: @unchecked Sendable {
+            var enrollmentPagesAtFirstEnrollment: Int?
+            var enrollments = 0
+        }
+        let provider = try Provider(["--users", "300", "--classes", "8"])
+        let source = provider.source(provider.config(pageSize: 5))
+        let seen = Seen()
+        let bundle = try source.read(options: .init(retainRecords: false), held: NoHeldSourcedIds()) { record in
+            guard case .enrollment = record else { return }
+            seen.enrollments += 1
+            if seen.enrollmentPagesAtFirstEnrollment == nil {
+                seen.enrollmentPagesAtFirstEnrollment = try provider.gets("enrollments").count
+            }
+        }
+        XCTAssertEqual(bundle.report.errorCount, 0, bundle.report.rendered(maxPerFile: 5))
+        XCTAssertEqual(seen.enrollments, 8 + 292 * 2)
+        let pages = try provider.gets("enrollments").count
+        XCTAssertEqual(pages, 119, "592 enrollments in pages of 5")
+        XCTAssertLessThanOrEqual(try XCTUnwrap(seen.enrollmentPagesAtFirstEnrollment), RESTRosterSource.pagesAhead + 3)
+        XCTAssertEqual(bundle.report.files.first { $0.file == "enrollments.csv" }?.rowsLoaded, 592)
+    }
+
+    /// A later page that carries a newer copy of an enrollment already handed over: the read with a visitor throws
+    /// `RosterSourceReadAgain` (what the visitor got must be dropped), and the next read of the same source holds
+    /// enrollments back until their last page, keeping the newer copy once. Without a visitor the read starts again
+    /// by itself.
+    func testANewerCopyOfAnEnrollmentHandedOverAlreadyMakesTheReadStartAgain() throws {
+        // 8 teachers + 87 students × 2 = 182 enrollments: the 19th page of 10 is the last (2 records, and the copy).
+        let provider = try Provider(["--users", "95", "--classes", "8", "--fault", "repeat@enrollments:19:0"])
+        let source = provider.source(provider.config(pageSize: 10))
+        var visited = 0
+        XCTAssertThrowsError(try source.read(options: .init(retainRecords: false), held: NoHeldSourcedIds()) { _ in visited += 1 }) {
+            let again = $0 as? RosterSourceReadAgain
+            XCTAssertTrue(again?.reason.contains("enrollments record `enr-t-1` came again on page 19") == true, "\($0)")
+        }
+        XCTAssertGreaterThan(visited, 100, "enrollments were handed over before the copy came")
+        let bundle = try read(source)
+        XCTAssertEqual(bundle.report.errorCount, 0, bundle.report.rendered(maxPerFile: 5))
+        XCTAssertEqual(bundle.enrollments.count, 182)
+        let copies = bundle.enrollments.filter { $0.sourcedId == "enr-t-1" }
+        XCTAssertEqual(copies.count, 1)
+        XCTAssertEqual(copies.first?.dateLastModified, Date(timeIntervalSince1970: 1_767_225_600 + 86_400), "the newer copy")
+        XCTAssertEqual(try provider.gets("enrollments").count, 38, "pulled twice")
+
+        let fresh = provider.source(provider.config(pageSize: 10))
+        XCTAssertEqual(try read(fresh).enrollments.count, 182, "without a visitor the read starts again by itself")
+        XCTAssertEqual(try provider.gets("enrollments").count, 76, "pulled twice more")
     }
 
     /// A pull writes no files: its records go to the reader in memory.

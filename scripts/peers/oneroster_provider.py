@@ -12,8 +12,9 @@ dateLastModified (`>`, `>=`), X-Total-Count and/or Link headers, and verifies ea
   valid --token-ttl seconds; --revoke-after N drops every token after N API requests (the client must refresh once).
 
 Faults (--fault, repeatable) as KIND@ENTITY:PAGE[:COUNT]: `429` (with Retry-After: 1), `500`, `truncate` (a page cut
-off mid-JSON), `error` (HTTP 400 with an imsx_codeMajor payload wrapped in statusInfoSet), `forbidden` (403); COUNT is
-how many times (default 1; 0 = always).
+off mid-JSON), `error` (HTTP 400 with an imsx_codeMajor payload wrapped in statusInfoSet), `forbidden` (403), `repeat`
+(the page also carries the collection's first record again, modified a day later: records shifting under a pull); COUNT
+is how many times (default 1; 0 = always).
 
 Prints `READY <port>` on stdout once listening; writes one JSON line per request to --out.
 GET /control/touch?entity=users&sourcedId=ID&field=givenName&value=X changes a record and bumps its dateLastModified
@@ -323,6 +324,12 @@ class Handler(BaseHTTPRequestHandler):
         record["page"] = page
         if a.latency_ms:
             time.sleep(a.latency_ms / 1000.0)
+        repeat = None
+        if fault and fault["kind"] == "repeat":
+            first = st.data[entity][0]
+            repeat = dict(first, dateLastModified=iso(1767225600 + 86400))
+            record["fault"] = "repeat"
+            fault = None
         if fault:
             record["status"] = {"429": 429, "500": 500, "truncate": 200, "error": 400, "forbidden": 403}[fault["kind"]]
             record["fault"] = fault["kind"]
@@ -347,6 +354,8 @@ class Handler(BaseHTTPRequestHandler):
                     rows = [r for r in rows if (r.get(field.strip()) or "") >= value and (op == ">=" or (r.get(field.strip()) or "") > value)]
                     break
         chunk = rows[offset:offset + limit]
+        if repeat:
+            chunk = list(chunk) + [repeat]
         headers = {}
         if a.paging in ("total", "both"):
             headers["X-Total-Count"] = str(len(rows))
