@@ -143,6 +143,7 @@ extension SQLiteTransaction {
     public func applyRosterChanges(
         _ changes: [RosterChange], integrationID: String, runID: String, checkpoint: (() throws -> Void)? = nil, now: Double
     ) throws {
+        let suspended = try suspendEntityIndexes(for: changes)
         let add = try FastStatement(db, """
             INSERT INTO roster_records (integration_id, entity, sourced_id, digest, ref1, ref2, ref3, title, run_id, add_logged, fields, ref4)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)
@@ -206,6 +207,38 @@ extension SQLiteTransaction {
             try history.execute(.text(integrationID), .text(r.entity), .text(r.sourcedID), .text(runID),
                                 .text(change.operation.rawValue), .int(Int(r.digest)), FastValue(r.title), .double(now))
         }
+        for index in suspended { try db.execute(sql: index) }
+    }
+
+    /// From how many added records of one entity, at least as many as the held roster has of it in all integrations,
+    /// ``applyRosterChanges(_:integrationID:runID:checkpoint:now:)`` builds that entity's partial indexes once after
+    /// inserting instead of keeping them up to date row by row (a district's first sync: half a million enrollments).
+    public static let indexRebuildThreshold = 50_000
+
+    /// Drops the partial indexes of `roster_records` (`… WHERE entity = 'x'`) of each entity that `changes` adds
+    /// massively and returns their `CREATE INDEX` statements, exactly as stored, to run after the inserts. Inside the
+    /// caller's transaction: a failure part-way rolls the drop back with everything else.
+    private func suspendEntityIndexes(for changes: [RosterChange]) throws -> [String] {
+        guard changes.count >= Self.indexRebuildThreshold else { return [] }
+        var adds: [String: Int] = [:]
+        for change in changes where change.operation == .add && !change.parked { adds[change.record.entity, default: 0] += 1 }
+        var suspended: [String] = []
+        for (entity, count) in adds where count >= Self.indexRebuildThreshold {
+            let quoted = entity.replacingOccurrences(of: "'", with: "''")
+            let indexes = try Row.fetchAll(db, sql: """
+                SELECT name, sql FROM sqlite_master
+                WHERE type = 'index' AND tbl_name = 'roster_records' AND sql LIKE ? ESCAPE '\\'
+                """, arguments: ["%WHERE entity = '" + quoted.replacingOccurrences(of: "_", with: "\\_") + "'"])
+            guard !indexes.isEmpty else { continue }
+            let held = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM roster_records WHERE entity = '\(quoted)'") ?? 0
+            guard count >= held else { continue }
+            for index in indexes {
+                let name: String = index["name"]
+                try db.execute(sql: "DROP INDEX \"\(name.replacingOccurrences(of: "\"", with: "\"\""))\"")
+                suspended.append(index["sql"])
+            }
+        }
+        return suspended
     }
 
     /// From how many deletes in a row of one entity ``applyRosterChanges(_:integrationID:runID:checkpoint:now:)``

@@ -75,6 +75,73 @@ final class SQLiteStoreTests: XCTestCase {
         XCTAssertEqual(store.commitCounter(), afterOther, "a rolled-back write commits nothing")
     }
 
+    /// A first sync that adds more enrollments than the store holds builds their indexes after inserting them: the
+    /// same indexes come back, exactly as the migrations created them, and the lookups through them find every row;
+    /// a failure part-way leaves the indexes as they were.
+    func testAMassiveFirstSyncRebuildsTheEntityIndexesAsTheyWere() throws {
+        let store = try SQLiteStore(path: path)
+        func indexes() throws -> [String: String] {
+            try store.readNow { _ in
+                let queue = try DatabaseQueue(path: path)
+                return try queue.read { db in
+                    Dictionary(uniqueKeysWithValues: try Row.fetchAll(
+                        db, sql: "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'roster_records' AND sql IS NOT NULL"
+                    ).map { ($0["name"] as String, $0["sql"] as String) })
+                }
+            }
+        }
+        func rootPage(_ index: String) throws -> Int {
+            try DatabaseQueue(path: path).read { db in
+                try Int.fetchOne(db, sql: "SELECT rootpage FROM sqlite_master WHERE name = ?", arguments: [index]) ?? -1
+            }
+        }
+        let before = try indexes()
+        XCTAssertTrue(before.keys.contains("roster_enrollments_by_class"), "\(before)")
+        let rootBefore = try rootPage("roster_enrollments_by_class")
+        try store.writeNow { tx in
+            try tx.upsertCustomer(CustomerRecord(tenantID: "t-1", district: "District", contactEmail: "it@example.org", importedAt: 1))
+            try tx.insertInstance(InstanceRecord(id: "int-1", workflow: "integration", version: 1, state: "live", subjectTitle: "int-1",
+                                                 rowVersion: 1, createdAt: 1, enteredAt: 1, updatedAt: 1))
+            try tx.insertIntegration(IntegrationRecord(id: "int-1", tenantID: "t-1", district: "District", permission: "full",
+                                                       contactEmail: "it@example.org", createdAt: 1))
+            try tx.insertSyncRun(SyncRunRecord(id: "run-1", integrationID: "int-1", bundle: "b", startedAt: 1, finishedAt: 1,
+                                               decision: .applied, reasons: "[]", counts: "{}", report: "{}", basedOnRun: nil))
+        }
+        let count = SQLiteTransaction.indexRebuildThreshold
+        let enrollments = (0..<count).map { i in
+            RosterChange(operation: .add, record: RosterRecord(
+                entity: "enrollments", sourcedID: "e-\(i)", digest: 1, ref1: "c-\(i % 1_000)", ref2: "u-\(i % 7_000)", ref3: "student"))
+        }
+        struct Interrupted: Error {}
+        var checkpoints = 0
+        XCTAssertThrowsError(try store.writeNow { tx in
+            try tx.applyRosterChanges(enrollments, integrationID: "int-1", runID: "run-1", checkpoint: {
+                checkpoints += 1
+                throw Interrupted()
+            }, now: 2)
+        })
+        XCTAssertEqual(checkpoints, 1)
+        XCTAssertEqual(try indexes(), before, "interrupted: the indexes are as they were")
+        XCTAssertEqual(try store.readNow { try $0.rosterCounts(integrationID: "int-1") }["enrollments"] ?? 0, 0)
+
+        try store.writeNow { tx in
+            try tx.applyRosterChanges(enrollments, integrationID: "int-1", runID: "run-1", checkpoint: nil, now: 2)
+        }
+        XCTAssertEqual(try indexes(), before, "the same indexes, as the migrations wrote them")
+        XCTAssertNotEqual(try rootPage("roster_enrollments_by_class"), rootBefore, "built anew after the inserts")
+        try store.readNow { tx in
+            XCTAssertEqual(try tx.rosterEnrollments(integrationID: "int-1", classSourcedID: "c-7").count, count / 1_000)
+            XCTAssertEqual(try tx.rosterEnrollments(integrationID: "int-1", userSourcedID: "u-7").count, (count + 6_999 - 7) / 7_000)
+        }
+        let plan = try store.readNow { _ in
+            try DatabaseQueue(path: path).read { db in
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN SELECT * FROM roster_records WHERE integration_id = 'int-1' AND ref1 = 'c-7' AND entity = 'enrollments'")
+                    .map { $0["detail"] as String }
+            }
+        }
+        XCTAssertTrue(plan.joined().contains("roster_enrollments_by_class"), "\(plan)")
+    }
+
     func testHistoryIsAppendOnly() throws {
         let store = try SQLiteStore(path: path)
         try seed(store, ids: ["i1"])
