@@ -108,7 +108,7 @@ public enum FieldDigests {
 
     /// The length in bytes of `entity`'s vector.
     static func byteCount(_ entity: RosterEntity) -> Int {
-        (names(entity).count * width(entity) + 7) / 8
+        (fieldCount(entity) * width(entity) + 7) / 8
     }
 
     /// The field digest vector of a record (each field's digest in `width` bits, packed little-endian); nil for
@@ -129,12 +129,30 @@ public enum FieldDigests {
     /// Which fields differ between a held record's vector and an update's: bit `i` for field `i`; nil when either is
     /// missing or not of `entity`'s length.
     public static func changedMask(_ entity: RosterEntity, old: Data?, new: Data?) -> UInt32? {
-        let count = names(entity).count
+        let count = fieldCount(entity)
         guard let old, let new, count > 0, old.count == byteCount(entity), new.count == old.count else { return nil }
         let width = width(entity)
-        var mask: UInt32 = 0
-        for i in 0..<count where slot(old, i, width: width) != slot(new, i, width: width) { mask |= 1 << UInt32(i) }
-        return mask
+        // Read in place (a rollover compares the vectors of every user): not a `Data` subscript per bit.
+        return old.withUnsafeBytes { a in
+            new.withUnsafeBytes { b in
+                var mask: UInt32 = 0
+                for i in 0..<count where slot(a, i, width: width) != slot(b, i, width: width) { mask |= 1 << UInt32(i) }
+                return mask
+            }
+        }
+    }
+
+    /// How many fields `entity`'s vector has (`names(entity).count`, without building the list).
+    static func fieldCount(_ entity: RosterEntity) -> Int {
+        switch entity {
+        case .orgs: 5
+        case .academicSessions: 7
+        case .courses: 8
+        case .classes: 12
+        case .users: 19
+        case .enrollments: 8
+        case .demographics: 0
+        }
     }
 
     /// The names of the fields whose bits are set in `mask`, in field order.
@@ -142,13 +160,13 @@ public enum FieldDigests {
         names(entity).enumerated().filter { i, _ in mask & (1 << UInt32(i)) != 0 }.map(\.element)
     }
 
-    /// The digest in slot `index` of a packed vector.
-    static func slot(_ vector: Data, _ index: Int, width: Int) -> UInt32 {
+    /// The digest in slot `index` of a packed vector, read in place.
+    @inline(__always)
+    static func slot(_ vector: UnsafeRawBufferPointer, _ index: Int, width: Int) -> UInt32 {
         var value: UInt32 = 0
         for bit in 0..<width {
             let position = index * width + bit
-            let byte = vector[vector.startIndex + position / 8]
-            value |= UInt32((byte >> UInt8(position % 8)) & 1) << UInt32(bit)
+            value |= UInt32((vector[position / 8] >> UInt8(position % 8)) & 1) << UInt32(bit)
         }
         return value
     }

@@ -378,7 +378,9 @@ extension RosterFlowService {
                     plan.changeGroups, tx: tx, runtime: runtime, integration: integration, runID: runID, locked: locked,
                     afterStartup: !firstSync, checkpoint: cancellation.check, now: now)
             case .held:
+                var trace = SyncPhaseTrace()
                 try tx.storeChangeSet(plan.changeGroups.joined(), runID: runID)
+                trace.mark("write: change set stored")
                 if let replanning {
                     try Self.supersede(replanning, by: runID, actor: actor, tx: tx, now: now)
                 }
@@ -593,12 +595,15 @@ extension RosterFlowService {
                 }
             }
             let changes = try tx.changeSet(runID: runID)
+            phase.mark("approve: change set read (\(changes.count) changes)")
             let locked = try tx.lockedCourseSourcedIDs(integrationID: run.integrationID)
             var steps = try Self.apply(
                 [changes], tx: tx, runtime: runtime, integration: integration, runID: runID, locked: locked,
                 afterStartup: run.basedOnRun != nil, checkpoint: cancellation.check, now: now)
+            phase.mark("approve: applied (\(steps.count) lifecycle steps)")
             steps += try Self.carryForward(carried, integrationID: run.integrationID, runID: runID, tx: tx, runtime: runtime,
                                            actor: actor, now: now)
+            phase.mark("approve: carried forward \(carried.count) course mappings")
             if !merges.isEmpty {
                 try tx.decideProposedMerges(runID: runID, status: merging ? "merged" : "declined")
             }
@@ -621,6 +626,7 @@ extension RosterFlowService {
             }
             // The last moment a signal can still undo the approval: after this the transaction commits.
             try cancellation.check()
+            phase.mark("approve: decided")
             return steps
         }
         var view = try syncRun(id: runID)
@@ -756,6 +762,7 @@ extension RosterFlowService {
         runID: String, locked: Set<String>, afterStartup: Bool, checkpoint: (() throws -> Void)? = nil, now: Double
     ) throws -> [AppliedStep] {
         var steps: [AppliedStep] = []
+        var phase = SyncPhaseTrace()
         let courses = RosterEntity.courses.rawValue
         // A course the SIS deleted whose mapping is locked is kept, and the DSP is told.
         func keptLocked(_ change: RosterChange) -> Bool {
@@ -786,6 +793,7 @@ extension RosterFlowService {
             try tx.applyRosterChanges(toApply, integrationID: integration.id, runID: runID, checkpoint: checkpoint, now: now)
             courseAdds += toApply.lazy.filter { $0.record.entity == courses && $0.operation == .add && !$0.parked }
         }
+        phase.mark("apply: roster changes")
         // An on-demand integration creates no course shells; its imported classes follow the changes instead.
         let onDemand = try tx.provisioningMode(integrationID: integration.id) == .onDemand
         if onDemand { steps += try OnDemand.follow(groups, tx: tx, runtime: runtime, integrationID: integration.id, runID: runID, now: now) }
@@ -802,6 +810,7 @@ extension RosterFlowService {
                     id: id, integrationID: integration.id, sourcedID: change.record.sourcedID, title: title, createdAt: now))
             })
         }
+        phase.mark("apply: \(courseAdds.count) new courses, their shells")
         return steps
     }
 

@@ -11,6 +11,9 @@ import StorageCore
 public struct SyncDiff: Sendable {
     /// Held digests (by sourcedId) not seen yet, per entity (by ``RosterEntity/index``).
     private var unseen: [[String: Int64]]
+    /// Held sourcedIds not seen, in bytewise order, for entities diffed by merging with the held digests in order
+    /// (``setUnseenHeld(_:_:)`` with a list): no dictionary of the millions a rollover leaves unseen is built.
+    private var unseenInOrder: [[String]?]
     private var heldCounts: [Int]
     private var changesByEntity: [[RosterChange]]
     private var explicitByEntity: [Set<String>]
@@ -28,6 +31,7 @@ public struct SyncDiff: Sendable {
             heldCounts[entity.index] = digests.count
         }
         self.unseen = unseen
+        unseenInOrder = Array(repeating: nil, count: RosterEntity.allCases.count)
         self.heldCounts = heldCounts
         changesByEntity = Array(repeating: [], count: RosterEntity.allCases.count)
         explicitByEntity = Array(repeating: [], count: RosterEntity.allCases.count)
@@ -46,20 +50,27 @@ public struct SyncDiff: Sendable {
     /// The held records of `entity` that the stream did not carry as active rows (after ``observe(_:held:)``).
     mutating func setUnseenHeld(_ entity: RosterEntity, _ held: [String: Int64]) {
         unseen[entity.index] = held
+        unseenInOrder[entity.index] = nil
     }
 
+    /// The held records of `entity` the stream did not carry, in strictly ascending bytewise order of their sourcedIds
+    /// (SQLite's order of the key, as the held digests are merged).
     mutating func setUnseenHeld(_ entity: RosterEntity, _ held: [(String, Int64)]) {
-        var unseen: [String: Int64] = [:]
-        unseen.reserveCapacity(held.count)
-        for (id, digest) in held { unseen[id] = digest }
-        self.unseen[entity.index] = unseen
+        unseen[entity.index] = [:]
+        unseenInOrder[entity.index] = held.map(\.0)
     }
 
     /// How many records of `entity` the integration held before this sync.
     public func heldCount(_ entity: RosterEntity) -> Int { heldCounts[entity.index] }
 
-    /// Held records of `entity` that the bundle did not carry (as active rows).
-    public func unseenHeld(_ entity: RosterEntity) -> Dictionary<String, Int64>.Keys { unseen[entity.index].keys }
+    /// Held records of `entity` that the bundle did not carry (as active rows): in bytewise sourcedId order when the
+    /// diff merged the held digests in order (``unseenHeldInOrder(_:)``), else in no particular order.
+    public func unseenHeld(_ entity: RosterEntity) -> [String] {
+        unseenInOrder[entity.index] ?? Array(unseen[entity.index].keys)
+    }
+
+    /// Whether ``unseenHeld(_:)`` lists `entity`'s records in bytewise sourcedId order.
+    func unseenHeldInOrder(_ entity: RosterEntity) -> Bool { unseenInOrder[entity.index] != nil }
 
     /// Adds and updates of `entity`, in stream order.
     public func changes(_ entity: RosterEntity) -> [RosterChange] { changesByEntity[entity.index] }
@@ -81,7 +92,16 @@ public struct SyncDiff: Sendable {
     /// Whether the integration holds a record (answers the reader's reference checks). Records already seen in this
     /// bundle are not asked about: they are valid in it, and the reader finds them among its own sourcedIds first.
     public func holds(_ entity: RosterEntity, _ sourcedID: String) -> Bool {
-        unseen[entity.index][sourcedID] != nil
+        guard let ids = unseenInOrder[entity.index] else { return unseen[entity.index][sourcedID] != nil }
+        // A binary search of the ordered list.
+        var low = 0, high = ids.count
+        while low < high {
+            let middle = (low + high) / 2
+            let order = HeldDigestMerge.compare(ids[middle], sourcedID)
+            if order == 0 { return true }
+            if order < 0 { low = middle + 1 } else { high = middle }
+        }
+        return false
     }
 
     /// Takes one streamed record (other kinds, such as roles and demographics, are folded into users or ignored).

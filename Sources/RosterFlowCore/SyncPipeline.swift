@@ -133,7 +133,7 @@ final class HeldDigestMerge {
     }
 
     /// Bytewise three-way comparison: SQLite's order of the held sourcedIds.
-    private static func compare(_ a: String, _ b: String) -> Int {
+    static func compare(_ a: String, _ b: String) -> Int {
         var a = a, b = b
         return a.withUTF8 { x in
             b.withUTF8 { y in

@@ -66,7 +66,9 @@ public struct SyncPlanner: Sendable {
         diff: inout SyncDiff, bundle: OneRosterBundle, heldClassCourse: [String: String], lockedCourses: Set<String>,
         heldRecords: (RosterEntity, [String]) throws -> [RosterRecord]
     ) rethrows -> SyncPlan {
-        let quarantined = Set(bundle.quarantined.compactMap { row in row.sourcedId.map { "\(row.file)|\($0)" } })
+        // The sourcedIds of quarantined rows, by file.
+        var quarantined: [String: Set<String>] = [:]
+        for row in bundle.quarantined { if let id = row.sourcedId { quarantined[row.file, default: []].insert(id) } }
         var groups: [[RosterChange]] = []
         var counts: [String: EntityCounts] = [:]
         var reasons: [String] = []
@@ -89,17 +91,19 @@ public struct SyncPlanner: Sendable {
             }
             let explicit = diff.explicitDeletes(entity)
             // Explicit deletes are never marked seen, so those still unseen are exactly the held ones.
-            var deletedIDs = explicit.filter { diff.holds(entity, $0) }
+            let explicitDeleted = explicit.filter { diff.holds(entity, $0) }
+            // Implicit deletes, in the order the diff lists them (a rollover's millions come in key order already).
+            var implicitIDs: [String] = []
             if mode == .bulk, policy.implicitDeletes.contains(entity.rawValue) {
-                let fileName = entity.file.rawValue + ".csv"
-                for id in diff.unseenHeld(entity) where !explicit.contains(id) {
+                let quarantinedHere = quarantined[entity.file.rawValue + ".csv"] ?? []
+                for id in diff.unseenHeld(entity) where explicit.isEmpty || !explicit.contains(id) {
                     // A row quarantined for an error is still in the file: never delete what we could not read.
-                    if quarantined.contains("\(fileName)|\(id)") { continue }
+                    if !quarantinedHere.isEmpty, quarantinedHere.contains(id) { continue }
                     if !parked.isEmpty, parked.contains("\(entity.rawValue)|\(id)") {
                         count.parked += 1
                         continue
                     }
-                    deletedIDs.insert(id)
+                    implicitIDs.append(id)
                 }
                 // A parked record the file carries again (or that is gone since) is no longer a parked delete.
                 let prefix = entity.rawValue + "|"
@@ -107,7 +111,10 @@ public struct SyncPlanner: Sendable {
                     parkingsEnded.append(key)
                 }
             }
-            let deleted = try heldRecords(entity, deletedIDs.sorted())
+            // In sourcedId order; sorted only when the diff's order is not already that order.
+            let deletedIDs = explicitDeleted.isEmpty && diff.unseenHeldInOrder(entity) && Self.isAscending(implicitIDs)
+                ? implicitIDs : explicitDeleted.union(implicitIDs).sorted()
+            let deleted = try heldRecords(entity, deletedIDs)
             deletedByEntity[entity] = deleted
             // Adds and updates in sourcedId order (sequential inserts), then deletes. Taken out of the diff, sorted in
             // place (bundles usually come sorted already) and moved: millions of changes are never copied.
@@ -281,6 +288,16 @@ public struct SyncPlanner: Sendable {
                 + "the SIS probably changed the sourcedId; approve with --merge to keep them as one user (their work and "
                 + "enrollments follow), or --no-merge to delete one and add the other"
         }
+    }
+
+    /// Whether `ids` are strictly ascending (as `sorted()` of their set would list them).
+    static func isAscending(_ ids: [String]) -> Bool {
+        var previous: String?
+        for id in ids {
+            if let previous, !(previous < id) { return false }
+            previous = id
+        }
+        return true
     }
 
     static func isSorted(_ changes: [RosterChange]) -> Bool {

@@ -191,6 +191,62 @@ struct FastStatement {
         }
         return Int(sqlite3_changes(connection))
     }
+
+    // Binding one parameter at a time, then `run()`: the loops that write millions of rows bind each value straight
+    // from the record, with no array of values per row.
+
+    /// Binds text (its own UTF-8 bytes, copied by SQLite) to parameter `index` (1-based).
+    @inline(__always)
+    func bind(_ index: Int32, _ text: String) {
+        var text = text
+        _ = text.withUTF8 { bytes in
+            guard let base = bytes.baseAddress, bytes.count > 0 else { return sqlite3_bind_text(handle, index, "", 0, transient) }
+            return UnsafeRawPointer(base).withMemoryRebound(to: CChar.self, capacity: bytes.count) {
+                sqlite3_bind_text(handle, index, $0, Int32(bytes.count), transient)
+            }
+        }
+    }
+
+    /// Binds text, or NULL for nil.
+    @inline(__always)
+    func bind(_ index: Int32, _ text: String?) {
+        if let text { bind(index, text) } else { sqlite3_bind_null(handle, index) }
+    }
+
+    @inline(__always)
+    func bind(_ index: Int32, _ number: Int) {
+        sqlite3_bind_int64(handle, index, sqlite3_int64(number))
+    }
+
+    @inline(__always)
+    func bind(_ index: Int32, _ number: Double) {
+        sqlite3_bind_double(handle, index, number)
+    }
+
+    /// Binds a blob, or NULL for nil.
+    @inline(__always)
+    func bind(_ index: Int32, _ data: Data?) {
+        guard let data else { sqlite3_bind_null(handle, index); return }
+        _ = data.withUnsafeBytes { bytes in
+            sqlite3_bind_blob(handle, index, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(bytes.count), transient)
+        }
+    }
+
+    /// Binds NULL.
+    @inline(__always)
+    func bindNull(_ index: Int32) {
+        sqlite3_bind_null(handle, index)
+    }
+
+    /// Runs the statement with the values bound since the last run, then resets it (its bindings stay until rebound).
+    @inline(__always)
+    func run() throws {
+        let code = sqlite3_step(handle)
+        sqlite3_reset(handle)
+        guard code == SQLITE_DONE || code == SQLITE_ROW else {
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(connection)), sql: sql)
+        }
+    }
 }
 
 /// Held digests of one entity in sourcedId order; see ``SQLiteTransaction/rosterDigestCursor(integrationID:entity:)``.

@@ -167,6 +167,22 @@ extension SQLiteTransaction {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """)
         if changes.contains(where: { !$0.parked }) { try bumpRosterVersion(integrationID: integrationID) }
+        // `logAdd` and `delete` select held records by entity, which tells SQLite whether a partial index of
+        // roster_records (`WHERE entity = 'users'`, …) applies: it makes the statement depend on the bound entity, and
+        // binding that parameter again, even to the same value, has SQLite compile the statement anew at its next run.
+        // So the integration and the entity are bound when the entity changes, not for every record.
+        var boundEntity: String?
+        func bindKey(_ entity: String, _ sourcedID: String) {
+            if boundEntity != entity {
+                for statement in [logAdd, delete] {
+                    statement.bind(1, integrationID)
+                    statement.bind(2, entity)
+                }
+                boundEntity = entity
+            }
+            logAdd.bind(3, sourcedID)
+            delete.bind(3, sourcedID)
+        }
         var applied = 0
         var index = changes.startIndex
         while index < changes.endIndex {
@@ -191,18 +207,30 @@ extension SQLiteTransaction {
             let r = change.record
             switch change.operation {
             case .add:
-                try add.execute(.text(integrationID), .text(r.entity), .text(r.sourcedID), .int(Int(r.digest)), FastValue(r.ref1),
-                                FastValue(r.ref2), FastValue(r.ref3), FastValue(r.title), .text(runID), FastValue(r.fields),
-                                FastValue(r.ref4))
+                // Bound value by value (millions of adds in a first sync or a rollover).
+                add.bind(1, integrationID)
+                add.bind(2, r.entity)
+                add.bind(3, r.sourcedID)
+                add.bind(4, Int(r.digest))
+                add.bind(5, r.ref1)
+                add.bind(6, r.ref2)
+                add.bind(7, r.ref3)
+                add.bind(8, r.title)
+                add.bind(9, runID)
+                add.bind(10, r.fields)
+                add.bind(11, r.ref4)
+                try add.run()
                 continue
             case .update:
-                try logAdd.execute(.text(integrationID), .text(r.entity), .text(r.sourcedID))
+                bindKey(r.entity, r.sourcedID)
+                try logAdd.run()
                 try update.execute(.text(integrationID), .text(r.entity), .text(r.sourcedID), .int(Int(r.digest)),
                                    FastValue(r.ref1), FastValue(r.ref2), FastValue(r.ref3), FastValue(r.title), .text(runID),
                                    FastValue(r.fields), FastValue(r.ref4))
             case .delete:
-                try logAdd.execute(.text(integrationID), .text(r.entity), .text(r.sourcedID))
-                try delete.execute(.text(integrationID), .text(r.entity), .text(r.sourcedID))
+                bindKey(r.entity, r.sourcedID)
+                try logAdd.run()
+                try delete.run()
             }
             try history.execute(.text(integrationID), .text(r.entity), .text(r.sourcedID), .text(runID),
                                 .text(change.operation.rawValue), .int(Int(r.digest)), FastValue(r.title), .double(now))
@@ -263,7 +291,10 @@ extension SQLiteTransaction {
         for change in deletes where !change.parked {
             count &+= 1
             if count & 8191 == 0, let checkpoint { try checkpoint() }
-            try key.execute(.text(change.record.sourcedID), .int(Int(change.record.digest)), FastValue(change.record.title))
+            key.bind(1, change.record.sourcedID)
+            key.bind(2, Int(change.record.digest))
+            key.bind(3, change.record.title)
+            try key.run()
         }
         // CROSS JOIN keeps SQLite's loop order: each key, then its held record by primary key, then the run that added it.
         try db.fastExecute("""
@@ -292,12 +323,32 @@ extension SQLiteTransaction {
             INSERT INTO sync_changes (run_id, seq, entity, op, sourced_id, digest, ref1, ref2, ref3, title, parked, fields, changed, ref4)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
-        for (seq, change) in changes.enumerated() {
+        // Each value bound straight from the change (a rollover stores millions); the run id once.
+        insert.bind(1, runID)
+        var seq = 0
+        func store(_ change: RosterChange) throws {
             let r = change.record
-            try insert.execute(.text(runID), .int(seq), .text(r.entity), .text(change.operation.rawValue), .text(r.sourcedID),
-                               .int(Int(r.digest)), FastValue(r.ref1), FastValue(r.ref2), FastValue(r.ref3), FastValue(r.title),
-                               .int(change.parked ? 1 : 0), FastValue(r.fields),
-                               change.changedFieldMask.map { .int(Int($0)) } ?? .null, FastValue(r.ref4))
+            insert.bind(2, seq)
+            insert.bind(3, r.entity)
+            insert.bind(4, change.operation.rawValue)
+            insert.bind(5, r.sourcedID)
+            insert.bind(6, Int(r.digest))
+            insert.bind(7, r.ref1)
+            insert.bind(8, r.ref2)
+            insert.bind(9, r.ref3)
+            insert.bind(10, r.title)
+            insert.bind(11, change.parked ? 1 : 0)
+            insert.bind(12, r.fields)
+            if let mask = change.changedFieldMask { insert.bind(13, Int(mask)) } else { insert.bindNull(13) }
+            insert.bind(14, r.ref4)
+            try insert.run()
+            seq += 1
+        }
+        // The planner's groups, joined, iterated as their concrete type (not through the generic sequence).
+        if let joined = changes as? FlattenSequence<[[RosterChange]]> {
+            for change in joined { try store(change) }
+        } else {
+            for change in changes { try store(change) }
         }
     }
 

@@ -52,6 +52,14 @@ extension RosterFlowBench {
             var rolloverApproveOverFloor: Double?
             var rolloverApproveDecision: String?
             var carriedForward: Int?
+            /// The rollover's changes (adds, updates and deletes of every entity), and the CPU seconds (user + system, all
+            /// threads of this process) of its review and of its approval per 1,000 of them: the figures that carry to
+            /// another machine.
+            var rolloverChanges: Int?
+            var rolloverReviewCPUSeconds: Double?
+            var rolloverApproveCPUSeconds: Double?
+            var rolloverReviewCPUPerThousandChanges: Double?
+            var rolloverApproveCPUPerThousandChanges: Double?
         }
 
         func run() async throws {
@@ -91,7 +99,8 @@ extension RosterFlowBench {
                 let revalidatedSeconds = Date().timeIntervalSince(start)
                 log("identical sync read again (--revalidate): \(third.decision) in \(String(format: "%.2f", revalidatedSeconds)) s")
 
-                var rollover: (review: Double, decision: String, approve: Double, approved: String, carried: Int)?
+                var rollover: (review: Double, decision: String, approve: Double, approved: String, carried: Int,
+                               changes: Int, reviewCPU: Double, approveCPU: Double)?
                 if !noRollover {
                     let next = folder + "/district-next-year"
                     try Self.runChild(CommandLine.arguments[0], ["sample-bundle", next, "--users", "\(users)", "--classes",
@@ -103,15 +112,23 @@ extension RosterFlowBench {
                     }
                     log("mapped every course; generated the next school year")
                     start = Date()
+                    var cpu = Self.cpuSeconds()
                     let held = try await service.runSync(integrationID: integration.id, bundlePath: next, policy: policy, actor: "bench")
                     let review = Date().timeIntervalSince(start)
+                    let reviewCPU = Self.cpuSeconds() - cpu
                     log("rollover: \(held.decision) for review in \(String(format: "%.2f", review)) s")
                     start = Date()
+                    cpu = Self.cpuSeconds()
                     let approved = try await service.approveSync(
                         runID: held.id, merge: held.merges.isEmpty ? nil : true, carryForward: true, actor: "bench")
                     let approve = Date().timeIntervalSince(start)
+                    let approveCPU = Self.cpuSeconds() - cpu
+                    let changes = held.counts.values.reduce(0) { $0 + $1.adds + $1.updates + $1.deletes }
                     log("rollover approved with --carry-forward: \(approved.decision) in \(String(format: "%.2f", approve)) s")
-                    rollover = (review, held.decision, approve, approved.decision, held.carryForward.count)
+                    log("rollover: \(changes) changes; CPU \(String(format: "%.2f", reviewCPU)) s to the review, "
+                        + "\(String(format: "%.2f", approveCPU)) s to the approval")
+                    rollover = (review, held.decision, approve, approved.decision, held.carryForward.count, changes, reviewCPU,
+                                approveCPU)
                 }
 
                 var usage = rusage()
@@ -125,7 +142,10 @@ extension RosterFlowBench {
                     rolloverReviewSeconds: rollover?.review, rolloverReviewOverFloor: rollover.map { $0.review / floor },
                     rolloverDecision: rollover?.decision, rolloverApproveSeconds: rollover?.approve,
                     rolloverApproveOverFloor: rollover.map { $0.approve / floor }, rolloverApproveDecision: rollover?.approved,
-                    carriedForward: rollover?.carried)
+                    carriedForward: rollover?.carried, rolloverChanges: rollover?.changes,
+                    rolloverReviewCPUSeconds: rollover?.reviewCPU, rolloverApproveCPUSeconds: rollover?.approveCPU,
+                    rolloverReviewCPUPerThousandChanges: rollover.map { $0.reviewCPU * 1000 / Double(max($0.changes, 1)) },
+                    rolloverApproveCPUPerThousandChanges: rollover.map { $0.approveCPU * 1000 / Double(max($0.changes, 1)) })
                 try Output.emit(report, json: json) { r in
                     """
                     | measure (\(r.users) users, \(r.classes) classes, \(r.enrollments) enrollments) | seconds | ratio |
@@ -140,10 +160,19 @@ extension RosterFlowBench {
 
                         | next school year: rollover until its review is held (\(r.rolloverDecision ?? "-")) | \(String(format: "%.2f", review)) | \(String(format: "%.2f", r.rolloverReviewOverFloor ?? 0)) × floor |
                         | approved with --carry-forward (\(r.rolloverApproveDecision ?? "-"), \(r.carriedForward ?? 0) courses carried) | \(String(format: "%.2f", r.rolloverApproveSeconds ?? 0)) | \(String(format: "%.2f", r.rolloverApproveOverFloor ?? 0)) × floor |
+                        | CPU of the review / the approval, per 1,000 of the rollover's \(r.rolloverChanges ?? 0) changes | \(String(format: "%.2f", r.rolloverReviewCPUSeconds ?? 0)) / \(String(format: "%.2f", r.rolloverApproveCPUSeconds ?? 0)) | \(String(format: "%.3f", r.rolloverReviewCPUPerThousandChanges ?? 0)) / \(String(format: "%.3f", r.rolloverApproveCPUPerThousandChanges ?? 0)) s |
                         """
                     } ?? "")
                 }
             }
+        }
+
+        /// CPU seconds (user + system) this process has used so far, every thread.
+        static func cpuSeconds() -> Double {
+            var usage = rusage()
+            getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+            return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+                + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1_000_000
         }
 
         private func log(_ text: String) {

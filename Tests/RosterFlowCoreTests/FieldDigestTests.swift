@@ -30,6 +30,20 @@ final class FieldDigestTests: XCTestCase {
         XCTAssertNil(FieldDigests.changed(entity, old: nil, new: vector), "no held vector: unknown", file: file, line: line)
     }
 
+    /// The field count the comparison uses without building the names is the names' count, for every entity; a vector
+    /// read from a slice (not starting at index 0) is compared by its own bytes.
+    func testFieldCountsMatchTheNamesAndSlicesCompareInPlace() throws {
+        for entity in RosterEntity.allCases {
+            XCTAssertEqual(FieldDigests.fieldCount(entity), FieldDigests.names(entity).count, "\(entity)")
+        }
+        let a = Data([0xff, 0xff]) + Data(repeating: 0, count: 38)
+        var b = Data([0x00]) + Data(repeating: 0, count: 38)
+        b[21] = 1
+        // Users: 16 bits a field; the slice starts at index 2 / 1 of its storage, its field 10 differs in one bit.
+        XCTAssertEqual(FieldDigests.changedMask(.users, old: a.dropFirst(2), new: b.dropFirst(1)), 1 << 10)
+        XCTAssertEqual(FieldDigests.changedMask(.users, old: a.dropFirst(2), new: a.dropFirst(2)), 0)
+    }
+
     func testAChangeInEachUserFieldIsNamed() throws {
         let base = User(
             sourcedId: "u1", username: "ana", userIds: [UserIdentifier(type: "SIS", identifier: "1")], givenName: "Ana",

@@ -430,6 +430,29 @@ final class SyncTests: SyncTestCase {
         XCTAssertEqual(indexed.counts["users"].map { [$0.adds, $0.updates, $0.deletes] }, [0, 0, 0])
     }
 
+    /// A plan's deletes come in sourcedId order, the same ones, whether the diff merged the held digests with a file in
+    /// order (its unseen records listed in key order, not sorted again) or indexed them for a file out of order.
+    func testDeletesComeInSourcedIdOrderWhetherMergedOrIndexed() async throws {
+        let b = try bundle("b1")
+        _ = try await sync(b)
+        let changed = try copy(b, to: "omitted")
+        let enrollments = try lines(changed, "enrollments.csv")
+        let kept = [enrollments[0]] + enrollments.dropFirst().enumerated().filter { ![3, 100, 101, 102, 500].contains($0.offset) }
+            .map(\.element)
+        func deletes(_ rows: [String]) async throws -> [String] {
+            try write(changed, "enrollments.csv", rows)
+            let run = try await sync(changed, dryRun: true)
+            XCTAssertEqual(run.decision, "dry-run", "\(run.reasons)")
+            return try service.store.readNow { try $0.changeSet(runID: run.id) }
+                .filter { $0.operation == .delete && $0.record.entity == "enrollments" }.map(\.record.sourcedID)
+        }
+        let merged = try await deletes(kept)
+        let indexed = try await deletes([kept[0]] + kept.dropFirst().reversed())
+        XCTAssertEqual(merged.count, 5)
+        XCTAssertEqual(merged, merged.sorted())
+        XCTAssertEqual(indexed, merged)
+    }
+
     func testACourseAddedByALaterSyncGetsAShellAndTheDSPIsTold() async throws {
         let b = try bundle("b1")
         _ = try await sync(b)

@@ -516,6 +516,49 @@ final class StoreContractTests: XCTestCase {
     /// A long run of one entity's deletes (as a rollover's) leaves the same roster and history as deletes one by one:
     /// each record's add written out before its delete, a delete row even for a record not held, parked ones kept; a
     /// checkpoint that throws in the middle keeps nothing.
+    /// Updates and short runs of deletes of several entities, interleaved in one apply (the SQLite conformer binds a
+    /// statement's entity only when it changes): each change reaches its own entity's record and history.
+    func testInterleavedUpdatesAndDeletesOfSeveralEntitiesEachReachTheirOwnRecord() async throws {
+        try await forEachStore { store in
+            try store.writeNow { tx in
+                try Self.seedIntegration(tx)
+                try tx.insertSyncRun(Self.syncRun("run-1", decision: .applied, at: 10))
+                try tx.insertSyncRun(Self.syncRun("run-2", decision: .applied, at: 20))
+                // The same sourcedId in two entities: a change of one must not touch the other.
+                try tx.applyRosterChanges(
+                    ["users", "classes", "enrollments"].flatMap { entity in
+                        ["x-1", "x-2", "x-3"].map { RosterChange(operation: .add, record: Self.record(entity, $0, digest: 1)) }
+                    }, integrationID: "int-1", runID: "run-1", checkpoint: nil, now: 10)
+                try tx.applyRosterChanges([
+                    RosterChange(operation: .update, record: Self.record("users", "x-1", digest: 2)),
+                    RosterChange(operation: .delete, record: Self.record("classes", "x-1", digest: 1)),
+                    RosterChange(operation: .update, record: Self.record("users", "x-2", digest: 2)),
+                    RosterChange(operation: .delete, record: Self.record("enrollments", "x-2", digest: 1)),
+                    RosterChange(operation: .update, record: Self.record("classes", "x-2", digest: 3)),
+                    RosterChange(operation: .delete, record: Self.record("users", "x-3", digest: 1)),
+                ], integrationID: "int-1", runID: "run-2", checkpoint: nil, now: 20)
+            }
+            func held(_ entity: String) throws -> [String: Int64] {
+                Dictionary(uniqueKeysWithValues: try store.readNow { try $0.rosterRecords(integrationID: "int-1", entity: entity) }
+                    .map { ($0.sourcedID, $0.digest) })
+            }
+            XCTAssertEqual(try held("users"), ["x-1": 2, "x-2": 2])
+            XCTAssertEqual(try held("classes"), ["x-2": 3, "x-3": 1])
+            XCTAssertEqual(try held("enrollments"), ["x-1": 1, "x-3": 1])
+            func history(_ sourcedID: String, _ entity: String) throws -> [String] {
+                try store.readNow { try $0.rosterHistory(sourcedID: sourcedID, integrationID: "int-1", entities: [entity]) }
+                    .filter { $0.entity == entity }.map(\.operation)
+            }
+            XCTAssertEqual(try history("x-1", "users"), ["add", "update"])
+            XCTAssertEqual(try history("x-3", "users"), ["add", "delete"])
+            XCTAssertEqual(try history("x-3", "classes"), ["add"])
+            XCTAssertEqual(try history("x-1", "classes"), ["add", "delete"])
+            XCTAssertEqual(try history("x-1", "enrollments"), ["add"])
+            XCTAssertEqual(try history("x-2", "enrollments"), ["add", "delete"])
+            XCTAssertEqual(try history("x-2", "classes"), ["add", "update"])
+        }
+    }
+
     func testManyDeletesOfOneEntityKeepEveryHistoryRowAndSkipParkedOnes() async throws {
         func id(_ n: Int) -> String { "u-" + String(n + 10_000).dropFirst() }
         try await forEachStore { store in
@@ -593,9 +636,14 @@ final class StoreContractTests: XCTestCase {
                 try tx.insertSyncRun(Self.syncRun("run-2", decision: .dryRun, at: 11))
                 try tx.storeChangeSet(changes, runID: "run-1")
                 try tx.storeChangeSet([RosterChange(operation: .add, record: Self.record("users", "other", digest: 1))], runID: "run-2")
+                // A planner's groups, joined (as a sync stores them), with an empty group between: the same rows in order.
+                try tx.insertSyncRun(Self.syncRun("run-4", decision: .held, at: 12))
+                try tx.storeChangeSet([Array(changes.prefix(2)), [], Array(changes.dropFirst(2))].joined(), runID: "run-4")
             }
             XCTAssertEqual(try store.readNow { try $0.changeSet(runID: "run-1") }, changes)
             XCTAssertEqual(try store.readNow { try $0.changeSet(runID: "run-3") }, [])
+            XCTAssertEqual(try store.readNow { try $0.changeSet(runID: "run-4") }, changes)
+            XCTAssertEqual(try store.readNow { try $0.changeSet(runID: "run-2") }.map(\.record.sourcedID), ["other"])
         }
     }
 
