@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import RosterFlowCore
 import StorageCore
+import WorkflowEngine
 
 /// Sign in with ClassLink and the pages of the people it signs in: a teacher's classes and their import, a student's
 /// placements, and the vendor admin's queue of sign-ins that could not be linked.
@@ -29,6 +30,8 @@ extension Dashboard {
         people.get("dashboard/student", use: studentPage)
         people.post("dashboard/me/sign-out", use: personSignOut)
         signedIn.get("dashboard/unlinked", use: unlinkedPage)
+        signedIn.post("dashboard/integrations/{id}/mode", use: setMode)
+        signedIn.get("dashboard/integrations/{id}/explain", use: explainPlacementPage)
         signedIn.post("dashboard/unlinked/{code}/resolve", use: resolveUnlinked)
     }
 
@@ -287,6 +290,54 @@ extension Dashboard {
                 ]
             },
         ])
+    }
+
+    // MARK: Provisioning on the integration page (staff)
+
+    /// The integration page's provisioning section: the mode, the vendor admin's form to change it, and (on-demand)
+    /// the "why isn't this student in this class?" form.
+    func provisioningValues(_ id: String, role: Role) throws -> [String: Any] {
+        let mode = try service.provisioningMode(integrationID: id)
+        return [
+            "mode": mode.rawValue, "onDemand": mode == .onDemand, "canSetMode": role == .vendorAdmin,
+            "modes": ProvisioningMode.allCases.map { ["value": $0.rawValue, "selected": $0 == mode] },
+        ]
+    }
+
+    /// `POST /dashboard/integrations/{id}/mode`: the vendor admin sets `pre-provisioned` or `on-demand` (as the API's
+    /// `PUT /integrations/{id}/mode`; refused once the other mode has created something).
+    @Sendable func setMode(_ request: Request, context: AppContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let id = try context.parameters.require("id")
+        let fields = try await sessionForm(request, context)
+        try api.requireIntegrationInScope(id, context)
+        guard principal.role == .vendorAdmin else {
+            throw AccessError(.forbidden, "the provisioning mode is the vendor admin's to set", cause: "role-not-allowed")
+        }
+        guard let mode = fields["mode"].flatMap(ProvisioningMode.init(rawValue:)) else {
+            throw PageError(status: .badRequest, code: "invalid-input", cause: "missing-field", message: "choose pre-provisioned or on-demand")
+        }
+        _ = try await service.setProvisioningMode(integrationID: id, mode: mode, actor: principal.actor)
+        return Web.redirect("/dashboard/integrations/\(id)?done=mode")
+    }
+
+    /// `GET /dashboard/integrations/{id}/explain?student=S&class=C`: the integration page with the chain that explains
+    /// whether the student is in the class (sign-in identity, link, enrollment, import, last sync), in plain words.
+    @Sendable func explainPlacementPage(_ request: Request, context: AppContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let id = try context.parameters.require("id")
+        try api.requireIntegrationInScope(id, context)
+        let query = request.uri.queryParameters
+        let student = query.get("student").map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
+        let classID = query.get("class").map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
+        guard !student.isEmpty, !classID.isEmpty, student.utf8.count <= 256, classID.utf8.count <= 256 else {
+            throw PageError(status: .badRequest, code: "invalid-input", cause: "missing-field", message: "give the student's and the class's sourcedId")
+        }
+        let explanation = try service.explainPlacement(student: student, classID: classID, integrationID: id)
+        let (view, shown) = try integrationValues(id, role: principal.role)
+        var values = shown
+        values["explanation"] = ["student": student, "class": classID, "steps": explanation.steps]
+        return try page("integration", title: view.district, values: values, context: context)
     }
 
     // MARK: The unlinked queue (vendor admin)
