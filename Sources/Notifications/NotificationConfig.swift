@@ -114,6 +114,9 @@ public struct NotificationConfig: Sendable, Equatable {
     public var webhookTimeoutSeconds: Double = 10
     /// The Templates folder; nil: `Templates` in the current folder.
     public var templatesPath: String?
+    /// Where people reach the dashboard (e.g. `https://rosterflow.example.org`): messages that link to it render it as
+    /// `public_url` (`public_url` in the file, `ROSTERFLOW_PUBLIC_URL`; `rosterflow serve` uses its `--public-url`).
+    public var publicURL: String?
 
     /// The defaults: no SMTP server (mail is spooled), no webhook subscribers, no configured recipients, e-mail on.
     public init() {}
@@ -171,6 +174,7 @@ public struct NotificationConfig: Sendable, Equatable {
         if let value = file.lease_seconds { leaseSeconds = value }
         if let value = file.webhook_timeout_seconds { webhookTimeoutSeconds = value }
         if let value = file.templates { templatesPath = value }
+        if let value = file.public_url, !value.isEmpty { publicURL = value }
         try validate(source: path)
     }
 
@@ -202,11 +206,15 @@ public struct NotificationConfig: Sendable, Equatable {
             webhooks.append(WebhookSubscriber(name: "env", url: url, secret: Secret(secret)))
         }
         if let templates = env["ROSTERFLOW_TEMPLATES"], !templates.isEmpty { templatesPath = templates }
+        if let url = env["ROSTERFLOW_PUBLIC_URL"], !url.isEmpty { publicURL = url }
         try validate(source: "the environment")
     }
 
     /// Checks what can be checked before anything is sent.
     public func validate(source: String) throws {
+        if let publicURL, !(publicURL.hasPrefix("http://") || publicURL.hasPrefix("https://")) {
+            throw NotificationError(.configuration, "\(source): public_url must be an http:// or https:// address, e.g. https://rosterflow.example.org")
+        }
         if let smtp, !(smtp.url.hasPrefix("smtp://") || smtp.url.hasPrefix("smtps://")) {
             throw NotificationError(.configuration, "\(source): the SMTP URL must start with smtp:// or smtps://")
         }
@@ -287,4 +295,5 @@ struct ConfigFile: Decodable {
     var lease_seconds: Double?
     var webhook_timeout_seconds: Double?
     var templates: String?
+    var public_url: String?
 }

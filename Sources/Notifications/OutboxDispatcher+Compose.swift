@@ -37,6 +37,10 @@ extension OutboxDispatcher {
         let messageID = messageID(for: message.id)
         values["message_id"] = messageID
         values["recipient"] = message.recipient
+        if var url = config.publicURL, !url.isEmpty {
+            while url.hasSuffix("/") { url.removeLast() }
+            values["public_url"] = url
+        }
         return MIME.compose(
             template.render(values), from: sender, to: addresses.compactMap(MailAddress.parse), messageID: messageID,
             date: Date(timeIntervalSince1970: message.createdAt),

@@ -13,8 +13,8 @@ public enum PayloadKeys {
     public static let sync: Set<String> = Set(NotificationPayload.syncKeys)
     /// Written into the daily digests (about an integration).
     public static let digest: Set<String> = Set(NotificationPayload.digestKeys)
-    /// Added by the sender at render time, for every message.
-    public static let rendering: Set<String> = ["message_id", "recipient"]
+    /// Added by the sender at render time, for every message (`public_url` only when the configuration names one).
+    public static let rendering: Set<String> = ["message_id", "recipient", "public_url"]
     /// Written into dashboard sign-in e-mails (workflow `access`: not a workflow's event, the sign-in form's).
     public static let signIn: Set<String> = ["sign_in_url", "account_name", "account_email", "expires_minutes"]
     /// Written into a teacher's offer of next term's classes (`next-term-classes`, class-import version 2).

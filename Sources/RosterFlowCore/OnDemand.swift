@@ -183,7 +183,15 @@ enum OnDemand {
         _ tx: any StoreTransaction, template: String, key: String, integrationID: String, instanceID: String, subject: String,
         values extra: [String: String], now: Double
     ) throws {
-        let digest = SHA256.hash(data: Data(key.utf8)).prefix(12).map { String(format: "%02x", $0) }.joined()
+        // Lower-case hex of the first 12 bytes, without a String(format:) per byte (a tenth of a class import's CPU).
+        let hex = Array("0123456789abcdef".utf8)
+        var digits: [UInt8] = []
+        digits.reserveCapacity(24)
+        for byte in SHA256.hash(data: Data(key.utf8)).prefix(12) {
+            digits.append(hex[Int(byte >> 4)])
+            digits.append(hex[Int(byte & 0x0F)])
+        }
+        let digest = String(decoding: digits, as: UTF8.self)
         let outboxID = "evt_" + digest
         guard try tx.claimPlatformEvent(key: key, outboxID: outboxID, at: now) else { return }
         var values: [(String, String)] = [

@@ -20,8 +20,40 @@ public struct ClassRestoreResult: Sendable, Codable, Equatable {
     public var restoredStudents: Int
 }
 
+/// One of a teacher's imported classes whose term is over: ended (open for the grace period) or archived.
+public struct EndedClassView: Sendable, Codable, Equatable {
+    public var classSourcedID: String
+    public var title: String
+    /// `ended` (still open until ``archiveDueAt``) or `archived` (read-only; an admin can restore it).
+    public var state: String
+    /// When an ended class is archived (the grace period's end), seconds since 1970.
+    public var archiveDueAt: Double?
+    /// When the class entered its current state, seconds since 1970.
+    public var since: Double
+}
+
 extension RosterFlowService {
     // MARK: Term rollover for teachers
+
+    /// The imported classes `teacher` teaches (imported or joined) that ended or were archived, newest first.
+    public func endedClasses(teacher: String, integrationID: String? = nil) throws -> [EndedClassView] {
+        let integrationID = try rosterIntegration(user: teacher, given: integrationID)
+        return try read { tx in
+            let mine = try tx.classMembers(integrationID: integrationID, classSourcedID: nil, userSourcedID: teacher).filter { $0.role == "teacher" }
+            var views: [EndedClassView] = []
+            for member in mine {
+                guard let imported = try tx.importedClass(integrationID: integrationID, classSourcedID: member.classSourcedID),
+                      let instance = try tx.instance(id: imported.instanceID),
+                      [OnDemand.ClassImport.State.ended, OnDemand.ClassImport.State.archived].contains(instance.state)
+                else { continue }
+                let due = instance.state == OnDemand.ClassImport.State.ended
+                    ? try tx.timers(instanceID: instance.id).first { $0.event == OnDemand.ClassImport.Event.graceOver }?.dueAt : nil
+                views.append(EndedClassView(classSourcedID: imported.classSourcedID, title: imported.title, state: instance.state,
+                                            archiveDueAt: due, since: instance.enteredAt))
+            }
+            return views.sorted { ($0.since, $0.classSourcedID) > ($1.since, $1.classSourcedID) }
+        }
+    }
 
     /// A teacher's offers of next term's classes, newest first: made once per ended term when the teacher's imported
     /// classes of that term ended and the same courses have classes they teach next term.

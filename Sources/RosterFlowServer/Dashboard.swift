@@ -230,6 +230,7 @@ struct Dashboard: Sendable {
             role: role, runtime: service.runtime, canDecide: service.rolesDecidingHeldRuns().contains(role))
         values["id"] = id
         values["workflowVersion"] = view.workflowVersion
+        values["provisioning"] = try provisioningValues(id, role: role)
         return (view, values)
     }
 

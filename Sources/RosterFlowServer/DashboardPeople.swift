@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import RosterFlowCore
 import StorageCore
+import WorkflowEngine
 
 /// Sign in with ClassLink and the pages of the people it signs in: a teacher's classes and their import, a student's
 /// placements, and the vendor admin's queue of sign-ins that could not be linked.
@@ -25,9 +26,12 @@ extension Dashboard {
             .add(middleware: PersonSessionMiddleware(service: service, policy: policy))
         people.get("dashboard/teacher", use: teacherPage)
         people.post("dashboard/teacher/import", use: teacherImport)
+        people.post("dashboard/teacher/next-term-offer", use: teacherAnswerOffer)
         people.get("dashboard/student", use: studentPage)
         people.post("dashboard/me/sign-out", use: personSignOut)
         signedIn.get("dashboard/unlinked", use: unlinkedPage)
+        signedIn.post("dashboard/integrations/{id}/mode", use: setMode)
+        signedIn.get("dashboard/integrations/{id}/explain", use: explainPlacementPage)
         signedIn.post("dashboard/unlinked/{code}/resolve", use: resolveUnlinked)
     }
 
@@ -166,16 +170,19 @@ extension Dashboard {
 
     func teacherValues(_ person: SignedInPerson) throws -> [String: Any] {
         let terms = try service.availableClasses(teacher: person.sourcedID, integrationID: person.integrationID)
-        return [
+        // The current term by the held session dates; when no term runs today (between terms), the first listed is open.
+        let anyCurrent = terms.contains(where: \.current)
+        var values: [String: Any] = [
             "hasTerms": !terms.isEmpty,
             "terms": terms.enumerated().map { index, term -> [String: Any] in
                 [
-                    // The held roster keeps no session dates yet: the latest school year's first term is the current one.
-                    "term": term.term, "schoolYear": term.schoolYear ?? "", "current": index == 0,
+                    "term": term.term, "schoolYear": term.schoolYear ?? "", "current": term.current, "open": term.current || (!anyCurrent && index == 0),
                     "classes": term.classes.map { cls -> [String: Any] in
                         let stateLabel: String
                         switch cls.state {
                         case "imported": stateLabel = "imported by \(cls.importedBy == person.name ? "you" : cls.importedBy ?? "a co-teacher")"
+                        case "ended": stateLabel = "ended (open for the grace period)"
+                        case "restored": stateLabel = "restored"
                         case "archived": stateLabel = "archived"
                         default: stateLabel = "available"
                         }
@@ -189,6 +196,55 @@ extension Dashboard {
                 ]
             },
         ]
+        if let offer = try service.nextTermOffers(teacher: person.sourcedID, integrationID: person.integrationID).first(where: { $0.status == "open" }) {
+            values["offer"] = [
+                "endedTerm": offer.endedTerm, "count": offer.classes.count,
+                "classes": offer.classes.map { ["title": $0.title, "classSourcedID": $0.classSourcedID] },
+            ] as [String: Any]
+        }
+        let ended = try service.endedClasses(teacher: person.sourcedID, integrationID: person.integrationID)
+        if !ended.isEmpty {
+            values["ended"] = ["items": ended.map { cls -> [String: Any] in
+                let day = { (t: Double) in Date(timeIntervalSince1970: t).formatted(.iso8601.year().month().day()) }
+                let status = cls.state == "ended"
+                    ? "its term is over; it stays open with its students until \(cls.archiveDueAt.map(day) ?? "the grace period ends"), then it is archived"
+                    : "archived on \(day(cls.since)) (read-only, its students' work kept); your school admin can restore it"
+                return ["title": cls.title, "classSourcedID": cls.classSourcedID, "status": status]
+            }]
+        }
+        return values
+    }
+
+    /// `POST /dashboard/teacher/next-term-offer`: the signed-in teacher accepts (`answer=accept`: every offered class
+    /// imported in one go, as the API's one-click import) or declines their open offer of next term's classes.
+    @Sendable func teacherAnswerOffer(_ request: Request, context: AppContext) async throws -> Response {
+        let person = try requirePerson(context, role: "teacher")
+        var request = request
+        let fields = Web.form(try await request.collectBody(upTo: context.maxUploadSize))
+        guard let sent = fields["csrf"], Web.same(person.csrfToken, sent) else { throw PageError.csrf }
+        guard let answer = fields["answer"], ["accept", "decline"].contains(answer) else {
+            throw PageError(status: .badRequest, code: "invalid-input", cause: "missing-field", message: "choose to import next term's classes or not")
+        }
+        let result: NextTermOfferAnswer
+        do {
+            result = try await service.answerNextTermOffer(
+                teacher: person.sourcedID, accept: answer == "accept", integrationID: person.integrationID, actor: person.actor)
+        } catch let error as RosterFlowError where error.code == .notFound {
+            throw PageError(status: .notFound, code: "not-found", cause: "no-open-offer", message: error.message)
+        }
+        var values = try teacherValues(person)
+        if answer == "accept" {
+            let titles = Dictionary(result.offer.classes.map { ($0.classSourcedID, $0.title) }, uniquingKeysWith: { first, _ in first })
+            values["result"] = ["items": result.imports.map { item -> [String: Any] in
+                var row: [String: Any] = ["title": titles[item.classSourcedID] ?? item.classSourcedID, "outcome": item.outcome]
+                if let reason = item.reason, !reason.isEmpty { row["reason"] = reason }
+                if item.placed > 0 { row["placed"] = item.placed }
+                return row
+            }]
+        } else {
+            values["declined"] = result.offer.endedTerm
+        }
+        return personPage("teacher", title: "Your classes", person: person, values: values)
     }
 
     /// `POST /dashboard/teacher/import`: imports the ticked classes (each `class` field) for the signed-in teacher only.
@@ -234,6 +290,54 @@ extension Dashboard {
                 ]
             },
         ])
+    }
+
+    // MARK: Provisioning on the integration page (staff)
+
+    /// The integration page's provisioning section: the mode, the vendor admin's form to change it, and (on-demand)
+    /// the "why isn't this student in this class?" form.
+    func provisioningValues(_ id: String, role: Role) throws -> [String: Any] {
+        let mode = try service.provisioningMode(integrationID: id)
+        return [
+            "mode": mode.rawValue, "onDemand": mode == .onDemand, "canSetMode": role == .vendorAdmin,
+            "modes": ProvisioningMode.allCases.map { ["value": $0.rawValue, "selected": $0 == mode] },
+        ]
+    }
+
+    /// `POST /dashboard/integrations/{id}/mode`: the vendor admin sets `pre-provisioned` or `on-demand` (as the API's
+    /// `PUT /integrations/{id}/mode`; refused once the other mode has created something).
+    @Sendable func setMode(_ request: Request, context: AppContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let id = try context.parameters.require("id")
+        let fields = try await sessionForm(request, context)
+        try api.requireIntegrationInScope(id, context)
+        guard principal.role == .vendorAdmin else {
+            throw AccessError(.forbidden, "the provisioning mode is the vendor admin's to set", cause: "role-not-allowed")
+        }
+        guard let mode = fields["mode"].flatMap(ProvisioningMode.init(rawValue:)) else {
+            throw PageError(status: .badRequest, code: "invalid-input", cause: "missing-field", message: "choose pre-provisioned or on-demand")
+        }
+        _ = try await service.setProvisioningMode(integrationID: id, mode: mode, actor: principal.actor)
+        return Web.redirect("/dashboard/integrations/\(id)?done=mode")
+    }
+
+    /// `GET /dashboard/integrations/{id}/explain?student=S&class=C`: the integration page with the chain that explains
+    /// whether the student is in the class (sign-in identity, link, enrollment, import, last sync), in plain words.
+    @Sendable func explainPlacementPage(_ request: Request, context: AppContext) async throws -> Response {
+        let principal = try context.requirePrincipal()
+        let id = try context.parameters.require("id")
+        try api.requireIntegrationInScope(id, context)
+        let query = request.uri.queryParameters
+        let student = query.get("student").map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
+        let classID = query.get("class").map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
+        guard !student.isEmpty, !classID.isEmpty, student.utf8.count <= 256, classID.utf8.count <= 256 else {
+            throw PageError(status: .badRequest, code: "invalid-input", cause: "missing-field", message: "give the student's and the class's sourcedId")
+        }
+        let explanation = try service.explainPlacement(student: student, classID: classID, integrationID: id)
+        let (view, shown) = try integrationValues(id, role: principal.role)
+        var values = shown
+        values["explanation"] = ["student": student, "class": classID, "steps": explanation.steps]
+        return try page("integration", title: view.district, values: values, context: context)
     }
 
     // MARK: The unlinked queue (vendor admin)
@@ -309,9 +413,15 @@ struct PersonSessionMiddleware: RouterMiddleware {
     let policy: SignInPolicy
 
     func handle(_ request: Request, context: AppContext, next: (Request, AppContext) async throws -> Response) async throws -> Response {
-        guard let token = Web.cookieValue(request, Web.sessionCookie),
-              let person = try await service.checkPersonSession(token, policy: policy)
-        else {
+        let person = try await Web.cookieValue(request, Web.sessionCookie).asyncMap { try await service.checkPersonSession($0, policy: policy) } ?? nil
+        // A link e-mailed to a teacher (`/dashboard/teacher?integration=ID`, the next-term offer) signs them in through
+        // ClassLink first when this browser has no teacher session of that district (the callback replaces any other).
+        if request.method == .get, request.uri.path == "/dashboard/teacher",
+           let wanted = request.uri.queryParameters.get("integration"), !wanted.isEmpty, wanted.utf8.count <= 64,
+           person?.role != "teacher" || person?.integrationID != String(wanted) {
+            return Web.redirect(Dashboard.startPath(String(wanted)), status: .found)
+        }
+        guard let person else {
             throw PageError(
                 status: .unauthorized, code: "unauthenticated", cause: "no-session",
                 message: "you are not signed in (or your session ended); open the app from your ClassLink LaunchPad again")
@@ -321,5 +431,13 @@ struct PersonSessionMiddleware: RouterMiddleware {
         context.csrfToken = person.csrfToken
         context.logger[metadataKey: "person"] = .string(person.actor)
         return try await next(request, context)
+    }
+}
+
+extension Optional {
+    /// The wrapped value transformed by an async function, or nil.
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        guard let self else { return nil }
+        return try await transform(self)
     }
 }

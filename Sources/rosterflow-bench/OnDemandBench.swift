@@ -51,6 +51,10 @@ extension RosterFlowBench {
             var importsPerSecond: Double
             var placements: Int
             var placementsPerSecond: Double
+            /// This process's CPU time (user + system) per sign-in and per import over each burst: the figure that carries
+            /// to a machine with more cores, unlike the latencies, which include waiting for the two cores and the disk.
+            var signInCPUMilliseconds: Double
+            var importCPUMilliseconds: Double
         }
 
         func run() async throws {
@@ -111,7 +115,7 @@ extension RosterFlowBench {
                 log("\(students.count) sign-ins, \(plan.imports.count) imports (\(plan.full.count) of classes whose students all signed in)")
 
                 let unlinked = Tally()
-                let signInStart = Date()
+                let signInStart = Date(), signInCPU = EngineBench.cpuSeconds()
                 let signInTimes = try await Self.burst(students.enumerated().map { $0 }, concurrency: concurrency) { item in
                     let (n, student) = item
                     let user = held[student]
@@ -126,17 +130,17 @@ extension RosterFlowBench {
                     guard link.linked, let linked = link.sourcedID else { unlinked.add(); return }
                     _ = try await service.placeStudent(linked, integrationID: id)
                 }
-                let signInSeconds = Date().timeIntervalSince(signInStart)
+                let signInSeconds = Date().timeIntervalSince(signInStart), signInCPUSeconds = EngineBench.cpuSeconds() - signInCPU
                 log("sign-ins: \(String(format: "%.1f", signInSeconds)) s")
 
-                let importStart = Date()
+                let importStart = Date(), importCPU = EngineBench.cpuSeconds()
                 let importTimes = try await Self.burst(plan.imports, concurrency: concurrency) { item in
                     let results = try await service.importClasses(teacher: item.teacher, classes: [item.cls], integrationID: id, actor: "bench")
                     guard results.first?.outcome == "imported" || results.first?.outcome == "joined" else {
                         throw ValidationError("\(item.cls): \(results.first?.reason ?? "?")")
                     }
                 }
-                let importSeconds = Date().timeIntervalSince(importStart)
+                let importSeconds = Date().timeIntervalSince(importStart), importCPUSeconds = EngineBench.cpuSeconds() - importCPU
                 log("imports: \(String(format: "%.1f", importSeconds)) s")
                 let placements = try reader.readNow { try $0.classMembers(integrationID: id, classSourcedID: nil, userSourcedID: nil) }
                     .filter { $0.role == "student" && $0.status == "active" }.count
@@ -146,7 +150,9 @@ extension RosterFlowBench {
                     signIn: Self.latencies(signInTimes), signInsPerSecond: Double(students.count) / signInSeconds, unlinked: unlinked.value,
                     classImport: Self.latencies(importTimes), fullWaitingClassImport: Self.latencies(fullTimes),
                     studentsPerFullWaitingClass: plan.fullSize, importsPerSecond: Double(plan.imports.count) / importSeconds,
-                    placements: placements, placementsPerSecond: Double(placements) / (signInSeconds + importSeconds))
+                    placements: placements, placementsPerSecond: Double(placements) / (signInSeconds + importSeconds),
+                    signInCPUMilliseconds: signInCPUSeconds * 1000 / Double(max(students.count, 1)),
+                    importCPUMilliseconds: importCPUSeconds * 1000 / Double(max(plan.imports.count, 1)))
                 try Output.emit(report, json: json) { r in
                     func row(_ name: String, _ l: Latencies) -> String {
                         "| \(name) | \(l.count) | \(String(format: "%.2f", l.p50Milliseconds)) ms | \(String(format: "%.2f", l.p99Milliseconds)) ms | \(String(format: "%.2f", l.maxMilliseconds)) ms |"
@@ -159,6 +165,7 @@ extension RosterFlowBench {
                         \(row("class import", r.classImport))
                         \(row("import of a full waiting class (\(String(format: "%.1f", r.studentsPerFullWaitingClass)) students)", r.fullWaitingClassImport))
                         sign-ins/s: \(Int(r.signInsPerSecond)) (\(r.unlinked) queued as unlinked); imports/s: \(Int(r.importsPerSecond)); placements: \(r.placements), \(Int(r.placementsPerSecond))/s
+                        CPU (this process, user + system): \(String(format: "%.2f", r.signInCPUMilliseconds)) ms per sign-in, \(String(format: "%.2f", r.importCPUMilliseconds)) ms per import
                         """
                 }
             }

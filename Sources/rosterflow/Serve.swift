@@ -38,7 +38,9 @@ extension RosterFlowCommand {
             try await Output.run(json: options.json) {
                 warnAboutInputLimitKnobs()
                 let logger = Logger(label: "rosterflow.serve")
-                let config = try notify.load()
+                var config = try notify.load()
+                // E-mailed dashboard links (a teacher's next-term offer) point where people reach this server.
+                if config.publicURL == nil { config.publicURL = publicUrl }
                 let configuration = AppConfiguration(
                     databasePath: options.db, workflowsPath: options.workflowsPath, notifications: config,
                     templatesPath: notify.templates)
