@@ -4,27 +4,7 @@ import XCTest
 
 /// The store contract for Sign in with ClassLink: provider settings per integration, started sign-ins used once, and
 /// person sessions by hash. Run against every backend in ``StoreConformers/all``.
-final class ClassLinkStoreContractTests: XCTestCase {
-    private var folders: [String] = []
-
-    override func tearDown() {
-        for folder in folders { try? FileManager.default.removeItem(atPath: folder) }
-        folders = []
-        super.tearDown()
-    }
-
-    private func forEachStore(file: StaticString = #filePath, line: UInt = #line, _ body: (any RosterFlowStore) throws -> Void) throws {
-        for conformer in StoreConformers.all {
-            let folder = try temporaryFolder()
-            folders.append(folder)
-            do {
-                try body(try conformer.make(folder))
-            } catch {
-                XCTFail("\(conformer.name): \(error)", file: file, line: line)
-            }
-        }
-    }
-
+final class ClassLinkStoreContractTests: StoreContractCase {
     func testProviderSettingsAreReplacedPerIntegration() throws {
         try forEachStore { store in
             try store.writeNow { tx in try StoreContractTests.seedIntegration(tx) }

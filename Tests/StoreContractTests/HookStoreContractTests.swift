@@ -4,27 +4,7 @@ import XCTest
 
 /// The store contract for inbound hooks: senders with their secrets and districts, and applied deliveries by sender and
 /// `webhook-id`, forgotten after the retention. Run against every backend in ``StoreConformers/all``.
-final class HookStoreContractTests: XCTestCase {
-    private var folders: [String] = []
-
-    override func tearDown() {
-        for folder in folders { try? FileManager.default.removeItem(atPath: folder) }
-        folders = []
-        super.tearDown()
-    }
-
-    private func forEachStore(file: StaticString = #filePath, line: UInt = #line, _ body: (any RosterFlowStore) throws -> Void) throws {
-        for conformer in StoreConformers.all {
-            let folder = try temporaryFolder()
-            folders.append(folder)
-            do {
-                try body(try conformer.make(folder))
-            } catch {
-                XCTFail("\(conformer.name): \(error)", file: file, line: line)
-            }
-        }
-    }
-
+final class HookStoreContractTests: StoreContractCase {
     func testSendersKeepTheirSecretsDistrictsAndRotation() throws {
         try forEachStore { store in
             let sender = HookSenderRecord(name: "classlink", secret: "whsec_a", districts: ["t-2", "t-1"], status: "active", createdAt: 5)

@@ -4,31 +4,7 @@ import XCTest
 
 /// The store contract: one test body per behaviour the domain relies on, run against every backend in
 /// ``StoreConformers/all``. Nothing here names a backend.
-final class StoreContractTests: XCTestCase {
-    private var folders: [String] = []
-
-    override func tearDown() {
-        for folder in folders { try? FileManager.default.removeItem(atPath: folder) }
-        folders = []
-        super.tearDown()
-    }
-
-    /// Runs `body` once per backend, each on a new empty store; failures name the backend.
-    private func forEachStore(
-        file: StaticString = #filePath, line: UInt = #line,
-        _ body: (any RosterFlowStore) async throws -> Void
-    ) async throws {
-        for conformer in StoreConformers.all {
-            let folder = try temporaryFolder()
-            folders.append(folder)
-            do {
-                try await body(try conformer.make(folder))
-            } catch {
-                XCTFail("\(conformer.name): \(error)", file: file, line: line)
-            }
-        }
-    }
-
+final class StoreContractTests: StoreContractCase {
     // MARK: Seeds
 
     private static func instance(_ id: String, workflow: String = "integration", state: String = "requested") -> InstanceRecord {
@@ -109,7 +85,7 @@ final class StoreContractTests: XCTestCase {
     }
 
     func testASavepointUndoesOnlyItsOwnWork() async throws {
-        try await forEachStore { store in
+        try forEachStore { store in
             struct Refused: Error {}
             try store.writeNow { tx in
                 try Self.seedIntegration(tx)
@@ -138,7 +114,7 @@ final class StoreContractTests: XCTestCase {
     // MARK: Workflow instances and history
 
     func testAStaleWriterIsRefusedAndChangesNothing() async throws {
-        try await forEachStore { store in
+        try forEachStore { store in
             try store.writeNow { tx in try tx.insertInstance(Self.instance("i-1", state: "a")) }
             let read = try XCTUnwrap(try store.readNow { try $0.instance(id: "i-1") })
             let next = try store.writeNow { tx in
@@ -158,7 +134,7 @@ final class StoreContractTests: XCTestCase {
     }
 
     func testMigratingAnInstanceChangesItsVersionOnlyFromTheRowAndVersionItWasReadAt() async throws {
-        try await forEachStore { store in
+        try forEachStore { store in
             try store.writeNow { tx in
                 try tx.insertInstance(Self.instance("i-1", state: "a"))
                 try tx.insertInstance(Self.instance("i-2", state: "a"))
@@ -221,7 +197,7 @@ final class StoreContractTests: XCTestCase {
     }
 
     func testInstancesAreFoundByWorkflowAndState() async throws {
-        try await forEachStore { store in
+        try forEachStore { store in
             try store.writeNow { tx in
                 try tx.insertInstance(Self.instance("i-1", state: "requested"))
                 try tx.insertInstance(Self.instance("i-2", state: "scheduled"))
@@ -236,7 +212,7 @@ final class StoreContractTests: XCTestCase {
     // MARK: Timers
 
     func testTimersFireWhenDueAndOnlyOnce() async throws {
-        try await forEachStore { store in
+        try forEachStore { store in
             try store.writeNow { tx in
                 try tx.insertInstance(Self.instance("i-1"))
                 try tx.insertInstance(Self.instance("i-2"))
@@ -260,7 +236,7 @@ final class StoreContractTests: XCTestCase {
     // MARK: Outbox
 
     func testOutboxDeliveriesAreLeasedToOneWorkerAndCompletedOnce() async throws {
-        try await forEachStore { store in
+        try forEachStore { store in
             try store.writeNow { tx in
                 try Self.seedIntegration(tx)
                 try tx.insertOutbox(Self.message("msg-1"))
@@ -299,7 +275,7 @@ final class StoreContractTests: XCTestCase {
     }
 
     func testFailedDeliveriesWaitForTheirRetryAndDeadOnesCanBeRetried() async throws {
-        try await forEachStore { store in
+        try forEachStore { store in
             try store.writeNow { tx in
                 try Self.seedIntegration(tx)
                 try tx.insertOutbox(Self.message("msg-1"))
@@ -333,7 +309,7 @@ final class StoreContractTests: XCTestCase {
     }
 
     func testReleasedClaimsAreFreeAtOnce() async throws {
-        try await forEachStore { store in
+        try forEachStore { store in
             try store.writeNow { tx in
                 try Self.seedIntegration(tx)
                 try tx.insertOutbox(Self.message("msg-1"))
@@ -358,7 +334,7 @@ final class StoreContractTests: XCTestCase {
     }
 
     func testRosterChangesAreHeldByDigestAndMoveTheRosterVersion() async throws {
-        try await forEachStore { store in
+        try forEachStore { store in
             try store.writeNow { tx in
                 try Self.seedIntegration(tx)
                 try tx.insertSyncRun(Self.syncRun("run-1", decision: .applied, at: 10))
@@ -404,7 +380,7 @@ final class StoreContractTests: XCTestCase {
     }
 
     func testACheckpointThatThrowsEndsTheApplyAndTheWriteKeepsNothing() async throws {
-        try await forEachStore { store in
+        try forEachStore { store in
             try store.writeNow { tx in
                 try Self.seedIntegration(tx)
                 try tx.insertSyncRun(Self.syncRun("run-1", decision: .applied, at: 10))
@@ -419,7 +395,7 @@ final class StoreContractTests: XCTestCase {
     }
 
     func testAliasesFollowMergesToTheCurrentSourcedId() async throws {
-        try await forEachStore { store in
+        try forEachStore { store in
             try store.writeNow { tx in
                 try Self.seedIntegration(tx)
                 try tx.insertAliases(
@@ -441,7 +417,7 @@ final class StoreContractTests: XCTestCase {
     // MARK: Sync runs and locks
 
     func testSyncRunsRecordTheirDecisionsAndTheLastAppliedOne() async throws {
-        try await forEachStore { store in
+        try forEachStore { store in
             try store.writeNow { tx in
                 try Self.seedIntegration(tx)
                 try tx.insertSyncRun(Self.syncRun("run-1", decision: .applied, at: 10))
@@ -459,7 +435,7 @@ final class StoreContractTests: XCTestCase {
     }
 
     func testAStoredChangeSetReadsBackInOrderAndPages() async throws {
-        try await forEachStore { store in
+        try forEachStore { store in
             try store.writeNow { tx in
                 try Self.seedIntegration(tx)
                 try tx.insertSyncRun(Self.syncRun("run-1", decision: .held, at: 10))
@@ -480,7 +456,7 @@ final class StoreContractTests: XCTestCase {
     /// Held records asked for by sourcedId come back in the order asked, those not held left out, whether a few are
     /// asked for (looked up one by one) or most of the entity (read in one pass).
     func testHeldRecordsBySourcedIdComeInTheOrderAskedForFewOrMany() async throws {
-        try await forEachStore { store in
+        try forEachStore { store in
             try store.writeNow { tx in
                 try Self.seedIntegration(tx)
                 try Self.seedIntegration(tx, "int-2")
@@ -519,7 +495,7 @@ final class StoreContractTests: XCTestCase {
     /// Updates and short runs of deletes of several entities, interleaved in one apply (the SQLite conformer binds a
     /// statement's entity only when it changes): each change reaches its own entity's record and history.
     func testInterleavedUpdatesAndDeletesOfSeveralEntitiesEachReachTheirOwnRecord() async throws {
-        try await forEachStore { store in
+        try forEachStore { store in
             try store.writeNow { tx in
                 try Self.seedIntegration(tx)
                 try tx.insertSyncRun(Self.syncRun("run-1", decision: .applied, at: 10))
@@ -561,7 +537,7 @@ final class StoreContractTests: XCTestCase {
 
     func testManyDeletesOfOneEntityKeepEveryHistoryRowAndSkipParkedOnes() async throws {
         func id(_ n: Int) -> String { "u-" + String(n + 10_000).dropFirst() }
-        try await forEachStore { store in
+        try forEachStore { store in
             try store.writeNow { tx in
                 try Self.seedIntegration(tx)
                 try tx.insertSyncRun(Self.syncRun("run-1", decision: .applied, at: 10))
@@ -629,7 +605,7 @@ final class StoreContractTests: XCTestCase {
             RosterChange(operation: .delete, record: RosterRecord(entity: "classes", sourcedID: "cls-9", digest: Int64.min, ref1: "crs-1"),
                          parked: true),
         ]
-        try await forEachStore { store in
+        try forEachStore { store in
             try store.writeNow { tx in
                 try Self.seedIntegration(tx)
                 try tx.insertSyncRun(Self.syncRun("run-1", decision: .held, at: 10))
@@ -648,7 +624,7 @@ final class StoreContractTests: XCTestCase {
     }
 
     func testTheSyncLockHasOneHolderUntilItsLeaseRunsOut() async throws {
-        try await forEachStore { store in
+        try forEachStore { store in
             try store.writeNow { tx in try Self.seedIntegration(tx) }
             XCTAssertNil(try store.writeNow { tx in
                 try tx.acquireSyncLock(integrationID: "int-1", owner: "a", purpose: "sync run", now: 10, leaseUntil: 130)
@@ -673,7 +649,7 @@ final class StoreContractTests: XCTestCase {
     // MARK: Directory and courses
 
     func testCustomersAreUpsertedAndIntegrationsFoundByTenant() async throws {
-        try await forEachStore { store in
+        try forEachStore { store in
             let customer = CustomerRecord(tenantID: "t-1", district: "Springfield", contactEmail: "it@springfield.example", importedAt: 1)
             XCTAssertTrue(try store.writeNow { try $0.upsertCustomer(customer) }, "a new customer was not reported as new")
             var renamed = customer
@@ -688,7 +664,7 @@ final class StoreContractTests: XCTestCase {
     }
 
     func testIntegrationListingPagesByCreationWithItsFiguresAndFilters() async throws {
-        try await forEachStore { store in
+        try forEachStore { store in
             try store.writeNow { tx in
                 // Created in the order 3, 1, 2 (same instant for 1 and 2: the id breaks the tie).
                 for (id, tenant, created) in [("int-3", "t-a", 1.0), ("int-1", "t-b", 2.0), ("int-2", "t-a", 2.0)] {
@@ -725,7 +701,7 @@ final class StoreContractTests: XCTestCase {
     }
 
     func testCourseCountsAndProgressFollowTheMappingsStates() async throws {
-        try await forEachStore { store in
+        try forEachStore { store in
             try store.writeNow { tx in
                 try Self.seedIntegration(tx)
                 try Self.seedCourse(tx, "c-1", state: "content_added")
@@ -751,7 +727,7 @@ final class StoreContractTests: XCTestCase {
     }
 
     func testTheAuditLogKeepsEntriesInOrder() async throws {
-        try await forEachStore { store in
+        try forEachStore { store in
             try store.writeNow { tx in
                 for index in 1...3 {
                     try tx.insertAudit(AuditRecord(
@@ -767,7 +743,7 @@ final class StoreContractTests: XCTestCase {
     // MARK: Catalog, digests, access, pauses
 
     func testCatalogCoursesAreUpsertedByBaseIdAndCountTheirMappings() async throws {
-        try await forEachStore { store in
+        try forEachStore { store in
             let algebra = CatalogCourseRecord(
                 baseID: "ALG1", title: "Algebra I", subject: "Mathematics", grades: ["09", "10"], status: .active, updatedAt: 1)
             XCTAssertTrue(try store.writeNow { try $0.upsertCatalogCourse(algebra) })
@@ -795,7 +771,7 @@ final class StoreContractTests: XCTestCase {
     }
 
     func testADigestIsRecordedOncePerIntegrationKindAndDay() async throws {
-        try await forEachStore { store in
+        try forEachStore { store in
             XCTAssertTrue(try store.writeNow { try $0.recordDigest(integrationID: "int-1", kind: "k", localDate: "2026-03-02", at: 1) })
             XCTAssertFalse(try store.writeNow { try $0.recordDigest(integrationID: "int-1", kind: "k", localDate: "2026-03-02", at: 2) })
             XCTAssertTrue(try store.writeNow { try $0.recordDigest(integrationID: "int-1", kind: "other", localDate: "2026-03-02", at: 3) })
@@ -805,7 +781,7 @@ final class StoreContractTests: XCTestCase {
     }
 
     func testAccountsAreFoundByEmailInAnyCaseAndTokensOnlyByTheirHash() async throws {
-        try await forEachStore { store in
+        try forEachStore { store in
             try store.writeNow { tx in
                 try tx.insertAccount(AccountRecord(
                     id: "acc-1", email: "Pat@Springfield.example", name: "Pat", role: "school_admin", scope: "district",
@@ -824,7 +800,7 @@ final class StoreContractTests: XCTestCase {
     }
 
     func testAnIdempotencyKeyIsClaimedOnceAnsweredAndTakenOverOnlyWhenAbandoned() async throws {
-        try await forEachStore { store in
+        try forEachStore { store in
             let first = IdempotencyRecord(accountID: "acc-1", key: "k-1", fingerprint: "f-1", createdAt: 10)
             XCTAssertNil(try store.writeNow { try $0.claimIdempotencyKey(first, abandonedBefore: 0) }, "a free key was not claimed")
             let inFlight = try store.writeNow { try $0.claimIdempotencyKey(first, abandonedBefore: 0) }
@@ -850,7 +826,7 @@ final class StoreContractTests: XCTestCase {
     }
 
     func testSignInLinksWorkByHashAndSessionsEndPerSessionOrPerAccount() async throws {
-        try await forEachStore { store in
+        try forEachStore { store in
             try store.writeNow { tx in
                 for id in ["acc-1", "acc-2"] {
                     try tx.insertAccount(AccountRecord(
@@ -885,7 +861,7 @@ final class StoreContractTests: XCTestCase {
     }
 
     func testSignInAttemptsAreCountedPerKeySinceATime() async throws {
-        try await forEachStore { store in
+        try forEachStore { store in
             try store.writeNow { tx in
                 for at in [10.0, 20, 30] { try tx.recordSignInAttempt(key: "email:a@example.org", at: at) }
                 try tx.recordSignInAttempt(key: "client:127.0.0.1", at: 25)
@@ -898,7 +874,7 @@ final class StoreContractTests: XCTestCase {
     }
 
     func testAPauseIsKeptUntilCleared() async throws {
-        try await forEachStore { store in
+        try forEachStore { store in
             try store.writeNow { tx in try Self.seedIntegration(tx) }
             let pause = PauseRecord(integrationID: "int-1", pausedUntil: 500, untilText: "2026-08-16", reason: "summer", actor: "ana", pausedAt: 1)
             try store.writeNow { try $0.setPause(pause) }
@@ -909,7 +885,7 @@ final class StoreContractTests: XCTestCase {
     }
 
     func testOnDemandModesLinksImportedClassesMembersAndPlatformEventsRoundTrip() async throws {
-        try await forEachStore { store in
+        try forEachStore { store in
             try store.writeNow { tx in try Self.seedIntegration(tx) }
             XCTAssertNil(try store.readNow { try $0.provisioningMode(integrationID: "int-1") })
             try store.writeNow { try $0.setProvisioningMode(integrationID: "int-1", mode: .onDemand, actor: "a", at: 2) }

@@ -6,27 +6,7 @@ import XCTest
 /// found by login name and e-mail (any letter case) and enrollments by class and by user, inside one integration; a
 /// next-term offer is recorded once per teacher and ended term, and answered. Run against every backend in
 /// ``StoreConformers/all``.
-final class TermOfferStoreContractTests: XCTestCase {
-    private var folders: [String] = []
-
-    override func tearDown() {
-        for folder in folders { try? FileManager.default.removeItem(atPath: folder) }
-        folders = []
-        super.tearDown()
-    }
-
-    private func forEachStore(file: StaticString = #filePath, line: UInt = #line, _ body: (any RosterFlowStore) throws -> Void) throws {
-        for conformer in StoreConformers.all {
-            let folder = try temporaryFolder()
-            folders.append(folder)
-            do {
-                try body(try conformer.make(folder))
-            } catch {
-                XCTFail("\(conformer.name): \(error)", file: file, line: line)
-            }
-        }
-    }
-
+final class TermOfferStoreContractTests: StoreContractCase {
     private func seed(_ tx: any StoreTransaction, _ id: String) throws {
         if try tx.customer(tenantID: "t-1") == nil {
             try tx.upsertCustomer(CustomerRecord(tenantID: "t-1", district: "District", contactEmail: "it@example.org", importedAt: 1))
