@@ -183,15 +183,8 @@ enum OnDemand {
         _ tx: any StoreTransaction, template: String, key: String, integrationID: String, instanceID: String, subject: String,
         values extra: [String: String], now: Double
     ) throws {
-        // Lower-case hex of the first 12 bytes, without a String(format:) per byte (a tenth of a class import's CPU).
-        let hex = Array("0123456789abcdef".utf8)
-        var digits: [UInt8] = []
-        digits.reserveCapacity(24)
-        for byte in SHA256.hash(data: Data(key.utf8)).prefix(12) {
-            digits.append(hex[Int(byte >> 4)])
-            digits.append(hex[Int(byte & 0x0F)])
-        }
-        let digest = String(decoding: digits, as: UTF8.self)
+        // Lower-case hex of the first 12 bytes.
+        let digest = Hex.lowercase(SHA256.hash(data: Data(key.utf8)).prefix(12))
         let outboxID = "evt_" + digest
         guard try tx.claimPlatformEvent(key: key, outboxID: outboxID, at: now) else { return }
         var values: [(String, String)] = [

@@ -87,16 +87,7 @@ public final class RosterFlowService: Sendable {
     /// A definition text's checksum as stored with it: the SHA-256 of its UTF-8 bytes in lowercase hex. (Databases
     /// written before hold an FNV-1a form; `recordDefinition` then compares the texts.)
     static func checksum(_ text: String) -> String {
-        // Hex written into one buffer: every API request hashes its token, and 32 small strings joined cost more
-        // than the hash.
-        let digits = Array("0123456789abcdef".utf8)
-        var hex = [UInt8]()
-        hex.reserveCapacity(64)
-        for byte in SHA256.hash(data: Data(text.utf8)) {
-            hex.append(digits[Int(byte >> 4)])
-            hex.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: hex, as: UTF8.self)
+        Hex.lowercase(SHA256.hash(data: Data(text.utf8)))
     }
 
     /// Runs `body` as one group-committed transaction, translating errors for people.

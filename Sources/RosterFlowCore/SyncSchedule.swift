@@ -32,7 +32,9 @@ public struct SyncSchedule: Sendable, Equatable, Codable {
     }
 
     /// `HH:MM`.
-    public var timeText: String { String(format: "%02d:%02d", hour, minute) }
+    public var timeText: String {
+        (hour < 10 ? "0" : "") + String(hour) + (minute < 10 ? ":0" : ":") + String(minute)
+    }
 
     /// The first instant strictly after `date` at which the local clock in the zone shows the chosen time.
     ///

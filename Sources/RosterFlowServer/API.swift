@@ -405,7 +405,7 @@ struct API: Sendable {
         var hasher = SHA256()
         hasher.update(data: Data("\(request.method.rawValue) \(request.uri.path)\n\(expected.map(String.init) ?? "")\n".utf8))
         hasher.update(data: Data(body.readableBytesView))
-        let fingerprint = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let fingerprint = Hex.lowercase(hasher.finalize())
         let accountID = principal.account.id
         switch try await service.claimIdempotencyKey(accountID: accountID, key: key, fingerprint: fingerprint) {
         case let .existing(record):

@@ -171,7 +171,7 @@ struct Hooks: Sendable {
         var hasher = SHA256()
         hasher.update(data: Data("\(request.uri.path)\n".utf8))
         hasher.update(data: bytes)
-        let fingerprint = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let fingerprint = Hex.lowercase(hasher.finalize())
         let answer = try await service.receiveHook(sender: sender, webhookID: webhookID, fingerprint: fingerprint, action: action)
         return (answer, action)
     }

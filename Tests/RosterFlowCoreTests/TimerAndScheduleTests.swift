@@ -62,6 +62,12 @@ extension LifecycleTests {
 final class SyncScheduleNextRunTests: XCTestCase {
     let formatter = ISO8601DateFormatter()
 
+    func testTheTimeIsWrittenAsHHMM() throws {
+        for time in ["00:00", "00:05", "09:45", "19:00", "23:59"] {
+            XCTAssertEqual(try SyncSchedule(time: time, timezone: "UTC").timeText, time)
+        }
+    }
+
     func testAMissingSpringForwardTimeRunsAtTheTransition() throws {
         let schedule = try SyncSchedule(time: "02:30", timezone: "America/New_York")
         let next = schedule.nextRun(after: formatter.date(from: "2026-03-07T12:00:00Z")!)
