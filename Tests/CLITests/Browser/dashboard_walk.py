@@ -7,32 +7,12 @@ Usage: dashboard_walk.py SCHOOL_LINK VENDOR_LINK ARTIFACTS_FOLDER
 Prints one line per step and "ok" at the end; exits 1 with the reason on the first step that fails.
 """
 import os
-import shutil
 import sys
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-
-def browser():
-    options = webdriver.ChromeOptions()
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--window-size=1280,1600", "--no-first-run", "--disable-extensions"):
-        options.add_argument(argument)
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium:
-        options.binary_location = chromium
-    driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    driver.set_page_load_timeout(30)
-    return driver
-
-
-def check(condition, message):
-    if not condition:
-        raise AssertionError(message)
+from browser_common import browser, check
 
 
 def sign_in(driver, link, who, artifacts):
