@@ -7,15 +7,23 @@ import XCTest
 /// daily sync time with the form's time-zone picker, and a used link is refused. Screenshots of each page are kept in
 /// `.build/test-artifacts/browser` (or `$ROSTERFLOW_TEST_ARTIFACTS/browser`).
 extension CLITests {
-    func testABrowserSignsInThroughTheEmailedLinksAndTheSchoolSetsItsSyncTime() async throws {
+    /// The repository, the test peers' Python and the browser screenshots' folder; nil (the test failed) when the peers
+    /// are not installed.
+    private func browserPaths(file: StaticString = #filePath, line: UInt = #line) -> (root: String, python: String, artifacts: String)? {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().path
         let python = root + "/.venv-test/bin/python3"
         guard FileManager.default.isExecutableFile(atPath: python) else {
-            return XCTFail("\(python) is missing: run scripts/install-test-peers")
+            XCTFail("\(python) is missing: run scripts/install-test-peers", file: file, line: line)
+            return nil
         }
         let artifacts = (ProcessInfo.processInfo.environment["ROSTERFLOW_TEST_ARTIFACTS"] ?? root + "/.build/test-artifacts")
             + "/browser"
+        return (root, python, artifacts)
+    }
+
+    func testABrowserSignsInThroughTheEmailedLinksAndTheSchoolSetsItsSyncTime() async throws {
+        guard let (root, python, artifacts) = browserPaths() else { return }
         for shot in ["school-confirm", "school-home", "school-sync-time", "vendor-confirm", "vendor-board", "failure"] {
             try? FileManager.default.removeItem(atPath: artifacts + "/\(shot).png")
         }
@@ -47,14 +55,7 @@ extension CLITests {
     /// through a real SMTP server (`Browser/district_walk.py` says each step). Afterwards the database says who did
     /// what. Screenshots (`walk-NN-ROLE-STEP.png`) are kept beside the other browser test's.
     func testOneDistrictWalksFromEnablementToALockedCourseWithEachRoleSignedInThroughItsEmailedLink() async throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().path
-        let python = root + "/.venv-test/bin/python3"
-        guard FileManager.default.isExecutableFile(atPath: python) else {
-            return XCTFail("\(python) is missing: run scripts/install-test-peers")
-        }
-        let artifacts = (ProcessInfo.processInfo.environment["ROSTERFLOW_TEST_ARTIFACTS"] ?? root + "/.build/test-artifacts")
-            + "/browser"
+        guard let (root, python, artifacts) = browserPaths() else { return }
         try FileManager.default.createDirectory(atPath: artifacts, withIntermediateDirectories: true)
         for old in try FileManager.default.contentsOfDirectory(atPath: artifacts) where old.hasPrefix("walk-") {
             try FileManager.default.removeItem(atPath: artifacts + "/" + old)
