@@ -21,12 +21,12 @@ extension SQLiteTransaction {
 
     /// The account with this e-mail (compared without case), or nil.
     public func account(email: String) throws -> AccountRecord? {
-        try db.fastLookup("SELECT \(Self.accountColumns) FROM accounts WHERE email = ?", [.text(email)], Self.account)
+        try Row.fetchOne(db, sql: "SELECT * FROM accounts WHERE email = ?", arguments: [email]).map(Self.account)
     }
 
     /// Every account, oldest first.
     public func accounts() throws -> [AccountRecord] {
-        try all("SELECT \(Self.accountColumns) FROM accounts ORDER BY created_at, id", [], Self.account)
+        try Row.fetchAll(db, sql: "SELECT * FROM accounts ORDER BY created_at, id").map(Self.account)
     }
 
     /// Sets an account's status (`active` or `disabled`) and when it was disabled.
@@ -51,15 +51,15 @@ extension SQLiteTransaction {
 
     /// The token with this id, or nil.
     public func token(id: String) throws -> APITokenRecord? {
-        try db.fastLookup("SELECT \(Self.tokenColumns) FROM api_tokens WHERE id = ?", [.text(id)], Self.token)
+        try Row.fetchOne(db, sql: "SELECT * FROM api_tokens WHERE id = ?", arguments: [id]).map(Self.token)
     }
 
     /// The tokens of one account, or (nil) of all, oldest first.
     public func tokens(accountID: String?) throws -> [APITokenRecord] {
         let filter = accountID == nil ? "" : " WHERE account_id = ?"
-        return try all(
-            "SELECT \(Self.tokenColumns) FROM api_tokens\(filter) ORDER BY created_at, id", StatementArguments(accountID.map { [$0] } ?? []),
-            Self.token)
+        return try Row.fetchAll(
+            db, sql: "SELECT * FROM api_tokens\(filter) ORDER BY created_at, id", arguments: accountID.map { [$0] } ?? []
+        ).map(Self.token)
     }
 
     /// Marks a token revoked (a token revoked already keeps its first time).
@@ -107,11 +107,18 @@ extension SQLiteTransaction {
         String(decoding: (try? JSONEncoder().encode(districts)) ?? Data("[]".utf8), as: UTF8.self)
     }
 
+    private static func account(_ row: Row) -> AccountRecord {
+        let districts = decodeDistricts(row["districts"])
+        return AccountRecord(
+            id: row["id"], email: row["email"], name: row["name"], role: row["role"], scope: row["scope"], districts: districts,
+            status: row["status"], createdAt: row["created_at"], disabledAt: row["disabled_at"])
+    }
+
     // Every API request looks up its token and account: cached statements, columns read in place by position.
-    private static let accountColumns = "id, email, name, role, scope, districts, status, created_at, disabled_at"
-    private static let tokenColumns = "id, account_id, name, token_hash, created_at, expires_at, revoked_at"
-    private static let accountByID = "SELECT \(accountColumns) FROM accounts WHERE id = ?"
-    private static let tokenByHash = "SELECT \(tokenColumns) FROM api_tokens WHERE token_hash = ?"
+    private static let accountByID =
+        "SELECT id, email, name, role, scope, districts, status, created_at, disabled_at FROM accounts WHERE id = ?"
+    private static let tokenByHash =
+        "SELECT id, account_id, name, token_hash, created_at, expires_at, revoked_at FROM api_tokens WHERE token_hash = ?"
 
     private static func account(_ row: FastRow) -> AccountRecord {
         AccountRecord(
@@ -130,5 +137,11 @@ extension SQLiteTransaction {
         APITokenRecord(
             id: row.string(0), accountID: row.string(1), name: row.string(2), tokenHash: row.string(3),
             createdAt: row.double(4), expiresAt: row.optionalDouble(5), revokedAt: row.optionalDouble(6))
+    }
+
+    private static func token(_ row: Row) -> APITokenRecord {
+        APITokenRecord(
+            id: row["id"], accountID: row["account_id"], name: row["name"], tokenHash: row["token_hash"],
+            createdAt: row["created_at"], expiresAt: row["expires_at"], revokedAt: row["revoked_at"])
     }
 }

@@ -38,12 +38,14 @@ extension SQLiteTransaction {
 
     /// Sign-ins, placements and imports run these lookups many times each: read in place by position, no GRDB `Row`.
     private func lookup(_ sql: String, _ arguments: StatementArguments) throws -> [RosterRecord] {
-        try all(sql, arguments) { row in
-            RosterRecord(
+        var records: [RosterRecord] = []
+        try db.fastEach(sql, arguments) { row in
+            records.append(RosterRecord(
                 entity: row.string(0), sourcedID: row.string(1), digest: Int64(row.int(2)), ref1: row.optionalString(3),
                 ref2: row.optionalString(4), ref3: row.optionalString(5), title: row.optionalString(6), fields: row.optionalData(7),
-                ref4: row.optionalString(8))
+                ref4: row.optionalString(8)))
         }
+        return records
     }
 
     public func rosterUsers(integrationID: String, username: String) throws -> [RosterRecord] {
