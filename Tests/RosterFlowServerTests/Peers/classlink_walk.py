@@ -9,7 +9,9 @@ import sys
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 base, integration, teacher, student, title, artifacts = sys.argv[1:7]
 os.makedirs(artifacts, exist_ok=True)
@@ -28,6 +30,19 @@ def body():
     return driver.find_element(By.TAG_NAME, "body").text
 
 
+def settled(text):
+    """Waits (up to 20 s) until the page that a click loads shows `text`; a page being replaced is read again."""
+    def shows(_):
+        try:
+            return text in body()
+        except StaleElementReferenceException:
+            return False
+    try:
+        WebDriverWait(driver, 20).until(shows)
+    except TimeoutException:
+        pass  # the assertion that follows says what the page shows
+
+
 try:
     driver.get(f"{base}/sign-in/classlink?integration={integration}")
     shot("classlink-launchpad.png")
@@ -38,6 +53,7 @@ try:
     shot("teacher-classes.png")
     driver.find_element(By.CSS_SELECTOR, 'input[type=checkbox][value="cls-1"]').click()
     driver.find_element(By.XPATH, "//button[normalize-space()='Import the ticked classes']").click()
+    settled("Import done.")
     assert f"{title}: imported" in body(), body()
     assert "imported by you" in body(), body()
     shot("teacher-imported.png")
