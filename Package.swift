@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "WorkflowEngine", targets: ["WorkflowEngine"]),
         .library(name: "StorageCore", targets: ["StorageCore"]),
         .library(name: "StorageSQLite", targets: ["StorageSQLite"]),
+        .library(name: "StoragePostgres", targets: ["StoragePostgres"]),
         .library(name: "RosterFlowCore", targets: ["RosterFlowCore"]),
         .library(name: "OneRoster", targets: ["OneRoster"]),
         .library(name: "OneRosterREST", targets: ["OneRosterREST"]),
@@ -51,6 +52,12 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
+        // libpq, PostgreSQL's own client library (Debian: libpq-dev): synchronous like the store protocols, with TLS
+        // modes, password files and PGPASSWORD built in, and no Swift build cost.
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        // The store on a PostgreSQL server, for several servers and workers on one database: a connection pool,
+        // migrations under an advisory lock, claims with FOR UPDATE SKIP LOCKED.
+        .target(name: "StoragePostgres", dependencies: ["CodedErrors", "StorageCore", "CLibPQ"]),
         // OneRoster 1.1/1.2 CSV bundles: streaming reader, typed models, validation report, sample generator. No storage.
         .target(
             name: "OneRoster",
@@ -102,7 +109,7 @@ let package = Package(
         .target(
             name: "RosterFlowApp",
             dependencies: [
-                "RosterFlowCore", "Notifications", "StorageCore", "StorageSQLite",
+                "RosterFlowCore", "Notifications", "StorageCore", "StorageSQLite", "StoragePostgres",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -184,7 +191,7 @@ let package = Package(
         ),
         .testTarget(name: "OneRosterTests", dependencies: ["OneRoster"]),
         // The store contract: one test body per behaviour, run against every backend in StoreConformers.all.
-        .testTarget(name: "StoreContractTests", dependencies: ["StorageCore", "StorageSQLite"]),
+        .testTarget(name: "StoreContractTests", dependencies: ["StorageCore", "StorageSQLite", "StoragePostgres"]),
         .testTarget(name: "OneRosterRESTTests", dependencies: ["OneRosterREST", "OneRoster", "TestPeers"]),
         // Runs the `rosterflow` and `rosterflow-bench` binaries (built for it) as processes.
         .testTarget(

@@ -1,0 +1,80 @@
+import Foundation
+import StorageCore
+
+/// One PostgreSQL transaction, seen by the domain as a ``StoreTransaction``: every concern's operations, each in the
+/// file `PGTransaction+Concern.swift` beside this one, written with `$n` parameters (never spliced values).
+final class PGTransaction: StoreTransaction {
+    let connection: PGConnection
+    private var savepointDepth = 0
+    private var open = true
+
+    init(_ connection: PGConnection) {
+        self.connection = connection
+    }
+
+    /// Ends the transaction's use (cursors and statements refuse to run after it).
+    func close() { open = false }
+
+    /// Runs a statement; returns how many rows it changed.
+    @discardableResult
+    func execute(_ sql: String, _ params: any PGEncodable...) throws -> Int {
+        try connection.execute(sql, params.map(\.pgParam))
+    }
+
+    /// Runs a statement with parameters given as a list.
+    @discardableResult
+    func execute(_ sql: String, list params: [PGParam]) throws -> Int {
+        try connection.execute(sql, params)
+    }
+
+    /// Runs a query and returns its rows.
+    func query(_ sql: String, _ params: any PGEncodable...) throws -> PGRows {
+        try connection.query(sql, params.map(\.pgParam))
+    }
+
+    /// Runs a query with parameters given as a list.
+    func query(_ sql: String, list params: [PGParam]) throws -> PGRows {
+        try connection.query(sql, params)
+    }
+
+    /// A text array parameter (`$n::text[]`), for `= ANY($n)`.
+    static func textArray<S: Sequence>(_ values: S) -> PGParam where S.Element == String {
+        var literal = "{"
+        var first = true
+        for value in values {
+            if !first { literal += "," }
+            first = false
+            literal += "\""
+            for character in value.unicodeScalars {
+                if character == "\"" || character == "\\" { literal += "\\" }
+                literal.unicodeScalars.append(character)
+            }
+            literal += "\""
+        }
+        literal += "}"
+        return .text(literal)
+    }
+
+    func savepoint<T>(_ body: () throws -> T) throws -> T {
+        savepointDepth += 1
+        let name = "rosterflow_step_\(savepointDepth)"
+        defer { savepointDepth -= 1 }
+        try connection.execute("SAVEPOINT \(name)")
+        do {
+            let result = try body()
+            try connection.execute("RELEASE SAVEPOINT \(name)")
+            return result
+        } catch {
+            try connection.execute("ROLLBACK TO SAVEPOINT \(name)")
+            try connection.execute("RELEASE SAVEPOINT \(name)")
+            throw error
+        }
+    }
+}
+
+extension PGTransaction {
+    /// The error of an operation not yet written for PostgreSQL.
+    static func unported(_ operation: String) -> StorageError {
+        StorageError(.database, "\(operation) is not available on PostgreSQL yet")
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import StorageCore
+
+/// RosterFlow's store on a PostgreSQL server, for installations that outgrow one SQLite file: several `rosterflow serve`
+/// and `rosterflow worker` processes, on several machines, share one database.
+///
+/// - Each transaction runs on a connection of its own from a pool (``PostgresConfiguration/poolSize``), at READ
+///   COMMITTED; the conformer's statements are written to be safe under concurrency from other processes (conditional
+///   updates with row versions, `ON CONFLICT`, `FOR UPDATE SKIP LOCKED` for claims).
+/// - Reads run as `REPEATABLE READ, READ ONLY` transactions: one snapshot for the whole body.
+/// - ``write(_:)`` retries a body that PostgreSQL aborted for a deadlock or a serialization failure (nothing of it was
+///   committed) up to three times; ``writeNow(_:)`` does not (its bodies can be large: the caller decides).
+/// - The schema is brought up to date on open by ``PostgresSchema/migrations`` under an advisory lock, so processes
+///   starting together migrate once.
+public final class PostgresStore: RosterFlowStore {
+    /// Where and how the store connects.
+    public let configuration: PostgresConfiguration
+    let pool: PGPool
+
+    /// Connects to the database `url` names and brings its schema up to date.
+    public convenience init(url: String) throws {
+        try self.init(configuration: PostgresConfiguration(url: url))
+    }
+
+    /// Connects as `configuration` says and brings the schema up to date.
+    public init(configuration: PostgresConfiguration) throws {
+        self.configuration = configuration
+        pool = PGPool(configuration: configuration)
+        let connection = try pool.acquire()
+        defer { pool.release(connection) }
+        try PostgresMigrator(connection: connection, schema: configuration.schema).migrate()
+    }
+
+    deinit { pool.close() }
+
+    /// The names of the migrations applied to this database, in the order they ran.
+    public func appliedMigrations() throws -> [String] {
+        let connection = try pool.acquire()
+        defer { pool.release(connection) }
+        return try PostgresMigrator(connection: connection, schema: configuration.schema).applied()
+    }
+
+    @discardableResult
+    public func write<T: Sendable>(_ body: @escaping @Sendable (any StoreTransaction) throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            let connection = try await pool.acquire()
+            do {
+                let result = try await PGPool.offThread {
+                    try Self.transaction(on: connection, begin: "BEGIN", body)
+                }
+                pool.release(connection)
+                return result
+            } catch let error as StorageError where error.code == .busy && attempt < 3 && connection.isHealthy {
+                pool.release(connection)
+                attempt += 1
+                try await Task.sleep(nanoseconds: UInt64(attempt) * 20_000_000)
+            } catch {
+                pool.release(connection)
+                throw error
+            }
+        }
+    }
+
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any StoreTransaction) throws -> T) async throws -> T {
+        let connection = try await pool.acquire()
+        defer { pool.release(connection) }
+        return try await PGPool.offThread {
+            try Self.transaction(on: connection, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", body)
+        }
+    }
+
+    @discardableResult
+    public func writeNow<T>(_ body: (any StoreTransaction) throws -> T) throws -> T {
+        let connection = try pool.acquire()
+        defer { pool.release(connection) }
+        return try Self.transaction(on: connection, begin: "BEGIN", body)
+    }
+
+    public func readNow<T>(_ body: (any StoreTransaction) throws -> T) throws -> T {
+        let connection = try pool.acquire()
+        defer { pool.release(connection) }
+        return try Self.transaction(on: connection, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", body)
+    }
+
+    /// Runs `body` in one transaction on `connection`: committed when it returns, rolled back when it throws.
+    static func transaction<T>(on connection: PGConnection, begin: String, _ body: (any StoreTransaction) throws -> T)
+        throws -> T
+    {
+        try connection.execute(begin)
+        let transaction = PGTransaction(connection)
+        let result: T
+        do {
+            result = try body(transaction)
+        } catch {
+            transaction.close()
+            if connection.isHealthy { _ = try? connection.execute("ROLLBACK") }
+            throw error
+        }
+        transaction.close()
+        if connection.transactionFailed {
+            _ = try? connection.execute("ROLLBACK")
+            throw StorageError(
+                .database, "a statement failed inside the transaction and PostgreSQL aborted it: nothing was saved")
+        }
+        do {
+            try connection.execute("COMMIT")
+        } catch let error as StorageError where !connection.isHealthy {
+            throw StorageError(
+                .busy,
+                "lost the connection to PostgreSQL while committing: the change may or may not have been saved; "
+                    + "look before trying again (\(error.message))")
+        }
+        return result
+    }
+}
