@@ -4,12 +4,13 @@ import Notifications
 import RosterFlowCore
 import ServiceLifecycle
 import StorageCore
+import StoragePostgres
 import StorageSQLite
 
 /// What a RosterFlow process needs to run: where its data and definitions are, how it notifies, and how often its
 /// background services look for work.
 public struct AppConfiguration: Sendable {
-    /// The SQLite database file.
+    /// The SQLite database file, or a `postgres://` URL (see ``RosterFlowService/openStore(databasePath:durability:)``).
     public var databasePath: String
     /// The workflow definitions folder (over the built-in ones, ``BuiltIns``); nil uses the built-in definitions and
     /// the versions the database holds.
@@ -49,6 +50,7 @@ public struct AppConfiguration: Sendable {
     /// beside the database.
     public var spoolFolder: String {
         if let spool = notifications.spoolFolder { return spool }
+        if PostgresConfiguration.isPostgresURL(databasePath) { return "./outbox-spool" }
         let folder = (databasePath as NSString).deletingLastPathComponent
         return (folder.isEmpty ? "." : folder) + "/outbox-spool"
     }
@@ -60,7 +62,7 @@ public struct AppConfiguration: Sendable {
 /// itself.
 public final class RosterFlowApp: Sendable {
     public let configuration: AppConfiguration
-    /// Where everything is kept: the SQLite database at ``AppConfiguration/databasePath``.
+    /// Where everything is kept: the SQLite database or the PostgreSQL server at ``AppConfiguration/databasePath``.
     public let store: any RosterFlowStore
     /// The domain API over the store.
     public let service: RosterFlowService
@@ -123,16 +125,37 @@ public final class RosterFlowApp: Sendable {
 }
 
 extension RosterFlowService {
-    /// Opens (creating and migrating when needed) the SQLite database at `databasePath`, with RosterFlow's errors.
-    public static func openStore(databasePath: String, durability: SQLiteStore.Durability = .pipelined) throws -> SQLiteStore {
+    /// Opens the store `databasePath` names, with RosterFlow's errors: a `postgres://` (or `postgresql://`) URL opens the
+    /// PostgreSQL store (see `PostgresConfiguration`), anything else the SQLite database file at that path (created
+    /// when missing). Either is migrated to the current schema first.
+    public static func openStore(
+        databasePath: String, durability: SQLiteStore.Durability = .pipelined
+    ) throws -> any RosterFlowStore {
         do {
+            if PostgresConfiguration.isPostgresURL(databasePath) {
+                return try PostgresStore(url: databasePath)
+            }
             return try SQLiteStore(path: databasePath, durability: durability)
         } catch {
             throw RosterFlowError.wrap(error)
         }
     }
 
-    /// RosterFlow over the SQLite database at `databasePath` (the embedded default): opens the database, then loads
+    /// The names of the schema migrations applied to the store at `databasePath` (SQLite file or PostgreSQL URL),
+    /// oldest first, after opening it (which applies any that are missing).
+    public static func appliedMigrations(databasePath: String) throws -> (engine: String, migrations: [String]) {
+        do {
+            if PostgresConfiguration.isPostgresURL(databasePath) {
+                return ("PostgreSQL", try PostgresStore(url: databasePath).appliedMigrations())
+            }
+            return ("SQLite", try SQLiteStore(path: databasePath).appliedMigrations())
+        } catch {
+            throw RosterFlowError.wrap(error)
+        }
+    }
+
+    /// RosterFlow over the SQLite database at `databasePath` (the embedded default) or the PostgreSQL database a
+    /// `postgres://` URL names: opens the database, then loads
     /// the workflow definitions as ``init(store:workflowsPath:builtIn:clock:)`` does (pass ``BuiltIns/workflows`` as
     /// `builtIn` to run the shipped definitions where no folder overrides them).
     public convenience init(

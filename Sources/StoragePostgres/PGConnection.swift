@@ -163,7 +163,7 @@ public final class PGConnection: @unchecked Sendable {
             throw StorageError(
                 unreachable ? .busy : .database,
                 "cannot connect to PostgreSQL at \(displayName): \(message)"
-                    + (unreachable ? " (is the server running and reachable? RosterFlow will retry)" : ""))
+                    + (unreachable ? " (is the server running, and is this its address and port?)" : ""))
         }
     }
 
@@ -285,7 +285,9 @@ public final class PGConnection: @unchecked Sendable {
 
     private static func trimmed(_ message: UnsafePointer<CChar>?) -> String {
         guard let message else { return "unknown error" }
-        return String(cString: message).trimmingCharacters(in: .whitespacesAndNewlines)
+        // libpq's messages run over several indented lines: one line reads better in a log or a terminal.
+        return String(cString: message).split(whereSeparator: { $0 == "\n" || $0 == "\t" })
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: " ")
     }
 
     /// Lays out parameters as libpq wants them: C strings for text, raw bytes (binary format) for `bytea`.

@@ -14,12 +14,13 @@ final class PGPool: @unchecked Sendable {
     private let condition = NSCondition()
     private var idle: [PGConnection] = []
     private var opened = 0
-    private var waiters: [CheckedContinuation<PGConnection, Error>] = []
+    private var waiters: [(id: UInt64, continuation: CheckedContinuation<PGConnection, Error>)] = []
+    private var nextWaiterID: UInt64 = 0
     private var closed = false
 
-    init(configuration: PostgresConfiguration, waitLimit: TimeInterval = 30) {
+    init(configuration: PostgresConfiguration) {
         self.configuration = configuration
-        self.waitLimit = waitLimit
+        self.waitLimit = configuration.poolTimeout
     }
 
     /// The statements every new connection runs first.
@@ -120,8 +121,23 @@ final class PGPool: @unchecked Sendable {
             continuation.resume(throwing: StorageError(.database, "the PostgreSQL store was closed"))
             return
         }
-        waiters.append(continuation)
+        nextWaiterID += 1
+        let id = nextWaiterID
+        waiters.append((id, continuation))
         condition.unlock()
+        Self.blockingQueue.asyncAfter(deadline: .now() + waitLimit) { [weak self] in self?.expire(waiter: id) }
+    }
+
+    /// Tells a waiter still waiting after ``waitLimit`` that the database is busy.
+    private func expire(waiter id: UInt64) {
+        condition.lock()
+        guard let index = waiters.firstIndex(where: { $0.id == id }) else {
+            condition.unlock()
+            return
+        }
+        let waiter = waiters.remove(at: index)
+        condition.unlock()
+        waiter.continuation.resume(throwing: exhausted())
     }
 
     /// Gives a connection back: to a waiting caller first, else to the idle list. A connection the server dropped is
@@ -137,7 +153,7 @@ final class PGPool: @unchecked Sendable {
         if !waiters.isEmpty {
             let waiter = waiters.removeFirst()
             condition.unlock()
-            waiter.resume(returning: connection)
+            waiter.continuation.resume(returning: connection)
             return
         }
         idle.append(connection)
@@ -154,7 +170,7 @@ final class PGPool: @unchecked Sendable {
         let pending = waiters
         waiters.removeAll()
         condition.unlock()
-        for waiter in pending { waiter.resume(throwing: StorageError(.database, "the PostgreSQL store was closed")) }
+        for waiter in pending { waiter.continuation.resume(throwing: StorageError(.database, "the PostgreSQL store was closed")) }
     }
 
     private func openCounted() throws -> PGConnection {
@@ -185,7 +201,7 @@ final class PGPool: @unchecked Sendable {
         StorageError(
             .busy,
             "the database is busy: all \(configuration.poolSize) connections to PostgreSQL were in use for "
-                + "\(Int(waitLimit)) s; nothing was done, try again (or raise pool_size in the database URL)")
+                + "\(waitLimit) s; nothing was done, try again (or raise pool_size in the database URL)")
     }
 
     /// Runs blocking work on a thread outside Swift's cooperative pool.

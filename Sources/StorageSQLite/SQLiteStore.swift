@@ -101,6 +101,16 @@ public final class SQLiteStore: RosterFlowStore {
         }
     }
 
+    /// The names of the schema migrations applied to this database, in the order they ran.
+    public func appliedMigrations() throws -> [String] {
+        try mapErrors { try pool.read { db in try Schema.migrator.appliedIdentifiers(db) } }.sorted {
+            (Self.migrationOrder[$0] ?? .max, $0) < (Self.migrationOrder[$1] ?? .max, $1)
+        }
+    }
+
+    private static let migrationOrder: [String: Int] = Dictionary(
+        Schema.migrator.migrations.enumerated().map { ($0.element, $0.offset) }, uniquingKeysWith: { first, _ in first })
+
     /// Runs `body` in a write transaction shared with other concurrent writers (group commit).
     ///
     /// `body` runs inside its own savepoint: if it throws, its changes are undone and the error is returned to this

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RosterFlowApp
 import RosterFlowCore
 import WorkflowEngine
 
@@ -13,7 +14,7 @@ extension RosterFlowCommand {
             try await Output.run(json: false) {
                 let service = try options.open()
                 try await Self.walk(service) { Output.text($0) }
-                Output.text("\ndatabase: \(options.db)")
+                Output.text("\ndatabase: \(StoreLocation.display(options.db))")
             }
         }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Notifications
+import RosterFlowApp
 
 /// A file or folder others can read: what was found and the command that fixes it.
 struct FileProblem: Encodable, Equatable {
@@ -25,8 +26,11 @@ enum PrivateFiles {
     /// Every problem with the database (and its WAL, shared-memory and journal files), the mail spool and the
     /// configuration file (when it holds a password or secret).
     static func problems(database: String, spool: String, config: String?) -> [FileProblem] {
-        var problems: [FileProblem] = []
-        for path in [database, database + "-wal", database + "-shm", database + "-journal"] {
+        var problems: [FileProblem] = StoreLocation.urlProblems(database).map {
+            FileProblem(path: StoreLocation.display(database), mode: "-", problem: $0.problem, fix: $0.fix)
+        }
+        let files = StoreLocation.isServer(database) ? [] : [database, database + "-wal", database + "-shm", database + "-journal"]
+        for path in files {
             guard let mode = mode(path), mode & 0o077 != 0 else { continue }
             problems.append(FileProblem(
                 path: path, mode: octal(mode),
@@ -89,7 +93,7 @@ extension RosterFlowCommand {
                     configurationProblem = "\(error)"
                 }
                 let report = Report(
-                    database: options.db, spool: spool,
+                    database: StoreLocation.display(options.db), spool: spool,
                     problems: PrivateFiles.problems(database: options.db, spool: spool, config: notify.configPath),
                     configuration: configurationProblem)
                 try Output.emit(report, json: options.json) { r in
@@ -97,7 +101,7 @@ extension RosterFlowCommand {
                     if let problem = r.configuration { lines.append("problem: configuration: \(problem)") }
                     if lines.isEmpty {
                         lines.append("no problems: \(r.database) and \(r.spool) are private to this user")
-                        if !FileManager.default.fileExists(atPath: r.database) { lines.append("(there is no database at \(r.database) yet)") }
+                        if !StoreLocation.isServer(options.db), !FileManager.default.fileExists(atPath: r.database) { lines.append("(there is no database at \(r.database) yet)") }
                     }
                     return lines.joined(separator: "\n")
                 }

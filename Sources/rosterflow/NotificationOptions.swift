@@ -32,6 +32,7 @@ struct NotificationOptions: ParsableArguments {
 
     /// `outbox-spool` in the database's folder.
     static func defaultSpool(database: String) -> String {
+        if StoreLocation.isServer(database) { return "./outbox-spool" }
         let folder = (database as NSString).deletingLastPathComponent
         return (folder.isEmpty ? "." : folder) + "/outbox-spool"
     }

@@ -16,7 +16,7 @@ struct RosterFlowCommand: AsyncParsableCommand {
             Demo.self, Customers.self, Integrations.self, Courses.self, Catalog.self, Tasks.self, Timers.self, Workflows.self,
             Sync.self, Roster.self, Validate.self, SampleBundleCommand.self,
             Worker.self, Serve.self, Accounts.self, Tokens.self, Outbox.self, Templates.self, Audit.self, Doctor.self,
-            Hooks.self,
+            Hooks.self, Migrate.self,
             Identities.self, Classes.self, Students.self, Explain.self,
         ])
 
@@ -60,7 +60,9 @@ struct RosterFlowCommand: AsyncParsableCommand {
 
 /// Options every command that touches the database takes.
 struct StoreOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The SQLite database file (env ROSTERFLOW_DB).", valueName: "PATH"))
+    @Option(help: ArgumentHelp(
+        "The SQLite database file, or a PostgreSQL server as postgres://USER@HOST:PORT/DATABASE[?sslmode=…&pool_size=N] (env ROSTERFLOW_DB).",
+        valueName: "PATH|URL"))
     var db: String = ProcessInfo.processInfo.environment["ROSTERFLOW_DB"] ?? "./rosterflow.sqlite"
 
     @Option(help: ArgumentHelp(
