@@ -61,7 +61,7 @@ public struct PostgresConfiguration: Sendable, Equatable {
             case "schema":
                 guard let value = item.value, Self.isPlainName(value) else {
                     throw StorageError(
-                        .database, "schema must be a plain name (letters, digits, underscores; got \(item.value ?? ""))")
+                        .database, "schema must be a plain name (letters, digits, underscores, not starting with a digit or pg_; got \(item.value ?? ""))")
                 }
                 schema = value
             default:
@@ -104,7 +104,7 @@ public struct PostgresConfiguration: Sendable, Equatable {
 
     static func isPlainName(_ text: String) -> Bool {
         guard let first = text.unicodeScalars.first, !text.isEmpty, text.count <= 63 else { return false }
-        if CharacterSet.decimalDigits.contains(first) { return false }
+        if CharacterSet.decimalDigits.contains(first) || text.lowercased().hasPrefix("pg_") { return false }
         return text.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && CharacterSet.alphanumerics.contains($0)) }
     }
 }

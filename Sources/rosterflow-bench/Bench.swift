@@ -154,7 +154,7 @@ extension RosterFlowBench {
             folder: String, name: String, instances: Int, concurrency: Int, workflows: String,
             durability: SQLiteStore.Durability
         ) async throws -> Double {
-            let store = try RosterFlowService.openStore(databasePath: folder + "/\(name).sqlite", durability: durability)
+            let store = try SQLiteStore(path: folder + "/\(name).sqlite", durability: durability)
             let service = try RosterFlowService(store: store, workflowsPath: workflows)
             // One customer per district: a tenant has one open integration.
             _ = try await service.importCustomers(

@@ -1,0 +1,219 @@
+import Foundation
+import StorageCore
+import StoragePostgres
+import XCTest
+
+/// What only the PostgreSQL store has: its URL, its connection pool, reconnecting, migrations shared by processes.
+/// Run against the server `ROSTERFLOW_TEST_POSTGRES` names (CI starts one; without it these tests are skipped, except
+/// the URL parsing, which needs no server).
+final class PostgresStoreTests: XCTestCase {
+    private func serverURL() throws -> String {
+        guard let url = StoreConformers.postgresURL else {
+            throw XCTSkip("no PostgreSQL server: run `eval \"$(bash scripts/start-test-postgres)\"` first")
+        }
+        return url
+    }
+
+    private func newSchemaURL(_ extra: String = "") throws -> String {
+        try newSchema(extra).url
+    }
+
+    private func newSchema(_ extra: String = "") throws -> (url: String, schema: String) {
+        let schema = "rfpg_" + UUID().uuidString.prefix(8).lowercased()
+        return (StoreConformers.withSchema(try serverURL(), schema) + extra, schema)
+    }
+
+    /// Runs SQL as another client would (`psql`, which the server's package brings), on the test server.
+    @discardableResult
+    private func psql(_ sql: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", try serverURL(), "-c", sql]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, "psql failed on: \(sql)")
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func testTheServerIsGivenOnCI() {
+        if ProcessInfo.processInfo.environment["CI"] == "true" {
+            XCTAssertNotNil(
+                StoreConformers.postgresURL, "CI must run the store contract against PostgreSQL (ROSTERFLOW_TEST_POSTGRES)")
+        }
+    }
+
+    // MARK: The URL
+
+    func testTheURLIsReadWithRosterFlowsOwnOptionsTakenOut() throws {
+        let configuration = try PostgresConfiguration(
+            url: "postgres://ana:s3cret@db.example:5433/rosterflow?sslmode=verify-full&sslrootcert=/etc/ca.pem&pool_size=3&schema=rf&pool_timeout=2.5")
+        XCTAssertEqual(configuration.poolSize, 3)
+        XCTAssertEqual(configuration.schema, "rf")
+        XCTAssertEqual(configuration.poolTimeout, 2.5)
+        XCTAssertTrue(configuration.requiresTLS)
+        XCTAssertFalse(configuration.isLoopback)
+        XCTAssertTrue(configuration.hasPasswordInURL)
+        XCTAssertFalse(configuration.conninfo.contains("pool_size"))
+        XCTAssertFalse(configuration.conninfo.contains("schema="))
+        XCTAssertTrue(configuration.conninfo.contains("sslmode=verify-full"))
+        XCTAssertTrue(configuration.conninfo.contains("s3cret"), "libpq gets the password")
+        XCTAssertFalse(configuration.displayName.contains("s3cret"), configuration.displayName)
+        XCTAssertEqual(configuration.displayName, "postgres://ana:***@db.example:5433/rosterflow?sslmode=verify-full&sslrootcert=/etc/ca.pem")
+        XCTAssertEqual(PostgresConfiguration.redacted("postgresql://u:pw@h/d"), "postgresql://u:***@h/d")
+        XCTAssertEqual(PostgresConfiguration.redacted("./rosterflow.sqlite"), "./rosterflow.sqlite")
+
+        let local = try PostgresConfiguration(url: "postgresql://rosterflow@127.0.0.1/rf")
+        XCTAssertEqual(local.poolSize, 8)
+        XCTAssertNil(local.schema)
+        XCTAssertTrue(local.isLoopback)
+        XCTAssertFalse(local.requiresTLS)
+        XCTAssertFalse(local.hasPasswordInURL)
+    }
+
+    func testBadURLOptionsAreRefusedWithoutEchoingThePassword() {
+        for url in [
+            "postgres://u:pw@h/d?pool_size=0", "postgres://u:pw@h/d?pool_size=many", "postgres://u:pw@h/d?schema=a;drop",
+            "postgres://u:pw@h/d?schema=1abc", "postgres://u:pw@h/d?pool_timeout=-1", "mysql://u:pw@h/d",
+        ] {
+            XCTAssertThrowsError(try PostgresConfiguration(url: url), url) { error in
+                let message = "\(error)"
+                XCTAssertFalse(message.contains("pw@"), message)
+                XCTAssertEqual((error as? StorageError)?.code, .database, message)
+            }
+        }
+    }
+
+    // MARK: Connections
+
+    func testAnUnreachableServerIsBusyAndNamedWithoutItsPassword() throws {
+        // A port nothing listens on: refused at once; the pool retries for a few seconds, then says so.
+        let port = try freeLoopbackPort()
+        XCTAssertThrowsError(try PostgresStore(url: "postgres://rosterflow:topsecret@127.0.0.1:\(port)/rf?connect_timeout=2")) { error in
+            let storage = error as? StorageError
+            XCTAssertEqual(storage?.code, .busy, "\(error)")
+            XCTAssertTrue(storage?.message.contains("***") == true, "\(error)")
+            XCTAssertFalse("\(error)".contains("topsecret"), "\(error)")
+        }
+    }
+
+    func testALostConnectionIsReconnectedForTheNextTransaction() throws {
+        let name = "rf_lost_" + UUID().uuidString.prefix(8).lowercased()
+        let store = try PostgresStore(url: try newSchemaURL("&pool_size=1&application_name=\(name)"))
+        try store.writeNow { try $0.upsertCustomer(customer("t-1")) }
+        // Another session ends this store's only connection, as a restarted server or a dropped network would.
+        let killed = try psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '\(name)'")
+        XCTAssertEqual(killed, "1")
+        let found = try store.readNow { try $0.customer(tenantID: "t-1") }
+        XCTAssertEqual(found?.district, "District t-1")
+    }
+
+    func testATransactionWaitsForAFreeConnectionAndIsToldBusyAfterThePoolTimeout() async throws {
+        let url = try newSchemaURL("&pool_size=1&pool_timeout=0.5")
+        let store = try PostgresStore(url: url)
+        let started = DispatchSemaphore(value: 0)
+        let finish = DispatchSemaphore(value: 0)
+        let holder = Thread {
+            try? store.writeNow { _ in
+                started.signal()
+                finish.wait()
+            }
+        }
+        holder.start()
+        started.wait()
+        // Both a blocking and an async caller are refused once the only connection stays taken past the timeout.
+        XCTAssertThrowsError(try store.readNow { _ in 0 }) { error in
+            XCTAssertEqual((error as? StorageError)?.code, .busy, "\(error)")
+            XCTAssertTrue("\(error)".contains("pool_size"), "\(error)")
+        }
+        do {
+            _ = try await store.read { _ in 0 }
+            XCTFail("an async read got a connection that was taken")
+        } catch {
+            XCTAssertEqual((error as? StorageError)?.code, .busy, "\(error)")
+        }
+        // Given back in time, the connection goes to the waiting caller.
+        async let waited = store.read { try $0.customers().count }
+        try await Task.sleep(nanoseconds: 100_000_000)
+        finish.signal()
+        let count = try await waited
+        XCTAssertEqual(count, 0)
+    }
+
+    func testManyConcurrentWritesShareTheSmallPoolAndAllCommit() async throws {
+        let store = try PostgresStore(url: try newSchemaURL("&pool_size=3"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<60 {
+                group.addTask { () async throws -> Void in _ = try await store.write { try $0.upsertCustomer(customer("t-\(index)")) } }
+            }
+            try await group.waitForAll()
+        }
+        let count = try await store.read { try $0.customers().count }
+        XCTAssertEqual(count, 60)
+    }
+
+    func testAFailedStatementCaughtInsideTheBodyDoesNotCommitTheRestSilently() throws {
+        let store = try PostgresStore(url: try newSchemaURL())
+        // An insert of a customer with a NULL-violating value is impossible through the protocol; a transition of an
+        // instance that does not exist violates the foreign key, which PostgreSQL reports at once.
+        XCTAssertThrowsError(try store.writeNow { transaction in
+            try transaction.upsertCustomer(customer("kept-only-if-committed"))
+            _ = try? transaction.appendTransition(
+                instanceID: "no-such-instance", from: nil, to: "requested", event: "request", actor: "t", role: "system", at: 1,
+                reason: nil, rowVersion: 1)
+        }) { error in
+            XCTAssertTrue("\(error)".contains("nothing was saved"), "\(error)")
+        }
+        XCTAssertNil(try store.readNow { try $0.customer(tenantID: "kept-only-if-committed") })
+    }
+
+    // MARK: Migrations
+
+    func testProcessesOpeningANewDatabaseTogetherMigrateItOnce() async throws {
+        let url = try newSchemaURL()
+        let names = try await withThrowingTaskGroup(of: [String].self) { group in
+            for _ in 0..<4 {
+                group.addTask { () async throws -> [String] in try PostgresStore(url: url).appliedMigrations() }
+            }
+            var all: [[String]] = []
+            for try await names in group { all.append(names) }
+            return all
+        }
+        XCTAssertEqual(Set(names.map { $0.joined(separator: ",") }).count, 1, "every opener sees the same migrations")
+        XCTAssertEqual(names.first?.count, try PostgresStore(url: url).appliedMigrations().count)
+        XCTAssertFalse(names.first?.isEmpty ?? true)
+    }
+
+    func testADatabaseMigratedByANewerReleaseIsRefused() throws {
+        let (url, schema) = try newSchema()
+        _ = try PostgresStore(url: url)
+        try psql("INSERT INTO \(schema).rosterflow_migrations VALUES ('v99-from-the-future', 0)")
+        XCTAssertThrowsError(try PostgresStore(url: url)) { error in
+            XCTAssertTrue("\(error)".contains("v99-from-the-future"), "\(error)")
+            XCTAssertTrue("\(error)".contains("upgrade RosterFlow"), "\(error)")
+        }
+    }
+
+    // MARK: Helpers
+
+    private func freeLoopbackPort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+private func customer(_ tenant: String) -> CustomerRecord {
+    CustomerRecord(tenantID: tenant, district: "District \(tenant)", contactEmail: "\(tenant)@example.org", importedAt: 1)
+}
