@@ -37,7 +37,9 @@ public struct DispatcherService: Service {
             }
             if idle {
                 let interval = pollInterval
-                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+                let store = dispatcher.store
+                // Woken early when another transaction (any process) commits outbox work, where the store can tell.
+                _ = await cancelWhenGracefulShutdown { await store.waitForWork(timeout: interval) }
             }
         }
         try? dispatcher.releaseClaims()

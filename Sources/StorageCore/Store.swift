@@ -50,9 +50,19 @@ public protocol RosterFlowStore: Sendable {
     /// nil when the store cannot tell cheaply. While it is unchanged, an answer computed from the store's contents may
     /// be reused as it is.
     func commitCounter() -> Int64?
+
+    /// Returns when a transaction that left work for background workers (outbox messages, timers) may have committed
+    /// since this call began, in this process or another, or after `timeout`, or when the task is cancelled. An idle
+    /// worker waits here instead of sleeping its whole poll interval.
+    func waitForWork(timeout: Duration) async
 }
 
 extension RosterFlowStore {
     /// Stores that cannot tell cheaply say nil: nothing is reused.
     public func commitCounter() -> Int64? { nil }
+
+    /// Stores that cannot tell when work is committed wait out the timeout (the worker polls).
+    public func waitForWork(timeout: Duration) async {
+        try? await Task.sleep(for: timeout)
+    }
 }

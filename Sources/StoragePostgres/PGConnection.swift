@@ -256,6 +256,35 @@ public final class PGConnection: @unchecked Sendable {
         return String(cString: quoted)
     }
 
+    /// Waits up to `timeout` seconds for notifications (`LISTEN`) and returns the channels notified; empty when none
+    /// came. Throws when the connection is lost.
+    public func waitForNotifications(timeout: Double) throws -> [String] {
+        var channels = drainNotifications()
+        if !channels.isEmpty { return channels }
+        let socket = PQsocket(handle)
+        guard socket >= 0 else {
+            throw StorageError(.busy, "lost the connection to PostgreSQL at \(displayName) while listening")
+        }
+        var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&descriptor, 1, Int32(max(0, timeout * 1000)))
+        if ready > 0 {
+            guard PQconsumeInput(handle) == 1 else {
+                throw StorageError(.busy, "lost the connection to PostgreSQL at \(displayName) while listening")
+            }
+            channels = drainNotifications()
+        }
+        return channels
+    }
+
+    private func drainNotifications() -> [String] {
+        var channels: [String] = []
+        while let notification = PQnotifies(handle) {
+            channels.append(String(cString: notification.pointee.relname))
+            PQfreemem(notification)
+        }
+        return channels
+    }
+
     /// The SQLSTATE codes that mean "nothing was done, try again".
     static let retryableStates: Set<String> = ["40001", "40P01", "55P03", "57P01", "57P02", "57P03"]
 

@@ -6,6 +6,9 @@ import StorageCore
 final class PGTransaction: StoreTransaction {
     let connection: PGConnection
     private var savepointDepth = 0
+    /// Set by operations that leave work for background workers (outbox messages, timers): the commit then sends
+    /// `NOTIFY rosterflow_work` so idle workers in every process wake at once.
+    var wakesWorkers = false
     private var open = true
 
     init(_ connection: PGConnection) {

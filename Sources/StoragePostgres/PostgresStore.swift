@@ -16,6 +16,7 @@ public final class PostgresStore: RosterFlowStore {
     /// Where and how the store connects.
     public let configuration: PostgresConfiguration
     let pool: PGPool
+    private let listener: PGListener
 
     /// Connects to the database `url` names and brings its schema up to date.
     public convenience init(url: String) throws {
@@ -26,12 +27,21 @@ public final class PostgresStore: RosterFlowStore {
     public init(configuration: PostgresConfiguration) throws {
         self.configuration = configuration
         pool = PGPool(configuration: configuration)
+        listener = PGListener(configuration: configuration)
         let connection = try pool.acquire()
         defer { pool.release(connection) }
         try PostgresMigrator(connection: connection, schema: configuration.schema).migrate()
     }
 
-    deinit { pool.close() }
+    deinit {
+        listener.stop()
+        pool.close()
+    }
+
+    /// Waits for `NOTIFY rosterflow_work` from a committed transaction that left work for workers (any process).
+    public func waitForWork(timeout: Duration) async {
+        await listener.waitForWork(timeout: timeout)
+    }
 
     /// The names of the migrations applied to this database, in the order they ran.
     public func appliedMigrations() throws -> [String] {
@@ -98,6 +108,10 @@ public final class PostgresStore: RosterFlowStore {
             throw error
         }
         transaction.close()
+        if transaction.wakesWorkers, !connection.transactionFailed {
+            // Delivered to listeners when (and only if) the transaction commits.
+            try connection.execute("NOTIFY \(PGListener.channel)")
+        }
         if connection.transactionFailed {
             _ = try? connection.execute("ROLLBACK")
             throw StorageError(

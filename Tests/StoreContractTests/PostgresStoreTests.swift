@@ -217,3 +217,26 @@ final class PostgresStoreTests: XCTestCase {
 private func customer(_ tenant: String) -> CustomerRecord {
     CustomerRecord(tenantID: tenant, district: "District \(tenant)", contactEmail: "\(tenant)@example.org", importedAt: 1)
 }
+
+extension PostgresStoreTests {
+    func testAnIdleWorkerIsWokenWhenAnotherProcessCommitsOutboxWork() async throws {
+        let url = try newSchemaURL()
+        let worker = try PostgresStore(url: url)
+        let server = try PostgresStore(url: url)
+        // Nothing committed: the wait lasts its whole timeout.
+        let clock = ContinuousClock()
+        let quiet = try await clock.measure { await worker.waitForWork(timeout: .milliseconds(300)) }
+        XCTAssertGreaterThanOrEqual(quiet, .milliseconds(300))
+        // Listening has started (the first wait started it); a commit with an outbox message wakes the next wait long
+        // before its 60 s timeout.
+        async let woken: Duration = clock.measure { await worker.waitForWork(timeout: .seconds(60)) }
+        try await Task.sleep(nanoseconds: 300_000_000)
+        try await server.write { transaction in
+            try transaction.insertOutbox(OutboxRecord(
+                id: "wake-1", instanceID: "i-1", transitionSeq: nil, channel: .email, recipient: "a@example.org",
+                template: "t", payload: "{}", nextAttemptAt: 0, createdAt: 0))
+        }
+        let waited = await woken
+        XCTAssertLessThan(waited, .seconds(30), "the wait was not woken by the commit")
+    }
+}
