@@ -225,7 +225,7 @@ extension PostgresStoreTests {
         let server = try PostgresStore(url: url)
         // Nothing committed: the wait lasts its whole timeout.
         let clock = ContinuousClock()
-        let quiet = try await clock.measure { await worker.waitForWork(timeout: .milliseconds(300)) }
+        let quiet = await clock.measure { await worker.waitForWork(timeout: .milliseconds(300)) }
         XCTAssertGreaterThanOrEqual(quiet, .milliseconds(300))
         // Listening has started (the first wait started it); a commit with an outbox message wakes the next wait long
         // before its 60 s timeout.
