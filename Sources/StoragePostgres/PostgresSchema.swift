@@ -314,8 +314,9 @@ enum PostgresSchema {
             );
             """),
         // SQLite's `email TEXT NOT NULL UNIQUE COLLATE NOCASE` is a unique index on lower(email) here: queries compare
-        // lower(email). Under the "C" collation lower() folds ASCII letters only, as NOCASE does. A PostgreSQL primary
-        // key is NOT NULL even where SQLite's `id TEXT PRIMARY KEY` would take a NULL.
+        // lower(email) = lower($1 COLLATE "C"). Under the "C" collation lower() folds ASCII letters only, as NOCASE
+        // does; a parameter has the database's default collation, which may fold more, hence the COLLATE. A PostgreSQL
+        // primary key is NOT NULL even where SQLite's `id TEXT PRIMARY KEY` would take a NULL.
         PostgresMigration(name: "v7-accounts-tokens", sql: """
             CREATE TABLE accounts (
                 id TEXT COLLATE "C" PRIMARY KEY,
@@ -486,7 +487,8 @@ enum PostgresSchema {
         PostgresMigration(name: "v9-integrations-by-creation", sql: """
             CREATE INDEX integrations_by_creation ON integrations (created_at, id);
             """),
-        // Under the "C" collation lower() folds ASCII letters only, as SQLite's lower() does.
+        // Under the "C" collation lower() folds ASCII letters only, as SQLite's lower() does: queries compare
+        // lower(ref2) = lower($1 COLLATE "C") (a parameter has the database's default collation, which may fold more).
         PostgresMigration(name: "v9-on-demand-terms", sql: """
             ALTER TABLE roster_records ADD COLUMN ref4 TEXT COLLATE "C";
             ALTER TABLE sync_changes ADD COLUMN ref4 TEXT COLLATE "C";
