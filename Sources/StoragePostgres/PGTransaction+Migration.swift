@@ -3,11 +3,36 @@ import StorageCore
 
 extension PGTransaction {
     @discardableResult
-    func migrateInstance( id: String, expectedRowVersion: Int, fromVersion: Int, toVersion: Int, state: String, previousState: String?, now: Double ) throws -> Int {
-        throw PGTransaction.unported("MigrationStore.migrateInstance")
+    func migrateInstance(
+        id: String, expectedRowVersion: Int, fromVersion: Int, toVersion: Int, state: String, previousState: String?,
+        now: Double
+    ) throws -> Int {
+        // Race-safe like ``updateInstance``: the UPDATE checks the row and definition versions itself, so a concurrent
+        // transition (or another migration) makes this one change nothing and report the instance stale.
+        let changed = try execute("""
+            UPDATE workflow_instances
+            SET version = $1, state = $2, previous_state = $3, updated_at = $4, row_version = row_version + 1
+            WHERE id = $5 AND row_version = $6 AND version = $7
+            """, toVersion, state, previousState, now, id, expectedRowVersion, fromVersion)
+        guard changed == 1 else {
+            let current = try instance(id: id)
+            throw StorageError(
+                .staleInstance,
+                current.map {
+                    "\($0.id) changed since it was read (read at version \(expectedRowVersion) of definition \(fromVersion), "
+                        + "now row version \($0.rowVersion) of definition \($0.version), in state '\($0.state)'); "
+                        + "it was not migrated: run the migration again"
+                } ?? "\(id) does not exist")
+        }
+        return expectedRowVersion + 1
     }
 
     func instanceVersionCounts() throws -> [InstanceVersionCount] {
-        throw PGTransaction.unported("MigrationStore.instanceVersionCounts")
+        let rows = try query("""
+            SELECT workflow, version, COUNT(*) FROM workflow_instances GROUP BY workflow, version ORDER BY workflow, version
+            """)
+        return (0..<rows.count).map {
+            InstanceVersionCount(workflow: rows.text($0, 0), version: rows.int($0, 1) ?? 0, instances: rows.int($0, 2) ?? 0)
+        }
     }
 }
