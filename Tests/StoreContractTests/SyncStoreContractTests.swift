@@ -138,7 +138,7 @@ final class SyncStoreContractTests: StoreContractCase {
     // MARK: Large applies and change sets
 
     /// Texts that an array literal or a bulk path could get wrong.
-    private static let awkward = ["NULL", "", "a,b", "{x}", "\"q\"", "back\\slash", " padded ", "tab\there", "line\nbreak", "É😀",
+    private static let awkward = ["NULL", "", "\\N", "cr\rlf", "a,b", "{x}", "\"q\"", "back\\slash", " padded ", "tab\there", "line\nbreak", "É😀",
                                   "semi;colon", "'quote'"]
 
     private static func record(_ entity: String, _ n: Int, digest: Int64, titled: String = "") -> RosterRecord {
