@@ -29,7 +29,7 @@ final class ChildProcesses: @unchecked Sendable {
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         process.standardError = handle
-        process.standardOutput = output ?? handle
+        if let output { process.standardOutput = output } else { process.standardOutput = handle }
         try process.run()
         lock.withLock { children.append((name, process, log)) }
         return process
@@ -127,7 +127,8 @@ struct ScaleOutClient: Sendable {
         headers: [String: String] = [:], sign: (() -> [String: String])? = nil
     ) async throws -> HTTPAnswer {
         let base = servers[server % servers.count]
-        let payload = try body ?? json.map { try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }
+        var payload = body
+        if payload == nil, let json { payload = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]) }
         let deadline = Date().addingTimeInterval(patience)
         var lastProblem = ""
         while true {

@@ -377,10 +377,11 @@ final class ScaleOutKillTests: XCTestCase {
         XCTAssertTrue(mails.allSatisfy { ($0["reply"] as? String)?.hasPrefix("250") == true }, "a mail was refused")
         let hookArrivals = Dictionary(grouping: hooks, by: { $0["id"] as? String ?? "" })
         let mailArrivals = Dictionary(grouping: mails, by: { Self.outboxID(messageID: $0["message_id"] as? String ?? "") })
-        for (channel, arrivals, same) in [
+        let channels: [(String, [String: [[String: Any]]], ([String: Any]) -> String)] = [
             ("webhook", hookArrivals, { (record: [String: Any]) in "\(record["body"] ?? "")" }),
             ("email", mailArrivals, { (record: [String: Any]) in record["sha256"] as? String ?? "" }),
-        ] {
+        ]
+        for (channel, arrivals, same) in channels {
             let keys = Set(arrivals.keys)
             XCTAssertEqual(keys.subtracting(outboxIDs).sorted().prefix(10), [], "\(channel): keys the outbox does not have")
             XCTAssertEqual(outboxIDs.subtracting(keys).sorted().prefix(10), [], "\(channel): messages that never arrived")
@@ -467,7 +468,7 @@ final class ScaleOutKillTests: XCTestCase {
     /// Runs `rosterflow ARGUMENTS` on the test's database and returns its output; anything but exit 0 fails.
     @discardableResult
     func cli(_ arguments: String...) throws -> String {
-        let result = try Binary.run(arguments, environment: environment(), in: folder)
+        let result = try Binary.run(arguments, environment: environment().mapValues { Optional($0) }, in: folder)
         guard result.status == 0 else {
             throw ScaleOutFailure("rosterflow \(arguments.prefix(4).joined(separator: " ")) exited \(result.status): \(result.stderr)")
         }
@@ -477,7 +478,7 @@ final class ScaleOutKillTests: XCTestCase {
     /// Runs `rosterflow-bench ARGUMENTS --db … --workflows …` and returns its output; anything but exit 0 fails.
     func bench(_ arguments: String...) throws -> String {
         let result = try Binary.run(
-            arguments + ["--db", database, "--workflows", CLITests.workflows], environment: environment(), in: folder,
+            arguments + ["--db", database, "--workflows", CLITests.workflows], environment: environment().mapValues { Optional($0) }, in: folder,
             executable: CLITests.benchBinary)
         guard result.status == 0 else {
             throw ScaleOutFailure("rosterflow-bench \(arguments.prefix(2).joined(separator: " ")) exited \(result.status): \(result.stderr)")
@@ -487,7 +488,8 @@ final class ScaleOutKillTests: XCTestCase {
 
     /// The store the processes share, opened in the test for what only the store shows (leases, stored row versions).
     func openStore() throws -> any RosterFlowStore {
-        postgres == nil ? try SQLiteStore(path: database) : try PostgresStore(url: database)
+        if postgres == nil { return try SQLiteStore(path: database) }
+        return try PostgresStore(url: database)
     }
 
     /// How many integrations are in `state`, counted over the API's pages.
@@ -573,7 +575,7 @@ final class ScaleOutKillTests: XCTestCase {
     }
 
     /// The number of lines in the file at `path` (a peer's records).
-    @Sendable static func lineCount(_ path: String) -> Int {
+    static func lineCount(_ path: String) -> Int {
         ((try? Data(contentsOf: URL(fileURLWithPath: path))) ?? Data()).reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
     }
 
