@@ -110,6 +110,7 @@ let package = Package(
             name: "RosterFlowApp",
             dependencies: [
                 "RosterFlowCore", "Notifications", "StorageCore", "StorageSQLite", "StoragePostgres",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -14,7 +14,7 @@ extension RosterFlowBench {
     struct Bench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Benchmarks. Figures are only comparable within one run: read the ratios.",
-            subcommands: [EngineBench.self, SyncBench.self, NotifyBench.self, InputBench.self, BenchReceiverCommand.self, OnDemandBench.self])
+            subcommands: [EngineBench.self, EngineWorker.self, SyncBench.self, NotifyBench.self, InputBench.self, BenchReceiverCommand.self, OnDemandBench.self])
     }
 
     struct EngineBench: AsyncParsableCommand {
@@ -38,6 +38,12 @@ extension RosterFlowBench {
         @Option(help: "Folder to run in (default: a new folder under the current one, removed afterwards).")
         var dir: String?
         @Option(help: "Workflow definitions.") var workflows: String = "Workflows"
+        @Option(help: ArgumentHelp(
+            "A PostgreSQL server (postgres://…): run the scale-out comparison instead — worker processes on one database, beside SQLite and a pgbench floor.",
+            valueName: "URL"))
+        var db: String?
+        @Option(help: "With --db: the worker process counts to run, comma-separated.")
+        var processes: String = "1,2,4"
         @Flag(help: "Print JSON instead of text.") var json = false
 
         struct Report: Encodable {
@@ -57,6 +63,10 @@ extension RosterFlowBench {
         }
 
         func run() async throws {
+            if let db {
+                try await runScaleOut(url: db)
+                return
+            }
             try await Output.run(json: json) {
                 let workspace = try BenchFolder(dir: dir, name: "engine")
                 defer { workspace.remove() }
@@ -94,6 +104,35 @@ extension RosterFlowBench {
                     | engine, group commit, synchronous=FULL, \(r.groupCommitConcurrency) submitters | \(Int(r.groupCommitFullTransitionsPerSecond)) | \(String(format: "%.2f", r.groupCommitFullTransitionsPerSecond / r.rawFloorTransitionsPerSecond)) × floor |
                     | engine, group commit, pipelined flush, \(r.groupCommitConcurrency) submitters | \(Int(r.groupCommitTransitionsPerSecond)) | \(String(format: "%.2f", r.groupOverFloor)) × floor, \(String(format: "%.1f", r.groupOverPerEvent)) × per-event |
                     """
+                }
+            }
+        }
+
+        private func runScaleOut(url: String) async throws {
+            try await Output.run(json: json) {
+                let counts = processes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+                guard !counts.isEmpty, counts.allSatisfy({ $0 >= 1 && $0 <= 64 }) else {
+                    throw RosterFlowError(.invalidInput, "--processes takes counts from 1 to 64, comma-separated (got \(processes))")
+                }
+                let workspace = try BenchFolder(dir: dir, name: "engine-scale")
+                defer { workspace.remove() }
+                let perProcess = min(concurrency, 16)
+                let report = try await ScaleOutBench.run(
+                    url: url, processes: counts, instances: instances, concurrency: perProcess, workflows: workflows,
+                    folder: workspace.path, log: log)
+                try Output.emit(report, json: json) { r in
+                    var lines = [
+                        "| run | transitions/s | ratio |", "|---|---:|---:|",
+                        "| pgbench floor, \(r.pgbenchClients) clients (update + history + outbox per transaction) | \(Int(r.pgbenchFloorPerSecond)) | 1.00 × floor |",
+                    ]
+                    for run in r.runs {
+                        lines.append(
+                            "| \(run.engine), \(run.processes) worker process(es) × \(r.concurrencyPerProcess) submitters | \(Int(run.perSecond)) | "
+                                + String(format: "%.2f", run.perSecond / r.pgbenchFloorPerSecond) + " × floor |")
+                    }
+                    lines.append("")
+                    lines.append(String(format: "PostgreSQL, 1 process: %.2f × the pgbench floor (goal ≥ 0.25); most processes: %.2f × 1 process (goal ≥ 1)", r.onePostgresProcessOverFloor, r.mostOverOnePostgresProcess))
+                    return lines.joined(separator: "\n")
                 }
             }
         }

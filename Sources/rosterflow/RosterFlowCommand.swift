@@ -16,7 +16,7 @@ struct RosterFlowCommand: AsyncParsableCommand {
             Demo.self, Customers.self, Integrations.self, Courses.self, Catalog.self, Tasks.self, Timers.self, Workflows.self,
             Sync.self, Roster.self, Validate.self, SampleBundleCommand.self,
             Worker.self, Serve.self, Accounts.self, Tokens.self, Outbox.self, Templates.self, Audit.self, Doctor.self,
-            Hooks.self, Migrate.self,
+            Hooks.self, Migrate.self, MigrateStore.self,
             Identities.self, Classes.self, Students.self, Explain.self,
         ])
 

@@ -177,7 +177,9 @@ final class LifecycleTests: XCTestCase {
 
     func testTimersFireRemindersDurably() async throws {
         let clock = TestClock()
-        let service = try await Fixture.service(clock: clock)
+        let database = try Fixture.newDatabase()
+        let service = try RosterFlowService(databasePath: database, workflowsPath: Fixture.workflows, clock: { clock.now })
+        _ = try await service.importCustomers(csv: Fixture.registry, file: "customers.csv")
         let integration = try await service.requestIntegration(
             tenantID: "t-spring", district: "Springfield USD", permission: "full", contactEmail: "it@springfield.example",
             sender: .system)
@@ -186,7 +188,7 @@ final class LifecycleTests: XCTestCase {
         XCTAssertEqual(early, [])
         clock.advance(days: 3.01)
         // A reopened service sees the same durable timer.
-        let reopened = try RosterFlowService(databasePath: (service.store as! SQLiteStore).path, workflowsPath: Fixture.workflows, clock: { clock.now })
+        let reopened = try RosterFlowService(databasePath: database, workflowsPath: Fixture.workflows, clock: { clock.now })
         let fired = try await reopened.fireDueTimers()
         XCTAssertEqual(fired.map(\.event), ["remind_school"])
         XCTAssertNil(fired.first?.refusal)

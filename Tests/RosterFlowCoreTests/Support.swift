@@ -49,10 +49,30 @@ enum Fixture {
         t-obrien,"O'Brien & <Sons> ISD",admin@obrien.example
         """
 
-    /// A service on a new database file with the customer registry imported.
+    /// The PostgreSQL server the domain tests run on instead of SQLite files, when
+    /// `ROSTERFLOW_TEST_DOMAIN_ON_POSTGRES=1` and `ROSTERFLOW_TEST_POSTGRES` names a server (CI runs these tests once on
+    /// each engine).
+    static let domainPostgresURL: String? = {
+        let environment = ProcessInfo.processInfo.environment
+        guard environment["ROSTERFLOW_TEST_DOMAIN_ON_POSTGRES"] == "1", let url = environment["ROSTERFLOW_TEST_POSTGRES"],
+            !url.isEmpty
+        else { return nil }
+        return url
+    }()
+
+    /// A new empty database for one test: a SQLite file in a new folder, or a new schema on the PostgreSQL server.
+    static func newDatabase() throws -> String {
+        if let url = domainPostgresURL {
+            return url + (url.contains("?") ? "&" : "?") + "schema=core_" + UUID().uuidString.prefix(8).lowercased()
+        }
+        return try folder() + "/rf.sqlite"
+    }
+
+    /// A service on a new database with the customer registry imported.
     static func service(clock: TestClock = TestClock(), workflows: String = Fixture.workflows) async throws -> RosterFlowService {
+        let database = try newDatabase()
         let service = try RosterFlowService(
-            databasePath: try folder() + "/rf.sqlite", workflowsPath: workflows, clock: { clock.now })
+            databasePath: database, workflowsPath: workflows, clock: { clock.now })
         _ = try await service.importCustomers(csv: registry, file: "customers.csv")
         return service
     }

@@ -1,0 +1,193 @@
+import Foundation
+import StorageCore
+
+extension PostgresStore {
+    /// Runs `body` with a writer over one transaction of this database, for copying another store into it: committed
+    /// when `body` returns, nothing written when it throws.
+    public func withTableWriter<T>(_ body: (PostgresTableWriter) throws -> T) throws -> T {
+        let connection = try pool.acquire()
+        defer { pool.release(connection) }
+        try connection.execute("BEGIN")
+        do {
+            let result = try body(PostgresTableWriter(connection: connection))
+            try connection.execute("COMMIT")
+            return result
+        } catch {
+            if connection.isHealthy { _ = try? connection.execute("ROLLBACK") }
+            throw error
+        }
+    }
+}
+
+/// Reads and writes whole tables of the PostgreSQL schema inside one transaction (`rosterflow migrate-store`).
+public final class PostgresTableWriter: StoreTableReader {
+    let connection: PGConnection
+
+    init(connection: PGConnection) { self.connection = connection }
+
+    public func tables() throws -> [StoreTable] {
+        let columns = try connection.query("""
+            SELECT c.table_name, c.column_name, c.data_type
+            FROM information_schema.columns c
+            JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
+            WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE' AND c.table_name != 'rosterflow_migrations'
+            ORDER BY c.table_name COLLATE "C", c.ordinal_position
+            """)
+        let keys = try connection.query("""
+            SELECT cl.relname, a.attname
+            FROM pg_index i
+            JOIN pg_class cl ON cl.oid = i.indrelid
+            JOIN pg_namespace n ON n.oid = cl.relnamespace AND n.nspname = current_schema()
+            CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, position)
+            JOIN pg_attribute a ON a.attrelid = cl.oid AND a.attnum = k.attnum
+            WHERE i.indisprimary
+            ORDER BY cl.relname, k.position
+            """)
+        var primaryKeys: [String: [String]] = [:]
+        for row in 0..<keys.count { primaryKeys[keys.text(row, 0), default: []].append(keys.text(row, 1)) }
+        var tables: [StoreTable] = []
+        for row in 0..<columns.count {
+            let name = columns.text(row, 0)
+            if tables.last?.name != name { tables.append(StoreTable(name: name, columns: [], types: [], orderBy: [])) }
+            tables[tables.count - 1].columns.append(columns.text(row, 1))
+            tables[tables.count - 1].types.append(Self.type(columns.text(row, 2)))
+        }
+        for index in tables.indices {
+            tables[index].orderBy = primaryKeys[tables[index].name] ?? tables[index].columns
+        }
+        return tables
+    }
+
+    public func rows(of table: StoreTable) throws -> any StoreRowCursor {
+        try PGTableCursor(connection: connection, table: table)
+    }
+
+    /// How many rows the table holds.
+    public func rowCount(_ table: String) throws -> Int {
+        try connection.query("SELECT count(*) FROM \(connection.identifier(table))").int(0, 0) ?? 0
+    }
+
+    /// Copies rows into a table with `COPY … FROM STDIN`; returns how many.
+    @discardableResult
+    public func copy(into table: StoreTable, from rows: any StoreRowCursor) throws -> Int {
+        let columns = table.columns.map { connection.identifier($0) }.joined(separator: ", ")
+        var count = 0
+        try connection.copyIn("COPY \(connection.identifier(table.name)) (\(columns)) FROM STDIN") { buffer in
+            var lines = 0
+            while lines < 2_000, let row = try rows.next() {
+                for (index, value) in row.enumerated() {
+                    if index > 0 { buffer += "\t" }
+                    Self.append(value, to: &buffer)
+                }
+                buffer += "\n"
+                lines += 1
+            }
+            count += lines
+            return lines == 2_000
+        }
+        return count
+    }
+
+    /// Moves every identity column's sequence past the largest copied value, so new rows get new numbers.
+    public func resetIdentities() throws {
+        let identities = try connection.query("""
+            SELECT table_name, column_name FROM information_schema.columns
+            WHERE table_schema = current_schema() AND is_identity = 'YES'
+            """)
+        for row in 0..<identities.count {
+            let table = connection.identifier(identities.text(row, 0))
+            let column = connection.identifier(identities.text(row, 1))
+            try connection.execute("""
+                SELECT setval(pg_get_serial_sequence($1, $2), COALESCE((SELECT max(\(column)) FROM \(table)), 0) + 1, false)
+                """, [.text(identities.text(row, 0)), .text(identities.text(row, 1))])
+        }
+    }
+
+    static func type(_ dataType: String) -> StoreColumnType {
+        switch dataType {
+        case "bigint", "integer", "smallint": return .integer
+        case "double precision", "real", "numeric": return .real
+        case "bytea": return .blob
+        default: return .text
+        }
+    }
+
+    /// One value in COPY's text format: `\N` for NULL, backslash escapes for tab, newline, carriage return and
+    /// backslash, `bytea` as `\\x` and hex.
+    static func append(_ value: StoreValue, to buffer: inout String) {
+        switch value {
+        case .null: buffer += "\\N"
+        case .integer(let number): buffer += String(number)
+        case .real(let number):
+            buffer += number.isNaN ? "NaN" : number.isInfinite ? (number > 0 ? "Infinity" : "-Infinity") : "\(number)"
+        case .text(let text):
+            for scalar in text.unicodeScalars {
+                switch scalar {
+                case "\\": buffer += "\\\\"
+                case "\t": buffer += "\\t"
+                case "\n": buffer += "\\n"
+                case "\r": buffer += "\\r"
+                default: buffer.unicodeScalars.append(scalar)
+                }
+            }
+        case .blob(let data):
+            buffer += "\\\\x"
+            buffer += data.map { String(format: "%02x", $0) }.joined()
+        }
+    }
+}
+
+/// A table's rows through a server-side cursor, fetched 2,000 at a time.
+final class PGTableCursor: StoreRowCursor {
+    private let connection: PGConnection
+    private let table: StoreTable
+    private let name: String
+    private var batch: PGRows?
+    private var index = 0
+    private var finished = false
+    private static let counter = Counter()
+
+    init(connection: PGConnection, table: StoreTable) throws {
+        self.connection = connection
+        self.table = table
+        name = "rosterflow_copy_\(Self.counter.next())"
+        let columns = table.columns.map { connection.identifier($0) }.joined(separator: ", ")
+        let order = table.orderBy.map { connection.identifier($0) }.joined(separator: ", ")
+        try connection.execute("DECLARE \(name) NO SCROLL CURSOR FOR SELECT \(columns) FROM \(connection.identifier(table.name)) ORDER BY \(order)")
+    }
+
+    func next() throws -> [StoreValue]? {
+        if finished { return nil }
+        if batch == nil || index >= batch!.count {
+            batch = try connection.query("FETCH 2000 FROM \(name)")
+            index = 0
+            if batch!.count == 0 {
+                finished = true
+                try connection.execute("CLOSE \(name)")
+                return nil
+            }
+        }
+        let rows = batch!
+        defer { index += 1 }
+        return table.types.indices.map { column in
+            if rows.isNull(index, column) { return .null }
+            switch table.types[column] {
+            case .integer: return .integer(rows.int64(index, column) ?? 0)
+            case .real: return .real(rows.double(index, column) ?? 0)
+            case .text: return .text(rows.text(index, column))
+            case .blob: return .blob(rows.data(index, column) ?? Data())
+            }
+        }
+    }
+
+    final class Counter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = 0
+        func next() -> Int {
+            lock.lock()
+            defer { lock.unlock() }
+            value += 1
+            return value
+        }
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import GRDB
+import StorageCore
+
+extension SQLiteStore {
+    /// Runs `body` with a reader over one consistent snapshot of the whole database (other processes may go on
+    /// writing; they are not seen), for copying it into another store.
+    public func withTableReader<T>(_ body: (any StoreTableReader) throws -> T) throws -> T {
+        do {
+            return try pool.read { db in try body(SQLiteTableReader(db: db)) }
+        } catch let error as DatabaseError {
+            throw StorageError.translating(error)
+        }
+    }
+}
+
+/// Reads the SQLite schema's tables and rows (values typed by their column's declared type).
+final class SQLiteTableReader: StoreTableReader {
+    let db: Database
+
+    init(db: Database) { self.db = db }
+
+    func tables() throws -> [StoreTable] {
+        let names = try String.fetchAll(db, sql: """
+            SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != 'grdb_migrations'
+            ORDER BY name
+            """)
+        return try names.map { name in
+            let info = try Row.fetchAll(db, sql: "SELECT name, type, pk FROM pragma_table_info(?) ORDER BY cid", arguments: [name])
+            let columns: [String] = info.map { $0["name"] }
+            let types: [StoreColumnType] = info.map { row in Self.type(declared: row["type"]) }
+            let keyed = info.filter { ($0["pk"] as Int) > 0 }.sorted { ($0["pk"] as Int) < ($1["pk"] as Int) }
+            let orderBy: [String] = keyed.isEmpty ? columns : keyed.map { $0["name"] }
+            return StoreTable(name: name, columns: columns, types: types, orderBy: orderBy)
+        }
+    }
+
+    func rows(of table: StoreTable) throws -> any StoreRowCursor {
+        let quoted = table.columns.map { "\"\($0)\"" }.joined(separator: ", ")
+        let order = table.orderBy.map { "\"\($0)\"" }.joined(separator: ", ")
+        let cursor = try Row.fetchCursor(db, sql: "SELECT \(quoted) FROM \"\(table.name)\" ORDER BY \(order)")
+        return SQLiteRowCursor(cursor: cursor, types: table.types)
+    }
+
+    /// SQLite's type affinity rules, reduced to the four types the schema uses.
+    static func type(declared: String) -> StoreColumnType {
+        let upper = declared.uppercased()
+        if upper.contains("INT") { return .integer }
+        if upper.contains("CHAR") || upper.contains("CLOB") || upper.contains("TEXT") { return .text }
+        if upper.contains("BLOB") || upper.isEmpty { return .blob }
+        return .real
+    }
+}
+
+final class SQLiteRowCursor: StoreRowCursor {
+    private let cursor: RowCursor
+    private let types: [StoreColumnType]
+
+    init(cursor: RowCursor, types: [StoreColumnType]) {
+        self.cursor = cursor
+        self.types = types
+    }
+
+    func next() throws -> [StoreValue]? {
+        guard let row = try cursor.next() else { return nil }
+        return types.indices.map { index in Self.value(row[index] as DatabaseValue, as: types[index]) }
+    }
+
+    /// A stored value as its column's type says (SQLite may keep an integer in a REAL column, for instance).
+    static func value(_ value: DatabaseValue, as type: StoreColumnType) -> StoreValue {
+        switch (value.storage, type) {
+        case (.null, _): return .null
+        case (.int64(let number), .real): return .real(Double(number))
+        case (.int64(let number), .text): return .text(String(number))
+        case (.int64(let number), _): return .integer(number)
+        case (.double(let number), .integer) where number == number.rounded(): return .integer(Int64(number))
+        case (.double(let number), .text): return .text("\(number)")
+        case (.double(let number), _): return .real(number)
+        case (.string(let text), .integer): return Int64(text).map { .integer($0) } ?? .text(text)
+        case (.string(let text), .real): return Double(text).map { .real($0) } ?? .text(text)
+        case (.string(let text), .blob): return .blob(Data(text.utf8))
+        case (.string(let text), _): return .text(text)
+        case (.blob(let data), .text): return .text(String(decoding: data, as: UTF8.self))
+        case (.blob(let data), _): return .blob(data)
+        }
+    }
+}
