@@ -21,7 +21,9 @@ extension RosterFlowBench {
         @OptionGroup var options: StoreOptions
         @Option(help: "A CSV of accounts to add: email,name,role,districts.") var accounts: String?
         @Option(help: "A bundle folder or .zip to set as the sync source of every integration.") var sourceForAll: String?
-        @Option(help: "Objects made at once.") var concurrency = 16
+        // Fewer than a PostgreSQL store's pool (8 connections by default): the service's synchronous reads block a
+        // cooperative thread while it waits for a connection.
+        @Option(help: "Objects made at once.") var concurrency = 4
 
         func run() async throws {
             try await Output.run(json: true) {
