@@ -58,7 +58,10 @@ final class ScaleOutKillTests: XCTestCase {
             XCTAssertFalse(server.contains("schema="), "ROSTERFLOW_TEST_POSTGRES names a schema; the test makes its own per run")
             let schema = "rf_kill_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12).lowercased()
             postgres = (server, schema)
-            database = server + (server.contains("?") ? "&" : "?") + "schema=" + schema
+            // More connections per process than the test has clients: with fewer, `rosterflow serve` can stall until the
+            // pool's timeout — its synchronous store reads block the cooperative threads (two on two cores) waiting for a
+            // connection while async transactions hold every connection and need one of those threads to give it back.
+            database = server + (server.contains("?") ? "&" : "?") + "schema=" + schema + "&pool_size=\(Self.clients * 2)"
         } else {
             database = folder + "/scale-out.sqlite"
         }
@@ -78,6 +81,15 @@ final class ScaleOutKillTests: XCTestCase {
     // MARK: The test
 
     func testWorkersAndServersOnOneDatabaseCarryEveryIntegrationThroughAWorkerKilledMidDelivery() async throws {
+        do {
+            try await scenario()
+        } catch let failure as ScaleOutFailure {
+            // What the processes said last, to see why.
+            throw ScaleOutFailure("\(failure)\n\(processes.logTails(bytes: 3_000))")
+        }
+    }
+
+    func scenario() async throws {
         let n = Self.scale
         var phases: [(String, Double)] = []
         var phaseStart = Date()
@@ -101,6 +113,7 @@ final class ScaleOutKillTests: XCTestCase {
              "retry": {"base_seconds": 0.2, "max_seconds": 2, "max_attempts": 50}, "lease_seconds": \(Self.leaseSeconds),
              "concurrency": 8, "webhook_timeout_seconds": 30}
             """.write(toFile: folder + "/rosterflow.json", atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: folder + "/rosterflow.json")
 
         // Set-up: the registry, the hook sender, the accounts (one school admin per district), the bundle.
         try cli("migrate")
