@@ -199,6 +199,8 @@ let package = Package(
             name: "CLITests",
             dependencies: [
                 "rosterflow", "rosterflow-bench", "StorageCore", "StorageSQLite", "TestPeers", .product(name: "GRDB", package: "GRDB.swift"),
+                // The scale-out kill test: reads the store it runs on (SQLite or PostgreSQL), signs inbound hooks.
+                "StoragePostgres", .product(name: "Crypto", package: "swift-crypto"),
             ],
             // The browser walk (Python, selenium) the dashboard test runs.
             exclude: ["Browser"]

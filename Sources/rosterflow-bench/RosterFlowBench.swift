@@ -17,7 +17,7 @@ struct RosterFlowBench: AsyncParsableCommand {
             run: read the ratios. ROSTERFLOW_LOG_LEVEL=debug prints each sync's phases on stderr.
             """,
         subcommands: Bench.configuration.subcommands + [CSVBench.self, SignBench.self, RESTBench.self, ServeBench.self, Load.self, SampleBundleChild.self,
-                      RESTRunChild.self])
+                      RESTRunChild.self, Seed.self])
 
     /// Sets up logging (``RosterFlowLogging``), then parses and runs the command.
     static func main() async {
