@@ -171,6 +171,8 @@ public final class PGConnection: @unchecked Sendable {
         // Times as seconds since 1970 are stored as float8: ask for the shortest exact text of each (PostgreSQL ≥ 12
         // does this by default; older servers need 3).
         try execute("SET extra_float_digits = 3")
+        // Migrations say `IF NOT EXISTS`; their notices ("already exists, skipping") are not for the operator.
+        try execute("SET client_min_messages = warning")
         for statement in setup { try execute(statement) }
     }
 

@@ -13,6 +13,7 @@ import StorageCore
 
 extension PGTransaction {
     func insertOutbox(_ message: OutboxRecord) throws {
+        wakesWorkers = true
         try execute(
             """
             INSERT INTO outbox (id, instance_id, transition_seq, channel, recipient, template, payload, status,

@@ -15,6 +15,7 @@ extension PGTransaction {
     }
 
     func armTimer(instanceID: String, event: String, dueAt: Double, armedAt: Double, inState state: String) throws {
+        wakesWorkers = true
         try execute(
             "INSERT INTO timers (instance_id, event, due_at, armed_at, armed_in_state) VALUES ($1, $2, $3, $4, $5)",
             instanceID, event, dueAt, armedAt, state)

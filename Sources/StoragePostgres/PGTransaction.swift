@@ -75,9 +75,3 @@ final class PGTransaction: StoreTransaction {
     }
 }
 
-extension PGTransaction {
-    /// The error of an operation not yet written for PostgreSQL.
-    static func unported(_ operation: String) -> StorageError {
-        StorageError(.database, "\(operation) is not available on PostgreSQL yet")
-    }
-}

@@ -55,28 +55,27 @@ public final class PostgresStore: RosterFlowStore {
         var attempt = 0
         while true {
             let connection = try await pool.acquire()
+            let pool = self.pool
             do {
-                let result = try await PGPool.offThread {
-                    try Self.transaction(on: connection, begin: "BEGIN", body)
+                // The connection goes back to the pool on the thread that ran the transaction: giving it back must not
+                // wait for a cooperative thread, which a blocked synchronous caller may be holding.
+                return try await PGPool.offThread {
+                    defer { pool.release(connection) }
+                    return try Self.transaction(on: connection, begin: "BEGIN", body)
                 }
-                pool.release(connection)
-                return result
-            } catch let error as StorageError where error.code == .busy && attempt < 3 && connection.isHealthy {
-                pool.release(connection)
+            } catch let error as StorageError where error.code == .busy && attempt < 3 {
                 attempt += 1
                 try await Task.sleep(nanoseconds: UInt64(attempt) * 20_000_000)
-            } catch {
-                pool.release(connection)
-                throw error
             }
         }
     }
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (any StoreTransaction) throws -> T) async throws -> T {
         let connection = try await pool.acquire()
-        defer { pool.release(connection) }
+        let pool = self.pool
         return try await PGPool.offThread {
-            try Self.transaction(on: connection, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", body)
+            defer { pool.release(connection) }
+            return try Self.transaction(on: connection, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", body)
         }
     }
 
