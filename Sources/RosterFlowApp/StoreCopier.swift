@@ -59,7 +59,8 @@ public enum StoreCopier {
     static func copyTables(
         from reader: any StoreTableReader, to writer: PostgresTableWriter, progress: (Report.Table) -> Void
     ) throws -> [Report.Table] {
-        let sourceTables = try reader.tables()
+        let unordered = Dictionary(uniqueKeysWithValues: try reader.tables().map { ($0.name, $0) })
+        let sourceTables = try writer.insertionOrder(Array(unordered.keys)).compactMap { unordered[$0] }
         let targetTables = Dictionary(uniqueKeysWithValues: try writer.tables().map { ($0.name, $0) })
         let filled = try targetTables.keys.sorted().compactMap { name -> String? in
             let count = try writer.rowCount(name)

@@ -11,9 +11,10 @@ struct PostgresMigrator {
     private var lockKey: String { "rosterflow-migrate:" + (schema ?? "public") }
 
     func migrate() throws {
-        if let schema { try connection.execute("CREATE SCHEMA IF NOT EXISTS \(connection.identifier(schema))") }
         try connection.execute("SELECT pg_advisory_lock(hashtext($1))", [.text(lockKey)])
         defer { _ = try? connection.execute("SELECT pg_advisory_unlock(hashtext($1))", [.text(lockKey)]) }
+        // Under the lock: two processes creating the schema at once would collide even with IF NOT EXISTS.
+        if let schema { try connection.execute("CREATE SCHEMA IF NOT EXISTS \(connection.identifier(schema))") }
         try connection.execute("""
             CREATE TABLE IF NOT EXISTS rosterflow_migrations (
                 identifier TEXT COLLATE "C" PRIMARY KEY NOT NULL,

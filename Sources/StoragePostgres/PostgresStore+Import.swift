@@ -62,6 +62,32 @@ public final class PostgresTableWriter: StoreTableReader {
         try PGTableCursor(connection: connection, table: table)
     }
 
+    /// The tables in an order that inserts every referenced row before the rows that refer to it (foreign keys).
+    public func insertionOrder(_ names: [String]) throws -> [String] {
+        let references = try connection.query("""
+            SELECT cl.relname, ref.relname FROM pg_constraint c
+            JOIN pg_class cl ON cl.oid = c.conrelid
+            JOIN pg_class ref ON ref.oid = c.confrelid
+            JOIN pg_namespace n ON n.oid = cl.relnamespace AND n.nspname = current_schema()
+            WHERE c.contype = 'f'
+            """)
+        var needs: [String: Set<String>] = [:]
+        for row in 0..<references.count where references.text(row, 0) != references.text(row, 1) {
+            needs[references.text(row, 0), default: []].insert(references.text(row, 1))
+        }
+        var ordered: [String] = []
+        var placed = Set<String>()
+        var remaining = names.sorted()
+        while !remaining.isEmpty {
+            let ready = remaining.filter { (needs[$0] ?? []).allSatisfy { placed.contains($0) || !names.contains($0) } }
+            let next = ready.isEmpty ? [remaining[0]] : ready
+            for name in next { placed.insert(name) }
+            ordered += next
+            remaining.removeAll { placed.contains($0) }
+        }
+        return ordered
+    }
+
     /// How many rows the table holds.
     public func rowCount(_ table: String) throws -> Int {
         try connection.query("SELECT count(*) FROM \(connection.identifier(table))").int(0, 0) ?? 0

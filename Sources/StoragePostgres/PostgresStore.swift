@@ -96,7 +96,14 @@ public final class PostgresStore: RosterFlowStore {
     static func transaction<T>(on connection: PGConnection, begin: String, _ body: (any StoreTransaction) throws -> T)
         throws -> T
     {
-        try connection.execute(begin)
+        do {
+            try connection.execute(begin)
+        } catch let error as StorageError where error.code == .busy && !connection.isHealthy {
+            // The server dropped the connection while it sat in the pool (a restart, a network blip): nothing was done
+            // yet, so reconnect and begin again.
+            try connection.reset()
+            try connection.execute(begin)
+        }
         let transaction = PGTransaction(connection)
         let result: T
         do {

@@ -68,7 +68,7 @@ final class PostgresCLITests: XCTestCase {
         let rows = Dictionary(uniqueKeysWithValues: tables.map { ($0["name"] as? String ?? "", $0["rows"] as? Int ?? -1) })
         XCTAssertGreaterThan(rows["transitions"] ?? 0, 5)
         XCTAssertGreaterThan(rows["outbox"] ?? 0, 0)
-        XCTAssertEqual(rows["integrations"], 2)
+        XCTAssertEqual(rows["integrations"], 3)
 
         // What RosterFlow shows from the moved database is what it showed from the file.
         for command in [["integrations", "list", "--json"], ["tasks", "--json"], ["outbox", "list", "--json"]] {

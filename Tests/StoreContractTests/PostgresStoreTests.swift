@@ -223,7 +223,9 @@ extension PostgresStoreTests {
         let url = try newSchemaURL()
         let worker = try PostgresStore(url: url)
         let server = try PostgresStore(url: url)
-        // Nothing committed: the wait lasts its whole timeout.
+        // The first wait starts listening (and returns at once when the listener connects: work may have been
+        // committed while nobody listened); after that, with nothing committed, a wait lasts its whole timeout.
+        await worker.waitForWork(timeout: .seconds(2))
         let clock = ContinuousClock()
         let quiet = await clock.measure { await worker.waitForWork(timeout: .milliseconds(300)) }
         XCTAssertGreaterThanOrEqual(quiet, .milliseconds(300))
