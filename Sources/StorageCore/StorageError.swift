@@ -25,3 +25,33 @@ public struct StorageError: CodedError {
         self.site = ThrowSite(fileID: fileID, line: fileLine)
     }
 }
+
+extension StorageError {
+    /// The refusal of a transition whose instance changed since it was read (or is gone); `current` is the instance as
+    /// stored now. Every conformer says it the same way.
+    public static func staleInstance(
+        id: String, expectedRowVersion: Int, current: InstanceRecord?, fileID: String = #fileID, fileLine: Int = #line
+    ) -> StorageError {
+        StorageError(
+            .staleInstance,
+            current.map {
+                "\($0.id) changed since it was read (read at version \(expectedRowVersion), now version \($0.rowVersion), "
+                    + "in state '\($0.state)'); nothing was applied: reload it and decide again"
+            } ?? "\(id) does not exist", fileID: fileID, fileLine: fileLine)
+    }
+
+    /// The refusal of a migration whose instance changed since it was read (or is gone); `current` is the instance as
+    /// stored now.
+    public static func staleMigration(
+        id: String, expectedRowVersion: Int, fromVersion: Int, current: InstanceRecord?, fileID: String = #fileID,
+        fileLine: Int = #line
+    ) -> StorageError {
+        StorageError(
+            .staleInstance,
+            current.map {
+                "\($0.id) changed since it was read (read at version \(expectedRowVersion) of definition \(fromVersion), "
+                    + "now row version \($0.rowVersion) of definition \($0.version), in state '\($0.state)'); "
+                    + "it was not migrated: run the migration again"
+            } ?? "\(id) does not exist", fileID: fileID, fileLine: fileLine)
+    }
+}

@@ -170,10 +170,9 @@ public final class PGConnection: @unchecked Sendable {
     private func configure() throws {
         // Times as seconds since 1970 are stored as float8: ask for the shortest exact text of each (PostgreSQL ≥ 12
         // does this by default; older servers need 3).
-        try execute("SET extra_float_digits = 3")
         // Migrations say `IF NOT EXISTS`; their notices ("already exists, skipping") are not for the operator.
-        try execute("SET client_min_messages = warning")
-        for statement in setup { try execute(statement) }
+        // One round trip for every setting.
+        try executeScript((["SET extra_float_digits = 3", "SET client_min_messages = warning"] + setup).joined(separator: "; "))
     }
 
     /// Runs a statement that returns no rows we read; returns how many rows it changed.

@@ -15,14 +15,8 @@ extension PGTransaction {
             WHERE id = $5 AND row_version = $6 AND version = $7
             """, toVersion, state, previousState, now, id, expectedRowVersion, fromVersion)
         guard changed == 1 else {
-            let current = try instance(id: id)
-            throw StorageError(
-                .staleInstance,
-                current.map {
-                    "\($0.id) changed since it was read (read at version \(expectedRowVersion) of definition \(fromVersion), "
-                        + "now row version \($0.rowVersion) of definition \($0.version), in state '\($0.state)'); "
-                        + "it was not migrated: run the migration again"
-                } ?? "\(id) does not exist")
+            throw StorageError.staleMigration(
+                id: id, expectedRowVersion: expectedRowVersion, fromVersion: fromVersion, current: try instance(id: id))
         }
         return expectedRowVersion + 1
     }

@@ -193,37 +193,14 @@ extension PGTransaction {
             """,
             status.rawValue, error, now, nextAttemptAt, status == .sent ? now : nil as Double?, id, worker)
         guard changed == 1 else { return false }
-        try summarise(outboxIDs: [Self.outboxID(ofDelivery: id)])
+        try summarise(outboxIDs: [DeliveryRecord.outboxID(ofDelivery: id)])
         return true
     }
 
     func completeDeliveries(_ outcomes: [DeliveryOutcomeRecord], worker: String, now: Double) throws -> [String] {
         guard !outcomes.isEmpty else { return [] }
-        // Outcomes alike (same status, error and next attempt: in a healthy batch, all of them) are recorded by one
-        // conditional statement over their ids, as completeDelivery records one; it returns the ids it updated.
-        struct Key: Hashable {
-            var status: DeliveryRecord.Status
-            var error: String?
-            var nextAttemptAt: Double?
-        }
-        var groups: [Key: [String]] = [:]
-        var order: [Key] = []
-        var lost: [String] = []
-        var queued = Set<String>()
-        queued.reserveCapacity(outcomes.count)
-        for outcome in outcomes {
-            // The same delivery twice: only its first outcome can be recorded (as one statement per outcome would).
-            guard queued.insert(outcome.id).inserted else {
-                lost.append(outcome.id)
-                continue
-            }
-            let key = Key(status: outcome.status, error: outcome.error, nextAttemptAt: outcome.nextAttemptAt)
-            if groups[key] == nil { order.append(key) }
-            groups[key, default: []].append(outcome.id)
-        }
-        var recorded = Set<String>()
-        recorded.reserveCapacity(outcomes.count)
-        for key in order {
+        // One conditional statement per group of alike outcomes, as completeDelivery records one.
+        let (messages, lost) = try DeliveryOutcomeBatch.record(outcomes) { group in
             let rows = try query(
                 """
                 UPDATE outbox_deliveries
@@ -233,19 +210,9 @@ extension PGTransaction {
                 WHERE id = ANY($6::text[]) AND claimed_by = $7 AND status = 'pending'
                 RETURNING id
                 """,
-                key.status.rawValue, key.error, now, key.nextAttemptAt, key.status == .sent ? now : nil as Double?,
-                Self.textArray(groups[key]!), worker)
-            for row in 0..<rows.count { recorded.insert(rows.text(row, 0)) }
-        }
-        var messages: [String] = []
-        var seen = Set<String>()
-        for outcome in outcomes where queued.remove(outcome.id) != nil {
-            if recorded.contains(outcome.id) {
-                let message = Self.outboxID(ofDelivery: outcome.id)
-                if seen.insert(message).inserted { messages.append(message) }
-            } else {
-                lost.append(outcome.id)
-            }
+                group.status.rawValue, group.error, now, group.nextAttemptAt, group.status == .sent ? now : nil as Double?,
+                Self.textArray(group.ids), worker)
+            return (0..<rows.count).map { rows.text($0, 0) }
         }
         try summarise(outboxIDs: messages)
         return lost
@@ -400,11 +367,6 @@ extension PGTransaction {
     static func deliveriesOfMessage(_ message: String, table: String? = nil) -> String {
         let column = table.map { "\($0)." } ?? ""
         return "\(column)id > \(message) || '/' AND \(column)id < \(message) || '0' AND \(column)outbox_id = \(message)"
-    }
-
-    /// `<outbox id>` of `<outbox id>/email` or `<outbox id>/webhook/<subscriber>`.
-    static func outboxID(ofDelivery id: String) -> String {
-        String(id[..<(id.firstIndex(of: "/") ?? id.endIndex)])
     }
 
     /// A `LIMIT` as SQLite reads it: a negative one means no limit (`LIMIT NULL` in PostgreSQL, which refuses negatives).

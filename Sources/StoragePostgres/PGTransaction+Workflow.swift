@@ -65,13 +65,7 @@ extension PGTransaction {
             WHERE id = $5 AND row_version = $6
             """, state, previousState, enteredAt, now, id, expectedRowVersion)
         guard changed == 1 else {
-            let current = try instance(id: id)
-            throw StorageError(
-                .staleInstance,
-                current.map {
-                    "\($0.id) changed since it was read (read at version \(expectedRowVersion), now version \($0.rowVersion), "
-                        + "in state '\($0.state)'); nothing was applied: reload it and decide again"
-                } ?? "\(id) does not exist")
+            throw StorageError.staleInstance(id: id, expectedRowVersion: expectedRowVersion, current: try instance(id: id))
         }
         return expectedRowVersion + 1
     }

@@ -42,20 +42,9 @@ final class PGTransaction: StoreTransaction {
 
     /// A text array parameter (`$n::text[]`), for `= ANY($n)`.
     static func textArray<S: Sequence>(_ values: S) -> PGParam where S.Element == String {
-        var literal = "{"
-        var first = true
-        for value in values {
-            if !first { literal += "," }
-            first = false
-            literal += "\""
-            for character in value.unicodeScalars {
-                if character == "\"" || character == "\\" { literal += "\\" }
-                literal.unicodeScalars.append(character)
-            }
-            literal += "\""
-        }
-        literal += "}"
-        return .text(literal)
+        var column = PGArrayColumn()
+        for value in values { column.append(value) }
+        return column.param
     }
 
     func savepoint<T>(_ body: () throws -> T) throws -> T {

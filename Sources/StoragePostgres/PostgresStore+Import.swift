@@ -98,18 +98,24 @@ public final class PostgresTableWriter: StoreTableReader {
     public func copy(into table: StoreTable, from rows: any StoreRowCursor) throws -> Int {
         let columns = table.columns.map { connection.identifier($0) }.joined(separator: ", ")
         var count = 0
+        var copy = PGCopyRows()
         try connection.copyIn("COPY \(connection.identifier(table.name)) (\(columns)) FROM STDIN") { buffer in
-            var lines = 0
-            while lines < 2_000, let row = try rows.next() {
-                for (index, value) in row.enumerated() {
-                    if index > 0 { buffer += "\t" }
-                    Self.append(value, to: &buffer)
+            while copy.count < 2_000, let row = try rows.next() {
+                for value in row {
+                    switch value {
+                    case .null: copy.append(nil as String?)
+                    case .integer(let number): copy.append(number as Int64?)
+                    case .real(let number): copy.append(number)
+                    case .text(let text): copy.append(text)
+                    case .blob(let data): copy.append(bytea: data)
+                    }
                 }
-                buffer += "\n"
-                lines += 1
+                copy.endRow()
             }
-            count += lines
-            return lines == 2_000
+            let more = copy.count == 2_000
+            count += copy.count
+            buffer = copy.take()
+            return more
         }
         return count
     }
@@ -138,29 +144,6 @@ public final class PostgresTableWriter: StoreTableReader {
         }
     }
 
-    /// One value in COPY's text format: `\N` for NULL, backslash escapes for tab, newline, carriage return and
-    /// backslash, `bytea` as `\\x` and hex.
-    static func append(_ value: StoreValue, to buffer: inout String) {
-        switch value {
-        case .null: buffer += "\\N"
-        case .integer(let number): buffer += String(number)
-        case .real(let number):
-            buffer += number.isNaN ? "NaN" : number.isInfinite ? (number > 0 ? "Infinity" : "-Infinity") : "\(number)"
-        case .text(let text):
-            for scalar in text.unicodeScalars {
-                switch scalar {
-                case "\\": buffer += "\\\\"
-                case "\t": buffer += "\\t"
-                case "\n": buffer += "\\n"
-                case "\r": buffer += "\\r"
-                default: buffer.unicodeScalars.append(scalar)
-                }
-            }
-        case .blob(let data):
-            buffer += "\\\\x"
-            buffer += data.map { String(format: "%02x", $0) }.joined()
-        }
-    }
 }
 
 /// A table's rows through a server-side cursor, fetched 2,000 at a time.

@@ -110,7 +110,7 @@ extension SQLiteTransaction {
     ) throws -> Bool {
         guard try recordOutcome(id: id, worker: worker, status: status, error: error, nextAttemptAt: nextAttemptAt, now: now)
         else { return false }
-        try summarise(outboxID: Self.outboxID(ofDelivery: id))
+        try summarise(outboxID: DeliveryRecord.outboxID(ofDelivery: id))
         return true
     }
 
@@ -118,49 +118,18 @@ extension SQLiteTransaction {
     /// does each; every message concerned is summarised once. Returns the ids `worker` no longer held (not recorded).
     public func completeDeliveries(_ outcomes: [DeliveryOutcomeRecord], worker: String, now: Double) throws -> [String] {
         guard !outcomes.isEmpty else { return [] }
-        // Outcomes alike (same status, error and next attempt: in a healthy batch, all of them) are recorded by one
-        // statement over their ids, with the same conditions as recordOutcome's; it returns the ids it updated.
-        struct Key: Hashable {
-            var status: DeliveryRecord.Status
-            var error: String?
-            var nextAttemptAt: Double?
-        }
-        var groups: [Key: [String]] = [:]
-        var order: [Key] = []
-        var lost: [String] = []
-        var queued = Set<String>()
-        queued.reserveCapacity(outcomes.count)
-        for outcome in outcomes {
-            // The same delivery twice: only its first outcome can be recorded (as one statement per outcome would).
-            guard queued.insert(outcome.id).inserted else {
-                lost.append(outcome.id)
-                continue
-            }
-            let key = Key(status: outcome.status, error: outcome.error, nextAttemptAt: outcome.nextAttemptAt)
-            if groups[key] == nil { order.append(key) }
-            groups[key, default: []].append(outcome.id)
-        }
-        var recorded = Set<String>()
-        recorded.reserveCapacity(outcomes.count)
-        for key in order {
+        // One statement per group of alike outcomes, with the same conditions as recordOutcome's.
+        let (messages, lost) = try DeliveryOutcomeBatch.record(outcomes) { group in
+            var updated: [String] = []
             try db.fastEach("""
                 UPDATE outbox_deliveries
                 SET status = ?, attempts = attempts + 1, last_error = ?, last_attempt_at = ?,
                     next_attempt_at = COALESCE(?, next_attempt_at), delivered_at = ?, claimed_by = NULL, lease_until = NULL
                 WHERE id IN (SELECT value FROM json_each(?)) AND claimed_by = ? AND status = \(DeliveryRecord.Status.pending.sql)
                 RETURNING id
-                """, [key.status.rawValue, key.error, now, key.nextAttemptAt, key.status == .sent ? now : nil,
-                      JSONText.array(groups[key]!), worker]) { row in recorded.insert(row.string(0)) }
-        }
-        var messages: [String] = []
-        var seen = Set<String>()
-        for outcome in outcomes where queued.remove(outcome.id) != nil {
-            if recorded.contains(outcome.id) {
-                let message = Self.outboxID(ofDelivery: outcome.id)
-                if seen.insert(message).inserted { messages.append(message) }
-            } else {
-                lost.append(outcome.id)
-            }
+                """, [group.status.rawValue, group.error, now, group.nextAttemptAt, group.status == .sent ? now : nil,
+                      JSONText.array(group.ids), worker]) { row in updated.append(row.string(0)) }
+            return updated
         }
         try summarise(outboxIDs: messages)
         return lost
@@ -183,11 +152,6 @@ extension SQLiteTransaction {
     static func deliveriesOfMessage(_ message: String, table: String? = nil) -> String {
         let column = table.map { "\($0)." } ?? ""
         return "\(column)id > \(message) || '/' AND \(column)id < \(message) || '0' AND \(column)outbox_id = \(message)"
-    }
-
-    /// `<outbox id>` of `<outbox id>/email` or `<outbox id>/webhook/<subscriber>`.
-    static func outboxID(ofDelivery id: String) -> String {
-        String(id[..<(id.firstIndex(of: "/") ?? id.endIndex)])
     }
 
     /// Gives back every delivery `worker` holds, unsent, so another dispatcher may take it at once (graceful stop).
