@@ -195,52 +195,12 @@ extension RosterFlowBench {
         ) async throws -> Double {
             let store = try SQLiteStore(path: folder + "/\(name).sqlite", durability: durability)
             let service = try RosterFlowService(store: store, workflowsPath: workflows)
-            // One customer per district: a tenant has one open integration.
-            _ = try await service.importCustomers(
-                csv: "tenant_id,district,contact_email\n" + stride(from: 0, to: instances, by: 50)
-                    .map { "bench-\($0),Bench \($0),bench@example.org\n" }.joined(),
-                file: "bench")
-            // Districts of 50 courses, as a real integration has.
-            let perIntegration = 50
-            var courseIDs: [String] = []
-            for batch in stride(from: 0, to: instances, by: perIntegration) {
-                let integration = try await service.requestIntegration(
-                    tenantID: "bench-\(batch)", district: "Bench \(batch)", permission: "full", contactEmail: "bench@example.org",
-                    sender: .system)
-                _ = try await service.authenticate(integrationID: integration.id, actor: "bench")
-                _ = try await service.schedule(integrationID: integration.id, time: "02:00", timezone: "UTC", actor: "bench")
-                let ids = try await withThrowingTaskGroup(of: String.self) { group in
-                    for index in batch..<min(batch + perIntegration, instances) {
-                        group.addTask {
-                            try await service.addCourse(
-                                integrationID: integration.id, sourcedID: "c\(index)", title: "Course \(index)", sender: .system
-                            ).id
-                        }
-                    }
-                    return try await group.reduce(into: []) { $0.append($1) }
-                }
-                courseIDs += ids
-            }
+            let courseIDs = try await ScaleOutBench.prepare(service: service, instances: instances)
             let queue = WorkQueue(courseIDs)
             let before = store.groupCommitStatistics
             let cpuBefore = Self.cpuSeconds()
             let start = Date()
-            let steps = try await withThrowingTaskGroup(of: Int.self) { group in
-                for _ in 0..<max(1, concurrency) {
-                    group.addTask {
-                        var done = 0
-                        while let id = queue.next() {
-                            _ = try await service.mapCourse(id: id, catalogTitle: "Catalog \(id)", baseID: "B-\(id)", actor: "dsp")
-                            _ = try await service.verifyCourse(id: id, actor: "school")
-                            _ = try await service.contentAdded(id: id, actor: "dsp")
-                            _ = try await service.studentStarted(id: id, actor: "platform")
-                            done += 4
-                        }
-                        return done
-                    }
-                }
-                return try await group.reduce(0, +)
-            }
+            let steps = try await ScaleOutBench.driveCourses(service: service, queue: queue, concurrency: concurrency)
             let elapsed = Date().timeIntervalSince(start)
             let cpu = Self.cpuSeconds() - cpuBefore
             let after = store.groupCommitStatistics

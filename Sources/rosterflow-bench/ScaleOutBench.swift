@@ -144,6 +144,27 @@ enum ScaleOutBench {
         return courseIDs
     }
 
+    /// Drives the queued courses through map → verify → add_content → student_started with `concurrency`
+    /// submitters, each awaiting its own commits; returns the transitions made.
+    static func driveCourses(service: RosterFlowService, queue: WorkQueue, concurrency: Int) async throws -> Int {
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<max(1, concurrency) {
+                group.addTask {
+                    var done = 0
+                    while let id = queue.next() {
+                        _ = try await service.mapCourse(id: id, catalogTitle: "Catalog \(id)", baseID: "B-\(id)", actor: "dsp")
+                        _ = try await service.verifyCourse(id: id, actor: "school")
+                        _ = try await service.contentAdded(id: id, actor: "dsp")
+                        _ = try await service.studentStarted(id: id, actor: "platform")
+                        done += 4
+                    }
+                    return done
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+    }
+
     /// `pgbench` running one transition's statements per transaction (the state update with its row version, the
     /// history row, the outbox row) with `clients` connections for 8 s, on instances seeded like the engine's.
     static func pgbenchFloor(url: String, instances: Int, clients: Int, folder: String) async throws -> Double {
@@ -219,22 +240,7 @@ extension RosterFlowBench {
             let queue = WorkQueue(mine)
             let cpuBefore = RosterFlowBench.EngineBench.cpuSeconds()
             let start = Date().timeIntervalSince1970
-            let steps = try await withThrowingTaskGroup(of: Int.self) { group in
-                for _ in 0..<max(1, concurrency) {
-                    group.addTask {
-                        var done = 0
-                        while let id = queue.next() {
-                            _ = try await service.mapCourse(id: id, catalogTitle: "Catalog \(id)", baseID: "B-\(id)", actor: "dsp")
-                            _ = try await service.verifyCourse(id: id, actor: "school")
-                            _ = try await service.contentAdded(id: id, actor: "dsp")
-                            _ = try await service.studentStarted(id: id, actor: "platform")
-                            done += 4
-                        }
-                        return done
-                    }
-                }
-                return try await group.reduce(0, +)
-            }
+            let steps = try await ScaleOutBench.driveCourses(service: service, queue: queue, concurrency: concurrency)
             let end = Date().timeIntervalSince1970
             let result = ScaleOutBench.WorkerResult(
                 transitions: steps, start: start, end: end, cpu: RosterFlowBench.EngineBench.cpuSeconds() - cpuBefore)
