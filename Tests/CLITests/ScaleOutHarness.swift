@@ -62,34 +62,9 @@ final class ChildProcesses: @unchecked Sendable {
 /// The test venv's Standard Webhooks receiver (`scripts/peers/webhook_peer.py`): checks every request's signature with
 /// the `standardwebhooks` package and appends one JSON line per request (`id`, `attempt`, `verified`, `status`,
 /// `body`) to its output file.
-final class WebhookPeer {
-    let process = Process()
-    let port: Int
-    let out: String
-
-    init(folder: String, secret: String, repositoryRoot: String) throws {
-        let python = repositoryRoot + "/.venv-test/bin/python3"
-        guard FileManager.default.isExecutableFile(atPath: python) else {
-            XCTFail("\(python) is missing: run scripts/install-test-peers")
-            throw XCTSkip("unreachable: failed above")
-        }
-        out = folder + "/webhooks.jsonl"
-        _ = FileManager.default.createFile(atPath: out, contents: nil)
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [repositoryRoot + "/scripts/peers/webhook_peer.py", "--secret", secret, "--out", out]
-        process.standardError = FileHandle.nullDevice
-        port = try ReadyPeer.start(process)
-    }
-
-    deinit {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
-
-    /// The requests received so far, in the order they were recorded.
-    func records() -> [[String: Any]] {
-        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+final class WebhookPeer: JSONLinesPeer {
+    init(folder: String, secret: String) throws {
+        try super.init(folder: folder, script: "webhook_peer.py", arguments: ["--secret", secret], silent: true)
     }
 }
 

@@ -104,7 +104,7 @@ final class ScaleOutKillTests: XCTestCase {
         // Each message's first attempt is recorded on arrival and answered 0.1 s later: deliveries stay in flight.
         let smtp = try SMTPPeer(folder: folder, arguments: ["--hold-first", "0.1"])
         processes.adopt("smtp", smtp.process)
-        let webhooks = try WebhookPeer(folder: folder, secret: secret, repositoryRoot: Self.repositoryRoot)
+        let webhooks = try WebhookPeer(folder: folder, secret: secret)
         processes.adopt("webhooks", webhooks.process)
         try """
             {"smtp": {"url": "smtp://127.0.0.1:\(smtp.port)"}, "from": "RosterFlow <notify@rosterflow.test>",

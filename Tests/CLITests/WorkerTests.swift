@@ -81,14 +81,16 @@ class WorkerHarness: XCTestCase {
 
 }
 
-/// The test venv's SMTP server (`scripts/peers/smtp_peer.py`, aiosmtpd) on loopback, killed when the test ends.
-final class SMTPPeer {
+/// A peer from the test venv (`scripts/peers/*.py`) on loopback that appends one JSON line per thing it received to
+/// its output file; killed when the test ends.
+class JSONLinesPeer {
     let process = Process()
     let port: Int
-    /// One JSON line per message received (see smtp_peer.py).
+    /// One JSON line per message or request received (see the peer's script).
     let out: String
 
-    init(folder: String, arguments: [String]) throws {
+    /// - Parameter silent: drop what the peer writes on stderr.
+    init(folder: String, script: String, arguments: [String], silent: Bool = false) throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().path
         let python = root + "/.venv-test/bin/python3"
@@ -96,14 +98,15 @@ final class SMTPPeer {
             XCTFail("\(python) is missing: run scripts/install-test-peers")
             throw XCTSkip("unreachable: failed above")
         }
-        out = folder + "/smtp-\(UUID().uuidString).jsonl"
+        out = folder + "/\(script)-\(UUID().uuidString).jsonl"
         _ = FileManager.default.createFile(atPath: out, contents: nil)
         process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [root + "/scripts/peers/smtp_peer.py", "--out", out] + arguments
+        process.arguments = [root + "/scripts/peers/\(script)", "--out", out] + arguments
+        if silent { process.standardError = FileHandle.nullDevice }
         do {
             port = try ReadyPeer.start(process)
         } catch let failed as ReadyPeer.DidNotStart {
-            XCTFail("smtp_peer.py did not start: '\(failed.line)'")
+            XCTFail("\(script) did not start: '\(failed.line)'")
             throw XCTSkip("unreachable: failed above")
         }
     }
@@ -113,10 +116,17 @@ final class SMTPPeer {
         process.waitUntilExit()
     }
 
-    /// The messages received so far.
+    /// What was received so far, in the order it was recorded.
     func records() -> [[String: Any]] {
         let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
         return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+}
+
+/// The test venv's SMTP server (`scripts/peers/smtp_peer.py`, aiosmtpd).
+final class SMTPPeer: JSONLinesPeer {
+    init(folder: String, arguments: [String]) throws {
+        try super.init(folder: folder, script: "smtp_peer.py", arguments: arguments)
     }
 }
 
