@@ -55,6 +55,12 @@ extension RosterFlowService {
     /// safeguards' reasons, a rollover's among them, are listed with it) unless it changes nothing: nothing of it is
     /// applied before `sync approve`. A workflow event (`resume`) with its history.
     public func resume(integrationID: String, role: WorkflowEngine.Role? = nil, actor: String) async throws -> ResumeOutcome {
+        try await resume(integrationID: integrationID, role: role, actor: actor, lock: nil)
+    }
+
+    /// ``resume(integrationID:role:actor:)``, its sync run under `lock` when the caller (the scheduler) holds the
+    /// integration's sync lock already, else under a lock of its own.
+    func resume(integrationID: String, role: WorkflowEngine.Role?, actor: String, lock: SyncLockHandle?) async throws -> ResumeOutcome {
         let runtime = self.runtime
         let (step, pause, source) = try await write { tx, now -> (AppliedStep, PauseRecord?, String?) in
             guard let instance = try tx.instance(id: integrationID),
@@ -80,7 +86,13 @@ extension RosterFlowService {
         let review = "first sync after the pause"
             + (pause.map { " (paused \(Timestamp.iso($0.pausedAt).prefix(10)) until \($0.untilText))" } ?? "")
             + ": review what it changes before anything is applied (`rosterflow sync show RUN --changes`), then approve or reject it"
-        let run = try await runSync(integrationID: integrationID, bundlePath: source, holdForReview: review, actor: actor)
+        let rosterSource = try rosterSource(stored: source, integrationID: integrationID)
+        var request = SyncRequest(integrationID: integrationID, source: rosterSource, actor: actor)
+        request.holdForReview = review
+        if let lock { return ResumeOutcome(step: step, run: try await plannedSync(request, lock: lock)) }
+        let run = try await withSyncLock(integrationID: integrationID, purpose: "`sync run` of \(rosterSource.description)") { lock in
+            try await plannedSync(request, lock: lock)
+        }
         return ResumeOutcome(step: step, run: run)
     }
 
@@ -115,11 +127,11 @@ extension RosterFlowService {
 
     /// A due nightly sync of a paused integration: skipped without an alert while the pause lasts; once its date has
     /// come, the integration is resumed by the scheduler and the sync runs held for review. `nil` when not paused.
-    func pausedDueSync(integrationID: String, now: Double) async throws -> (decision: String, run: SyncRunView?)? {
+    func pausedDueSync(integrationID: String, now: Double, lock: SyncLockHandle) async throws -> (decision: String, run: SyncRunView?)? {
         let (state, pause) = try read { tx in (try tx.instance(id: integrationID)?.state, try tx.pause(integrationID: integrationID)) }
         guard state == DomainVocabulary.Integration.State.paused else { return nil }
         guard let pause, pause.pausedUntil <= now else { return ("paused", nil) }
-        let outcome = try await resume(integrationID: integrationID, role: .system, actor: "scheduler")
+        let outcome = try await resume(integrationID: integrationID, role: .system, actor: "scheduler", lock: lock)
         return (outcome.run?.decision ?? "not-run", outcome.run)
     }
 }

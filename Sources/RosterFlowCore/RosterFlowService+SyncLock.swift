@@ -17,19 +17,39 @@ extension RosterFlowService {
     func withSyncLock<T: Sendable>(
         integrationID: String, purpose: String, _ body: (_ lock: SyncLockHandle) async throws -> T
     ) async throws -> T {
+        // Without a condition the body always runs, so there is always a result.
+        try await withSyncLock(integrationID: integrationID, purpose: purpose, onlyIf: { _ in true }, body)!
+    }
+
+    /// ``withSyncLock(integrationID:purpose:_:)`` that takes the lock only when `condition` holds in the transaction
+    /// that takes it, and otherwise returns `nil` without running `body`. A nightly sync asks "is it still due?" there:
+    /// a second worker that read the same due list gets the lock only after the first moved the schedule on, and so
+    /// never runs the same night's sync again.
+    func withSyncLock<T: Sendable>(
+        integrationID: String, purpose: String, onlyIf condition: @escaping @Sendable (any StoreTransaction) throws -> Bool,
+        _ body: (_ lock: SyncLockHandle) async throws -> T
+    ) async throws -> T? {
         let lock = SyncLockHandle(
             integrationID: integrationID,
             owner: "\(ProcessInfo.processInfo.hostName):\(getpid()):\(Identifier.make(prefix: "lock"))")
         let lease = Self.syncLockLease
-        let holder = try await write { tx, now in
+        let taken = try await write { tx, now -> (district: String, holder: SyncLockRecord?)? in
             guard let integration = try tx.integration(id: integrationID) else {
                 throw RosterFlowError(.notFound, "there is no integration \(integrationID); `rosterflow integrations list` shows them")
             }
-            return try tx.acquireSyncLock(
-                integrationID: integrationID, owner: lock.owner, purpose: purpose, now: now, leaseUntil: now + lease
-            ).map { (integration.district, $0) }
+            let holder = try tx.acquireSyncLock(
+                integrationID: integrationID, owner: lock.owner, purpose: purpose, now: now, leaseUntil: now + lease)
+            // Asked once the lock is ours, not before: on PostgreSQL each statement reads what was committed when it
+            // began, and a previous holder commits its work before it lets the lock go.
+            if holder == nil, try !condition(tx) {
+                try tx.releaseSyncLock(integrationID: integrationID, owner: lock.owner)
+                return nil
+            }
+            return (integration.district, holder)
         }
-        if let (district, held) = holder {
+        guard let taken else { return nil }
+        if let held = taken.holder {
+            let district = taken.district
             throw RosterFlowError(
                 .busy,
                 "\(district) (\(integrationID)) is already being synced: \(held.purpose) by \(held.owner.split(separator: ":").prefix(2).joined(separator: ":")) "

@@ -4,8 +4,9 @@ import StorageCore
 /// A fixed-size pool of PostgreSQL connections shared by one process's transactions.
 ///
 /// A transaction takes a connection for its whole life and gives it back afterwards. When all are in use, a caller
-/// waits (blocking callers on a condition, async callers suspended, neither holding a cooperative thread) up to
-/// ``waitLimit``, then is told the database is busy. A connection the server dropped is reconnected before it is handed
+/// waits on a condition up to ``waitLimit``, then is told the database is busy. Async transactions wait (and run) on
+/// ``blockingQueue``'s threads, never on Swift's cooperative ones: a connection is only ever held by a thread that
+/// can go on. A connection the server dropped is reconnected before it is handed
 /// out, retrying with backoff (0.1 s doubling to 3.2 s, about 6 s in all) before reporting the server unreachable.
 final class PGPool: @unchecked Sendable {
     let configuration: PostgresConfiguration
@@ -14,8 +15,6 @@ final class PGPool: @unchecked Sendable {
     private let condition = NSCondition()
     private var idle: [PGConnection] = []
     private var opened = 0
-    private var waiters: [(id: UInt64, continuation: CheckedContinuation<PGConnection, Error>)] = []
-    private var nextWaiterID: UInt64 = 0
     private var closed = false
 
     init(configuration: PostgresConfiguration) {
@@ -63,6 +62,10 @@ final class PGPool: @unchecked Sendable {
         condition.lock()
         let deadline = Date().addingTimeInterval(waitLimit)
         while true {
+            if closed {
+                condition.unlock()
+                throw StorageError(.database, "the PostgreSQL store was closed")
+            }
             if let connection = idle.popLast() {
                 condition.unlock()
                 return try checkedOut(connection)
@@ -79,68 +82,7 @@ final class PGPool: @unchecked Sendable {
         }
     }
 
-    /// Takes a connection, suspending the caller (not blocking its thread) while none is free.
-    func acquire() async throws -> PGConnection {
-        switch takeWithoutWaiting() {
-        case .idle(let connection):
-            return try await Self.offThread { try self.checkedOut(connection) }
-        case .openNew:
-            return try await Self.offThread { try self.openCounted() }
-        case .full:
-            break
-        }
-        let connection: PGConnection = try await withCheckedThrowingContinuation { continuation in
-            enqueue(continuation)
-        }
-        return try await Self.offThread { try self.checkedOut(connection) }
-    }
-
-    private enum Take { case idle(PGConnection), openNew, full }
-
-    private func takeWithoutWaiting() -> Take {
-        condition.lock()
-        defer { condition.unlock() }
-        if let connection = idle.popLast() { return .idle(connection) }
-        if opened < configuration.poolSize {
-            opened += 1
-            return .openNew
-        }
-        return .full
-    }
-
-    /// Queues an async waiter, or hands it a connection given back in the meantime.
-    private func enqueue(_ continuation: CheckedContinuation<PGConnection, Error>) {
-        condition.lock()
-        if let connection = idle.popLast() {
-            condition.unlock()
-            continuation.resume(returning: connection)
-            return
-        }
-        if closed {
-            condition.unlock()
-            continuation.resume(throwing: StorageError(.database, "the PostgreSQL store was closed"))
-            return
-        }
-        nextWaiterID += 1
-        let id = nextWaiterID
-        waiters.append((id, continuation))
-        condition.unlock()
-        Self.blockingQueue.asyncAfter(deadline: .now() + waitLimit) { [weak self] in self?.expire(waiter: id) }
-    }
-
-    /// Tells a waiter still waiting after ``waitLimit`` that the database is busy.
-    private func expire(waiter id: UInt64) {
-        condition.lock()
-        guard let index = waiters.firstIndex(where: { $0.id == id }) else {
-            condition.unlock()
-            return
-        }
-        let waiter = waiters.remove(at: index)
-        condition.unlock()
-        waiter.continuation.resume(throwing: exhausted())
-    }
-
-    /// Gives a connection back: to a waiting caller first, else to the idle list. A connection the server dropped is
+    /// Gives a connection back to the idle list, waking a waiting caller. A connection the server dropped is
     /// kept too: it is reconnected when next taken.
     func release(_ connection: PGConnection) {
         condition.lock()
@@ -148,12 +90,6 @@ final class PGPool: @unchecked Sendable {
             opened -= 1
             condition.signal()
             condition.unlock()
-            return
-        }
-        if !waiters.isEmpty {
-            let waiter = waiters.removeFirst()
-            condition.unlock()
-            waiter.continuation.resume(returning: connection)
             return
         }
         idle.append(connection)
@@ -167,10 +103,8 @@ final class PGPool: @unchecked Sendable {
         closed = true
         opened -= idle.count
         idle.removeAll()
-        let pending = waiters
-        waiters.removeAll()
+        condition.broadcast()
         condition.unlock()
-        for waiter in pending { waiter.continuation.resume(throwing: StorageError(.database, "the PostgreSQL store was closed")) }
     }
 
     private func openCounted() throws -> PGConnection {

@@ -53,13 +53,15 @@ public final class PostgresStore: RosterFlowStore {
     @discardableResult
     public func write<T: Sendable>(_ body: @escaping @Sendable (any StoreTransaction) throws -> T) async throws -> T {
         var attempt = 0
+        let pool = self.pool
         while true {
-            let connection = try await pool.acquire()
-            let pool = self.pool
             do {
-                // The connection goes back to the pool on the thread that ran the transaction: giving it back must not
-                // wait for a cooperative thread, which a blocked synchronous caller may be holding.
+                // The whole transaction, waiting for a connection included, runs on a thread outside Swift's
+                // cooperative pool, which gives the connection back itself: a connection is never handed to a caller
+                // that needs a cooperative thread to go on, so synchronous callers blocking those threads while they
+                // wait for one cannot stall the pool.
                 return try await PGPool.offThread {
+                    let connection = try pool.acquire()
                     defer { pool.release(connection) }
                     return try Self.transaction(on: connection, begin: "BEGIN", body)
                 }
@@ -71,9 +73,9 @@ public final class PostgresStore: RosterFlowStore {
     }
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (any StoreTransaction) throws -> T) async throws -> T {
-        let connection = try await pool.acquire()
         let pool = self.pool
         return try await PGPool.offThread {
+            let connection = try pool.acquire()
             defer { pool.release(connection) }
             return try Self.transaction(on: connection, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", body)
         }

@@ -572,6 +572,53 @@ final class SyncTests: SyncTestCase {
         XCTAssertEqual(alerts.count, 3)
     }
 
+    /// Two workers on one database read the same due list; each nightly sync runs once. The second worker gets the
+    /// sync lock only after the first moved the schedule on, finds the sync no longer due and runs nothing.
+    func testTwoWorkersThatReadTheSameDueListRunEachNightlySyncOnce() async throws {
+        let clock = TestClock("2026-03-06T12:00:00Z")
+        let database = try Fixture.newDatabase()
+        let first = try RosterFlowService(databasePath: database, workflowsPath: Fixture.workflows, clock: { clock.now })
+        _ = try await first.importCustomers(csv: Fixture.registry, file: "customers.csv")
+        let second = try RosterFlowService(databasePath: database, workflowsPath: Fixture.workflows, clock: { clock.now })
+        var ids: [String] = []
+        for (tenant, district, email) in [
+            ("t-spring", "Springfield USD", "it@springfield.example"), ("t-obrien", "O'Brien & <Sons> ISD", "admin@obrien.example"),
+        ] {
+            let integration = try await first.requestIntegration(
+                tenantID: tenant, district: district, permission: "full", contactEmail: email, sender: .system)
+            _ = try await first.authenticate(integrationID: integration.id, actor: Fixture.vendor)
+            _ = try await first.schedule(integrationID: integration.id, time: "02:30", timezone: "America/Chicago", actor: "school")
+            try await first.setSyncSource(integrationID: integration.id, source: try bundle("nightly-\(tenant)"))
+            ids.append(integration.id)
+        }
+        clock.advance(days: 1)
+
+        // The second worker read the due list, then the first ran both syncs before the second got to them.
+        let now = clock.now
+        let stale = try second.store.readNow { try $0.dueSyncs(now: now) }
+        XCTAssertEqual(stale.map(\.integrationID).sorted(), ids.sorted())
+        let ran = try await first.runDueSyncs()
+        XCTAssertEqual(ran.map(\.decision), ["applied", "applied"])
+        let late = try await second.runDueSyncs(stale, now: now)
+        XCTAssertEqual(late.map(\.decision), ["done-elsewhere", "done-elsewhere"])
+        XCTAssertEqual(late.map(\.nextSyncAt), ran.map(\.nextSyncAt), "the schedule the first worker moved on")
+        XCTAssertEqual(try first.store.readNow { try $0.syncRuns(integrationID: nil) }.count, 2, "one run per integration")
+
+        // Both at once over several nights: every night's sync once, never a second (unchanged) run.
+        for night in 1...4 {
+            clock.advance(days: 1)
+            async let a = first.runDueSyncs()
+            async let b = second.runDueSyncs()
+            let outcomes = try await a + b
+            let runs = outcomes.filter { $0.runID != nil }
+            XCTAssertEqual(runs.map(\.integrationID).sorted(), ids.sorted(), "night \(night): \(outcomes)")
+            XCTAssertTrue(
+                outcomes.allSatisfy { $0.runID != nil || ["busy", "done-elsewhere"].contains($0.decision) }, "\(outcomes)")
+            XCTAssertEqual(
+                try first.store.readNow { try $0.syncRuns(integrationID: nil) }.count, 2 + 2 * night, "night \(night): \(outcomes)")
+        }
+    }
+
     func testImplicitDeletesFollowTheIntegrationsStoredPolicy() async throws {
         let b = try bundle("b1")
         _ = try await sync(b)

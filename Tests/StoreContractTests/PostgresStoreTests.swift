@@ -154,6 +154,32 @@ final class PostgresStoreTests: XCTestCase {
         XCTAssertEqual(count, 60)
     }
 
+    /// `rosterflow serve` mixes both kinds of callers: async transactions, and synchronous reads made on Swift's
+    /// cooperative threads (two on two cores), which block their thread while they wait for a connection. Async
+    /// transactions must never hold a connection where only a cooperative thread could let them go on, or the blocked
+    /// readers and the waiting transactions stall each other until the pool's timeout and are all told busy.
+    func testSynchronousReadersOnEveryCooperativeThreadDoNotStallAsyncTransactions() async throws {
+        let store = try PostgresStore(url: try newSchemaURL("&pool_size=2&pool_timeout=5"))
+        let started = Date()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<80 {
+                group.addTask { () async throws -> Void in
+                    if index % 2 == 0 {
+                        _ = try await store.write { try $0.upsertCustomer(customer("t-\(index)")) }
+                    } else {
+                        // A synchronous read on a cooperative thread, as a request handler's might be.
+                        _ = try store.readNow { try $0.customers().count }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let seconds = Date().timeIntervalSince(started)
+        XCTAssertEqual(try store.readNow { try $0.customers().count }, 40)
+        // Not a timing test: a stall lasts the pool timeout (5 s) and ends in busy errors, which the group rethrows.
+        XCTAssertLessThan(seconds, 5, "the callers waited for the pool's timeout")
+    }
+
     func testAFailedStatementCaughtInsideTheBodyDoesNotCommitTheRestSilently() throws {
         let store = try PostgresStore(url: try newSchemaURL())
         // An insert of a customer with a NULL-violating value is impossible through the protocol; a transition of an
