@@ -36,8 +36,14 @@ extension PGTransaction {
             instance.subjectTitle, instance.rowVersion, instance.createdAt, instance.enteredAt, instance.updatedAt)
     }
 
+    /// In a write transaction the row is locked (`FOR NO KEY UPDATE`) until the commit, as SQLite's single writer
+    /// holds it: an event read and applied in one transaction is then never refused as stale because another process
+    /// moved the instance in between — that process's transaction waits, then reads what this one committed. (History
+    /// rows referring to the instance can still be inserted meanwhile: the key is not locked.)
     func instance(id: String) throws -> InstanceRecord? {
-        let rows = try query("SELECT \(PGCoreDecoders.instanceColumns) FROM workflow_instances WHERE id = $1", id)
+        let rows = try query(
+            "SELECT \(PGCoreDecoders.instanceColumns) FROM workflow_instances WHERE id = $1"
+                + (writes ? " FOR NO KEY UPDATE" : ""), id)
         return rows.count == 0 ? nil : PGCoreDecoders.instance(rows, 0)
     }
 

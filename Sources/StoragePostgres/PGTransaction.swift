@@ -10,9 +10,12 @@ final class PGTransaction: StoreTransaction {
     /// `NOTIFY rosterflow_work` so idle workers in every process wake at once.
     var wakesWorkers = false
     private var open = true
+    /// A write transaction (not a read-only snapshot): its reads of one instance lock that instance's row.
+    let writes: Bool
 
-    init(_ connection: PGConnection) {
+    init(_ connection: PGConnection, writes: Bool) {
         self.connection = connection
+        self.writes = writes
     }
 
     /// Ends the transaction's use (cursors and statements refuse to run after it).

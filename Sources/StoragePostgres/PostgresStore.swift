@@ -106,7 +106,7 @@ public final class PostgresStore: RosterFlowStore {
             try connection.reset()
             try connection.execute(begin)
         }
-        let transaction = PGTransaction(connection)
+        let transaction = PGTransaction(connection, writes: !begin.contains("READ ONLY"))
         let result: T
         do {
             result = try body(transaction)

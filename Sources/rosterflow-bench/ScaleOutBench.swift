@@ -166,7 +166,8 @@ enum ScaleOutBench {
     }
 
     /// `pgbench` running one transition's statements per transaction (the state update with its row version, the
-    /// history row, the outbox row) with `clients` connections for 8 s, on instances seeded like the engine's.
+    /// history row, the outbox row) with `clients` connections, about 8,000 transactions in all, on instances seeded
+    /// like the engine's.
     static func pgbenchFloor(url: String, instances: Int, clients: Int, folder: String) async throws -> Double {
         let schema = "bench_floor_\(getpid())"
         let store = try RosterFlowService.openStore(databasePath: withSchema(url, schema))
@@ -190,7 +191,10 @@ enum ScaleOutBench {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [
-            "pgbench", "-n", "-M", "extended", "-c", "\(clients)", "-j", "2", "-T", "8", "-f", script, libpqURL(url),
+            // A number of transactions, not a duration (-T): pgbench ends a timed run on SIGALRM, which a child of
+            // this process inherits blocked (the spawning thread's signal mask), so a timed run never ends.
+            "pgbench", "-n", "-M", "extended", "-c", "\(clients)", "-j", "2", "-t", "\(max(200, 8_000 / max(clients, 1)))", "-f",
+            script, libpqURL(url),
         ]
         var environment = ProcessInfo.processInfo.environment
         environment["PGOPTIONS"] = "-c search_path=\(schema)"

@@ -215,6 +215,29 @@ final class CoreStoreConcurrencyContractTests: XCTestCase {
         }
     }
 
+    /// An event read and applied inside one write transaction (as the domain applies every event) is never refused
+    /// because another process moved the instance meanwhile: the second waits for the first and moves the instance on
+    /// from where the first left it, as SQLite's single writer does.
+    func testTwoProcessesReadingAndMovingOneInstanceInsideTheirTransactionsBothMoveItInTurn() async throws {
+        try await forEachSharedDatabase { a, b in
+            try await a.write { tx in try tx.insertInstance(Self.instance("i-1", state: "a")) }
+            @Sendable func move(to state: String, at time: Double) -> @Sendable (any StoreTransaction) throws -> Int {
+                { tx in
+                    let current = try XCTUnwrap(try tx.instance(id: "i-1"))
+                    return try tx.updateInstance(
+                        id: "i-1", expectedRowVersion: current.rowVersion, state: state, previousState: current.state,
+                        enteredAt: time, now: time)
+                }
+            }
+            let (first, second) = await Self.overlapping(a, move(to: "b", at: 2), b, move(to: "c", at: 3))
+            XCTAssertEqual(try first.get(), 2)
+            XCTAssertEqual(try second.get(), 3, "the second read the first's move and went on from it")
+            let stored = try XCTUnwrap(try b.readNow { try $0.instance(id: "i-1") })
+            XCTAssertEqual([stored.state, stored.previousState], ["c", "b"])
+            XCTAssertEqual(stored.rowVersion, 3)
+        }
+    }
+
     func testAMigrationRacingATransitionIsRefused() async throws {
         try await forEachSharedDatabase { a, b in
             try await a.write { tx in try tx.insertInstance(Self.instance("i-1", state: "a")) }
