@@ -209,6 +209,9 @@ extension PGTransaction {
     /// How many rows one multi-row statement carries (and how many changes between two checkpoints at most).
     static let rosterBatchSize = 5_000
 
+    /// An apply of at least this many changes analyses `roster_records` before it commits.
+    static let analyzeAfterChanges = 2_000
+
     /// A batch ends early once its array literals hold this many bytes (records with large `fields`).
     static let rosterBatchBytes = 16 << 20
 
@@ -274,6 +277,12 @@ extension PGTransaction {
                     """, list: [.text(integrationID), batch.entities.param, batch.sourcedIDs.param])
             }
             if let checkpoint { try checkpoint() }
+        }
+        // The planner's statistics of a roster that just grew or shrank by this much are stale (autovacuum analyses
+        // it later, on its own schedule): with them, the key-by-key lookups of the next sync can pick a partial index
+        // that scans the whole district once per key. Analysed here, in the transaction, they hold from its commit.
+        if changes.count >= Self.analyzeAfterChanges, changes.lazy.filter({ !$0.parked }).count >= Self.analyzeAfterChanges {
+            try execute("ANALYZE (SKIP_LOCKED) roster_records")  // another sync analysing it meanwhile is enough
         }
     }
 

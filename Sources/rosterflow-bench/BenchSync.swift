@@ -12,7 +12,7 @@ extension RosterFlowBench {
     struct SyncBench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "sync",
-            abstract: "Sync a generated district (validate + diff + apply) and compare with the floor of sqlite3's .import.",
+            abstract: "Sync a generated district (validate + diff + apply) and compare with the floor of sqlite3's .import (or, with --db, psql's \\copy).",
             discussion: """
                 Generates a district bundle in a child process, then in one run and folder: loads the same CSV files \
                 into empty tables with the sqlite3 shell's .import (the floor), runs a first bulk sync into a new \
@@ -29,9 +29,15 @@ extension RosterFlowBench {
         @Option(help: "Workflow definitions.") var workflows: String = "Workflows"
         @Flag(help: "Print JSON instead of text.") var json = false
         @Flag(help: "Leave out the school-year rollover run.") var noRollover = false
+        @Option(
+            name: .customLong("db"),
+            help: "A PostgreSQL server (postgres://…): sync into a new schema there, beside a floor of psql's \\copy of the same files.")
+        var database: String?
 
         struct Report: Encodable {
             var users: Int, classes: Int, enrollments: Int
+            /// `SQLite` (the floor is the sqlite3 shell's `.import`) or `PostgreSQL` (the floor is psql's `\copy`).
+            var engine: String
             var importFloorSeconds: Double
             var firstSyncSeconds: Double
             var secondSyncSeconds: Double
@@ -73,10 +79,20 @@ extension RosterFlowBench {
                                                              "\(classes)", "--enrollments", "\(enrollments)"])
                 log("generated \(bundle)")
 
-                let floor = try Self.importFloor(bundle: bundle, database: folder + "/floor.sqlite")
-                log("sqlite3 .import floor: \(String(format: "%.2f", floor)) s")
-
-                let service = try RosterFlowService(databasePath: folder + "/sync.sqlite", workflowsPath: workflows)
+                let floor: Double
+                let service: RosterFlowService
+                if let database {
+                    floor = try Self.copyFloor(bundle: bundle, url: database, schema: "bench_copy_\(getpid())")
+                    log("psql \\copy floor: \(String(format: "%.2f", floor)) s")
+                    service = try RosterFlowService(
+                        store: try RosterFlowService.openStore(
+                            databasePath: ScaleOutBench.withSchema(database, "bench_sync_\(getpid())")),
+                        workflowsPath: workflows)
+                } else {
+                    floor = try Self.importFloor(bundle: bundle, database: folder + "/floor.sqlite")
+                    log("sqlite3 .import floor: \(String(format: "%.2f", floor)) s")
+                    service = try RosterFlowService(databasePath: folder + "/sync.sqlite", workflowsPath: workflows)
+                }
                 _ = try await service.importCustomers(
                     csv: "tenant_id,district,contact_email\nbench,Bench District,bench@example.org\n", file: "bench")
                 let integration = try await service.requestIntegration(
@@ -134,7 +150,8 @@ extension RosterFlowBench {
                 var usage = rusage()
                 getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
                 let report = Report(
-                    users: users, classes: classes, enrollments: enrollments, importFloorSeconds: floor,
+                    users: users, classes: classes, enrollments: enrollments, engine: database == nil ? "SQLite" : "PostgreSQL",
+                    importFloorSeconds: floor,
                     firstSyncSeconds: firstSeconds, secondSyncSeconds: secondSeconds, firstOverFloor: firstSeconds / floor,
                     secondOverFirst: secondSeconds / firstSeconds, revalidatedSyncSeconds: revalidatedSeconds,
                     revalidatedOverFirst: revalidatedSeconds / firstSeconds, peakRSSMiB: Double(usage.ru_maxrss) / 1024,
@@ -150,7 +167,7 @@ extension RosterFlowBench {
                     """
                     | measure (\(r.users) users, \(r.classes) classes, \(r.enrollments) enrollments) | seconds | ratio |
                     |---|---:|---:|
-                    | floor: sqlite3 .import of the same CSV files into empty tables | \(String(format: "%.2f", r.importFloorSeconds)) | 1.00 × floor |
+                    | floor: \(r.engine == "SQLite" ? "sqlite3 .import" : "psql \\copy (COPY FROM STDIN)") of the same CSV files into empty tables | \(String(format: "%.2f", r.importFloorSeconds)) | 1.00 × floor |
                     | first bulk sync: validate + diff + apply (\(r.firstDecision)) | \(String(format: "%.2f", r.firstSyncSeconds)) | \(String(format: "%.2f", r.firstOverFloor)) × floor |
                     | second identical bulk sync (\(r.secondDecision): same SHA-256, report reused) | \(String(format: "%.2f", r.secondSyncSeconds)) | \(String(format: "%.2f", r.secondOverFirst)) × first |
                     | the same, read + validated + diffed again (`--revalidate`) | \(String(format: "%.2f", r.revalidatedSyncSeconds)) | \(String(format: "%.2f", r.revalidatedOverFirst)) × first |
@@ -188,6 +205,48 @@ extension RosterFlowBench {
             process.waitUntilExit()
             guard process.terminationStatus == 0 else {
                 throw RosterFlowError(.storage, "\(executable) \(arguments.joined(separator: " ")) failed")
+            }
+        }
+
+        /// Seconds for psql to `\copy` every CSV file of the bundle into new tables of text columns (one per header
+        /// field) in a new schema, in one transaction: PostgreSQL's own bulk load of the same bytes. The schema is
+        /// dropped afterwards.
+        static func copyFloor(bundle: String, url: String, schema: String) throws -> Double {
+            let files = try FileManager.default.contentsOfDirectory(atPath: bundle).filter { $0.hasSuffix(".csv") && $0 != "manifest.csv" }
+            var script = "\\set ON_ERROR_STOP 1\nBEGIN;\nCREATE SCHEMA \(schema);\nSET search_path TO \(schema);\n"
+            for file in files.sorted() {
+                let path = bundle + "/" + file
+                guard let handle = FileHandle(forReadingAtPath: path) else { continue }
+                let head = String(decoding: try handle.read(upToCount: 64 * 1024) ?? Data(), as: UTF8.self)
+                try handle.close()
+                let header = head.split(separator: "\n", maxSplits: 1).first.map(String.init) ?? ""
+                let columns = header.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",")
+                    .map { "\"" + $0.replacingOccurrences(of: "\"", with: "") + "\" text" }
+                let table = "\"" + file.replacingOccurrences(of: ".csv", with: "") + "\""
+                script += "CREATE TABLE \(table) (\(columns.joined(separator: ", ")));\n"
+                script += "\\copy \(table) FROM '\(path)' WITH (FORMAT csv, HEADER true)\n"
+            }
+            script += "COMMIT;\n"
+            let start = Date()
+            try runPsql(url: url, script: script)
+            let seconds = Date().timeIntervalSince(start)
+            try? runPsql(url: url, script: "DROP SCHEMA \(schema) CASCADE;\n")
+            return seconds
+        }
+
+        private static func runPsql(url: String, script: String) throws {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["psql", "-q", "-X", ScaleOutBench.libpqURL(url)]
+            let input = Pipe()
+            process.standardInput = input
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            input.fileHandleForWriting.write(Data(("SET client_min_messages TO warning;\n" + script).utf8))
+            try input.fileHandleForWriting.close()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else {
+                throw RosterFlowError(.storage, "psql failed (exit \(process.terminationStatus)); is the PostgreSQL client installed (scripts/install-deps)?")
             }
         }
 
