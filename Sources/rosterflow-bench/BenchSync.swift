@@ -88,6 +88,7 @@ extension RosterFlowBench {
                         store: try RosterFlowService.openStore(
                             databasePath: ScaleOutBench.withSchema(database, "bench_sync_\(getpid())")),
                         workflowsPath: workflows)
+                    log("syncing into schema bench_sync_\(getpid()); it is dropped at the end")
                 } else {
                     floor = try Self.importFloor(bundle: bundle, database: folder + "/floor.sqlite")
                     log("sqlite3 .import floor: \(String(format: "%.2f", floor)) s")
@@ -149,6 +150,7 @@ extension RosterFlowBench {
 
                 var usage = rusage()
                 getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+                if let database { try? Self.runPsql(url: database, script: "DROP SCHEMA bench_sync_\(getpid()) CASCADE;\n") }
                 let report = Report(
                     users: users, classes: classes, enrollments: enrollments, engine: database == nil ? "SQLite" : "PostgreSQL",
                     importFloorSeconds: floor,
@@ -234,7 +236,7 @@ extension RosterFlowBench {
             return seconds
         }
 
-        private static func runPsql(url: String, script: String) throws {
+        static func runPsql(url: String, script: String) throws {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = ["psql", "-q", "-X", ScaleOutBench.libpqURL(url)]
