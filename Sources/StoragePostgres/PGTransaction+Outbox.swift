@@ -30,9 +30,9 @@ extension PGTransaction {
         let rows: PGRows
         if let instanceID {
             rows = try query(
-                "SELECT \(Self.outboxColumns()) FROM outbox WHERE instance_id = $1 ORDER BY created_at, id", instanceID)
+                "SELECT \(Self.outboxColumns()) FROM outbox WHERE instance_id = $1 ORDER BY created_at, message_order", instanceID)
         } else {
-            rows = try query("SELECT \(Self.outboxColumns()) FROM outbox ORDER BY created_at, id")
+            rows = try query("SELECT \(Self.outboxColumns()) FROM outbox ORDER BY created_at, message_order")
         }
         return (0..<rows.count).map { Self.outboxRecord(rows, $0) }
     }
@@ -56,11 +56,11 @@ extension PGTransaction {
         let rows = try query(
             """
             WITH picked AS MATERIALIZED (
-                SELECT id FROM outbox WHERE status = 'pending' ORDER BY created_at, id LIMIT $1 FOR UPDATE SKIP LOCKED),
+                SELECT id FROM outbox WHERE status = 'pending' ORDER BY created_at, message_order LIMIT $1 FOR UPDATE SKIP LOCKED),
             queued AS (
                 UPDATE outbox o SET status = 'queued' FROM picked WHERE o.id = picked.id
-                RETURNING \(Self.outboxColumns("o")))
-            SELECT * FROM queued ORDER BY created_at, id
+                RETURNING \(Self.outboxColumns("o")), o.message_order)
+            SELECT * FROM queued ORDER BY created_at, message_order
             """, limit)
         let messages = (0..<rows.count).map { Self.outboxRecord(rows, $0) }
         guard !messages.isEmpty else { return (0, []) }
@@ -262,11 +262,11 @@ extension PGTransaction {
             rows = try query(
                 """
                 SELECT \(Self.outboxColumns()) FROM outbox WHERE status = $1
-                ORDER BY created_at DESC, id DESC LIMIT $2
+                ORDER BY created_at DESC, message_order DESC LIMIT $2
                 """, status.rawValue, Self.limit(limit))
         } else {
             rows = try query(
-                "SELECT \(Self.outboxColumns()) FROM outbox ORDER BY created_at DESC, id DESC LIMIT $1", Self.limit(limit))
+                "SELECT \(Self.outboxColumns()) FROM outbox ORDER BY created_at DESC, message_order DESC LIMIT $1", Self.limit(limit))
         }
         return (0..<rows.count).map { Self.outboxRecord(rows, $0) }
     }

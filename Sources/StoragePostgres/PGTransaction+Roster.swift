@@ -376,18 +376,18 @@ extension PGTransaction {
         let integrations = integrationID == nil ? "x.integration_id IN (SELECT id FROM integrations)" : "x.integration_id = $3"
         var params: [PGParam] = [.text(sourcedID), PGTransaction.textArray(entities)]
         if let integrationID { params.append(.text(integrationID)) }
-        // Oldest first; on a tie of times, by the run's start (SQLite: the run's rowid), then the run id. A time or run
-        // that is missing sorts first, as SQLite's NULL does.
+        // Oldest first; on a tie of times, by the order the runs were recorded in (SQLite: the run's rowid). A time or
+        // run that is missing sorts first, as SQLite's NULL does.
         let rows = try query("""
             SELECT integration_id, entity, sourced_id, run_id, op, title, at FROM (
-                SELECT h.integration_id, h.entity, h.sourced_id, h.run_id, h.op, h.title, h.at, r.started_at AS run_started
+                SELECT h.integration_id, h.entity, h.sourced_id, h.run_id, h.op, h.title, h.at, r.run_order
                 FROM roster_history h LEFT JOIN sync_runs r ON r.id = h.run_id
                 WHERE h.sourced_id = $1\(historyFilter)
                 UNION ALL
-                SELECT x.integration_id, x.entity, x.sourced_id, x.run_id, 'add', x.title, r.finished_at, r.started_at
+                SELECT x.integration_id, x.entity, x.sourced_id, x.run_id, 'add', x.title, r.finished_at, r.run_order
                 FROM roster_records x JOIN sync_runs r ON r.id = x.run_id
                 WHERE \(integrations) AND x.entity = ANY($2::text[]) AND x.sourced_id = $1 AND x.add_logged = 0
-            ) u ORDER BY at NULLS FIRST, run_started NULLS FIRST, run_id, integration_id, entity
+            ) u ORDER BY at NULLS FIRST, run_order NULLS FIRST, run_id, integration_id, entity
             """, list: params)
         return (0..<rows.count).map {
             RosterHistoryEntry(integrationID: rows.text($0, 0), entity: rows.text($0, 1), sourcedID: rows.text($0, 2),

@@ -89,7 +89,7 @@ extension PGTransaction {
 
     func heldSyncRunID(integrationID: String) throws -> String? {
         let rows = try query("""
-            SELECT id FROM sync_runs WHERE integration_id = $1 AND decision = 'held' ORDER BY started_at DESC, id DESC LIMIT 1
+            SELECT id FROM sync_runs WHERE integration_id = $1 AND decision = 'held' ORDER BY started_at DESC, run_order DESC LIMIT 1
             """, integrationID)
         return rows.count > 0 ? rows.string(0, 0) : nil
     }
@@ -218,7 +218,7 @@ extension PGTransaction {
     func syncRuns(integrationID: String?) throws -> [SyncRunRecord] {
         let rows = try query(
             "SELECT \(Self.syncRunColumns) FROM sync_runs" + (integrationID == nil ? "" : " WHERE integration_id = $1")
-                + " ORDER BY started_at DESC, id DESC",
+                + " ORDER BY started_at DESC, run_order DESC",
             list: integrationID.map { [.text($0)] } ?? [])
         return (0..<rows.count).map { Self.syncRun(rows, $0) }
     }
@@ -227,7 +227,7 @@ extension PGTransaction {
         // NULLS LAST: a NULL sorts lowest in SQLite, so last when descending.
         let rows = try query("""
             SELECT id FROM sync_runs WHERE integration_id = $1 AND decision = ANY($2::text[])
-            ORDER BY finished_at DESC NULLS LAST, started_at DESC, id DESC LIMIT 1
+            ORDER BY finished_at DESC NULLS LAST, run_order DESC LIMIT 1
             """, list: [.text(integrationID), PGTransaction.textArray(SyncDecision.appliedChanges.map(\.rawValue))])
         return rows.count > 0 ? rows.string(0, 0) : nil
     }
@@ -281,21 +281,20 @@ extension PGTransaction {
     // MARK: Run history
 
     func acceptedRuns(integrationID: String, after runID: String) throws -> [String] {
-        // "Started after `runID`": SQLite compares rowids (insertion order); here (started_at, id). An unknown `runID`
-        // compares with NULL: no run.
+        // "Recorded after `runID`": insertion order, as SQLite's rowid. An unknown `runID` compares with NULL: no run.
         let accepted: [SyncDecision] = [.applied, .unchanged, .approved, .approvedWithoutDeletes]
         let rows = try query("""
             SELECT s.id FROM sync_runs s
             WHERE s.integration_id = $1 AND s.decision = ANY($3::text[])
-                AND (s.started_at, s.id) > (SELECT b.started_at, b.id FROM sync_runs b WHERE b.id = $2)
-            ORDER BY s.started_at, s.id
+                AND s.run_order > (SELECT b.run_order FROM sync_runs b WHERE b.id = $2)
+            ORDER BY s.run_order
             """, list: [.text(integrationID), .text(runID), PGTransaction.textArray(accepted.map(\.rawValue))])
         return (0..<rows.count).map { rows.text($0, 0) }
     }
 
     func heldSyncRuns(integrationID: String) throws -> [SyncRunRecord] {
         let rows = try query("""
-            SELECT \(Self.syncRunColumns) FROM sync_runs WHERE integration_id = $1 AND decision = 'held' ORDER BY started_at, id
+            SELECT \(Self.syncRunColumns) FROM sync_runs WHERE integration_id = $1 AND decision = 'held' ORDER BY started_at, run_order
             """, integrationID)
         return (0..<rows.count).map { Self.syncRun(rows, $0) }
     }

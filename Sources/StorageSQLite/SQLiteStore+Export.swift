@@ -31,16 +31,24 @@ final class SQLiteTableReader: StoreTableReader {
             let types: [StoreColumnType] = info.map { row in Self.type(declared: row["type"]) }
             let keyed = info.filter { ($0["pk"] as Int) > 0 }.sorted { ($0["pk"] as Int) < ($1["pk"] as Int) }
             let orderBy: [String] = keyed.isEmpty ? columns : keyed.map { $0["name"] }
+            if let order = Self.insertionOrder[name] {
+                return StoreTable(name: name, columns: columns + [order], types: types + [.integer], orderBy: orderBy)
+            }
             return StoreTable(name: name, columns: columns, types: types, orderBy: orderBy)
         }
     }
 
     func rows(of table: StoreTable) throws -> any StoreRowCursor {
-        let quoted = table.columns.map { "\"\($0)\"" }.joined(separator: ", ")
+        let quoted = table.columns.map { Self.insertionOrder[table.name] == $0 ? "rowid" : "\"\($0)\"" }
+            .joined(separator: ", ")
         let order = table.orderBy.map { "\"\($0)\"" }.joined(separator: ", ")
         let cursor = try Row.fetchCursor(db, sql: "SELECT \(quoted) FROM \"\(table.name)\" ORDER BY \(order)")
         return SQLiteRowCursor(cursor: cursor, types: table.types)
     }
+
+    /// Tables whose rowid (the order rows were recorded in, which the SQLite store sorts ties by) is read as a column
+    /// of this name: PostgreSQL keeps that order in a column of its own (migration `v10-insertion-order`).
+    static let insertionOrder = ["sync_runs": "run_order", "outbox": "message_order"]
 
     /// SQLite's type affinity rules, reduced to the four types the schema uses.
     static func type(declared: String) -> StoreColumnType {

@@ -127,6 +127,10 @@ enum Schema {
         Schema.registerListingMigrations(&migrator)
         Schema.registerTermOfferMigrations(&migrator)
         Schema.registerClassLinkMigrations(&migrator)
+        // PostgreSQL gives sync runs and outbox messages insertion-order columns (`run_order`, `message_order`) here;
+        // SQLite has had them all along, the rowid, which the SQLite store orders by and `migrate-store` copies into
+        // them. The same name keeps both engines' migration lists alike.
+        migrator.registerMigration("v10-insertion-order") { _ in }
         return migrator
     }
 }
