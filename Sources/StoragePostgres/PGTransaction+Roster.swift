@@ -209,6 +209,13 @@ extension PGTransaction {
     /// How many rows one multi-row statement carries (and how many changes between two checkpoints at most).
     static let rosterBatchSize = 5_000
 
+    /// `ANALYZE` of `table` unless another transaction is analysing it (then its statistics are on their way). The
+    /// server's warning that it skipped is kept out of the output: the rest of this transaction reports errors only.
+    func analyzeIfFree(_ table: String) throws {
+        try execute("SET LOCAL client_min_messages TO error")
+        try execute("ANALYZE (SKIP_LOCKED) \(table)")
+    }
+
     /// An apply of at least this many changes analyses `roster_records` before it commits.
     static let analyzeAfterChanges = 2_000
 
@@ -282,7 +289,7 @@ extension PGTransaction {
         // it later, on its own schedule): with them, the key-by-key lookups of the next sync can pick a partial index
         // that scans the whole district once per key. Analysed here, in the transaction, they hold from its commit.
         if changes.count >= Self.analyzeAfterChanges, changes.lazy.filter({ !$0.parked }).count >= Self.analyzeAfterChanges {
-            try execute("ANALYZE (SKIP_LOCKED) roster_records")  // another sync analysing it meanwhile is enough
+            try analyzeIfFree("roster_records")
         }
     }
 

@@ -128,7 +128,7 @@ extension PGTransaction {
         }
         // A change set this large makes the table's statistics stale until autovacuum comes by; analysed in the
         // transaction, the review's and approval's reads of it plan right from the commit.
-        if seq >= Self.analyzeAfterChanges { try execute("ANALYZE (SKIP_LOCKED) sync_changes") }
+        if seq >= Self.analyzeAfterChanges { try analyzeIfFree("sync_changes") }
     }
 
     /// Read a page at a time by `seq` (an approved rollover reads millions: no single result holds them all). Each page
