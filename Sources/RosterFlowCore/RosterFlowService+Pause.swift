@@ -87,13 +87,13 @@ extension RosterFlowService {
             + (pause.map { " (paused \(Timestamp.iso($0.pausedAt).prefix(10)) until \($0.untilText))" } ?? "")
             + ": review what it changes before anything is applied (`rosterflow sync show RUN --changes`), then approve or reject it"
         let rosterSource = try rosterSource(stored: source, integrationID: integrationID)
+        guard let lock else {
+            let run = try await runSync(integrationID: integrationID, source: rosterSource, holdForReview: review, actor: actor)
+            return ResumeOutcome(step: step, run: run)
+        }
         var request = SyncRequest(integrationID: integrationID, source: rosterSource, actor: actor)
         request.holdForReview = review
-        if let lock { return ResumeOutcome(step: step, run: try await plannedSync(request, lock: lock)) }
-        let run = try await withSyncLock(integrationID: integrationID, purpose: "`sync run` of \(rosterSource.description)") { lock in
-            try await plannedSync(request, lock: lock)
-        }
-        return ResumeOutcome(step: step, run: run)
+        return ResumeOutcome(step: step, run: try await plannedSync(request, lock: lock))
     }
 
     /// The integration's pause, if it is paused with a date.

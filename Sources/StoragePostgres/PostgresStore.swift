@@ -63,7 +63,7 @@ public final class PostgresStore: RosterFlowStore {
                 return try await PGPool.offThread {
                     let connection = try pool.acquire()
                     defer { pool.release(connection) }
-                    return try Self.transaction(on: connection, begin: "BEGIN", body)
+                    return try Self.transaction(on: connection, writes: true, body)
                 }
             } catch let error as StorageError where error.code == .busy && attempt < 3 {
                 attempt += 1
@@ -77,7 +77,7 @@ public final class PostgresStore: RosterFlowStore {
         return try await PGPool.offThread {
             let connection = try pool.acquire()
             defer { pool.release(connection) }
-            return try Self.transaction(on: connection, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", body)
+            return try Self.transaction(on: connection, writes: false, body)
         }
     }
 
@@ -85,19 +85,21 @@ public final class PostgresStore: RosterFlowStore {
     public func writeNow<T>(_ body: (any StoreTransaction) throws -> T) throws -> T {
         let connection = try pool.acquire()
         defer { pool.release(connection) }
-        return try Self.transaction(on: connection, begin: "BEGIN", body)
+        return try Self.transaction(on: connection, writes: true, body)
     }
 
     public func readNow<T>(_ body: (any StoreTransaction) throws -> T) throws -> T {
         let connection = try pool.acquire()
         defer { pool.release(connection) }
-        return try Self.transaction(on: connection, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", body)
+        return try Self.transaction(on: connection, writes: false, body)
     }
 
-    /// Runs `body` in one transaction on `connection`: committed when it returns, rolled back when it throws.
-    static func transaction<T>(on connection: PGConnection, begin: String, _ body: (any StoreTransaction) throws -> T)
+    /// Runs `body` in one transaction on `connection`: committed when it returns, rolled back when it throws. A write
+    /// runs at READ COMMITTED; a read is a REPEATABLE READ, READ ONLY snapshot.
+    static func transaction<T>(on connection: PGConnection, writes: Bool, _ body: (any StoreTransaction) throws -> T)
         throws -> T
     {
+        let begin = writes ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
         do {
             try connection.execute(begin)
         } catch let error as StorageError where error.code == .busy && !connection.isHealthy {
@@ -106,7 +108,7 @@ public final class PostgresStore: RosterFlowStore {
             try connection.reset()
             try connection.execute(begin)
         }
-        let transaction = PGTransaction(connection, writes: !begin.contains("READ ONLY"))
+        let transaction = PGTransaction(connection, writes: writes)
         let result: T
         do {
             result = try body(transaction)
