@@ -232,7 +232,33 @@ extension PGTransaction {
     /// Batches follow the changes' order, so a record deleted then added again in one apply ends held, as one by one.
     /// `checkpoint` is called after each batch.
     func applyRosterChanges( _ changes: [RosterChange], integrationID: String, runID: String, checkpoint: (() throws -> Void)?, now: Double ) throws {
-        if changes.contains(where: { !$0.parked }) { try bumpRosterVersion(integrationID: integrationID) }
+        guard changes.contains(where: { !$0.parked }) else { return }
+        try bumpRosterVersion(integrationID: integrationID)
+        let partition = try rosterPartition(integrationID: integrationID)
+        if !partition.exists {
+            // The integration's first roster write: its partition is made here. When every change is an add (a first
+            // sync), the rows go into the bare table and its indexes are built once, by the attach, after them.
+            try execute("""
+                CREATE TABLE \(connection.identifier(partition.name)) (LIKE roster_records INCLUDING DEFAULTS,
+                    CHECK (integration_id = \(connection.literal(integrationID))))
+                """)
+            var rows = 0
+            if changes.allSatisfy({ $0.parked || $0.operation == .add }) {
+                var index = changes.startIndex
+                while index < changes.endIndex {
+                    let start = index
+                    index = try copyAdds(changes, from: index, into: partition.name, integrationID: integrationID, runID: runID,
+                                         checkpoint: checkpoint)
+                    rows += changes[start..<index].lazy.filter { !$0.parked }.count
+                    if index == start { index += 1 }  // a parked change
+                }
+            }
+            try attachRosterPartition(partition.name, integrationID: integrationID, rows: rows)
+            if rows > 0 {
+                if rows >= Self.analyzeAfterChanges { try analyzeIfFree(connection.identifier(partition.name)) }
+                return
+            }
+        }
         var index = changes.startIndex
         while index < changes.endIndex {
             if changes[index].parked {
@@ -241,7 +267,8 @@ extension PGTransaction {
             }
             let operation = changes[index].operation
             if operation == .add {
-                index = try copyAdds(changes, from: index, integrationID: integrationID, runID: runID, checkpoint: checkpoint)
+                index = try copyAdds(changes, from: index, into: "roster_records", integrationID: integrationID, runID: runID,
+                                     checkpoint: checkpoint)
                 continue
             }
             var batch = RosterColumns()
@@ -278,8 +305,10 @@ extension PGTransaction {
                 // with the table would let the planner hash the integration's whole roster for every batch. (Roster
                 // writes of one integration run under its sync lock; even so, a row another transaction updated in
                 // between is still deleted: the recheck of a TID scan follows the update.)
+                // `integration_id = $1` keeps the row addresses to the integration's partition: a `ctid` names a row
+                // within one partition only.
                 try execute("""
-                    DELETE FROM roster_records WHERE ctid = ANY(ARRAY(
+                    DELETE FROM roster_records WHERE integration_id = $1 AND ctid = ANY(ARRAY(
                         SELECT x.ctid FROM unnest($2::text[], $3::text[]) AS k(e, s) CROSS JOIN LATERAL \(Self.heldByKey("x.ctid")) x))
                     """, list: [.text(integrationID), batch.entities.param, batch.sourcedIDs.param])
             }
@@ -289,21 +318,49 @@ extension PGTransaction {
         // it later, on its own schedule): with them, the key-by-key lookups of the next sync can pick a partial index
         // that scans the whole district once per key. Analysed here, in the transaction, they hold from its commit.
         if changes.count >= Self.analyzeAfterChanges, changes.lazy.filter({ !$0.parked }).count >= Self.analyzeAfterChanges {
-            try analyzeIfFree("roster_records")
+            try analyzeIfFree(connection.identifier(partition.name))
         }
+    }
+
+    /// The name of the partition of `roster_records` that holds the integration's records (`roster_records_` + the md5
+    /// of its id: any id gives a valid name of 47 characters), and whether it exists. Under a transaction-level
+    /// advisory lock of the integration, so two transactions never both make it.
+    func rosterPartition(integrationID: String) throws -> (name: String, exists: Bool) {
+        try execute("SELECT pg_advisory_xact_lock(hashtext('rosterflow-roster-partition:' || $1::text))", integrationID)
+        let rows = try query("""
+            SELECT p.name, to_regclass(quote_ident(p.name)) IS NOT NULL FROM (SELECT 'roster_records_' || md5($1::text) AS name) p
+            """, integrationID)
+        return (rows.text(0, 0), rows.bool(0, 1) == true)
+    }
+
+    /// Attaches the integration's new partition (`CHECK`ed to hold its id only, so the attach does not scan it). The
+    /// attach builds the partitioned table's primary key and indexes on it; for a large first sync the sorts get
+    /// 256 MiB (`maintenance_work_mem`, this transaction only, never lowered) instead of spilling to disk.
+    private func attachRosterPartition(_ name: String, integrationID: String, rows: Int) throws {
+        if rows >= 100_000 {
+            try execute("""
+                SELECT set_config('maintenance_work_mem', '262144kB', true) FROM pg_settings
+                WHERE name = 'maintenance_work_mem' AND setting::bigint < 262144
+                """)
+        }
+        try execute("""
+            ALTER TABLE roster_records ATTACH PARTITION \(connection.identifier(name))
+            FOR VALUES IN (\(connection.literal(integrationID)))
+            """)
     }
 
     /// Adds the consecutive adds from `start` (parked ones skipped) with one `COPY` (`add_logged = 0`: the record itself
     /// is the add's history), calling `checkpoint` every ``rosterBatchSize`` rows (what it throws cancels the copy) and
     /// at the end. Returns the index of the first change that is not an add.
     private func copyAdds(
-        _ changes: [RosterChange], from start: Int, integrationID: String, runID: String, checkpoint: (() throws -> Void)?
+        _ changes: [RosterChange], from start: Int, into table: String, integrationID: String, runID: String,
+        checkpoint: (() throws -> Void)?
     ) throws -> Int {
         var index = start
         var rows = PGCopyRows()
         var sinceCheckpoint = 0
         try connection.copyIn("""
-            COPY roster_records (integration_id, entity, sourced_id, digest, ref1, ref2, ref3, title, run_id, add_logged, fields, ref4)
+            COPY \(connection.identifier(table)) (integration_id, entity, sourced_id, digest, ref1, ref2, ref3, title, run_id, add_logged, fields, ref4)
             FROM STDIN
             """) { buffer in
             while index < changes.endIndex, rows.count < 1_000 {

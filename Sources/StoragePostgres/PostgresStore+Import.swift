@@ -31,6 +31,8 @@ public final class PostgresTableWriter: StoreTableReader {
             FROM information_schema.columns c
             JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
             WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE' AND c.table_name != 'rosterflow_migrations'
+                AND NOT (SELECT k.relispartition FROM pg_class k
+                         WHERE k.oid = (quote_ident(c.table_schema) || '.' || quote_ident(c.table_name))::regclass)
             ORDER BY c.table_name COLLATE "C", c.ordinal_position
             """)
         let keys = try connection.query("""
@@ -93,13 +95,37 @@ public final class PostgresTableWriter: StoreTableReader {
         try connection.query("SELECT count(*) FROM \(connection.identifier(table))").int(0, 0) ?? 0
     }
 
-    /// Copies rows into a table with `COPY … FROM STDIN`; returns how many.
+    /// Copies rows into a table with `COPY … FROM STDIN`; returns how many. The roster (`roster_records`, one partition
+    /// per integration) is copied into a temporary table first, then into a partition made for each integration in it.
     @discardableResult
     public func copy(into table: StoreTable, from rows: any StoreRowCursor) throws -> Int {
-        let columns = table.columns.map { connection.identifier($0) }.joined(separator: ", ")
+        guard table.name == "roster_records" else { return try copy(into: table.name, columns: table.columns, from: rows) }
+        try connection.execute("CREATE TEMPORARY TABLE rosterflow_roster_import (LIKE roster_records INCLUDING DEFAULTS) ON COMMIT DROP")
+        let count = try copy(into: "rosterflow_roster_import", columns: table.columns, from: rows)
+        try connection.executeScript("""
+            DO $$
+            DECLARE
+                held TEXT;
+                part TEXT;
+            BEGIN
+                FOR held IN SELECT DISTINCT integration_id FROM rosterflow_roster_import LOOP
+                    part := 'roster_records_' || md5(held);
+                    EXECUTE format('CREATE TABLE %I (LIKE roster_records INCLUDING DEFAULTS)', part);
+                    EXECUTE format('INSERT INTO %I SELECT * FROM rosterflow_roster_import WHERE integration_id = %L '
+                                   'ORDER BY entity, sourced_id', part, held);
+                    EXECUTE format('ALTER TABLE roster_records ATTACH PARTITION %I FOR VALUES IN (%L)', part, held);
+                END LOOP;
+            END
+            $$;
+            """)
+        return count
+    }
+
+    private func copy(into table: String, columns names: [String], from rows: any StoreRowCursor) throws -> Int {
+        let columns = names.map { connection.identifier($0) }.joined(separator: ", ")
         var count = 0
         var copy = PGCopyRows()
-        try connection.copyIn("COPY \(connection.identifier(table.name)) (\(columns)) FROM STDIN") { buffer in
+        try connection.copyIn("COPY \(connection.identifier(table)) (\(columns)) FROM STDIN") { buffer in
             while copy.count < 2_000, let row = try rows.next() {
                 for value in row {
                     switch value {

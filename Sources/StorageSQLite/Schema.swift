@@ -131,6 +131,9 @@ enum Schema {
         // SQLite has had them all along, the rowid, which the SQLite store orders by and `migrate-store` copies into
         // them. The same name keeps both engines' migration lists alike.
         migrator.registerMigration("v10-insertion-order") { _ in }
+        // PostgreSQL keeps each integration's roster in a partition of its own from here; SQLite's one table is
+        // unchanged (a massive first sync rebuilds its entities' indexes instead: `SQLiteTransaction.indexRebuildThreshold`).
+        migrator.registerMigration("v11-roster-partitions") { _ in }
         return migrator
     }
 }

@@ -222,6 +222,135 @@ final class PostgresStoreTests: XCTestCase {
         }
     }
 
+    // MARK: The roster, one partition per integration
+
+    private static func rosterRun(_ id: String, _ integrationID: String) -> SyncRunRecord {
+        SyncRunRecord(id: id, integrationID: integrationID, bundle: "/bundles/\(id)", startedAt: 10, finishedAt: 10,
+                      decision: .applied, reasons: "[]", counts: "{}", report: "{}", basedOnRun: nil)
+    }
+
+    /// Users (username, e-mail) and enrollments (class, user) of a district, as a first sync adds them.
+    private static func rosterAdds(users: Int, enrollments: Int) -> [RosterChange] {
+        (0..<users).map {
+            RosterChange(operation: .add, record: RosterRecord(
+                entity: "users", sourcedID: String(format: "u-%05d", $0), digest: Int64($0), ref1: "name\($0)",
+                ref2: "Name\($0)@Example.org", title: "User \($0)"))
+        } + (0..<enrollments).map {
+            RosterChange(operation: .add, record: RosterRecord(
+                entity: "enrollments", sourcedID: String(format: "e-%06d", $0), digest: Int64($0),
+                ref1: "class-\($0 % 7)", ref2: String(format: "u-%05d", $0 % max(users, 1))))
+        }
+    }
+
+    private func partitions(of schema: String) throws -> [String] {
+        try psql("""
+            SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+            WHERE i.inhparent = '\(schema).roster_records'::regclass ORDER BY 1
+            """).split(separator: "\n").map(String.init)
+    }
+
+    /// A first sync loads its integration's partition without indexes and attaches it: the attach must leave it with
+    /// every index of the partitioned table (valid, attached to the parent's), and the lookups those indexes serve
+    /// find each integration's own records.
+    func testEachIntegrationsRosterIsAPartitionOfItsOwnWithEveryIndex() throws {
+        let (url, schema) = try newSchema()
+        let store = try PostgresStore(url: url)
+        try store.writeNow { tx in
+            for id in ["int-1", "int-2"] {
+                try StoreContractTests.seedIntegration(tx, id, tenant: "t-\(id)")
+                try tx.insertSyncRun(Self.rosterRun("run-\(id)", id))
+            }
+            try tx.applyRosterChanges(Self.rosterAdds(users: 3_000, enrollments: 9_000), integrationID: "int-1", runID: "run-int-1",
+                                      checkpoint: nil, now: 10)
+            try tx.applyRosterChanges(Self.rosterAdds(users: 4, enrollments: 10), integrationID: "int-2", runID: "run-int-2",
+                                      checkpoint: nil, now: 10)
+        }
+        let names = try partitions(of: schema)
+        XCTAssertEqual(names.count, 2, "\(names)")
+        let parentIndexes = try psql("""
+            SELECT count(*) FROM pg_index WHERE indrelid = '\(schema).roster_records'::regclass
+            """)
+        XCTAssertEqual(parentIndexes, "5")
+        for name in names {
+            let attached = try psql("""
+                SELECT count(*) FROM pg_index x JOIN pg_inherits i ON i.inhrelid = x.indexrelid
+                WHERE x.indrelid = '\(schema).\(name)'::regclass AND x.indisvalid AND x.indisready
+                """)
+            XCTAssertEqual(attached, "5", "\(name): every index of roster_records, valid and attached")
+        }
+        try store.readNow { tx in
+            XCTAssertEqual(try tx.rosterCounts(integrationID: "int-1"), ["users": 3_000, "enrollments": 9_000])
+            XCTAssertEqual(try tx.rosterCounts(integrationID: "int-2"), ["users": 4, "enrollments": 10])
+            XCTAssertEqual(try tx.rosterUsers(integrationID: "int-1", username: "name2999").map(\.sourcedID), ["u-02999"])
+            XCTAssertEqual(try tx.rosterUsers(integrationID: "int-2", email: "NAME3@example.org").map(\.sourcedID), ["u-00003"])
+            XCTAssertEqual(try tx.rosterEnrollments(integrationID: "int-2", classSourcedID: "class-2").map(\.sourcedID),
+                           ["e-000002", "e-000009"])
+            XCTAssertEqual(try tx.rosterEnrollments(integrationID: "int-1", userSourcedID: "u-00005").map(\.sourcedID),
+                           ["e-000005", "e-003005", "e-006005"])
+        }
+        // A later sync of int-1 goes into its partition as it is (an update and an add).
+        try store.writeNow { tx in
+            try tx.insertSyncRun(Self.rosterRun("run-2", "int-1"))
+            try tx.applyRosterChanges([
+                RosterChange(operation: .update, record: RosterRecord(entity: "users", sourcedID: "u-00001", digest: -1, ref1: "renamed")),
+                RosterChange(operation: .add, record: RosterRecord(entity: "users", sourcedID: "u-99999", digest: 9, ref1: "late")),
+            ], integrationID: "int-1", runID: "run-2", checkpoint: nil, now: 20)
+        }
+        XCTAssertEqual(try store.readNow { try $0.rosterUsers(integrationID: "int-1", username: "renamed").map(\.sourcedID) }, ["u-00001"])
+        XCTAssertEqual(try store.readNow { try $0.rosterCounts(integrationID: "int-1")["users"] }, 3_001)
+        XCTAssertEqual(try partitions(of: schema), names)
+    }
+
+    /// A database whose roster is still one table (before `v11-roster-partitions`) has it moved into one partition per
+    /// integration on upgrade, every record and index kept.
+    func testAnUnpartitionedRosterMovesIntoItsIntegrationsPartitionsOnUpgrade() throws {
+        let (url, schema) = try newSchema()
+        do {
+            let store = try PostgresStore(url: url)
+            try store.writeNow { tx in
+                for id in ["int-1", "int-2"] {
+                    try StoreContractTests.seedIntegration(tx, id, tenant: "t-\(id)")
+                    try tx.insertSyncRun(Self.rosterRun("run-\(id)", id))
+                    try tx.applyRosterChanges(Self.rosterAdds(users: 50, enrollments: id == "int-1" ? 300 : 20), integrationID: id,
+                                              runID: "run-\(id)", checkpoint: nil, now: 10)
+                }
+            }
+        }
+        let before = try PostgresStore(url: url).readNow { tx in
+            try ["int-1", "int-2"].map { try tx.rosterRecords(integrationID: $0, entity: "enrollments", sourcedIDs: nil) }
+        }
+        // The roster as migration v10 left it: one table with its primary key and four partial indexes.
+        try psql("""
+            SET search_path = \(schema);
+            CREATE TABLE held_rows AS SELECT * FROM roster_records;
+            DROP TABLE roster_records CASCADE;
+            CREATE TABLE roster_records (
+                integration_id TEXT COLLATE "C" NOT NULL, entity TEXT COLLATE "C" NOT NULL, sourced_id TEXT COLLATE "C" NOT NULL,
+                digest BIGINT NOT NULL, ref1 TEXT COLLATE "C", ref2 TEXT COLLATE "C", ref3 TEXT COLLATE "C", title TEXT COLLATE "C",
+                run_id TEXT COLLATE "C" NOT NULL, add_logged BIGINT NOT NULL DEFAULT 1, fields BYTEA, ref4 TEXT COLLATE "C",
+                PRIMARY KEY (integration_id, entity, sourced_id));
+            CREATE INDEX roster_users_by_username ON roster_records (integration_id, ref1) WHERE entity = 'users';
+            CREATE INDEX roster_users_by_email ON roster_records (integration_id, lower(ref2)) WHERE entity = 'users';
+            CREATE INDEX roster_enrollments_by_class ON roster_records (integration_id, ref1) WHERE entity = 'enrollments';
+            CREATE INDEX roster_enrollments_by_user ON roster_records (integration_id, ref2) WHERE entity = 'enrollments';
+            INSERT INTO roster_records SELECT * FROM held_rows;
+            DROP TABLE held_rows;
+            DELETE FROM rosterflow_migrations WHERE identifier = 'v11-roster-partitions';
+            """)
+        XCTAssertEqual(try partitions(of: schema), [])
+        let store = try PostgresStore(url: url)
+        XCTAssertEqual(try store.appliedMigrations().last, "v11-roster-partitions")
+        XCTAssertEqual(try partitions(of: schema).count, 2)
+        let after = try store.readNow { tx in
+            try ["int-1", "int-2"].map { try tx.rosterRecords(integrationID: $0, entity: "enrollments", sourcedIDs: nil) }
+        }
+        XCTAssertEqual(after, before)
+        XCTAssertEqual(after.map(\.count), [300, 20])
+        XCTAssertEqual(try store.readNow { try $0.rosterUsers(integrationID: "int-2", username: "name7").map(\.sourcedID) }, ["u-00007"])
+        XCTAssertEqual(try psql("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                                + "WHERE n.nspname = '\(schema)' AND c.relname LIKE 'roster_records_unpartitioned%'"), "0")
+    }
+
     // MARK: Helpers
 
     private func freeLoopbackPort() throws -> Int {

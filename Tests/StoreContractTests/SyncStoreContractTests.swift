@@ -149,6 +149,37 @@ final class SyncStoreContractTests: StoreContractCase {
                             ref4: pick(n + 4))
     }
 
+    /// Two integrations holding records with the same sourcedIds, added in the same order (on PostgreSQL each in a
+    /// partition of its own, where their rows sit at the same addresses): deletes and updates in one leave the
+    /// other's records as they were.
+    func testDeletesAndUpdatesInOneIntegrationLeaveAnothersRecordsAlone() throws {
+        let adds = (0..<12).map {
+            RosterChange(operation: .add, record: RosterRecord(entity: "users", sourcedID: "u-\(100 + $0)", digest: Int64($0), ref1: "n\($0)"))
+        }
+        try forEachStore { store in
+            try store.writeNow { tx in
+                for id in ["int-1", "int-2"] {
+                    try StoreContractTests.seedIntegration(tx, id, tenant: "t-\(id)")
+                    var run = Self.run("first-\(id)", decision: .applied, at: 10)
+                    run.integrationID = id
+                    try tx.insertSyncRun(run)
+                    try tx.applyRosterChanges(adds, integrationID: id, runID: run.id, checkpoint: nil, now: 10)
+                }
+                try tx.insertSyncRun(Self.run("second", decision: .applied, at: 20))
+                try tx.applyRosterChanges(
+                    adds.prefix(4).map { RosterChange(operation: .delete, record: $0.record) }
+                        + [RosterChange(operation: .update, record: RosterRecord(entity: "users", sourcedID: "u-105", digest: -5, ref1: "moved"))],
+                    integrationID: "int-1", runID: "second", checkpoint: nil, now: 20)
+            }
+            try store.readNow { tx in
+                XCTAssertEqual(try tx.rosterRecords(integrationID: "int-2", entity: "users", sourcedIDs: nil), adds.map(\.record))
+                let kept = try tx.rosterRecords(integrationID: "int-1", entity: "users", sourcedIDs: nil)
+                XCTAssertEqual(kept.map(\.sourcedID), adds.dropFirst(4).map(\.record.sourcedID))
+                XCTAssertEqual(kept.first { $0.sourcedID == "u-105" }?.ref1, "moved")
+            }
+        }
+    }
+
     /// A first sync of tens of thousands of records, then a run that updates, deletes (some parked) and adds: every
     /// field reads back as applied, the history has each record's story, and the change set stored for it reads back
     /// whole and by page.
