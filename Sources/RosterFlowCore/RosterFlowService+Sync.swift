@@ -770,16 +770,18 @@ extension RosterFlowService {
                 && locked.contains(change.record.sourcedID)
         }
         var courseAdds: [RosterChange] = []
+        var toApply: [[RosterChange]] = []
+        toApply.reserveCapacity(groups.count)
         for group in groups {
             guard group.contains(where: keptLocked) else {
-                try tx.applyRosterChanges(group, integrationID: integration.id, runID: runID, checkpoint: checkpoint, now: now)
+                toApply.append(group)
                 courseAdds += group.lazy.filter { $0.record.entity == courses && $0.operation == .add && !$0.parked }
                 continue
             }
-            var toApply: [RosterChange] = []
+            var kept: [RosterChange] = []
             for change in group {
                 guard keptLocked(change) else {
-                    toApply.append(change)
+                    kept.append(change)
                     continue
                 }
                 if let course = try tx.course(integrationID: integration.id, sourcedID: change.record.sourcedID),
@@ -790,9 +792,11 @@ extension RosterFlowService {
                         now: now)
                 }
             }
-            try tx.applyRosterChanges(toApply, integrationID: integration.id, runID: runID, checkpoint: checkpoint, now: now)
-            courseAdds += toApply.lazy.filter { $0.record.entity == courses && $0.operation == .add && !$0.parked }
+            toApply.append(kept)
+            courseAdds += kept.lazy.filter { $0.record.entity == courses && $0.operation == .add && !$0.parked }
         }
+        // All groups in one call: a store can load a district's first roster as one.
+        try tx.applyRosterChanges(groups: toApply, integrationID: integration.id, runID: runID, checkpoint: checkpoint, now: now)
         phase.mark("apply: roster changes")
         // An on-demand integration creates no course shells; its imported classes follow the changes instead.
         let onDemand = try tx.provisioningMode(integrationID: integration.id) == .onDemand

@@ -271,6 +271,13 @@ public protocol RosterStore {
         _ changes: [RosterChange], integrationID: String, runID: String, checkpoint: (() throws -> Void)?, now: Double
     ) throws
 
+    /// Applies groups of changes (a sync's, one group per entity), in order, with the same result as
+    /// ``applyRosterChanges(_:integrationID:runID:checkpoint:now:)`` called once per group. Given all at once, a store
+    /// can load a district's first roster as one (PostgreSQL: into the integration's new partition, indexed after).
+    func applyRosterChanges(
+        groups: [[RosterChange]], integrationID: String, runID: String, checkpoint: (() throws -> Void)?, now: Double
+    ) throws
+
     /// A record's story in one integration (or, with nil, in every integration), oldest first: the history rows, and
     /// the add of a held record that has not changed since (kept in the record itself; see `applyRosterChanges`).
     /// SourcedIds are unique only inside a district: callers showing one record pass its integration.
@@ -287,6 +294,17 @@ public protocol RosterStore {
 
     /// Marks the integration's held roster as changed (call once in each transaction that changes it).
     func bumpRosterVersion(integrationID: String) throws
+}
+
+extension RosterStore {
+    /// One ``applyRosterChanges(_:integrationID:runID:checkpoint:now:)`` per group, in order.
+    public func applyRosterChanges(
+        groups: [[RosterChange]], integrationID: String, runID: String, checkpoint: (() throws -> Void)?, now: Double
+    ) throws {
+        for group in groups {
+            try applyRosterChanges(group, integrationID: integrationID, runID: runID, checkpoint: checkpoint, now: now)
+        }
+    }
 }
 
 /// Sync runs, their stored change sets and proposed merges, and the per-integration sync lock.

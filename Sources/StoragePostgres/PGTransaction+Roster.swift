@@ -232,33 +232,52 @@ extension PGTransaction {
     /// Batches follow the changes' order, so a record deleted then added again in one apply ends held, as one by one.
     /// `checkpoint` is called after each batch.
     func applyRosterChanges( _ changes: [RosterChange], integrationID: String, runID: String, checkpoint: (() throws -> Void)?, now: Double ) throws {
-        guard changes.contains(where: { !$0.parked }) else { return }
-        try bumpRosterVersion(integrationID: integrationID)
+        try applyRosterChanges(groups: [changes], integrationID: integrationID, runID: runID, checkpoint: checkpoint, now: now)
+    }
+
+    /// Applies each group as ``applyRosterChanges(_:integrationID:runID:checkpoint:now:)`` does, except an integration's
+    /// first roster write, which makes its partition: when every change is an add (a district's first sync), the
+    /// records of all groups are copied into the bare partition in key order and the attach builds its indexes once,
+    /// after them (for 2.2 M records: index upkeep row by row was 34 s; see the v11 migration).
+    func applyRosterChanges(
+        groups: [[RosterChange]], integrationID: String, runID: String, checkpoint: (() throws -> Void)?, now: Double
+    ) throws {
+        let live = groups.filter { $0.contains { !$0.parked } }
+        guard !live.isEmpty else { return }
         let partition = try rosterPartition(integrationID: integrationID)
         if !partition.exists {
-            // The integration's first roster write: its partition is made here. When every change is an add (a first
-            // sync), the rows go into the bare table and its indexes are built once, by the attach, after them.
             try execute("""
                 CREATE TABLE \(connection.identifier(partition.name)) (LIKE roster_records INCLUDING DEFAULTS,
                     CHECK (integration_id = \(connection.literal(integrationID))))
                 """)
-            var rows = 0
-            if changes.allSatisfy({ $0.parked || $0.operation == .add }) {
-                var index = changes.startIndex
-                while index < changes.endIndex {
-                    let start = index
-                    index = try copyAdds(changes, from: index, into: partition.name, integrationID: integrationID, runID: runID,
-                                         checkpoint: checkpoint)
-                    rows += changes[start..<index].lazy.filter { !$0.parked }.count
-                    if index == start { index += 1 }  // a parked change
+            if live.allSatisfy({ $0.allSatisfy { $0.parked || $0.operation == .add } }) {
+                for _ in live { try bumpRosterVersion(integrationID: integrationID) }
+                let order = Self.keyOrder(live)
+                var position = 0
+                try copyRecords(into: partition.name, integrationID: integrationID, runID: runID, checkpoint: checkpoint) {
+                    guard position < order.count else { return nil }
+                    defer { position += 1 }
+                    return live[Int(order[position].group)][Int(order[position].index)].record
                 }
-            }
-            try attachRosterPartition(partition.name, integrationID: integrationID, rows: rows)
-            if rows > 0 {
-                if rows >= Self.analyzeAfterChanges { try analyzeIfFree(connection.identifier(partition.name)) }
+                try attachRosterPartition(partition.name, integrationID: integrationID, rows: order.count)
+                if order.count >= Self.analyzeAfterChanges { try analyzeIfFree(connection.identifier(partition.name)) }
                 return
             }
+            try attachRosterPartition(partition.name, integrationID: integrationID, rows: 0)
         }
+        for changes in live {
+            try applyGroup(changes, partition: partition.name, integrationID: integrationID, runID: runID, checkpoint: checkpoint,
+                           now: now)
+        }
+    }
+
+    /// One group of changes into the integration's existing partition, in batches (see
+    /// ``applyRosterChanges(_:integrationID:runID:checkpoint:now:)``).
+    private func applyGroup(
+        _ changes: [RosterChange], partition: String, integrationID: String, runID: String, checkpoint: (() throws -> Void)?,
+        now: Double
+    ) throws {
+        try bumpRosterVersion(integrationID: integrationID)
         var index = changes.startIndex
         while index < changes.endIndex {
             if changes[index].parked {
@@ -318,7 +337,7 @@ extension PGTransaction {
         // it later, on its own schedule): with them, the key-by-key lookups of the next sync can pick a partial index
         // that scans the whole district once per key. Analysed here, in the transaction, they hold from its commit.
         if changes.count >= Self.analyzeAfterChanges, changes.lazy.filter({ !$0.parked }).count >= Self.analyzeAfterChanges {
-            try analyzeIfFree(connection.identifier(partition.name))
+            try analyzeIfFree(connection.identifier(partition))
         }
     }
 
@@ -357,20 +376,36 @@ extension PGTransaction {
         checkpoint: (() throws -> Void)?
     ) throws -> Int {
         var index = start
+        try copyRecords(into: table, integrationID: integrationID, runID: runID, checkpoint: checkpoint) {
+            while index < changes.endIndex {
+                let change = changes[index]
+                if change.parked {
+                    index += 1
+                    continue
+                }
+                if change.operation != .add { return nil }
+                index += 1
+                return change.record
+            }
+            return nil
+        }
+        return index
+    }
+
+    /// Copies the records `next` gives (until it gives nil) into `table` with one `COPY`, as adds of the run
+    /// (`add_logged = 0`), calling `checkpoint` every ``rosterBatchSize`` rows (what it throws cancels the copy) and at
+    /// the end.
+    private func copyRecords(
+        into table: String, integrationID: String, runID: String, checkpoint: (() throws -> Void)?,
+        next: () -> RosterRecord?
+    ) throws {
         var rows = PGCopyRows()
         var sinceCheckpoint = 0
         try connection.copyIn("""
             COPY \(connection.identifier(table)) (integration_id, entity, sourced_id, digest, ref1, ref2, ref3, title, run_id, add_logged, fields, ref4)
             FROM STDIN
             """) { buffer in
-            while index < changes.endIndex, rows.count < 1_000 {
-                let change = changes[index]
-                if change.parked {
-                    index += 1
-                    continue
-                }
-                if change.operation != .add { break }
-                let r = change.record
+            while rows.count < 1_000, let r = next() {
                 rows.append(integrationID)
                 rows.append(r.entity)
                 rows.append(r.sourcedID)
@@ -384,7 +419,6 @@ extension PGTransaction {
                 rows.append(bytea: r.fields)
                 rows.append(r.ref4)
                 rows.endRow()
-                index += 1
             }
             sinceCheckpoint += rows.count
             let more = rows.count == 1_000
@@ -396,7 +430,31 @@ extension PGTransaction {
             return more
         }
         if let checkpoint { try checkpoint() }
-        return index
+    }
+
+    /// The positions (group, index) of the changes that are not parked, in the order of the roster's primary key:
+    /// entity, then sourcedId, both bytewise (`COLLATE "C"`). A partition filled in that order has its primary key built
+    /// from presorted rows (2.0 s instead of 5.3 s for 2.2 M records). A planner's adds come one entity at a time in
+    /// sourcedId order, so usually only the entities are put in order; an entity whose records are not is sorted.
+    static func keyOrder(_ groups: [[RosterChange]]) -> [(group: Int32, index: Int32)] {
+        var byEntity: [String: [(group: Int32, index: Int32)]] = [:]
+        for (group, changes) in groups.enumerated() {
+            for index in changes.indices where !changes[index].parked {
+                byEntity[changes[index].record.entity, default: []].append((Int32(group), Int32(index)))
+            }
+        }
+        var order: [(group: Int32, index: Int32)] = []
+        order.reserveCapacity(byEntity.values.reduce(0) { $0 + $1.count })
+        for entity in byEntity.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+            var positions = byEntity[entity]!
+            let before = { (a: (group: Int32, index: Int32), b: (group: Int32, index: Int32)) in
+                groups[Int(a.group)][Int(a.index)].record.sourcedID.utf8
+                    .lexicographicallyPrecedes(groups[Int(b.group)][Int(b.index)].record.sourcedID.utf8)
+            }
+            if zip(positions, positions.dropFirst()).contains(where: { before($1, $0) }) { positions.sort(by: before) }
+            order += positions
+        }
+        return order
     }
 
     /// The held record of key `(k.e, k.s)` of integration `$1`, as a LATERAL subquery selecting `columns`: one primary-key

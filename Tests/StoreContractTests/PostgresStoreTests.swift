@@ -260,8 +260,11 @@ final class PostgresStoreTests: XCTestCase {
                 try StoreContractTests.seedIntegration(tx, id, tenant: "t-\(id)")
                 try tx.insertSyncRun(Self.rosterRun("run-\(id)", id))
             }
-            try tx.applyRosterChanges(Self.rosterAdds(users: 3_000, enrollments: 9_000), integrationID: "int-1", runID: "run-int-1",
-                                      checkpoint: nil, now: 10)
+            // As a sync applies them: one group per entity.
+            let adds = Self.rosterAdds(users: 3_000, enrollments: 9_000)
+            try tx.applyRosterChanges(groups: [adds.filter { $0.record.entity == "users" }.shuffled(),
+                                               adds.filter { $0.record.entity == "enrollments" }.shuffled()],
+                                      integrationID: "int-1", runID: "run-int-1", checkpoint: nil, now: 10)
             try tx.applyRosterChanges(Self.rosterAdds(users: 4, enrollments: 10), integrationID: "int-2", runID: "run-int-2",
                                       checkpoint: nil, now: 10)
         }
@@ -278,6 +281,22 @@ final class PostgresStoreTests: XCTestCase {
                 """)
             XCTAssertEqual(attached, "5", "\(name): every index of roster_records, valid and attached")
         }
+        // Both were copied in key order, all groups in one (int-1's users came first, each group shuffled; int-2's
+        // users before its enrollments), so the attach built each primary key from presorted rows.
+        for name in names {
+            XCTAssertEqual(try psql("""
+                SELECT count(*) FROM (SELECT entity, sourced_id, lag(entity) OVER () AS e0, lag(sourced_id) OVER () AS s0
+                                      FROM \(schema).\(name)) x
+                WHERE (e0, s0) > (entity, sourced_id)
+                """), "0", "\(name) not in key order")
+        }
+        // The lookups reach the integration's own partition through its index.
+        let plan = try psql("""
+            SET search_path = \(schema);
+            EXPLAIN SELECT sourced_id FROM roster_records WHERE integration_id = 'int-1' AND entity = 'users' AND ref1 = 'name7'
+            """)
+        XCTAssertTrue(plan.contains("Index") && plan.contains(names[0]) != plan.contains(names[1]), plan)
+        XCTAssertFalse(plan.contains("Seq Scan"), plan)
         try store.readNow { tx in
             XCTAssertEqual(try tx.rosterCounts(integrationID: "int-1"), ["users": 3_000, "enrollments": 9_000])
             XCTAssertEqual(try tx.rosterCounts(integrationID: "int-2"), ["users": 4, "enrollments": 10])
