@@ -40,6 +40,12 @@ extension RosterFlowBench {
             var engine: String
             var importFloorSeconds: Double
             var firstSyncSeconds: Double
+            /// CPU seconds of the first sync: this process's (all threads), and the whole machine's (every process, from
+            /// `/proc/stat`: with a server on the same machine, its share is the difference). The machine's CPU over its
+            /// cores is the least wall time any schedule of that work could take here.
+            var firstSyncCPUSeconds: Double
+            var firstSyncMachineCPUSeconds: Double?
+            var cores: Int
             var secondSyncSeconds: Double
             var firstOverFloor: Double
             var secondOverFirst: Double
@@ -103,9 +109,14 @@ extension RosterFlowBench {
                 _ = try await service.schedule(integrationID: integration.id, time: "02:00", timezone: "UTC", actor: "bench")
                 let policy = SyncPolicy()
                 var start = Date()
+                let firstCPU = (own: Self.cpuSeconds(), machine: Self.machineBusySeconds())
                 let first = try await service.runSync(integrationID: integration.id, bundlePath: bundle, policy: policy, actor: "bench")
                 let firstSeconds = Date().timeIntervalSince(start)
-                log("first sync: \(first.decision) in \(String(format: "%.2f", firstSeconds)) s")
+                let firstOwnCPU = Self.cpuSeconds() - firstCPU.own
+                let firstMachineCPU = firstCPU.machine.flatMap { before in Self.machineBusySeconds().map { $0 - before } }
+                log("first sync: \(first.decision) in \(String(format: "%.2f", firstSeconds)) s, "
+                    + "CPU \(String(format: "%.2f", firstOwnCPU)) s in this process"
+                    + (firstMachineCPU.map { ", \(String(format: "%.2f", $0)) s on the whole machine" } ?? ""))
                 start = Date()
                 let second = try await service.runSync(integrationID: integration.id, bundlePath: bundle, policy: policy, actor: "bench")
                 let secondSeconds = Date().timeIntervalSince(start)
@@ -154,7 +165,8 @@ extension RosterFlowBench {
                 let report = Report(
                     users: users, classes: classes, enrollments: enrollments, engine: database == nil ? "SQLite" : "PostgreSQL",
                     importFloorSeconds: floor,
-                    firstSyncSeconds: firstSeconds, secondSyncSeconds: secondSeconds, firstOverFloor: firstSeconds / floor,
+                    firstSyncSeconds: firstSeconds, firstSyncCPUSeconds: firstOwnCPU, firstSyncMachineCPUSeconds: firstMachineCPU,
+                    cores: ProcessInfo.processInfo.activeProcessorCount, secondSyncSeconds: secondSeconds, firstOverFloor: firstSeconds / floor,
                     secondOverFirst: secondSeconds / firstSeconds, revalidatedSyncSeconds: revalidatedSeconds,
                     revalidatedOverFirst: revalidatedSeconds / firstSeconds, peakRSSMiB: Double(usage.ru_maxrss) / 1024,
                     firstDecision: first.decision, secondDecision: second.decision,
@@ -171,6 +183,7 @@ extension RosterFlowBench {
                     |---|---:|---:|
                     | floor: \(r.engine == "SQLite" ? "sqlite3 .import" : "psql \\copy (COPY FROM STDIN)") of the same CSV files into empty tables | \(String(format: "%.2f", r.importFloorSeconds)) | 1.00 × floor |
                     | first bulk sync: validate + diff + apply (\(r.firstDecision)) | \(String(format: "%.2f", r.firstSyncSeconds)) | \(String(format: "%.2f", r.firstOverFloor)) × floor |
+                    | its CPU: this process / the whole machine (\(r.cores) cores) | \(String(format: "%.2f", r.firstSyncCPUSeconds)) / \(r.firstSyncMachineCPUSeconds.map { String(format: "%.2f", $0) } ?? "-") | \(r.firstSyncMachineCPUSeconds.map { String(format: "%.2f", $0 / Double(r.cores) / r.importFloorSeconds) } ?? "-") × floor at best on \(r.cores) cores |
                     | second identical bulk sync (\(r.secondDecision): same SHA-256, report reused) | \(String(format: "%.2f", r.secondSyncSeconds)) | \(String(format: "%.2f", r.secondOverFirst)) × first |
                     | the same, read + validated + diffed again (`--revalidate`) | \(String(format: "%.2f", r.revalidatedSyncSeconds)) | \(String(format: "%.2f", r.revalidatedOverFirst)) × first |
                     | peak resident memory of the syncing process | \(String(format: "%.0f", r.peakRSSMiB)) MiB | |
@@ -184,6 +197,18 @@ extension RosterFlowBench {
                     } ?? "")
                 }
             }
+        }
+
+        /// CPU seconds every process of the machine has used so far (busy time of all cores, from `/proc/stat`), or nil
+        /// where there is no `/proc/stat`.
+        static func machineBusySeconds() -> Double? {
+            guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+                  let line = text.split(separator: "\n").first, line.hasPrefix("cpu ") else { return nil }
+            // user nice system idle iowait irq softirq steal: all but idle and iowait are busy, in clock ticks.
+            let ticks = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+            guard ticks.count >= 8 else { return nil }
+            let busy = ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6] + ticks[7]
+            return busy / Double(sysconf(Int32(_SC_CLK_TCK)))
         }
 
         /// CPU seconds (user + system) this process has used so far, every thread.
