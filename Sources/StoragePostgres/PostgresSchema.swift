@@ -566,40 +566,30 @@ enum PostgresSchema {
             ALTER INDEX roster_enrollments_by_class RENAME TO roster_records_unpartitioned_class;
             ALTER INDEX roster_enrollments_by_user RENAME TO roster_records_unpartitioned_user;
             CREATE TABLE roster_records (
-                integration_id TEXT COLLATE "C" NOT NULL,
-                entity TEXT COLLATE "C" NOT NULL,
-                sourced_id TEXT COLLATE "C" NOT NULL,
-                digest BIGINT NOT NULL,
-                ref1 TEXT COLLATE "C",
-                ref2 TEXT COLLATE "C",
-                ref3 TEXT COLLATE "C",
-                title TEXT COLLATE "C",
-                run_id TEXT COLLATE "C" NOT NULL,
-                add_logged BIGINT NOT NULL DEFAULT 1,
-                fields BYTEA,
-                ref4 TEXT COLLATE "C",
+                LIKE roster_records_unpartitioned INCLUDING DEFAULTS,
                 PRIMARY KEY (integration_id, entity, sourced_id)
             ) PARTITION BY LIST (integration_id);
             CREATE INDEX roster_users_by_username ON roster_records (ref1) WHERE entity = 'users';
             CREATE INDEX roster_users_by_email ON roster_records (lower(ref2)) WHERE entity = 'users';
             CREATE INDEX roster_enrollments_by_class ON roster_records (ref1) WHERE entity = 'enrollments';
             CREATE INDEX roster_enrollments_by_user ON roster_records (ref2) WHERE entity = 'enrollments';
-            DO $$
+            -- Moves the rows of a table shaped like roster_records (its columns in the same order) into a partition
+            -- per integration, made and attached here; migrate-store uses it too.
+            CREATE FUNCTION rosterflow_move_into_roster_partitions(source TEXT) RETURNS VOID LANGUAGE plpgsql AS $fn$
             DECLARE
                 held TEXT;
                 part TEXT;
             BEGIN
-                FOR held IN SELECT DISTINCT integration_id FROM roster_records_unpartitioned LOOP
+                FOR held IN EXECUTE format('SELECT DISTINCT integration_id FROM %I', source) LOOP
                     part := 'roster_records_' || md5(held);
                     EXECUTE format('CREATE TABLE %I (LIKE roster_records INCLUDING DEFAULTS)', part);
-                    EXECUTE format('INSERT INTO %I (integration_id, entity, sourced_id, digest, ref1, ref2, ref3, title, run_id, '
-                                   'add_logged, fields, ref4) SELECT integration_id, entity, sourced_id, digest, ref1, ref2, '
-                                   'ref3, title, run_id, add_logged, fields, ref4 FROM roster_records_unpartitioned '
-                                   'WHERE integration_id = %L ORDER BY entity, sourced_id', part, held);
+                    EXECUTE format('INSERT INTO %I SELECT * FROM %I WHERE integration_id = %L ORDER BY entity, sourced_id',
+                                   part, source, held);
                     EXECUTE format('ALTER TABLE roster_records ATTACH PARTITION %I FOR VALUES IN (%L)', part, held);
                 END LOOP;
             END
-            $$;
+            $fn$;
+            SELECT rosterflow_move_into_roster_partitions('roster_records_unpartitioned');
             DROP TABLE roster_records_unpartitioned;
             """),
     ]

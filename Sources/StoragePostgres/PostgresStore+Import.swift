@@ -102,22 +102,7 @@ public final class PostgresTableWriter: StoreTableReader {
         guard table.name == "roster_records" else { return try copy(into: table.name, columns: table.columns, from: rows) }
         try connection.execute("CREATE TEMPORARY TABLE rosterflow_roster_import (LIKE roster_records INCLUDING DEFAULTS) ON COMMIT DROP")
         let count = try copy(into: "rosterflow_roster_import", columns: table.columns, from: rows)
-        try connection.executeScript("""
-            DO $$
-            DECLARE
-                held TEXT;
-                part TEXT;
-            BEGIN
-                FOR held IN SELECT DISTINCT integration_id FROM rosterflow_roster_import LOOP
-                    part := 'roster_records_' || md5(held);
-                    EXECUTE format('CREATE TABLE %I (LIKE roster_records INCLUDING DEFAULTS)', part);
-                    EXECUTE format('INSERT INTO %I SELECT * FROM rosterflow_roster_import WHERE integration_id = %L '
-                                   'ORDER BY entity, sourced_id', part, held);
-                    EXECUTE format('ALTER TABLE roster_records ATTACH PARTITION %I FOR VALUES IN (%L)', part, held);
-                END LOOP;
-            END
-            $$;
-            """)
+        try connection.execute("SELECT rosterflow_move_into_roster_partitions('rosterflow_roster_import')")
         return count
     }
 

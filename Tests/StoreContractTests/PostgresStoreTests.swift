@@ -338,7 +338,8 @@ final class PostgresStoreTests: XCTestCase {
         let before = try PostgresStore(url: url).readNow { tx in
             try ["int-1", "int-2"].map { try tx.rosterRecords(integrationID: $0, entity: "enrollments", sourcedIDs: nil) }
         }
-        // The roster as migration v10 left it: one table with its primary key and four partial indexes.
+        // The roster as migration v10 left it: one table with its primary key and four partial indexes (and no
+        // function of v11's).
         try psql("""
             SET search_path = \(schema);
             CREATE TABLE held_rows AS SELECT * FROM roster_records;
@@ -354,6 +355,7 @@ final class PostgresStoreTests: XCTestCase {
             CREATE INDEX roster_enrollments_by_user ON roster_records (integration_id, ref2) WHERE entity = 'enrollments';
             INSERT INTO roster_records SELECT * FROM held_rows;
             DROP TABLE held_rows;
+            DROP FUNCTION rosterflow_move_into_roster_partitions(text);
             DELETE FROM rosterflow_migrations WHERE identifier = 'v11-roster-partitions';
             """)
         XCTAssertEqual(try partitions(of: schema), [])
