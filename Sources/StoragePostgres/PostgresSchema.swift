@@ -592,5 +592,9 @@ enum PostgresSchema {
             SELECT rosterflow_move_into_roster_partitions('roster_records_unpartitioned');
             DROP TABLE roster_records_unpartitioned;
             """),
+        // SQLite's lookup indexes lead with the value from here; these, per partition, hold no integration id at all.
+        PostgresMigration(name: "v12-roster-lookups-value-first", sql: """
+            -- nothing to change here
+            """),
     ]
 }

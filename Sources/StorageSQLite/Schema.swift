@@ -134,6 +134,21 @@ enum Schema {
         // PostgreSQL keeps each integration's roster in a partition of its own from here; SQLite's one table is
         // unchanged (a massive first sync rebuilds its entities' indexes instead: `SQLiteTransaction.indexRebuildThreshold`).
         migrator.registerMigration("v11-roster-partitions") { _ in }
+        // The lookup indexes lead with the value looked up, then the integration: a district's first sync builds them
+        // after its inserts, and with the integration id first every comparison of that sort began with the same
+        // bytes (2 M enrollments: 3.1–3.3 s an index instead of 3.5–4.3 s). Lookups give both, so either order serves.
+        migrator.registerMigration("v12-roster-lookups-value-first") { db in
+            try db.execute(sql: """
+                DROP INDEX roster_users_by_username;
+                DROP INDEX roster_users_by_email;
+                DROP INDEX roster_enrollments_by_class;
+                DROP INDEX roster_enrollments_by_user;
+                CREATE INDEX roster_users_by_username ON roster_records (ref1, integration_id) WHERE entity = 'users';
+                CREATE INDEX roster_users_by_email ON roster_records (lower(ref2), integration_id) WHERE entity = 'users';
+                CREATE INDEX roster_enrollments_by_class ON roster_records (ref1, integration_id) WHERE entity = 'enrollments';
+                CREATE INDEX roster_enrollments_by_user ON roster_records (ref2, integration_id) WHERE entity = 'enrollments';
+                """)
+        }
         return migrator
     }
 }

@@ -235,7 +235,12 @@ extension SQLiteTransaction {
             try history.execute(.text(integrationID), .text(r.entity), .text(r.sourcedID), .text(runID),
                                 .text(change.operation.rawValue), .int(Int(r.digest)), FastValue(r.title), .double(now))
         }
-        for index in suspended { try db.execute(sql: index) }
+        if !suspended.isEmpty {
+            // SQLite's sorter may use helper threads for these builds (the connection's only work at this point).
+            try db.execute(sql: "PRAGMA threads = \(min(4, max(1, ProcessInfo.processInfo.activeProcessorCount)))")
+            defer { try? db.execute(sql: "PRAGMA threads = 0") }
+            for index in suspended { try db.execute(sql: index) }
+        }
     }
 
     /// From how many added records of one entity, at least as many as the held roster has of it in all integrations,

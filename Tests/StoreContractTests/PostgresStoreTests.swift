@@ -360,7 +360,7 @@ final class PostgresStoreTests: XCTestCase {
             """)
         XCTAssertEqual(try partitions(of: schema), [])
         let store = try PostgresStore(url: url)
-        XCTAssertEqual(try store.appliedMigrations().last, "v11-roster-partitions")
+        XCTAssertTrue(try store.appliedMigrations().contains("v11-roster-partitions"))
         XCTAssertEqual(try partitions(of: schema).count, 2)
         let after = try store.readNow { tx in
             try ["int-1", "int-2"].map { try tx.rosterRecords(integrationID: $0, entity: "enrollments", sourcedIDs: nil) }
