@@ -596,5 +596,10 @@ enum PostgresSchema {
         PostgresMigration(name: "v12-roster-lookups-value-first", sql: """
             -- nothing to change here
             """),
+        // SQLite keeps enrollments' lookups by class and user only for integrations that use them from here; here each
+        // integration's partition has its own indexes, built in one pass when its first sync attaches it.
+        PostgresMigration(name: "v13-enrollment-lookups-where-used", sql: """
+            -- nothing to change here
+            """),
     ]
 }

@@ -24,7 +24,7 @@ final class SQLiteTableReader: StoreTableReader {
         let names = try String.fetchAll(db, sql: """
             SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name != 'grdb_migrations'
             ORDER BY name
-            """)
+            """).filter { !Self.derived.contains($0) }
         return try names.map { name in
             let info = try Row.fetchAll(db, sql: "SELECT name, type, pk FROM pragma_table_info(?) ORDER BY cid", arguments: [name])
             let columns: [String] = info.map { $0["name"] }
@@ -45,6 +45,10 @@ final class SQLiteTableReader: StoreTableReader {
         let cursor = try Row.fetchCursor(db, sql: "SELECT \(quoted) FROM \"\(table.name)\" ORDER BY \(order)")
         return SQLiteRowCursor(cursor: cursor, types: table.types)
     }
+
+    /// Tables that only index others, which the target keeps in its own way: `roster_enrollment_lookups` (SQLite's
+    /// keys of some integrations' enrollments; PostgreSQL indexes each integration's roster partition).
+    static let derived: Set<String> = ["roster_enrollment_lookups"]
 
     /// Tables whose rowid (the order rows were recorded in, which the SQLite store sorts ties by) is read as a column
     /// of this name: PostgreSQL keeps that order in a column of its own (migration `v10-insertion-order`).

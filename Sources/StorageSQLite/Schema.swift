@@ -149,6 +149,7 @@ enum Schema {
                 CREATE INDEX roster_enrollments_by_user ON roster_records (ref2, integration_id) WHERE entity = 'enrollments';
                 """)
         }
+        Schema.registerEnrollmentLookupMigrations(&migrator)
         return migrator
     }
 }

@@ -4,14 +4,17 @@ import StorageCore
 extension SQLiteTransaction {
     // MARK: Provider settings
 
-    /// Sets (or replaces) an integration's provider settings.
+    /// Sets (or replaces) an integration's provider settings. The first setting makes its enrollments findable by
+    /// class and user (a signed-in person's roles).
     public func upsertSignInProvider(_ record: SignInProviderRecord) throws {
-        try db.execute(sql: """
-            INSERT OR REPLACE INTO sign_in_providers
-                (integration_id, provider, issuer, client_id, secret_env, scopes, user_info_url, actor, set_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [record.integrationID, record.provider, record.issuer, record.clientID, record.secretEnv, record.scopes,
-                             record.userInfoURL, record.actor, record.setAt])
+        try keepingEnrollmentLookups(integrationID: record.integrationID) {
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO sign_in_providers
+                    (integration_id, provider, issuer, client_id, secret_env, scopes, user_info_url, actor, set_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [record.integrationID, record.provider, record.issuer, record.clientID, record.secretEnv, record.scopes,
+                                 record.userInfoURL, record.actor, record.setAt])
+        }
     }
 
     /// The provider settings of an integration, or nil.

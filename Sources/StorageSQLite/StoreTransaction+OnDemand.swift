@@ -7,10 +7,14 @@ extension SQLiteTransaction {
             .flatMap(ProvisioningMode.init(rawValue:))
     }
 
+    /// Sets the mode; an integration becoming on-demand has its enrollments made findable by class and user (and one
+    /// leaving it, without a sign-in provider, has those lookups removed).
     public func setProvisioningMode(integrationID: String, mode: ProvisioningMode, actor: String, at: Double) throws {
-        try db.execute(sql: """
-            INSERT OR REPLACE INTO provisioning_modes (integration_id, mode, actor, set_at) VALUES (?, ?, ?, ?)
-            """, arguments: [integrationID, mode.rawValue, actor, at])
+        try keepingEnrollmentLookups(integrationID: integrationID) {
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO provisioning_modes (integration_id, mode, actor, set_at) VALUES (?, ?, ?, ?)
+                """, arguments: [integrationID, mode.rawValue, actor, at])
+        }
     }
 
     private static let linkColumns = "provider, integration_id, provider_user_id, sourced_id, matched_on, actor, linked_at"

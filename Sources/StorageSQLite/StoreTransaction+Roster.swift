@@ -144,10 +144,34 @@ extension SQLiteTransaction {
         _ changes: [RosterChange], integrationID: String, runID: String, checkpoint: (() throws -> Void)? = nil, now: Double
     ) throws {
         let suspended = try suspendEntityIndexes(for: changes)
+        let upkeep = try enrollmentLookupUpkeep(for: changes, integrationID: integrationID)
+        let lookups: EnrollmentLookupWriter?
+        if case let .eachChange(writer) = upkeep { lookups = writer } else { lookups = nil }
+        let enrollments = EnrollmentLookupSQL.entity
         let add = try FastStatement(db, """
             INSERT INTO roster_records (integration_id, entity, sourced_id, digest, ref1, ref2, ref3, title, run_id, add_logged, fields, ref4)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)
             """)
+        // Runs of adds (a first sync's millions) go in ``addBatch`` rows a statement: one step, reset and cursor seek
+        // from the root for many rows instead of each.
+        let addMany = try FastStatement(db, """
+            INSERT INTO roster_records (integration_id, entity, sourced_id, digest, ref1, ref2, ref3, title, run_id, add_logged, fields, ref4)
+            VALUES \(repeatElement("(?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)", count: Self.addBatch).joined(separator: ", "))
+            """)
+        func bindAdd(_ statement: FastStatement, at offset: Int32, _ r: RosterRecord) {
+            // Bound value by value, straight from the record.
+            statement.bind(offset + 1, integrationID)
+            statement.bind(offset + 2, r.entity)
+            statement.bind(offset + 3, r.sourcedID)
+            statement.bind(offset + 4, Int(r.digest))
+            statement.bind(offset + 5, r.ref1)
+            statement.bind(offset + 6, r.ref2)
+            statement.bind(offset + 7, r.ref3)
+            statement.bind(offset + 8, r.title)
+            statement.bind(offset + 9, runID)
+            statement.bind(offset + 10, r.fields)
+            statement.bind(offset + 11, r.ref4)
+        }
         let update = try FastStatement(db, """
             INSERT INTO roster_records (integration_id, entity, sourced_id, digest, ref1, ref2, ref3, title, run_id, add_logged, fields, ref4)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
@@ -196,9 +220,28 @@ extension SQLiteTransaction {
                     ?? changes.endIndex
                 if end - index + 1 >= Self.setDeleteThreshold {
                     try applyDeletes(changes[(index - 1)..<end], integrationID: integrationID, runID: runID, checkpoint: checkpoint,
-                                     now: now)
+                                     lookups: lookups, now: now)
                     applied &+= end - index + 1
                     index = end
+                    continue
+                }
+            }
+            if change.operation == .add, changes.endIndex - index + 1 >= Self.addBatch {
+                let batch = changes[(index - 1)..<(index - 1 + Self.addBatch)]
+                if batch.allSatisfy({ $0.operation == .add && !$0.parked }) {
+                    var offset: Int32 = 0
+                    for added in batch {
+                        bindAdd(addMany, at: offset, added.record)
+                        offset += 11
+                    }
+                    try addMany.run()
+                    if let lookups {
+                        for added in batch where added.record.entity == enrollments { try lookups.note(added.record) }
+                    }
+                    let before = applied
+                    applied &+= Self.addBatch
+                    if before >> 13 != applied >> 13, let checkpoint { try checkpoint() }
+                    index = batch.endIndex
                     continue
                 }
             }
@@ -207,41 +250,71 @@ extension SQLiteTransaction {
             let r = change.record
             switch change.operation {
             case .add:
-                // Bound value by value (millions of adds in a first sync or a rollover).
-                add.bind(1, integrationID)
-                add.bind(2, r.entity)
-                add.bind(3, r.sourcedID)
-                add.bind(4, Int(r.digest))
-                add.bind(5, r.ref1)
-                add.bind(6, r.ref2)
-                add.bind(7, r.ref3)
-                add.bind(8, r.title)
-                add.bind(9, runID)
-                add.bind(10, r.fields)
-                add.bind(11, r.ref4)
+                bindAdd(add, at: 0, r)
                 try add.run()
+                if let lookups, r.entity == enrollments { try lookups.note(r) }
                 continue
             case .update:
                 bindKey(r.entity, r.sourcedID)
                 try logAdd.run()
+                if let lookups, r.entity == enrollments { try lookups.forget(r.sourcedID) }
                 try update.execute(.text(integrationID), .text(r.entity), .text(r.sourcedID), .int(Int(r.digest)),
                                    FastValue(r.ref1), FastValue(r.ref2), FastValue(r.ref3), FastValue(r.title), .text(runID),
                                    FastValue(r.fields), FastValue(r.ref4))
+                if let lookups, r.entity == enrollments { try lookups.note(r) }
             case .delete:
                 bindKey(r.entity, r.sourcedID)
                 try logAdd.run()
+                if let lookups, r.entity == enrollments { try lookups.forget(r.sourcedID) }
                 try delete.run()
             }
             try history.execute(.text(integrationID), .text(r.entity), .text(r.sourcedID), .text(runID),
                                 .text(change.operation.rawValue), .int(Int(r.digest)), FastValue(r.title), .double(now))
         }
-        if !suspended.isEmpty {
+        let rebuild: Bool
+        if case .rebuildAfter = upkeep { rebuild = true } else { rebuild = false }
+        if !suspended.isEmpty || rebuild {
             // SQLite's sorter may use helper threads for these builds (the connection's only work at this point).
+            let threads = try Int.fetchOne(db, sql: "PRAGMA threads") ?? 0
             try db.execute(sql: "PRAGMA threads = \(min(4, max(1, ProcessInfo.processInfo.activeProcessorCount)))")
-            defer { try? db.execute(sql: "PRAGMA threads = 0") }
+            defer { try? db.execute(sql: "PRAGMA threads = \(threads)") }
             for index in suspended { try db.execute(sql: index) }
+            if rebuild { try db.fastExecute(EnrollmentLookupSQL.rebuild, [.text(integrationID)]) }
         }
     }
+
+    /// How one apply keeps the integration's enrollment lookups (``EnrollmentLookupSQL``).
+    private enum EnrollmentLookupUpkeep {
+        /// The integration keeps none.
+        case none
+        /// Each enrollment change updates its keys.
+        case eachChange(EnrollmentLookupWriter)
+        /// The apply rewrites most of the integration's enrollments (a first sync): its keys were removed before, and are
+        /// written again, in key order, after the inserts.
+        case rebuildAfter
+    }
+
+    /// Chooses how `changes` keep the integration's enrollment lookups: rebuilt after an apply of at least
+    /// ``indexRebuildThreshold`` enrollment changes and at least half as many as it holds (and removed now), else
+    /// change by change.
+    private func enrollmentLookupUpkeep(for changes: [RosterChange], integrationID: String) throws -> EnrollmentLookupUpkeep {
+        guard try keepsEnrollmentLookups(integrationID: integrationID) else { return .none }
+        let enrollments = EnrollmentLookupSQL.entity
+        var changed = 0
+        for change in changes where !change.parked && change.record.entity == enrollments { changed += 1 }
+        if changed >= Self.indexRebuildThreshold {
+            let held = try db.fastFirst(
+                "SELECT COUNT(*) FROM roster_records WHERE integration_id = ? AND entity = 'enrollments'", [integrationID]) { $0.int(0) } ?? 0
+            if changed * 2 >= held {
+                try db.fastExecute(EnrollmentLookupSQL.clear, [.text(integrationID)])
+                return .rebuildAfter
+            }
+        }
+        return .eachChange(try EnrollmentLookupWriter(db, integrationID: integrationID))
+    }
+
+    /// How many adds in a row ``applyRosterChanges(_:integrationID:runID:checkpoint:now:)`` writes with one statement.
+    static let addBatch = 64
 
     /// From how many added records of one entity, at least as many as the held roster has of it in all integrations,
     /// ``applyRosterChanges(_:integrationID:runID:checkpoint:now:)`` builds that entity's partial indexes once after
@@ -283,7 +356,8 @@ extension SQLiteTransaction {
     /// record's add written out first when it was not logged yet, a `delete` history row per change (with the
     /// change's digest and title), the held records removed.
     private func applyDeletes(
-        _ deletes: ArraySlice<RosterChange>, integrationID: String, runID: String, checkpoint: (() throws -> Void)?, now: Double
+        _ deletes: ArraySlice<RosterChange>, integrationID: String, runID: String, checkpoint: (() throws -> Void)?,
+        lookups: EnrollmentLookupWriter?, now: Double
     ) throws {
         guard let entity = deletes.first?.record.entity else { return }
         try db.execute(sql: """
@@ -314,6 +388,9 @@ extension SQLiteTransaction {
             SELECT ?, ?, k.sourced_id, ?, 'delete', k.digest, k.title, ? FROM temp.applied_deletes k
             """, [.text(integrationID), .text(entity), .text(runID), .double(now)])
         if let checkpoint { try checkpoint() }
+        if let lookups, entity == EnrollmentLookupSQL.entity {
+            for change in deletes where !change.parked { try lookups.forget(change.record.sourcedID) }
+        }
         try db.fastExecute("""
             DELETE FROM roster_records
             WHERE integration_id = ? AND entity = ? AND sourced_id IN (SELECT sourced_id FROM temp.applied_deletes)

@@ -57,16 +57,19 @@ extension SQLiteTransaction {
     }
 
     public func rosterEnrollments(integrationID: String, classSourcedID: String) throws -> [RosterRecord] {
-        try lookup(RosterLookupSQL.enrollmentsByClass, [integrationID, classSourcedID])
+        let keyed = try keepsEnrollmentLookups(integrationID: integrationID)
+        return try lookup(keyed ? EnrollmentLookupSQL.byClass : EnrollmentLookupSQL.scanByClass, [integrationID, classSourcedID])
     }
 
     public func rosterEnrollments(integrationID: String, userSourcedID: String) throws -> [RosterRecord] {
-        try lookup(RosterLookupSQL.enrollmentsByUser, [integrationID, userSourcedID])
+        let keyed = try keepsEnrollmentLookups(integrationID: integrationID)
+        return try lookup(keyed ? EnrollmentLookupSQL.byUser : EnrollmentLookupSQL.scanByUser, [integrationID, userSourcedID])
     }
 }
 
-/// The held-roster lookups by something other than the sourcedId. Each names its entity as a literal, so that SQLite
-/// uses that entity's partial index (migration `v9-on-demand-terms`); a test checks each plan.
+/// The held-roster lookups of users by something other than the sourcedId. Each names its entity as a literal, so that
+/// SQLite uses that entity's partial index (migration `v9-on-demand-terms`); a test checks each plan. Enrollments are
+/// found through ``EnrollmentLookupSQL``.
 enum RosterLookupSQL {
     static let columns = "entity, sourced_id, digest, ref1, ref2, ref3, title, fields, ref4"
     static let usersByUsername = """
@@ -74,11 +77,5 @@ enum RosterLookupSQL {
         """
     static let usersByEmail = """
         SELECT \(columns) FROM roster_records WHERE integration_id = ? AND entity = 'users' AND lower(ref2) = lower(?) ORDER BY sourced_id
-        """
-    static let enrollmentsByClass = """
-        SELECT \(columns) FROM roster_records WHERE integration_id = ? AND entity = 'enrollments' AND ref1 = ? ORDER BY sourced_id
-        """
-    static let enrollmentsByUser = """
-        SELECT \(columns) FROM roster_records WHERE integration_id = ? AND entity = 'enrollments' AND ref2 = ? ORDER BY sourced_id
         """
 }

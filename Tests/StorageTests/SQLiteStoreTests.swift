@@ -75,9 +75,9 @@ final class SQLiteStoreTests: XCTestCase {
         XCTAssertEqual(store.commitCounter(), afterOther, "a rolled-back write commits nothing")
     }
 
-    /// A first sync that adds more enrollments than the store holds builds their indexes after inserting them: the
-    /// same indexes come back, exactly as the migrations created them, and the lookups through them find every row;
-    /// a failure part-way leaves the indexes as they were.
+    /// A first sync that adds more users than the store holds builds their indexes after inserting them: the same
+    /// indexes come back, exactly as the migrations created them, and the lookups through them find every row; a
+    /// failure part-way leaves the indexes as they were.
     func testAMassiveFirstSyncRebuildsTheEntityIndexesAsTheyWere() throws {
         let store = try SQLiteStore(path: path)
         func indexes() throws -> [String: String] {
@@ -96,50 +96,171 @@ final class SQLiteStoreTests: XCTestCase {
             }
         }
         let before = try indexes()
-        XCTAssertTrue(before.keys.contains("roster_enrollments_by_class"), "\(before)")
-        let rootBefore = try rootPage("roster_enrollments_by_class")
-        try store.writeNow { tx in
-            try tx.upsertCustomer(CustomerRecord(tenantID: "t-1", district: "District", contactEmail: "it@example.org", importedAt: 1))
-            try tx.insertInstance(InstanceRecord(id: "int-1", workflow: "integration", version: 1, state: "live", subjectTitle: "int-1",
-                                                 rowVersion: 1, createdAt: 1, enteredAt: 1, updatedAt: 1))
-            try tx.insertIntegration(IntegrationRecord(id: "int-1", tenantID: "t-1", district: "District", permission: "full",
-                                                       contactEmail: "it@example.org", createdAt: 1))
-            try tx.insertSyncRun(SyncRunRecord(id: "run-1", integrationID: "int-1", bundle: "b", startedAt: 1, finishedAt: 1,
-                                               decision: .applied, reasons: "[]", counts: "{}", report: "{}", basedOnRun: nil))
-        }
+        XCTAssertTrue(before.keys.contains("roster_users_by_username"), "\(before)")
+        XCTAssertFalse(before.keys.contains("roster_enrollments_by_class"), "enrollments are keyed only where used: \(before)")
+        let rootBefore = try rootPage("roster_users_by_username")
+        try seedIntegration(store, "int-1")
         let count = SQLiteTransaction.indexRebuildThreshold
-        let enrollments = (0..<count).map { i in
+        let users = (0..<count).map { i in
             RosterChange(operation: .add, record: RosterRecord(
-                entity: "enrollments", sourcedID: "e-\(i)", digest: 1, ref1: "c-\(i % 1_000)", ref2: "u-\(i % 7_000)", ref3: "student"))
+                entity: "users", sourcedID: "u-\(i)", digest: 1, ref1: "login-\(i % 7_000)", ref2: "U\(i % 1_000)@school.example"))
         }
         struct Interrupted: Error {}
         var checkpoints = 0
         XCTAssertThrowsError(try store.writeNow { tx in
-            try tx.applyRosterChanges(enrollments, integrationID: "int-1", runID: "run-1", checkpoint: {
+            try tx.applyRosterChanges(users, integrationID: "int-1", runID: "run-1", checkpoint: {
                 checkpoints += 1
                 throw Interrupted()
             }, now: 2)
         })
         XCTAssertEqual(checkpoints, 1)
         XCTAssertEqual(try indexes(), before, "interrupted: the indexes are as they were")
-        XCTAssertEqual(try store.readNow { try $0.rosterCounts(integrationID: "int-1") }["enrollments"] ?? 0, 0)
+        XCTAssertEqual(try store.readNow { try $0.rosterCounts(integrationID: "int-1") }["users"] ?? 0, 0)
 
         try store.writeNow { tx in
-            try tx.applyRosterChanges(enrollments, integrationID: "int-1", runID: "run-1", checkpoint: nil, now: 2)
+            try tx.applyRosterChanges(users, integrationID: "int-1", runID: "run-1", checkpoint: nil, now: 2)
         }
         XCTAssertEqual(try indexes(), before, "the same indexes, as the migrations wrote them")
-        XCTAssertNotEqual(try rootPage("roster_enrollments_by_class"), rootBefore, "built anew after the inserts")
+        XCTAssertNotEqual(try rootPage("roster_users_by_username"), rootBefore, "built anew after the inserts")
         try store.readNow { tx in
-            XCTAssertEqual(try tx.rosterEnrollments(integrationID: "int-1", classSourcedID: "c-7").count, count / 1_000)
-            XCTAssertEqual(try tx.rosterEnrollments(integrationID: "int-1", userSourcedID: "u-7").count, (count + 6_999 - 7) / 7_000)
+            XCTAssertEqual(try tx.rosterUsers(integrationID: "int-1", username: "login-7").count, (count + 6_999 - 7) / 7_000)
+            XCTAssertEqual(try tx.rosterUsers(integrationID: "int-1", email: "u7@SCHOOL.example").count, count / 1_000)
         }
         let plan = try store.readNow { _ in
             try DatabaseQueue(path: path).read { db in
-                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN SELECT * FROM roster_records WHERE integration_id = 'int-1' AND ref1 = 'c-7' AND entity = 'enrollments'")
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN SELECT * FROM roster_records WHERE integration_id = 'int-1' AND ref1 = 'login-7' AND entity = 'users'")
                     .map { $0["detail"] as String }
             }
         }
-        XCTAssertTrue(plan.joined().contains("roster_enrollments_by_class"), "\(plan)")
+        XCTAssertTrue(plan.joined().contains("roster_users_by_username"), "\(plan)")
+    }
+
+    func seedIntegration(_ store: SQLiteStore, _ id: String) throws {
+        try store.writeNow { tx in
+            if try tx.customer(tenantID: "t-1") == nil {
+                try tx.upsertCustomer(CustomerRecord(tenantID: "t-1", district: "District", contactEmail: "it@example.org", importedAt: 1))
+            }
+            try tx.insertInstance(InstanceRecord(id: id, workflow: "integration", version: 1, state: "live", subjectTitle: id,
+                                                 rowVersion: 1, createdAt: 1, enteredAt: 1, updatedAt: 1))
+            try tx.insertIntegration(IntegrationRecord(id: id, tenantID: "t-1", district: "District", permission: "full",
+                                                       contactEmail: "it@example.org", createdAt: 1))
+            try tx.insertSyncRun(SyncRunRecord(id: "run-\(id)", integrationID: id, bundle: "b", startedAt: 1, finishedAt: 1,
+                                               decision: .applied, reasons: "[]", counts: "{}", report: "{}", basedOnRun: nil))
+        }
+    }
+
+    /// Enrollments are keyed by class and user only for integrations that look them up (on-demand, or with Sign in with
+    /// ClassLink): a pre-provisioned district's first sync writes no keys; an on-demand district's massive first sync
+    /// writes them after its inserts (an interrupted one leaves none); change by change after that, a long run of
+    /// deletes included, the keys stay exactly those of the held enrollments; leaving on-demand removes them.
+    func testEnrollmentsAreKeyedOnlyWhereLookedUpAndStayInStepWithTheRoster() throws {
+        let store = try SQLiteStore(path: path)
+        try seedIntegration(store, "int-pre")
+        try seedIntegration(store, "int-od")
+        try store.writeNow { try $0.setProvisioningMode(integrationID: "int-od", mode: .onDemand, actor: "t", at: 1) }
+        let count = SQLiteTransaction.indexRebuildThreshold
+        func enrollment(_ i: Int, _ operation: RosterChange.Operation = .add, cls: Int? = nil) -> RosterChange {
+            RosterChange(operation: operation, record: RosterRecord(
+                entity: "enrollments", sourcedID: String(format: "e-%06d", i), digest: 1, ref1: "c-\(cls ?? i % 1_000)",
+                ref2: "u-\(i % 7_000)", ref3: "student"))
+        }
+        let first = (0..<count).map { enrollment($0) }
+        func keys(_ integration: String) throws -> [String] {
+            try DatabaseQueue(path: path).read { db in
+                try String.fetchAll(db, sql: """
+                    SELECT by || ' ' || value || ' ' || sourced_id FROM roster_enrollment_lookups WHERE integration_id = ? ORDER BY 1
+                    """, arguments: [integration])
+            }
+        }
+        func expected(_ integration: String) throws -> [String] {
+            try DatabaseQueue(path: path).read { db in
+                try String.fetchAll(db, sql: """
+                    SELECT k FROM (
+                        SELECT 'class ' || ref1 || ' ' || sourced_id AS k FROM roster_records WHERE integration_id = ?1 AND entity = 'enrollments'
+                        UNION ALL
+                        SELECT 'user ' || ref2 || ' ' || sourced_id FROM roster_records WHERE integration_id = ?1 AND entity = 'enrollments')
+                    ORDER BY 1
+                    """, arguments: [integration])
+            }
+        }
+        func assertInStep(_ integration: String, _ message: String, line: UInt = #line) throws {
+            let have = try keys(integration), want = try expected(integration)
+            XCTAssertEqual(have.count, want.count, message, line: line)
+            XCTAssertEqual(Array(Set(have).symmetricDifference(want).sorted().prefix(5)), [], message, line: line)
+        }
+        struct Interrupted: Error {}
+        XCTAssertThrowsError(try store.writeNow { tx in
+            try tx.applyRosterChanges(first, integrationID: "int-od", runID: "run-int-od", checkpoint: { throw Interrupted() }, now: 2)
+        })
+        XCTAssertEqual(try keys("int-od"), [], "interrupted: nothing")
+        try store.writeNow { tx in
+            try tx.applyRosterChanges(first, integrationID: "int-pre", runID: "run-int-pre", checkpoint: nil, now: 2)
+            try tx.applyRosterChanges(first, integrationID: "int-od", runID: "run-int-od", checkpoint: nil, now: 2)
+        }
+        XCTAssertEqual(try keys("int-pre"), [], "a pre-provisioned district keeps no keys")
+        XCTAssertEqual(try keys("int-od").count, 2 * count)
+        try assertInStep("int-od", "after the first sync")
+
+        // A nightly delta: some moved to another class, some added, a long run of deletes (applied as a set).
+        let delta = (0..<100).map { enrollment($0, .update, cls: 5_000) } + (count..<count + 10).map { enrollment($0) }
+            + (1_000..<2_000).map { enrollment($0, .delete) }
+        try store.writeNow { tx in
+            try tx.insertSyncRun(SyncRunRecord(id: "run-2", integrationID: "int-od", bundle: "b", startedAt: 3, finishedAt: 3,
+                                               decision: .applied, reasons: "[]", counts: "{}", report: "{}", basedOnRun: nil))
+            try tx.applyRosterChanges(delta, integrationID: "int-od", runID: "run-2", checkpoint: nil, now: 3)
+        }
+        XCTAssertEqual(try keys("int-od").count, 2 * (count + 10 - 1_000))
+        try assertInStep("int-od", "after the delta")
+        try store.readNow { tx in
+            XCTAssertEqual(try tx.rosterEnrollments(integrationID: "int-od", classSourcedID: "c-5000").count, 100)
+            XCTAssertEqual(try tx.rosterEnrollments(integrationID: "int-pre", classSourcedID: "c-7").count, count / 1_000,
+                           "a district without keys is read through")
+        }
+
+        try store.writeNow { try $0.setProvisioningMode(integrationID: "int-od", mode: .preProvisioned, actor: "t", at: 4) }
+        XCTAssertEqual(try keys("int-od"), [], "no longer on-demand: removed")
+        try store.writeNow { try $0.setProvisioningMode(integrationID: "int-pre", mode: .onDemand, actor: "t", at: 4) }
+        XCTAssertEqual(try keys("int-pre").count, 2 * count)
+        try assertInStep("int-pre", "made on-demand: written from the held roster")
+    }
+
+    /// A database from before `v13-enrollment-lookups-where-used` (both enrollment indexes over every district) comes
+    /// out with the indexes gone and the keys written for its on-demand districts only.
+    func testUpgradingKeysTheEnrollmentsOfOnDemandDistrictsAndDropsTheIndexesOverAll() throws {
+        do {
+            let store = try SQLiteStore(path: path)
+            try seedIntegration(store, "int-pre")
+            try seedIntegration(store, "int-od")
+            try store.writeNow { tx in
+                try tx.setProvisioningMode(integrationID: "int-od", mode: .onDemand, actor: "t", at: 1)
+                for id in ["int-pre", "int-od"] {
+                    try tx.applyRosterChanges((0..<10).map { i in
+                        RosterChange(operation: .add, record: RosterRecord(
+                            entity: "enrollments", sourcedID: "e-\(i)", digest: 1, ref1: "c-\(i % 2)", ref2: "u-\(i)", ref3: "student"))
+                    }, integrationID: id, runID: "run-\(id)", checkpoint: nil, now: 2)
+                }
+            }
+        }
+        try DatabaseQueue(path: path).write { db in
+            try db.execute(sql: """
+                DROP TABLE roster_enrollment_lookups;
+                CREATE INDEX roster_enrollments_by_class ON roster_records (ref1, integration_id) WHERE entity = 'enrollments';
+                CREATE INDEX roster_enrollments_by_user ON roster_records (ref2, integration_id) WHERE entity = 'enrollments';
+                DELETE FROM grdb_migrations WHERE identifier = 'v13-enrollment-lookups-where-used';
+                """)
+        }
+        let store = try SQLiteStore(path: path)
+        try DatabaseQueue(path: path).read { db in
+            XCTAssertEqual(try String.fetchAll(db, sql: """
+                SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'roster_enrollments_by_%'
+                """), [])
+            XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM roster_enrollment_lookups WHERE integration_id = 'int-od'"), 20)
+            XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM roster_enrollment_lookups WHERE integration_id = 'int-pre'"), 0)
+        }
+        try store.readNow { tx in
+            XCTAssertEqual(try tx.rosterEnrollments(integrationID: "int-od", classSourcedID: "c-1").map(\.sourcedID), ["e-1", "e-3", "e-5", "e-7", "e-9"])
+            XCTAssertEqual(try tx.rosterEnrollments(integrationID: "int-pre", userSourcedID: "u-4").map(\.sourcedID), ["e-4"])
+        }
     }
 
     func testHistoryIsAppendOnly() throws {

@@ -27,11 +27,44 @@ final class TermOfferStoreContractTests: StoreContractCase {
         RosterChange(operation: .add, record: RosterRecord(entity: "enrollments", sourcedID: id, digest: 1, ref1: cls, ref2: user, ref3: role))
     }
 
+    /// How an integration comes to need its enrollments found by class and user (SQLite keeps keys for those only).
+    enum LookupUse: CaseIterable {
+        /// Pre-provisioned, no sign-in: found all the same.
+        case none
+        /// On-demand before its first sync.
+        case onDemandFirst
+        /// Made on-demand after its roster was synced.
+        case onDemandLater
+        /// Sign in with ClassLink set up before the first sync.
+        case signIn
+    }
+
+    private func use(_ tx: any StoreTransaction, _ use: LookupUse, _ id: String) throws {
+        switch use {
+        case .none: break
+        case .onDemandFirst, .onDemandLater: try tx.setProvisioningMode(integrationID: id, mode: .onDemand, actor: "t", at: 1)
+        case .signIn:
+            try tx.upsertSignInProvider(SignInProviderRecord(
+                integrationID: id, provider: "classlink", issuer: "https://launchpad.classlink.com", clientID: "c", secretEnv: "S",
+                scopes: "openid", userInfoURL: nil, actor: "t", setAt: 1))
+        }
+    }
+
     func testUsersAreFoundByLoginNameAndEMailAndEnrollmentsByClassAndUserInsideOneIntegration() throws {
+        for lookupUse in LookupUse.allCases {
+            try usersAndEnrollmentsAreFound(lookupUse)
+        }
+    }
+
+    private func usersAndEnrollmentsAreFound(_ lookupUse: LookupUse) throws {
         try forEachStore { store in
             try store.writeNow { tx in
                 try seed(tx, "int-1")
                 try seed(tx, "int-2")
+                if lookupUse != .onDemandLater {
+                    try use(tx, lookupUse, "int-1")
+                    try use(tx, lookupUse, "int-2")
+                }
                 try tx.applyRosterChanges([
                     user("u-1", username: "ann", email: "Ann.Lee@School.example"),
                     user("u-2", username: "bob", email: "bob@school.example", enabled: "false"),
@@ -42,8 +75,10 @@ final class TermOfferStoreContractTests: StoreContractCase {
                     // A class's id that is also a user's login name: entities never mix.
                     RosterChange(operation: .add, record: RosterRecord(entity: "classes", sourcedID: "c-1", digest: 1, ref1: "ann")),
                 ], integrationID: "int-1", runID: "run-int-1", checkpoint: nil, now: 1)
-                try tx.applyRosterChanges([user("u-9", username: "ann", email: "ann.lee@school.example")],
+                try tx.applyRosterChanges([user("u-9", username: "ann", email: "ann.lee@school.example"),
+                                           enrollment("e-9", cls: "c-1", user: "u-1", role: "student")],
                                           integrationID: "int-2", runID: "run-int-2", checkpoint: nil, now: 1)
+                if lookupUse == .onDemandLater { try use(tx, lookupUse, "int-1") }
             }
             try store.readNow { tx in
                 XCTAssertEqual(try tx.rosterUsers(integrationID: "int-1", username: "ann").map(\.sourcedID), ["u-1"])
@@ -51,22 +86,33 @@ final class TermOfferStoreContractTests: StoreContractCase {
                 XCTAssertEqual(try tx.rosterUsers(integrationID: "int-1", email: "ANN.LEE@school.EXAMPLE").map(\.sourcedID), ["u-1", "u-3"])
                 XCTAssertEqual(try tx.rosterUsers(integrationID: "int-2", email: "ann.lee@school.example").map(\.sourcedID), ["u-9"])
                 XCTAssertEqual(try tx.rosterUsers(integrationID: "int-1", username: "bob").first?.ref4, "false", "ref4 is kept")
-                XCTAssertEqual(try tx.rosterEnrollments(integrationID: "int-1", classSourcedID: "c-1").map(\.sourcedID), ["e-1", "e-2"])
-                XCTAssertEqual(try tx.rosterEnrollments(integrationID: "int-1", userSourcedID: "u-1").map(\.sourcedID), ["e-2", "e-3"])
-                XCTAssertEqual(try tx.rosterEnrollments(integrationID: "int-2", userSourcedID: "u-1"), [])
+                XCTAssertEqual(try tx.rosterEnrollments(integrationID: "int-1", classSourcedID: "c-1").map(\.sourcedID), ["e-1", "e-2"],
+                               "\(lookupUse)")
+                XCTAssertEqual(try tx.rosterEnrollments(integrationID: "int-1", userSourcedID: "u-1").map(\.sourcedID), ["e-2", "e-3"],
+                               "\(lookupUse)")
+                XCTAssertEqual(try tx.rosterEnrollments(integrationID: "int-1", userSourcedID: "u-1").first?.ref3, "student")
+                XCTAssertEqual(try tx.rosterEnrollments(integrationID: "int-2", userSourcedID: "u-1").map(\.sourcedID), ["e-9"])
+                XCTAssertEqual(try tx.rosterEnrollments(integrationID: "int-2", userSourcedID: "u-2"), [])
             }
-            // An update replaces ref4; a delete removes the record from the lookups.
+            // An update replaces ref4 and moves an enrollment to another class; a delete removes the record from the lookups.
             try store.writeNow { tx in
                 try tx.insertSyncRun(SyncRunRecord(id: "run-2", integrationID: "int-1", bundle: "b", startedAt: 2, finishedAt: 2, decision: .applied,
                                                    reasons: "[]", counts: "{}", report: "{}", basedOnRun: nil))
                 try tx.applyRosterChanges([
                     RosterChange(operation: .update, record: RosterRecord(entity: "users", sourcedID: "u-2", digest: 2, ref1: "bob", ref2: "bob@school.example", ref4: "true")),
                     RosterChange(operation: .delete, record: RosterRecord(entity: "enrollments", sourcedID: "e-2", digest: 1, ref1: "c-1", ref2: "u-1")),
+                    RosterChange(operation: .update, record: RosterRecord(
+                        entity: "enrollments", sourcedID: "e-3", digest: 2, ref1: "c-3", ref2: "u-1", ref3: "teacher")),
                 ], integrationID: "int-1", runID: "run-2", checkpoint: nil, now: 2)
             }
             try store.readNow { tx in
                 XCTAssertEqual(try tx.rosterUsers(integrationID: "int-1", username: "bob").first?.ref4, "true")
-                XCTAssertEqual(try tx.rosterEnrollments(integrationID: "int-1", classSourcedID: "c-1").map(\.sourcedID), ["e-1"])
+                XCTAssertEqual(try tx.rosterEnrollments(integrationID: "int-1", classSourcedID: "c-1").map(\.sourcedID), ["e-1"], "\(lookupUse)")
+                XCTAssertEqual(try tx.rosterEnrollments(integrationID: "int-1", classSourcedID: "c-2"), [], "\(lookupUse): moved away")
+                XCTAssertEqual(try tx.rosterEnrollments(integrationID: "int-1", classSourcedID: "c-3").map(\.sourcedID), ["e-3"])
+                XCTAssertEqual(try tx.rosterEnrollments(integrationID: "int-1", userSourcedID: "u-1").map(\.sourcedID), ["e-3"], "\(lookupUse)")
+                XCTAssertEqual(try tx.rosterEnrollments(integrationID: "int-1", userSourcedID: "u-1").first?.ref3, "teacher")
+                XCTAssertEqual(try tx.rosterEnrollments(integrationID: "int-2", classSourcedID: "c-1").map(\.sourcedID), ["e-9"])
                 XCTAssertEqual(try tx.rosterRecords(integrationID: "int-1", entity: "users", sourcedIDs: ["u-2"]).first?.ref4, "true")
             }
         }
