@@ -148,30 +148,26 @@ extension SQLiteTransaction {
         let lookups: EnrollmentLookupWriter?
         if case let .eachChange(writer) = upkeep { lookups = writer } else { lookups = nil }
         let enrollments = EnrollmentLookupSQL.entity
-        let add = try FastStatement(db, """
-            INSERT INTO roster_records (integration_id, entity, sourced_id, digest, ref1, ref2, ref3, title, run_id, add_logged, fields, ref4)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)
-            """)
-        // Runs of adds (a first sync's millions) go in ``addBatch`` rows a statement: one step, reset and cursor seek
-        // from the root for many rows instead of each.
-        let addMany = try FastStatement(db, """
-            INSERT INTO roster_records (integration_id, entity, sourced_id, digest, ref1, ref2, ref3, title, run_id, add_logged, fields, ref4)
-            VALUES \(repeatElement("(?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)", count: Self.addBatch).joined(separator: ", "))
-            """)
-        func bindAdd(_ statement: FastStatement, at offset: Int32, _ r: RosterRecord) {
-            // Bound value by value, straight from the record.
-            statement.bind(offset + 1, integrationID)
-            statement.bind(offset + 2, r.entity)
-            statement.bind(offset + 3, r.sourcedID)
-            statement.bind(offset + 4, Int(r.digest))
-            statement.bind(offset + 5, r.ref1)
-            statement.bind(offset + 6, r.ref2)
-            statement.bind(offset + 7, r.ref3)
-            statement.bind(offset + 8, r.title)
-            statement.bind(offset + 9, runID)
-            statement.bind(offset + 10, r.fields)
-            statement.bind(offset + 11, r.ref4)
+        // Adds (a first sync's millions) in batches, each value bound straight from the record; the integration and
+        // the run once. Written before any other change is applied, and at the end.
+        var adds = try BatchedInsert<RosterRecord>(
+            db, sql: """
+                INSERT INTO roster_records (integration_id, run_id, entity, sourced_id, digest, ref1, ref2, ref3, title, add_logged, fields, ref4)
+                """,
+            row: "(?1, ?2, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)", shared: 2, width: 9
+        ) { statement, offset, r in
+            statement.bind(offset + 1, r.entity)
+            statement.bind(offset + 2, r.sourcedID)
+            statement.bind(offset + 3, Int(r.digest))
+            statement.bind(offset + 4, r.ref1)
+            statement.bind(offset + 5, r.ref2)
+            statement.bind(offset + 6, r.ref3)
+            statement.bind(offset + 7, r.title)
+            statement.bind(offset + 8, r.fields)
+            statement.bind(offset + 9, r.ref4)
         }
+        adds.bindShared(1, integrationID)
+        adds.bindShared(2, runID)
         let update = try FastStatement(db, """
             INSERT INTO roster_records (integration_id, entity, sourced_id, digest, ref1, ref2, ref3, title, run_id, add_logged, fields, ref4)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
@@ -213,6 +209,7 @@ extension SQLiteTransaction {
             let change = changes[index]
             index += 1
             if change.parked { continue }
+            if change.operation != .add, !adds.isEmpty { try adds.flush() }
             if change.operation == .delete {
                 // A long run of one entity's deletes (a rollover ends every class and enrollment of the year): applied
                 // as a set, not three statements each.
@@ -226,32 +223,12 @@ extension SQLiteTransaction {
                     continue
                 }
             }
-            if change.operation == .add, changes.endIndex - index + 1 >= Self.addBatch {
-                let batch = changes[(index - 1)..<(index - 1 + Self.addBatch)]
-                if batch.allSatisfy({ $0.operation == .add && !$0.parked }) {
-                    var offset: Int32 = 0
-                    for added in batch {
-                        bindAdd(addMany, at: offset, added.record)
-                        offset += 11
-                    }
-                    try addMany.run()
-                    if let lookups {
-                        for added in batch where added.record.entity == enrollments { try lookups.note(added.record) }
-                    }
-                    let before = applied
-                    applied &+= Self.addBatch
-                    if before >> 13 != applied >> 13, let checkpoint { try checkpoint() }
-                    index = batch.endIndex
-                    continue
-                }
-            }
             applied &+= 1
             if applied & 8191 == 0, let checkpoint { try checkpoint() }
             let r = change.record
             switch change.operation {
             case .add:
-                bindAdd(add, at: 0, r)
-                try add.run()
+                try adds.add(r)
                 if let lookups, r.entity == enrollments { try lookups.note(r) }
                 continue
             case .update:
@@ -271,6 +248,7 @@ extension SQLiteTransaction {
             try history.execute(.text(integrationID), .text(r.entity), .text(r.sourcedID), .text(runID),
                                 .text(change.operation.rawValue), .int(Int(r.digest)), FastValue(r.title), .double(now))
         }
+        try adds.flush()
         let rebuild: Bool
         if case .rebuildAfter = upkeep { rebuild = true } else { rebuild = false }
         if !suspended.isEmpty || rebuild {
@@ -312,9 +290,6 @@ extension SQLiteTransaction {
         }
         return .eachChange(try EnrollmentLookupWriter(db, integrationID: integrationID))
     }
-
-    /// How many adds in a row ``applyRosterChanges(_:integrationID:runID:checkpoint:now:)`` writes with one statement.
-    static let addBatch = 64
 
     /// From how many added records of one entity, at least as many as the held roster has of it in all integrations,
     /// ``applyRosterChanges(_:integrationID:runID:checkpoint:now:)`` builds that entity's partial indexes once after
@@ -365,16 +340,20 @@ extension SQLiteTransaction {
                 sourced_id TEXT PRIMARY KEY NOT NULL, digest INTEGER NOT NULL, title TEXT) WITHOUT ROWID
             """)
         try db.execute(sql: "DELETE FROM temp.applied_deletes")
-        let key = try FastStatement(db, "INSERT INTO temp.applied_deletes (sourced_id, digest, title) VALUES (?, ?, ?)")
+        var keys = try BatchedInsert<RosterRecord>(
+            db, sql: "INSERT INTO temp.applied_deletes (sourced_id, digest, title)", row: "(?, ?, ?)", shared: 0, width: 3
+        ) { statement, offset, r in
+            statement.bind(offset + 1, r.sourcedID)
+            statement.bind(offset + 2, Int(r.digest))
+            statement.bind(offset + 3, r.title)
+        }
         var count = 0
         for change in deletes where !change.parked {
             count &+= 1
             if count & 8191 == 0, let checkpoint { try checkpoint() }
-            key.bind(1, change.record.sourcedID)
-            key.bind(2, Int(change.record.digest))
-            key.bind(3, change.record.title)
-            try key.run()
+            try keys.add(change.record)
         }
+        try keys.flush()
         // CROSS JOIN keeps SQLite's loop order: each key, then its held record by primary key, then the run that added it.
         try db.fastExecute("""
             INSERT OR IGNORE INTO roster_history (integration_id, entity, sourced_id, run_id, op, digest, title, at)
@@ -401,37 +380,41 @@ extension SQLiteTransaction {
     /// Keeps a held (or dry-run) change set so that it can be reviewed and approved later, with each record's field
     /// digests and, for updates, which fields they change (a bit mask over the entity's fields; NULL when unknown).
     public func storeChangeSet<Changes: Sequence>(_ changes: Changes, runID: String) throws where Changes.Element == RosterChange {
-        let insert = try FastStatement(db, """
-            INSERT INTO sync_changes (run_id, seq, entity, op, sourced_id, digest, ref1, ref2, ref3, title, parked, fields, changed, ref4)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """)
-        // Each value bound straight from the change (a rollover stores millions); the run id once.
-        insert.bind(1, runID)
-        var seq = 0
-        func store(_ change: RosterChange) throws {
-            let r = change.record
-            insert.bind(2, seq)
-            insert.bind(3, r.entity)
-            insert.bind(4, change.operation.rawValue)
-            insert.bind(5, r.sourcedID)
-            insert.bind(6, Int(r.digest))
-            insert.bind(7, r.ref1)
-            insert.bind(8, r.ref2)
-            insert.bind(9, r.ref3)
-            insert.bind(10, r.title)
-            insert.bind(11, change.parked ? 1 : 0)
-            insert.bind(12, r.fields)
-            if let mask = change.changedFieldMask { insert.bind(13, Int(mask)) } else { insert.bindNull(13) }
-            insert.bind(14, r.ref4)
-            try insert.run()
-            seq += 1
+        // A rollover stores millions: in batches, each value bound straight from the change, the run id once.
+        var rows = try BatchedInsert<(seq: Int, change: RosterChange)>(
+            db, sql: "INSERT INTO sync_changes (run_id, seq, entity, op, sourced_id, digest, ref1, ref2, ref3, title, parked, fields, changed, ref4)",
+            row: "(?1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", shared: 1, width: 13
+        ) { statement, offset, row in
+            let r = row.change.record
+            statement.bind(offset + 1, row.seq)
+            statement.bind(offset + 2, r.entity)
+            statement.bind(offset + 3, row.change.operation.rawValue)
+            statement.bind(offset + 4, r.sourcedID)
+            statement.bind(offset + 5, Int(r.digest))
+            statement.bind(offset + 6, r.ref1)
+            statement.bind(offset + 7, r.ref2)
+            statement.bind(offset + 8, r.ref3)
+            statement.bind(offset + 9, r.title)
+            statement.bind(offset + 10, row.change.parked ? 1 : 0)
+            statement.bind(offset + 11, r.fields)
+            if let mask = row.change.changedFieldMask { statement.bind(offset + 12, Int(mask)) } else { statement.bindNull(offset + 12) }
+            statement.bind(offset + 13, r.ref4)
         }
+        rows.bindShared(1, runID)
+        var seq = 0
         // The planner's groups, joined, iterated as their concrete type (not through the generic sequence).
         if let joined = changes as? FlattenSequence<[[RosterChange]]> {
-            for change in joined { try store(change) }
+            for change in joined {
+                try rows.add((seq, change))
+                seq += 1
+            }
         } else {
-            for change in changes { try store(change) }
+            for change in changes {
+                try rows.add((seq, change))
+                seq += 1
+            }
         }
+        try rows.flush()
     }
 
     /// The change set stored for a held run.
