@@ -150,12 +150,14 @@ extension SQLiteTransaction {
         let enrollments = EnrollmentLookupSQL.entity
         // Adds (a first sync's millions) in batches, each value bound straight from the record; the integration and
         // the run once. Written before any other change is applied, and at the end.
-        var adds = try BatchedInsert<RosterRecord>(
+        // Queued by position in `changes` (no copy of the record).
+        var adds = try BatchedInsert<Int>(
             db, sql: """
                 INSERT INTO roster_records (integration_id, run_id, entity, sourced_id, digest, ref1, ref2, ref3, title, add_logged, fields, ref4)
                 """,
             row: "(?1, ?2, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)", shared: 2, width: 9
-        ) { statement, offset, r in
+        ) { statement, offset, position in
+            let r = changes[position].record
             statement.bind(offset + 1, r.entity)
             statement.bind(offset + 2, r.sourcedID)
             statement.bind(offset + 3, Int(r.digest))
@@ -228,7 +230,7 @@ extension SQLiteTransaction {
             let r = change.record
             switch change.operation {
             case .add:
-                try adds.add(r)
+                try adds.add(index - 1)
                 if let lookups, r.entity == enrollments { try lookups.note(r) }
                 continue
             case .update:
@@ -301,8 +303,18 @@ extension SQLiteTransaction {
     /// caller's transaction: a failure part-way rolls the drop back with everything else.
     private func suspendEntityIndexes(for changes: [RosterChange]) throws -> [String] {
         guard changes.count >= Self.indexRebuildThreshold else { return [] }
+        // Counted run by run of one entity (changes come grouped by entity): no hashing per change.
         var adds: [String: Int] = [:]
-        for change in changes where change.operation == .add && !change.parked { adds[change.record.entity, default: 0] += 1 }
+        var entity = "", run = 0
+        for change in changes where change.operation == .add && !change.parked {
+            if change.record.entity != entity {
+                if run > 0 { adds[entity, default: 0] += run }
+                entity = change.record.entity
+                run = 0
+            }
+            run += 1
+        }
+        if run > 0 { adds[entity, default: 0] += run }
         var suspended: [String] = []
         for (entity, count) in adds where count >= Self.indexRebuildThreshold {
             let quoted = entity.replacingOccurrences(of: "'", with: "''")
