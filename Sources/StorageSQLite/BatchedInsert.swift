@@ -1,4 +1,5 @@
 import GRDB
+import StorageCore
 
 /// An `INSERT` of many rows that runs ``batch`` rows a statement (one step, reset and cursor seek from the B-tree's root
 /// for all of them), the rows left at the end one by one: the bulk writes of a first sync or a rollover, millions of rows.
@@ -57,4 +58,16 @@ struct BatchedInsert<Row> {
 
     /// Whether rows are queued and not written yet.
     var isEmpty: Bool { pending.isEmpty }
+}
+
+extension FastStatement {
+    /// Binds a record's `sourced_id, digest, ref1, ref2, ref3, title`, in that order, from parameter `first` on.
+    func bindKeyAndReferences(of record: RosterRecord, at first: Int32) {
+        bind(first, record.sourcedID)
+        bind(first + 1, Int(record.digest))
+        bind(first + 2, record.ref1)
+        bind(first + 3, record.ref2)
+        bind(first + 4, record.ref3)
+        bind(first + 5, record.title)
+    }
 }

@@ -159,12 +159,7 @@ extension SQLiteTransaction {
         ) { statement, offset, position in
             let r = changes[position].record
             statement.bind(offset + 1, r.entity)
-            statement.bind(offset + 2, r.sourcedID)
-            statement.bind(offset + 3, Int(r.digest))
-            statement.bind(offset + 4, r.ref1)
-            statement.bind(offset + 5, r.ref2)
-            statement.bind(offset + 6, r.ref3)
-            statement.bind(offset + 7, r.title)
+            statement.bindKeyAndReferences(of: r, at: offset + 2)
             statement.bind(offset + 8, r.fields)
             statement.bind(offset + 9, r.ref4)
         }
@@ -401,12 +396,7 @@ extension SQLiteTransaction {
             statement.bind(offset + 1, row.seq)
             statement.bind(offset + 2, r.entity)
             statement.bind(offset + 3, row.change.operation.rawValue)
-            statement.bind(offset + 4, r.sourcedID)
-            statement.bind(offset + 5, Int(r.digest))
-            statement.bind(offset + 6, r.ref1)
-            statement.bind(offset + 7, r.ref2)
-            statement.bind(offset + 8, r.ref3)
-            statement.bind(offset + 9, r.title)
+            statement.bindKeyAndReferences(of: r, at: offset + 4)
             statement.bind(offset + 10, row.change.parked ? 1 : 0)
             statement.bind(offset + 11, r.fields)
             if let mask = row.change.changedFieldMask { statement.bind(offset + 12, Int(mask)) } else { statement.bindNull(offset + 12) }
