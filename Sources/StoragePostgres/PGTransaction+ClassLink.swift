@@ -8,13 +8,15 @@ extension PGTransaction {
         "integration_id, provider, issuer, client_id, secret_env, scopes, user_info_url, actor, set_at"
 
     func upsertSignInProvider(_ record: SignInProviderRecord) throws {
-        try execute("""
-            INSERT INTO sign_in_providers (\(Self.providerColumns)) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-            ON CONFLICT (integration_id) DO UPDATE SET provider = EXCLUDED.provider, issuer = EXCLUDED.issuer,
-                client_id = EXCLUDED.client_id, secret_env = EXCLUDED.secret_env, scopes = EXCLUDED.scopes,
-                user_info_url = EXCLUDED.user_info_url, actor = EXCLUDED.actor, set_at = EXCLUDED.set_at
-            """, record.integrationID, record.provider, record.issuer, record.clientID, record.secretEnv, record.scopes,
-            record.userInfoURL, record.actor, record.setAt)
+        try keepingEnrollmentLookups(integrationID: record.integrationID) {
+            try execute("""
+                INSERT INTO sign_in_providers (\(Self.providerColumns)) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                ON CONFLICT (integration_id) DO UPDATE SET provider = EXCLUDED.provider, issuer = EXCLUDED.issuer,
+                    client_id = EXCLUDED.client_id, secret_env = EXCLUDED.secret_env, scopes = EXCLUDED.scopes,
+                    user_info_url = EXCLUDED.user_info_url, actor = EXCLUDED.actor, set_at = EXCLUDED.set_at
+                """, record.integrationID, record.provider, record.issuer, record.clientID, record.secretEnv, record.scopes,
+                record.userInfoURL, record.actor, record.setAt)
+        }
     }
 
     func signInProvider(integrationID: String) throws -> SignInProviderRecord? {

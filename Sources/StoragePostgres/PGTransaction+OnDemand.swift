@@ -10,10 +10,12 @@ extension PGTransaction {
     }
 
     func setProvisioningMode(integrationID: String, mode: ProvisioningMode, actor: String, at: Double) throws {
-        try execute("""
-            INSERT INTO provisioning_modes (integration_id, mode, actor, set_at) VALUES ($1, $2, $3, $4)
-            ON CONFLICT (integration_id) DO UPDATE SET mode = EXCLUDED.mode, actor = EXCLUDED.actor, set_at = EXCLUDED.set_at
-            """, integrationID, mode.rawValue, actor, at)
+        try keepingEnrollmentLookups(integrationID: integrationID) {
+            try execute("""
+                INSERT INTO provisioning_modes (integration_id, mode, actor, set_at) VALUES ($1, $2, $3, $4)
+                ON CONFLICT (integration_id) DO UPDATE SET mode = EXCLUDED.mode, actor = EXCLUDED.actor, set_at = EXCLUDED.set_at
+                """, integrationID, mode.rawValue, actor, at)
+        }
     }
 
     // MARK: Identity links

@@ -596,10 +596,33 @@ enum PostgresSchema {
         PostgresMigration(name: "v12-roster-lookups-value-first", sql: """
             -- nothing to change here
             """),
-        // SQLite keeps enrollments' lookups by class and user only for integrations that use them from here; here each
-        // integration's partition has its own indexes, built in one pass when its first sync attaches it.
+        // Enrollments are found by class and by user only where someone needs it (on-demand mode, or Sign in with
+        // ClassLink set up): the two indexes are no longer the partitioned table's, built into every district's
+        // partition, but the partitions' own, made and dropped by `rosterflow_key_enrollments` when the mode or the
+        // sign-in settings change and when a kept integration's partition is made (SQLite keeps a table of keys).
         PostgresMigration(name: "v13-enrollment-lookups-where-used", sql: """
-            -- nothing to change here
+            DROP INDEX roster_enrollments_by_class;
+            DROP INDEX roster_enrollments_by_user;
+            -- Gives the integration's partition (if it has one) its two enrollment indexes, or drops them.
+            CREATE FUNCTION rosterflow_key_enrollments(integration TEXT, kept BOOLEAN) RETURNS VOID LANGUAGE plpgsql AS $fn$
+            DECLARE
+                part TEXT := 'roster_records_' || md5(integration);
+            BEGIN
+                IF to_regclass(quote_ident(part)) IS NULL THEN
+                    RETURN;
+                END IF;
+                IF kept THEN
+                    EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %I (ref1) WHERE entity = %L', part || '_class', part, 'enrollments');
+                    EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %I (ref2) WHERE entity = %L', part || '_user', part, 'enrollments');
+                ELSE
+                    EXECUTE format('DROP INDEX IF EXISTS %I', part || '_class');
+                    EXECUTE format('DROP INDEX IF EXISTS %I', part || '_user');
+                END IF;
+            END
+            $fn$;
+            SELECT rosterflow_key_enrollments(integration_id, true) FROM (
+                SELECT integration_id FROM provisioning_modes WHERE mode = 'on-demand'
+                UNION SELECT integration_id FROM sign_in_providers) kept;
             """),
     ]
 }

@@ -99,10 +99,20 @@ public final class PostgresTableWriter: StoreTableReader {
     /// per integration) is copied into a temporary table first, then into a partition made for each integration in it.
     @discardableResult
     public func copy(into table: StoreTable, from rows: any StoreRowCursor) throws -> Int {
-        guard table.name == "roster_records" else { return try copy(into: table.name, columns: table.columns, from: rows) }
-        try connection.execute("CREATE TEMPORARY TABLE rosterflow_roster_import (LIKE roster_records INCLUDING DEFAULTS) ON COMMIT DROP")
-        let count = try copy(into: "rosterflow_roster_import", columns: table.columns, from: rows)
-        try connection.execute("SELECT rosterflow_move_into_roster_partitions('rosterflow_roster_import')")
+        let count: Int
+        switch table.name {
+        case "roster_records":
+            try connection.execute("CREATE TEMPORARY TABLE rosterflow_roster_import (LIKE roster_records INCLUDING DEFAULTS) ON COMMIT DROP")
+            count = try copy(into: "rosterflow_roster_import", columns: table.columns, from: rows)
+            try connection.execute("SELECT rosterflow_move_into_roster_partitions('rosterflow_roster_import')")
+        case "provisioning_modes", "sign_in_providers":
+            count = try copy(into: table.name, columns: table.columns, from: rows)
+        default:
+            return try copy(into: table.name, columns: table.columns, from: rows)
+        }
+        // The partitions of integrations that find enrollments by class and user get their indexes, whichever of the
+        // roster and the settings saying so is copied last (see the v13 migration).
+        try connection.execute("SELECT rosterflow_key_enrollments(integration_id, true) FROM (\(PGTransaction.enrollmentsKeptSQL)) kept")
         return count
     }
 

@@ -250,8 +250,9 @@ final class PostgresStoreTests: XCTestCase {
     }
 
     /// A first sync loads its integration's partition without indexes and attaches it: the attach must leave it with
-    /// every index of the partitioned table (valid, attached to the parent's), and the lookups those indexes serve
-    /// find each integration's own records.
+    /// every index of the partitioned table (valid, attached to the parent's), plus its own enrollment indexes by class
+    /// and user when the integration looks enrollments up (on-demand here), and the lookups find each integration's own
+    /// records; a mode change makes or drops those two indexes.
     func testEachIntegrationsRosterIsAPartitionOfItsOwnWithEveryIndex() throws {
         let (url, schema) = try newSchema()
         let store = try PostgresStore(url: url)
@@ -260,6 +261,7 @@ final class PostgresStoreTests: XCTestCase {
                 try StoreContractTests.seedIntegration(tx, id, tenant: "t-\(id)")
                 try tx.insertSyncRun(Self.rosterRun("run-\(id)", id))
             }
+            try tx.setProvisioningMode(integrationID: "int-1", mode: .onDemand, actor: "t", at: 1)
             // As a sync applies them: one group per entity.
             let adds = Self.rosterAdds(users: 3_000, enrollments: 9_000)
             try tx.applyRosterChanges(groups: [adds.filter { $0.record.entity == "users" }.shuffled(),
@@ -273,13 +275,22 @@ final class PostgresStoreTests: XCTestCase {
         let parentIndexes = try psql("""
             SELECT count(*) FROM pg_index WHERE indrelid = '\(schema).roster_records'::regclass
             """)
-        XCTAssertEqual(parentIndexes, "5")
+        XCTAssertEqual(parentIndexes, "3", "the primary key and the users' two lookups")
+        func ownIndexes(_ name: String) throws -> String {
+            try psql("""
+                SELECT count(*) FROM pg_index x WHERE x.indrelid = '\(schema).\(name)'::regclass AND x.indisvalid
+                AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = x.indexrelid)
+                """)
+        }
+        let partitionOf = ["int-1": "roster_records_" + (try psql("SELECT md5('int-1')")),
+                           "int-2": "roster_records_" + (try psql("SELECT md5('int-2')"))]
         for name in names {
             let attached = try psql("""
                 SELECT count(*) FROM pg_index x JOIN pg_inherits i ON i.inhrelid = x.indexrelid
                 WHERE x.indrelid = '\(schema).\(name)'::regclass AND x.indisvalid AND x.indisready
                 """)
-            XCTAssertEqual(attached, "5", "\(name): every index of roster_records, valid and attached")
+            XCTAssertEqual(attached, "3", "\(name): every index of roster_records, valid and attached")
+            XCTAssertEqual(try ownIndexes(name), name == partitionOf["int-1"] ? "2" : "0", "\(name): enrollments by class and user")
         }
         // Both were copied in key order, all groups in one (int-1's users came first, each group shuffled; int-2's
         // users before its enrollments), so the attach built each primary key from presorted rows.
@@ -297,6 +308,11 @@ final class PostgresStoreTests: XCTestCase {
             """)
         XCTAssertTrue(plan.contains("Index") && plan.contains(names[0]) != plan.contains(names[1]), plan)
         XCTAssertFalse(plan.contains("Seq Scan"), plan)
+        let enrollmentPlan = try psql("""
+            SET search_path = \(schema);
+            EXPLAIN SELECT sourced_id FROM roster_records WHERE integration_id = 'int-1' AND entity = 'enrollments' AND ref1 = 'class-7'
+            """)
+        XCTAssertTrue(enrollmentPlan.contains("\(partitionOf["int-1"]!)_class"), enrollmentPlan)
         try store.readNow { tx in
             XCTAssertEqual(try tx.rosterCounts(integrationID: "int-1"), ["users": 3_000, "enrollments": 9_000])
             XCTAssertEqual(try tx.rosterCounts(integrationID: "int-2"), ["users": 4, "enrollments": 10])
@@ -318,6 +334,19 @@ final class PostgresStoreTests: XCTestCase {
         XCTAssertEqual(try store.readNow { try $0.rosterUsers(integrationID: "int-1", username: "renamed").map(\.sourcedID) }, ["u-00001"])
         XCTAssertEqual(try store.readNow { try $0.rosterCounts(integrationID: "int-1")["users"] }, 3_001)
         XCTAssertEqual(try partitions(of: schema), names)
+
+        try store.writeNow { tx in
+            try tx.setProvisioningMode(integrationID: "int-1", mode: .preProvisioned, actor: "t", at: 30)
+            try tx.setProvisioningMode(integrationID: "int-2", mode: .onDemand, actor: "t", at: 30)
+        }
+        XCTAssertEqual(try ownIndexes(partitionOf["int-1"]!), "0", "no longer on-demand")
+        XCTAssertEqual(try ownIndexes(partitionOf["int-2"]!), "2", "made on-demand")
+        try store.readNow { tx in
+            XCTAssertEqual(try tx.rosterEnrollments(integrationID: "int-1", userSourcedID: "u-00005").map(\.sourcedID),
+                           ["e-000005", "e-003005", "e-006005"], "read through")
+            XCTAssertEqual(try tx.rosterEnrollments(integrationID: "int-2", classSourcedID: "class-2").map(\.sourcedID),
+                           ["e-000002", "e-000009"])
+        }
     }
 
     /// A database whose roster is still one table (before `v11-roster-partitions`) has it moved into one partition per
@@ -356,7 +385,9 @@ final class PostgresStoreTests: XCTestCase {
             INSERT INTO roster_records SELECT * FROM held_rows;
             DROP TABLE held_rows;
             DROP FUNCTION rosterflow_move_into_roster_partitions(text);
-            DELETE FROM rosterflow_migrations WHERE identifier = 'v11-roster-partitions';
+            DROP FUNCTION rosterflow_key_enrollments(text, boolean);
+            DELETE FROM rosterflow_migrations
+            WHERE identifier IN ('v11-roster-partitions', 'v12-roster-lookups-value-first', 'v13-enrollment-lookups-where-used');
             """)
         XCTAssertEqual(try partitions(of: schema), [])
         let store = try PostgresStore(url: url)
@@ -368,6 +399,10 @@ final class PostgresStoreTests: XCTestCase {
         XCTAssertEqual(after, before)
         XCTAssertEqual(after.map(\.count), [300, 20])
         XCTAssertEqual(try store.readNow { try $0.rosterUsers(integrationID: "int-2", username: "name7").map(\.sourcedID) }, ["u-00007"])
+        XCTAssertEqual(try store.readNow { try $0.rosterEnrollments(integrationID: "int-2", classSourcedID: "class-2") },
+                       before[1].filter { $0.ref1 == "class-2" })
+        XCTAssertEqual(try psql("SELECT count(*) FROM pg_indexes WHERE schemaname = '\(schema)' AND indexname LIKE '%enrollments_by%'"),
+                       "0", "enrollments keyed only where looked up")
         XCTAssertEqual(try psql("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                                 + "WHERE n.nspname = '\(schema)' AND c.relname LIKE 'roster_records_unpartitioned%'"), "0")
     }
