@@ -14,9 +14,8 @@ extension PGTransaction {
             .bool(0, 0) == true
     }
 
-    /// Gives the integration's partition its enrollment indexes, or drops them, as it now needs them.
-    func keyEnrollments(integrationID: String) throws {
-        let kept = try keepsEnrollmentLookups(integrationID: integrationID)
+    /// Gives the integration's partition (if it has one) its enrollment indexes when `kept`, or drops them.
+    func keyEnrollments(integrationID: String, kept: Bool) throws {
         try execute("SELECT rosterflow_key_enrollments($1::text, $2::boolean)", integrationID, kept)
     }
 
@@ -25,6 +24,7 @@ extension PGTransaction {
     func keepingEnrollmentLookups(integrationID: String, _ change: () throws -> Void) throws {
         let before = try keepsEnrollmentLookups(integrationID: integrationID)
         try change()
-        if try keepsEnrollmentLookups(integrationID: integrationID) != before { try keyEnrollments(integrationID: integrationID) }
+        let after = try keepsEnrollmentLookups(integrationID: integrationID)
+        if after != before { try keyEnrollments(integrationID: integrationID, kept: after) }
     }
 }

@@ -260,12 +260,12 @@ extension PGTransaction {
                     return live[Int(order[position].group)][Int(order[position].index)].record
                 }
                 try attachRosterPartition(partition.name, integrationID: integrationID, rows: order.count)
-                try keyEnrollments(integrationID: integrationID)
+                if try keepsEnrollmentLookups(integrationID: integrationID) { try keyEnrollments(integrationID: integrationID, kept: true) }
                 if order.count >= Self.analyzeAfterChanges { try analyzeIfFree(connection.identifier(partition.name)) }
                 return
             }
             try attachRosterPartition(partition.name, integrationID: integrationID, rows: 0)
-            try keyEnrollments(integrationID: integrationID)
+            if try keepsEnrollmentLookups(integrationID: integrationID) { try keyEnrollments(integrationID: integrationID, kept: true) }
         }
         for changes in live {
             try applyGroup(changes, partition: partition.name, integrationID: integrationID, runID: runID, checkpoint: checkpoint,
@@ -355,7 +355,7 @@ extension PGTransaction {
     }
 
     /// Attaches the integration's new partition (`CHECK`ed to hold its id only, so the attach does not scan it). The
-    /// attach builds the partitioned table's primary key and indexes on it (and ``keyEnrollments(integrationID:)`` its
+    /// attach builds the partitioned table's primary key and indexes on it (and ``keyEnrollments(integrationID:kept:)`` its
     /// own enrollment indexes after, where kept); for a large first sync the sorts get 256 MiB (`maintenance_work_mem`,
     /// this transaction only, never lowered) instead of spilling to disk.
     private func attachRosterPartition(_ name: String, integrationID: String, rows: Int) throws {

@@ -95,13 +95,11 @@ extension SQLiteTransaction {
         try db.fastFirst(EnrollmentLookupSQL.kept, [integrationID]) { $0.int(0) != 0 } ?? false
     }
 
-    /// Writes the integration's enrollment lookups again from its held roster, or removes them when it no longer needs
-    /// them; called when its provisioning mode or sign-in settings change.
-    func refreshEnrollmentLookups(integrationID: String) throws {
+    /// Writes the integration's enrollment lookups again from its held roster when `kept`, or removes them; called when
+    /// its provisioning mode or sign-in settings change.
+    func refreshEnrollmentLookups(integrationID: String, kept: Bool) throws {
         try db.fastExecute(EnrollmentLookupSQL.clear, [.text(integrationID)])
-        if try keepsEnrollmentLookups(integrationID: integrationID) {
-            try db.fastExecute(EnrollmentLookupSQL.rebuild, [.text(integrationID)])
-        }
+        if kept { try db.fastExecute(EnrollmentLookupSQL.rebuild, [.text(integrationID)]) }
     }
 
     /// Runs `change` (which may change the mode or sign-in settings) and refreshes the enrollment lookups when whether
@@ -109,8 +107,7 @@ extension SQLiteTransaction {
     func keepingEnrollmentLookups(integrationID: String, _ change: () throws -> Void) throws {
         let before = try keepsEnrollmentLookups(integrationID: integrationID)
         try change()
-        if try keepsEnrollmentLookups(integrationID: integrationID) != before {
-            try refreshEnrollmentLookups(integrationID: integrationID)
-        }
+        let after = try keepsEnrollmentLookups(integrationID: integrationID)
+        if after != before { try refreshEnrollmentLookups(integrationID: integrationID, kept: after) }
     }
 }
