@@ -16,16 +16,15 @@ extension Schema {
                     sourced_id TEXT NOT NULL,
                     PRIMARY KEY (integration_id, by, value, sourced_id)
                 ) WITHOUT ROWID;
+                WITH kept AS (
+                    SELECT integration_id FROM provisioning_modes WHERE mode = 'on-demand'
+                    UNION SELECT integration_id FROM sign_in_providers)
                 INSERT INTO roster_enrollment_lookups (integration_id, by, value, sourced_id)
                 SELECT integration_id, 'class', ref1, sourced_id FROM roster_records
-                WHERE entity = 'enrollments' AND ref1 IS NOT NULL AND integration_id IN (
-                    SELECT integration_id FROM provisioning_modes WHERE mode = 'on-demand'
-                    UNION SELECT integration_id FROM sign_in_providers)
+                WHERE entity = 'enrollments' AND ref1 IS NOT NULL AND integration_id IN kept
                 UNION ALL
                 SELECT integration_id, 'user', ref2, sourced_id FROM roster_records
-                WHERE entity = 'enrollments' AND ref2 IS NOT NULL AND integration_id IN (
-                    SELECT integration_id FROM provisioning_modes WHERE mode = 'on-demand'
-                    UNION SELECT integration_id FROM sign_in_providers)
+                WHERE entity = 'enrollments' AND ref2 IS NOT NULL AND integration_id IN kept
                 ORDER BY 1, 2, 3, 4;
                 DROP INDEX roster_enrollments_by_class;
                 DROP INDEX roster_enrollments_by_user;

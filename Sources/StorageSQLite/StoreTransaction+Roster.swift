@@ -145,8 +145,7 @@ extension SQLiteTransaction {
     ) throws {
         let suspended = try suspendEntityIndexes(for: changes)
         let upkeep = try enrollmentLookupUpkeep(for: changes, integrationID: integrationID)
-        let lookups: EnrollmentLookupWriter?
-        if case let .eachChange(writer) = upkeep { lookups = writer } else { lookups = nil }
+        let lookups = upkeep.writer
         let enrollments = EnrollmentLookupSQL.entity
         // Adds (a first sync's millions) in batches, each value bound straight from the record; the integration and
         // the run once. Written before any other change is applied, and at the end.
@@ -246,8 +245,7 @@ extension SQLiteTransaction {
                                 .text(change.operation.rawValue), .int(Int(r.digest)), FastValue(r.title), .double(now))
         }
         try adds.flush()
-        let rebuild: Bool
-        if case .rebuildAfter = upkeep { rebuild = true } else { rebuild = false }
+        let rebuild = upkeep.rebuildsAfter
         if !suspended.isEmpty || rebuild {
             // SQLite's sorter may use helper threads for these builds (the connection's only work at this point).
             let threads = try Int.fetchOne(db, sql: "PRAGMA threads") ?? 0
@@ -267,6 +265,17 @@ extension SQLiteTransaction {
         /// The apply rewrites most of the integration's enrollments (a first sync): its keys were removed before, and are
         /// written again, in key order, after the inserts.
         case rebuildAfter
+
+        /// The writer that follows each enrollment change, if this apply uses one.
+        var writer: EnrollmentLookupWriter? {
+            if case let .eachChange(writer) = self { return writer }
+            return nil
+        }
+
+        var rebuildsAfter: Bool {
+            if case .rebuildAfter = self { return true }
+            return false
+        }
     }
 
     /// Chooses how `changes` keep the integration's enrollment lookups: rebuilt after an apply of at least
@@ -404,17 +413,15 @@ extension SQLiteTransaction {
         }
         rows.bindShared(1, runID)
         var seq = 0
+        func store(_ change: RosterChange) throws {
+            try rows.add((seq, change))
+            seq += 1
+        }
         // The planner's groups, joined, iterated as their concrete type (not through the generic sequence).
         if let joined = changes as? FlattenSequence<[[RosterChange]]> {
-            for change in joined {
-                try rows.add((seq, change))
-                seq += 1
-            }
+            for change in joined { try store(change) }
         } else {
-            for change in changes {
-                try rows.add((seq, change))
-                seq += 1
-            }
+            for change in changes { try store(change) }
         }
         try rows.flush()
     }
