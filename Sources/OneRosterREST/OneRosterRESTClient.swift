@@ -253,32 +253,39 @@ public final class OneRosterRESTClient: @unchecked Sendable {
     /// throws for a body that is not complete JSON, which is asked for again) and handed to `page` with its number and
     /// `X-Total-Count`. Paging as ``pages(path:key:filter:page:)``.
     ///
-    /// One page ahead: when the answer for a page says there is a next one (`X-Total-Count` beyond a full page, or a
-    /// `Link: rel="next"`), the next page is asked for on a thread of its own while this one is decoded and handed on;
-    /// it is used when the page turns out full (or the link is followed), else dropped. Requests never overlap: a
-    /// request ahead is waited for before any other is sent, and before this returns or throws.
+    /// Pages ahead: when the answer for a page says there is a next one (`X-Total-Count` beyond a full page, or a
+    /// `Link: rel="next"`), a thread of its own asks for it, and for the one after it as its answer says, while this
+    /// thread decodes and hands on the pages before (at most ``PageChain/depth`` answers waiting); an answer is used
+    /// when the page before turns out full (or the link is followed), else the chain is stopped and its answers are
+    /// dropped. Requests never overlap: the chain sends one at a time, and is stopped (its request waited for) before
+    /// any other is sent, and before this returns or throws.
     func pages<Records>(path: String, key: String, filter: String?, decode: (Data, Int) throws -> (Records, Int)?,
                         page: (Int, Records, Int?) throws -> Void) throws {
         let limit = config.pageSize
         var offset = 0
         var number = 0
         var nextURL: String? = nil
-        var ahead: PageAhead?
-        defer { ahead?.wait() }
-        func pageURL(offset: Int) -> String {
+        var chain: PageChain?
+        defer { chain?.stop() }
+        let config = self.config
+        @Sendable func pageURL(offset: Int) -> String {
             var query = [("limit", String(limit)), ("offset", String(offset))]
             if let filter { query.append(("filter", filter)) }
             return config.baseURL + path + "?" + oauthQueryString(query)
         }
-        /// The answer for `url`: the one asked for ahead when it is that URL, else asked for now (after the one ahead,
-        /// if any, has come: it may still serve its own page).
+        /// The page after the one at `url` (at `offset`), as its answer tells: nil when it says there is none.
+        @Sendable func predicted(after response: HTTPResponse, at url: String, offset: Int) -> String? {
+            if let link = response.headers["link"] { return Self.nextLink(link).map { Self.resolve($0, against: url) } }
+            let total = response.headers["x-total-count"].flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            if let total, offset + limit < total { return pageURL(offset: offset + limit) }
+            return nil
+        }
+        /// The answer for `url`: the chain's next when it is that URL, else asked for now (the chain stopped first).
         func fetch(_ url: String, what: String) throws -> HTTPResponse {
-            if let request = ahead {
-                if request.url == url {
-                    ahead = nil
-                    return try request.response()
-                }
-                request.wait()
+            if let ahead = chain {
+                if let response = try ahead.take(url) { return response }
+                ahead.stop()
+                chain = nil
             }
             return try get(url, what: what)
         }
@@ -292,19 +299,10 @@ public final class OneRosterRESTClient: @unchecked Sendable {
             // A page that is not JSON (cut off on the way) is asked for again, like a 5xx.
             for attempt in 1...max(1, retry.attempts) {
                 response = try fetch(url, what: what)
-                // The next page, if the answer says there is one, while this one is decoded.
-                let link = response.headers["link"]
-                let total = response.headers["x-total-count"].flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-                let predicted: String? = if let link {
-                    Self.nextLink(link).map { Self.resolve($0, against: url) }
-                } else if let total, offset + limit < total {
-                    pageURL(offset: offset + limit)
-                } else {
-                    nil
-                }
-                if let predicted, ahead?.url != predicted {
-                    ahead?.wait()
-                    ahead = PageAhead(url: predicted, what: "\(key) (page \(number + 1))", client: self)
+                // The pages after this one, if the answer says there is one, while this one is decoded.
+                if chain == nil, let next = predicted(after: response, at: url, offset: offset) {
+                    chain = PageChain(first: next, number: number + 1, offset: offset + limit, client: self, key: key,
+                                      predict: predicted)
                 }
                 do {
                     decoded = try decode(response.body, number)
@@ -347,32 +345,71 @@ public final class OneRosterRESTClient: @unchecked Sendable {
         }
     }
 
-    /// A page asked for ahead, on a thread of its own (see ``pages(path:key:filter:decode:page:)``).
-    private final class PageAhead: @unchecked Sendable {
-        let url: String
-        private let done = DispatchSemaphore(value: 0)
-        private var result: Result<HTTPResponse, any Error>?
+    /// Pages asked for ahead, one after another, on a thread of its own (see ``pages(path:key:filter:decode:page:)``):
+    /// from `first`, each next page as the answer before it tells (`predict`), while at most ``depth`` answers wait to
+    /// be taken. Ends at a page whose answer names no next one, or at a failure (kept as that page's answer).
+    private final class PageChain: @unchecked Sendable {
+        /// Answers waiting to be taken, at most.
+        static let depth = 2
+        private let condition = NSCondition()
+        private var answers: [(url: String, result: Result<HTTPResponse, any Error>)] = []
+        private var stopped = false
+        private var running = true
 
-        init(url: String, what: String, client: OneRosterRESTClient) {
-            self.url = url
+        init(first: String, number: Int, offset: Int, client: OneRosterRESTClient, key: String,
+             predict: @escaping @Sendable (HTTPResponse, String, Int) -> String?) {
+            let limit = client.config.pageSize
             let thread = Thread { [self] in
-                result = Result { try client.get(url, what: what) }
-                done.signal()
+                var url = first, number = number, offset = offset
+                while true {
+                    condition.lock()
+                    while answers.count >= Self.depth && !stopped { condition.wait() }
+                    let stop = stopped
+                    condition.unlock()
+                    if stop { break }
+                    let result = Result { try client.get(url, what: "\(key) (page \(number))") }
+                    condition.lock()
+                    answers.append((url, result))
+                    condition.broadcast()
+                    condition.unlock()
+                    guard case .success(let response) = result, let next = predict(response, url, offset) else { break }
+                    url = next
+                    number += 1
+                    offset += limit
+                }
+                condition.lock()
+                running = false
+                condition.broadcast()
+                condition.unlock()
             }
             thread.name = "rosterflow-rest-ahead"
             thread.start()
         }
 
-        /// Waits until the answer (or the failure) is in.
-        func wait() {
-            done.wait()
-            done.signal()
+        /// The next answer, waiting for it, when it is the one for `url` (throws what asking for it threw); nil when the
+        /// chain ended before it or went another way.
+        func take(_ url: String) throws -> HTTPResponse? {
+            condition.lock()
+            while answers.isEmpty && running { condition.wait() }
+            guard !answers.isEmpty else {
+                condition.unlock()
+                return nil
+            }
+            let answer = answers.removeFirst()
+            condition.broadcast()
+            condition.unlock()
+            guard answer.url == url else { return nil }
+            return try answer.result.get()
         }
 
-        /// The answer, waiting for it; throws what asking for it threw.
-        func response() throws -> HTTPResponse {
-            wait()
-            return try result!.get()
+        /// Stops asking for more, and waits for the request under way (so that the next request does not overlap it).
+        func stop() {
+            condition.lock()
+            stopped = true
+            condition.broadcast()
+            while running { condition.wait() }
+            answers = []
+            condition.unlock()
         }
     }
 

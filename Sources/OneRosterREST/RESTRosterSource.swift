@@ -172,7 +172,7 @@ public struct RESTRosterSource: RosterSource {
     /// Pulled entities waiting to be checked, at most (the fetching thread goes on with the next meanwhile).
     static let entitiesAhead = 2
     /// Pages of a streamed entity waiting to be checked, at most (an entity waiting counts as half of them).
-    static let pagesAhead = 16
+    static let pagesAhead = 64
 
     /// Fetching thread: pulls `entity` page by page, handing each page's rows over as it comes (see
     /// ``read(options:held:visitor:)``), then the end of the entity.

@@ -147,10 +147,11 @@ final class RESTPullTests: XCTestCase {
         XCTAssertThrowsError(try read(source)) { XCTAssertTrue($0 is Stop, "\($0)") }
         let gets = try provider.requests().filter { $0["method"] as? String == "GET" }
         // The checkpoint runs on the fetching thread after each page: orgs, sessions, courses, classes, then users pages
-        // 1 and 2; the page after the sixth was already asked for (one page ahead, while the sixth was decoded), and
-        // nothing after it.
-        XCTAssertEqual(gets.count, 7, "orgs, sessions, courses, classes, users pages 1 and 2, and page 3 ahead")
-        XCTAssertEqual(try provider.gets("users").count, 3)
+        // 1 and 2; the pages after the sixth may have been asked for already (while the sixth was decoded, at most
+        // two answers waiting beyond the one taken), and nothing after them.
+        let users = try provider.gets("users").count
+        XCTAssertTrue((3...4).contains(users), "users pages 1 and 2, and page 3 (or 3 and 4) ahead: \(users)")
+        XCTAssertEqual(gets.count, 4 + users, "orgs, sessions, courses, classes, and those users pages")
         XCTAssertTrue(try provider.gets("enrollments").isEmpty)
     }
 
