@@ -138,6 +138,9 @@ extension RosterFlowService {
         let policyJSON = Self.json(policy)
         let cancellation = self.cancellation
         var phase = SyncPhaseTrace()
+        // Adds staged by the reads of this run (the last read's is applied); whatever the outcome, none is kept.
+        var stages: [any RosterAddStage] = []
+        defer { for stage in stages { stage.discard() } }
         let (integration, instance, heldClassCourse, locked, basedOn, baseVersion) = try read { tx in
             guard let integration = try tx.integration(id: integrationID), let instance = try tx.instance(id: integrationID) else {
                 throw RosterFlowError(.notFound, "there is no integration \(integrationID)")
@@ -188,14 +191,30 @@ extension RosterFlowService {
             // Read and validated here while another thread diffs each valid record against the held digests, read in
             // step with the records (see HeldDigestMerge); only changes are kept, not the records.
             let store = self.store
+            /// A sync that may be applied at once stages its adds while it reads, when its integration holds nothing
+            /// yet (a first sync: every record is an add) and the store stages (see `RosterAddStage`).
+            let mayStage = !request.dryRun && replanning == nil && request.holdForReview == nil
             /// A thread diffing the records a read of the source hands over (a new one for each read).
             func diffPipeline() -> SyncDiffPipeline {
-                SyncDiffPipeline { next in
+                let stage = mayStage ? store.makeRosterAddStage() : nil
+                if let stage { stages.append(stage) }
+                return SyncDiffPipeline { next in
                     try store.readNow { tx in
-                        var diff = SyncDiff(heldCounts: try tx.rosterCounts(integrationID: integrationID))
+                        let held = try tx.rosterCounts(integrationID: integrationID)
+                        var diff = SyncDiff(heldCounts: held)
                         let merge = HeldDigestMerge(tx: tx, integrationID: integrationID)
-                        while let records = next() {
-                            for record in records { try diff.observe(record, held: merge.held) }
+                        if let stage, held.values.allSatisfy({ $0 == 0 }) {
+                            defer { stage.finish() }
+                            while let records = next() {
+                                for record in records {
+                                    if let added = try diff.observe(record, held: merge.held) { stage.stage(added) }
+                                }
+                            }
+                        } else {
+                            stage?.discard()
+                            while let records = next() {
+                                for record in records { try diff.observe(record, held: merge.held) }
+                            }
                         }
                         try merge.finish(&diff)
                         return diff
@@ -331,6 +350,7 @@ extension RosterFlowService {
             decision: decision, reasons: Self.json(reasons), counts: Self.json(plan.counts), report: Self.json(report),
             basedOnRun: basedOn, bundleSHA256: fingerprint, policy: policyJSON, baseRosterVersion: baseVersion)
         let runtime = self.runtime
+        let stage = decision == .applied ? stages.last : nil
         let firstSync = basedOn == nil
         let holdReasons = reasons
         let errorCount = report.errorCount
@@ -376,7 +396,7 @@ extension RosterFlowService {
             case .applied:
                 steps = try Self.apply(
                     plan.changeGroups, tx: tx, runtime: runtime, integration: integration, runID: runID, locked: locked,
-                    afterStartup: !firstSync, checkpoint: cancellation.check, now: now)
+                    afterStartup: !firstSync, stage: stage, checkpoint: cancellation.check, now: now)
             case .held:
                 var trace = SyncPhaseTrace()
                 try tx.storeChangeSet(plan.changeGroups.joined(), runID: runID)
@@ -759,7 +779,8 @@ extension RosterFlowService {
     /// Applies a change set (in groups, applied in order) and its lifecycle effects inside the caller's transaction.
     static func apply(
         _ groups: [[RosterChange]], tx: any StoreTransaction, runtime: WorkflowRuntime, integration: IntegrationRecord,
-        runID: String, locked: Set<String>, afterStartup: Bool, checkpoint: (() throws -> Void)? = nil, now: Double
+        runID: String, locked: Set<String>, afterStartup: Bool, stage: (any RosterAddStage)? = nil,
+        checkpoint: (() throws -> Void)? = nil, now: Double
     ) throws -> [AppliedStep] {
         var steps: [AppliedStep] = []
         var phase = SyncPhaseTrace()
@@ -796,7 +817,8 @@ extension RosterFlowService {
             courseAdds += kept.lazy.filter { $0.record.entity == courses && $0.operation == .add && !$0.parked }
         }
         // All groups in one call: a store can load a district's first roster as one.
-        try tx.applyRosterChanges(groups: toApply, integrationID: integration.id, runID: runID, checkpoint: checkpoint, now: now)
+        try tx.applyRosterChanges(groups: toApply, integrationID: integration.id, runID: runID, stage: stage, checkpoint: checkpoint,
+                                  now: now)
         phase.mark("apply: roster changes")
         // An on-demand integration creates no course shells; its imported classes follow the changes instead.
         let onDemand = try tx.provisioningMode(integrationID: integration.id) == .onDemand

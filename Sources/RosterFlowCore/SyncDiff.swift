@@ -113,22 +113,24 @@ public struct SyncDiff: Sendable {
     }
 
     /// Takes one streamed record whose held digest `held(entity, sourcedId, isExplicitDelete)` gives (nil when not
-    /// held); `held` marks the record seen unless it is an explicit delete.
-    mutating func observe(_ record: OneRosterRecord, held: (RosterEntity, String, Bool) throws -> Int64?) rethrows {
-        guard let fingerprint = SyncPlanner.fingerprint(record) else { return }
+    /// held); `held` marks the record seen unless it is an explicit delete. Returns the record added, when it is an add.
+    @discardableResult
+    mutating func observe(_ record: OneRosterRecord, held: (RosterEntity, String, Bool) throws -> Int64?) rethrows -> RosterRecord? {
+        guard let fingerprint = SyncPlanner.fingerprint(record) else { return nil }
         let old = try held(fingerprint.entity, fingerprint.sourcedID, fingerprint.status == .tobedeleted)
-        take(record, fingerprint, held: old)
+        return take(record, fingerprint, held: old)
     }
 
+    @discardableResult
     private mutating func take(
         _ record: OneRosterRecord, _ fingerprint: (entity: RosterEntity, status: RecordStatus, sourcedID: String, digest: Int64),
         held: Int64?
-    ) {
+    ) -> RosterRecord? {
         let (entity, status, id, digest) = fingerprint
         let e = entity.index
         if status == .tobedeleted {
             explicitByEntity[e].insert(id)
-            return
+            return nil
         }
         if entity == .classes, case let .rosterClass(c) = record { incomingClassCourse[id] = c.courseSourcedId }
         countsByEntity[e].incoming += 1
@@ -140,10 +142,11 @@ public struct SyncDiff: Sendable {
                     operation: .update, record: SyncPlanner.details(record, entity: entity, digest: digest)))
                 countsByEntity[e].updates += 1
             }
-        } else {
-            changesByEntity[e].append(RosterChange(
-                operation: .add, record: SyncPlanner.details(record, entity: entity, digest: digest)))
-            countsByEntity[e].adds += 1
+            return nil
         }
+        let added = SyncPlanner.details(record, entity: entity, digest: digest)
+        changesByEntity[e].append(RosterChange(operation: .add, record: added))
+        countsByEntity[e].adds += 1
+        return added
     }
 }

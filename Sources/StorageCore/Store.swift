@@ -55,9 +55,16 @@ public protocol RosterFlowStore: Sendable {
     /// since this call began, in this process or another, or after `timeout`, or when the task is cancelled. An idle
     /// worker waits here instead of sleeping its whole poll interval.
     func waitForWork(timeout: Duration) async
+
+    /// A new, empty stage for the adds of one sync (see ``RosterAddStage``), or nil when this store applies adds as
+    /// they come.
+    func makeRosterAddStage() -> (any RosterAddStage)?
 }
 
 extension RosterFlowStore {
+    /// Stores that do not stage apply a sync's adds with the rest of its changes.
+    public func makeRosterAddStage() -> (any RosterAddStage)? { nil }
+
     /// Stores that cannot tell cheaply say nil: nothing is reused.
     public func commitCounter() -> Int64? { nil }
 

@@ -278,6 +278,14 @@ public protocol RosterStore {
         groups: [[RosterChange]], integrationID: String, runID: String, checkpoint: (() throws -> Void)?, now: Double
     ) throws
 
+    /// As ``applyRosterChanges(groups:integrationID:runID:checkpoint:now:)``, where `stage` may hold adds of these
+    /// groups written ahead (see ``RosterAddStage``): a store that staged them moves them into the roster from there
+    /// when the stage holds exactly the adds of whole groups, and applies everything as given otherwise.
+    func applyRosterChanges(
+        groups: [[RosterChange]], integrationID: String, runID: String, stage: (any RosterAddStage)?,
+        checkpoint: (() throws -> Void)?, now: Double
+    ) throws
+
     /// A record's story in one integration (or, with nil, in every integration), oldest first: the history rows, and
     /// the add of a held record that has not changed since (kept in the record itself; see `applyRosterChanges`).
     /// SourcedIds are unique only inside a district: callers showing one record pass its integration.
@@ -304,6 +312,14 @@ extension RosterStore {
         for group in groups {
             try applyRosterChanges(group, integrationID: integrationID, runID: runID, checkpoint: checkpoint, now: now)
         }
+    }
+
+    /// Stores that do not stage apply every change as given.
+    public func applyRosterChanges(
+        groups: [[RosterChange]], integrationID: String, runID: String, stage: (any RosterAddStage)?,
+        checkpoint: (() throws -> Void)?, now: Double
+    ) throws {
+        try applyRosterChanges(groups: groups, integrationID: integrationID, runID: runID, checkpoint: checkpoint, now: now)
     }
 }
 

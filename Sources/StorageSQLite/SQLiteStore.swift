@@ -33,9 +33,16 @@ public final class SQLiteStore: RosterFlowStore {
     private let flusher: WALFlusher?
     private let counter: CommitCounter
 
-    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
-    public init(path: String, durability: Durability = .full, maxBatch: Int = 512) throws {
+    /// From how many adds a sync stages them ahead of its apply (see ``makeRosterAddStage()``).
+    let rosterStageMinimum: Int
+    /// What this store's stages did (for tests).
+    let rosterStageStatistics = RosterStageStatistics()
+
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date. A sync of at least
+    /// `rosterStageMinimum` adds writes them ahead of its apply (see ``makeRosterAddStage()``).
+    public init(path: String, durability: Durability = .full, maxBatch: Int = 512, rosterStageMinimum: Int = 20_000) throws {
         self.path = path
+        self.rosterStageMinimum = rosterStageMinimum
         self.durability = durability
         var config = Configuration()
         config.busyMode = .timeout(10)

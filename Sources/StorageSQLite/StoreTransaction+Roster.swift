@@ -143,8 +143,65 @@ extension SQLiteTransaction {
     public func applyRosterChanges(
         _ changes: [RosterChange], integrationID: String, runID: String, checkpoint: (() throws -> Void)? = nil, now: Double
     ) throws {
-        let suspended = try suspendEntityIndexes(for: changes)
-        let upkeep = try enrollmentLookupUpkeep(for: changes, integrationID: integrationID)
+        try applyRosterChanges(changes, staged: nil, integrationID: integrationID, runID: runID, checkpoint: checkpoint, now: now)
+    }
+
+    /// Applies groups of changes as ``applyRosterChanges(_:integrationID:runID:checkpoint:now:)`` does, the adds that
+    /// `stage` holds moved into the roster from it with one statement (see ``SQLiteRosterAddStage``). The stage is
+    /// used only when it holds exactly the adds of whole groups (each of those groups only adds, of one entity, and the
+    /// stage's tally of each entity equals theirs); otherwise every change is applied as given.
+    public func applyRosterChanges(
+        groups: [[RosterChange]], integrationID: String, runID: String, stage: (any RosterAddStage)?,
+        checkpoint: (() throws -> Void)?, now: Double
+    ) throws {
+        if let stage = stage as? SQLiteRosterAddStage, let staged = stage.staged,
+           let others = Self.groups(groups, notStagedIn: staged) {
+            try applyRosterChanges(
+                Array(others.joined()), staged: StagedAdds(table: stage.table, counts: staged.entities.mapValues(\.count)),
+                integrationID: integrationID, runID: runID, checkpoint: checkpoint, now: now)
+            stage.statistics.movedIntoRoster()
+            return
+        }
+        try applyRosterChanges(groups: groups, integrationID: integrationID, runID: runID, checkpoint: checkpoint, now: now)
+    }
+
+    /// Adds written ahead into a temporary table (``SQLiteRosterAddStage``): its name, and how many of each entity.
+    struct StagedAdds {
+        let table: String
+        let counts: [String: Int]
+    }
+
+    /// The groups of entities `staged` holds no records of, when the other groups are exactly what it holds (only
+    /// adds, none parked, one entity a group, the same tally); nil when they are not.
+    static func groups(_ groups: [[RosterChange]], notStagedIn staged: RosterStageTally) -> [[RosterChange]]? {
+        var others: [[RosterChange]] = []
+        var tally = RosterStageTally()
+        for group in groups {
+            guard let entity = group.first?.record.entity, staged.entities[entity] != nil else {
+                others.append(group)
+                continue
+            }
+            var entry = RosterStageTally.Entry()
+            // Field by field through the array (no copy of each change and its strings).
+            for i in group.indices {
+                guard group[i].operation == .add, !group[i].parked, group[i].record.entity == entity else { return nil }
+                let digest = UInt64(bitPattern: group[i].record.digest)
+                entry.count += 1
+                entry.sum &+= digest
+                entry.mixed &+= RosterStageTally.mix(digest)
+            }
+            tally.note(entity: entity, entry: entry)
+        }
+        return tally == staged ? others : nil
+    }
+
+    private func applyRosterChanges(
+        _ changes: [RosterChange], staged: StagedAdds?, integrationID: String, runID: String, checkpoint: (() throws -> Void)?,
+        now: Double
+    ) throws {
+        let suspended = try suspendEntityIndexes(for: changes, staged: staged?.counts ?? [:])
+        let upkeep = try enrollmentLookupUpkeep(
+            for: changes, integrationID: integrationID, staged: staged?.counts[EnrollmentLookupSQL.entity] ?? 0)
         let lookups = upkeep.writer
         let enrollments = EnrollmentLookupSQL.entity
         // Adds (a first sync's millions) in batches, each value bound straight from the record; the integration and
@@ -182,7 +239,16 @@ extension SQLiteTransaction {
             INSERT INTO roster_history (integration_id, entity, sourced_id, run_id, op, digest, title, at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """)
-        if changes.contains(where: { !$0.parked }) { try bumpRosterVersion(integrationID: integrationID) }
+        if staged != nil || changes.contains(where: { !$0.parked }) { try bumpRosterVersion(integrationID: integrationID) }
+        if let staged {
+            // The staged adds in key order (the stage's primary key): appended to the B-tree, nothing sorted.
+            try checkpoint?()
+            try db.fastExecute("""
+                INSERT INTO roster_records (integration_id, run_id, entity, sourced_id, digest, ref1, ref2, ref3, title, add_logged, fields, ref4)
+                SELECT ?1, ?2, entity, sourced_id, digest, ref1, ref2, ref3, title, 0, fields, ref4
+                FROM temp.\(staged.table) ORDER BY entity, sourced_id
+                """, [.text(integrationID), .text(runID)])
+        }
         // `logAdd` and `delete` select held records by entity, which tells SQLite whether a partial index of
         // roster_records (`WHERE entity = 'users'`, …) applies: it makes the statement depend on the bound entity, and
         // binding that parameter again, even to the same value, has SQLite compile the statement anew at its next run.
@@ -281,8 +347,13 @@ extension SQLiteTransaction {
     /// Chooses how `changes` keep the integration's enrollment lookups: rebuilt after an apply of at least
     /// ``indexRebuildThreshold`` enrollment changes and at least half as many as it holds (and removed now), else
     /// change by change.
-    private func enrollmentLookupUpkeep(for changes: [RosterChange], integrationID: String) throws -> EnrollmentLookupUpkeep {
+    private func enrollmentLookupUpkeep(for changes: [RosterChange], integrationID: String, staged: Int) throws -> EnrollmentLookupUpkeep {
         guard try keepsEnrollmentLookups(integrationID: integrationID) else { return .none }
+        if staged > 0 {
+            // Staged adds are not noted one by one: the keys are written from the roster after the inserts.
+            try db.fastExecute(EnrollmentLookupSQL.clear, [.text(integrationID)])
+            return .rebuildAfter
+        }
         let enrollments = EnrollmentLookupSQL.entity
         var changed = 0
         for change in changes where !change.parked && change.record.entity == enrollments { changed += 1 }
@@ -305,10 +376,10 @@ extension SQLiteTransaction {
     /// Drops the partial indexes of `roster_records` (`… WHERE entity = 'x'`) of each entity that `changes` adds
     /// massively and returns their `CREATE INDEX` statements, exactly as stored, to run after the inserts. Inside the
     /// caller's transaction: a failure part-way rolls the drop back with everything else.
-    private func suspendEntityIndexes(for changes: [RosterChange]) throws -> [String] {
-        guard changes.count >= Self.indexRebuildThreshold else { return [] }
-        // Counted run by run of one entity (changes come grouped by entity): no hashing per change.
-        var adds: [String: Int] = [:]
+    private func suspendEntityIndexes(for changes: [RosterChange], staged: [String: Int]) throws -> [String] {
+        guard changes.count + staged.values.reduce(0, +) >= Self.indexRebuildThreshold else { return [] }
+        // Counted run by run of one entity (changes come grouped by entity): no hashing per change; staged adds as told.
+        var adds = staged
         var entity = "", run = 0
         for change in changes where change.operation == .add && !change.parked {
             if change.record.entity != entity {
