@@ -257,6 +257,8 @@ extension RosterFlowService {
                     return (try await readSource(into: pipeline), pipeline)
                 } catch let again as RosterSourceReadAgain {
                     _ = try? pipeline.finish()
+                    // What the first read staged is superseded too.
+                    stages.last?.discard()
                     phase.mark("read again: \(again.reason)")
                     let second = diffPipeline()
                     do {
