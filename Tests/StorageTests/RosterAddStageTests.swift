@@ -116,6 +116,34 @@ final class RosterAddStageTests: XCTestCase {
         XCTAssertEqual(history.map(\.operation), ["add", "delete"])
     }
 
+    /// An on-demand district looks its enrollments up by class and by user: the keys of staged enrollments are written
+    /// from the roster after the move, exactly those of the held enrollments.
+    func testStagedEnrollmentsOfAnOnDemandDistrictAreKeyed() throws {
+        let store = try makeStore("on-demand")
+        try store.writeNow { try $0.setProvisioningMode(integrationID: "int-1", mode: .onDemand, actor: "t", at: 1) }
+        let groups = firstSync()
+        let stage = try stage(store, groups)
+        try store.writeNow { tx in
+            try tx.applyRosterChanges(groups: groups, integrationID: "int-1", runID: "run-1", stage: stage, checkpoint: nil, now: 2)
+        }
+        XCTAssertEqual(store.rosterStageStatistics.stagesMoved, 1)
+        let (keys, expected) = try DatabaseQueue(path: store.path).read { db in
+            (try String.fetchAll(db, sql: """
+                SELECT by || ' ' || value || ' ' || sourced_id FROM roster_enrollment_lookups WHERE integration_id = 'int-1' ORDER BY 1
+                """),
+             try String.fetchAll(db, sql: """
+                SELECT k FROM (
+                    SELECT 'class ' || ref1 || ' ' || sourced_id AS k FROM roster_records WHERE integration_id = 'int-1' AND entity = 'enrollments'
+                    UNION ALL
+                    SELECT 'user ' || ref2 || ' ' || sourced_id FROM roster_records WHERE integration_id = 'int-1' AND entity = 'enrollments')
+                ORDER BY 1
+                """))
+        }
+        XCTAssertEqual(keys.count, 6_000)
+        XCTAssertEqual(keys, expected)
+        stage.discard()
+    }
+
     /// A stage is used only when it holds exactly the adds of whole groups: one record more, one less, a record with
     /// another digest, or an update among an entity's changes, and every change is applied as given instead.
     func testAStageThatDoesNotHoldExactlyTheAddsIsNotUsed() throws {
