@@ -16,9 +16,8 @@ final class SQLiteRosterAddStage: RosterAddStage, @unchecked Sendable {
     static let chunkSize = 4096
     /// Chunks waiting for it, at most (the diff waits beyond).
     static let maxChunks = 32
-    private static let counter = Counter()
 
-    /// The temporary table, e.g. `roster_add_stage_3` (in `temp`).
+    /// The temporary table, e.g. `roster_add_stage_3f2a9c41d07b4e55` (in `temp`).
     let table: String
     /// Records queued before anything is written: below it, nothing is staged.
     let minimum: Int
@@ -44,7 +43,7 @@ final class SQLiteRosterAddStage: RosterAddStage, @unchecked Sendable {
         self.pool = pool
         self.statistics = statistics
         self.minimum = max(1, minimum)
-        table = "roster_add_stage_\(Self.counter.next())"
+        table = "roster_add_stage_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
         chunk.reserveCapacity(Self.chunkSize)
     }
 
@@ -179,18 +178,6 @@ final class SQLiteRosterAddStage: RosterAddStage, @unchecked Sendable {
                 // A record staged twice, a full disk: the apply inserts the adds itself.
                 ok = false
             }
-        }
-    }
-
-    /// Numbers the stages of this process (their tables' names).
-    private final class Counter: @unchecked Sendable {
-        private let lock = NSLock()
-        private var value = 0
-        func next() -> Int {
-            lock.lock()
-            defer { lock.unlock() }
-            value += 1
-            return value
         }
     }
 }
