@@ -283,3 +283,34 @@ final class SQLiteRosterDigestCursor: RosterDigestCursor {
         }
     }
 }
+
+/// The size of the write-ahead log after the writing connection's last commit, in pages, from SQLite's WAL hook; it
+/// replaces SQLite's automatic checkpoint on that connection, so the store checkpoints once a commit is acknowledged
+/// instead of inside it (see ``SQLiteStore``).
+final class WALPages: @unchecked Sendable {
+    private let lock = NSLock()
+    private var pages: Int32 = 0
+
+    /// Watches `db`'s commits (the writing connection; a reader never commits).
+    func watch(_ db: Database) {
+        sqlite3_wal_hook(db.sqliteConnection, { context, _, _, pages in
+            Unmanaged<WALPages>.fromOpaque(context!).takeUnretainedValue().set(pages)
+            return SQLITE_OK
+        }, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    private func set(_ value: Int32) {
+        lock.lock()
+        pages = value
+        lock.unlock()
+    }
+
+    /// Whether the log has reached `threshold` pages since it was last found so (the count is taken).
+    func take(atLeast threshold: Int32) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        guard pages >= threshold else { return false }
+        pages = 0
+        return true
+    }
+}

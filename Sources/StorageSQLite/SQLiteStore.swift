@@ -32,6 +32,10 @@ public final class SQLiteStore: RosterFlowStore {
     private let committer: GroupCommitter
     private let flusher: WALFlusher?
     private let counter: CommitCounter
+    private let walPages: WALPages
+
+    /// Pages of write-ahead log after which the writing connection checkpoints (about 40 MB).
+    static let checkpointPages: Int32 = 10_000
 
     /// From how many adds a sync stages them ahead of its apply (see ``makeRosterAddStage()``).
     let rosterStageMinimum: Int
@@ -47,13 +51,17 @@ public final class SQLiteStore: RosterFlowStore {
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.journalMode = .wal
+        let walPages = WALPages()
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(durability.synchronousPragma)")
             try db.execute(sql: "PRAGMA foreign_keys = ON")
             // Checkpoint the WAL into the database less often (every ~40 MB instead of ~4 MB): a page rewritten by
             // many commits is copied back once, which halves the I/O of a busy writer. Readers are unaffected.
-            try db.execute(sql: "PRAGMA wal_autocheckpoint = 10000")
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Self.checkpointPages)")
             try db.execute(sql: "PRAGMA cache_size = -65536")
+            // The writing connection checkpoints after a commit is acknowledged, not inside it: the writer whose commit
+            // filled the log (a first sync's hundreds of MB) does not wait for the copy.
+            if !db.configuration.readonly { walPages.watch(db) }
         }
         do {
             let directory = (path as NSString).deletingLastPathComponent
@@ -71,7 +79,8 @@ public final class SQLiteStore: RosterFlowStore {
             throw StorageError(.database, "cannot open the database at \(path): \(error)")
         }
         flusher = durability == .pipelined ? WALFlusher(walPath: path + "-wal") : nil
-        committer = GroupCommitter(pool: pool, maxBatch: maxBatch, flusher: flusher)
+        self.walPages = walPages
+        committer = GroupCommitter(pool: pool, maxBatch: maxBatch, flusher: flusher, walPages: walPages)
         counter = CommitCounter(path: path)
         try flusher?.flushNow()
     }
@@ -135,6 +144,7 @@ public final class SQLiteStore: RosterFlowStore {
     public func writeNow<T>(_ body: (any StoreTransaction) throws -> T) throws -> T {
         let result = try mapErrors { try pool.write { db in try body(SQLiteTransaction(db)) } }
         try flusher?.flushNow()
+        GroupCommitter.checkpointIfDue(pool, walPages)
         return result
     }
 
@@ -224,10 +234,21 @@ final class GroupCommitter: @unchecked Sendable {
         return (batches, jobs)
     }
 
-    init(pool: DatabasePool, maxBatch: Int, flusher: WALFlusher?) {
+    private let walPages: WALPages
+
+    init(pool: DatabasePool, maxBatch: Int, flusher: WALFlusher?, walPages: WALPages) {
         self.pool = pool
         self.maxBatch = max(1, maxBatch)
         self.flusher = flusher
+        self.walPages = walPages
+    }
+
+    /// Copies the log into the database (a passive checkpoint: readers and their snapshots are left alone) once a
+    /// commit left it at ``SQLiteStore/checkpointPages`` or more: what SQLite's automatic checkpoint does, after the
+    /// commit's writers were told instead of before. A checkpoint that fails is tried again after the next commit.
+    static func checkpointIfDue(_ pool: DatabasePool, _ walPages: WALPages) {
+        guard walPages.take(atLeast: SQLiteStore.checkpointPages) else { return }
+        _ = try? pool.writeWithoutTransaction { db in try db.checkpoint(.passive) }
     }
 
     func submit<T: Sendable>(_ body: @escaping @Sendable (any StoreTransaction) throws -> T) async throws -> T {
@@ -301,6 +322,7 @@ final class GroupCommitter: @unchecked Sendable {
             return
         }
         finish(batch)
+        Self.checkpointIfDue(pool, walPages)
     }
 
     private static func describe(_ error: Error) -> Error {

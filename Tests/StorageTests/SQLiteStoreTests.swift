@@ -263,6 +263,42 @@ final class SQLiteStoreTests: XCTestCase {
         }
     }
 
+    /// The writing connection copies its log into the database once a commit left 10,000 pages or more in it, after
+    /// the commit is acknowledged rather than inside it: through `writeNow` and through group commit alike.
+    func testTheLogIsCopiedIntoTheDatabaseOnceABigCommitIsAcknowledged() async throws {
+        let store = try SQLiteStore(path: path)
+        try seedIntegration(store, "int-a")
+        try seedIntegration(store, "int-b")
+        func size(_ file: String) -> Int {
+            ((try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? NSNumber)?.intValue ?? 0
+        }
+        let title = String(repeating: "t", count: 200)
+        func records(_ prefix: String) -> [RosterChange] {
+            (0..<200_000).map { i in
+                RosterChange(operation: .add, record: RosterRecord(
+                    entity: "enrollments", sourcedID: prefix + String(format: "%07d", i), digest: Int64(i), ref1: "c-\(i % 500)",
+                    ref2: "u-\(i % 9_000)", ref3: "student", title: title))
+            }
+        }
+        let small = size(path)
+        XCTAssertLessThan(small, 10 << 20)
+        let first = records("a-")
+        try store.writeNow { tx in
+            try tx.applyRosterChanges(first, integrationID: "int-a", runID: "run-int-a", checkpoint: nil, now: 2)
+        }
+        XCTAssertGreaterThan(size(path + "-wal"), 40 << 20, "the commit went to the log")
+        XCTAssertGreaterThan(size(path), 40 << 20, "and the log was copied into the database before writeNow returned")
+        let before = size(path)
+        let second = records("b-")
+        try await store.write { tx in
+            try tx.applyRosterChanges(second, integrationID: "int-b", runID: "run-int-b", checkpoint: nil, now: 2)
+        }
+        let deadline = Date().addingTimeInterval(20)
+        while size(path) < before + (40 << 20), Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        XCTAssertGreaterThan(size(path), before + (40 << 20), "copied after the group commit was acknowledged")
+        XCTAssertEqual(try store.readNow { try $0.rosterCounts(integrationID: "int-b") }["enrollments"], 200_000)
+    }
+
     func testHistoryIsAppendOnly() throws {
         let store = try SQLiteStore(path: path)
         try seed(store, ids: ["i1"])
