@@ -28,6 +28,16 @@ public protocol RosterSource: Sendable, CustomStringConvertible {
     ///   visitor received must then be dropped and the source read again).
     func read(options: OneRosterBundleReader.Options, held: any HeldSourcedIds,
               visitor: ((OneRosterRecord) throws -> Void)?) throws -> OneRosterBundle
+
+    /// Whether reading this source mostly waits (on a provider, over the network) rather than keeping the cores busy:
+    /// then a sync writes a first roster's adds while it reads (see `RosterAddStage` in StorageCore), which costs no
+    /// wall time there. Reading a file keeps the cores busy, so it does not (false unless a source says otherwise).
+    var readingWaits: Bool { get }
+}
+
+extension RosterSource {
+    /// Sources read from disk keep the cores busy.
+    public var readingWaits: Bool { false }
 }
 
 /// Thrown by a ``RosterSource`` that hands records to the visitor before it has received all of them (a REST pull

@@ -54,6 +54,9 @@ public struct RESTRosterSource: RosterSource {
     /// `nil`: a provider cannot be fingerprinted without pulling it, so it is always read.
     public func fingerprint() throws -> String? { nil }
 
+    /// A pull mostly waits on the provider: a first sync writes its adds meanwhile.
+    public var readingWaits: Bool { true }
+
     /// The filter of a delta pull, e.g. `dateLastModified>'2026-11-30T02:00:00Z'`.
     public var deltaFilter: String? {
         changedSince.map { "dateLastModified>'\(Self.timestamp($0))'" }

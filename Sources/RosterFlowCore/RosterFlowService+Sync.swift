@@ -191,9 +191,11 @@ extension RosterFlowService {
             // Read and validated here while another thread diffs each valid record against the held digests, read in
             // step with the records (see HeldDigestMerge); only changes are kept, not the records.
             let store = self.store
-            /// A sync that may be applied at once stages its adds while it reads, when its integration holds nothing
-            /// yet (a first sync: every record is an add) and the store stages (see `RosterAddStage`).
-            let mayStage = !request.dryRun && replanning == nil && request.holdForReview == nil
+            /// A sync that may be applied at once, from a source whose reading mostly waits (a REST pull), stages its
+            /// adds while it reads, when its integration holds nothing yet (a first sync: every record is an add) and
+            /// the store stages (see `RosterAddStage`). A bundle on disk keeps the cores busy while it is read: there
+            /// the stage would only add CPU (measured: docs/performance.md).
+            let mayStage = source.readingWaits && !request.dryRun && replanning == nil && request.holdForReview == nil
             /// A thread diffing the records a read of the source hands over (a new one for each read).
             func diffPipeline() -> SyncDiffPipeline {
                 let stage = mayStage ? store.makeRosterAddStage() : nil
