@@ -10,7 +10,7 @@ enum Cancel {
         let sources = [SIGINT, SIGTERM, SIGHUP].map { number -> DispatchSourceSignal in
             // The default action (or an inherited SIG_IGN) must not decide: the dispatch source does.
             signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            let source = DispatchSource.makeSignalSource(signal: number, queue: signalQueue)
             source.setEventHandler {
                 if service.cancellation.signal == nil {
                     FileHandle.standardError.write(Data(

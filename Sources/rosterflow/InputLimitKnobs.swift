@@ -8,6 +8,11 @@ func warnAboutInputLimitKnobs() {
     }
 }
 
+/// Where signal handlers run: a queue of their own, which gets a thread even while the global queues' threads are all
+/// busy (Swift's cooperative pool runs on those on Linux, and a long read can occupy them until it ends: a validate
+/// once finished and exited 0 before its SIGINT handler ran).
+let signalQueue = DispatchQueue(label: "rosterflow.signals")
+
 /// Keeps the signal sources alive for the life of the process.
 nonisolated(unsafe) private var bundleSignalSources: [DispatchSourceSignal] = []
 
@@ -17,7 +22,7 @@ nonisolated(unsafe) private var bundleSignalSources: [DispatchSourceSignal] = []
 func removeExtractedBundlesOnSignals() {
     for sig in [SIGINT, SIGTERM] {
         signal(sig, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+        let source = DispatchSource.makeSignalSource(signal: sig, queue: signalQueue)
         source.setEventHandler {
             OneRosterBundleReader.removeTemporaryFolders()
             signal(sig, SIG_DFL)
