@@ -32,13 +32,18 @@ public struct RosterStageTally: Sendable, Equatable {
 
     /// One entity's share of a tally.
     public struct Entry: Sendable, Equatable {
+        /// Records counted.
         public var count = 0
+        /// The wrapping sum of their digests.
         public var sum: UInt64 = 0
+        /// The wrapping sum of their digests, each mixed by ``RosterStageTally/mix(_:)``.
         public var mixed: UInt64 = 0
 
+        /// Nothing counted yet.
         public init() {}
     }
 
+    /// An empty tally.
     public init() {}
 
     /// Counts one record of `entity` with `digest`.
