@@ -205,17 +205,13 @@ extension RosterFlowService {
                         let held = try tx.rosterCounts(integrationID: integrationID)
                         var diff = SyncDiff(heldCounts: held)
                         let merge = HeldDigestMerge(tx: tx, integrationID: integrationID)
-                        if let stage, held.values.allSatisfy({ $0 == 0 }) {
-                            defer { stage.finish() }
-                            while let records = next() {
-                                for record in records {
-                                    if let added = try diff.observe(record, held: merge.held) { stage.stage(added) }
-                                }
-                            }
-                        } else {
-                            stage?.discard()
-                            while let records = next() {
-                                for record in records { try diff.observe(record, held: merge.held) }
+                        // Only when nothing is held is every record an add.
+                        let staging = held.values.allSatisfy({ $0 == 0 }) ? stage : nil
+                        if staging == nil { stage?.discard() }
+                        defer { staging?.finish() }
+                        while let records = next() {
+                            for record in records {
+                                if let added = try diff.observe(record, held: merge.held) { staging?.stage(added) }
                             }
                         }
                         try merge.finish(&diff)

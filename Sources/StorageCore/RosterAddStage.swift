@@ -41,20 +41,21 @@ public struct RosterStageTally: Sendable, Equatable {
 
         /// Nothing counted yet.
         public init() {}
+
+        /// Counts one record with `digest`.
+        @inline(__always)
+        public mutating func add(_ digest: Int64) {
+            let d = UInt64(bitPattern: digest)
+            count += 1
+            sum &+= d
+            mixed &+= RosterStageTally.mix(d)
+        }
     }
 
     /// An empty tally.
     public init() {}
 
-    /// Counts one record of `entity` with `digest`.
-    public mutating func note(entity: String, digest: Int64) {
-        let d = UInt64(bitPattern: digest)
-        entities[entity, default: Entry()].count += 1
-        entities[entity]!.sum &+= d
-        entities[entity]!.mixed &+= Self.mix(d)
-    }
-
-    /// Counts a run of records of one entity at once (a caller that tallies group by group hashes the name once).
+    /// Counts a run of records of one entity at once (callers tally run by run, so the name is hashed once a run).
     public mutating func note(entity: String, entry: Entry) {
         var total = entities[entity, default: Entry()]
         total.count += entry.count

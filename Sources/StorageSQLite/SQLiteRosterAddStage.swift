@@ -52,10 +52,7 @@ final class SQLiteRosterAddStage: RosterAddStage, @unchecked Sendable {
             closeRun()
             runEntity = record.entity
         }
-        let d = UInt64(bitPattern: record.digest)
-        run.count += 1
-        run.sum &+= d
-        run.mixed &+= RosterStageTally.mix(d)
+        run.add(record.digest)
         chunk.append(record)
         if chunk.count >= Self.chunkSize { send() }
     }

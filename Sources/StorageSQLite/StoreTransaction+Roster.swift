@@ -185,10 +185,7 @@ extension SQLiteTransaction {
             // Field by field through the array (no copy of each change and its strings).
             for i in group.indices {
                 guard group[i].operation == .add, !group[i].parked, group[i].record.entity == entity else { return nil }
-                let digest = UInt64(bitPattern: group[i].record.digest)
-                entry.count += 1
-                entry.sum &+= digest
-                entry.mixed &+= RosterStageTally.mix(digest)
+                entry.add(group[i].record.digest)
             }
             tally.note(entity: entity, entry: entry)
         }
