@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import RosterFlowCore
 
@@ -7,23 +6,14 @@ import RosterFlowCore
 /// applied" and exits 128 + the signal's number (130 for SIGINT, 143 for SIGTERM). A second signal is not needed.
 enum Cancel {
     static func onSignals<T>(_ service: RosterFlowService, _ body: () async throws -> T) async throws -> T {
-        let sources = [SIGINT, SIGTERM, SIGHUP].map { number -> DispatchSourceSignal in
-            // The default action (or an inherited SIG_IGN) must not decide: the dispatch source does.
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: signalQueue)
-            source.setEventHandler {
-                if service.cancellation.signal == nil {
-                    FileHandle.standardError.write(Data(
-                        "\(SyncCancellation.name(of: number)) received: stopping; nothing will be applied\n".utf8))
-                }
-                service.cancellation.cancel(signal: number)
+        let watch = SignalWatch.watch([SIGINT, SIGTERM, SIGHUP]) { number in
+            if service.cancellation.signal == nil {
+                FileHandle.standardError.write(Data(
+                    "\(SyncCancellation.name(of: number)) received: stopping; nothing will be applied\n".utf8))
             }
-            source.resume()
-            return source
+            service.cancellation.cancel(signal: number)
         }
-        defer {
-            for source in sources { source.cancel() }
-        }
+        defer { watch.stop() }
         do {
             let result = try await body()
             if let number = service.cancellation.signal {

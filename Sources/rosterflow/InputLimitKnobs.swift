@@ -8,27 +8,12 @@ func warnAboutInputLimitKnobs() {
     }
 }
 
-/// Where signal handlers run: a queue of their own, which gets a thread even while the global queues' threads are all
-/// busy (Swift's cooperative pool runs on those on Linux, and a long read can occupy them until it ends: a validate
-/// once finished and exited 0 before its SIGINT handler ran).
-let signalQueue = DispatchQueue(label: "rosterflow.signals")
-
-/// Keeps the signal sources alive for the life of the process.
-nonisolated(unsafe) private var bundleSignalSources: [DispatchSourceSignal] = []
-
 /// On SIGINT or SIGTERM, removes the temporary folders of zips being read, then ends the process as the signal would
 /// have. For `validate`; `sync run`, `sync due` and `sync approve` cancel on a signal instead (see `Cancel`), the worker
 /// drains on SIGTERM, and a reader that returns or throws removes its folder itself.
 func removeExtractedBundlesOnSignals() {
-    for sig in [SIGINT, SIGTERM] {
-        signal(sig, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: sig, queue: signalQueue)
-        source.setEventHandler {
-            OneRosterBundleReader.removeTemporaryFolders()
-            signal(sig, SIG_DFL)
-            kill(getpid(), sig)
-        }
-        source.resume()
-        bundleSignalSources.append(source)
+    _ = SignalWatch.watch([SIGINT, SIGTERM]) { number in
+        OneRosterBundleReader.removeTemporaryFolders()
+        SignalWatch.endAsSignal(number)
     }
 }
