@@ -33,6 +33,8 @@ public final class SQLiteStore: RosterFlowStore {
     private let flusher: WALFlusher?
     private let counter: CommitCounter
     private let walPages: WALPages
+    /// Copies the log into the database after long commits, beside the writer (see ``BackgroundCheckpointer``).
+    let checkpointer: BackgroundCheckpointer
 
     /// Pages of write-ahead log after which the writing connection checkpoints (about 40 MB).
     static let checkpointPages: Int32 = 10_000
@@ -80,9 +82,14 @@ public final class SQLiteStore: RosterFlowStore {
         }
         flusher = durability == .pipelined ? WALFlusher(walPath: path + "-wal") : nil
         self.walPages = walPages
-        committer = GroupCommitter(pool: pool, maxBatch: maxBatch, flusher: flusher, walPages: walPages)
+        checkpointer = BackgroundCheckpointer(path: path)
+        committer = GroupCommitter(pool: pool, maxBatch: maxBatch, flusher: flusher, walPages: walPages, checkpointer: checkpointer)
         counter = CommitCounter(path: path)
         try flusher?.flushNow()
+    }
+
+    deinit {
+        checkpointer.close()
     }
 
     /// Changes whenever anyone commits to this database file: SQLite's `PRAGMA data_version` on a read-only
@@ -144,7 +151,7 @@ public final class SQLiteStore: RosterFlowStore {
     public func writeNow<T>(_ body: (any StoreTransaction) throws -> T) throws -> T {
         let result = try mapErrors { try pool.write { db in try body(SQLiteTransaction(db)) } }
         try flusher?.flushNow()
-        GroupCommitter.checkpointIfDue(pool, walPages)
+        committer.checkpointIfDue()
         return result
     }
 
@@ -235,20 +242,23 @@ final class GroupCommitter: @unchecked Sendable {
     }
 
     private let walPages: WALPages
+    private let checkpointer: BackgroundCheckpointer
 
-    init(pool: DatabasePool, maxBatch: Int, flusher: WALFlusher?, walPages: WALPages) {
+    init(pool: DatabasePool, maxBatch: Int, flusher: WALFlusher?, walPages: WALPages, checkpointer: BackgroundCheckpointer) {
+        self.checkpointer = checkpointer
         self.pool = pool
         self.maxBatch = max(1, maxBatch)
         self.flusher = flusher
         self.walPages = walPages
     }
 
-    /// Copies the log into the database (a passive checkpoint: readers and their snapshots are left alone) once a
+    /// Has the log copied into the database (a passive checkpoint: readers and their snapshots are left alone) once a
     /// commit left it at ``SQLiteStore/checkpointPages`` or more: what SQLite's automatic checkpoint does, after the
-    /// commit's writers were told instead of before. A checkpoint that fails is tried again after the next commit.
-    static func checkpointIfDue(_ pool: DatabasePool, _ walPages: WALPages) {
+    /// commit's writers were told instead of before, and beside the writer instead of on it, so the next transaction
+    /// does not wait for the copy. A checkpoint that fails is tried again after a later commit.
+    func checkpointIfDue() {
         guard walPages.take(atLeast: SQLiteStore.checkpointPages) else { return }
-        _ = try? pool.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+        checkpointer.request()
     }
 
     func submit<T: Sendable>(_ body: @escaping @Sendable (any StoreTransaction) throws -> T) async throws -> T {
@@ -322,7 +332,7 @@ final class GroupCommitter: @unchecked Sendable {
             return
         }
         finish(batch)
-        Self.checkpointIfDue(pool, walPages)
+        checkpointIfDue()
     }
 
     private static func describe(_ error: Error) -> Error {

@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
 import StorageCore
-import StorageSQLite
+@testable import StorageSQLite
 import XCTest
 
 /// The store on a real SQLite file: optimistic concurrency, append-only history, group commit.
@@ -287,16 +287,66 @@ final class SQLiteStoreTests: XCTestCase {
             try tx.applyRosterChanges(first, integrationID: "int-a", runID: "run-int-a", checkpoint: nil, now: 2)
         }
         XCTAssertGreaterThan(size(path + "-wal"), 40 << 20, "the commit went to the log")
-        XCTAssertGreaterThan(size(path), 40 << 20, "and the log was copied into the database before writeNow returned")
+        var deadline = Date().addingTimeInterval(20)
+        while size(path) < 40 << 20, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        XCTAssertGreaterThan(size(path), 40 << 20, "and the log was copied into the database after writeNow returned")
         let before = size(path)
         let second = records("b-")
         try await store.write { tx in
             try tx.applyRosterChanges(second, integrationID: "int-b", runID: "run-int-b", checkpoint: nil, now: 2)
         }
-        let deadline = Date().addingTimeInterval(20)
+        deadline = Date().addingTimeInterval(20)
         while size(path) < before + (40 << 20), Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
         XCTAssertGreaterThan(size(path), before + (40 << 20), "copied after the group commit was acknowledged")
         XCTAssertEqual(try store.readNow { try $0.rosterCounts(integrationID: "int-b") }["enrollments"], 200_000)
+    }
+
+    /// The copy of a long log into the database runs beside the writer: the next transaction commits while it is held.
+    func testAWriteAfterABigCommitDoesNotWaitForTheLogsCopy() async throws {
+        let store = try SQLiteStore(path: path)
+        try seedIntegration(store, "int-a")
+        try seedIntegration(store, "int-b")
+        let entered = DispatchSemaphore(value: 0)
+        let gate = DispatchSemaphore(value: 0)
+        // The first checkpoint is held; the later ones (each commit while the log is long asks again) are not.
+        let held = ManagedFlag()
+        store.checkpointer.runBeforeEachCheckpoint {
+            guard !held.isSet else { return }
+            held.set()
+            entered.signal()
+            gate.wait()
+        }
+        let records = (0..<200_000).map { i in
+            RosterChange(operation: .add, record: RosterRecord(
+                entity: "enrollments", sourcedID: String(format: "e-%07d", i), digest: Int64(i), ref1: "c-\(i % 500)",
+                ref2: "u-\(i % 9_000)", ref3: "student", title: String(repeating: "t", count: 200)))
+        }
+        try await store.write { tx in
+            try tx.applyRosterChanges(records, integrationID: "int-a", runID: "run-int-a", checkpoint: nil, now: 2)
+        }
+        XCTAssertEqual(entered.wait(timeout: .now() + 20), .success, "the long commit asked for a checkpoint")
+        // The checkpoint is held: a small write still commits (before, it waited on the writer for the copy).
+        let small = Task {
+            try await store.write { tx in
+                try tx.applyRosterChanges([RosterChange(operation: .add, record: RosterRecord(
+                    entity: "users", sourcedID: "u-1", digest: 1, ref1: nil, ref2: nil, ref3: nil, title: "A"))],
+                    integrationID: "int-b", runID: "run-int-b", checkpoint: nil, now: 3)
+            }
+        }
+        let committed = ManagedFlag()
+        Task { _ = try? await small.value; committed.set() }
+        let deadline = Date().addingTimeInterval(10)
+        while !committed.isSet, Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        XCTAssertTrue(committed.isSet, "a write waited for the checkpoint")
+        XCTAssertEqual(store.checkpointer.completedCount, 0)
+        gate.signal()
+        try await small.value
+        let copied = Date().addingTimeInterval(20)
+        while store.checkpointer.completedCount == 0, Date() < copied { try await Task.sleep(for: .milliseconds(10)) }
+        XCTAssertGreaterThanOrEqual(store.checkpointer.completedCount, 1, "the held checkpoint ran once released")
+        let size = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
+        XCTAssertGreaterThan(size, 40 << 20, "the log was copied into the database")
+        XCTAssertEqual(try store.readNow { try $0.rosterCounts(integrationID: "int-b") }["users"], 1)
     }
 
     func testHistoryIsAppendOnly() throws {
@@ -398,4 +448,12 @@ final class SQLiteStoreTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("does not exist"))
         }
     }
+}
+
+/// A flag set once, read from any thread.
+private final class ManagedFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.lock(); value = true; lock.unlock() }
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
 }
