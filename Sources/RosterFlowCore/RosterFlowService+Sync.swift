@@ -63,6 +63,8 @@ extension RosterFlowService {
         request.holdForReview = holdForReview
         // A dry run changes no roster: it needs no lock.
         if dryRun { return try await plannedSync(request, lock: nil) }
+        // Nothing follows the sync under the lock: it goes with the run's own transaction.
+        request.releasesLock = true
         return try await withSyncLock(integrationID: integrationID, purpose: "`sync run` of \(source.description)") { lock in
             try await plannedSync(request, lock: lock)
         }
@@ -100,6 +102,8 @@ extension RosterFlowService {
         var replanning: SyncRunRecord?
         /// Hold the run for review with this reason whatever the safeguards say (the first sync after a pause).
         var holdForReview: String?
+        /// Nothing else is done under the sync lock after this sync: the transaction that records the run lets it go.
+        var releasesLock = false
     }
 
     /// Refuses a bundle path given by hand that cannot be a bundle, before anything is recorded.
@@ -359,6 +363,7 @@ extension RosterFlowService {
         let renderedReport = errorCount > 0 || decision == .rejected
             ? report.rendered(maxPerFile: 20, maxBytes: 16_000, more: "`rosterflow sync show \(runID)`") : ""
         let actor = request.actor
+        let releasesLock = request.releasesLock
         let lifecycle = try await write { tx, now in
             try lock?.verify(tx)
             if decision == .applied || decision == .held {
@@ -415,8 +420,10 @@ extension RosterFlowService {
             }
             // The last moment a signal can still undo the run: after this the transaction commits.
             try cancellation.check()
+            if releasesLock { try lock?.release(in: tx) }
             return steps
         }
+        if releasesLock { lock?.markReleased() }
         phase.mark("write (\(decision))")
         var view = try syncRun(id: runID)
         view.lifecycle = lifecycle
@@ -646,9 +653,11 @@ extension RosterFlowService {
             }
             // The last moment a signal can still undo the approval: after this the transaction commits.
             try cancellation.check()
+            try lock.release(in: tx)
             phase.mark("approve: decided")
             return steps
         }
+        lock.markReleased()
         var view = try syncRun(id: runID)
         view.lifecycle = lifecycle
         return view

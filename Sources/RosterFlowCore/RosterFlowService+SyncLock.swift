@@ -62,11 +62,11 @@ extension RosterFlowService {
         do {
             let result = try await body(lock)
             renewer.stop()
-            try? await release(lock)
+            if !lock.isReleased { try? await release(lock) }
             return result
         } catch {
             renewer.stop()
-            try? await release(lock)
+            if !lock.isReleased { try? await release(lock) }
             throw error
         }
     }
@@ -81,6 +81,20 @@ extension RosterFlowService {
 struct SyncLockHandle: Sendable {
     let integrationID: String
     let owner: String
+    private let released = ReleaseMark()
+
+    /// Lets the lock go inside `tx`, the transaction that ends the locked work (call it last there, and
+    /// ``markReleased()`` once that transaction committed): the lock goes with the work's commit, with no commit of its
+    /// own after it, and nobody can take the lock between the two.
+    func release(in tx: any StoreTransaction) throws {
+        try tx.releaseSyncLock(integrationID: integrationID, owner: owner)
+    }
+
+    /// Records that the transaction that called ``release(in:)`` committed.
+    func markReleased() { released.set() }
+
+    /// Whether the lock went with the locked work's last transaction.
+    var isReleased: Bool { released.isSet }
 
     /// Throws unless this lock is still held by its owner (call inside the applying transaction).
     func verify(_ tx: any StoreTransaction) throws {
@@ -122,4 +136,12 @@ private final class LeaseRenewer: @unchecked Sendable {
         condition.broadcast()
         condition.unlock()
     }
+}
+
+/// Set once a sync lock went with the locked work's last transaction.
+private final class ReleaseMark: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.lock(); value = true; lock.unlock() }
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
 }

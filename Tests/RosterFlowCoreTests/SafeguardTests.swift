@@ -101,6 +101,34 @@ extension SyncTests {
     }
 }
 
+extension SyncTests {
+    /// A sync and an approval let the integration's lock go in the transaction that records them: two commits each
+    /// (take the lock; the run and the release), not a third for the release after the run's (long) commit.
+    func testASyncAndAnApprovalLetTheLockGoWithTheirOwnCommit() async throws {
+        let store = service.store
+        // Commits are counted by the SQLite store (PostgreSQL runs the rest of the test).
+        func commits() -> Int { (store as? SQLiteStore)?.groupCommitStatistics.transactions ?? 0 }
+        let counted = store is SQLiteStore ? 2 : 0
+        let b = try bundle("b1")
+        var before = commits()
+        let first = try await service.runSync(integrationID: integrationID, bundlePath: b, actor: "test")
+        XCTAssertEqual(first.decision, "applied")
+        XCTAssertEqual(commits() - before, counted, "the lock taken, then the run with the release")
+        XCTAssertNil(try store.readNow { try $0.syncLock(integrationID: integrationID) }, "the lock is released")
+
+        let cut = try copy(b, to: "cut")
+        try write(cut, "users.csv", [try lines(cut, "users.csv")[0]])
+        let run = try await service.runSync(integrationID: integrationID, bundlePath: cut, actor: "test")
+        XCTAssertEqual(run.decision, "held")
+        XCTAssertNil(try store.readNow { try $0.syncLock(integrationID: integrationID) }, "a held run lets the lock go too")
+        before = commits()
+        let approved = try await service.approveSync(runID: run.id, actor: "vendor")
+        XCTAssertEqual(approved.decision, "approved")
+        XCTAssertEqual(commits() - before, counted, "the lock taken, then the approval with the release")
+        XCTAssertNil(try store.readNow { try $0.syncLock(integrationID: integrationID) }, "the approval let the lock go")
+    }
+}
+
 extension Result where Failure == any Error {
     init(catching body: () async throws -> Success) async {
         do { self = .success(try await body()) } catch { self = .failure(error) }
