@@ -132,7 +132,7 @@ enum Schema {
         // them. The same name keeps both engines' migration lists alike.
         migrator.registerMigration("v10-insertion-order") { _ in }
         // PostgreSQL keeps each integration's roster in a partition of its own from here; SQLite's one table is
-        // unchanged (a massive first sync rebuilds its entities' indexes instead: `SQLiteTransaction.indexRebuildThreshold`).
+        // unchanged (a massive first sync rebuilds its entities' indexes instead: `SQLiteTransaction.entityIndexRebuildThreshold`).
         migrator.registerMigration("v11-roster-partitions") { _ in }
         // The lookup indexes lead with the value looked up, then the integration: a district's first sync builds them
         // after its inserts, and with the integration id first every comparison of that sort began with the same

@@ -98,9 +98,19 @@ final class SQLiteStoreTests: XCTestCase {
         let before = try indexes()
         XCTAssertTrue(before.keys.contains("roster_users_by_username"), "\(before)")
         XCTAssertFalse(before.keys.contains("roster_enrollments_by_class"), "enrollments are keyed only where used: \(before)")
+        // Half as many users are added with their indexes kept (building one reads the whole table).
+        try seedIntegration(store, "int-0")
+        let rootKept = try rootPage("roster_users_by_username")
+        try store.writeNow { tx in
+            try tx.applyRosterChanges((0..<SQLiteTransaction.entityIndexRebuildThreshold / 2).map { i in
+                RosterChange(operation: .add, record: RosterRecord(entity: "users", sourcedID: "k-\(i)", digest: 1, ref1: "kept-\(i)"))
+            }, integrationID: "int-0", runID: "run-int-0", checkpoint: nil, now: 2)
+        }
+        XCTAssertEqual(try rootPage("roster_users_by_username"), rootKept, "kept, not built anew")
+        XCTAssertEqual(try store.readNow { try $0.rosterUsers(integrationID: "int-0", username: "kept-7").count }, 1)
         let rootBefore = try rootPage("roster_users_by_username")
         try seedIntegration(store, "int-1")
-        let count = SQLiteTransaction.indexRebuildThreshold
+        let count = SQLiteTransaction.entityIndexRebuildThreshold
         let users = (0..<count).map { i in
             RosterChange(operation: .add, record: RosterRecord(
                 entity: "users", sourcedID: "u-\(i)", digest: 1, ref1: "login-\(i % 7_000)", ref2: "U\(i % 1_000)@school.example"))
