@@ -32,11 +32,10 @@ public final class SQLiteStore: RosterFlowStore {
     private let committer: GroupCommitter
     private let flusher: WALFlusher?
     private let counter: CommitCounter
-    private let walPages: WALPages
     /// Copies the log into the database after long commits, beside the writer (see ``BackgroundCheckpointer``).
     let checkpointer: BackgroundCheckpointer
 
-    /// Pages of write-ahead log after which the writing connection checkpoints (about 40 MB).
+    /// Pages of write-ahead log after which a commit asks for a checkpoint (about 40 MB; see ``BackgroundCheckpointer``).
     static let checkpointPages: Int32 = 10_000
 
     /// From how many adds a sync stages them ahead of its apply (see ``makeRosterAddStage()``).
@@ -61,8 +60,8 @@ public final class SQLiteStore: RosterFlowStore {
             // many commits is copied back once, which halves the I/O of a busy writer. Readers are unaffected.
             try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Self.checkpointPages)")
             try db.execute(sql: "PRAGMA cache_size = -65536")
-            // The writing connection checkpoints after a commit is acknowledged, not inside it: the writer whose commit
-            // filled the log (a first sync's hundreds of MB) does not wait for the copy.
+            // The log is copied into the database after a commit is acknowledged, not inside it, and beside the writer
+            // (`BackgroundCheckpointer`): neither the commit that filled the log nor the next one waits for the copy.
             if !db.configuration.readonly { walPages.watch(db) }
         }
         do {
@@ -81,7 +80,6 @@ public final class SQLiteStore: RosterFlowStore {
             throw StorageError(.database, "cannot open the database at \(path): \(error)")
         }
         flusher = durability == .pipelined ? WALFlusher(walPath: path + "-wal") : nil
-        self.walPages = walPages
         checkpointer = BackgroundCheckpointer(path: path)
         committer = GroupCommitter(pool: pool, maxBatch: maxBatch, flusher: flusher, walPages: walPages, checkpointer: checkpointer)
         counter = CommitCounter(path: path)
