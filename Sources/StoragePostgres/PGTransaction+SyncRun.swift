@@ -75,9 +75,8 @@ extension PGTransaction {
 
     func syncChanges(runID: String, entity: String?, operation: String?, limit: Int, offset: Int) throws -> [StoredChange] {
         let (condition, params) = Self.changeFilter(runID: runID, entity: entity, operation: operation)
-        // The columns the SQLite conformer reads here (no ref4).
         let rows = try query("""
-            SELECT op, entity, sourced_id, digest, ref1, ref2, ref3, title, parked, fields, changed, NULL, seq
+            SELECT op, entity, sourced_id, digest, ref1, ref2, ref3, title, parked, fields, changed, ref4, seq
             FROM sync_changes WHERE \(condition) ORDER BY seq LIMIT $\(params.count + 1) OFFSET $\(params.count + 2)
             """, list: params + [limit.pgParam, offset.pgParam])
         return (0..<rows.count).map { StoredChange(seq: rows.int($0, 12) ?? 0, change: Self.storedChange(rows, $0)) }

@@ -44,6 +44,13 @@ struct FastRow {
         guard count > 0, let bytes = sqlite3_column_blob(handle, index + offset) else { return Data() }
         return Data(bytes: bytes, count: count)
     }
+
+    /// A blob's bytes in place: valid only until the statement steps on or is reset.
+    func blob(_ index: Int32) -> UnsafeRawBufferPointer {
+        // The pointer first, then its length (SQLite's advice: asking the length first may convert the value).
+        guard let bytes = sqlite3_column_blob(handle, index + offset) else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: bytes, count: Int(sqlite3_column_bytes(handle, index + offset)))
+    }
 }
 
 extension Database {
@@ -229,6 +236,13 @@ struct FastStatement {
         guard let data else { sqlite3_bind_null(handle, index); return }
         _ = data.withUnsafeBytes { bytes in
             sqlite3_bind_blob(handle, index, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(bytes.count), transient)
+        }
+    }
+
+    /// Binds bytes as a blob (copied by SQLite).
+    func bind(_ index: Int32, bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { raw in
+            sqlite3_bind_blob(handle, index, raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(raw.count), transient)
         }
     }
 

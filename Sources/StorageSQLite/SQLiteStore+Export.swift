@@ -26,6 +26,7 @@ final class SQLiteTableReader: StoreTableReader {
             ORDER BY name
             """).filter { !Self.derived.contains($0) }
         return try names.map { name in
+            if name == ChangeRowCursor.blocks { return ChangeRowCursor.table }
             let info = try Row.fetchAll(db, sql: "SELECT name, type, pk FROM pragma_table_info(?) ORDER BY cid", arguments: [name])
             let columns: [String] = info.map { $0["name"] }
             let types: [StoreColumnType] = info.map { row in Self.type(declared: row["type"]) }
@@ -39,6 +40,7 @@ final class SQLiteTableReader: StoreTableReader {
     }
 
     func rows(of table: StoreTable) throws -> any StoreRowCursor {
+        if table.name == ChangeRowCursor.table.name { return try ChangeRowCursor(db: db, columns: table.columns) }
         let quoted = table.columns.map { Self.insertionOrder[table.name] == $0 ? "rowid" : "\"\($0)\"" }
             .joined(separator: ", ")
         let order = table.orderBy.map { "\"\($0)\"" }.joined(separator: ", ")
@@ -96,4 +98,63 @@ final class SQLiteRowCursor: StoreRowCursor {
         case (.blob(let data), _): return .blob(data)
         }
     }
+}
+
+/// A held run's change set read as the rows PostgreSQL keeps, a change each (`sync_changes`), from SQLite's blocks
+/// (``ChangeBlocks``), in run and apply order.
+final class ChangeRowCursor: StoreRowCursor {
+    static let blocks = "sync_change_blocks"
+    static let table = StoreTable(
+        name: "sync_changes",
+        columns: ["run_id", "seq", "entity", "op", "sourced_id", "digest", "ref1", "ref2", "ref3", "title", "parked", "fields",
+                  "changed", "ref4"],
+        types: [.text, .integer, .text, .text, .text, .integer, .text, .text, .text, .text, .integer, .blob, .integer, .text],
+        orderBy: ["run_id", "seq"])
+
+    private let cursor: RowCursor
+    private let positions: [Int]
+    private var decoder = ChangeBlockDecoder()
+    private var pending: [[StoreValue]] = []
+    private var position = 0
+
+    /// - Parameter columns: the columns asked for, by name (a subset of ``table``'s, in any order).
+    init(db: Database, columns: [String]) throws {
+        positions = try columns.map { name in
+            guard let position = Self.table.columns.firstIndex(of: name) else {
+                throw StorageError(.database, "sync_changes has no column \(name)")
+            }
+            return position
+        }
+        cursor = try Row.fetchCursor(db, sql: """
+            SELECT run_id, first_seq, entity, op, count, changes FROM \(Self.blocks) ORDER BY run_id, first_seq
+            """)
+    }
+
+    func next() throws -> [StoreValue]? {
+        while position == pending.count {
+            guard let row = try cursor.next() else { return nil }
+            pending.removeAll(keepingCapacity: true)
+            position = 0
+            let runID: String = row[0], firstSeq: Int = row[1], entity: String = row[2], op: String = row[3], count: Int = row[4]
+            let bytes: Data = row[5]
+            guard let operation = RosterChange.Operation(rawValue: op) else { throw ChangeBlockDecoder.damaged }
+            try bytes.withUnsafeBytes { raw in
+                try decoder.decode(raw, entity: entity, operation: operation, count: count) { change in
+                    let r = change.record
+                    let all: [StoreValue] = [
+                        .text(runID), .integer(Int64(firstSeq + pending.count)), .text(entity), .text(op), .text(r.sourcedID),
+                        .integer(r.digest), Self.text(r.ref1), Self.text(r.ref2), Self.text(r.ref3), Self.text(r.title),
+                        .integer(change.parked ? 1 : 0), r.fields.map { .blob($0) } ?? .null,
+                        change.changedFieldMask.map { .integer(Int64($0)) } ?? .null, Self.text(r.ref4),
+                    ]
+                    pending.append(positions.map { all[$0] })
+                    return true
+                }
+            }
+        }
+        defer { position += 1 }
+        return pending[position]
+    }
+
+    private static func text(_ value: String?) -> StoreValue { value.map { .text($0) } ?? .null }
 }

@@ -150,6 +150,7 @@ enum Schema {
                 """)
         }
         Schema.registerEnrollmentLookupMigrations(&migrator)
+        Schema.registerChangeBlockMigrations(&migrator)
         return migrator
     }
 }

@@ -26,15 +26,6 @@ extension SQLiteTransaction {
         try db.execute(sql: "UPDATE sync_merges SET status = ? WHERE run_id = ? AND status = 'proposed'", arguments: [status, runID])
     }
 
-    /// Takes the deletes of merged records out of a parked set: they are half of a merge, not a removal.
-    public func unparkDeletes(runID: String, entity: String, sourcedIDs: [String]) throws {
-        for id in sourcedIDs {
-            try db.execute(sql: """
-                UPDATE sync_changes SET parked = 0 WHERE run_id = ? AND op = 'delete' AND entity = ? AND sourced_id = ?
-                """, arguments: [runID, entity, id])
-        }
-    }
-
     /// Records applied merges as aliases of the integration's roster.
     public func insertAliases(_ merges: [SourcedIDMerge], integrationID: String, runID: String, actor: String, now: Double) throws {
         for merge in merges {

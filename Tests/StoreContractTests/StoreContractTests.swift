@@ -623,6 +623,66 @@ final class StoreContractTests: StoreContractCase {
         }
     }
 
+    /// A change set of thousands (SQLite keeps it in blocks of 2,048 changes of one entity and operation) reads back
+    /// whole and in order, counts, pages across the blocks' edges with and without filters, finds the titles of records
+    /// it adds, and parks and unparks its deletes.
+    func testAChangeSetOfThousandsPagesCountsAndParksAcrossItsBlocks() async throws {
+        func text(_ n: Int, _ every: Int, _ value: String) -> String? { n % every == 0 ? nil : value }
+        let adds = (0..<4_500).map { n in
+            RosterChange(operation: .add, record: RosterRecord(
+                entity: "users", sourcedID: String(format: "u-%06d", n), digest: Int64(n) &* -0x61C8_8646_80B5_83EB,
+                ref1: text(n, 7, "login\(n)"), ref2: text(n, 5, "u\(n)@example.org"), ref3: n % 3 == 0 ? "" : "org-\(n % 4)",
+                title: text(n, 11, n % 2 == 0 ? "Zoë Ng \(n)" : "Ada \(n)"), fields: n % 13 == 0 ? nil : Data([UInt8(n & 0xFF), 0, 7]),
+                ref4: text(n, 2, "true")))
+        }
+        let updates = (0..<30).map { n in
+            RosterChange(operation: .update, record: Self.record("users", "v-\(n)", digest: Int64(n)),
+                         changedFieldMask: n % 4 == 0 ? nil : UInt32(n))
+        }
+        let deletes = (0..<2_100).map { n in
+            RosterChange(operation: .delete, record: RosterRecord(
+                entity: "enrollments", sourcedID: "e-\(n)", digest: -Int64(n), ref1: "cls-\(n / 30)", ref2: "u-\(n)", ref3: "student"))
+        }
+        let changes = adds + updates + deletes
+        try forEachStore { store in
+            try store.writeNow { tx in
+                try Self.seedIntegration(tx)
+                try tx.insertSyncRun(Self.syncRun("run-1", decision: .held, at: 10))
+                try tx.storeChangeSet([adds, [], updates, deletes].joined(), runID: "run-1")
+            }
+            XCTAssertEqual(try store.readNow { try $0.changeSet(runID: "run-1") }, changes)
+            XCTAssertEqual(try store.readNow { try $0.syncChangeCount(runID: "run-1", entity: nil, operation: nil) }, 6_630)
+            XCTAssertEqual(try store.readNow { try $0.syncChangeCount(runID: "run-1", entity: "users", operation: nil) }, 4_530)
+            XCTAssertEqual(try store.readNow { try $0.syncChangeCount(runID: "run-1", entity: nil, operation: "delete") }, 2_100)
+            XCTAssertEqual(try store.readNow { try $0.syncChangeCount(runID: "run-1", entity: "classes", operation: nil) }, 0)
+            for (offset, limit) in [(0, 50), (2_040, 20), (4_090, 500), (4_495, 40), (6_600, 100), (6_630, 10), (9_000, 5)] {
+                let page = try store.readNow { try $0.syncChanges(runID: "run-1", entity: nil, operation: nil, limit: limit, offset: offset) }
+                let end = min(changes.count, offset + limit)
+                XCTAssertEqual(page.map(\.seq), Array(min(offset, end)..<end), "offset \(offset)")
+                XCTAssertEqual(page.map(\.change), Array(changes[min(offset, end)..<end]), "offset \(offset)")
+            }
+            // Filtered: positions count in the whole run's order; offsets in the filtered list.
+            let deletePage = try store.readNow { try $0.syncChanges(runID: "run-1", entity: "enrollments", operation: "delete", limit: 10, offset: 2_045) }
+            XCTAssertEqual(deletePage.map(\.change), Array(deletes[2_045..<2_055]))
+            XCTAssertEqual(deletePage.first?.seq, 4_530 + 2_045)
+            let updatePage = try store.readNow { try $0.syncChanges(runID: "run-1", entity: nil, operation: "update", limit: 100, offset: 25) }
+            XCTAssertEqual(updatePage.map(\.change), Array(updates[25...]))
+
+            let titles = try store.readNow { tx in
+                try tx.rosterTitles(integrationID: "int-1", runID: "run-1", entity: "users",
+                                    sourcedIDs: ["u-000001", "u-004498", "u-000011", "nobody"])
+            }
+            XCTAssertEqual(titles, ["u-000001": "Ada 1", "u-004498": "Zoë Ng 4498"])
+
+            try store.writeNow { try $0.parkDeletes(runID: "run-1") }
+            try store.writeNow { try $0.unparkDeletes(runID: "run-1", entity: "enrollments", sourcedIDs: ["e-3", "e-2099"]) }
+            let stored = try store.readNow { try $0.changeSet(runID: "run-1") }
+            XCTAssertEqual(stored.filter(\.parked).count, 2_098)
+            XCTAssertEqual(Set(stored.filter { $0.operation == .delete && !$0.parked }.map(\.record.sourcedID)), ["e-3", "e-2099"])
+            XCTAssertEqual(stored.map { var change = $0; change.parked = false; return change }, changes)
+        }
+    }
+
     func testTheSyncLockHasOneHolderUntilItsLeaseRunsOut() async throws {
         try forEachStore { store in
             try store.writeNow { tx in try Self.seedIntegration(tx) }

@@ -1,0 +1,251 @@
+import Foundation
+import GRDB
+import StorageCore
+
+/// How a held (or dry-run) run's change set is kept: in blocks of up to ``capacity`` changes of one entity and one
+/// operation, a row of `sync_change_blocks` each, in apply order.
+///
+/// A school-year rollover holds about four million changes (every enrollment of the year ending and the next year's
+/// starting). Kept a row each, storing them was most of its review (12–16 s of B-tree inserts) and reading them back
+/// most of the approval's start (5–10 s). In a block, a change's texts are written against the same column of the
+/// change before it (the bytes they share, then the rest: `enr-2026-00000002` after `enr-2026-00000001` costs three
+/// bytes), so a block of enrollments is about a third of their rows' size, and a block is one insert.
+///
+/// A change is encoded as: a flag byte (bit 0 parked; bits 1–5 which of `ref1`, `ref2`, `ref3`, `title`, `ref4` are
+/// present; bit 6 field digests present; bit 7 changed-field mask present), the sourcedId, the digest (8 bytes, little
+/// endian), each present text, then the field digests (length, bytes) and the mask (a varint), if present. A text is
+/// the length it shares with the column's previous value in the block and the length and bytes of the rest, as
+/// varints.
+enum ChangeBlocks {
+    /// Changes a block holds at most: a page of a review decodes one block or two.
+    static let capacity = 2048
+
+    static let parked: UInt8 = 1 << 0
+    static let hasFields: UInt8 = 1 << 6
+    static let hasMask: UInt8 = 1 << 7
+    /// The optional text columns, in encoding order, with their flag bits.
+    static let textFlags: [UInt8] = [1 << 1, 1 << 2, 1 << 3, 1 << 4, 1 << 5]
+    /// The sourcedId's column and the optional texts' columns: `ref1`, `ref2`, `ref3`, `title`, `ref4`.
+    static let columns = 6
+}
+
+/// Encodes changes of one entity and one operation into a block's bytes.
+struct ChangeBlockEncoder {
+    private(set) var bytes: [UInt8] = []
+    private(set) var count = 0
+    private var previous = [[UInt8]](repeating: [], count: ChangeBlocks.columns)
+
+    init() { bytes.reserveCapacity(64 * ChangeBlocks.capacity) }
+
+    /// Empties the block (keeping its memory) for the next one.
+    mutating func reset() {
+        bytes.removeAll(keepingCapacity: true)
+        count = 0
+        for column in previous.indices { previous[column].removeAll(keepingCapacity: true) }
+    }
+
+    mutating func append(_ change: RosterChange) {
+        let record = change.record
+        let texts = [record.ref1, record.ref2, record.ref3, record.title, record.ref4]
+        var flags: UInt8 = change.parked ? ChangeBlocks.parked : 0
+        for (index, text) in texts.enumerated() where text != nil { flags |= ChangeBlocks.textFlags[index] }
+        if record.fields != nil { flags |= ChangeBlocks.hasFields }
+        let mask = change.changedFieldMask
+        if mask != nil { flags |= ChangeBlocks.hasMask }
+        bytes.append(flags)
+        appendText(record.sourcedID, column: 0)
+        withUnsafeBytes(of: UInt64(bitPattern: record.digest).littleEndian) { bytes.append(contentsOf: $0) }
+        for (index, text) in texts.enumerated() {
+            if let text { appendText(text, column: index + 1) }
+        }
+        if let fields = record.fields {
+            appendVarint(UInt64(fields.count))
+            bytes.append(contentsOf: fields)
+        }
+        if let mask { appendVarint(UInt64(mask)) }
+        count += 1
+    }
+
+    private mutating func appendText(_ text: String, column: Int) {
+        var text = text
+        text.withUTF8 { utf8 in
+            let shared = previous[column].withUnsafeBufferPointer { prior in
+                let limit = min(prior.count, utf8.count)
+                var shared = 0
+                while shared < limit, prior[shared] == utf8[shared] { shared += 1 }
+                return shared
+            }
+            let rest = UnsafeBufferPointer(rebasing: utf8[shared...])
+            appendVarint(UInt64(shared))
+            appendVarint(UInt64(rest.count))
+            bytes.append(contentsOf: rest)
+            previous[column].removeSubrange(shared...)
+            previous[column].append(contentsOf: rest)
+        }
+    }
+
+    private mutating func appendVarint(_ value: UInt64) {
+        var value = value
+        while value >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        bytes.append(UInt8(value))
+    }
+}
+
+/// Decodes a block written by ``ChangeBlockEncoder``.
+struct ChangeBlockDecoder {
+    private var previous = [[UInt8]](repeating: [], count: ChangeBlocks.columns)
+
+    /// Hands each of the block's `count` changes to `body`, in order; stops early when `body` returns false.
+    ///
+    /// - Throws: ``StorageError`` when the bytes end early or say something they cannot (a damaged database).
+    mutating func decode(
+        _ block: UnsafeRawBufferPointer, entity: String, operation: RosterChange.Operation, count: Int,
+        _ body: (RosterChange) throws -> Bool
+    ) throws {
+        for column in previous.indices { previous[column].removeAll(keepingCapacity: true) }
+        var reader = Reader(bytes: block)
+        for _ in 0..<count {
+            let flags = try reader.byte()
+            let sourcedID = try text(&reader, column: 0)
+            let digest = Int64(bitPattern: try reader.uint64())
+            var texts: [String?] = [nil, nil, nil, nil, nil]
+            for index in 0..<ChangeBlocks.textFlags.count where flags & ChangeBlocks.textFlags[index] != 0 {
+                texts[index] = try text(&reader, column: index + 1)
+            }
+            var fields: Data?
+            if flags & ChangeBlocks.hasFields != 0 {
+                let length = try reader.length()
+                fields = Data(try reader.bytes(length))
+            }
+            var mask: UInt32?
+            if flags & ChangeBlocks.hasMask != 0 {
+                let value = try reader.varint()
+                guard value <= UInt64(UInt32.max) else { throw Self.damaged }
+                mask = UInt32(value)
+            }
+            let record = RosterRecord(entity: entity, sourcedID: sourcedID, digest: digest, ref1: texts[0], ref2: texts[1],
+                                      ref3: texts[2], title: texts[3], fields: fields, ref4: texts[4])
+            let change = RosterChange(operation: operation, record: record, parked: flags & ChangeBlocks.parked != 0,
+                                      changedFieldMask: mask)
+            guard try body(change) else { return }
+        }
+        guard reader.atEnd else { throw Self.damaged }
+    }
+
+    private mutating func text(_ reader: inout Reader, column: Int) throws -> String {
+        let shared = try reader.length()
+        let rest = try reader.bytes(try reader.length())
+        guard shared <= previous[column].count else { throw Self.damaged }
+        previous[column].removeSubrange(shared...)
+        previous[column].append(contentsOf: rest)
+        return previous[column].withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) }
+    }
+
+    static let damaged = StorageError(
+        .database, "a stored change set is damaged (a block of sync_change_blocks does not decode): restore the database "
+            + "from a backup, or drop the held run (`rosterflow sync reject RUN`) and sync again")
+
+    /// Reads a block's bytes front to back, never past its end.
+    private struct Reader {
+        let bytes: UnsafeRawBufferPointer
+        var position = 0
+
+        var atEnd: Bool { position == bytes.count }
+
+        mutating func byte() throws -> UInt8 {
+            guard position < bytes.count else { throw ChangeBlockDecoder.damaged }
+            defer { position += 1 }
+            return bytes[position]
+        }
+
+        mutating func uint64() throws -> UInt64 {
+            guard bytes.count - position >= 8 else { throw ChangeBlockDecoder.damaged }
+            var value: UInt64 = 0
+            for index in 0..<8 { value |= UInt64(bytes[position + index]) << (8 * UInt64(index)) }
+            position += 8
+            return value
+        }
+
+        mutating func varint() throws -> UInt64 {
+            var value: UInt64 = 0
+            var shift: UInt64 = 0
+            while true {
+                let next = try byte()
+                guard shift < 64 else { throw ChangeBlockDecoder.damaged }
+                value |= UInt64(next & 0x7F) << shift
+                if next < 0x80 { return value }
+                shift += 7
+            }
+        }
+
+        /// A varint that counts bytes still to come (so never more than the block holds).
+        mutating func length() throws -> Int {
+            let value = try varint()
+            guard value <= UInt64(bytes.count) else { throw ChangeBlockDecoder.damaged }
+            return Int(value)
+        }
+
+        mutating func bytes(_ count: Int) throws -> UnsafeRawBufferPointer {
+            guard bytes.count - position >= count else { throw ChangeBlockDecoder.damaged }
+            defer { position += count }
+            return UnsafeRawBufferPointer(rebasing: bytes[position..<(position + count)])
+        }
+    }
+}
+
+/// Writes a run's change set into `sync_change_blocks`, a block at a time (``ChangeBlocks``).
+struct ChangeBlockWriter {
+    private let insert: FastStatement
+    private var encoder = ChangeBlockEncoder()
+    private var entity = ""
+    private var operation = RosterChange.Operation.add
+    /// The position of the block's first change in the run's apply order.
+    private var firstSeq = 0
+
+    init(_ db: Database, runID: String) throws {
+        insert = try FastStatement(db, """
+            INSERT INTO sync_change_blocks (run_id, first_seq, entity, op, count, changes) VALUES (?, ?, ?, ?, ?, ?)
+            """)
+        insert.bind(1, runID)
+    }
+
+    mutating func add(_ change: RosterChange) throws {
+        if encoder.count == ChangeBlocks.capacity || change.operation != operation || change.record.entity != entity {
+            try flush()
+            entity = change.record.entity
+            operation = change.operation
+        }
+        encoder.append(change)
+    }
+
+    /// Writes the block under way, if it holds any change.
+    mutating func flush() throws {
+        guard encoder.count > 0 else { return }
+        insert.bind(2, firstSeq)
+        insert.bind(3, entity)
+        insert.bind(4, operation.rawValue)
+        insert.bind(5, encoder.count)
+        insert.bind(6, bytes: encoder.bytes)
+        try insert.run()
+        firstSeq += encoder.count
+        encoder.reset()
+    }
+}
+
+/// One stored block, as ``SQLiteTransaction/eachChangeBlock(runID:entity:operation:_:)`` hands it over.
+struct StoredChangeBlock {
+    let firstSeq: Int
+    let entity: String
+    let operation: RosterChange.Operation
+    let count: Int
+    let row: FastRow
+
+    /// Decodes the block's changes (read from the row in place) until `body` returns false.
+    func decode(with decoder: inout ChangeBlockDecoder, _ body: (RosterChange) throws -> Bool) throws {
+        let bytes = row.blob(4)
+        try decoder.decode(bytes, entity: entity, operation: operation, count: count, body)
+    }
+}

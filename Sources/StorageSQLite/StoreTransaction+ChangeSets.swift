@@ -1,0 +1,171 @@
+import Foundation
+import GRDB
+import StorageCore
+
+/// Held (and dry-run) change sets, kept in blocks (``ChangeBlocks``): storing, reading back, counting and paging them
+/// for a review, and parking deletes.
+extension SQLiteTransaction {
+    /// Keeps a held (or dry-run) change set so that it can be reviewed and approved later, with each record's field
+    /// digests and, for updates, which fields they change (a bit mask over the entity's fields; nil when unknown).
+    public func storeChangeSet<Changes: Sequence>(_ changes: Changes, runID: String) throws where Changes.Element == RosterChange {
+        var writer = try ChangeBlockWriter(db, runID: runID)
+        // The planner's groups, joined, iterated as their concrete type (not through the generic sequence).
+        if let joined = changes as? FlattenSequence<[[RosterChange]]> {
+            for change in joined { try writer.add(change) }
+        } else {
+            for change in changes { try writer.add(change) }
+        }
+        try writer.flush()
+    }
+
+    /// The change set stored for a held run, in apply order; decoded in place, block by block.
+    public func changeSet(runID: String) throws -> [RosterChange] {
+        var changes: [RosterChange] = []
+        if let count = try Int.fetchOne(db, sql: "SELECT SUM(count) FROM sync_change_blocks WHERE run_id = ?", arguments: [runID]) {
+            changes.reserveCapacity(count)
+        }
+        var decoder = ChangeBlockDecoder()
+        try eachChangeBlock(runID: runID) { block in
+            try block.decode(with: &decoder) { changes.append($0); return true }
+        }
+        return changes
+    }
+
+    /// How many stored changes of a run match the filters (nil: any entity, any operation).
+    public func syncChangeCount(runID: String, entity: String?, operation: String?) throws -> Int {
+        let (condition, arguments) = Self.blockFilter(runID: runID, entity: entity, operation: operation)
+        return try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(count), 0) FROM sync_change_blocks WHERE \(condition)",
+                                arguments: arguments) ?? 0
+    }
+
+    /// One page of a run's stored changes, in apply order, that match the filters (nil: any entity, any operation).
+    public func syncChanges(runID: String, entity: String?, operation: String?, limit: Int, offset: Int) throws -> [StoredChange] {
+        var page: [StoredChange] = []
+        guard limit > 0 else { return page }
+        var skip = max(0, offset)
+        var decoder = ChangeBlockDecoder()
+        try eachChangeBlock(runID: runID, entity: entity, operation: operation) { block in
+            guard page.count < limit else { return }
+            if skip >= block.count {
+                skip -= block.count  // the block's bytes are never read
+                return
+            }
+            var index = 0
+            try block.decode(with: &decoder) { change in
+                if index >= skip { page.append(StoredChange(seq: block.firstSeq + index, change: change)) }
+                index += 1
+                return page.count < limit
+            }
+            skip = 0
+        }
+        return page
+    }
+
+    /// Whether a change set is stored for the run (held and dry-run runs keep theirs).
+    public func hasChangeSet(runID: String) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sync_change_blocks WHERE run_id = ?)", arguments: [runID]) ?? false
+    }
+
+    /// The titles (a user's name, a class's or course's title) of records of one entity, by sourcedId: as the
+    /// integration holds them, else as the run adds or updates them. Ids found in neither are left out.
+    public func rosterTitles(integrationID: String, runID: String, entity: String, sourcedIDs: Set<String>) throws -> [String: String] {
+        var titles: [String: String] = [:]
+        var missing: Set<String> = []
+        for id in sourcedIDs.sorted() {
+            let title = try db.fastFirst(
+                "SELECT title FROM roster_records WHERE integration_id = ? AND entity = ? AND sourced_id = ?",
+                [integrationID, entity, id]) { $0.optionalString(0) }
+            if let title, let title { titles[id] = title } else { missing.insert(id) }
+        }
+        guard !missing.isEmpty else { return titles }
+        // Records the run itself adds or updates: one pass over its blocks of that entity, however many are asked for.
+        var decoder = ChangeBlockDecoder()
+        for operation in [RosterChange.Operation.add, .update] {
+            try eachChangeBlock(runID: runID, entity: entity, operation: operation.rawValue) { block in
+                guard !missing.isEmpty else { return }
+                try block.decode(with: &decoder) { change in
+                    if let title = change.record.title, missing.remove(change.record.sourcedID) != nil {
+                        titles[change.record.sourcedID] = title
+                    }
+                    return !missing.isEmpty
+                }
+            }
+        }
+        return titles
+    }
+
+    /// Marks the deletes of a change set as parked (kept, not applied).
+    public func parkDeletes(runID: String) throws {
+        try rewriteDeletes(runID: runID, entity: nil) { _ in true }
+    }
+
+    /// Takes the deletes of merged records out of a parked set: they are half of a merge, not a removal.
+    public func unparkDeletes(runID: String, entity: String, sourcedIDs: [String]) throws {
+        let unparked = Set(sourcedIDs)
+        guard !unparked.isEmpty else { return }
+        try rewriteDeletes(runID: runID, entity: entity) { change in
+            unparked.contains(change.record.sourcedID) ? false : change.parked
+        }
+    }
+
+    /// Drops a held change set.
+    public func dropChangeSet(runID: String) throws {
+        try db.execute(sql: "DELETE FROM sync_change_blocks WHERE run_id = ?", arguments: [runID])
+    }
+
+    /// Hands the run's blocks that match the filters to `body`, in apply order; a block's bytes are read only if
+    /// `body` decodes it.
+    func eachChangeBlock(
+        runID: String, entity: String? = nil, operation: String? = nil, _ body: (StoredChangeBlock) throws -> Void
+    ) throws {
+        let (condition, arguments) = Self.blockFilter(runID: runID, entity: entity, operation: operation)
+        try db.fastEach("""
+            SELECT first_seq, entity, op, count, changes FROM sync_change_blocks WHERE \(condition) ORDER BY first_seq
+            """, arguments) { row in
+            guard let operation = RosterChange.Operation(rawValue: row.string(2)) else { throw ChangeBlockDecoder.damaged }
+            try body(StoredChangeBlock(firstSeq: row.int(0), entity: row.string(1), operation: operation, count: row.int(3), row: row))
+        }
+    }
+
+    /// Sets each delete's parked flag (of one entity, or of all) to what `parked` says, rewriting the blocks it changes.
+    private func rewriteDeletes(runID: String, entity: String?, parked: (RosterChange) -> Bool) throws {
+        var rewritten: [(firstSeq: Int, bytes: [UInt8])] = []
+        var decoder = ChangeBlockDecoder()
+        try eachChangeBlock(runID: runID, entity: entity, operation: RosterChange.Operation.delete.rawValue) { block in
+            var encoder = ChangeBlockEncoder()
+            var changed = false
+            try block.decode(with: &decoder) { change in
+                var change = change
+                let flag = parked(change)
+                if flag != change.parked {
+                    change.parked = flag
+                    changed = true
+                }
+                encoder.append(change)
+                return true
+            }
+            if changed { rewritten.append((block.firstSeq, encoder.bytes)) }
+        }
+        let update = try FastStatement(db, "UPDATE sync_change_blocks SET changes = ? WHERE run_id = ? AND first_seq = ?")
+        for block in rewritten {
+            update.bind(1, bytes: block.bytes)
+            update.bind(2, runID)
+            update.bind(3, block.firstSeq)
+            try update.run()
+        }
+    }
+
+    private static func blockFilter(runID: String, entity: String?, operation: String?) -> (String, StatementArguments) {
+        var condition = "run_id = ?"
+        var arguments: StatementArguments = [runID]
+        if let entity {
+            condition += " AND entity = ?"
+            arguments += [entity]
+        }
+        if let operation {
+            condition += " AND op = ?"
+            arguments += [operation]
+        }
+        return (condition, arguments)
+    }
+}

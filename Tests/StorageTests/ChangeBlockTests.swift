@@ -1,0 +1,152 @@
+import Foundation
+import GRDB
+import StorageCore
+import XCTest
+@testable import StorageSQLite
+
+/// SQLite keeps a held run's change set in blocks (`sync_change_blocks`): change sets held by an earlier release are
+/// carried over whole, a damaged block is an error (never a crash or a wrong change), and `migrate-store` reads the
+/// blocks as the rows PostgreSQL keeps.
+final class ChangeBlockTests: XCTestCase {
+    var folder: String!
+
+    override func setUpWithError() throws {
+        folder = NSTemporaryDirectory() + "rosterflow-blocks-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+
+    /// Changes with every kind of value: texts that share a start with the one before, none, empty, non-ASCII; digests
+    /// at both ends; field digests empty or absent; masks present or not; parked deletes.
+    static func changes(_ count: Int) -> [RosterChange] {
+        (0..<count).map { n in
+            let operation: RosterChange.Operation = n < count / 2 ? .add : n < count * 3 / 4 ? .update : .delete
+            let entity = n % 1_000 < 600 ? "users" : "enrollments"
+            return RosterChange(
+                operation: operation,
+                record: RosterRecord(
+                    entity: entity, sourcedID: "\(entity.prefix(1))-\(String(repeating: "0", count: n % 4))\(n)",
+                    digest: n == 0 ? .min : n == 1 ? .max : Int64(n) &* -0x61C8_8646_80B5_83EB,
+                    ref1: n % 6 == 0 ? nil : "cls-\(n / 40)", ref2: n % 5 == 0 ? "" : "ü\(n % 17)", ref3: n % 3 == 0 ? nil : "student",
+                    title: n % 9 == 0 ? nil : "Ŝtudent \(n)", fields: n % 4 == 0 ? nil : n % 4 == 1 ? Data() : Data([UInt8(n & 0xFF), 0, 255]),
+                    ref4: n % 2 == 0 ? "true" : nil),
+                parked: operation == .delete && n % 3 == 1,
+                changedFieldMask: operation == .update && n % 2 == 0 ? UInt32(truncatingIfNeeded: n * 2_654_435_761) : nil)
+        }
+    }
+
+    /// A held run of a new integration (its customer, workflow instance and integration first).
+    static func insertHeldRun(_ tx: any StoreTransaction, _ id: String) throws {
+        if try tx.integration(id: "int-1") == nil {
+            try tx.upsertCustomer(CustomerRecord(tenantID: "t-1", district: "District", contactEmail: "it@example.org", importedAt: 1))
+            try tx.insertInstance(InstanceRecord(
+                id: "int-1", workflow: "integration", version: 1, state: "on_hold", subjectTitle: "District", createdAt: 1,
+                enteredAt: 1, updatedAt: 1))
+            try tx.insertIntegration(IntegrationRecord(
+                id: "int-1", tenantID: "t-1", district: "District", permission: "full", contactEmail: "it@example.org", createdAt: 1))
+        }
+        try tx.insertSyncRun(SyncRunRecord(
+            id: id, integrationID: "int-1", bundle: "b", startedAt: 1, finishedAt: 2, decision: .held, reasons: "[]",
+            counts: "{}", report: "{}", basedOnRun: nil))
+    }
+
+    func testChangeSetsHeldInRowsByAnEarlierReleaseAreCarriedIntoBlocksWhole() throws {
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/v3-database.sql")
+        let path = folder + "/old.sqlite"
+        // The v3 schema's rows have no field digests, masks or ref4: those stay absent.
+        let expected = Self.changes(5_000).map { change in
+            var record = change.record
+            record.fields = nil
+            record.ref4 = nil
+            return RosterChange(operation: change.operation, record: record, parked: change.parked)
+        }
+        try DatabaseQueue(path: path).write { db in
+            let sql = try String(contentsOf: fixture, encoding: .utf8)
+                .replacingOccurrences(of: "BEGIN TRANSACTION;", with: "").replacingOccurrences(of: "COMMIT;", with: "")
+            try db.execute(sql: sql)
+            // Written out of order: the apply order is the seq's.
+            for (seq, change) in expected.enumerated().reversed() {
+                let r = change.record
+                try db.execute(sql: """
+                    INSERT INTO sync_changes (run_id, seq, entity, op, sourced_id, digest, ref1, ref2, ref3, title, parked)
+                    VALUES ('run_ru77yg3w', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [seq, r.entity, change.operation.rawValue, r.sourcedID, r.digest, r.ref1, r.ref2, r.ref3, r.title,
+                                     change.parked ? 1 : 0])
+            }
+        }
+        let store = try SQLiteStore(path: path)
+        XCTAssertEqual(try store.readNow { try $0.changeSet(runID: "run_ru77yg3w") }, expected)
+        XCTAssertEqual(try store.readNow { try $0.syncChangeCount(runID: "run_ru77yg3w", entity: "enrollments", operation: nil) },
+                       expected.filter { $0.record.entity == "enrollments" }.count)
+        let tables = try DatabaseQueue(path: path).read { db in
+            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'sync_change%'")
+        }
+        XCTAssertEqual(tables, ["sync_change_blocks"])
+    }
+
+    func testADamagedBlockIsAnErrorThatSaysSo() throws {
+        let path = folder + "/damaged.sqlite"
+        let store = try SQLiteStore(path: path)
+        let changes = Self.changes(3_000)
+        try store.writeNow { tx in
+            try Self.insertHeldRun(tx, "run-1")
+            try tx.storeChangeSet(changes, runID: "run-1")
+        }
+        XCTAssertEqual(try store.readNow { try $0.changeSet(runID: "run-1") }, changes)
+        let blocks = try store.readNow { tx in try Int.fetchOne(db(tx), sql: "SELECT COUNT(*) FROM sync_change_blocks") }
+        // A block for each stretch of one entity and one operation (none here is longer than a block holds).
+        let stretches = 1 + zip(changes, changes.dropFirst()).filter { $0.record.entity != $1.record.entity || $0.operation != $1.operation }.count
+        XCTAssertEqual(blocks, stretches)
+        // Cut short, padded, or a length that points past the end: each is an error naming the damage.
+        for damage in ["substr(changes, 1, length(changes) - 3)", "changes || x'00'", "x'00' || changes", "x'FFFFFFFF0F'"] {
+            try store.writeNow { tx in
+                try db(tx).execute(sql: "SAVEPOINT damage")
+                try db(tx).execute(sql: "UPDATE sync_change_blocks SET changes = \(damage) WHERE first_seq = 0")
+                XCTAssertThrowsError(try tx.changeSet(runID: "run-1"), damage) { error in
+                    XCTAssertEqual((error as? StorageError)?.code, .database, "\(error)")
+                    XCTAssertTrue("\(error)".contains("stored change set is damaged"), "\(error)")
+                }
+                try db(tx).execute(sql: "ROLLBACK TO damage")
+                try db(tx).execute(sql: "RELEASE damage")
+            }
+        }
+        XCTAssertEqual(try store.readNow { try $0.changeSet(runID: "run-1") }, changes)
+    }
+
+    private func db(_ tx: any StoreTransaction) -> Database { (tx as! SQLiteTransaction).db }
+
+    func testTheBlocksAreReadForACopyAsARowAChange() throws {
+        let store = try SQLiteStore(path: folder + "/copy.sqlite")
+        let changes = Self.changes(4_100)
+        try store.writeNow { tx in
+            for run in ["run-b", "run-a"] {
+                try Self.insertHeldRun(tx, run)
+                try tx.storeChangeSet(run == "run-a" ? changes : Array(changes.prefix(3)), runID: run)
+            }
+        }
+        let (names, rows) = try store.withTableReader { reader -> ([String], [[StoreValue]]) in
+            let tables = try reader.tables()
+            let table = try XCTUnwrap(tables.first { $0.name == "sync_changes" })
+            XCTAssertEqual(table.orderBy, ["run_id", "seq"])
+            let cursor = try reader.rows(of: table)
+            var rows: [[StoreValue]] = []
+            while let row = try cursor.next() { rows.append(row) }
+            return (tables.map(\.name), rows)
+        }
+        XCTAssertFalse(names.contains("sync_change_blocks"))
+        XCTAssertEqual(rows.count, 4_103)
+        let expected: [[StoreValue]] = (changes.enumerated().map { ("run-a", $0) } + changes.prefix(3).enumerated().map { ("run-b", $0) })
+            .map { run, item in
+                let (seq, change) = item
+                let r = change.record
+                func text(_ value: String?) -> StoreValue { value.map { .text($0) } ?? .null }
+                return [.text(run), .integer(Int64(seq)), .text(r.entity), .text(change.operation.rawValue), .text(r.sourcedID),
+                        .integer(r.digest), text(r.ref1), text(r.ref2), text(r.ref3), text(r.title), .integer(change.parked ? 1 : 0),
+                        r.fields.map { .blob($0) } ?? .null, change.changedFieldMask.map { .integer(Int64($0)) } ?? .null, text(r.ref4)]
+            }
+        XCTAssertEqual(rows, expected)
+    }
+}
