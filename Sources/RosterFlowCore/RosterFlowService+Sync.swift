@@ -317,6 +317,8 @@ extension RosterFlowService {
                         diff: &diffed.value, bundle: bundle, heldClassCourse: heldClassCourse, lockedCourses: locked
                     ) { entity, ids in
                         try tx.rosterRecords(integrationID: integrationID, entity: entity.rawValue, sourcedIDs: ids)
+                    } heldDeletes: { entity, ids in
+                        try tx.heldDeletes(integrationID: integrationID, entity: entity.rawValue, sourcedIDs: ids)
                     }
                 }
             }

@@ -53,6 +53,8 @@ public struct SyncPlanner: Sendable {
         let heldClassCourse = (byID[RosterEntity.classes.rawValue] ?? [:]).compactMapValues(\.ref1)
         return plan(diff: &diff, bundle: bundle, heldClassCourse: heldClassCourse, lockedCourses: lockedCourses) { entity, ids in
             ids.compactMap { byID[entity.rawValue]?[$0] }
+        } heldDeletes: { entity, ids in
+            ids.compactMap { byID[entity.rawValue]?[$0].map { RosterChange(operation: .delete, record: $0) } }
         }
     }
 
@@ -62,9 +64,12 @@ public struct SyncPlanner: Sendable {
     ///   - heldClassCourse: the course of each held class (to tell which enrollments belong to locked courses).
     ///   - heldRecords: the held records with the given sourcedIds (deleted and updated records are asked for: an update's
     ///     held field digests say which fields it changes).
+    ///   - heldDeletes: the held records with the given sourcedIds, as the changes that delete them (the records a bulk
+    ///     file omits: a rollover's millions, made into changes as they are read rather than copied).
     public func plan(
         diff: inout SyncDiff, bundle: OneRosterBundle, heldClassCourse: [String: String], lockedCourses: Set<String>,
-        heldRecords: (RosterEntity, [String]) throws -> [RosterRecord]
+        heldRecords: (RosterEntity, [String]) throws -> [RosterRecord],
+        heldDeletes: (RosterEntity, [String]) throws -> [RosterChange]
     ) rethrows -> SyncPlan {
         // The sourcedIds of quarantined rows, by file.
         var quarantined: [String: Set<String>] = [:]
@@ -72,7 +77,8 @@ public struct SyncPlanner: Sendable {
         var groups: [[RosterChange]] = []
         var counts: [String: EntityCounts] = [:]
         var reasons: [String] = []
-        var deletedByEntity: [RosterEntity: [RosterRecord]] = [:]
+        // The delete groups again, by entity (the same arrays, not copies), for the reasons read after the loop.
+        var deletedByEntity: [RosterEntity: [RosterChange]] = [:]
         var userMerges: [SourcedIDMerge] = []
         var mergeableEnrollmentAdds: [RosterChange] = []
         var parkingsEnded: [String] = []
@@ -114,8 +120,8 @@ public struct SyncPlanner: Sendable {
             // In sourcedId order; sorted only when the diff's order is not already that order.
             let deletedIDs = explicitDeleted.isEmpty && diff.unseenHeldInOrder(entity) && Self.isAscending(implicitIDs)
                 ? implicitIDs : explicitDeleted.union(implicitIDs).sorted()
-            let deleted = try heldRecords(entity, deletedIDs)
-            deletedByEntity[entity] = deleted
+            let deletes = try heldDeletes(entity, deletedIDs)
+            deletedByEntity[entity] = deletes
             // Adds and updates in sourcedId order (sequential inserts), then deletes. Taken out of the diff, sorted in
             // place (bundles usually come sorted already) and moved: millions of changes are never copied.
             var entityChanges = diff.takeChanges(entity)
@@ -127,21 +133,21 @@ public struct SyncPlanner: Sendable {
             }
             if entity == .academicSessions {
                 sessionYears.added = entityChanges.compactMap { $0.operation == .add ? $0.record.ref3.flatMap { Int($0) } : nil }
-                sessionYears.deleted = deleted.compactMap { $0.ref3.flatMap { Int($0) } }
+                sessionYears.deleted = deletes.compactMap { $0.record.ref3.flatMap { Int($0) } }
             } else if entity == .courses {
                 courseChanges.added = entityChanges.compactMap { $0.operation == .add ? $0.record : nil }
-                courseChanges.deleted = deleted
+                courseChanges.deleted = deletes.map(\.record)
             }
             if entity == .users {
-                userMerges = Self.proposedUserMerges(added: entityChanges, deleted: deleted)
+                userMerges = Self.proposedUserMerges(added: entityChanges, deleted: deletes.map(\.record))
             } else if entity == .enrollments, !userMerges.isEmpty {
                 let newUsers = Set(userMerges.map(\.newID))
                 mergeableEnrollmentAdds = entityChanges.filter { $0.operation == .add && newUsers.contains($0.record.ref2 ?? "") }
             }
             groups.append(entityChanges)
             entityChanges = []
-            groups.append(deleted.map { RosterChange(operation: .delete, record: $0) })
-            count.deletes = deleted.count
+            groups.append(deletes)
+            count.deletes = deletes.count
             counts[entity.rawValue] = count
 
             if mode == .bulk, count.held > 0 {
@@ -174,7 +180,9 @@ public struct SyncPlanner: Sendable {
         // An enrollment that follows its re-keyed user is not a removal, unless the merge is declined.
         let merged = Set(merges.filter { $0.entity == RosterEntity.enrollments.rawValue }.map(\.oldID))
         var removable = deletedByEntity
-        removable[.enrollments] = removable[.enrollments]?.filter { !merged.contains($0.sourcedID) }
+        if !merged.isEmpty {
+            removable[.enrollments] = removable[.enrollments]?.filter { !merged.contains($0.record.sourcedID) }
+        }
         let rollover = Rollover.detect(
             counts: counts, sessionYears: sessionYears, newCourses: courseChanges.added, endingCourses: courseChanges.deleted)
         if let rollover {
@@ -210,18 +218,19 @@ public struct SyncPlanner: Sendable {
 
     /// Students removed from a course whose mapping is locked: their work in progress is protected.
     private func lockedCourseRemovals(
-        deleted: [RosterEntity: [RosterRecord]], classCourse: [String: String], lockedCourses: Set<String>
+        deleted: [RosterEntity: [RosterChange]], classCourse: [String: String], lockedCourses: Set<String>
     ) -> [String] {
         guard !lockedCourses.isEmpty else { return [] }
         var removed: [String: [String]] = [:]
-        for record in deleted[.enrollments] ?? [] {
+        for change in deleted[.enrollments] ?? [] {
+            let record = change.record
             guard record.ref3 == "student", let classID = record.ref1, let course = classCourse[classID],
                   lockedCourses.contains(course)
             else { continue }
             removed[course, default: []].append(record.ref2 ?? record.sourcedID)
         }
-        for record in deleted[.courses] ?? [] where lockedCourses.contains(record.sourcedID) {
-            removed[record.sourcedID, default: []].append("(the course itself)")
+        for change in deleted[.courses] ?? [] where lockedCourses.contains(change.record.sourcedID) {
+            removed[change.record.sourcedID, default: []].append("(the course itself)")
         }
         return removed.keys.sorted().map { course in
             let students = removed[course]!
@@ -260,7 +269,7 @@ public struct SyncPlanner: Sendable {
     /// Enrollments re-keyed with their user: an old user's deleted enrollment paired with the new user's added one in
     /// the same class and role.
     static func proposedEnrollmentMerges(
-        _ userMerges: [SourcedIDMerge], added: [RosterChange], deleted: [RosterRecord]
+        _ userMerges: [SourcedIDMerge], added: [RosterChange], deleted: [RosterChange]
     ) -> [SourcedIDMerge] {
         guard !userMerges.isEmpty, !added.isEmpty else { return [] }
         let newUserOf = Dictionary(uniqueKeysWithValues: userMerges.map { ($0.oldID, $0.newID) })
@@ -270,7 +279,8 @@ public struct SyncPlanner: Sendable {
             addedEnrollments["\(r.ref2 ?? "")|\(r.ref1 ?? "")|\(r.ref3 ?? "")", default: []].append(r.sourcedID)
         }
         var merges: [SourcedIDMerge] = []
-        for record in deleted {
+        for change in deleted {
+            let record = change.record
             guard let oldUser = record.ref2, let newUser = newUserOf[oldUser] else { continue }
             let key = "\(newUser)|\(record.ref1 ?? "")|\(record.ref3 ?? "")"
             guard let newID = addedEnrollments[key]?.popLast() else { continue }

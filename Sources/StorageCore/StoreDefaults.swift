@@ -59,6 +59,14 @@ extension RosterStore {
         try rosterRecords(integrationID: integrationID, entity: entity, sourcedIDs: nil)
     }
 
+    /// Held records with the given sourcedIds as deletes: ``rosterRecords(integrationID:entity:sourcedIDs:)``, each
+    /// made into a change (a store that reads records one at a time makes the changes as it reads instead).
+    public func heldDeletes(integrationID: String, entity: String, sourcedIDs: [String]) throws -> [RosterChange] {
+        try rosterRecords(integrationID: integrationID, entity: entity, sourcedIDs: sourcedIDs).map {
+            RosterChange(operation: .delete, record: $0)
+        }
+    }
+
     /// A sourcedId's roster history across every integration.
     public func rosterHistory(sourcedID: String, entities: [String]) throws -> [RosterHistoryEntry] {
         try rosterHistory(sourcedID: sourcedID, integrationID: nil, entities: entities)

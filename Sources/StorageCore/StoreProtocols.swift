@@ -260,6 +260,10 @@ public protocol RosterStore {
     /// Held records of one entity; all of them, or those with the given sourcedIds.
     func rosterRecords(integrationID: String, entity: String, sourcedIDs: [String]?) throws -> [RosterRecord]
 
+    /// Held records with the given sourcedIds, in the order asked (those not held left out), each as the change that
+    /// deletes it: what a sync's plan asks for the records a bulk file omits (a rollover's millions).
+    func heldDeletes(integrationID: String, entity: String, sourcedIDs: [String]) throws -> [RosterChange]
+
     /// Applies changes to the held roster and records each in the history, as part of `runID`.
     ///
     /// An add is recorded by the held record itself (its `run_id`, with `add_logged = 0`): no history row is written

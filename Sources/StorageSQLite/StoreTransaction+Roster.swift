@@ -70,6 +70,21 @@ extension SQLiteTransaction {
 
     /// Held records of one entity; all of them, or those with the given sourcedIds.
     public func rosterRecords(integrationID: String, entity: String, sourcedIDs: [String]? = nil) throws -> [RosterRecord] {
+        try rosterRecords(integrationID: integrationID, entity: entity, sourcedIDs: sourcedIDs) { $0 }
+    }
+
+    /// Held records with the given sourcedIds as deletes (see ``StorageCore/RosterStore/heldDeletes(integrationID:entity:sourcedIDs:)``):
+    /// each change made as its record is read, with no array of records beside them (a rollover deletes millions).
+    public func heldDeletes(integrationID: String, entity: String, sourcedIDs: [String]) throws -> [RosterChange] {
+        try rosterRecords(integrationID: integrationID, entity: entity, sourcedIDs: sourcedIDs) {
+            RosterChange(operation: .delete, record: $0)
+        }
+    }
+
+    /// Held records of one entity (all, or those with the given sourcedIds, in the order asked), each made into a `T`.
+    private func rosterRecords<T>(
+        integrationID: String, entity: String, sourcedIDs: [String]?, _ make: (RosterRecord) -> T
+    ) throws -> [T] {
         let columns = "entity, sourced_id, digest, ref1, ref2, ref3, title, fields, ref4"
         func decode(_ row: FastRow) -> RosterRecord {
             RosterRecord(entity: row.string(0), sourcedID: row.string(1), digest: Int64(row.int(2)), ref1: row.optionalString(3),
@@ -80,11 +95,11 @@ extension SQLiteTransaction {
             return try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT \(columns) FROM roster_records WHERE integration_id = ? AND entity = ? ORDER BY sourced_id
                 """), arguments: [integrationID, entity]).map { row in
-                RosterRecord(entity: row[0], sourcedID: row[1], digest: row[2], ref1: row[3], ref2: row[4], ref3: row[5], title: row[6],
-                             fields: row[7], ref4: row[8])
+                make(RosterRecord(entity: row[0], sourcedID: row[1], digest: row[2], ref1: row[3], ref2: row[4], ref3: row[5],
+                                  title: row[6], fields: row[7], ref4: row[8]))
             }
         }
-        var records: [RosterRecord] = []
+        var records: [T] = []
         records.reserveCapacity(sourcedIDs.count)
         if sourcedIDs.count >= Self.scanThreshold, let held = try Int.fetchOne(db, sql: """
             SELECT COUNT(*) FROM roster_records WHERE integration_id = ? AND entity = ?
@@ -104,7 +119,7 @@ extension SQLiteTransaction {
                         var id = sourcedIDs[next]
                         let order = id.withUTF8 { Self.compareBytes($0, held) }
                         if order < 0 { next += 1; continue }  // not held
-                        if order == 0 { records.append(decode(row)); next += 1 }
+                        if order == 0 { records.append(make(decode(row))); next += 1 }
                         return
                     }
                 }
@@ -119,7 +134,7 @@ extension SQLiteTransaction {
                 if wanted.contains(id) { found[id] = decode(row) }
             }
             for id in sourcedIDs {
-                if let record = found[id] { records.append(record) }
+                if let record = found[id] { records.append(make(record)) }
             }
             return records
         }
@@ -127,7 +142,7 @@ extension SQLiteTransaction {
             if let record = try db.fastFirst(
                 "SELECT \(columns) FROM roster_records WHERE integration_id = ? AND entity = ? AND sourced_id = ?",
                 [integrationID, entity, id], decode) {
-                records.append(record)
+                records.append(make(record))
             }
         }
         return records

@@ -478,6 +478,9 @@ final class StoreContractTests: StoreContractCase {
                 XCTAssertEqual(records.map(\.sourcedID), expected, "\(count) asked")
                 XCTAssertEqual(records.map(\.digest), expected.map { Int64($0.dropFirst(2))! }, "\(count) asked")
                 XCTAssertTrue(records.allSatisfy { $0.entity == "users" && $0.title == $0.sourcedID }, "\(count) asked")
+                // The same records as the changes that delete them (what a sync's plan asks for).
+                let deletes = try store.readNow { try $0.heldDeletes(integrationID: "int-1", entity: "users", sourcedIDs: asked) }
+                XCTAssertEqual(deletes, records.map { RosterChange(operation: .delete, record: $0) }, "\(count) asked")
             }
             // In key order (as the planner asks), some not held among them, before, between and after the held ones.
             let sorted = ((0..<1_200).filter { $0 % 3 != 0 }.map { "u-\($0)" } + ["a-gone", "u-5x", "u-9999", "zz-gone"]).sorted()
@@ -486,6 +489,8 @@ final class StoreContractTests: StoreContractCase {
             XCTAssertEqual(expected.count, 800)
             XCTAssertEqual(records.map(\.sourcedID), expected)
             XCTAssertEqual(records.map(\.digest), expected.map { Int64($0.dropFirst(2))! })
+            let deletes = try store.readNow { try $0.heldDeletes(integrationID: "int-1", entity: "users", sourcedIDs: sorted) }
+            XCTAssertEqual(deletes, records.map { RosterChange(operation: .delete, record: $0) })
         }
     }
 
