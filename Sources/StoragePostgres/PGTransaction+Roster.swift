@@ -509,6 +509,10 @@ extension PGTransaction {
                 FROM roster_history h LEFT JOIN sync_runs r ON r.id = h.run_id
                 WHERE h.sourced_id = $1\(historyFilter)
                 UNION ALL
+                SELECT h.integration_id, h.entity, h.sourced_id, h.added_run, 'add', h.title, h.added_at, r.run_order
+                FROM roster_history h LEFT JOIN sync_runs r ON r.id = h.added_run
+                WHERE h.sourced_id = $1\(historyFilter) AND h.added_run IS NOT NULL
+                UNION ALL
                 SELECT x.integration_id, x.entity, x.sourced_id, x.run_id, 'add', x.title, r.finished_at, r.run_order
                 FROM roster_records x JOIN sync_runs r ON r.id = x.run_id
                 WHERE \(integrations) AND x.entity = ANY($2::text[]) AND x.sourced_id = $1 AND x.add_logged = 0

@@ -629,5 +629,11 @@ enum PostgresSchema {
         PostgresMigration(name: "v14-change-set-blocks", sql: """
             -- nothing to change here
             """),
+        // SQLite writes one history row for a delete applied as a set, carrying the record's add (`added_run`,
+        // `added_at`); PostgreSQL writes two rows, and reads rows of either kind (`migrate-store` copies SQLite's).
+        PostgresMigration(name: "v15-history-add-with-delete", sql: """
+            ALTER TABLE roster_history ADD COLUMN added_run TEXT COLLATE "C";
+            ALTER TABLE roster_history ADD COLUMN added_at DOUBLE PRECISION;
+            """),
     ]
 }

@@ -85,6 +85,18 @@ extension Schema {
             try db.execute(sql: "ALTER TABLE roster_records ADD COLUMN add_logged INTEGER NOT NULL DEFAULT 1")
         }
     }
+
+    /// Deletes applied as a set (a rollover's millions) write one history row per record: the delete, carrying in
+    /// `added_run` and `added_at` the add its held record kept (`add_logged = 0`), where one by one writes the add row
+    /// and then the delete row. NULL when the add has a row of its own (or the record had none to tell).
+    static func registerHistoryAddWithDeleteMigrations(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v15-history-add-with-delete") { db in
+            try db.execute(sql: """
+                ALTER TABLE roster_history ADD COLUMN added_run TEXT;
+                ALTER TABLE roster_history ADD COLUMN added_at REAL;
+                """)
+        }
+    }
 }
 
 extension Schema {

@@ -151,6 +151,7 @@ enum Schema {
         }
         Schema.registerEnrollmentLookupMigrations(&migrator)
         Schema.registerChangeBlockMigrations(&migrator)
+        Schema.registerHistoryAddWithDeleteMigrations(&migrator)
         return migrator
     }
 }

@@ -429,13 +429,14 @@ extension SQLiteTransaction {
     }
 
     /// From how many deletes in a row of one entity ``applyRosterChanges(_:integrationID:runID:checkpoint:now:)``
-    /// applies them as a set (their keys in a temporary table, then one statement each for the add rows, the delete
-    /// rows and the delete) instead of three statements per record.
+    /// applies them as a set (their keys in a temporary table, then one statement for the history rows and one for
+    /// the delete) instead of three statements per record.
     static let setDeleteThreshold = 256
 
-    /// Applies deletes of one entity (parked ones skipped) as a set, with the same rows as one by one: each held
-    /// record's add written out first when it was not logged yet, a `delete` history row per change (with the
-    /// change's digest and title), the held records removed.
+    /// Applies deletes of one entity (parked ones skipped) as a set: a `delete` history row per change (with the
+    /// change's digest and title) that also carries the held record's add when it was not logged yet (one row where
+    /// one by one writes two: a rollover deletes millions), the held records removed. ``rosterHistory(sourcedID:integrationID:entities:)``
+    /// tells the same story from either.
     private func applyDeletes(
         _ deletes: ArraySlice<RosterChange>, integrationID: String, runID: String, checkpoint: (() throws -> Void)?,
         lookups: EnrollmentLookupWriter?, now: Double
@@ -460,17 +461,15 @@ extension SQLiteTransaction {
             try keys.add(change.record)
         }
         try keys.flush()
-        // CROSS JOIN keeps SQLite's loop order: each key, then its held record by primary key, then the run that added it.
+        // One history row per record: its delete, carrying the add that the held record kept (`add_logged = 0`) in
+        // `added_run` and `added_at` (see migration `v15-history-add-with-delete`). The LEFT JOINs keep SQLite's loop
+        // order (each key, then its held record by primary key, then the run that added it) and a row for every key.
         try db.fastExecute("""
-            INSERT OR IGNORE INTO roster_history (integration_id, entity, sourced_id, run_id, op, digest, title, at)
-            SELECT x.integration_id, x.entity, x.sourced_id, x.run_id, 'add', x.digest, x.title, r.finished_at
-            FROM temp.applied_deletes k CROSS JOIN roster_records x CROSS JOIN sync_runs r
-            WHERE x.integration_id = ? AND x.entity = ? AND x.sourced_id = k.sourced_id AND x.add_logged = 0 AND r.id = x.run_id
-            """, [.text(integrationID), .text(entity)])
-        if let checkpoint { try checkpoint() }
-        try db.fastExecute("""
-            INSERT INTO roster_history (integration_id, entity, sourced_id, run_id, op, digest, title, at)
-            SELECT ?, ?, k.sourced_id, ?, 'delete', k.digest, k.title, ? FROM temp.applied_deletes k
+            INSERT INTO roster_history (integration_id, entity, sourced_id, run_id, op, digest, title, at, added_run, added_at)
+            SELECT ?1, ?2, k.sourced_id, ?3, 'delete', k.digest, k.title, ?4, r.id, r.finished_at
+            FROM temp.applied_deletes k
+            LEFT JOIN roster_records x ON x.integration_id = ?1 AND x.entity = ?2 AND x.sourced_id = k.sourced_id
+            LEFT JOIN sync_runs r ON r.id = x.run_id AND x.add_logged = 0
             """, [.text(integrationID), .text(entity), .text(runID), .double(now)])
         if let checkpoint { try checkpoint() }
         if let lookups, entity == EnrollmentLookupSQL.entity {
@@ -545,6 +544,8 @@ extension SQLiteTransaction {
         let integrations = integrationID == nil ? "SELECT id FROM integrations" : "?"
         var arguments: [(any DatabaseValueConvertible)?] = [sourcedID]
         if let integrationID { arguments.append(integrationID) }
+        arguments.append(sourcedID)
+        if let integrationID { arguments.append(integrationID) }
         if let integrationID { arguments.append(integrationID) }
         arguments.append(sourcedID)
         return try Row.fetchAll(db, sql: """
@@ -552,6 +553,10 @@ extension SQLiteTransaction {
                 SELECT h.integration_id, h.entity, h.sourced_id, h.run_id, h.op, h.title, h.at, r.rowid AS run_order
                 FROM roster_history h LEFT JOIN sync_runs r ON r.id = h.run_id
                 WHERE h.sourced_id = ?\(historyFilter)
+                UNION ALL
+                SELECT h.integration_id, h.entity, h.sourced_id, h.added_run, 'add', h.title, h.added_at, r.rowid
+                FROM roster_history h LEFT JOIN sync_runs r ON r.id = h.added_run
+                WHERE h.sourced_id = ?\(historyFilter) AND h.added_run IS NOT NULL
                 UNION ALL
                 SELECT x.integration_id, x.entity, x.sourced_id, x.run_id, 'add', x.title, r.finished_at, r.rowid
                 FROM roster_records x JOIN sync_runs r ON r.id = x.run_id

@@ -85,4 +85,55 @@ final class PostgresCLITests: XCTestCase {
         XCTAssertNotEqual(again.status, 0)
         XCTAssertTrue(again.stderr.contains("already holds RosterFlow data"), again.stderr)
     }
+
+    /// A rollover approved on SQLite (its enrollments' deletes applied as a set: one history row each, carrying the
+    /// record's add) and a held run (its change set in blocks) read the same after `migrate-store` as before.
+    func testMigrateStoreCarriesChangeSetBlocksAndHistoryWrittenAsSets() throws {
+        let url = try newDatabaseURL()
+        let sqlite = folder + "/rollover.sqlite"
+        let registry = folder + "/customers.csv"
+        try "tenant_id,district,contact_email\nt1,Springfield USD,it@springfield.example\n"
+            .write(toFile: registry, atomically: true, encoding: .utf8)
+        try rosterflow("customers", "import", registry, db: sqlite)
+        let id = try XCTUnwrap(try rosterflow(
+            "integrations", "request", "--tenant", "t1", "--district", "Springfield USD", "--permission", "full",
+            "--contact", "it@springfield.example", "--json", db: sqlite).json()["id"] as? String)
+        try rosterflow("integrations", "authenticate", id, db: sqlite)
+        try rosterflow("integrations", "schedule", id, "--time", "02:00", "--timezone", "UTC", db: sqlite)
+        let y2025 = folder + "/y2025", y2026 = folder + "/y2026"
+        try rosterflow("sample-bundle", y2025, "--users", "120", "--classes", "16", "--enrollments", "400", "--seed", "5", db: sqlite)
+        try rosterflow("sample-bundle", y2026, "--users", "120", "--classes", "16", "--enrollments", "400", "--seed", "5",
+                       "--school-year", "2026", db: sqlite)
+        try rosterflow("sync", "run", "--integration", id, "--bundle", y2025, db: sqlite)
+        let rollover = try XCTUnwrap(try rosterflow("sync", "run", "--integration", id, "--bundle", y2026, "--json", db: sqlite)
+            .json()["id"] as? String)
+        try rosterflow("sync", "approve", rollover, db: sqlite)
+        // Back to last year's export: held again, its change set kept for review.
+        let held = try rosterflow("sync", "run", "--integration", id, "--bundle", y2025, "--json", db: sqlite).json()
+        XCTAssertEqual(held["decision"] as? String, "held")
+        let heldID = try XCTUnwrap(held["id"] as? String)
+        // An enrollment of 2025 (added by the first sync, deleted by the rollover) and one of 2026.
+        let enrollments = try String(contentsOfFile: y2025 + "/enrollments.csv", encoding: .utf8).split(separator: "\n")
+        let ended = try XCTUnwrap(enrollments.dropFirst().first?.split(separator: ",").first.map(String.init))
+        let commands = [
+            ["roster", "history", ended, "--integration", id, "--json"],
+            ["sync", "show", rollover, "--changes", "--limit", "10000", "--json"],
+            ["sync", "show", heldID, "--changes", "--op", "delete", "--offset", "300", "--limit", "40", "--json"],
+        ]
+        let before = try commands.map { try run($0, db: sqlite).stdout }
+        let history = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(before[0].utf8)) as? [[String: Any]])
+        XCTAssertEqual(history.compactMap { $0["operation"] as? String }, ["add", "delete"], before[0])
+        XCTAssertTrue(before[1].contains(ended), "the rollover's change set lists \(ended)")
+
+        try rosterflow("migrate-store", "--from", sqlite, "--to", url, db: sqlite)
+        for (command, expected) in zip(commands, before) {
+            XCTAssertEqual(try run(command, db: url).stdout, expected, command.joined(separator: " "))
+        }
+    }
+
+    private func run(_ arguments: [String], db: String) throws -> CLITests.Result {
+        let result = try Binary.run(arguments, environment: ["ROSTERFLOW_DB": db, "ROSTERFLOW_WORKFLOWS": CLITests.workflows], in: folder)
+        XCTAssertEqual(result.status, 0, "rosterflow \(arguments.joined(separator: " ")): \(result.stderr)")
+        return result
+    }
 }
