@@ -387,7 +387,7 @@ extension RosterFlowService {
                 try tx.forgetParkedDeletes(integrationID: integrationID, keys: plan.parkingsEnded)
             }
             // Kept for review (`sync show RUN --changes`); a dry run's is never applied.
-            if decision == .dryRun { try tx.storeChangeSet(plan.changeGroups.joined(), runID: runID) }
+            if decision == .dryRun { try tx.storeChangeSet(groups: plan.changeGroups, runID: runID) }
             // The district's OneRoster admin hears of a rejected bundle, and of rows skipped for errors, when the bundle
             // came from the source the integration is configured with (not a path an operator typed).
             if tellsDistrict, decision == .rejected {
@@ -406,7 +406,7 @@ extension RosterFlowService {
                     afterStartup: !firstSync, stage: stage, checkpoint: cancellation.check, now: now)
             case .held:
                 var trace = SyncPhaseTrace()
-                try tx.storeChangeSet(plan.changeGroups.joined(), runID: runID)
+                try tx.storeChangeSet(groups: plan.changeGroups, runID: runID)
                 trace.mark("write: change set stored")
                 if let replanning {
                     try Self.supersede(replanning, by: runID, actor: actor, tx: tx, now: now)

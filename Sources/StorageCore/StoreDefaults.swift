@@ -78,4 +78,9 @@ extension SyncRunStore {
     public func syncRuns() throws -> [SyncRunRecord] {
         try syncRuns(integrationID: nil)
     }
+
+    /// The groups joined, stored as one sequence.
+    public func storeChangeSet(groups: [[RosterChange]], runID: String) throws {
+        try storeChangeSet(groups.joined(), runID: runID)
+    }
 }

@@ -360,6 +360,10 @@ public protocol SyncRunStore {
     /// digests and, for updates, which fields they change (a bit mask over the entity's fields; NULL when unknown).
     func storeChangeSet<Changes: Sequence>(_ changes: Changes, runID: String) throws where Changes.Element == RosterChange
 
+    /// Keeps a change set given as the planner's groups (applied in order, each in order), as
+    /// ``storeChangeSet(_:runID:)`` does; a store may work on several groups at once.
+    func storeChangeSet(groups: [[RosterChange]], runID: String) throws
+
     /// The change set stored for a held run.
     func changeSet(runID: String) throws -> [RosterChange]
 

@@ -27,6 +27,32 @@ enum ChangeBlocks {
     static let textFlags: [UInt8] = [1 << 1, 1 << 2, 1 << 3, 1 << 4, 1 << 5]
     /// The sourcedId's column and the optional texts' columns: `ref1`, `ref2`, `ref3`, `title`, `ref4`.
     static let columns = 6
+
+    /// Threads that encode or decode blocks side by side: the machine's cores, at most 8.
+    static var workers: Int { max(1, min(8, ProcessInfo.processInfo.activeProcessorCount)) }
+
+    /// `body(0)` … `body(count - 1)` run on ``workers`` threads (each taking every n-th index), their results in index
+    /// order. `body` must only touch what its index owns.
+    static func concurrently<T>(_ count: Int, _ body: (Int) -> T) -> [T] {
+        let workers = min(Self.workers, count)
+        guard workers > 1 else { return (0..<count).map(body) }
+        var results = [T?](repeating: nil, count: count)
+        withoutActuallyEscaping(body) { body in
+            results.withUnsafeMutableBufferPointer { out in
+                let shared = UncheckedBox((out: out, body: body))
+                DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                    for index in stride(from: worker, to: count, by: workers) { shared.value.out[index] = shared.value.body(index) }
+                }
+            }
+        }
+        return results.map { $0! }
+    }
+}
+
+/// Hands a value to threads that only touch disjoint parts of it (see ``ChangeBlocks/concurrently(_:_:)``).
+private struct UncheckedBox<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }
 
 /// Encodes changes of one entity and one operation into a block's bytes.

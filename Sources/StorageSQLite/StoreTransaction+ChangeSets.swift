@@ -18,17 +18,99 @@ extension SQLiteTransaction {
         try writer.flush()
     }
 
-    /// The change set stored for a held run, in apply order; decoded in place, block by block.
+    /// Keeps a change set given as the planner's groups: as ``storeChangeSet(_:runID:)`` does, the blocks encoded on
+    /// every core (a rollover's 4.2 M changes), then written in order on this connection.
+    public func storeChangeSet(groups: [[RosterChange]], runID: String) throws {
+        // Each block: a run of one entity and operation inside one group, at most a block's capacity.
+        var blocks: [(group: Int, range: Range<Int>)] = []
+        for (index, group) in groups.enumerated() {
+            var start = 0
+            while start < group.count {
+                let first = group[start]
+                var end = start + 1
+                while end < group.count, end - start < ChangeBlocks.capacity, group[end].operation == first.operation,
+                      group[end].record.entity == first.record.entity {
+                    end += 1
+                }
+                blocks.append((index, start..<end))
+                start = end
+            }
+        }
+        let insert = try FastStatement(db, """
+            INSERT INTO sync_change_blocks (run_id, first_seq, entity, op, count, changes) VALUES (?, ?, ?, ?, ?, ?)
+            """)
+        insert.bind(1, runID)
+        var firstSeq = 0
+        // In waves, so that only a few blocks' bytes are held at once.
+        let wave = 16 * ChangeBlocks.workers
+        for waveStart in stride(from: 0, to: blocks.count, by: wave) {
+            let slice = blocks[waveStart..<min(waveStart + wave, blocks.count)]
+            let encoded = ChangeBlocks.concurrently(slice.count) { index in
+                var encoder = ChangeBlockEncoder()
+                let block = slice[slice.startIndex + index]
+                for change in groups[block.group][block.range] { encoder.append(change) }
+                return encoder.bytes
+            }
+            for (block, bytes) in zip(slice, encoded) {
+                let first = groups[block.group][block.range.lowerBound]
+                insert.bind(2, firstSeq)
+                insert.bind(3, first.record.entity)
+                insert.bind(4, first.operation.rawValue)
+                insert.bind(5, block.range.count)
+                insert.bind(6, bytes: bytes)
+                try insert.run()
+                firstSeq += block.range.count
+            }
+        }
+    }
+
+    /// The change set stored for a held run, in apply order: its blocks read in order, then decoded on every core,
+    /// each change written straight into its place in the result.
     public func changeSet(runID: String) throws -> [RosterChange] {
-        var changes: [RosterChange] = []
-        if let count = try Int.fetchOne(db, sql: "SELECT SUM(count) FROM sync_change_blocks WHERE run_id = ?", arguments: [runID]) {
-            changes.reserveCapacity(count)
-        }
-        var decoder = ChangeBlockDecoder()
+        var blocks: [(entity: String, operation: RosterChange.Operation, count: Int, bytes: [UInt8])] = []
         try eachChangeBlock(runID: runID) { block in
-            try block.decode(with: &decoder) { changes.append($0); return true }
+            blocks.append((block.entity, block.operation, block.count, Array(block.row.blob(4))))
         }
-        return changes
+        var offsets: [Int] = []
+        offsets.reserveCapacity(blocks.count)
+        var total = 0
+        for block in blocks {
+            offsets.append(total)
+            total += block.count
+        }
+        guard total > 0 else { return [] }
+        var decoded = [Int](repeating: 0, count: blocks.count)
+        var failure: (any Error)?
+        return try [RosterChange](unsafeUninitializedCapacity: total) { buffer, initialized in
+            let base = buffer.baseAddress!
+            let errors = decoded.withUnsafeMutableBufferPointer { done in
+                ChangeBlocks.concurrently(blocks.count) { index -> (any Error)? in
+                    let block = blocks[index]
+                    var decoder = ChangeBlockDecoder()
+                    var at = base + offsets[index]
+                    do {
+                        try block.bytes.withUnsafeBytes { raw in
+                            try decoder.decode(raw, entity: block.entity, operation: block.operation, count: block.count) { change in
+                                at.initialize(to: change)
+                                at += 1
+                                done[index] += 1
+                                return true
+                            }
+                        }
+                        return nil
+                    } catch {
+                        return error
+                    }
+                }
+            }
+            failure = errors.lazy.compactMap { $0 }.first
+            if let failure {
+                for index in blocks.indices { (base + offsets[index]).deinitialize(count: decoded[index]) }
+                initialized = 0
+                throw failure
+            }
+            initialized = total
+        }
     }
 
     /// How many stored changes of a run match the filters (nil: any entity, any operation).

@@ -654,8 +654,14 @@ final class StoreContractTests: StoreContractCase {
                 try Self.seedIntegration(tx)
                 try tx.insertSyncRun(Self.syncRun("run-1", decision: .held, at: 10))
                 try tx.storeChangeSet([adds, [], updates, deletes].joined(), runID: "run-1")
+                // The same as the planner's groups (a store may encode them side by side).
+                try tx.insertSyncRun(Self.syncRun("run-2", decision: .held, at: 11))
+                try tx.storeChangeSet(groups: [adds, [], updates, deletes], runID: "run-2")
             }
             XCTAssertEqual(try store.readNow { try $0.changeSet(runID: "run-1") }, changes)
+            XCTAssertEqual(try store.readNow { try $0.changeSet(runID: "run-2") }, changes)
+            XCTAssertEqual(try store.readNow { try $0.syncChanges(runID: "run-2", entity: nil, operation: nil, limit: 60, offset: 4_490) }
+                .map(\.change), Array(changes[4_490..<4_550]))
             XCTAssertEqual(try store.readNow { try $0.syncChangeCount(runID: "run-1", entity: nil, operation: nil) }, 6_630)
             XCTAssertEqual(try store.readNow { try $0.syncChangeCount(runID: "run-1", entity: "users", operation: nil) }, 4_530)
             XCTAssertEqual(try store.readNow { try $0.syncChangeCount(runID: "run-1", entity: nil, operation: "delete") }, 2_100)
