@@ -429,8 +429,8 @@ extension SQLiteTransaction {
     }
 
     /// From how many deletes in a row of one entity ``applyRosterChanges(_:integrationID:runID:checkpoint:now:)``
-    /// applies them as a set (their keys in a temporary table, then one statement for the history rows and one for
-    /// the delete) instead of three statements per record.
+    /// applies them as a set (``deleteBatch`` keys to a statement for their history rows and one for their removal)
+    /// instead of three statements per record.
     static let setDeleteThreshold = 256
 
     /// Applies deletes of one entity (parked ones skipped) as a set: a `delete` history row per change (with the
@@ -442,45 +442,65 @@ extension SQLiteTransaction {
         lookups: EnrollmentLookupWriter?, now: Double
     ) throws {
         guard let entity = deletes.first?.record.entity else { return }
-        try db.execute(sql: """
-            CREATE TEMP TABLE IF NOT EXISTS applied_deletes (
-                sourced_id TEXT PRIMARY KEY NOT NULL, digest INTEGER NOT NULL, title TEXT) WITHOUT ROWID
-            """)
-        try db.execute(sql: "DELETE FROM temp.applied_deletes")
-        var keys = try BatchedInsert<RosterRecord>(
-            db, sql: "INSERT INTO temp.applied_deletes (sourced_id, digest, title)", row: "(?, ?, ?)", shared: 0, width: 3
-        ) { statement, offset, r in
-            statement.bind(offset + 1, r.sourcedID)
-            statement.bind(offset + 2, Int(r.digest))
-            statement.bind(offset + 3, r.title)
+        // Per batch of keys, bound straight from the changes: one statement writes their history rows, one removes
+        // them. One history row per record: its delete, carrying the add that the held record kept (`add_logged = 0`)
+        // in `added_run` and `added_at` (see migration `v15-history-add-with-delete`); the LEFT JOINs keep SQLite's
+        // loop order (each key, then its held record by primary key, then the run that added it) and a row for every
+        // key. Each batch's history rows are written before its records go.
+        var statements: [Int: (history: FastStatement, delete: FastStatement)] = [:]
+        func statementsFor(_ count: Int) throws -> (history: FastStatement, delete: FastStatement) {
+            if let made = statements[count] { return made }
+            let history = try FastStatement(db, """
+                INSERT INTO roster_history (integration_id, entity, sourced_id, run_id, op, digest, title, at, added_run, added_at)
+                SELECT ?1, ?2, k.column1, ?3, 'delete', k.column2, k.column3, ?4, r.id, r.finished_at
+                FROM (VALUES \(repeatElement("(?, ?, ?)", count: count).joined(separator: ", "))) k
+                LEFT JOIN roster_records x ON x.integration_id = ?1 AND x.entity = ?2 AND x.sourced_id = k.column1
+                LEFT JOIN sync_runs r ON r.id = x.run_id AND x.add_logged = 0
+                """)
+            let delete = try FastStatement(db, """
+                DELETE FROM roster_records WHERE integration_id = ?1 AND entity = ?2
+                AND sourced_id IN (\((0..<count).map { "?\($0 + 3)" }.joined(separator: ", ")))
+                """)
+            history.bind(1, integrationID)
+            history.bind(2, entity)
+            history.bind(3, runID)
+            history.bind(4, now)
+            delete.bind(1, integrationID)
+            delete.bind(2, entity)
+            statements[count] = (history, delete)
+            return (history, delete)
         }
+        var batch: [RosterRecord] = []
+        batch.reserveCapacity(Self.deleteBatch)
+        func flush() throws {
+            guard !batch.isEmpty else { return }
+            let (history, delete) = try statementsFor(batch.count)
+            for (index, record) in batch.enumerated() {
+                let at = Int32(index)
+                history.bind(5 + 3 * at, record.sourcedID)
+                history.bind(6 + 3 * at, Int(record.digest))
+                history.bind(7 + 3 * at, record.title)
+                delete.bind(3 + at, record.sourcedID)
+            }
+            try history.run()
+            try delete.run()
+            batch.removeAll(keepingCapacity: true)
+        }
+        let forgetsLookups = lookups != nil && entity == EnrollmentLookupSQL.entity
+        if let checkpoint { try checkpoint() }
         var count = 0
         for change in deletes where !change.parked {
             count &+= 1
             if count & 8191 == 0, let checkpoint { try checkpoint() }
-            try keys.add(change.record)
+            if forgetsLookups { try lookups?.forget(change.record.sourcedID) }
+            batch.append(change.record)
+            if batch.count == Self.deleteBatch { try flush() }
         }
-        try keys.flush()
-        // One history row per record: its delete, carrying the add that the held record kept (`add_logged = 0`) in
-        // `added_run` and `added_at` (see migration `v15-history-add-with-delete`). The LEFT JOINs keep SQLite's loop
-        // order (each key, then its held record by primary key, then the run that added it) and a row for every key.
-        try db.fastExecute("""
-            INSERT INTO roster_history (integration_id, entity, sourced_id, run_id, op, digest, title, at, added_run, added_at)
-            SELECT ?1, ?2, k.sourced_id, ?3, 'delete', k.digest, k.title, ?4, r.id, r.finished_at
-            FROM temp.applied_deletes k
-            LEFT JOIN roster_records x ON x.integration_id = ?1 AND x.entity = ?2 AND x.sourced_id = k.sourced_id
-            LEFT JOIN sync_runs r ON r.id = x.run_id AND x.add_logged = 0
-            """, [.text(integrationID), .text(entity), .text(runID), .double(now)])
-        if let checkpoint { try checkpoint() }
-        if let lookups, entity == EnrollmentLookupSQL.entity {
-            for change in deletes where !change.parked { try lookups.forget(change.record.sourcedID) }
-        }
-        try db.fastExecute("""
-            DELETE FROM roster_records
-            WHERE integration_id = ? AND entity = ? AND sourced_id IN (SELECT sourced_id FROM temp.applied_deletes)
-            """, [.text(integrationID), .text(entity)])
-        try db.execute(sql: "DELETE FROM temp.applied_deletes")
+        try flush()
     }
+
+    /// Deletes applied as a set go this many to a statement.
+    static let deleteBatch = 64
 
     /// Stores a new sync run as given; its id must not be in use.
     public func insertSyncRun(_ run: SyncRunRecord) throws {
