@@ -60,10 +60,13 @@ extension RosterStore {
     }
 
     /// Held records with the given sourcedIds as deletes: ``rosterRecords(integrationID:entity:sourcedIDs:)``, each
-    /// made into a change (a store that reads records one at a time makes the changes as it reads instead).
+    /// made into a change without its field digests (a store that reads records one at a time makes the changes as it
+    /// reads instead).
     public func heldDeletes(integrationID: String, entity: String, sourcedIDs: [String]) throws -> [RosterChange] {
         try rosterRecords(integrationID: integrationID, entity: entity, sourcedIDs: sourcedIDs).map {
-            RosterChange(operation: .delete, record: $0)
+            var record = $0
+            record.fields = nil
+            return RosterChange(operation: .delete, record: record)
         }
     }
 

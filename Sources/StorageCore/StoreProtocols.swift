@@ -261,7 +261,8 @@ public protocol RosterStore {
     func rosterRecords(integrationID: String, entity: String, sourcedIDs: [String]?) throws -> [RosterRecord]
 
     /// Held records with the given sourcedIds, in the order asked (those not held left out), each as the change that
-    /// deletes it: what a sync's plan asks for the records a bulk file omits (a rollover's millions).
+    /// deletes it, without its field digests (a delete never uses them): what a sync's plan asks for the records a
+    /// bulk file omits (a rollover's millions).
     func heldDeletes(integrationID: String, entity: String, sourcedIDs: [String]) throws -> [RosterChange]
 
     /// Applies changes to the held roster and records each in the history, as part of `runID`.

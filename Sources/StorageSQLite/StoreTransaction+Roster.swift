@@ -74,18 +74,19 @@ extension SQLiteTransaction {
     }
 
     /// Held records with the given sourcedIds as deletes (see ``StorageCore/RosterStore/heldDeletes(integrationID:entity:sourcedIDs:)``):
-    /// each change made as its record is read, with no array of records beside them (a rollover deletes millions).
+    /// each change made as its record is read, with no array of records beside them (a rollover deletes millions), and
+    /// without field digests, which a delete never uses.
     public func heldDeletes(integrationID: String, entity: String, sourcedIDs: [String]) throws -> [RosterChange] {
-        try rosterRecords(integrationID: integrationID, entity: entity, sourcedIDs: sourcedIDs) {
+        try rosterRecords(integrationID: integrationID, entity: entity, sourcedIDs: sourcedIDs, withFields: false) {
             RosterChange(operation: .delete, record: $0)
         }
     }
 
     /// Held records of one entity (all, or those with the given sourcedIds, in the order asked), each made into a `T`.
     private func rosterRecords<T>(
-        integrationID: String, entity: String, sourcedIDs: [String]?, _ make: (RosterRecord) -> T
+        integrationID: String, entity: String, sourcedIDs: [String]?, withFields: Bool = true, _ make: (RosterRecord) -> T
     ) throws -> [T] {
-        let columns = "entity, sourced_id, digest, ref1, ref2, ref3, title, fields, ref4"
+        let columns = "entity, sourced_id, digest, ref1, ref2, ref3, title, \(withFields ? "fields" : "NULL"), ref4"
         func decode(_ row: FastRow) -> RosterRecord {
             RosterRecord(entity: row.string(0), sourcedID: row.string(1), digest: Int64(row.int(2)), ref1: row.optionalString(3),
                          ref2: row.optionalString(4), ref3: row.optionalString(5), title: row.optionalString(6),
