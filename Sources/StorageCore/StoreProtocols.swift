@@ -241,7 +241,8 @@ public protocol RosterStore {
     func forgetParkedDeletes(integrationID: String, entity: String?) throws -> Int
 
     /// The titles (a user's name, a class's or course's title) of records of one entity, by sourcedId: as the
-    /// integration holds them, else as the run adds or updates them. Ids found in neither are left out.
+    /// integration holds them, else as the run adds or updates them, else as the run deleted them (a run applied since:
+    /// the record is gone, its change keeps the title). Ids found in none are left out.
     func rosterTitles(integrationID: String, runID: String, entity: String, sourcedIDs: Set<String>) throws -> [String: String]
 
     /// Every record held for an integration.

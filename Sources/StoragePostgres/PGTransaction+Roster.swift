@@ -137,14 +137,15 @@ extension PGTransaction {
                 """, list: [.text(integrationID), .text(entity), PGTransaction.textArray(chunk)])
             for row in 0..<rows.count { titles[rows.text(row, 0)] = rows.text(row, 1) }
         }
-        // Records the run itself adds or updates (held ones without a title too): the latest change's title wins.
+        // Records the run itself adds or updates (held ones without a title too), then those it deleted (a run applied
+        // since: the record is gone, its change keeps its title): an add's or update's title wins over a delete's.
         let missing = asked.filter { titles[$0] == nil }
         for start in stride(from: 0, to: missing.count, by: Self.rosterBatchSize) {
             let chunk = missing[start..<min(start + Self.rosterBatchSize, missing.count)]
             let rows = try query("""
                 SELECT sourced_id, title FROM sync_changes
-                WHERE run_id = $1 AND entity = $2 AND op <> 'delete' AND title IS NOT NULL AND sourced_id = ANY($3::text[])
-                ORDER BY seq
+                WHERE run_id = $1 AND entity = $2 AND title IS NOT NULL AND sourced_id = ANY($3::text[])
+                ORDER BY op = 'delete' DESC, seq
                 """, list: [.text(runID), .text(entity), PGTransaction.textArray(chunk)])
             for row in 0..<rows.count { titles[rows.text(row, 0)] = rows.text(row, 1) }
         }

@@ -149,7 +149,8 @@ extension SQLiteTransaction {
     }
 
     /// The titles (a user's name, a class's or course's title) of records of one entity, by sourcedId: as the
-    /// integration holds them, else as the run adds or updates them. Ids found in neither are left out.
+    /// integration holds them, else as the run adds or updates them, else as the run deleted them (a run applied since:
+    /// the record is gone, its change keeps the title). Ids found in none are left out.
     public func rosterTitles(integrationID: String, runID: String, entity: String, sourcedIDs: Set<String>) throws -> [String: String] {
         var titles: [String: String] = [:]
         var missing: Set<String> = []
@@ -160,9 +161,9 @@ extension SQLiteTransaction {
             if let title, let title { titles[id] = title } else { missing.insert(id) }
         }
         guard !missing.isEmpty else { return titles }
-        // Records the run itself adds or updates: one pass over its blocks of that entity, however many are asked for.
+        // Records the run itself adds or updates, then deletes: one pass over its blocks of that entity each.
         var decoder = ChangeBlockDecoder()
-        for operation in [RosterChange.Operation.add, .update] {
+        for operation in [RosterChange.Operation.add, .update, .delete] {
             try eachChangeBlock(runID: runID, entity: entity, operation: operation.rawValue) { block in
                 guard !missing.isEmpty else { return }
                 try block.decode(with: &decoder) { change in

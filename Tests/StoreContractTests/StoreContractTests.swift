@@ -657,7 +657,8 @@ final class StoreContractTests: StoreContractCase {
         }
         let deletes = (0..<2_100).map { n in
             RosterChange(operation: .delete, record: RosterRecord(
-                entity: "enrollments", sourcedID: "e-\(n)", digest: -Int64(n), ref1: "cls-\(n / 30)", ref2: "u-\(n)", ref3: "student"))
+                entity: "enrollments", sourcedID: "e-\(n)", digest: -Int64(n), ref1: "cls-\(n / 30)", ref2: "u-\(n)", ref3: "student",
+                title: n % 100 == 0 ? "Enrolment \(n)" : nil))
         }
         let changes = adds + updates + deletes
         try forEachStore { store in
@@ -695,6 +696,10 @@ final class StoreContractTests: StoreContractCase {
                                     sourcedIDs: ["u-000001", "u-004498", "u-000011", "nobody"])
             }
             XCTAssertEqual(titles, ["u-000001": "Ada 1", "u-004498": "Zoë Ng 4498"])
+            // A record the run deleted (gone once it is applied) is named by its change.
+            XCTAssertEqual(try store.readNow { tx in
+                try tx.rosterTitles(integrationID: "int-1", runID: "run-1", entity: "enrollments", sourcedIDs: ["e-100", "e-101"])
+            }, ["e-100": "Enrolment 100"])
 
             try store.writeNow { try $0.parkDeletes(runID: "run-1") }
             try store.writeNow { try $0.unparkDeletes(runID: "run-1", entity: "enrollments", sourcedIDs: ["e-3", "e-2099"]) }
