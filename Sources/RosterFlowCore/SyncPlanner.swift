@@ -54,13 +54,7 @@ public struct SyncPlanner: Sendable {
         return plan(diff: &diff, bundle: bundle, heldClassCourse: heldClassCourse, lockedCourses: lockedCourses) { entity, ids in
             ids.compactMap { byID[entity.rawValue]?[$0] }
         } heldDeletes: { entity, ids in
-            ids.compactMap { id in
-                byID[entity.rawValue]?[id].map { record in
-                    var record = record
-                    record.fields = nil
-                    return RosterChange(operation: .delete, record: record)
-                }
-            }
+            ids.compactMap { byID[entity.rawValue]?[$0].map(RosterChange.deleting) }
         }
     }
 

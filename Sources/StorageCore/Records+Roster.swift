@@ -90,6 +90,14 @@ public struct RosterChange: Sendable, Equatable, Codable {
         self.record = record
         self.parked = parked
     }
+
+    /// The change that deletes a held record, as a sync's plan makes it: without the record's field digests, which a
+    /// delete never uses.
+    public static func deleting(_ record: RosterRecord) -> RosterChange {
+        var record = record
+        record.fields = nil
+        return RosterChange(operation: .delete, record: record)
+    }
 }
 
 /// A sync run as stored.

@@ -63,11 +63,7 @@ extension RosterStore {
     /// made into a change without its field digests (a store that reads records one at a time makes the changes as it
     /// reads instead).
     public func heldDeletes(integrationID: String, entity: String, sourcedIDs: [String]) throws -> [RosterChange] {
-        try rosterRecords(integrationID: integrationID, entity: entity, sourcedIDs: sourcedIDs).map {
-            var record = $0
-            record.fields = nil
-            return RosterChange(operation: .delete, record: record)
-        }
+        try rosterRecords(integrationID: integrationID, entity: entity, sourcedIDs: sourcedIDs).map(RosterChange.deleting)
     }
 
     /// A sourcedId's roster history across every integration.

@@ -28,6 +28,12 @@ enum ChangeBlocks {
     /// The sourcedId's column and the optional texts' columns: `ref1`, `ref2`, `ref3`, `title`, `ref4`.
     static let columns = 6
 
+    /// Whether `change` may join a block that starts with `first` and holds `count` changes: same entity and operation,
+    /// room left.
+    static func fits(_ change: RosterChange, after first: RosterChange, count: Int) -> Bool {
+        count < capacity && change.operation == first.operation && change.record.entity == first.record.entity
+    }
+
     /// Threads that encode or decode blocks side by side: the machine's cores, at most 8.
     static var workers: Int { max(1, min(8, ProcessInfo.processInfo.activeProcessorCount)) }
 
@@ -222,13 +228,14 @@ struct ChangeBlockDecoder {
     }
 }
 
-/// Writes a run's change set into `sync_change_blocks`, a block at a time (``ChangeBlocks``).
+/// Writes a run's change set into `sync_change_blocks`, a block at a time (``ChangeBlocks``): changes one by one
+/// (``add(_:)``, then ``flush()``), or blocks encoded elsewhere (``write(entity:operation:count:bytes:)``), in apply order.
 struct ChangeBlockWriter {
     private let insert: FastStatement
     private var encoder = ChangeBlockEncoder()
-    private var entity = ""
-    private var operation = RosterChange.Operation.add
-    /// The position of the block's first change in the run's apply order.
+    /// The first change of the block under way.
+    private var first: RosterChange?
+    /// The position of the next block's first change in the run's apply order.
     private var firstSeq = 0
 
     init(_ db: Database, runID: String) throws {
@@ -239,25 +246,28 @@ struct ChangeBlockWriter {
     }
 
     mutating func add(_ change: RosterChange) throws {
-        if encoder.count == ChangeBlocks.capacity || change.operation != operation || change.record.entity != entity {
-            try flush()
-            entity = change.record.entity
-            operation = change.operation
-        }
+        if let first, !ChangeBlocks.fits(change, after: first, count: encoder.count) { try flush() }
+        if first == nil { first = change }
         encoder.append(change)
     }
 
     /// Writes the block under way, if it holds any change.
     mutating func flush() throws {
-        guard encoder.count > 0 else { return }
+        guard let first, encoder.count > 0 else { return }
+        try write(entity: first.record.entity, operation: first.operation, count: encoder.count, bytes: encoder.bytes)
+        encoder.reset()
+        self.first = nil
+    }
+
+    /// Writes a block of `count` changes encoded elsewhere, next in apply order.
+    mutating func write(entity: String, operation: RosterChange.Operation, count: Int, bytes: [UInt8]) throws {
         insert.bind(2, firstSeq)
         insert.bind(3, entity)
         insert.bind(4, operation.rawValue)
-        insert.bind(5, encoder.count)
-        insert.bind(6, bytes: encoder.bytes)
+        insert.bind(5, count)
+        insert.bind(6, bytes: bytes)
         try insert.run()
-        firstSeq += encoder.count
-        encoder.reset()
+        firstSeq += count
     }
 }
 
@@ -269,9 +279,11 @@ struct StoredChangeBlock {
     let count: Int
     let row: FastRow
 
+    /// The block's encoded changes, in place in the row: valid only while the row is.
+    var bytes: UnsafeRawBufferPointer { row.blob(4) }
+
     /// Decodes the block's changes (read from the row in place) until `body` returns false.
     func decode(with decoder: inout ChangeBlockDecoder, _ body: (RosterChange) throws -> Bool) throws {
-        let bytes = row.blob(4)
         try decoder.decode(bytes, entity: entity, operation: operation, count: count, body)
     }
 }

@@ -9,12 +9,7 @@ extension SQLiteTransaction {
     /// digests and, for updates, which fields they change (a bit mask over the entity's fields; nil when unknown).
     public func storeChangeSet<Changes: Sequence>(_ changes: Changes, runID: String) throws where Changes.Element == RosterChange {
         var writer = try ChangeBlockWriter(db, runID: runID)
-        // The planner's groups, joined, iterated as their concrete type (not through the generic sequence).
-        if let joined = changes as? FlattenSequence<[[RosterChange]]> {
-            for change in joined { try writer.add(change) }
-        } else {
-            for change in changes { try writer.add(change) }
-        }
+        for change in changes { try writer.add(change) }
         try writer.flush()
     }
 
@@ -26,21 +21,13 @@ extension SQLiteTransaction {
         for (index, group) in groups.enumerated() {
             var start = 0
             while start < group.count {
-                let first = group[start]
                 var end = start + 1
-                while end < group.count, end - start < ChangeBlocks.capacity, group[end].operation == first.operation,
-                      group[end].record.entity == first.record.entity {
-                    end += 1
-                }
+                while end < group.count, ChangeBlocks.fits(group[end], after: group[start], count: end - start) { end += 1 }
                 blocks.append((index, start..<end))
                 start = end
             }
         }
-        let insert = try FastStatement(db, """
-            INSERT INTO sync_change_blocks (run_id, first_seq, entity, op, count, changes) VALUES (?, ?, ?, ?, ?, ?)
-            """)
-        insert.bind(1, runID)
-        var firstSeq = 0
+        var writer = try ChangeBlockWriter(db, runID: runID)
         // In waves, so that only a few blocks' bytes are held at once.
         let wave = 16 * ChangeBlocks.workers
         for waveStart in stride(from: 0, to: blocks.count, by: wave) {
@@ -53,13 +40,7 @@ extension SQLiteTransaction {
             }
             for (block, bytes) in zip(slice, encoded) {
                 let first = groups[block.group][block.range.lowerBound]
-                insert.bind(2, firstSeq)
-                insert.bind(3, first.record.entity)
-                insert.bind(4, first.operation.rawValue)
-                insert.bind(5, block.range.count)
-                insert.bind(6, bytes: bytes)
-                try insert.run()
-                firstSeq += block.range.count
+                try writer.write(entity: first.record.entity, operation: first.operation, count: block.range.count, bytes: bytes)
             }
         }
     }
@@ -69,7 +50,7 @@ extension SQLiteTransaction {
     public func changeSet(runID: String) throws -> [RosterChange] {
         var blocks: [(entity: String, operation: RosterChange.Operation, count: Int, bytes: [UInt8])] = []
         try eachChangeBlock(runID: runID) { block in
-            blocks.append((block.entity, block.operation, block.count, Array(block.row.blob(4))))
+            blocks.append((block.entity, block.operation, block.count, Array(block.bytes)))
         }
         var offsets: [Int] = []
         offsets.reserveCapacity(blocks.count)
@@ -80,7 +61,6 @@ extension SQLiteTransaction {
         }
         guard total > 0 else { return [] }
         var decoded = [Int](repeating: 0, count: blocks.count)
-        var failure: (any Error)?
         return try [RosterChange](unsafeUninitializedCapacity: total) { buffer, initialized in
             let base = buffer.baseAddress!
             let errors = decoded.withUnsafeMutableBufferPointer { done in
@@ -103,8 +83,7 @@ extension SQLiteTransaction {
                     }
                 }
             }
-            failure = errors.lazy.compactMap { $0 }.first
-            if let failure {
+            if let failure = errors.lazy.compactMap({ $0 }).first {
                 for index in blocks.indices { (base + offsets[index]).deinitialize(count: decoded[index]) }
                 initialized = 0
                 throw failure

@@ -77,9 +77,8 @@ extension SQLiteTransaction {
     /// each change made as its record is read, with no array of records beside them (a rollover deletes millions), and
     /// without field digests, which a delete never uses.
     public func heldDeletes(integrationID: String, entity: String, sourcedIDs: [String]) throws -> [RosterChange] {
-        try rosterRecords(integrationID: integrationID, entity: entity, sourcedIDs: sourcedIDs, withFields: false) {
-            RosterChange(operation: .delete, record: $0)
-        }
+        try rosterRecords(integrationID: integrationID, entity: entity, sourcedIDs: sourcedIDs, withFields: false,
+                          RosterChange.deleting)
     }
 
     /// Held records of one entity (all, or those with the given sourcedIds, in the order asked), each made into a `T`.
