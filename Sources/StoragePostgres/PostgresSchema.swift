@@ -635,5 +635,10 @@ enum PostgresSchema {
             ALTER TABLE roster_history ADD COLUMN added_run TEXT COLLATE "C";
             ALTER TABLE roster_history ADD COLUMN added_at DOUBLE PRECISION;
             """),
+        // SQLite tells a long run of deletes applied as a range in `roster_history_sets`, a row per block of records;
+        // PostgreSQL writes a history row per record, and `migrate-store` reads SQLite's sets as those rows.
+        PostgresMigration(name: "v16-history-sets", sql: """
+            -- nothing to change here
+            """),
     ]
 }

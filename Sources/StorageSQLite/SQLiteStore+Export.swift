@@ -41,6 +41,7 @@ final class SQLiteTableReader: StoreTableReader {
 
     func rows(of table: StoreTable) throws -> any StoreRowCursor {
         if table.name == ChangeRowCursor.table.name { return try ChangeRowCursor(db: db, columns: table.columns) }
+        if table.name == "roster_history" { return try HistoryRowCursor(db: db, table: table) }
         let quoted = table.columns.map { Self.insertionOrder[table.name] == $0 ? "rowid" : "\"\($0)\"" }
             .joined(separator: ", ")
         let order = table.orderBy.map { "\"\($0)\"" }.joined(separator: ", ")
@@ -49,8 +50,11 @@ final class SQLiteTableReader: StoreTableReader {
     }
 
     /// Tables that only index others, which the target keeps in its own way: `roster_enrollment_lookups` (SQLite's
-    /// keys of some integrations' enrollments; PostgreSQL indexes each integration's roster partition).
-    static let derived: Set<String> = ["roster_enrollment_lookups"]
+    /// keys of some integrations' enrollments; PostgreSQL indexes each integration's roster partition), or that are
+    /// read as part of another table.
+    /// `roster_history_sets` (SQLite's deletes applied as a range, ``HistorySets``) is read as the `roster_history`
+    /// rows PostgreSQL keeps.
+    static let derived: Set<String> = ["roster_enrollment_lookups", HistorySets.table]
 
     /// Tables whose rowid (the order rows were recorded in, which the SQLite store sorts ties by) is read as a column
     /// of this name: PostgreSQL keeps that order in a column of its own (migration `v10-insertion-order`).

@@ -110,4 +110,29 @@ extension Schema {
                 """)
         }
     }
+
+    /// A long run of one entity's deletes, applied as a range of held records (a rollover ends millions), is told by
+    /// one row of `roster_history_sets` per up to ``ChangeBlocks/capacity`` records instead of a `roster_history` row
+    /// each: the deletes' sourcedIds, digests and titles in a ``ChangeBlocks`` block, the key range they span (how a
+    /// record's history finds them), and the run that added every one of them when their add was kept in the records.
+    static func registerHistorySetMigrations(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v16-history-sets") { db in
+            try db.execute(sql: """
+                CREATE TABLE roster_history_sets (
+                    integration_id TEXT NOT NULL,
+                    entity TEXT NOT NULL,
+                    run_id TEXT NOT NULL,
+                    first_key TEXT NOT NULL,
+                    last_key TEXT NOT NULL,
+                    at REAL NOT NULL,
+                    added_run TEXT,
+                    added_at REAL,
+                    count INTEGER NOT NULL,
+                    changes BLOB NOT NULL,
+                    UNIQUE (integration_id, entity, run_id, first_key)
+                );
+                CREATE INDEX roster_history_sets_by_last_key ON roster_history_sets (integration_id, entity, last_key);
+                """)
+        }
+    }
 }

@@ -152,6 +152,7 @@ enum Schema {
         Schema.registerEnrollmentLookupMigrations(&migrator)
         Schema.registerChangeBlockMigrations(&migrator)
         Schema.registerHistoryAddWithDeleteMigrations(&migrator)
+        Schema.registerHistorySetMigrations(&migrator)
         return migrator
     }
 }

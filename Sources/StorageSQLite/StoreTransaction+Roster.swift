@@ -429,14 +429,18 @@ extension SQLiteTransaction {
     }
 
     /// From how many deletes in a row of one entity ``applyRosterChanges(_:integrationID:runID:checkpoint:now:)``
-    /// applies them as a set (``deleteBatch`` keys to a statement for their history rows and one for their removal)
-    /// instead of three statements per record.
+    /// applies them as a set (see ``applyDeletes(_:integrationID:runID:checkpoint:lookups:now:)``) instead of three
+    /// statements per record.
     static let setDeleteThreshold = 256
 
-    /// Applies deletes of one entity (parked ones skipped) as a set: a `delete` history row per change (with the
-    /// change's digest and title) that also carries the held record's add when it was not logged yet (one row where
-    /// one by one writes two: a rollover deletes millions), the held records removed. ``rosterHistory(sourcedID:integrationID:entities:)``
-    /// tells the same story from either.
+    /// Applies deletes of one entity (parked ones skipped) as a set, up to ``ChangeBlocks/capacity`` at a time.
+    ///
+    /// When the held records between a batch's first and last sourcedId (but those this run added or updated) are the
+    /// batch itself, as in a rollover that ends a whole year, the batch goes as one range (``HistorySetWriter``): one
+    /// `roster_history_sets` row tells every delete, and one statement removes the records. Otherwise its deletes go
+    /// ``deleteBatch`` keys to a statement: a `delete` history row per change (with the change's digest and title) that
+    /// also carries the held record's add when it was not logged yet (one row where one by one writes two), and the
+    /// held records removed. ``rosterHistory(sourcedID:integrationID:entities:)`` tells the same story from any of them.
     private func applyDeletes(
         _ deletes: ArraySlice<RosterChange>, integrationID: String, runID: String, checkpoint: (() throws -> Void)?,
         lookups: EnrollmentLookupWriter?, now: Double
@@ -470,10 +474,7 @@ extension SQLiteTransaction {
             statements[count] = (history, delete)
             return (history, delete)
         }
-        var batch: [RosterRecord] = []
-        batch.reserveCapacity(Self.deleteBatch)
-        func flush() throws {
-            guard !batch.isEmpty else { return }
+        func applyByKey(_ batch: ArraySlice<RosterRecord>) throws {
             let (history, delete) = try statementsFor(batch.count)
             for (index, record) in batch.enumerated() {
                 let at = Int32(index)
@@ -484,6 +485,18 @@ extension SQLiteTransaction {
             }
             try history.run()
             try delete.run()
+        }
+        var ranges = try HistorySetWriter(db, integrationID: integrationID, entity: entity, runID: runID, now: now)
+        var batch: [RosterRecord] = []
+        batch.reserveCapacity(ChangeBlocks.capacity)
+        func flush() throws {
+            guard !batch.isEmpty else { return }
+            let asRange = try batch.count >= Self.deleteBatch && ranges.apply(batch[...])
+            if !asRange {
+                for start in stride(from: 0, to: batch.count, by: Self.deleteBatch) {
+                    try applyByKey(batch[start..<min(start + Self.deleteBatch, batch.count)])
+                }
+            }
             batch.removeAll(keepingCapacity: true)
         }
         let forgetsLookups = lookups != nil && entity == EnrollmentLookupSQL.entity
@@ -494,12 +507,12 @@ extension SQLiteTransaction {
             if count & 8191 == 0, let checkpoint { try checkpoint() }
             if forgetsLookups { try lookups?.forget(change.record.sourcedID) }
             batch.append(change.record)
-            if batch.count == Self.deleteBatch { try flush() }
+            if batch.count == ChangeBlocks.capacity { try flush() }
         }
         try flush()
     }
 
-    /// Deletes applied as a set go this many to a statement.
+    /// Deletes applied as a set but not as a range go this many to a statement (and a range holds at least as many).
     static let deleteBatch = 64
 
     /// Stores a new sync run as given; its id must not be in use.
@@ -568,8 +581,8 @@ extension SQLiteTransaction {
         if let integrationID { arguments.append(integrationID) }
         if let integrationID { arguments.append(integrationID) }
         arguments.append(sourcedID)
-        return try Row.fetchAll(db, sql: """
-            SELECT integration_id, entity, sourced_id, run_id, op, title, at FROM (
+        var entries: [(entry: RosterHistoryEntry, runOrder: Int64?)] = try Row.fetchAll(db, sql: """
+            SELECT integration_id, entity, sourced_id, run_id, op, title, at, run_order FROM (
                 SELECT h.integration_id, h.entity, h.sourced_id, h.run_id, h.op, h.title, h.at, r.rowid AS run_order
                 FROM roster_history h LEFT JOIN sync_runs r ON r.id = h.run_id
                 WHERE h.sourced_id = ?\(historyFilter)
@@ -582,18 +595,36 @@ extension SQLiteTransaction {
                 FROM roster_records x JOIN sync_runs r ON r.id = x.run_id
                 WHERE x.integration_id IN (\(integrations)) AND x.entity IN (\(entityList))
                     AND x.sourced_id = ? AND x.add_logged = 0
-            ) ORDER BY at, run_order
+            )
             """, arguments: StatementArguments(arguments)).map {
-            RosterHistoryEntry(integrationID: $0[0], entity: $0[1], sourcedID: $0[2], runID: $0[3], operation: $0[4],
-                               title: $0[5], at: $0[6])
+            (RosterHistoryEntry(integrationID: $0[0], entity: $0[1], sourcedID: $0[2], runID: $0[3], operation: $0[4],
+                                title: $0[5], at: $0[6]), $0[7])
         }
+        // Deletes applied as a range (``HistorySets``): the delete, and the add the set carries.
+        for member in try HistorySets.members(db, sourcedID: sourcedID, integrationID: integrationID, entities: entities) {
+            if let addedRun = member.addedRun, let addedAt = member.addedAt {
+                entries.append((RosterHistoryEntry(integrationID: member.integrationID, entity: member.entity, sourcedID: sourcedID,
+                                                   runID: addedRun, operation: "add", title: member.title, at: addedAt),
+                                member.addedOrder))
+            }
+            entries.append((RosterHistoryEntry(integrationID: member.integrationID, entity: member.entity, sourcedID: sourcedID,
+                                               runID: member.runID, operation: "delete", title: member.title, at: member.at),
+                            member.runOrder))
+        }
+        // Oldest first; runs of one time in the order they were recorded (a run gone from sync_runs first, as SQL
+        // orders NULL); otherwise as read.
+        return entries.enumerated().sorted { a, b in
+            if a.element.entry.at != b.element.entry.at { return a.element.entry.at < b.element.entry.at }
+            let x = a.element.runOrder ?? Int64.min, y = b.element.runOrder ?? Int64.min
+            return x != y ? x < y : a.offset < b.offset
+        }.map(\.element.entry)
     }
 
     /// The integrations that hold, held or merged a record with this sourcedId (in `roster_records`,
     /// `roster_history` or `roster_aliases`), in integration id order.
     /// - Parameter entities: the entity names records are held under.
     public func integrationsKnowing(sourcedID: String, entities: [String]) throws -> [String] {
-        try String.fetchAll(db, sql: """
+        let known = try String.fetchAll(db, sql: """
             SELECT integration_id FROM roster_history WHERE sourced_id = ?
             UNION
             SELECT integration_id FROM roster_records
@@ -604,6 +635,9 @@ extension SQLiteTransaction {
             SELECT integration_id FROM roster_aliases WHERE new_id = ?
             ORDER BY 1
             """, arguments: [sourcedID, sourcedID, sourcedID, sourcedID])
+        let fromSets = try HistorySets.members(db, sourcedID: sourcedID, integrationID: nil, entities: entities).map(\.integrationID)
+        guard !fromSets.isEmpty else { return known }
+        return Set(known + fromSets).sorted { HistorySets.compare($0, $1) < 0 }
     }
 
     /// Names as an SQL list of quoted literals (entity names are ours, but quoted anyway).

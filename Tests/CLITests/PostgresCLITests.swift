@@ -86,8 +86,9 @@ final class PostgresCLITests: XCTestCase {
         XCTAssertTrue(again.stderr.contains("already holds RosterFlow data"), again.stderr)
     }
 
-    /// A rollover approved on SQLite (its enrollments' deletes applied as a set: one history row each, carrying the
-    /// record's add) and a held run (its change set in blocks) read the same after `migrate-store` as before.
+    /// A rollover approved on SQLite (its enrollments' deletes applied as a range of held records: told by a row of
+    /// `roster_history_sets`, which carries their adds, and read as a history row each) and a held run (its change
+    /// set in blocks) read the same after `migrate-store` as before.
     func testMigrateStoreCarriesChangeSetBlocksAndHistoryWrittenAsSets() throws {
         let url = try newDatabaseURL()
         let sqlite = folder + "/rollover.sqlite"

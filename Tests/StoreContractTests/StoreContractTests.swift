@@ -608,6 +608,61 @@ final class StoreContractTests: StoreContractCase {
         }
     }
 
+    /// A rollover's run of deletes: whole ranges of held records (which a store may apply as ranges: SQLite tells
+    /// them with a row per range) read back record by record as deletes one by one would: the add (by the run that
+    /// added it, or its own row when it was updated since), any update, the delete; records this run added between
+    /// them untouched; a range with a held record it does not delete, and another integration's same keys, left alone.
+    func testRangesOfDeletesTellEveryRecordsHistoryAsOneByOne() async throws {
+        func id(_ n: Int) -> String { "e-" + String(n + 10_000).dropFirst() }
+        try forEachStore { store in
+            try store.writeNow { tx in
+                try Self.seedIntegration(tx)
+                try Self.seedIntegration(tx, "int-2")
+                for (run, at) in [("run-1", 10.0), ("run-2", 20), ("run-3", 30)] {
+                    try tx.insertSyncRun(Self.syncRun(run, decision: .applied, at: at))
+                }
+                try tx.insertSyncRun(Self.syncRun("run-b", integration: "int-2", decision: .applied, at: 15))
+                try tx.applyRosterChanges((0..<5_000).map { RosterChange(operation: .add, record: Self.record("enrollments", id($0), digest: Int64($0))) },
+                                          integrationID: "int-1", runID: "run-1", checkpoint: nil, now: 10)
+                try tx.applyRosterChanges((0..<100).map { RosterChange(operation: .add, record: Self.record("enrollments", id($0), digest: 1)) },
+                                          integrationID: "int-2", runID: "run-b", checkpoint: nil, now: 15)
+                try tx.applyRosterChanges(
+                    (5_000..<6_000).map { RosterChange(operation: .add, record: Self.record("enrollments", id($0), digest: Int64($0))) }
+                        + [RosterChange(operation: .update, record: Self.record("enrollments", id(100), digest: -1, title: "Moved"))],
+                    integrationID: "int-1", runID: "run-2", checkpoint: nil, now: 20)
+            }
+            // This run adds records between those it deletes, and deletes all but one held record of 0 … 5,999.
+            let deleted = (0..<6_000).filter { $0 != 4_500 }
+            let changes = (1_000..<1_050).map { RosterChange(operation: .add, record: Self.record("enrollments", id($0) + "a", digest: 5)) }
+                + deleted.map { n in
+                    Self.delete(Self.record("enrollments", id(n), digest: n == 100 ? -1 : Int64(n), title: n == 100 ? "Moved" : nil))
+                }
+            try store.writeNow { tx in
+                try tx.applyRosterChanges(changes, integrationID: "int-1", runID: "run-3", checkpoint: nil, now: 30)
+            }
+            let held = try store.readNow { try $0.rosterRecords(integrationID: "int-1", entity: "enrollments") }.map(\.sourcedID)
+            XCTAssertEqual(held, (1_000..<1_050).map { id($0) + "a" } + [id(4_500)])
+            XCTAssertEqual(try store.readNow { try $0.rosterCounts(integrationID: "int-2") }, ["enrollments": 100])
+            func history(_ sourcedID: String, _ integration: String = "int-1") throws -> [String] {
+                try store.readNow { try $0.rosterHistory(sourcedID: sourcedID, integrationID: integration, entities: ["enrollments"]) }
+                    .map { "\($0.operation) \($0.runID) \(Int($0.at)) \($0.title ?? "-")" }
+            }
+            for n in [0, 7, 2_047, 2_048, 3_000, 4_499, 4_501, 4_999] {
+                XCTAssertEqual(try history(id(n)), ["add run-1 10 \(id(n))", "delete run-3 30 \(id(n))"], id(n))
+            }
+            XCTAssertEqual(try history(id(100)), ["add run-1 10 \(id(100))", "update run-2 20 Moved", "delete run-3 30 Moved"])
+            XCTAssertEqual(try history(id(5_500)), ["add run-2 20 \(id(5_500))", "delete run-3 30 \(id(5_500))"])
+            XCTAssertEqual(try history(id(4_500)), ["add run-1 10 \(id(4_500))"])
+            XCTAssertEqual(try history(id(1_000) + "a"), ["add run-3 30 \(id(1_000))a"])
+            XCTAssertEqual(try history(id(7), "int-2"), ["add run-b 15 \(id(7))"])
+            XCTAssertEqual(try history("e-9999"), [])
+            XCTAssertEqual(try store.readNow { try $0.rosterHistory(sourcedID: id(7), entities: ["enrollments"]) }.map(\.runID),
+                           ["run-1", "run-b", "run-3"], "every integration's story, oldest first")
+            XCTAssertEqual(try store.readNow { try $0.integrationsKnowing(sourcedID: id(3_000), entities: ["enrollments"]) }, ["int-1"])
+            XCTAssertEqual(try store.readNow { try $0.integrationsKnowing(sourcedID: id(7), entities: ["enrollments"]) }, ["int-1", "int-2"])
+        }
+    }
+
     /// Every field of a stored change reads back as it was stored (the change set of an approval is read in place).
     func testAStoredChangeSetReadsBackEveryField() async throws {
         let changes = [
