@@ -223,6 +223,9 @@ public struct OneRosterBundleReader: Sendable {
         public var temporaryDirectory: URL?
         /// Which tolerances apply (``IssueCode/tolerances``); by default all of them, none strict.
         public var tolerance: ReadingTolerance
+        /// Told the manifest once it is read, before the first record reaches the visitor (a diff beside the reader
+        /// learns which files are bulk, whose omissions are deletes). Default nil.
+        public var manifestRead: (@Sendable (Manifest) -> Void)?
 
         /// Creates options.
         public init(retainRecords: Bool = true, maxIssuesPerFileAndCode: Int = 10_000, checkGradeCodes: Bool = true,

@@ -91,6 +91,7 @@ final class BundleReadSession {
 
         try readManifest(folder: folder, present: csvNames.contains("manifest.csv"), csvNames: csvNames)
         checkFiles(csvNames: csvNames)
+        options.manifestRead?(manifest)
 
         for file in OneRosterFile.rosteringFiles(in: version) {
             let mode = manifest.mode(of: file)

@@ -204,11 +204,16 @@ extension RosterFlowService {
             func diffPipeline() -> SyncDiffPipeline {
                 let stage = mayStage ? store.makeRosterAddStage() : nil
                 if let stage { stages.append(stage) }
-                return SyncDiffPipeline { next in
+                let bulkFiles = BulkFiles()
+                let implicitDeletes = policy.implicitDeletes
+                return SyncDiffPipeline(bulkFiles: bulkFiles) { next in
                     try store.readNow { tx in
                         let held = try tx.rosterCounts(integrationID: integrationID)
                         var diff = SyncDiff(heldCounts: held)
-                        let merge = HeldDigestMerge(tx: tx, integrationID: integrationID)
+                        // The held records a bulk file omits are kept as their deletes as the merge passes them.
+                        let merge = HeldDigestMerge(tx: tx, integrationID: integrationID, heldCounts: held) { entity in
+                            bulkFiles.isBulk(entity) && implicitDeletes.contains(entity.rawValue)
+                        }
                         // Only when nothing is held is every record an add.
                         let staging = held.values.allSatisfy({ $0 == 0 }) ? stage : nil
                         if staging == nil { stage?.discard() }
@@ -238,7 +243,9 @@ extension RosterFlowService {
                         return (try? tx.holdsRosterRecord(integrationID: integrationID, entity: entity.rawValue, sourcedID: current)) ?? false
                     }
                     var visited = 0
-                    let options = OneRosterBundleReader.Options(retainRecords: false, tolerance: policy.readingTolerance)
+                    var options = OneRosterBundleReader.Options(retainRecords: false, tolerance: policy.readingTolerance)
+                    let bulkFiles = pipeline.bulkFiles
+                    options.manifestRead = { bulkFiles.read($0) }
                     do {
                         return .success(try source.read(options: options, held: held) { record in
                             pipeline.put(record)

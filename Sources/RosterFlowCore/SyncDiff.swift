@@ -14,6 +14,9 @@ public struct SyncDiff: Sendable {
     /// Held sourcedIds not seen, in bytewise order, for entities diffed by merging with the held digests in order
     /// (``setUnseenHeld(_:_:)`` with a list): no dictionary of the millions a rollover leaves unseen is built.
     private var unseenInOrder: [[String]?]
+    /// The records of ``unseenInOrder`` as the changes that delete them, when the diff kept them (see
+    /// ``takeUnseenDeletes(_:)``).
+    private var unseenDeletes: [[RosterChange]?]
     private var heldCounts: [Int]
     private var changesByEntity: [[RosterChange]]
     private var explicitByEntity: [Set<String>]
@@ -32,6 +35,7 @@ public struct SyncDiff: Sendable {
         }
         self.unseen = unseen
         unseenInOrder = Array(repeating: nil, count: RosterEntity.allCases.count)
+        unseenDeletes = Array(repeating: nil, count: RosterEntity.allCases.count)
         self.heldCounts = heldCounts
         changesByEntity = Array(repeating: [], count: RosterEntity.allCases.count)
         explicitByEntity = Array(repeating: [], count: RosterEntity.allCases.count)
@@ -51,13 +55,24 @@ public struct SyncDiff: Sendable {
     mutating func setUnseenHeld(_ entity: RosterEntity, _ held: [String: Int64]) {
         unseen[entity.index] = held
         unseenInOrder[entity.index] = nil
+        unseenDeletes[entity.index] = nil
     }
 
     /// The held records of `entity` the stream did not carry, in strictly ascending bytewise order of their sourcedIds
-    /// (SQLite's order of the key, as the held digests are merged).
-    mutating func setUnseenHeld(_ entity: RosterEntity, _ held: [(String, Int64)]) {
+    /// (SQLite's order of the key, as the held digests are merged), and, when the merge kept them, the same records
+    /// as the changes that delete them, in the same order.
+    mutating func setUnseenHeld(_ entity: RosterEntity, _ held: [(String, Int64)], deletes: [RosterChange]? = nil) {
         unseen[entity.index] = [:]
         unseenInOrder[entity.index] = held.map(\.0)
+        unseenDeletes[entity.index] = deletes?.count == held.count ? deletes : nil
+    }
+
+    /// Takes out (no copy) the deletes of ``unseenHeld(_:)``'s records, one for each in the same order, when the diff
+    /// kept them; nil when it did not (the planner then reads the records).
+    mutating func takeUnseenDeletes(_ entity: RosterEntity) -> [RosterChange]? {
+        var taken: [RosterChange]?
+        swap(&taken, &unseenDeletes[entity.index])
+        return taken
     }
 
     /// How many records of `entity` the integration held before this sync.

@@ -17,10 +17,13 @@ final class SyncDiffPipeline: @unchecked Sendable {
     private var result: Result<SyncDiff, Error>?
     /// The chunk being filled (reader side only).
     private var chunk: [OneRosterRecord] = []
+    /// Which files are bulk: the reader tells it (``OneRosterBundleReader/Options/manifestRead``), the diff asks.
+    let bulkFiles: BulkFiles
 
     /// Starts the diff thread, which runs `body`: it takes the chunks of records in order from `next` (nil after the
     /// last) and returns the diff.
-    init(_ body: @escaping @Sendable (_ next: () -> [OneRosterRecord]?) throws -> SyncDiff) {
+    init(bulkFiles: BulkFiles = BulkFiles(), _ body: @escaping @Sendable (_ next: () -> [OneRosterRecord]?) throws -> SyncDiff) {
+        self.bulkFiles = bulkFiles
         chunk.reserveCapacity(Self.chunkSize)
         let thread = Thread { [self] in run(body) }
         thread.name = "rosterflow.sync-diff"
@@ -90,16 +93,37 @@ final class HeldDigestMerge {
         var last: String?
         /// Held records passed over (not in the stream so far), or met as explicit deletes.
         var unseen: [(String, Int64)] = []
+        /// The same records as the changes that delete them, while the cursor makes them (see `capturesDeletes`).
+        var deletes: [RosterChange]?
         var index: [String: Int64]?
+
+        /// The pending held record is not in the stream (so far): kept as unseen, and the cursor steps on.
+        mutating func passOver() throws {
+            guard let p = pending else { return }
+            unseen.append((p.sourcedID, p.digest))
+            if deletes != nil {
+                if let change = cursor.currentAsDelete() { deletes?.append(change) } else { deletes = nil }
+            }
+            pending = try cursor.next()
+        }
     }
 
     private let tx: any StoreTransaction
     private let integrationID: String
+    private let capturesDeletes: (RosterEntity) -> Bool
+    private let heldCounts: [String: Int]
     private var merges = [Merge?](repeating: nil, count: RosterEntity.allCases.count)
 
-    init(tx: any StoreTransaction, integrationID: String) {
+    /// - Parameter capturesDeletes: whether the held records of an entity that the stream passes over are kept as
+    ///   their deletes too (when the cursor has them at hand): asked when the entity's first record streams by (or at
+    ///   the end), for entities whose file is bulk, so the plan does not read a rollover's millions again.
+    /// - Parameter heldCounts: how many records of each entity are held (room made for the deletes kept).
+    init(tx: any StoreTransaction, integrationID: String, heldCounts: [String: Int] = [:],
+         capturesDeletes: @escaping (RosterEntity) -> Bool = { _ in false }) {
         self.tx = tx
         self.integrationID = integrationID
+        self.heldCounts = heldCounts
+        self.capturesDeletes = capturesDeletes
     }
 
     /// The held digest of a record (nil if not held), marking it seen unless it is an explicit delete.
@@ -112,24 +136,30 @@ final class HeldDigestMerge {
     /// Hands the diff every held record the stream did not carry as an active row.
     func finish(_ diff: inout SyncDiff) throws {
         for entity in RosterEntity.allCases where diff.heldCount(entity) > 0 {
-            var merge = try merges[entity.index] ?? start(entity)
+            // Taken out of the array (not copied), so the arrays it holds are appended to in place.
+            var merge = try merges[entity.index].take() ?? start(entity)
             if var index = merge.index {
                 for (id, digest) in merge.unseen { index[id] = digest }
                 diff.setUnseenHeld(entity, index)
                 continue
             }
-            while let p = merge.pending {
-                merge.unseen.append((p.sourcedID, p.digest))
-                merge.pending = try merge.cursor.next()
-            }
-            diff.setUnseenHeld(entity, merge.unseen)
+            while merge.pending != nil { try merge.passOver() }
+            diff.setUnseenHeld(entity, merge.unseen, deletes: merge.deletes)
         }
         merges = []
     }
 
     private func start(_ entity: RosterEntity) throws -> Merge {
         let cursor = try tx.rosterDigestCursor(integrationID: integrationID, entity: entity.rawValue)
-        return Merge(cursor: cursor, pending: try cursor.next())
+        var merge = Merge(cursor: cursor, pending: try cursor.next())
+        if capturesDeletes(entity) {
+            // Room for every held record (memory is only used as it is written): a rollover passes over millions, and
+            // an array grown by doubling would copy them again and again.
+            var deletes: [RosterChange] = []
+            deletes.reserveCapacity(heldCounts[entity.rawValue] ?? 0)
+            merge.deletes = deletes
+        }
+        return merge
     }
 
     /// Bytewise three-way comparison: SQLite's order of the held sourcedIds.
@@ -153,6 +183,7 @@ final class HeldDigestMerge {
             index.reserveCapacity(m.unseen.count + 1024)
             for (held, digest) in m.unseen { index[held] = digest }
             m.unseen = []
+            m.deletes = nil
             while let p = m.pending {
                 index[p.sourcedID] = p.digest
                 m.pending = try m.cursor.next()
@@ -167,15 +198,34 @@ final class HeldDigestMerge {
         while let p = m.pending {
             order = compare(p.sourcedID, id)
             guard order < 0 else { break }
-            m.unseen.append((p.sourcedID, p.digest))
-            m.pending = try m.cursor.next()
+            try m.passOver()
         }
         guard order == 0, let p = m.pending else { return nil }
-        m.pending = try m.cursor.next()
         if explicitDelete {
-            m.unseen.append((p.sourcedID, p.digest))
+            try m.passOver()
             return nil
         }
+        m.pending = try m.cursor.next()
         return p.digest
+    }
+}
+
+/// Which files of the bundle being read are bulk (their omissions are deletes), told by the reader once it has read
+/// the manifest (``OneRosterBundleReader/Options/manifestRead``) and asked by the diff thread.
+final class BulkFiles: @unchecked Sendable {
+    private let lock = NSLock()
+    private var manifest: Manifest?
+
+    func read(_ manifest: Manifest) {
+        lock.lock()
+        self.manifest = manifest
+        lock.unlock()
+    }
+
+    /// Whether `entity`'s file is bulk; false until the manifest is read (a source without one: the plan reads).
+    func isBulk(_ entity: RosterEntity) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return manifest?.mode(of: entity.file) == .bulk
     }
 }

@@ -58,6 +58,21 @@ public struct SyncPlanner: Sendable {
         }
     }
 
+    /// `changes` without those at `positions` (ascending).
+    static func removing(_ positions: [Int], from changes: [RosterChange]) -> [RosterChange] {
+        var kept: [RosterChange] = []
+        kept.reserveCapacity(changes.count - positions.count)
+        var next = 0
+        for (position, change) in changes.enumerated() {
+            if next < positions.count, positions[next] == position {
+                next += 1
+                continue
+            }
+            kept.append(change)
+        }
+        return kept
+    }
+
     /// Completes a plan from a diff collected while the bundle streamed by.
     ///
     /// - Parameters:
@@ -100,13 +115,19 @@ public struct SyncPlanner: Sendable {
             let explicitDeleted = explicit.filter { diff.holds(entity, $0) }
             // Implicit deletes, in the order the diff lists them (a rollover's millions come in key order already).
             var implicitIDs: [String] = []
+            // The diff's own deletes of those records, when it kept them (read with the digests it compared), and
+            // the positions among them of the records not deleted after all.
+            var unseenDeletes = diff.takeUnseenDeletes(entity)
+            var notDeleted: [Int] = []
             if mode == .bulk, policy.implicitDeletes.contains(entity.rawValue) {
                 let quarantinedHere = quarantined[entity.file.rawValue + ".csv"] ?? []
-                for id in diff.unseenHeld(entity) where explicit.isEmpty || !explicit.contains(id) {
+                for (position, id) in diff.unseenHeld(entity).enumerated() {
                     // A row quarantined for an error is still in the file: never delete what we could not read.
-                    if !quarantinedHere.isEmpty, quarantinedHere.contains(id) { continue }
+                    if !explicit.isEmpty, explicit.contains(id) { notDeleted.append(position); continue }
+                    if !quarantinedHere.isEmpty, quarantinedHere.contains(id) { notDeleted.append(position); continue }
                     if !parked.isEmpty, parked.contains("\(entity.rawValue)|\(id)") {
                         count.parked += 1
+                        notDeleted.append(position)
                         continue
                     }
                     implicitIDs.append(id)
@@ -118,9 +139,17 @@ public struct SyncPlanner: Sendable {
                 }
             }
             // In sourcedId order; sorted only when the diff's order is not already that order.
-            let deletedIDs = explicitDeleted.isEmpty && diff.unseenHeldInOrder(entity) && Self.isAscending(implicitIDs)
-                ? implicitIDs : explicitDeleted.union(implicitIDs).sorted()
-            let deletes = try heldDeletes(entity, deletedIDs)
+            let inOrder = explicitDeleted.isEmpty && diff.unseenHeldInOrder(entity) && Self.isAscending(implicitIDs)
+            let deletedIDs = inOrder ? implicitIDs : explicitDeleted.union(implicitIDs).sorted()
+            let deletes: [RosterChange]
+            if inOrder, var kept = unseenDeletes, mode == .bulk, policy.implicitDeletes.contains(entity.rawValue) {
+                unseenDeletes = nil
+                if !notDeleted.isEmpty { kept = Self.removing(notDeleted, from: kept) }
+                deletes = kept
+            } else {
+                unseenDeletes = nil
+                deletes = try heldDeletes(entity, deletedIDs)
+            }
             deletedByEntity[entity] = deletes
             // Adds and updates in sourcedId order (sequential inserts), then deletes. Taken out of the diff, sorted in
             // place (bundles usually come sorted already) and moved: millions of changes are never copied.

@@ -22,6 +22,16 @@ public protocol StoreTransaction: WorkflowStore, TimerStore, OutboxStore, Direct
 public protocol RosterDigestCursor: AnyObject {
     /// The next held sourcedId and digest, or nil after the last.
     func next() throws -> (sourcedID: String, digest: Int64)?
+
+    /// The held record ``next()`` returned last, as the change that deletes it (no field digests, as
+    /// ``RosterChange/deleting(_:)`` makes it), when the cursor has it at hand; nil when it would take another read.
+    /// A diff that finds the record omitted keeps the change, so a rollover's millions are not read again to plan them.
+    func currentAsDelete() -> RosterChange?
+}
+
+extension RosterDigestCursor {
+    /// Not at hand: the planner reads the records it deletes (``RosterStore/heldDeletes(integrationID:entity:sourcedIDs:)``).
+    public func currentAsDelete() -> RosterChange? { nil }
 }
 
 /// A durable store for RosterFlow: where transactions run.

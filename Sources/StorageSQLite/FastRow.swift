@@ -269,11 +269,15 @@ final class SQLiteRosterDigestCursor: RosterDigestCursor {
     private let handle: OpaquePointer
     private let connection: OpaquePointer
     private var done = false
+    private let entity: String
 
     init(_ db: Database, integrationID: String, entity: String) throws {
-        // A statement of its own (not cached): several cursors are open at once.
+        // A statement of its own (not cached): several cursors are open at once. The columns a delete keeps come with
+        // each row (read from the row in place only for the records the diff finds omitted).
+        self.entity = entity
         statement = try db.makeStatement(sql: """
-            SELECT sourced_id, digest FROM roster_records WHERE integration_id = ? AND entity = ? ORDER BY sourced_id
+            SELECT sourced_id, digest, ref1, ref2, ref3, title, ref4 FROM roster_records
+            WHERE integration_id = ? AND entity = ? ORDER BY sourced_id
             """)
         try statement.setArguments([integrationID, entity])
         handle = statement.sqliteStatement
@@ -295,5 +299,14 @@ final class SQLiteRosterDigestCursor: RosterDigestCursor {
             done = true
             throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(connection)))
         }
+    }
+
+    /// The row ``next()`` stepped to, as its delete (see ``StorageCore/RosterDigestCursor/currentAsDelete()``).
+    public func currentAsDelete() -> RosterChange? {
+        guard !done else { return nil }
+        let row = FastRow(handle: handle)
+        return RosterChange.deleting(RosterRecord(
+            entity: entity, sourcedID: row.string(0), digest: Int64(row.int(1)), ref1: row.optionalString(2),
+            ref2: row.optionalString(3), ref3: row.optionalString(4), title: row.optionalString(5), ref4: row.optionalString(6)))
     }
 }

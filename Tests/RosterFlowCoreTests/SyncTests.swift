@@ -430,27 +430,70 @@ final class SyncTests: SyncTestCase {
         XCTAssertEqual(indexed.counts["users"].map { [$0.adds, $0.updates, $0.deletes] }, [0, 0, 0])
     }
 
-    /// A plan's deletes come in sourcedId order, the same ones, whether the diff merged the held digests with a file in
-    /// order (its unseen records listed in key order, not sorted again) or indexed them for a file out of order.
+    /// A plan's deletes come in sourcedId order, the same ones, each carrying its held record's references and title,
+    /// whether the diff merged the held digests with a file in order (its unseen records listed in key order, not
+    /// sorted again, and kept as their deletes as it passed them) or indexed them for a file out of order (the plan
+    /// then reads them); a quarantined row is not deleted either way.
     func testDeletesComeInSourcedIdOrderWhetherMergedOrIndexed() async throws {
         let b = try bundle("b1")
         _ = try await sync(b)
         let changed = try copy(b, to: "omitted")
         let enrollments = try lines(changed, "enrollments.csv")
-        let kept = [enrollments[0]] + enrollments.dropFirst().enumerated().filter { ![3, 100, 101, 102, 500].contains($0.offset) }
-            .map(\.element)
-        func deletes(_ rows: [String]) async throws -> [String] {
+        let omitted = [3, 100, 101, 102, 500]
+        let kept = [enrollments[0]] + enrollments.dropFirst().enumerated().filter { !omitted.contains($0.offset) }
+            .map { $0.element.hasPrefix("enr-00000010,") ? $0.element.replacingOccurrences(of: ",student,", with: ",pupil,")
+                .replacingOccurrences(of: ",teacher,", with: ",pupil,") : $0.element }
+        XCTAssertTrue(kept.contains { $0.contains(",pupil,") }, "a row to quarantine")
+        func deletes(_ rows: [String]) async throws -> [[String?]] {
             try write(changed, "enrollments.csv", rows)
             let run = try await sync(changed, dryRun: true)
             XCTAssertEqual(run.decision, "dry-run", "\(run.reasons)")
             return try service.store.readNow { try $0.changeSet(runID: run.id) }
-                .filter { $0.operation == .delete && $0.record.entity == "enrollments" }.map(\.record.sourcedID)
+                .filter { $0.operation == .delete && $0.record.entity == "enrollments" }.map(Self.shown)
         }
+        let omittedIDs = Set(enrollments.dropFirst().enumerated().filter { omitted.contains($0.offset) }.map { fields($0.element)[0] })
+        let expected = try service.store.readNow { try $0.rosterRecords(integrationID: integrationID, entity: "enrollments") }
+            .filter { omittedIDs.contains($0.sourcedID) }.map { Self.shown(RosterChange.deleting($0)) }
         let merged = try await deletes(kept)
         let indexed = try await deletes([kept[0]] + kept.dropFirst().reversed())
         XCTAssertEqual(merged.count, 5)
-        XCTAssertEqual(merged, merged.sorted())
+        XCTAssertEqual(merged, expected)
         XCTAssertEqual(indexed, merged)
+    }
+
+    private static func shown(_ change: RosterChange) -> [String?] {
+        let r = change.record
+        return [r.sourcedID, String(r.digest), r.ref1, r.ref2, r.ref3, r.title, r.ref4, r.fields.map { "\($0.count) bytes" }]
+    }
+
+    /// The held records a bulk file omits are kept as their deletes while the diff merges the held digests in order
+    /// (so a rollover's millions are not read again to plan them), exactly as the store makes them; not when the
+    /// file's omissions are not deletes, nor once a file comes out of order (its held digests are then indexed).
+    func testTheDiffKeepsTheDeletesOfOmittedRecordsWhileItMergesInOrder() async throws {
+        _ = try await sync(try bundle("b1"))
+        try service.store.readNow { tx in
+            let held = try tx.rosterRecords(integrationID: integrationID, entity: "enrollments")
+            XCTAssertGreaterThan(held.count, 100)
+            let counts = try tx.rosterCounts(integrationID: integrationID)
+            func diff(capturing: Bool, streamed: [Int]) throws -> SyncDiff {
+                var diff = SyncDiff(heldCounts: counts)
+                let merge = HeldDigestMerge(tx: tx, integrationID: integrationID, heldCounts: counts) { _ in capturing }
+                for index in streamed { _ = try merge.held(.enrollments, held[index].sourcedID, explicitDelete: false) }
+                try merge.finish(&diff)
+                return diff
+            }
+            let everyOther = Array(stride(from: 0, to: held.count, by: 2))
+            let omitted = held.enumerated().filter { $0.offset % 2 == 1 }.map(\.element)
+            var merged = try diff(capturing: true, streamed: everyOther)
+            XCTAssertEqual(merged.unseenHeld(.enrollments), omitted.map(\.sourcedID))
+            XCTAssertEqual(merged.takeUnseenDeletes(.enrollments)?.map(Self.shown), omitted.map { Self.shown(RosterChange.deleting($0)) })
+            XCTAssertNil(merged.takeUnseenDeletes(.enrollments), "taken out")
+            var notAsked = try diff(capturing: false, streamed: everyOther)
+            XCTAssertNil(notAsked.takeUnseenDeletes(.enrollments))
+            var outOfOrder = try diff(capturing: true, streamed: [2, 0] + everyOther.dropFirst(2))
+            XCTAssertNil(outOfOrder.takeUnseenDeletes(.enrollments))
+            XCTAssertEqual(Set(outOfOrder.unseenHeld(.enrollments)), Set(omitted.map(\.sourcedID)))
+        }
     }
 
     func testACourseAddedByALaterSyncGetsAShellAndTheDSPIsTold() async throws {
