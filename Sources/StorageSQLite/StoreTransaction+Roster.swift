@@ -240,6 +240,14 @@ extension SQLiteTransaction {
                 digest = excluded.digest, ref1 = excluded.ref1, ref2 = excluded.ref2, ref3 = excluded.ref3,
                 title = excluded.title, run_id = excluded.run_id, add_logged = 1, fields = excluded.fields, ref4 = excluded.ref4
             """)
+        // An update that keeps the record's `ref1` and `ref2` (a user's username and e-mail: indexed) leaves them out
+        // of its SET, so SQLite does not rewrite the index entries: a rollover moves 150,000 users up a grade, and
+        // rewriting their two index entries each was two thirds of that (measured: 3.1 s against 1.1 s in `sqlite3`).
+        // When they differ (or the record is not held) nothing matches, and the upsert above does the whole change.
+        let updateKeepingKeys = try FastStatement(db, """
+            UPDATE roster_records SET digest = ?4, ref3 = ?7, title = ?8, run_id = ?9, add_logged = 1, fields = ?10, ref4 = ?11
+            WHERE integration_id = ?1 AND entity = ?2 AND sourced_id = ?3 AND ref1 IS ?5 AND ref2 IS ?6
+            """)
         let delete = try FastStatement(db, "DELETE FROM roster_records WHERE integration_id = ? AND entity = ? AND sourced_id = ?")
         let logAdd = try FastStatement(db, """
             INSERT OR IGNORE INTO roster_history (integration_id, entity, sourced_id, run_id, op, digest, title, at)
@@ -268,7 +276,7 @@ extension SQLiteTransaction {
         var boundEntity: String?
         func bindKey(_ entity: String, _ sourcedID: String) {
             if boundEntity != entity {
-                for statement in [logAdd, delete] {
+                for statement in [logAdd, delete, updateKeepingKeys] {
                     statement.bind(1, integrationID)
                     statement.bind(2, entity)
                 }
@@ -276,6 +284,7 @@ extension SQLiteTransaction {
             }
             logAdd.bind(3, sourcedID)
             delete.bind(3, sourcedID)
+            updateKeepingKeys.bind(3, sourcedID)
         }
         var applied = 0
         var index = changes.startIndex
@@ -309,9 +318,20 @@ extension SQLiteTransaction {
                 bindKey(r.entity, r.sourcedID)
                 try logAdd.run()
                 if let lookups, r.entity == enrollments { try lookups.forget(r.sourcedID) }
-                try update.execute(.text(integrationID), .text(r.entity), .text(r.sourcedID), .int(Int(r.digest)),
-                                   FastValue(r.ref1), FastValue(r.ref2), FastValue(r.ref3), FastValue(r.title), .text(runID),
-                                   FastValue(r.fields), FastValue(r.ref4))
+                updateKeepingKeys.bind(4, Int(r.digest))
+                updateKeepingKeys.bind(5, r.ref1)
+                updateKeepingKeys.bind(6, r.ref2)
+                updateKeepingKeys.bind(7, r.ref3)
+                updateKeepingKeys.bind(8, r.title)
+                updateKeepingKeys.bind(9, runID)
+                updateKeepingKeys.bind(10, r.fields)
+                updateKeepingKeys.bind(11, r.ref4)
+                try updateKeepingKeys.run()
+                if sqlite3_changes(updateKeepingKeys.connection) == 0 {
+                    try update.execute(.text(integrationID), .text(r.entity), .text(r.sourcedID), .int(Int(r.digest)),
+                                       FastValue(r.ref1), FastValue(r.ref2), FastValue(r.ref3), FastValue(r.title), .text(runID),
+                                       FastValue(r.fields), FastValue(r.ref4))
+                }
                 if let lookups, r.entity == enrollments { try lookups.note(r) }
             case .delete:
                 bindKey(r.entity, r.sourcedID)

@@ -94,12 +94,15 @@ final class TermOfferStoreContractTests: StoreContractCase {
                 XCTAssertEqual(try tx.rosterEnrollments(integrationID: "int-2", userSourcedID: "u-1").map(\.sourcedID), ["e-9"])
                 XCTAssertEqual(try tx.rosterEnrollments(integrationID: "int-2", userSourcedID: "u-2"), [])
             }
-            // An update replaces ref4 and moves an enrollment to another class; a delete removes the record from the lookups.
+            // An update replaces ref4 (login name and e-mail kept) and moves an enrollment to another class; updates
+            // change a login name and e-mail, or drop an e-mail; a delete removes the record from the lookups.
             try store.writeNow { tx in
                 try tx.insertSyncRun(SyncRunRecord(id: "run-2", integrationID: "int-1", bundle: "b", startedAt: 2, finishedAt: 2, decision: .applied,
                                                    reasons: "[]", counts: "{}", report: "{}", basedOnRun: nil))
                 try tx.applyRosterChanges([
                     RosterChange(operation: .update, record: RosterRecord(entity: "users", sourcedID: "u-2", digest: 2, ref1: "bob", ref2: "bob@school.example", ref4: "true")),
+                    RosterChange(operation: .update, record: RosterRecord(entity: "users", sourcedID: "u-1", digest: 2, ref1: "anna", ref2: "Anna@School.example", title: "u-1")),
+                    RosterChange(operation: .update, record: RosterRecord(entity: "users", sourcedID: "u-3", digest: 2, ref1: "ann2", ref2: nil, title: "u-3")),
                     RosterChange(operation: .delete, record: RosterRecord(entity: "enrollments", sourcedID: "e-2", digest: 1, ref1: "c-1", ref2: "u-1")),
                     RosterChange(operation: .update, record: RosterRecord(
                         entity: "enrollments", sourcedID: "e-3", digest: 2, ref1: "c-3", ref2: "u-1", ref3: "teacher")),
@@ -107,6 +110,14 @@ final class TermOfferStoreContractTests: StoreContractCase {
             }
             try store.readNow { tx in
                 XCTAssertEqual(try tx.rosterUsers(integrationID: "int-1", username: "bob").first?.ref4, "true")
+                XCTAssertEqual(try tx.rosterUsers(integrationID: "int-1", username: "bob").first?.digest, 2)
+                XCTAssertEqual(try tx.rosterUsers(integrationID: "int-1", username: "ann").map(\.sourcedID), [], "renamed")
+                XCTAssertEqual(try tx.rosterUsers(integrationID: "int-1", username: "anna").map(\.sourcedID), ["u-1"])
+                XCTAssertEqual(try tx.rosterUsers(integrationID: "int-1", email: "anna@school.example").map(\.sourcedID), ["u-1"])
+                XCTAssertEqual(try tx.rosterUsers(integrationID: "int-1", email: "ann.lee@school.example").map(\.sourcedID), [],
+                               "one e-mail changed, the other dropped")
+                XCTAssertEqual(try tx.rosterUsers(integrationID: "int-1", username: "ann2").map(\.ref2), [nil])
+                XCTAssertEqual(try tx.rosterUsers(integrationID: "int-2", username: "ann").map(\.sourcedID), ["u-9"], "another district's")
                 XCTAssertEqual(try tx.rosterEnrollments(integrationID: "int-1", classSourcedID: "c-1").map(\.sourcedID), ["e-1"], "\(lookupUse)")
                 XCTAssertEqual(try tx.rosterEnrollments(integrationID: "int-1", classSourcedID: "c-2"), [], "\(lookupUse): moved away")
                 XCTAssertEqual(try tx.rosterEnrollments(integrationID: "int-1", classSourcedID: "c-3").map(\.sourcedID), ["e-3"])
