@@ -468,7 +468,8 @@ final class SyncTests: SyncTestCase {
 
     /// The held records a bulk file omits are kept as their deletes while the diff merges the held digests in order
     /// (so a rollover's millions are not read again to plan them), exactly as the store makes them; not when the
-    /// file's omissions are not deletes, nor once a file comes out of order (its held digests are then indexed).
+    /// file's omissions are not deletes, nor once a file comes out of order (its held digests are then indexed). SQLite's
+    /// cursor has them at hand; PostgreSQL's does not (its plan reads them).
     func testTheDiffKeepsTheDeletesOfOmittedRecordsWhileItMergesInOrder() async throws {
         _ = try await sync(try bundle("b1"))
         try service.store.readNow { tx in
@@ -486,8 +487,12 @@ final class SyncTests: SyncTestCase {
             let omitted = held.enumerated().filter { $0.offset % 2 == 1 }.map(\.element)
             var merged = try diff(capturing: true, streamed: everyOther)
             XCTAssertEqual(merged.unseenHeld(.enrollments), omitted.map(\.sourcedID))
-            XCTAssertEqual(merged.takeUnseenDeletes(.enrollments)?.map(Self.shown), omitted.map { Self.shown(RosterChange.deleting($0)) })
-            XCTAssertNil(merged.takeUnseenDeletes(.enrollments), "taken out")
+            if Fixture.domainPostgresURL == nil {
+                XCTAssertEqual(merged.takeUnseenDeletes(.enrollments)?.map(Self.shown), omitted.map { Self.shown(RosterChange.deleting($0)) })
+                XCTAssertNil(merged.takeUnseenDeletes(.enrollments), "taken out")
+            } else {
+                XCTAssertNil(merged.takeUnseenDeletes(.enrollments), "PostgreSQL's cursor has no records at hand: the plan reads them")
+            }
             var notAsked = try diff(capturing: false, streamed: everyOther)
             XCTAssertNil(notAsked.takeUnseenDeletes(.enrollments))
             var outOfOrder = try diff(capturing: true, streamed: [2, 0] + everyOther.dropFirst(2))
