@@ -22,7 +22,7 @@ final class SyncDiffPipeline: @unchecked Sendable {
 
     /// Starts the diff thread, which runs `body`: it takes the chunks of records in order from `next` (nil after the
     /// last) and returns the diff.
-    init(bulkFiles: BulkFiles = BulkFiles(), _ body: @escaping @Sendable (_ next: () -> [OneRosterRecord]?) throws -> SyncDiff) {
+    init(bulkFiles: BulkFiles, _ body: @escaping @Sendable (_ next: () -> [OneRosterRecord]?) throws -> SyncDiff) {
         self.bulkFiles = bulkFiles
         chunk.reserveCapacity(Self.chunkSize)
         let thread = Thread { [self] in run(body) }

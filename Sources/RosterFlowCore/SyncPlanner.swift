@@ -142,12 +142,10 @@ public struct SyncPlanner: Sendable {
             let inOrder = explicitDeleted.isEmpty && diff.unseenHeldInOrder(entity) && Self.isAscending(implicitIDs)
             let deletedIDs = inOrder ? implicitIDs : explicitDeleted.union(implicitIDs).sorted()
             let deletes: [RosterChange]
-            if inOrder, var kept = unseenDeletes, mode == .bulk, policy.implicitDeletes.contains(entity.rawValue) {
-                unseenDeletes = nil
-                if !notDeleted.isEmpty { kept = Self.removing(notDeleted, from: kept) }
-                deletes = kept
+            if inOrder, mode == .bulk, policy.implicitDeletes.contains(entity.rawValue), let kept = unseenDeletes.take() {
+                deletes = notDeleted.isEmpty ? kept : Self.removing(notDeleted, from: kept)
             } else {
-                unseenDeletes = nil
+                unseenDeletes = nil  // not of use here: let go before the records are read
                 deletes = try heldDeletes(entity, deletedIDs)
             }
             deletedByEntity[entity] = deletes

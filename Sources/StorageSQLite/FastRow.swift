@@ -45,6 +45,12 @@ struct FastRow {
         return Data(bytes: bytes, count: count)
     }
 
+    /// A text's UTF-8 bytes in place (empty for NULL): valid only until the statement steps on or is reset.
+    func textBytes(_ index: Int32) -> UnsafeBufferPointer<UInt8> {
+        guard let text = sqlite3_column_text(handle, index + offset) else { return UnsafeBufferPointer(start: nil, count: 0) }
+        return UnsafeBufferPointer(start: text, count: Int(sqlite3_column_bytes(handle, index + offset)))
+    }
+
     /// A blob's bytes in place: valid only until the statement steps on or is reset.
     func blob(_ index: Int32) -> UnsafeRawBufferPointer {
         // The pointer first, then its length (SQLite's advice: asking the length first may convert the value).

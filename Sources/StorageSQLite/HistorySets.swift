@@ -51,7 +51,7 @@ enum HistorySets {
             do {
                 try bytes.withUnsafeBytes { raw in
                     try decoder.decode(raw, entity: entity, operation: .delete, count: row[6]) { change in
-                        let order = compare(change.record.sourcedID, sourcedID)
+                        let order = SQLiteTransaction.compareBytes(change.record.sourcedID, sourcedID)
                         if order == 0 { found = change.record }
                         return order < 0  // the keys ascend: past it, it is not there
                     }
@@ -70,12 +70,6 @@ enum HistorySets {
     static let damaged = StorageError(
         .database, "the history of deletes applied as a range is damaged (a row of roster_history_sets does not decode): "
             + "restore the database from a backup")
-
-    /// The order of two sourcedIds by their UTF-8 bytes (SQLite's BINARY collation, PostgreSQL's "C").
-    static func compare(_ a: String, _ b: String) -> Int {
-        var a = a, b = b
-        return a.withUTF8 { x in b.withUTF8 { y in SQLiteTransaction.compareBytes(x, y) } }
-    }
 }
 
 /// Applies a long run of one entity's deletes a range of held records at a time (see ``HistorySets``).
@@ -84,7 +78,6 @@ struct HistorySetWriter {
     private let integrationID: String
     private let entity: String
     private let runID: String
-    private let now: Double
     private let insert: FastStatement
     private let logAdds: FastStatement
     private let delete: FastStatement
@@ -95,7 +88,6 @@ struct HistorySetWriter {
         self.integrationID = integrationID
         self.entity = entity
         self.runID = runID
-        self.now = now
         insert = try FastStatement(db, """
             INSERT INTO roster_history_sets (integration_id, entity, run_id, first_key, last_key, at, added_run, added_at, count, changes)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT finished_at FROM sync_runs WHERE id = ?7), ?8, ?9)
@@ -178,11 +170,11 @@ struct HistorySetWriter {
                 WHERE integration_id = ? AND entity = ? AND sourced_id BETWEEN ? AND ?
                 """, [integrationID, entity, first, last]) { row in
                 guard matches else { return }
-                let run = Self.text(row, 1)
+                let run = row.textBytes(1)
                 if SQLiteTransaction.compareBytes(run, own) == 0 { return }  // added or updated by this run
                 guard next < batch.endIndex else { matches = false; return }
                 var id = batch[next].sourcedID
-                guard id.withUTF8({ SQLiteTransaction.compareBytes($0, Self.text(row, 0)) }) == 0 else { matches = false; return }
+                guard id.withUTF8({ SQLiteTransaction.compareBytes($0, row.textBytes(0)) }) == 0 else { matches = false; return }
                 next += 1
                 if row.int(2) == 0 {
                     kept = true
@@ -199,11 +191,6 @@ struct HistorySetWriter {
         guard matches, next == batch.endIndex else { return nil }
         if kept, !logged, !severalRuns, let keptFrom { return .keptFrom(keptFrom) }
         return kept ? .mixed : .logged
-    }
-
-    private static func text(_ row: FastRow, _ column: Int32) -> UnsafeBufferPointer<UInt8> {
-        guard let text = sqlite3_column_text(row.handle, column) else { return UnsafeBufferPointer(start: nil, count: 0) }
-        return UnsafeBufferPointer(start: text, count: Int(sqlite3_column_bytes(row.handle, column)))
     }
 }
 
@@ -227,6 +214,8 @@ final class HistoryRowCursor: StoreRowCursor {
 
     private let db: Database
     private let columns: [String]
+    /// Where the primary key's columns (``order``) are among `columns`.
+    private let keyColumns: [Int]
     private let rows: SQLiteRowCursor
     private var head: (values: [StoreValue], key: Key)?
     private var headRead = false
@@ -240,8 +229,11 @@ final class HistoryRowCursor: StoreRowCursor {
             throw StorageError(.database, "roster_history is read in the order \(Self.order.joined(separator: ", ")), "
                                    + "not \(table.orderBy.joined(separator: ", ")): use the same RosterFlow release on both sides")
         }
-        for key in Self.order where !table.columns.contains(key) {
-            throw StorageError(.database, "roster_history is copied with its column \(key)")
+        keyColumns = try Self.order.map { key in
+            guard let index = table.columns.firstIndex(of: key) else {
+                throw StorageError(.database, "roster_history is copied with its column \(key)")
+            }
+            return index
         }
         self.db = db
         columns = table.columns
@@ -323,16 +315,16 @@ final class HistoryRowCursor: StoreRowCursor {
     }
 
     private func key(of values: [StoreValue]) throws -> Key {
-        func text(_ name: String) -> String {
-            guard let index = columns.firstIndex(of: name), case let .text(value) = values[index] else { return "" }
+        func text(_ column: Int) -> String {
+            guard case let .text(value) = values[keyColumns[column]] else { return "" }
             return value
         }
-        return (text("sourced_id"), text("integration_id"), text("entity"), text("run_id"))
+        return (text(0), text(1), text(2), text(3))
     }
 
     private static func less(_ a: Key, _ b: Key) -> Bool {
-        for order in [HistorySets.compare(a.0, b.0), HistorySets.compare(a.1, b.1), HistorySets.compare(a.2, b.2),
-                      HistorySets.compare(a.3, b.3)] where order != 0 {
+        for order in [SQLiteTransaction.compareBytes(a.0, b.0), SQLiteTransaction.compareBytes(a.1, b.1),
+                      SQLiteTransaction.compareBytes(a.2, b.2), SQLiteTransaction.compareBytes(a.3, b.3)] where order != 0 {
             return order < 0
         }
         return false

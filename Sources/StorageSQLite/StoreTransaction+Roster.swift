@@ -48,14 +48,17 @@ extension SQLiteTransaction {
     /// Whether `ids` are strictly ascending by their UTF-8 bytes (SQLite's BINARY order of the key).
     static func ascendingBytes(_ ids: [String]) -> Bool {
         var previous: String?
-        for var id in ids {
-            if var before = previous {
-                let order = before.withUTF8 { a in id.withUTF8 { b in compareBytes(a, b) } }
-                if order >= 0 { return false }
-            }
+        for id in ids {
+            if let before = previous, compareBytes(before, id) >= 0 { return false }
             previous = id
         }
         return true
+    }
+
+    /// ``compareBytes(_:_:)`` of two strings' UTF-8 bytes.
+    static func compareBytes(_ a: String, _ b: String) -> Int {
+        var a = a, b = b
+        return a.withUTF8 { x in b.withUTF8 { y in compareBytes(x, y) } }
     }
 
     /// memcmp order of two byte strings, the shorter first on a tie (SQLite's BINARY collation).
@@ -113,8 +116,8 @@ extension SQLiteTransaction {
                 try db.fastEach("""
                     SELECT \(columns) FROM roster_records WHERE integration_id = ? AND entity = ? ORDER BY sourced_id
                     """, [integrationID, entity]) { row in
-                    guard next < sourcedIDs.count, let text = sqlite3_column_text(row.handle, 1) else { return }
-                    let held = UnsafeBufferPointer(start: text, count: Int(sqlite3_column_bytes(row.handle, 1)))
+                    guard next < sourcedIDs.count else { return }
+                    let held = row.textBytes(1)
                     while next < sourcedIDs.count {
                         var id = sourcedIDs[next]
                         let order = id.withUTF8 { Self.compareBytes($0, held) }
@@ -657,7 +660,7 @@ extension SQLiteTransaction {
             """, arguments: [sourcedID, sourcedID, sourcedID, sourcedID])
         let fromSets = try HistorySets.members(db, sourcedID: sourcedID, integrationID: nil, entities: entities).map(\.integrationID)
         guard !fromSets.isEmpty else { return known }
-        return Set(known + fromSets).sorted { HistorySets.compare($0, $1) < 0 }
+        return Set(known + fromSets).sorted { Self.compareBytes($0, $1) < 0 }
     }
 
     /// Names as an SQL list of quoted literals (entity names are ours, but quoted anyway).
