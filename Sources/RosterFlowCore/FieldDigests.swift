@@ -133,10 +133,18 @@ public enum FieldDigests {
         guard let old, let new, count > 0, old.count == byteCount(entity), new.count == old.count else { return nil }
         let width = width(entity)
         // Read in place (a rollover compares the vectors of every user): not a `Data` subscript per bit.
-        return old.withUnsafeBytes { a in
-            new.withUnsafeBytes { b in
+        // Only the bytes that differ are looked at: each differing bit names the field whose slot holds it.
+        return old.withUnsafeBytes { (a: UnsafeRawBufferPointer) -> UInt32 in
+            new.withUnsafeBytes { (b: UnsafeRawBufferPointer) -> UInt32 in
                 var mask: UInt32 = 0
-                for i in 0..<count where slot(a, i, width: width) != slot(b, i, width: width) { mask |= 1 << UInt32(i) }
+                for byte in 0..<a.count {
+                    var differing = a[byte] ^ b[byte]
+                    while differing != 0 {
+                        let field = (byte * 8 + differing.trailingZeroBitCount) / width
+                        if field < count { mask |= 1 << UInt32(field) }
+                        differing &= differing - 1
+                    }
+                }
                 return mask
             }
         }
@@ -158,17 +166,6 @@ public enum FieldDigests {
     /// The names of the fields whose bits are set in `mask`, in field order.
     public static func names(_ entity: RosterEntity, mask: UInt32) -> [String] {
         names(entity).enumerated().filter { i, _ in mask & (1 << UInt32(i)) != 0 }.map(\.element)
-    }
-
-    /// The digest in slot `index` of a packed vector, read in place.
-    @inline(__always)
-    static func slot(_ vector: UnsafeRawBufferPointer, _ index: Int, width: Int) -> UInt32 {
-        var value: UInt32 = 0
-        for bit in 0..<width {
-            let position = index * width + bit
-            value |= UInt32((vector[position / 8] >> UInt8(position % 8)) & 1) << UInt32(bit)
-        }
-        return value
     }
 }
 

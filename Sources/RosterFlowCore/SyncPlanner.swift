@@ -232,14 +232,22 @@ public struct SyncPlanner: Sendable {
         _ changes: inout [RosterChange], entity: RosterEntity, held heldRecords: (RosterEntity, [String]) throws -> [RosterRecord]
     ) rethrows {
         guard entity != .demographics else { return }
-        let ids = changes.lazy.filter { $0.operation == .update }.map(\.record.sourcedID)
+        // Read in place: a rollover's millions of adds are passed over, not copied.
+        var ids: [String] = []
+        changes.withUnsafeBufferPointer { changes in
+            for i in changes.indices where changes[i].operation == .update { ids.append(changes[i].record.sourcedID) }
+        }
         var heldFields: [String: Data] = [:]
-        for record in try heldRecords(entity, Array(ids)) {
+        heldFields.reserveCapacity(ids.count)
+        for record in try heldRecords(entity, ids) {
             if let fields = record.fields { heldFields[record.sourcedID] = fields }
         }
-        for i in changes.indices where changes[i].operation == .update {
-            changes[i].changedFieldMask = FieldDigests.changedMask(
-                entity, old: heldFields[changes[i].record.sourcedID], new: changes[i].record.fields)
+        ids = []
+        changes.withUnsafeMutableBufferPointer { changes in
+            for i in changes.indices where changes[i].operation == .update {
+                changes[i].changedFieldMask = FieldDigests.changedMask(
+                    entity, old: heldFields[changes[i].record.sourcedID], new: changes[i].record.fields)
+            }
         }
     }
 
@@ -338,12 +346,10 @@ public struct SyncPlanner: Sendable {
     }
 
     static func isSorted(_ changes: [RosterChange]) -> Bool {
-        var previous: String?
-        for change in changes {
-            if let previous, !(previous < change.record.sourcedID) { return false }
-            previous = change.record.sourcedID
+        // Read in place: a rollover's two million adds are not copied to be compared.
+        changes.withUnsafeBufferPointer { changes in
+            changes.indices.dropFirst().allSatisfy { changes[$0 - 1].record.sourcedID < changes[$0].record.sourcedID }
         }
-        return true
     }
 
     static func percent(_ share: Double) -> String {

@@ -30,7 +30,7 @@ enum ChangeBlocks {
 
     /// Whether `change` may join a block that starts with `first` and holds `count` changes: same entity and operation,
     /// room left.
-    static func fits(_ change: RosterChange, after first: RosterChange, count: Int) -> Bool {
+    static func fits(_ change: borrowing RosterChange, after first: borrowing RosterChange, count: Int) -> Bool {
         count < capacity && change.operation == first.operation && change.record.entity == first.record.entity
     }
 
@@ -62,67 +62,191 @@ private struct UncheckedBox<Value>: @unchecked Sendable {
 }
 
 /// Encodes changes of one entity and one operation into a block's bytes.
+///
+/// Written through pointers (a rollover stores four million changes: a bounds and uniqueness check per byte, and a
+/// list of texts per change, were most of its storing). Each change first makes room for its longest possible
+/// encoding, then is written without checks. The pointers are the encoder's own fields, not a class's, so that no
+/// access to them is checked at run time; ``Memory`` only owns (and frees) what they point to.
 struct ChangeBlockEncoder {
-    private(set) var bytes: [UInt8] = []
+    private var memory = Memory()
+    /// The block's bytes, `written` of them so far.
+    private var output: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    private var written = 0
+    /// Each column's previous text (the next one's shared start is counted against it): `stride` bytes a column.
+    private var previous: UnsafeMutablePointer<UInt8>
+    private var stride: Int
+    private var previousCount: UnsafeMutablePointer<Int>
     private(set) var count = 0
-    private var previous = [[UInt8]](repeating: [], count: ChangeBlocks.columns)
 
-    init() { bytes.reserveCapacity(64 * ChangeBlocks.capacity) }
+    init() {
+        output = memory.output
+        capacity = memory.capacity
+        previous = memory.previous
+        stride = memory.stride
+        previousCount = memory.previousCount
+    }
+
+    /// The block's bytes so far.
+    var bytes: [UInt8] { Array(UnsafeBufferPointer(start: output, count: written)) }
 
     /// Empties the block (keeping its memory) for the next one.
     mutating func reset() {
-        bytes.removeAll(keepingCapacity: true)
+        if !isKnownUniquelyReferenced(&memory) { self = ChangeBlockEncoder() }
         count = 0
-        for column in previous.indices { previous[column].removeAll(keepingCapacity: true) }
+        written = 0
+        previousCount.update(repeating: 0, count: ChangeBlocks.columns)
     }
 
-    mutating func append(_ change: RosterChange) {
-        let record = change.record
-        let texts = [record.ref1, record.ref2, record.ref3, record.title, record.ref4]
+    mutating func append(_ change: borrowing RosterChange) {
+        // A copy of an encoder writes into memory of its own.
+        if !isKnownUniquelyReferenced(&memory) { copyMemory() }
         var flags: UInt8 = change.parked ? ChangeBlocks.parked : 0
-        for (index, text) in texts.enumerated() where text != nil { flags |= ChangeBlocks.textFlags[index] }
-        if record.fields != nil { flags |= ChangeBlocks.hasFields }
+        var longest = 1 + 8 + 2 * 10 + change.record.sourcedID.utf8.count + 10 + 5
+        if let text = change.record.ref1 { flags |= ChangeBlocks.textFlags[0]; longest += 20 + text.utf8.count }
+        if let text = change.record.ref2 { flags |= ChangeBlocks.textFlags[1]; longest += 20 + text.utf8.count }
+        if let text = change.record.ref3 { flags |= ChangeBlocks.textFlags[2]; longest += 20 + text.utf8.count }
+        if let text = change.record.title { flags |= ChangeBlocks.textFlags[3]; longest += 20 + text.utf8.count }
+        if let text = change.record.ref4 { flags |= ChangeBlocks.textFlags[4]; longest += 20 + text.utf8.count }
+        if let fields = change.record.fields { flags |= ChangeBlocks.hasFields; longest += fields.count }
         let mask = change.changedFieldMask
         if mask != nil { flags |= ChangeBlocks.hasMask }
-        bytes.append(flags)
-        appendText(record.sourcedID, column: 0)
-        withUnsafeBytes(of: UInt64(bitPattern: record.digest).littleEndian) { bytes.append(contentsOf: $0) }
-        for (index, text) in texts.enumerated() {
-            if let text { appendText(text, column: index + 1) }
+        if written + longest > capacity { grow(to: written + longest) }
+        var out = output + written
+        out.pointee = flags
+        out += 1
+        out = appendText(change.record.sourcedID, column: 0, at: out)
+        withUnsafeBytes(of: UInt64(bitPattern: change.record.digest).littleEndian) { digest in
+            UnsafeMutableRawPointer(out).copyMemory(from: digest.baseAddress!, byteCount: 8)
         }
-        if let fields = record.fields {
-            appendVarint(UInt64(fields.count))
-            bytes.append(contentsOf: fields)
+        out += 8
+        if let text = change.record.ref1 { out = appendText(text, column: 1, at: out) }
+        if let text = change.record.ref2 { out = appendText(text, column: 2, at: out) }
+        if let text = change.record.ref3 { out = appendText(text, column: 3, at: out) }
+        if let text = change.record.title { out = appendText(text, column: 4, at: out) }
+        if let text = change.record.ref4 { out = appendText(text, column: 5, at: out) }
+        if let fields = change.record.fields {
+            out = Self.varint(UInt64(fields.count), at: out)
+            fields.withUnsafeBytes { raw in
+                if raw.count > 0 { UnsafeMutableRawPointer(out).copyMemory(from: raw.baseAddress!, byteCount: raw.count) }
+            }
+            out += fields.count
         }
-        if let mask { appendVarint(UInt64(mask)) }
+        if let mask { out = Self.varint(UInt64(mask), at: out) }
+        written = out - output
         count += 1
     }
 
-    private mutating func appendText(_ text: String, column: Int) {
-        var text = text
-        text.withUTF8 { utf8 in
-            let shared = previous[column].withUnsafeBufferPointer { prior in
-                let limit = min(prior.count, utf8.count)
-                var shared = 0
-                while shared < limit, prior[shared] == utf8[shared] { shared += 1 }
-                return shared
-            }
-            let rest = UnsafeBufferPointer(rebasing: utf8[shared...])
-            appendVarint(UInt64(shared))
-            appendVarint(UInt64(rest.count))
-            bytes.append(contentsOf: rest)
-            previous[column].removeSubrange(shared...)
-            previous[column].append(contentsOf: rest)
-        }
+    /// Writes `text` at `out` as the length it shares with the column's previous text, then the rest's length and
+    /// bytes; returns where the next byte goes.
+    private mutating func appendText(_ text: String, column: Int, at out: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+        if let end = text.utf8.withContiguousStorageIfAvailable({ append($0, column: column, at: out) }) { return end }
+        return Array(text.utf8).withUnsafeBufferPointer { append($0, column: column, at: out) }
     }
 
-    private mutating func appendVarint(_ value: UInt64) {
+    private mutating func append(_ utf8: UnsafeBufferPointer<UInt8>, column: Int, at out: UnsafeMutablePointer<UInt8>)
+        -> UnsafeMutablePointer<UInt8> {
+        if utf8.count > stride { widenPrevious(to: 2 * utf8.count) }
+        let prior = previous + column * stride
+        let limit = min(previousCount[column], utf8.count)
+        var shared = 0
+        while shared < limit, prior[shared] == utf8[shared] { shared += 1 }
+        let rest = utf8.count - shared
+        var out = Self.varint(UInt64(shared), at: out)
+        out = Self.varint(UInt64(rest), at: out)
+        if rest > 0 {
+            out.update(from: utf8.baseAddress! + shared, count: rest)
+            // The column's previous text becomes this one.
+            (prior + shared).update(from: utf8.baseAddress! + shared, count: rest)
+        }
+        previousCount[column] = utf8.count
+        return out + rest
+    }
+
+    /// Writes `value` as a varint (seven bits a byte, low first) at `out`; returns where the next byte goes.
+    @inline(__always)
+    private static func varint(_ value: UInt64, at out: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
         var value = value
+        var out = out
         while value >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            out.pointee = UInt8(truncatingIfNeeded: value) | 0x80
+            out += 1
             value >>= 7
         }
-        bytes.append(UInt8(value))
+        out.pointee = UInt8(value)
+        return out + 1
+    }
+
+    private mutating func grow(to needed: Int) {
+        capacity = max(2 * capacity, needed)
+        output = memory.replaceOutput(capacity: capacity, keeping: written)
+    }
+
+    private mutating func widenPrevious(to newStride: Int) {
+        previous = memory.replacePrevious(stride: newStride)
+        stride = newStride
+    }
+
+    /// Gives this encoder memory of its own with the same contents (it was copied, and shared its memory).
+    private mutating func copyMemory() {
+        let copy = Memory(copying: memory, written: written)
+        memory = copy
+        output = copy.output
+        previous = copy.previous
+        previousCount = copy.previousCount
+    }
+
+    /// Owns an encoder's allocations: its output, its columns' previous texts and their lengths.
+    private final class Memory {
+        private(set) var output: UnsafeMutablePointer<UInt8>
+        private(set) var capacity: Int
+        private(set) var previous: UnsafeMutablePointer<UInt8>
+        private(set) var stride: Int
+        let previousCount: UnsafeMutablePointer<Int>
+
+        init(capacity: Int = 64 * ChangeBlocks.capacity, stride: Int = 64) {
+            self.capacity = capacity
+            self.stride = stride
+            output = .allocate(capacity: capacity)
+            previous = .allocate(capacity: ChangeBlocks.columns * stride)
+            previousCount = .allocate(capacity: ChangeBlocks.columns)
+            previousCount.initialize(repeating: 0, count: ChangeBlocks.columns)
+        }
+
+        convenience init(copying other: Memory, written: Int) {
+            self.init(capacity: other.capacity, stride: other.stride)
+            output.update(from: other.output, count: written)
+            previous.update(from: other.previous, count: ChangeBlocks.columns * stride)
+            previousCount.update(from: other.previousCount, count: ChangeBlocks.columns)
+        }
+
+        deinit {
+            output.deallocate()
+            previous.deallocate()
+            previousCount.deallocate()
+        }
+
+        /// A larger output holding the first `written` bytes of the old one.
+        func replaceOutput(capacity: Int, keeping written: Int) -> UnsafeMutablePointer<UInt8> {
+            let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+            grown.update(from: output, count: written)
+            output.deallocate()
+            output = grown
+            self.capacity = capacity
+            return grown
+        }
+
+        /// Wider columns of previous texts, each keeping its text.
+        func replacePrevious(stride newStride: Int) -> UnsafeMutablePointer<UInt8> {
+            let wider = UnsafeMutablePointer<UInt8>.allocate(capacity: ChangeBlocks.columns * newStride)
+            for column in 0..<ChangeBlocks.columns {
+                (wider + column * newStride).update(from: previous + column * stride, count: previousCount[column])
+            }
+            previous.deallocate()
+            previous = wider
+            stride = newStride
+            return wider
+        }
     }
 }
 
@@ -143,10 +267,11 @@ struct ChangeBlockDecoder {
             let flags = try reader.byte()
             let sourcedID = try text(&reader, column: 0)
             let digest = Int64(bitPattern: try reader.uint64())
-            var texts: [String?] = [nil, nil, nil, nil, nil]
-            for index in 0..<ChangeBlocks.textFlags.count where flags & ChangeBlocks.textFlags[index] != 0 {
-                texts[index] = try text(&reader, column: index + 1)
-            }
+            let ref1 = flags & ChangeBlocks.textFlags[0] != 0 ? try text(&reader, column: 1) : nil
+            let ref2 = flags & ChangeBlocks.textFlags[1] != 0 ? try text(&reader, column: 2) : nil
+            let ref3 = flags & ChangeBlocks.textFlags[2] != 0 ? try text(&reader, column: 3) : nil
+            let title = flags & ChangeBlocks.textFlags[3] != 0 ? try text(&reader, column: 4) : nil
+            let ref4 = flags & ChangeBlocks.textFlags[4] != 0 ? try text(&reader, column: 5) : nil
             var fields: Data?
             if flags & ChangeBlocks.hasFields != 0 {
                 let length = try reader.length()
@@ -158,8 +283,8 @@ struct ChangeBlockDecoder {
                 guard value <= UInt64(UInt32.max) else { throw Self.damaged }
                 mask = UInt32(value)
             }
-            let record = RosterRecord(entity: entity, sourcedID: sourcedID, digest: digest, ref1: texts[0], ref2: texts[1],
-                                      ref3: texts[2], title: texts[3], fields: fields, ref4: texts[4])
+            let record = RosterRecord(entity: entity, sourcedID: sourcedID, digest: digest, ref1: ref1, ref2: ref2,
+                                      ref3: ref3, title: title, fields: fields, ref4: ref4)
             let change = RosterChange(operation: operation, record: record, parked: flags & ChangeBlocks.parked != 0,
                                       changedFieldMask: mask)
             guard try body(change) else { return }

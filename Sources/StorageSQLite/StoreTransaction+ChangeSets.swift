@@ -18,13 +18,16 @@ extension SQLiteTransaction {
     public func storeChangeSet(groups: [[RosterChange]], runID: String) throws {
         // Each block: a run of one entity and operation inside one group, at most a block's capacity.
         var blocks: [(group: Int, range: Range<Int>)] = []
-        for (index, group) in groups.enumerated() {
-            var start = 0
-            while start < group.count {
-                var end = start + 1
-                while end < group.count, ChangeBlocks.fits(group[end], after: group[start], count: end - start) { end += 1 }
-                blocks.append((index, start..<end))
-                start = end
+        for index in groups.indices {
+            // Read in place: four million changes are not copied to be compared.
+            groups[index].withUnsafeBufferPointer { group in
+                var start = 0
+                while start < group.count {
+                    var end = start + 1
+                    while end < group.count, ChangeBlocks.fits(group[end], after: group[start], count: end - start) { end += 1 }
+                    blocks.append((index, start..<end))
+                    start = end
+                }
             }
         }
         var writer = try ChangeBlockWriter(db, runID: runID)
@@ -35,7 +38,9 @@ extension SQLiteTransaction {
             let encoded = ChangeBlocks.concurrently(slice.count) { index in
                 var encoder = ChangeBlockEncoder()
                 let block = slice[slice.startIndex + index]
-                for change in groups[block.group][block.range] { encoder.append(change) }
+                groups[block.group].withUnsafeBufferPointer { group in
+                    for index in block.range { encoder.append(group[index]) }
+                }
                 return encoder.bytes
             }
             for (block, bytes) in zip(slice, encoded) {

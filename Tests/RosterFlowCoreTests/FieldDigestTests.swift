@@ -44,6 +44,26 @@ final class FieldDigestTests: XCTestCase {
         XCTAssertEqual(FieldDigests.changedMask(.users, old: a.dropFirst(2), new: a.dropFirst(2)), 0)
     }
 
+    /// Any set of differing bits names exactly the fields whose slots hold them (`width` bits a field, packed from bit 0),
+    /// for every entity: one bit at each position, and bits in several fields at once.
+    func testDifferingBitsNameTheFieldsWhoseSlotsHoldThem() throws {
+        for entity in RosterEntity.allCases where FieldDigests.fieldCount(entity) > 0 {
+            let width = FieldDigests.width(entity)
+            let old = Data((0..<FieldDigests.byteCount(entity)).map { UInt8(truncatingIfNeeded: $0 &* 37) })
+            for bit in 0..<(FieldDigests.fieldCount(entity) * width) {
+                var new = old
+                new[bit / 8] ^= 1 << UInt8(bit % 8)
+                XCTAssertEqual(FieldDigests.changedMask(entity, old: old, new: new), 1 << UInt32(bit / width), "\(entity) bit \(bit)")
+            }
+            var new = old
+            new[0] ^= 0b1000_0001  // two bits of field 0
+            new[new.count - 1] ^= 0x80  // the last field's last bit
+            let last = UInt32(FieldDigests.fieldCount(entity) - 1)
+            XCTAssertEqual(FieldDigests.changedMask(entity, old: old, new: new), 1 | 1 << last, "\(entity)")
+            XCTAssertNil(FieldDigests.changedMask(entity, old: old, new: new.dropLast()), "\(entity): not the entity's length")
+        }
+    }
+
     func testAChangeInEachUserFieldIsNamed() throws {
         let base = User(
             sourcedId: "u1", username: "ana", userIds: [UserIdentifier(type: "SIS", identifier: "1")], givenName: "Ana",

@@ -53,6 +53,47 @@ final class ChangeBlockTests: XCTestCase {
             counts: "{}", report: "{}", basedOnRun: nil))
     }
 
+    /// The encoder writes the format blocks stored by earlier releases are in (byte for byte); a copy of an encoder
+    /// writes on its own; texts longer than the encoder's first room share their starts and decode whole.
+    func testTheEncoderWritesTheStoredFormatAndItsCopiesWriteApart() throws {
+        var encoder = ChangeBlockEncoder()
+        encoder.append(RosterChange(operation: .add, record: RosterRecord(entity: "users", sourcedID: "u-10", digest: 1, ref1: "ana")))
+        let first: [UInt8] = [0x02, 0x00, 0x04] + Array("u-10".utf8) + [1, 0, 0, 0, 0, 0, 0, 0] + [0x00, 0x03] + Array("ana".utf8)
+        XCTAssertEqual(encoder.bytes, first)
+        var copy = encoder
+        let second = RosterChange(
+            operation: .add, record: RosterRecord(entity: "users", sourcedID: "u-11", digest: -1, ref1: "anb", fields: Data([9, 8])),
+            parked: true, changedFieldMask: 300)
+        copy.append(second)
+        // Parked, ref1, field digests and mask; "u-1" and "an" shared; the mask 300 as a two-byte varint.
+        XCTAssertEqual(copy.bytes, first + [0xC3, 0x03, 0x01] + Array("1".utf8) + Array(repeating: 0xFF, count: 8)
+            + [0x02, 0x01] + Array("b".utf8) + [0x02, 9, 8] + [0xAC, 0x02])
+        XCTAssertEqual(encoder.bytes, first, "the original is untouched by its copy's append")
+        XCTAssertEqual(encoder.count, 1)
+        XCTAssertEqual(copy.count, 2)
+
+        var long = ChangeBlockEncoder()
+        let stem = String(repeating: "Ŝtudent-", count: 30)
+        let changes = (0..<50).map { n in
+            RosterChange(operation: .delete, record: RosterRecord(
+                entity: "enrollments", sourcedID: stem + String(n), digest: Int64(n), ref1: n % 7 == 0 ? nil : String(repeating: "c", count: n * 9),
+                title: stem.prefix(n * 5) + "é"))
+        }
+        for change in changes { long.append(change) }
+        var decoded: [RosterChange] = []
+        var decoder = ChangeBlockDecoder()
+        try long.bytes.withUnsafeBytes { raw in
+            try decoder.decode(raw, entity: "enrollments", operation: .delete, count: long.count) { decoded.append($0); return true }
+        }
+        XCTAssertEqual(decoded, changes)
+        long.reset()
+        XCTAssertEqual(long.bytes, [])
+        long.append(changes[1])
+        // Flags; the sourcedId (shares nothing: a one-byte 0, a two-byte length 271, its bytes); digest; ref1; title.
+        XCTAssertEqual(long.bytes.count, 1 + 3 + changes[1].record.sourcedID.utf8.count + 8 + 2 + 9 + 2 + 8,
+                       "after a reset nothing is shared with the block before")
+    }
+
     func testChangeSetsHeldInRowsByAnEarlierReleaseAreCarriedIntoBlocksWhole() throws {
         let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/v3-database.sql")
         let path = folder + "/old.sqlite"
