@@ -206,12 +206,14 @@ extension RosterFlowService {
                 if let stage { stages.append(stage) }
                 let bulkFiles = BulkFiles()
                 let implicitDeletes = policy.implicitDeletes
-                return SyncDiffPipeline(bulkFiles: bulkFiles) { next in
+                return SyncDiffPipeline(bulkFiles: bulkFiles) { next, passingOver in
                     try store.readNow { tx in
                         let held = try tx.rosterCounts(integrationID: integrationID)
                         var diff = SyncDiff(heldCounts: held)
                         // The held records a bulk file omits are kept as their deletes as the merge passes them.
-                        let merge = HeldDigestMerge(tx: tx, integrationID: integrationID, heldCounts: held) { entity in
+                        let merge = HeldDigestMerge(
+                            tx: tx, integrationID: integrationID, heldCounts: held, passingOver: passingOver
+                        ) { entity in
                             bulkFiles.isBulk(entity) && implicitDeletes.contains(entity.rawValue)
                         }
                         // Only when nothing is held is every record an add.

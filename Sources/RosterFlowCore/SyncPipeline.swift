@@ -5,15 +5,23 @@ import StorageCore
 /// Diffs streamed records on a thread of its own, so that reading and validating a bundle (one core) overlaps with
 /// loading the held digests and diffing against them (another core).
 ///
-/// The reader hands valid records over in chunks through a bounded queue (a few tens of thousands of records at
-/// most, so memory stays flat); the diff thread first loads the held digests, then takes the chunks in order.
+/// The reader hands valid records over in chunks through a bounded queue (a hundred thousand records at most, so
+/// memory stays flat); the diff thread first loads the held digests, then takes the chunks in order.
+///
+/// While the diff passes over a long run of held records the bundle omits (a school-year rollover: every enrollment
+/// of the year ending sorts before the first of the next), it takes nothing for seconds. The queue then holds up to
+/// ``maxChunksWhilePassingOver`` chunks, so that the reader goes on reading on the other core instead of waiting;
+/// the diff takes them once it has passed over.
 final class SyncDiffPipeline: @unchecked Sendable {
     static let chunkSize = 2048
     static let maxChunks = 64
+    static let maxChunksWhilePassingOver = 512
 
     private let condition = NSCondition()
     private var chunks: [[OneRosterRecord]] = []
     private var closed = false
+    /// Set by the diff thread while it passes over a long run of held records (see ``passingOver(_:)``).
+    private var diffPassingOver = false
     private var result: Result<SyncDiff, Error>?
     /// The chunk being filled (reader side only).
     private var chunk: [OneRosterRecord] = []
@@ -22,7 +30,11 @@ final class SyncDiffPipeline: @unchecked Sendable {
 
     /// Starts the diff thread, which runs `body`: it takes the chunks of records in order from `next` (nil after the
     /// last) and returns the diff.
-    init(bulkFiles: BulkFiles, _ body: @escaping @Sendable (_ next: () -> [OneRosterRecord]?) throws -> SyncDiff) {
+    ///
+    /// `body` also gets `passingOver`, to say when it starts (true) and stops (false) passing over a long run of held
+    /// records, taking nothing meanwhile.
+    init(bulkFiles: BulkFiles,
+         _ body: @escaping @Sendable (_ next: () -> [OneRosterRecord]?, _ passingOver: @escaping (Bool) -> Void) throws -> SyncDiff) {
         self.bulkFiles = bulkFiles
         chunk.reserveCapacity(Self.chunkSize)
         let thread = Thread { [self] in run(body) }
@@ -55,7 +67,7 @@ final class SyncDiffPipeline: @unchecked Sendable {
         full.reserveCapacity(Self.chunkSize)
         swap(&full, &chunk)
         condition.lock()
-        while chunks.count >= Self.maxChunks { condition.wait() }
+        while chunks.count >= (diffPassingOver ? Self.maxChunksWhilePassingOver : Self.maxChunks) { condition.wait() }
         chunks.append(full)
         condition.broadcast()
         condition.unlock()
@@ -71,8 +83,16 @@ final class SyncDiffPipeline: @unchecked Sendable {
         return next
     }
 
-    private func run(_ body: (_ next: () -> [OneRosterRecord]?) throws -> SyncDiff) {
-        let outcome = Result { try body(take) }
+    /// Lets the queue grow while the diff passes over held records (true), and bounds it again (false).
+    private func passingOver(_ on: Bool) {
+        condition.lock()
+        diffPassingOver = on
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func run(_ body: (_ next: () -> [OneRosterRecord]?, _ passingOver: @escaping (Bool) -> Void) throws -> SyncDiff) {
+        let outcome = Result { try body(take, { [self] on in passingOver(on) }) }
         // On failure, keep taking chunks so that the reader never waits forever.
         while take() != nil {}
         condition.lock()
@@ -108,9 +128,12 @@ final class HeldDigestMerge {
         }
     }
 
+
     private let tx: any StoreTransaction
     private let integrationID: String
     private let capturesDeletes: (RosterEntity) -> Bool
+    private let passingOver: (Bool) -> Void
+    private let longPassOver: Int
     private let heldCounts: [String: Int]
     private var merges = [Merge?](repeating: nil, count: RosterEntity.allCases.count)
 
@@ -118,11 +141,16 @@ final class HeldDigestMerge {
     ///   their deletes too (when the cursor has them at hand): asked when the entity's first record streams by (or at
     ///   the end), for entities whose file is bulk, so the plan does not read a rollover's millions again.
     /// - Parameter heldCounts: how many records of each entity are held (room made for the deletes kept).
+    /// - Parameter passingOver: told true when a streamed record makes the merge pass over more than `longPassOver`
+    ///   held records, and false when it is done (see ``SyncDiffPipeline``).
     init(tx: any StoreTransaction, integrationID: String, heldCounts: [String: Int] = [:],
-         capturesDeletes: @escaping (RosterEntity) -> Bool = { _ in false }) {
+         passingOver: @escaping (Bool) -> Void = { _ in }, longPassOver: Int = 4096,
+         capturesDeletes: @escaping (RosterEntity) -> Bool) {
         self.tx = tx
         self.integrationID = integrationID
         self.heldCounts = heldCounts
+        self.passingOver = passingOver
+        self.longPassOver = longPassOver
         self.capturesDeletes = capturesDeletes
     }
 
@@ -130,7 +158,7 @@ final class HeldDigestMerge {
     func held(_ entity: RosterEntity, _ sourcedID: String, explicitDelete: Bool) throws -> Int64? {
         let e = entity.index
         if merges[e] == nil { merges[e] = try start(entity) }
-        return try Self.lookup(&merges[e]!, sourcedID, explicitDelete)
+        return try Self.lookup(&merges[e]!, sourcedID, explicitDelete, longPassOver: longPassOver, passingOver: passingOver)
     }
 
     /// Hands the diff every held record the stream did not carry as an active row.
@@ -177,7 +205,9 @@ final class HeldDigestMerge {
         }
     }
 
-    private static func lookup(_ m: inout Merge, _ id: String, _ explicitDelete: Bool) throws -> Int64? {
+    private static func lookup(
+        _ m: inout Merge, _ id: String, _ explicitDelete: Bool, longPassOver: Int, passingOver: (Bool) -> Void
+    ) throws -> Int64? {
         if m.index == nil, let last = m.last, compare(last, id) >= 0 {
             var index: [String: Int64] = [:]
             index.reserveCapacity(m.unseen.count + 1024)
@@ -195,10 +225,14 @@ final class HeldDigestMerge {
         }
         m.last = id
         var order = 1
+        var passed = 0
+        defer { if passed > longPassOver { passingOver(false) } }
         while let p = m.pending {
             order = compare(p.sourcedID, id)
             guard order < 0 else { break }
             try m.passOver()
+            passed += 1
+            if passed == longPassOver + 1 { passingOver(true) }
         }
         guard order == 0, let p = m.pending else { return nil }
         if explicitDelete {

@@ -498,7 +498,27 @@ final class SyncTests: SyncTestCase {
             var outOfOrder = try diff(capturing: true, streamed: [2, 0] + everyOther.dropFirst(2))
             XCTAssertNil(outOfOrder.takeUnseenDeletes(.enrollments))
             XCTAssertEqual(Set(outOfOrder.unseenHeld(.enrollments)), Set(omitted.map(\.sourcedID)))
+
+            // A long run of held records passed over for one streamed record (a rollover's year ending) is told, so that
+            // the pipeline lets the reader go on meanwhile; short ones are not.
+            let told = ToldPassingOver()
+            var passing = SyncDiff(heldCounts: counts)
+            let merge = HeldDigestMerge(tx: tx, integrationID: integrationID, heldCounts: counts, passingOver: told.tell,
+                                        longPassOver: 10) { _ in true }
+            for index in [0, 5, 11, 12, 40, held.count - 1] {
+                _ = try merge.held(.enrollments, held[index].sourcedID, explicitDelete: false)
+                told.said.append("after \(index)")
+            }
+            try merge.finish(&passing)
+            XCTAssertEqual(told.said, ["after 0", "after 5", "after 11", "after 12", "true", "false", "after 40",
+                                       "true", "false", "after \(held.count - 1)"])
+            XCTAssertEqual(passing.unseenHeld(.enrollments).count, held.count - 6)
         }
+    }
+
+    private final class ToldPassingOver {
+        var said: [String] = []
+        func tell(_ on: Bool) { said.append(String(on)) }
     }
 
     func testACourseAddedByALaterSyncGetsAShellAndTheDSPIsTold() async throws {
