@@ -30,7 +30,7 @@ enum ChangeBlocks {
 
     /// Whether `change` may join a block that starts with `first` and holds `count` changes: same entity and operation,
     /// room left.
-    static func fits(_ change: borrowing RosterChange, after first: borrowing RosterChange, count: Int) -> Bool {
+    static func fits(_ change: RosterChange, after first: RosterChange, count: Int) -> Bool {
         count < capacity && change.operation == first.operation && change.record.entity == first.record.entity
     }
 
