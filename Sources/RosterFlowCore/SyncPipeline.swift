@@ -128,7 +128,6 @@ final class HeldDigestMerge {
         }
     }
 
-
     private let tx: any StoreTransaction
     private let integrationID: String
     private let capturesDeletes: (RosterEntity) -> Bool

@@ -28,10 +28,14 @@ enum ChangeBlocks {
     /// The sourcedId's column and the optional texts' columns: `ref1`, `ref2`, `ref3`, `title`, `ref4`.
     static let columns = 6
 
-    /// Whether `change` may join a block that starts with `first` and holds `count` changes: same entity and operation,
-    /// room left.
-    static func fits(_ change: RosterChange, after first: RosterChange, count: Int) -> Bool {
-        count < capacity && change.operation == first.operation && change.record.entity == first.record.entity
+    /// Whether a change of `operation` and `entity` may join a block that starts with a change of `first`'s and holds
+    /// `count` changes: same entity and operation, room left. Asked with the fields, not the changes, so that callers
+    /// reading millions of changes in place copy none to ask.
+    static func fits(
+        _ operation: RosterChange.Operation, _ entity: String, after first: (operation: RosterChange.Operation, entity: String),
+        count: Int
+    ) -> Bool {
+        count < capacity && operation == first.operation && entity == first.entity
     }
 
     /// Threads that encode or decode blocks side by side: the machine's cores, at most 8.
@@ -68,7 +72,7 @@ private struct UncheckedBox<Value>: @unchecked Sendable {
 /// encoding, then is written without checks. The pointers are the encoder's own fields, not a class's, so that no
 /// access to them is checked at run time; ``Memory`` only owns (and frees) what they point to.
 struct ChangeBlockEncoder {
-    private var memory = Memory()
+    private var memory: Memory
     /// The block's bytes, `written` of them so far.
     private var output: UnsafeMutablePointer<UInt8>
     private var capacity: Int
@@ -80,10 +84,11 @@ struct ChangeBlockEncoder {
     private(set) var count = 0
 
     init() {
+        capacity = 64 * ChangeBlocks.capacity
+        stride = 64
+        memory = Memory(capacity: capacity, stride: stride)
         output = memory.output
-        capacity = memory.capacity
         previous = memory.previous
-        stride = memory.stride
         previousCount = memory.previousCount
     }
 
@@ -183,41 +188,34 @@ struct ChangeBlockEncoder {
     }
 
     private mutating func widenPrevious(to newStride: Int) {
-        previous = memory.replacePrevious(stride: newStride)
+        previous = memory.replacePrevious(stride: newStride, from: stride)
         stride = newStride
     }
 
     /// Gives this encoder memory of its own with the same contents (it was copied, and shared its memory).
     private mutating func copyMemory() {
-        let copy = Memory(copying: memory, written: written)
+        let copy = Memory(capacity: capacity, stride: stride)
+        copy.output.update(from: output, count: written)
+        copy.previous.update(from: previous, count: ChangeBlocks.columns * stride)
+        copy.previousCount.update(from: previousCount, count: ChangeBlocks.columns)
         memory = copy
         output = copy.output
         previous = copy.previous
         previousCount = copy.previousCount
     }
 
-    /// Owns an encoder's allocations: its output, its columns' previous texts and their lengths.
+    /// Owns (and frees) an encoder's allocations: its output, its columns' previous texts and their lengths. Their
+    /// sizes are the encoder's.
     private final class Memory {
         private(set) var output: UnsafeMutablePointer<UInt8>
-        private(set) var capacity: Int
         private(set) var previous: UnsafeMutablePointer<UInt8>
-        private(set) var stride: Int
         let previousCount: UnsafeMutablePointer<Int>
 
-        init(capacity: Int = 64 * ChangeBlocks.capacity, stride: Int = 64) {
-            self.capacity = capacity
-            self.stride = stride
+        init(capacity: Int, stride: Int) {
             output = .allocate(capacity: capacity)
             previous = .allocate(capacity: ChangeBlocks.columns * stride)
             previousCount = .allocate(capacity: ChangeBlocks.columns)
             previousCount.initialize(repeating: 0, count: ChangeBlocks.columns)
-        }
-
-        convenience init(copying other: Memory, written: Int) {
-            self.init(capacity: other.capacity, stride: other.stride)
-            output.update(from: other.output, count: written)
-            previous.update(from: other.previous, count: ChangeBlocks.columns * stride)
-            previousCount.update(from: other.previousCount, count: ChangeBlocks.columns)
         }
 
         deinit {
@@ -232,19 +230,17 @@ struct ChangeBlockEncoder {
             grown.update(from: output, count: written)
             output.deallocate()
             output = grown
-            self.capacity = capacity
             return grown
         }
 
-        /// Wider columns of previous texts, each keeping its text.
-        func replacePrevious(stride newStride: Int) -> UnsafeMutablePointer<UInt8> {
-            let wider = UnsafeMutablePointer<UInt8>.allocate(capacity: ChangeBlocks.columns * newStride)
+        /// Wider columns of previous texts (`stride` bytes each instead of `oldStride`), each keeping its text.
+        func replacePrevious(stride: Int, from oldStride: Int) -> UnsafeMutablePointer<UInt8> {
+            let wider = UnsafeMutablePointer<UInt8>.allocate(capacity: ChangeBlocks.columns * stride)
             for column in 0..<ChangeBlocks.columns {
-                (wider + column * newStride).update(from: previous + column * stride, count: previousCount[column])
+                (wider + column * stride).update(from: previous + column * oldStride, count: previousCount[column])
             }
             previous.deallocate()
             previous = wider
-            stride = newStride
             return wider
         }
     }
@@ -371,7 +367,10 @@ struct ChangeBlockWriter {
     }
 
     mutating func add(_ change: RosterChange) throws {
-        if let first, !ChangeBlocks.fits(change, after: first, count: encoder.count) { try flush() }
+        if let first, !ChangeBlocks.fits(change.operation, change.record.entity, after: (first.operation, first.record.entity),
+                                         count: encoder.count) {
+            try flush()
+        }
         if first == nil { first = change }
         encoder.append(change)
     }

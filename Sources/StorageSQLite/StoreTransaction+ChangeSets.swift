@@ -24,9 +24,11 @@ extension SQLiteTransaction {
                 var start = 0
                 while start < group.count {
                     var end = start + 1
-                    let operation = group[start].operation, entity = group[start].record.entity
-                    while end < group.count, end - start < ChangeBlocks.capacity, group[end].operation == operation,
-                          group[end].record.entity == entity { end += 1 }
+                    let first = (operation: group[start].operation, entity: group[start].record.entity)
+                    while end < group.count,
+                          ChangeBlocks.fits(group[end].operation, group[end].record.entity, after: first, count: end - start) {
+                        end += 1
+                    }
                     blocks.append((index, start..<end))
                     start = end
                 }
