@@ -199,9 +199,10 @@ final class CurlMulti {
         curl_multi_cleanup(multi)
     }
 
-    /// POSTs each request; returns each one's result, in order. At most `concurrencyPerHost` requests to one host
-    /// (scheme, host and port) are in flight at once; the others wait their turn (their timeout starts when they go).
-    func post(_ requests: [WebhookRequest], concurrencyPerHost: Int) -> [CurlEasy.Result] {
+    /// POSTs each request; returns each one's result, in order, nil for a request whose `mayStart` said no when its
+    /// turn came (it was not sent). At most `concurrencyPerHost` requests to one host (scheme, host and port) are in
+    /// flight at once; the others wait their turn (their timeout starts when they go).
+    func post(_ requests: [WebhookRequest], concurrencyPerHost: Int) -> [CurlEasy.Result?] {
         let limit = max(1, concurrencyPerHost)
         var results = [CurlEasy.Result?](repeating: nil, count: requests.count)
         // Waiting requests per host, in order; hosts in order of first appearance.
@@ -224,6 +225,10 @@ final class CurlMulti {
                 while let entry = waiting[host], entry.active < limit, entry.next < entry.items.count {
                     let index = entry.items[entry.next]
                     waiting[host]!.next += 1
+                    if let mayStart = requests[index].mayStart, !mayStart() {
+                        remaining -= 1
+                        continue
+                    }
                     waiting[host]!.active += 1
                     let transfer = start(requests[index], index: index, host: host)
                     running[UInt(bitPattern: transfer.handle)] = transfer
@@ -245,7 +250,7 @@ final class CurlMulti {
                 _ = curl_multi_poll(multi, nil, 0, 100, nil)
             }
         }
-        return results.map { $0! }
+        return results
     }
 
     private func start(_ request: WebhookRequest, index: Int, host: String) -> Transfer {

@@ -1,4 +1,5 @@
 import Foundation
+import StorageCore
 
 /// A secret value (SMTP password, webhook signing secret). It prints as `<redacted>` everywhere — `description`,
 /// `dump`, string interpolation, logs — so it cannot leak into output or history by accident.
@@ -239,6 +240,35 @@ public struct NotificationConfig: Sendable, Equatable {
         guard concurrency >= 1, retry.maxAttempts >= 1, leaseSeconds > 0 else {
             throw NotificationError(.configuration, "\(source): concurrency, retry.max_attempts and lease_seconds must be positive")
         }
+        // A send that outlasts its lease may be taken over and sent again by another worker: one send, with the time
+        // to record its outcome, must fit in a lease.
+        let sends = [
+            emailEnabled ? smtp.map { ("smtp.timeout_seconds", $0.timeoutSeconds) } : nil,
+            webhooks.isEmpty ? nil : ("webhook_timeout_seconds", webhookTimeoutSeconds),
+        ].compactMap { $0 }
+        if let (name, longest) = sends.max(by: { $0.1 < $1.1 }), leaseSeconds <= longest + recordingAllowance {
+            throw NotificationError(.configuration, """
+                \(source): lease_seconds (\(Self.seconds(leaseSeconds))) must be longer than \(name) (\(Self.seconds(longest))) \
+                plus \(Self.seconds(recordingAllowance)) to record the outcome: a delivery still being sent when its lease runs \
+                out could be sent again by another worker. Raise lease_seconds or lower \(name)
+                """)
+        }
+    }
+
+    /// The longest one send on `channel` may take: its timeout (0 for mail written to the spool folder).
+    public func longestSend(_ channel: OutboxChannel) -> Double {
+        switch channel {
+        case .email: smtp?.timeoutSeconds ?? 0
+        case .webhook: webhookTimeoutSeconds
+        }
+    }
+
+    /// Time kept at the end of a lease to record the outcome of a send that finished: a tenth of the lease, at most
+    /// 5 seconds. A delivery is started only while its send and this allowance still fit in its lease.
+    public var recordingAllowance: Double { min(5, leaseSeconds / 10) }
+
+    private static func seconds(_ value: Double) -> String {
+        value == value.rounded() ? "\(Int(value)) s" : "\(value) s"
     }
 
     static func addresses(_ list: String) -> [String] {

@@ -16,7 +16,8 @@ extension OutboxDispatcher {
     struct PreparedBatch: Sendable {
         var claimed: [ClaimedDelivery]
         var results: [Attempt?]
-        var mail: [(index: Int, values: [String: String])] = []
+        /// Each e-mail's delivery (its index in `claimed`), values, and the latest time it may start (``startDeadline(_:)``).
+        var mail: [(index: Int, values: [String: String], startBy: Double)] = []
         var hooks: [Int] = []
         var requests: [WebhookRequest] = []
     }
@@ -34,12 +35,14 @@ extension OutboxDispatcher {
                 batch.results[index] = Attempt(result: .failed("the outbox payload is not a flat JSON object"))
                 continue
             }
+            let startBy = startDeadline(item.delivery)
             switch item.delivery.channel {
             case .email:
-                batch.mail.append((index, values))
+                batch.mail.append((index, values, startBy))
             case .webhook:
                 switch webhookRequest(
-                    item.message, values: values, subscriber: item.delivery.destination, timestamp: timestamp, sessions: &sessions)
+                    item.message, values: values, subscriber: item.delivery.destination, timestamp: timestamp, startBy: startBy,
+                    sessions: &sessions)
                 {
                 case .success(let request):
                     batch.hooks.append(index)
@@ -50,6 +53,14 @@ extension OutboxDispatcher {
             }
         }
         return batch
+    }
+
+    /// The latest time (on the dispatcher's clock) a claimed delivery may start being sent: the end of its lease, less
+    /// the longest its send may take and the time to record the outcome. A send started later could outlast the lease,
+    /// and another worker that took the delivery over would send it again; so it is not started, and is given back.
+    func startDeadline(_ delivery: DeliveryRecord) -> Double {
+        guard let leaseUntil = delivery.leaseUntil else { return .infinity }
+        return leaseUntil - config.longestSend(delivery.channel) - config.recordingAllowance
     }
 
     /// Sends a claimed batch: e-mail on up to `concurrency` threads, each with its own reused connection, while
@@ -72,7 +83,11 @@ extension OutboxDispatcher {
             group.enter()
             let thread = Thread { [self] in
                 while let next = batch.take() {
-                    let (position, values) = mail[next]
+                    let (position, values, startBy) = mail[next]
+                    guard clock() <= startBy else {
+                        batch.put(next, Attempt(result: .leaseWouldRunOut))
+                        continue
+                    }
                     batch.put(next, sendMail(claimed[position].message, values: values, slot: slot))
                 }
                 group.leave()
@@ -119,7 +134,7 @@ extension OutboxDispatcher {
 
     /// A signed request for one webhook delivery, or the attempt's outcome when there is nothing to send.
     private func webhookRequest(
-        _ message: OutboxRecord, values: [String: String], subscriber name: String, timestamp: Int,
+        _ message: OutboxRecord, values: [String: String], subscriber name: String, timestamp: Int, startBy: Double,
         sessions: inout [String: WebhookSigner.Session]
     ) -> Result<WebhookRequest, Attempt> {
         guard let (subscriber, signer) = subscribers[name] else {
@@ -132,9 +147,10 @@ extension OutboxDispatcher {
             let session = sessions[name] ?? signer.session()
             sessions[name] = session
             let body = Self.webhookBody(message, values: values)
+            let clock = clock
             return .success(WebhookRequest(
                 url: subscriber.url, headers: session.headers(id: message.id, timestamp: timestamp, body: body), body: body,
-                timeoutSeconds: config.webhookTimeoutSeconds))
+                timeoutSeconds: config.webhookTimeoutSeconds, mayStart: { clock() <= startBy }))
         }
     }
 }

@@ -5,7 +5,7 @@ import StorageCore
 public struct DispatchReport: Sendable, Equatable, Codable {
     /// New outbox messages turned into deliveries.
     public var fannedOut = 0
-    /// Deliveries claimed and attempted.
+    /// Deliveries claimed: each attempted, or given back unattempted (``released``).
     public var claimed = 0
     public var sent = 0
     public var retrying = 0
@@ -14,6 +14,9 @@ public struct DispatchReport: Sendable, Equatable, Codable {
     public var skipped = 0
     /// Outcomes not recorded because another dispatcher had taken the delivery over (its lease had run out).
     public var lostLeases = 0
+    /// Deliveries claimed but not started, because their lease would have run out before the send could finish
+    /// (the batch ahead of them took too long); given back unattempted, for the next pass.
+    public var released = 0
 
     /// An empty report: every count zero.
     public init() {}
@@ -113,6 +116,8 @@ public final class OutboxDispatcher: Sendable {
     private struct Outcomes {
         var report = DispatchReport()
         var records: [DeliveryOutcomeRecord] = []
+        /// Deliveries not started, to give back unattempted, by the end of the lease they were claimed under.
+        var released: [Double: [String]] = [:]
         var finished: Double = 0
     }
 
@@ -121,6 +126,11 @@ public final class OutboxDispatcher: Sendable {
         let policy = config.retry
         result.records.reserveCapacity(claimed.count)
         for (item, attempt) in zip(claimed, attempts) {
+            if case .notStarted = attempt.result, let leaseUntil = item.delivery.leaseUntil {
+                result.released[leaseUntil, default: []].append(item.delivery.id)
+                result.report.released += 1
+                continue
+            }
             let (status, error, next) = Self.decide(attempt, attempts: item.delivery.attempts + 1, policy: policy, now: result.finished)
             result.records.append(.init(id: item.delivery.id, status: status, error: error, nextAttemptAt: next))
             switch status {
@@ -137,6 +147,9 @@ public final class OutboxDispatcher: Sendable {
     /// Records a batch's outcomes in one transaction (``completeDeliveries``); returns its report.
     private func record(_ outcomes: Outcomes, in tx: any StoreTransaction) throws -> DispatchReport {
         var report = outcomes.report
+        for (leaseUntil, ids) in outcomes.released {
+            try tx.releaseClaims(worker: workerID, ids: ids, leasedUntil: leaseUntil)
+        }
         report.lostLeases = try tx.completeDeliveries(outcomes.records, worker: workerID, now: outcomes.finished).count
         return report
     }
@@ -258,5 +271,6 @@ extension DispatchReport {
         dead += other.dead
         skipped += other.skipped
         lostLeases += other.lostLeases
+        released += other.released
     }
 }

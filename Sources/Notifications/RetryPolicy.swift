@@ -40,6 +40,9 @@ extension OutboxDispatcher {
             return (.sent, nil, nil)
         case .failed(let why):
             return (.failed, why, nil)
+        case .notStarted(let why):
+            // Not attempted (the dispatcher gives such a delivery back instead): due again at once.
+            return (.pending, why, now)
         case .retry(let why, let after):
             if attempts >= policy.maxAttempts {
                 return (.dead, "gave up after \(attempts) attempts; last: \(why)", nil)

@@ -30,7 +30,16 @@ public struct DispatcherService: Service {
                     logger.info("outbox pass", metadata: [
                         "claimed": "\(report.claimed)", "sent": "\(report.sent)", "retrying": "\(report.retrying)",
                         "failed": "\(report.failed)", "dead": "\(report.dead)", "skipped": "\(report.skipped)",
+                        "released": "\(report.released)",
                     ])
+                }
+                if report.released > 0 {
+                    let config = dispatcher.config
+                    logger.warning("""
+                        \(report.released) deliveries were given back unsent: their lease (lease_seconds \(config.leaseSeconds)) \
+                        would have run out before they could be sent, behind slower sends. Another pass sends them; if this \
+                        repeats, raise lease_seconds or concurrency
+                        """)
                 }
             } catch {
                 logger.error("outbox pass failed: \(error)")

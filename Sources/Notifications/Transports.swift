@@ -10,6 +10,15 @@ public enum DeliveryOutcome: Sendable, Equatable {
     case retry(String, after: Double?)
     /// Refused for good (SMTP 5xx, HTTP 4xx other than 429), with the server's reply.
     case failed(String)
+    /// Not sent at all: nothing reached the receiver, because the request's ``WebhookRequest/mayStart`` said no when
+    /// its turn came (the lease that reserves it would run out before the send could finish).
+    case notStarted(String)
+}
+
+extension DeliveryOutcome {
+    /// A delivery not sent because the lease that reserves it would run out before its send could finish.
+    public static let leaseWouldRunOut = DeliveryOutcome.notStarted(
+        "not sent: its lease would run out before the send could finish; it goes back to the queue")
 }
 
 /// Delivers composed e-mail. Each sending thread has its own transport instance.
@@ -24,14 +33,21 @@ public struct WebhookRequest: Sendable {
     public var headers: [(String, String)]
     public var body: Data
     public var timeoutSeconds: Double
+    /// Asked just before the request is started; when it answers false the request is not sent and its outcome is
+    /// ``DeliveryOutcome/notStarted(_:)``. Nil: always started.
+    public var mayStart: (@Sendable () -> Bool)?
 
     /// A request with every field given.
-    public init(url: String, headers: [(String, String)], body: Data, timeoutSeconds: Double) {
+    public init(
+        url: String, headers: [(String, String)], body: Data, timeoutSeconds: Double, mayStart: (@Sendable () -> Bool)? = nil
+    ) {
         self.url = url
         self.headers = headers
         self.body = body
         self.timeoutSeconds = timeoutSeconds
+        self.mayStart = mayStart
     }
+
 }
 
 /// Delivers webhook requests. One thread uses a transport at a time.
@@ -46,7 +62,10 @@ extension WebhookTransport {
     /// Sends the requests one after another with ``post(url:headers:body:timeoutSeconds:)``, ignoring
     /// `concurrencyPerHost`; returns the outcomes in the requests' order.
     public func post(_ requests: [WebhookRequest], concurrencyPerHost: Int) -> [DeliveryOutcome] {
-        requests.map { post(url: $0.url, headers: $0.headers, body: $0.body, timeoutSeconds: $0.timeoutSeconds) }
+        requests.map {
+            if let mayStart = $0.mayStart, !mayStart() { return DeliveryOutcome.leaseWouldRunOut }
+            return post(url: $0.url, headers: $0.headers, body: $0.body, timeoutSeconds: $0.timeoutSeconds)
+        }
     }
 }
 
@@ -185,7 +204,7 @@ public final class CurlWebhookTransport: WebhookTransport {
     /// status is delivered; 429, 5xx (no sooner than a `Retry-After` asks) and transfer errors are retried; any other
     /// status fails.
     public func post(_ requests: [WebhookRequest], concurrencyPerHost: Int) -> [DeliveryOutcome] {
-        multi.post(requests, concurrencyPerHost: concurrencyPerHost).map(Self.classify)
+        multi.post(requests, concurrencyPerHost: concurrencyPerHost).map { $0.map(Self.classify) ?? DeliveryOutcome.leaseWouldRunOut }
     }
 
     static func classify(_ result: CurlEasy.Result) -> DeliveryOutcome {

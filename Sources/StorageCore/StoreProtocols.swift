@@ -111,6 +111,11 @@ public protocol OutboxStore {
     /// Gives back every delivery `worker` holds, unsent, so another dispatcher may take it at once (graceful stop).
     func releaseClaims(worker: String) throws
 
+    /// Gives back deliveries of `ids` that `worker` claimed and did not start sending (their attempts unchanged), so
+    /// another dispatcher may take them at once: only while they are still pending under the lease that ends at
+    /// `leasedUntil`. One taken over by another worker, or claimed again since (a later lease), is left alone.
+    func releaseClaims(worker: String, ids: [String], leasedUntil: Double) throws
+
     /// Outbox messages, newest first, optionally only those with `status`.
     func outboxMessages(status: OutboxStatus?, limit: Int) throws -> [OutboxRecord]
 

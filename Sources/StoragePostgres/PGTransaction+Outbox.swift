@@ -224,6 +224,15 @@ extension PGTransaction {
             worker)
     }
 
+    func releaseClaims(worker: String, ids: [String], leasedUntil: Double) throws {
+        guard !ids.isEmpty else { return }
+        try execute(
+            """
+            UPDATE outbox_deliveries SET claimed_by = NULL, lease_until = NULL
+            WHERE id = ANY($1::text[]) AND claimed_by = $2 AND lease_until = $3::float8 AND status = 'pending'
+            """, Self.textArray(ids), worker, leasedUntil)
+    }
+
     /// Sets each message's status from its deliveries: `queued` while any is pending, else `dead`, `failed`, `sent` or
     /// `skipped`, in that order of precedence; its attempts are the sum of theirs; its last error the latest one.
     ///

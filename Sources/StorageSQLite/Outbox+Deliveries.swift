@@ -162,6 +162,18 @@ extension SQLiteTransaction {
             arguments: [worker])
     }
 
+    /// Gives back deliveries of `ids` that `worker` still holds, unsent, under the lease that ends at `leasedUntil`.
+    public func releaseClaims(worker: String, ids: [String], leasedUntil: Double) throws {
+        guard !ids.isEmpty else { return }
+        try db.execute(
+            sql: """
+                UPDATE outbox_deliveries SET claimed_by = NULL, lease_until = NULL
+                WHERE id IN (SELECT value FROM json_each(?)) AND claimed_by = ? AND lease_until = ?
+                    AND status = \(DeliveryRecord.Status.pending.sql)
+                """,
+            arguments: [JSONText.array(ids), worker, leasedUntil])
+    }
+
     /// Sets a message's status from its deliveries: `queued` while any is pending, else `dead`, `failed`, `sent`
     /// or `skipped`, in that order of precedence; its attempts are the sum of theirs.
     private func summarise(outboxID: String) throws {

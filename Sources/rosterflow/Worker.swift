@@ -44,6 +44,7 @@ extension RosterFlowCommand {
                     let report = try await app.runOnce()
                     try Output.emit(report, json: options.json) { r in
                         "sent \(r.sent), retrying \(r.retrying), failed \(r.failed), dead \(r.dead), skipped \(r.skipped)"
+                            + (r.released > 0 ? ", given back unsent \(r.released) (their lease would have run out first)" : "")
                     }
                     return
                 }

@@ -11,9 +11,16 @@ class WorkerHarness: XCTestCase {
     override func setUpWithError() throws {
         folder = NSTemporaryDirectory() + "rosterflow-worker-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try writeConfiguration()
+    }
+
+    /// Writes the configuration: mail spooled, quick retries, the default lease; or, given `smtpPort`, mail to that
+    /// server with a short lease (`leaseSeconds`), each send at most `sendSeconds` (the lease must hold one send).
+    func writeConfiguration(smtpPort: Int? = nil, leaseSeconds: Double = 120, sendSeconds: Double = 60) throws {
+        let smtp = smtpPort.map { #""smtp": {"url": "smtp://127.0.0.1:\#($0)", "timeout_seconds": \#(sendSeconds)},"# } ?? ""
         try """
-            {"spool": "\(spool)", "from": "RosterFlow <notify@rosterflow.test>",
-             "recipients": {"vendor_admins": ["ana@vendor.test"]}, "lease_seconds": 1,
+            {\(smtp) "spool": "\(spool)", "from": "RosterFlow <notify@rosterflow.test>",
+             "recipients": {"vendor_admins": ["ana@vendor.test"]}, "lease_seconds": \(leaseSeconds),
              "retry": {"base_seconds": 0.05, "max_attempts": 3}}
             """.write(toFile: folder + "/rosterflow.json", atomically: true, encoding: .utf8)
     }
@@ -137,7 +144,9 @@ final class WorkerTests: WorkerHarness {
     func testKilledBetweenSendAndMarkTheMessageIsResentWithTheSameID() throws {
         let id = try requestOne()
         let smtp = try SMTPPeer(folder: folder, arguments: ["--hold-first", "60"])
-        let environment = ["ROSTERFLOW_SMTP_URL": "smtp://127.0.0.1:\(smtp.port)"]
+        // A short lease, so another worker may take the dead one's delivery over soon.
+        try writeConfiguration(smtpPort: smtp.port, leaseSeconds: 3, sendSeconds: 2)
+        let environment: [String: String] = [:]
         let worker = process(["worker", "--poll-interval", "0.1"], environment: environment)
         try worker.run()
         XCTAssertTrue(waitFor(30) { smtp.records().count == 1 }, "the worker did not send")
@@ -149,7 +158,7 @@ final class WorkerTests: WorkerHarness {
         let shown = try run("outbox", "show", id, "--json")
         XCTAssertTrue(shown.contains("\"status\" : \"pending\""), shown)
 
-        Thread.sleep(forTimeInterval: 1.2)
+        Thread.sleep(forTimeInterval: 3.2)
         XCTAssertTrue(try run(["worker", "--once"], environment: environment).contains("sent 1"))
         let records = smtp.records()
         XCTAssertEqual(records.count, 2)

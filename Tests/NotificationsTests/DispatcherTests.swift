@@ -101,6 +101,76 @@ final class DispatcherTests: XCTestCase {
         XCTAssertTrue(try service.store.readNow { try $0.deliveries(status: nil) }.allSatisfy { $0.claimedBy == nil && $0.attempts == 1 })
     }
 
+    func testDeliveriesWhoseLeaseWouldRunOutBeforeTheirTurnAreGivenBackNotSentTwice() async throws {
+        let folder = try Paths.folder()
+        let service = try await Fixture.service(folder: folder)
+        for index in 0..<12 {
+            _ = try await service.requestIntegration(
+                tenantID: "t-\(index)", district: "District \(index)", permission: "full", contactEmail: "c\(index)@d.example",
+                sender: .system)
+        }
+        // One sending thread, 0.3 s a message (of at most 0.4 s: the SMTP timeout, as the transport stands in for the
+        // server), a 1.5 s lease: a worker that claims all twelve can start three or four before the rest's lease
+        // would run out, while another worker waits to take over whatever is not recorded.
+        var config = Fixture.config()
+        config.smtp = SMTPSettings(url: "smtp://127.0.0.1:9")
+        config.smtp?.timeoutSeconds = 0.4
+        config.concurrency = 1
+        config.leaseSeconds = 1.5
+        let mail = RecordingMail(delay: 0.3)
+        let first = try RosterFlowService(databasePath: folder + "/rf.sqlite", workflowsPath: nil)
+        let second = try RosterFlowService(databasePath: folder + "/rf.sqlite", workflowsPath: nil)
+        let a = try Fixture.dispatcher(first, config: config, folder: folder, worker: "a", mail: { mail })
+        let b = try Fixture.dispatcher(second, config: config, folder: folder, worker: "b", mail: { mail })
+        // "a" claims all twelve; "b" starts 0.1 s later and takes whatever becomes free. Both go on until all are sent.
+        let stop = Date().addingTimeInterval(60)
+        @Sendable func work(_ dispatcher: OutboxDispatcher, after delay: Double) throws -> DispatchReport {
+            Thread.sleep(forTimeInterval: delay)
+            var report = DispatchReport()
+            while Date() < stop, try dispatcher.store.readNow({ try $0.deliveries(status: .sent) }).count < 12 {
+                report.add(try dispatcher.drain(limit: 12))
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+            return report
+        }
+        async let byA = Task.detached { try work(a, after: 0) }.value
+        async let byB = Task.detached { try work(b, after: 0.1) }.value
+        let reports = try await [byA, byB]
+        XCTAssertEqual(mail.messageIDs.count, 12, "sent: \(mail.messageIDs)")
+        XCTAssertEqual(Set(mail.messageIDs).count, 12, "a message was sent twice")
+        XCTAssertEqual(reports.map(\.lostLeases).reduce(0, +), 0)
+        XCTAssertGreaterThan(reports[0].released, 0, "every message fit in one lease: the test proves nothing")
+        let deliveries = try service.store.readNow { try $0.deliveries(status: nil) }
+        XCTAssertEqual(deliveries.map(\.status), Array(repeating: .sent, count: 12))
+        XCTAssertEqual(deliveries.map(\.attempts), Array(repeating: 1, count: 12), "a delivery given back counted an attempt")
+    }
+
+    func testALeaseTooShortForOneSendIsRefusedWithWhatToChange() throws {
+        var config = Fixture.config()
+        config.smtp = SMTPSettings(url: "smtp://127.0.0.1:2525")
+        config.leaseSeconds = 30
+        XCTAssertThrowsError(try config.validate(source: "rosterflow.json")) { error in
+            XCTAssertEqual((error as? NotificationError)?.code, .configuration)
+            XCTAssertEqual("\(error)".contains("lease_seconds (30 s) must be longer than smtp.timeout_seconds (60 s) plus 3 s"), true, "\(error)")
+        }
+        config.smtp?.timeoutSeconds = 20
+        XCTAssertNoThrow(try config.validate(source: "rosterflow.json"))
+        // Webhooks only: the SMTP timeout does not count when e-mail is off.
+        config.emailEnabled = false
+        config.smtp?.timeoutSeconds = 60
+        config.webhooks = [WebhookSubscriber(name: "crm", url: "http://127.0.0.1:9/hooks", secret: Secret(testSecret))]
+        config.webhookTimeoutSeconds = 28
+        XCTAssertThrowsError(try config.validate(source: "rosterflow.json")) { error in
+            XCTAssertTrue("\(error)".contains("webhook_timeout_seconds (28 s)"), "\(error)")
+        }
+        config.webhookTimeoutSeconds = 26.5
+        XCTAssertNoThrow(try config.validate(source: "rosterflow.json"))
+        // The defaults fit.
+        var defaults = NotificationConfig()
+        defaults.smtp = SMTPSettings(url: "smtp://127.0.0.1:2525")
+        XCTAssertNoThrow(try defaults.validate(source: "defaults"))
+    }
+
     func testAnExpiredLeaseIsTakenOverAndResentUnderTheSameID() async throws {
         let folder = try Paths.folder()
         let service = try await Fixture.service(folder: folder)

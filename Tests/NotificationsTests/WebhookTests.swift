@@ -95,6 +95,38 @@ final class WebhookTests: XCTestCase {
         XCTAssertTrue(pending.lastError?.lowercased().contains("timed out") == true, pending.lastError ?? "")
     }
 
+    func testAWebhookWhoseLeaseWouldRunOutBeforeItsTurnIsNotStartedAndGoesBack() async throws {
+        let folder = try Paths.folder()
+        // Each answer takes 0.5 s, one at a time; a 2.5 s lease less the 0.8 s timeout and 0.25 s to record leaves
+        // time to start about three of six.
+        let peer = try receiver("hang", folder: folder, extra: ["--hang", "0.5"])
+        let service = try await Fixture.service(folder: folder)
+        for index in 0..<6 {
+            _ = try await service.requestIntegration(
+                tenantID: "t-\(index)", district: "District \(index)", permission: "full", contactEmail: "c\(index)@d.example",
+                sender: .system)
+        }
+        var config = config(port: peer.port, timeout: 0.8)
+        config.emailEnabled = false
+        config.concurrency = 1
+        config.leaseSeconds = 2.5
+        let dispatcher = try Fixture.dispatcher(service, config: config, folder: folder)
+        let first = try dispatcher.runOnce(limit: 6)
+        XCTAssertEqual(first.claimed, 6)
+        XCTAssertGreaterThan(first.sent, 0)
+        XCTAssertGreaterThan(first.released, 0, "all six fit in the lease: the test proves nothing")
+        XCTAssertEqual(first.sent + first.released, 6)
+        XCTAssertEqual(try peer.records().count, first.sent, "a webhook given back reached the receiver")
+        let back = try service.store.readNow { try $0.deliveries(status: .pending) }
+        XCTAssertEqual(back.count, first.released)
+        XCTAssertTrue(back.allSatisfy { $0.claimedBy == nil && $0.attempts == 0 && $0.lastError == nil })
+        try pump(dispatcher) { try service.store.readNow { try $0.deliveries(status: .pending) }.isEmpty }
+        let records = try peer.records()
+        XCTAssertEqual(records.count, 6)
+        XCTAssertEqual(Set(records.compactMap { $0["id"] as? String }).count, 6, "a webhook arrived twice")
+        XCTAssertTrue(records.allSatisfy { $0["attempt"] as? Int == 1 && $0["verified"] as? Bool == true })
+    }
+
     func testA400FailsWithoutRetry() async throws {
         let folder = try Paths.folder()
         let peer = try receiver("400", folder: folder)

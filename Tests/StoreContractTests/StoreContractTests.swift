@@ -321,6 +321,41 @@ final class StoreContractTests: StoreContractCase {
         }
     }
 
+    func testClaimsGivenBackUnsentAreFreeAtOnceOnlyUnderTheLeaseTheyWereClaimedUnder() async throws {
+        try forEachStore { store in
+            try store.writeNow { tx in
+                try Self.seedIntegration(tx)
+                for id in ["msg-1", "msg-2", "msg-3"] { try tx.insertOutbox(Self.message(id)) }
+                try tx.fanOutOutbox(limit: 10, now: 20) { _ in [(channel: .email, destination: "ops@example.org")] }
+            }
+            let claimed = try store.writeNow { try $0.claimDeliveries(worker: "a", now: 20, leaseSeconds: 10, limit: 5) }
+            XCTAssertEqual(claimed.count, 3)
+            let lease = try XCTUnwrap(claimed[0].delivery.leaseUntil)
+            XCTAssertEqual(lease, 30)
+            let ids = claimed.map(\.delivery.id)
+            // The lease ran out: "b" took msg-1 over, and "a" claimed msg-2 again under a later lease.
+            let takenOver = try store.writeNow { tx in try tx.claimDeliveries(worker: "b", now: 30, leaseSeconds: 10, limit: 1) }
+            XCTAssertEqual(takenOver.map(\.delivery.id), [ids[0]])
+            let again = try store.writeNow { tx in try tx.claimDeliveries(worker: "a", now: 31, leaseSeconds: 10, limit: 1) }
+            XCTAssertEqual(again.map(\.delivery.id), [ids[1]])
+
+            // "a" gives back all three as claimed at 20: only the one it still holds under that lease goes back.
+            try store.writeNow { try $0.releaseClaims(worker: "a", ids: ids, leasedUntil: lease) }
+            let after = try store.readNow { tx in try ids.map { id in try XCTUnwrap(tx.deliveries(outboxID: DeliveryRecord.outboxID(ofDelivery: id)).first) } }
+            XCTAssertEqual(after.map(\.claimedBy), ["b", "a", nil])
+            XCTAssertEqual(after.map(\.leaseUntil), [40, 41, nil])
+            XCTAssertEqual(after.map(\.attempts), [0, 0, 0], "a delivery given back was not attempted")
+            XCTAssertEqual(after.map(\.status), [.pending, .pending, .pending])
+            // It is free at once, long before its lease would have run out.
+            XCTAssertEqual(try store.writeNow { try $0.claimDeliveries(worker: "c", now: 32, leaseSeconds: 10, limit: 5) }.map(\.delivery.id),
+                           [ids[2]])
+            // Nothing to give back, or another worker's name: nothing changes.
+            try store.writeNow { try $0.releaseClaims(worker: "a", ids: [], leasedUntil: 41) }
+            try store.writeNow { try $0.releaseClaims(worker: "c", ids: [ids[1]], leasedUntil: 41) }
+            XCTAssertEqual(try store.readNow { try $0.deliveries(outboxID: "msg-2") }.first?.claimedBy, "a")
+        }
+    }
+
     // MARK: Roster
 
     private static func record(_ entity: String, _ id: String, digest: Int64, title: String? = nil) -> RosterRecord {
