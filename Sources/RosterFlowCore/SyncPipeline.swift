@@ -180,10 +180,13 @@ final class HeldDigestMerge {
         let cursor = try tx.rosterDigestCursor(integrationID: integrationID, entity: entity.rawValue)
         var merge = Merge(cursor: cursor, pending: try cursor.next())
         if capturesDeletes(entity) {
-            // Room for every held record (memory is only used as it is written): a rollover passes over millions, and
-            // an array grown by doubling would copy them again and again.
+            // Room for every held record, passed over and as its delete (memory is only used as it is written): a
+            // rollover passes over millions, and arrays grown by doubling would copy them again and again into fresh
+            // memory.
+            let held = heldCounts[entity.rawValue] ?? 0
+            merge.unseen.reserveCapacity(held)
             var deletes: [RosterChange] = []
-            deletes.reserveCapacity(heldCounts[entity.rawValue] ?? 0)
+            deletes.reserveCapacity(held)
             merge.deletes = deletes
         }
         return merge
