@@ -196,7 +196,10 @@ public final class OutboxDispatcher: Sendable {
             do {
                 let done = sentBatch.map { outcomes($0.claimed, $0.outcomes) }
                 sentBatch = nil
-                let claiming = inFlight != nil && passes < maxPasses
+                // Claims the next batch while one is sent; and again after a batch that gave deliveries back (their
+                // lease would have run out before their turn), so that they are sent in this drain too.
+                let gaveBack = (done?.report.released ?? 0) > 0
+                let claiming = (inFlight != nil || gaveBack) && passes < maxPasses
                 if done != nil || claiming {
                     let now = clock()
                     let (recorded, claimedReport, claimed) = try store.writeNow { tx in

@@ -51,11 +51,7 @@ final class DispatcherTests: XCTestCase {
     func testTwoDispatchersOnOneDatabaseNeverSendTheSameMessageTwice() async throws {
         let folder = try Paths.folder()
         let service = try await Fixture.service(folder: folder)
-        for index in 0..<40 {
-            _ = try await service.requestIntegration(
-                tenantID: "t-\(index)", district: "District \(index)", permission: "full", contactEmail: "c\(index)@d.example",
-                sender: .system)
-        }
+        try await Fixture.requestIntegrations(service, count: 40)
         // Each dispatcher opens its own store on the same file, as two worker processes would.
         let mail = RecordingMail(delay: 0.005)
         let first = try RosterFlowService(databasePath: folder + "/rf.sqlite", workflowsPath: nil)
@@ -80,11 +76,7 @@ final class DispatcherTests: XCTestCase {
     func testTwoPipelinedDrainsNeverSendTheSameMessageTwiceAndRecordEveryOutcome() async throws {
         let folder = try Paths.folder()
         let service = try await Fixture.service(folder: folder)
-        for index in 0..<60 {
-            _ = try await service.requestIntegration(
-                tenantID: "t-\(index)", district: "District \(index)", permission: "full", contactEmail: "c\(index)@d.example",
-                sender: .system)
-        }
+        try await Fixture.requestIntegrations(service, count: 60)
         let mail = RecordingMail(delay: 0.002)
         let first = try RosterFlowService(databasePath: folder + "/rf.sqlite", workflowsPath: nil)
         let second = try RosterFlowService(databasePath: folder + "/rf.sqlite", workflowsPath: nil)
@@ -104,11 +96,7 @@ final class DispatcherTests: XCTestCase {
     func testDeliveriesWhoseLeaseWouldRunOutBeforeTheirTurnAreGivenBackNotSentTwice() async throws {
         let folder = try Paths.folder()
         let service = try await Fixture.service(folder: folder)
-        for index in 0..<12 {
-            _ = try await service.requestIntegration(
-                tenantID: "t-\(index)", district: "District \(index)", permission: "full", contactEmail: "c\(index)@d.example",
-                sender: .system)
-        }
+        try await Fixture.requestIntegrations(service, count: 12)
         // One sending thread, 0.3 s a message (of at most 0.4 s: the SMTP timeout, as the transport stands in for the
         // server), a 1.5 s lease: a worker that claims all twelve can start three or four before the rest's lease
         // would run out, while another worker waits to take over whatever is not recorded.
@@ -143,6 +131,25 @@ final class DispatcherTests: XCTestCase {
         let deliveries = try service.store.readNow { try $0.deliveries(status: nil) }
         XCTAssertEqual(deliveries.map(\.status), Array(repeating: .sent, count: 12))
         XCTAssertEqual(deliveries.map(\.attempts), Array(repeating: 1, count: 12), "a delivery given back counted an attempt")
+    }
+
+    func testOneDrainSendsWhatItGaveBackToo() async throws {
+        let folder = try Paths.folder()
+        let service = try await Fixture.service(folder: folder)
+        try await Fixture.requestIntegrations(service, count: 8)
+        var config = Fixture.config()
+        config.smtp = SMTPSettings(url: "smtp://127.0.0.1:9")
+        config.smtp?.timeoutSeconds = 0.4
+        config.concurrency = 1
+        config.leaseSeconds = 1.5
+        let mail = RecordingMail(delay: 0.3)
+        // What `rosterflow worker --once` does: one drain, which must leave nothing due behind.
+        let report = try Fixture.dispatcher(service, config: config, folder: folder, mail: { mail }).drain(limit: 8)
+        XCTAssertGreaterThan(report.released, 0, "every message fit in one lease: the test proves nothing")
+        XCTAssertEqual(report.sent, 8)
+        XCTAssertEqual(mail.messageIDs.count, 8)
+        XCTAssertEqual(Set(mail.messageIDs).count, 8, "a message was sent twice")
+        XCTAssertEqual(try service.store.readNow { try $0.deliveries(status: .sent) }.count, 8)
     }
 
     func testALeaseTooShortForOneSendIsRefusedWithWhatToChange() throws {

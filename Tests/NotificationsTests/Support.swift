@@ -124,6 +124,15 @@ enum Fixture {
             spoolFolder: folder + "/spool", clock: clock, mailTransport: mail, webhookTransport: webhook)
     }
 
+    /// Requests `count` integrations (districts `t-0`, `t-1`, …): one `integration-requested` message each.
+    static func requestIntegrations(_ service: RosterFlowService, count: Int) async throws {
+        for index in 0..<count {
+            _ = try await service.requestIntegration(
+                tenantID: "t-\(index)", district: "District \(index)", permission: "full", contactEmail: "c\(index)@d.example",
+                sender: .system)
+        }
+    }
+
     /// Requests an integration for the O'Brien district (an existing customer): one `integration-requested` message.
     static func requestObrien(_ service: RosterFlowService) async throws -> String {
         try await service.requestIntegration(

@@ -101,11 +101,7 @@ final class WebhookTests: XCTestCase {
         // time to start about three of six.
         let peer = try receiver("hang", folder: folder, extra: ["--hang", "0.5"])
         let service = try await Fixture.service(folder: folder)
-        for index in 0..<6 {
-            _ = try await service.requestIntegration(
-                tenantID: "t-\(index)", district: "District \(index)", permission: "full", contactEmail: "c\(index)@d.example",
-                sender: .system)
-        }
+        try await Fixture.requestIntegrations(service, count: 6)
         var config = config(port: peer.port, timeout: 0.8)
         config.emailEnabled = false
         config.concurrency = 1
