@@ -93,19 +93,25 @@ final class DispatcherTests: XCTestCase {
         XCTAssertTrue(try service.store.readNow { try $0.deliveries(status: nil) }.allSatisfy { $0.claimedBy == nil && $0.attempts == 1 })
     }
 
-    func testDeliveriesWhoseLeaseWouldRunOutBeforeTheirTurnAreGivenBackNotSentTwice() async throws {
-        let folder = try Paths.folder()
-        let service = try await Fixture.service(folder: folder)
-        try await Fixture.requestIntegrations(service, count: 12)
-        // One sending thread, 0.3 s a message (of at most 0.4 s: the SMTP timeout, as the transport stands in for the
-        // server), a 1.5 s lease: a worker that claims all twelve can start three or four before the rest's lease
-        // would run out, while another worker waits to take over whatever is not recorded.
+    /// One sending thread, 0.3 s a message (of at most 0.4 s: the SMTP timeout, as the transport stands in for the
+    /// server), a 1.5 s lease: a delivery may start in the first 0.95 s of its lease, so a batch of more than four is
+    /// partly given back.
+    static func slowSends() -> (NotificationConfig, RecordingMail) {
         var config = Fixture.config()
         config.smtp = SMTPSettings(url: "smtp://127.0.0.1:9")
         config.smtp?.timeoutSeconds = 0.4
         config.concurrency = 1
         config.leaseSeconds = 1.5
-        let mail = RecordingMail(delay: 0.3)
+        return (config, RecordingMail(delay: 0.3))
+    }
+
+    func testDeliveriesWhoseLeaseWouldRunOutBeforeTheirTurnAreGivenBackNotSentTwice() async throws {
+        let folder = try Paths.folder()
+        let service = try await Fixture.service(folder: folder)
+        try await Fixture.requestIntegrations(service, count: 12)
+        // A worker that claims all twelve can start three or four before the rest's lease would run out, while another
+        // worker waits to take over whatever is not recorded.
+        let (config, mail) = Self.slowSends()
         let first = try RosterFlowService(databasePath: folder + "/rf.sqlite", workflowsPath: nil)
         let second = try RosterFlowService(databasePath: folder + "/rf.sqlite", workflowsPath: nil)
         let a = try Fixture.dispatcher(first, config: config, folder: folder, worker: "a", mail: { mail })
@@ -137,12 +143,7 @@ final class DispatcherTests: XCTestCase {
         let folder = try Paths.folder()
         let service = try await Fixture.service(folder: folder)
         try await Fixture.requestIntegrations(service, count: 8)
-        var config = Fixture.config()
-        config.smtp = SMTPSettings(url: "smtp://127.0.0.1:9")
-        config.smtp?.timeoutSeconds = 0.4
-        config.concurrency = 1
-        config.leaseSeconds = 1.5
-        let mail = RecordingMail(delay: 0.3)
+        let (config, mail) = Self.slowSends()
         // What `rosterflow worker --once` does: one drain, which must leave nothing due behind.
         let report = try Fixture.dispatcher(service, config: config, folder: folder, mail: { mail }).drain(limit: 8)
         XCTAssertGreaterThan(report.released, 0, "every message fit in one lease: the test proves nothing")
