@@ -47,7 +47,6 @@ public struct WebhookRequest: Sendable {
         self.timeoutSeconds = timeoutSeconds
         self.mayStart = mayStart
     }
-
 }
 
 /// Delivers webhook requests. One thread uses a transport at a time.

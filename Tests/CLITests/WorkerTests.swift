@@ -146,8 +146,7 @@ final class WorkerTests: WorkerHarness {
         let smtp = try SMTPPeer(folder: folder, arguments: ["--hold-first", "60"])
         // A short lease, so another worker may take the dead one's delivery over soon.
         try writeConfiguration(smtpPort: smtp.port, leaseSeconds: 3, sendSeconds: 2)
-        let environment: [String: String] = [:]
-        let worker = process(["worker", "--poll-interval", "0.1"], environment: environment)
+        let worker = process(["worker", "--poll-interval", "0.1"])
         try worker.run()
         XCTAssertTrue(waitFor(30) { smtp.records().count == 1 }, "the worker did not send")
         kill(worker.processIdentifier, SIGKILL)
@@ -159,7 +158,7 @@ final class WorkerTests: WorkerHarness {
         XCTAssertTrue(shown.contains("\"status\" : \"pending\""), shown)
 
         Thread.sleep(forTimeInterval: 3.2)
-        XCTAssertTrue(try run(["worker", "--once"], environment: environment).contains("sent 1"))
+        XCTAssertTrue(try run("worker", "--once").contains("sent 1"))
         let records = smtp.records()
         XCTAssertEqual(records.count, 2)
         let second = try XCTUnwrap(records.last)
