@@ -25,9 +25,28 @@ extension RosterFlowService {
     static func carryForwardNote(_ proposals: [CarryForwardRecord], _ rollover: Rollover) -> String {
         let byHow = Dictionary(grouping: proposals, by: \.matchedOn).mapValues(\.count)
         let how = ["course code", "title", "grades and subject"].compactMap { key in byHow[key].map { "\($0) by \(key)" } }
-        return "carry-forward: \(proposals.count) of the \(rollover.newCourses.count) new courses match a mapped course of last year"
-            + (how.isEmpty ? "" : " (" + how.joined(separator: ", ") + ")")
-            + "; the other \(rollover.newCourses.count - proposals.count) get shells and DSP tasks as usual (`sync show RUN` lists the matches)"
+        let total = rollover.newCourses.count, matched = proposals.count
+        let evidence = how.isEmpty ? "" : " (" + how.joined(separator: ", ") + ")"
+        let usual = " as usual (`sync show RUN` lists the matches)"
+        let listed = "; `sync show RUN` lists the matches"
+        switch (total, matched) {
+        case (0, _):
+            return "carry-forward: the rollover starts no new course, so there is nothing to carry forward"
+        case (1, 0):
+            return "carry-forward: the new course matches no mapped course of last year; it gets a shell and a DSP task as usual"
+        case (_, 0):
+            return "carry-forward: none of the \(total) new courses matches a mapped course of last year; they get shells and DSP "
+                + "tasks as usual"
+        case (1, _):
+            return "carry-forward: the new course matches a mapped course of last year\(evidence)" + listed
+        case _ where matched == total:
+            return "carry-forward: all \(total) new courses match a mapped course of last year\(evidence)" + listed
+        default:
+            return "carry-forward: \(matched) of the \(total) new courses \(matched == 1 ? "matches" : "match") a mapped course of "
+                + "last year\(evidence); "
+                + (total - matched == 1 ? "the other one gets a shell and a DSP task" : "the other \(total - matched) get shells and DSP tasks")
+                + usual
+        }
     }
 
     /// The proposals of a run approved with `--carry-forward`; refuses a run that is not a school-year rollover.

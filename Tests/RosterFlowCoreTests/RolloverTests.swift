@@ -37,6 +37,41 @@ final class RolloverTests: SyncTestCase {
         return try service.courses(integrationID: integrationID)
     }
 
+    /// The hold reason that sums up a carry-forward counts in plain words: one course matches, several match.
+    func testTheCarryForwardNoteCountsInPlainWords() {
+        func note(newCourses: Int, matched: Int) -> String {
+            let rollover = Rollover(
+                fromYear: 2025, toYear: 2026, classesEnding: 1, classesStarting: 1, usersLeaving: 0, usersStaying: 0, usersJoining: 0,
+                newCourses: (0..<newCourses).map { RosterRecord(entity: "courses", sourcedID: "crs-\($0)", digest: 0) },
+                endingCourses: [])
+            let proposals = (0..<matched).map {
+                CarryForwardRecord(newSourcedID: "crs-\($0)", newTitle: "Algebra I", oldCourseID: "crs_old\($0)", oldSourcedID: "old-\($0)",
+                                   oldTitle: "Algebra I", catalogTitle: "Algebra I", baseID: "ALG1-2024", matchedOn: "course code",
+                                   evidence: "same course code `MATH-100`")
+            }
+            return RosterFlowService.carryForwardNote(proposals, rollover)
+        }
+        let usual = " as usual (`sync show RUN` lists the matches)"
+        XCTAssertEqual(note(newCourses: 20, matched: 1),
+                       "carry-forward: 1 of the 20 new courses matches a mapped course of last year (1 by course code); "
+                           + "the other 19 get shells and DSP tasks" + usual)
+        XCTAssertEqual(note(newCourses: 5, matched: 4),
+                       "carry-forward: 4 of the 5 new courses match a mapped course of last year (4 by course code); "
+                           + "the other one gets a shell and a DSP task" + usual)
+        XCTAssertEqual(note(newCourses: 3, matched: 3),
+                       "carry-forward: all 3 new courses match a mapped course of last year (3 by course code); "
+                           + "`sync show RUN` lists the matches")
+        XCTAssertEqual(note(newCourses: 1, matched: 1),
+                       "carry-forward: the new course matches a mapped course of last year (1 by course code); "
+                           + "`sync show RUN` lists the matches")
+        XCTAssertEqual(note(newCourses: 7, matched: 0),
+                       "carry-forward: none of the 7 new courses matches a mapped course of last year; they get shells and DSP tasks as usual")
+        XCTAssertEqual(note(newCourses: 1, matched: 0),
+                       "carry-forward: the new course matches no mapped course of last year; it gets a shell and a DSP task as usual")
+        XCTAssertEqual(note(newCourses: 0, matched: 0),
+                       "carry-forward: the rollover starts no new course, so there is nothing to carry forward")
+    }
+
     func testANewSchoolYearIsHeldAsARolloverWithItsNumbers() async throws {
         _ = try await mappedFirstYear()
         let run = try await sync(try district("y2026", year: 2026))
@@ -47,7 +82,10 @@ final class RolloverTests: SyncTestCase {
         XCTAssertTrue(reason.contains("\(users.deletes) users leaving, \(200 - users.deletes) users staying, 0 users joining"), reason)
         XCTAssertGreaterThan(users.deletes, 0, "seniors leave")
         XCTAssertFalse(run.reasons.contains { $0.contains("would delete") || $0.contains("would change") }, "\(run.reasons)")
-        XCTAssertTrue(run.reasons.contains { $0.hasPrefix("carry-forward: 4 of the 5 new courses match") }, "\(run.reasons)")
+        XCTAssertTrue(run.reasons.contains {
+            $0.hasPrefix("carry-forward: 4 of the 5 new courses match a mapped course of last year")
+                && $0.contains("; the other one gets a shell and a DSP task as usual")
+        }, "\(run.reasons)")
 
         let matches = Dictionary(uniqueKeysWithValues: run.carryForward.map { ($0.newSourcedID, $0) })
         XCTAssertEqual(matches["crs-2026-1"]?.oldSourcedID, "crs-1")
