@@ -283,6 +283,9 @@ struct API: Sendable {
         var merge: Bool?
         /// Plan the same bundle against today's roster as a new held run instead of applying this stale one.
         var replan: Bool?
+        /// For a school-year rollover: start each new course that matches a mapped course of last year in `mapped`,
+        /// with that course's catalog course and base id.
+        var carryForward: Bool?
     }
 
     @Sendable func approveSyncRun(_ request: Request, context: AppContext) async throws -> Response {
@@ -293,7 +296,7 @@ struct API: Sendable {
             try requireDecider(principal)
             return try JSONBody(try await service.approveSync(
                 runID: id, withoutDeletes: input.withoutDeletes ?? false, merge: input.merge, replan: input.replan ?? false,
-                actor: principal.actor))
+                carryForward: input.carryForward ?? false, actor: principal.actor))
         }
     }
 

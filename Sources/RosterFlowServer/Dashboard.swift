@@ -225,8 +225,10 @@ struct Dashboard: Sendable {
     /// The integration page's values for `role`: the view, its courses, sync runs, actions and workflow version.
     func integrationValues(_ id: String, role: Role) throws -> (view: IntegrationView, values: [String: Any]) {
         let view = try service.integration(id: id)
+        // Held runs in full (few): their proposed merges and carry-forward decide which approvals the page offers.
+        let runs = try service.syncRuns(integrationID: id).map { $0.decision == "held" ? try service.syncRun(id: $0.id) : $0 }
         var values = DashboardViews.integration(
-            view, courses: try service.courses(integrationID: id), runs: try service.syncRuns(integrationID: id),
+            view, courses: try service.courses(integrationID: id), runs: runs,
             role: role, runtime: service.runtime, canDecide: service.rolesDecidingHeldRuns().contains(role))
         values["id"] = id
         values["workflowVersion"] = view.workflowVersion
@@ -303,16 +305,17 @@ struct Dashboard: Sendable {
         try api.requireDecider(principal)
         let decision = fields["decision"] ?? ""
         switch decision {
-        case "approve", "approve-without-deletes", "merge", "no-merge":
+        case "approve", "approve-without-deletes", "merge", "no-merge", "carry-forward":
             _ = try await service.approveSync(
                 runID: id, withoutDeletes: decision == "approve-without-deletes",
-                merge: decision == "merge" ? true : decision == "no-merge" ? false : nil, replan: false, actor: principal.actor)
+                merge: decision == "merge" ? true : decision == "no-merge" ? false : nil, replan: false,
+                carryForward: decision == "carry-forward", actor: principal.actor)
         case "reject":
             _ = try await service.rejectSync(runID: id, actor: principal.actor)
         default:
             throw PageError(
                 status: .badRequest, code: "invalid-input", cause: "bad-decision",
-                message: "choose approve, approve without deletes, merge, no merge or reject")
+                message: "choose approve, approve without deletes, carry forward, merge, no merge or reject")
         }
         return Web.redirect("/dashboard/integrations/\(run.integrationID)?done=\(decision)")
     }

@@ -107,12 +107,22 @@ enum DashboardViews {
         }
         let held = runs.filter { $0.decision == "held" }
         values["heldRuns"] = held.map { run -> [String: Any] in
-            let counts = run.counts.keys.sorted().map { "\($0): \(String(describing: run.counts[$0]!))" }
+            // In plain words, only what changes: "users: 137 updated, 61 deleted".
+            let counts = run.counts.keys.sorted().compactMap { entity -> String? in
+                let c = run.counts[entity]!
+                let parts = [(c.adds, "added"), (c.updates, "updated"), (c.deletes, "deleted"), (c.parked, "kept back")]
+                    .filter { $0.0 > 0 }.map { "\($0.0) \($0.1)" }
+                return parts.isEmpty ? nil : "\(entity): " + parts.joined(separator: ", ")
+            }
             return [
                 "runID": run.id, "startedAt": run.startedAt, "reasons": run.reasons,
                 "review": "This sync stopped before changing anything, for the reasons below. Changes it would make: "
                     + (counts.isEmpty ? "none" : counts.joined(separator: "; ")) + ".",
                 "canDecide": canDecide, "hasMerges": !run.merges.isEmpty,
+                "hasCarryForward": !run.carryForward.isEmpty,
+                "carryForward": run.carryForward.map {
+                    "\($0.newSourcedID) \($0.newTitle) ← \($0.oldSourcedID) \($0.oldTitle): \($0.catalogTitle) [\($0.baseID)] (\($0.evidence))"
+                },
             ]
         }
         values["hasHeldRuns"] = !held.isEmpty

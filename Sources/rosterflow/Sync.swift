@@ -381,8 +381,16 @@ enum SyncText {
         switch run.decision {
         case "held":
             let merging = run.merges.isEmpty ? "" : " --merge|--no-merge"
-            lines.append("  held for review: `rosterflow sync show \(run.id) --changes` lists its changes; then "
-                + "`rosterflow sync approve \(run.id)\(merging)` [--without-deletes] or `rosterflow sync reject \(run.id)`")
+            if !run.carryForward.isEmpty {
+                // A plain approval maps every new course anew: say so where the choice is made.
+                lines.append("  held for review: `rosterflow sync show \(run.id) --changes` lists its changes; then "
+                    + "`rosterflow sync approve \(run.id) --carry-forward\(merging)` to start the \(run.carryForward.count) matching new "
+                    + "course\(run.carryForward.count == 1 ? "" : "s") from last year's mappings, or `rosterflow sync approve \(run.id)\(merging)` "
+                    + "to map every new course anew (either with [--without-deletes]), or `rosterflow sync reject \(run.id)`")
+            } else {
+                lines.append("  held for review: `rosterflow sync show \(run.id) --changes` lists its changes; then "
+                    + "`rosterflow sync approve \(run.id)\(merging)` [--without-deletes] or `rosterflow sync reject \(run.id)`")
+            }
         case "dry-run":
             lines.append("  nothing was applied: `rosterflow sync show \(run.id) --changes` lists what it would change")
         case "rejected":

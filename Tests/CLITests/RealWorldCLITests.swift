@@ -102,6 +102,14 @@ extension CLITests {
         XCTAssertTrue(run.stdout.contains("! school-year rollover from 2024–25 to 2025–26: 16 classes ending, 16 classes starting;"), run.stdout)
         XCTAssertTrue(run.stdout.contains("crs-2026-1 ") && run.stdout.contains("← crs-1 "), run.stdout)
         let runID = try XCTUnwrap(run.stdout.split(separator: " ").dropFirst().first.map(String.init))
+        // The last line, where the operator chooses, names both approvals and what each does to the new courses.
+        let last = try XCTUnwrap(run.stdout.split(separator: "\n").last { $0.contains("held for review:") })
+        let matches = run.stdout.split(separator: "\n").filter { $0.hasPrefix("    crs-2026-") && $0.contains(" ← ") }.count
+        XCTAssertGreaterThan(matches, 1)
+        XCTAssertTrue(last.contains("`rosterflow sync approve \(runID) --carry-forward` to start the \(matches) matching new courses from last year's mappings"), String(last))
+        XCTAssertTrue(last.contains("or `rosterflow sync approve \(runID)` to map every new course anew"), String(last))
+        XCTAssertEqual(try rosterflow("sync", "show", runID).stdout.split(separator: "\n").last { $0.contains("held for review:") }, last,
+                       "`sync show` ends the same way")
         let approved = try rosterflow("sync", "approve", runID, "--carry-forward")
         XCTAssertTrue(approved.stdout.contains("APPROVED"), approved.stdout)
         let after = try XCTUnwrap(JSONSerialization.jsonObject(

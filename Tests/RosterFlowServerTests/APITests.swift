@@ -263,6 +263,28 @@ final class APITests: XCTestCase {
         }
     }
 
+    /// A rollover is approved over the API with its course map carried forward, as `sync approve --carry-forward` does;
+    /// asking to carry forward a run that is no rollover is refused and applies nothing.
+    func testARolloverIsApprovedWithItsCourseMapCarriedForward() async throws {
+        let f = fixture!
+        try await f.schedule(f.springfield)
+        try await f.schedule(f.shelbyville)
+        let other = try await f.heldRun(f.shelbyville)
+        let (run, carried) = try await f.heldRollover(f.springfield)
+        try await f.app.test(.router) { client in
+            assertProblem(try await client.call(
+                .post, "/api/v1/sync-runs/\(other)/approve", token: f.tokens["vendor"], body: #"{"carryForward":true}"#), 422)
+            XCTAssertEqual(try f.service.syncRun(id: other).decision, "held", "nothing applied")
+            let approved = try await client.call(
+                .post, "/api/v1/sync-runs/\(run)/approve", token: f.tokens["vendor"], body: #"{"carryForward":true}"#)
+            XCTAssertEqual(approved.status, 200, approved.text)
+            XCTAssertEqual(approved.json["decision"] as? String, "approved")
+        }
+        let course = try XCTUnwrap(try f.service.courses(integrationID: f.springfield).first { $0.sourcedID == carried })
+        XCTAssertEqual(course.state, "mapped", "carried forward, awaiting the school's verification")
+        XCTAssertNotNil(course.baseID)
+    }
+
     func testTheOutboxIsTheVendorAdminsOnly() async throws {
         let f = fixture!
         try await f.schedule(f.springfield)

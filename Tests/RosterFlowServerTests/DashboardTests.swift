@@ -525,6 +525,51 @@ final class DashboardTests: XCTestCase {
         XCTAssertEqual(try f.service.integration(id: f.springfield).state, "shells_created")
     }
 
+    /// A held run proposing a merge of a re-keyed student offers the two choices it needs (a plain approval is refused
+    /// for it), and merging from the page applies it.
+    func testAHeldMergeOffersItsChoiceOnTheIntegrationPage() async throws {
+        let f = fixture!
+        try await f.schedule(f.springfield)
+        let run = try await f.heldMerge(f.springfield)
+        try await app().test(.router) { client in
+            let vendor = Browser()
+            try await Self.signIn(f, vendor, "vendor", client)
+            let page = try await vendor.get(client, "/dashboard/integrations/\(f.springfield)")
+            XCTAssertTrue(page.text.contains(#"value="merge""#) && page.text.contains(#"value="no-merge""#), page.text)
+            XCTAssertFalse(page.text.contains(#"value="carry-forward""#), "no rollover, no carry-forward")
+            let merged = try await vendor.post(client, "/dashboard/sync-runs/\(run)/decide", ["decision": "merge"])
+            XCTAssertEqual(merged.status, 303, merged.text)
+        }
+        XCTAssertEqual(try f.service.syncRun(id: run).decision, "approved")
+        XCTAssertEqual(Set(try f.service.syncRun(id: run).merges.map(\.status)), ["merged"])
+    }
+
+    /// A held rollover shows last year's course map carried forward and offers both approvals; carrying it forward
+    /// starts the matching new courses mapped.
+    func testARolloverIsApprovedFromTheIntegrationPageWithItsCourseMapCarriedForward() async throws {
+        let f = fixture!
+        try await f.schedule(f.springfield)
+        let (run, carried) = try await f.heldRollover(f.springfield)
+        try await app().test(.router) { client in
+            let vendor = Browser()
+            try await Self.signIn(f, vendor, "vendor", client)
+            let page = try await vendor.get(client, "/dashboard/integrations/\(f.springfield)")
+            XCTAssertTrue(page.text.contains("school-year rollover"), page.text)
+            XCTAssertTrue(page.text.contains("Changes it would make: academicSessions: 3 added, 3 deleted; classes: 10 added, 10 deleted;"),
+                          page.text)
+            XCTAssertFalse(page.text.contains("EntityCounts"), page.text)
+            XCTAssertTrue(page.text.contains(#"value="carry-forward""#), page.text)
+            XCTAssertTrue(page.text.contains("Approve and map every new course anew"), page.text)
+            XCTAssertTrue(page.text.contains("<li>\(carried) "), "the carry-forward is listed: \(page.text)")
+            let approved = try await vendor.post(client, "/dashboard/sync-runs/\(run)/decide", ["decision": "carry-forward"])
+            XCTAssertEqual(approved.status, 303, approved.text)
+            XCTAssertEqual(approved.headers[.location], "/dashboard/integrations/\(f.springfield)?done=carry-forward")
+        }
+        XCTAssertEqual(try f.service.syncRun(id: run).decision, "approved")
+        let course = try XCTUnwrap(try f.service.courses(integrationID: f.springfield).first { $0.sourcedID == carried })
+        XCTAssertEqual(course.state, "mapped")
+    }
+
     func testTheWorkflowsPageCountsVersionsAndItsMigrationFormChecksThePlanAndTheConfirmation() async throws {
         let f = fixture!
         try await app().test(.router) { client in

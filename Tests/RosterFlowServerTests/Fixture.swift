@@ -95,6 +95,46 @@ struct APIFixture {
         XCTAssertEqual(held.decision, "held")
         return held.id
     }
+
+    /// A held run that proposes a merge: a student's sourcedId changed in the SIS while their username stayed.
+    func heldMerge(_ id: String) async throws -> String {
+        let bundle = folder + "/merge-\(id)"
+        _ = try SampleBundle.write(to: URL(fileURLWithPath: bundle), users: 200, classes: 10, enrollments: 800, version: "1.2", seed: 7)
+        let first = try await service.runSync(integrationID: id, bundlePath: bundle, actor: "test")
+        XCTAssertEqual(first.decision, "applied")
+        let users = try String(contentsOfFile: bundle + "/users.csv", encoding: .utf8).components(separatedBy: "\n")
+        let student = try XCTUnwrap(users.first { $0.hasPrefix("stu-") })
+        let oldID = String(student.prefix { $0 != "," })
+        try users.map { $0 == student ? "stu-rekeyed-1" + $0.dropFirst(oldID.count) : $0 }.joined(separator: "\n")
+            .write(toFile: bundle + "/users.csv", atomically: true, encoding: .utf8)
+        let held = try await service.runSync(integrationID: id, bundlePath: bundle, actor: "test")
+        XCTAssertEqual(held.decision, "held")
+        XCTAssertFalse(held.merges.isEmpty, "\(held.reasons)")
+        return held.id
+    }
+
+    /// A school-year rollover held for review: the sample district's 2025 synced with every course mapped, then its
+    /// 2026, whose new courses match some of last year's. Returns the run and the sourcedId of a course it carries.
+    func heldRollover(_ id: String) async throws -> (run: String, carried: String) {
+        for year in [2025, 2026] {
+            let bundle = folder + "/year-\(year)-\(id)"
+            _ = try SampleBundle.write(to: URL(fileURLWithPath: bundle), users: 200, classes: 10, enrollments: 800, version: "1.2",
+                                       seed: 7, schoolYear: year)
+            let run = try await service.runSync(integrationID: id, bundlePath: bundle, actor: "test")
+            if year == 2025 {
+                XCTAssertEqual(run.decision, "applied")
+                for course in try service.courses(integrationID: id) {
+                    _ = try await service.mapCourse(
+                        id: course.id, catalogTitle: "Catalog \(course.title)", baseID: "BASE-\(course.sourcedID)", actor: "dsp")
+                }
+            } else {
+                XCTAssertEqual(run.decision, "held")
+                let carried = try XCTUnwrap(run.carryForward.first?.newSourcedID, "\(run.reasons)")
+                return (run.id, carried)
+            }
+        }
+        throw CancellationError()
+    }
 }
 
 /// One answer, with its body read as JSON.
