@@ -695,14 +695,15 @@ extension RosterFlowService {
         return view
     }
 
-    /// A sync run with its validation report and the merges it proposed.
+    /// A sync run with the merges and carry-forward it proposed, and its validation report unless `withReport` is
+    /// false (a page that only offers the run's decisions need not decode a report of thousands of issues).
     ///
     /// - Throws: ``RosterFlowError/Code/notFound`` when there is no run with that id.
-    public func syncRun(id: String) throws -> SyncRunView {
+    public func syncRun(id: String, withReport: Bool = true) throws -> SyncRunView {
         guard let (run, merges) = try read({ tx in try tx.syncRun(id: id).map { ($0, try tx.proposedMerges(runID: id)) } }) else {
             throw RosterFlowError(.notFound, "there is no sync run \(id); `rosterflow sync list` shows them")
         }
-        var view = Self.view(run, withReport: true)
+        var view = Self.view(run, withReport: withReport)
         view.merges = merges
         view.carryForward = try read { try $0.carryForwards(runID: id) }
         return view

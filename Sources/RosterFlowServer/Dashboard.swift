@@ -226,7 +226,9 @@ struct Dashboard: Sendable {
     func integrationValues(_ id: String, role: Role) throws -> (view: IntegrationView, values: [String: Any]) {
         let view = try service.integration(id: id)
         // Held runs in full (few): their proposed merges and carry-forward decide which approvals the page offers.
-        let runs = try service.syncRuns(integrationID: id).map { $0.decision == "held" ? try service.syncRun(id: $0.id) : $0 }
+        let runs = try service.syncRuns(integrationID: id).map {
+            $0.decision == "held" ? try service.syncRun(id: $0.id, withReport: false) : $0
+        }
         var values = DashboardViews.integration(
             view, courses: try service.courses(integrationID: id), runs: runs,
             role: role, runtime: service.runtime, canDecide: service.rolesDecidingHeldRuns().contains(role))

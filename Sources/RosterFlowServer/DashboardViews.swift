@@ -120,9 +120,7 @@ enum DashboardViews {
                     + (counts.isEmpty ? "none" : counts.joined(separator: "; ")) + ".",
                 "canDecide": canDecide, "hasMerges": !run.merges.isEmpty,
                 "hasCarryForward": !run.carryForward.isEmpty,
-                "carryForward": run.carryForward.map {
-                    "\($0.newSourcedID) \($0.newTitle) ← \($0.oldSourcedID) \($0.oldTitle): \($0.catalogTitle) [\($0.baseID)] (\($0.evidence))"
-                },
+                "carryForward": run.carryForward.map(\.summary),
             ]
         }
         values["hasHeldRuns"] = !held.isEmpty

@@ -30,3 +30,11 @@ public struct CarryForwardRecord: Sendable, Equatable, Codable {
         self.evidence = evidence
     }
 }
+
+extension CarryForwardRecord {
+    /// The match in one line, as the CLI and the dashboard list it:
+    /// `crs-2027-1 Algebra I ← crs-1 Algebra I: Algebra I (2026) [ALG1-26] (same course code `MATH-100`)`.
+    public var summary: String {
+        "\(newSourcedID) \(newTitle) ← \(oldSourcedID) \(oldTitle): \(catalogTitle) [\(baseID)] (\(evidence))"
+    }
+}

@@ -370,7 +370,7 @@ enum SyncText {
         if !run.carryForward.isEmpty {
             lines.append("  carry-forward (`sync approve \(run.id) --carry-forward`), new course ← last year's mapped course:")
             for p in run.carryForward {
-                lines.append("    \(p.newSourcedID) \(p.newTitle) ← \(p.oldSourcedID) \(p.oldTitle): \(p.catalogTitle) [\(p.baseID)] (\(p.evidence))")
+                lines.append("    " + p.summary)
             }
         }
         lines.append("  issues: \(run.errorCount) errors, \(run.warningCount) warnings")
@@ -381,15 +381,15 @@ enum SyncText {
         switch run.decision {
         case "held":
             let merging = run.merges.isEmpty ? "" : " --merge|--no-merge"
+            let review = "  held for review: `rosterflow sync show \(run.id) --changes` lists its changes; then "
             if !run.carryForward.isEmpty {
                 // A plain approval maps every new course anew: say so where the choice is made.
-                lines.append("  held for review: `rosterflow sync show \(run.id) --changes` lists its changes; then "
-                    + "`rosterflow sync approve \(run.id) --carry-forward\(merging)` to start the \(run.carryForward.count) matching new "
-                    + "course\(run.carryForward.count == 1 ? "" : "s") from last year's mappings, or `rosterflow sync approve \(run.id)\(merging)` "
+                let count = run.carryForward.count
+                lines.append(review + "`rosterflow sync approve \(run.id) --carry-forward\(merging)` to start the \(count) matching new "
+                    + "course\(count == 1 ? "" : "s") from last year's mappings, or `rosterflow sync approve \(run.id)\(merging)` "
                     + "to map every new course anew (either with [--without-deletes]), or `rosterflow sync reject \(run.id)`")
             } else {
-                lines.append("  held for review: `rosterflow sync show \(run.id) --changes` lists its changes; then "
-                    + "`rosterflow sync approve \(run.id)\(merging)` [--without-deletes] or `rosterflow sync reject \(run.id)`")
+                lines.append(review + "`rosterflow sync approve \(run.id)\(merging)` [--without-deletes] or `rosterflow sync reject \(run.id)`")
             }
         case "dry-run":
             lines.append("  nothing was applied: `rosterflow sync show \(run.id) --changes` lists what it would change")

@@ -116,24 +116,21 @@ struct APIFixture {
     /// A school-year rollover held for review: the sample district's 2025 synced with every course mapped, then its
     /// 2026, whose new courses match some of last year's. Returns the run and the sourcedId of a course it carries.
     func heldRollover(_ id: String) async throws -> (run: String, carried: String) {
-        for year in [2025, 2026] {
+        func sync(_ year: Int) async throws -> SyncRunView {
             let bundle = folder + "/year-\(year)-\(id)"
             _ = try SampleBundle.write(to: URL(fileURLWithPath: bundle), users: 200, classes: 10, enrollments: 800, version: "1.2",
                                        seed: 7, schoolYear: year)
-            let run = try await service.runSync(integrationID: id, bundlePath: bundle, actor: "test")
-            if year == 2025 {
-                XCTAssertEqual(run.decision, "applied")
-                for course in try service.courses(integrationID: id) {
-                    _ = try await service.mapCourse(
-                        id: course.id, catalogTitle: "Catalog \(course.title)", baseID: "BASE-\(course.sourcedID)", actor: "dsp")
-                }
-            } else {
-                XCTAssertEqual(run.decision, "held")
-                let carried = try XCTUnwrap(run.carryForward.first?.newSourcedID, "\(run.reasons)")
-                return (run.id, carried)
-            }
+            return try await service.runSync(integrationID: id, bundlePath: bundle, actor: "test")
         }
-        throw CancellationError()
+        let first = try await sync(2025)
+        XCTAssertEqual(first.decision, "applied")
+        for course in try service.courses(integrationID: id) {
+            _ = try await service.mapCourse(
+                id: course.id, catalogTitle: "Catalog \(course.title)", baseID: "BASE-\(course.sourcedID)", actor: "dsp")
+        }
+        let run = try await sync(2026)
+        XCTAssertEqual(run.decision, "held")
+        return (run.id, try XCTUnwrap(run.carryForward.first?.newSourcedID, "\(run.reasons)"))
     }
 }
 
