@@ -202,17 +202,20 @@ enum OnDemand {
     // MARK: The nightly sync
 
     /// Reasons to hold a sync of an on-demand integration: an imported class that would lose a large share of its students.
-    static func holdReasons(_ tx: any StoreTransaction, integrationID: String, changes: [[RosterChange]]) throws -> [String] {
+    static func holdReasons(_ tx: any StoreTransaction, integrationID: String, changes: [ChangeGroup]) throws -> [String] {
         guard try tx.provisioningMode(integrationID: integrationID) == .onDemand else { return [] }
         let imported = try tx.importedClasses(integrationID: integrationID)
         guard !imported.isEmpty else { return [] }
         let ids = Set(imported.map(\.classSourcedID))
         var dropped: [String: Int] = [:]
         // A class the SIS deletes is archived whole (its teachers are told), not a drop of its students.
-        let deletedClasses = Set(changes.joined().lazy.filter { $0.operation == .delete && $0.record.entity == classes }.map(\.record.sourcedID))
+        var deletedClasses: Set<String> = []
         for group in changes {
-            for change in group where change.operation == .delete && !change.parked && change.record.entity == enrollments
-                && change.record.ref3 == "student" {
+            group.forEach(entity: classes, operation: .delete) { deletedClasses.insert($0.record.sourcedID) }
+        }
+        for group in changes {
+            group.forEach(entity: enrollments, operation: .delete) { change in
+                guard !change.parked, change.record.ref3 == "student" else { return }
                 if let classID = change.record.ref1, ids.contains(classID), !deletedClasses.contains(classID) { dropped[classID, default: 0] += 1 }
             }
         }

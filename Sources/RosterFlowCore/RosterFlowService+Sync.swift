@@ -212,7 +212,7 @@ extension RosterFlowService {
                         var diff = SyncDiff(heldCounts: held)
                         // The held records a bulk file omits are kept as their deletes as the merge passes them.
                         let merge = HeldDigestMerge(
-                            tx: tx, integrationID: integrationID, heldCounts: held, passingOver: passingOver
+                            tx: tx, integrationID: integrationID, passingOver: passingOver
                         ) { entity in
                             bulkFiles.isBulk(entity) && implicitDeletes.contains(entity.rawValue)
                         }
@@ -375,6 +375,8 @@ extension RosterFlowService {
             ? report.rendered(maxPerFile: 20, maxBytes: 16_000, more: "`rosterflow sync show \(runID)`") : ""
         let actor = request.actor
         let releasesLock = request.releasesLock
+        // What is applied, as changes (encoded ones decoded here, outside the write); a held run stores them as they are.
+        let applied = decision == .applied ? plan.changeGroups.map(\.changes) : []
         let lifecycle = try await write { tx, now in
             try lock?.verify(tx)
             if decision == .applied || decision == .held {
@@ -411,7 +413,7 @@ extension RosterFlowService {
             switch decision {
             case .applied:
                 steps = try Self.apply(
-                    plan.changeGroups, tx: tx, runtime: runtime, integration: integration, runID: runID, locked: locked,
+                    applied, tx: tx, runtime: runtime, integration: integration, runID: runID, locked: locked,
                     afterStartup: !firstSync, stage: stage, checkpoint: cancellation.check, now: now)
             case .held:
                 var trace = SyncPhaseTrace()

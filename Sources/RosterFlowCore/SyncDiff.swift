@@ -14,11 +14,15 @@ public struct SyncDiff: Sendable {
     /// Held sourcedIds not seen, in bytewise order, for entities diffed by merging with the held digests in order
     /// (``setUnseenHeld(_:_:)`` with a list): no dictionary of the millions a rollover leaves unseen is built.
     private var unseenInOrder: [[String]?]
-    /// The records of ``unseenInOrder`` as the changes that delete them, when the diff kept them (see
-    /// ``takeUnseenDeletes(_:)``).
-    private var unseenDeletes: [[RosterChange]?]
+    /// The held records not seen, encoded as the changes that delete them in bytewise sourcedId order, when the
+    /// merge kept them so (see ``setUnseenHeld(_:encodedDeletes:)`` and ``takeUnseenDeletes(_:)``).
+    private var unseenDeletes: [EncodedChanges?]
     private var heldCounts: [Int]
+    /// Updates, and the adds of entities nothing was held of (a first sync's, applied at once).
     private var changesByEntity: [[RosterChange]]
+    /// The adds of entities some records were held of, encoded as they come (see ``EncodedChanges``): a later sync may
+    /// be held, and a rollover's review adds millions.
+    private var encodedAdds: [EncodedChanges?]
     private var explicitByEntity: [Set<String>]
     private var countsByEntity: [EntityCounts]
     public private(set) var incomingClassCourse: [String: String] = [:]
@@ -38,6 +42,7 @@ public struct SyncDiff: Sendable {
         unseenDeletes = Array(repeating: nil, count: RosterEntity.allCases.count)
         self.heldCounts = heldCounts
         changesByEntity = Array(repeating: [], count: RosterEntity.allCases.count)
+        encodedAdds = Array(repeating: nil, count: RosterEntity.allCases.count)
         explicitByEntity = Array(repeating: [], count: RosterEntity.allCases.count)
         countsByEntity = Array(repeating: EntityCounts(), count: RosterEntity.allCases.count)
     }
@@ -59,21 +64,33 @@ public struct SyncDiff: Sendable {
     }
 
     /// The held records of `entity` the stream did not carry, in strictly ascending bytewise order of their sourcedIds
-    /// (SQLite's order of the key, as the held digests are merged), and, when the merge kept them, the same records
-    /// as the changes that delete them, in the same order.
-    mutating func setUnseenHeld(_ entity: RosterEntity, _ held: [(String, Int64)], deletes: [RosterChange]? = nil) {
+    /// (SQLite's order of the key, as the held digests are merged).
+    mutating func setUnseenHeld(_ entity: RosterEntity, _ held: [(String, Int64)]) {
         unseen[entity.index] = [:]
         unseenInOrder[entity.index] = held.map(\.0)
-        unseenDeletes[entity.index] = deletes?.count == held.count ? deletes : nil
+        unseenDeletes[entity.index] = nil
+    }
+
+    /// The held records of `entity` the stream did not carry, as the changes that delete them, in strictly ascending
+    /// bytewise order of their sourcedIds (as the merge passed them over).
+    mutating func setUnseenHeld(_ entity: RosterEntity, encodedDeletes: EncodedChanges) {
+        var deletes = encodedDeletes
+        deletes.finish()
+        unseen[entity.index] = [:]
+        unseenInOrder[entity.index] = nil
+        unseenDeletes[entity.index] = deletes
     }
 
     /// Takes out (no copy) the deletes of ``unseenHeld(_:)``'s records, one for each in the same order, when the diff
-    /// kept them; nil when it did not (the planner then reads the records).
-    mutating func takeUnseenDeletes(_ entity: RosterEntity) -> [RosterChange]? {
-        var taken: [RosterChange]?
+    /// kept them; nil when it did not (the planner then reads the records). ``unseenHeld(_:)`` is empty after.
+    mutating func takeUnseenDeletes(_ entity: RosterEntity) -> EncodedChanges? {
+        var taken: EncodedChanges?
         swap(&taken, &unseenDeletes[entity.index])
         return taken
     }
+
+    /// Whether the held records `entity`'s bulk file omitted are kept as their deletes (``takeUnseenDeletes(_:)``).
+    func keepsUnseenDeletes(_ entity: RosterEntity) -> Bool { unseenDeletes[entity.index] != nil }
 
     /// How many records of `entity` the integration held before this sync.
     public func heldCount(_ entity: RosterEntity) -> Int { heldCounts[entity.index] }
@@ -81,19 +98,37 @@ public struct SyncDiff: Sendable {
     /// Held records of `entity` that the bundle did not carry (as active rows): in bytewise sourcedId order when the
     /// diff merged the held digests in order (``unseenHeldInOrder(_:)``), else in no particular order.
     public func unseenHeld(_ entity: RosterEntity) -> [String] {
-        unseenInOrder[entity.index] ?? Array(unseen[entity.index].keys)
+        if let deletes = unseenDeletes[entity.index] {
+            var ids: [String] = []
+            ids.reserveCapacity(deletes.count)
+            deletes.forEach { ids.append($0.record.sourcedID) }
+            return ids
+        }
+        return unseenInOrder[entity.index] ?? Array(unseen[entity.index].keys)
     }
 
     /// Whether ``unseenHeld(_:)`` lists `entity`'s records in bytewise sourcedId order.
-    func unseenHeldInOrder(_ entity: RosterEntity) -> Bool { unseenInOrder[entity.index] != nil }
+    func unseenHeldInOrder(_ entity: RosterEntity) -> Bool {
+        unseenInOrder[entity.index] != nil || unseenDeletes[entity.index] != nil
+    }
 
-    /// Adds and updates of `entity`, in stream order.
-    public func changes(_ entity: RosterEntity) -> [RosterChange] { changesByEntity[entity.index] }
+    /// Adds and updates of `entity`: in stream order, the updates first when the adds are kept encoded.
+    public func changes(_ entity: RosterEntity) -> [RosterChange] {
+        changesByEntity[entity.index] + (encodedAdds[entity.index]?.changes ?? [])
+    }
 
-    /// Takes the adds and updates of `entity` out of the diff (no copy).
+    /// Takes the updates of `entity` (and its adds, when they are not kept encoded) out of the diff (no copy).
     mutating func takeChanges(_ entity: RosterEntity) -> [RosterChange] {
         var taken: [RosterChange] = []
         swap(&taken, &changesByEntity[entity.index])
+        return taken
+    }
+
+    /// Takes the encoded adds of `entity` out of the diff (no copy), if its adds were kept encoded.
+    mutating func takeEncodedAdds(_ entity: RosterEntity) -> EncodedChanges? {
+        var taken: EncodedChanges?
+        swap(&taken, &encodedAdds[entity.index])
+        taken?.finish()
         return taken
     }
 
@@ -106,7 +141,13 @@ public struct SyncDiff: Sendable {
 
     /// Whether the integration holds a record (answers the reader's reference checks). Records already seen in this
     /// bundle are not asked about: they are valid in it, and the reader finds them among its own sourcedIds first.
+    /// Where the unseen records are kept as their encoded deletes, each call decodes them: ask for few.
     public func holds(_ entity: RosterEntity, _ sourcedID: String) -> Bool {
+        if let deletes = unseenDeletes[entity.index] {
+            var found = false
+            deletes.forEach { if !found, $0.record.sourcedID == sourcedID { found = true } }
+            return found
+        }
         guard let ids = unseenInOrder[entity.index] else { return unseen[entity.index][sourcedID] != nil }
         // A binary search of the ordered list.
         var low = 0, high = ids.count
@@ -160,7 +201,12 @@ public struct SyncDiff: Sendable {
             return nil
         }
         let added = SyncPlanner.details(record, entity: entity, digest: digest)
-        changesByEntity[e].append(RosterChange(operation: .add, record: added))
+        if heldCounts[e] > 0 {
+            if encodedAdds[e] == nil { encodedAdds[e] = EncodedChanges(entity: entity.rawValue) }
+            encodedAdds[e]!.append(RosterChange(operation: .add, record: added))
+        } else {
+            changesByEntity[e].append(RosterChange(operation: .add, record: added))
+        }
         countsByEntity[e].adds += 1
         return added
     }

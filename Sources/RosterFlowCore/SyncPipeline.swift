@@ -111,20 +111,30 @@ final class HeldDigestMerge {
         let cursor: RosterDigestCursor
         var pending: (sourcedID: String, digest: Int64)?
         var last: String?
-        /// Held records passed over (not in the stream so far), or met as explicit deletes.
+        /// Held records passed over (not in the stream so far), or met as explicit deletes, unless kept in `deletes`.
         var unseen: [(String, Int64)] = []
-        /// The same records as the changes that delete them, while the cursor makes them (see `capturesDeletes`).
-        var deletes: [RosterChange]?
+        /// Instead of `unseen`, the same records as the changes that delete them, encoded from the cursor's row (see
+        /// `capturesDeletes`).
+        var deletes: EncodedChanges?
         var index: [String: Int64]?
 
         /// The pending held record is not in the stream (so far): kept as unseen, and the cursor steps on.
         mutating func passOver() throws {
             guard let p = pending else { return }
-            unseen.append((p.sourcedID, p.digest))
-            if deletes != nil {
-                if let change = cursor.currentAsDelete() { deletes?.append(change) } else { deletes = nil }
+            if deletes == nil || !cursor.appendCurrentAsDelete(to: &deletes!) {
+                keepDeletesAsUnseen()
+                unseen.append((p.sourcedID, p.digest))
             }
             pending = try cursor.next()
+        }
+
+        /// The deletes kept so far go back to `unseen` (as sourcedIds and digests), and no more are kept.
+        mutating func keepDeletesAsUnseen() {
+            guard let kept = deletes.take() else { return }
+            var passed: [(String, Int64)] = []
+            passed.reserveCapacity(kept.count + unseen.count)
+            kept.forEach { passed.append(($0.record.sourcedID, $0.record.digest)) }
+            unseen = passed + unseen
         }
     }
 
@@ -133,21 +143,18 @@ final class HeldDigestMerge {
     private let capturesDeletes: (RosterEntity) -> Bool
     private let passingOver: (Bool) -> Void
     private let longPassOver: Int
-    private let heldCounts: [String: Int]
     private var merges = [Merge?](repeating: nil, count: RosterEntity.allCases.count)
 
     /// - Parameter capturesDeletes: whether the held records of an entity that the stream passes over are kept as
     ///   their deletes too (when the cursor has them at hand): asked when the entity's first record streams by (or at
     ///   the end), for entities whose file is bulk, so the plan does not read a rollover's millions again.
-    /// - Parameter heldCounts: how many records of each entity are held (room made for the deletes kept).
     /// - Parameter passingOver: told true when a streamed record makes the merge pass over more than `longPassOver`
     ///   held records, and false when it is done (see ``SyncDiffPipeline``).
-    init(tx: any StoreTransaction, integrationID: String, heldCounts: [String: Int] = [:],
+    init(tx: any StoreTransaction, integrationID: String,
          passingOver: @escaping (Bool) -> Void = { _ in }, longPassOver: Int = 4096,
          capturesDeletes: @escaping (RosterEntity) -> Bool) {
         self.tx = tx
         self.integrationID = integrationID
-        self.heldCounts = heldCounts
         self.passingOver = passingOver
         self.longPassOver = longPassOver
         self.capturesDeletes = capturesDeletes
@@ -171,7 +178,11 @@ final class HeldDigestMerge {
                 continue
             }
             while merge.pending != nil { try merge.passOver() }
-            diff.setUnseenHeld(entity, merge.unseen, deletes: merge.deletes)
+            if let deletes = merge.deletes {
+                diff.setUnseenHeld(entity, encodedDeletes: deletes)
+            } else {
+                diff.setUnseenHeld(entity, merge.unseen)
+            }
         }
         merges = []
     }
@@ -180,14 +191,8 @@ final class HeldDigestMerge {
         let cursor = try tx.rosterDigestCursor(integrationID: integrationID, entity: entity.rawValue)
         var merge = Merge(cursor: cursor, pending: try cursor.next())
         if capturesDeletes(entity) {
-            // Room for every held record, passed over and as its delete (memory is only used as it is written): a
-            // rollover passes over millions, and arrays grown by doubling would copy them again and again into fresh
-            // memory.
-            let held = heldCounts[entity.rawValue] ?? 0
-            merge.unseen.reserveCapacity(held)
-            var deletes: [RosterChange] = []
-            deletes.reserveCapacity(held)
-            merge.deletes = deletes
+            // Encoded as they are passed over (a rollover passes over millions): a few dozen bytes each.
+            merge.deletes = EncodedChanges(entity: entity.rawValue)
         }
         return merge
     }
@@ -211,11 +216,11 @@ final class HeldDigestMerge {
         _ m: inout Merge, _ id: String, _ explicitDelete: Bool, longPassOver: Int, passingOver: (Bool) -> Void
     ) throws -> Int64? {
         if m.index == nil, let last = m.last, compare(last, id) >= 0 {
+            m.keepDeletesAsUnseen()
             var index: [String: Int64] = [:]
             index.reserveCapacity(m.unseen.count + 1024)
             for (held, digest) in m.unseen { index[held] = digest }
             m.unseen = []
-            m.deletes = nil
             while let p = m.pending {
                 index[p.sourcedID] = p.digest
                 m.pending = try m.cursor.next()

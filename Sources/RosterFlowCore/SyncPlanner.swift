@@ -5,8 +5,9 @@ import StorageCore
 /// What a sync would do, and whether it must wait for a person.
 public struct SyncPlan: Sendable {
     /// The change set in apply order, in groups (per entity: its adds and updates, then its deletes) that are never
-    /// concatenated: a first sync's millions of changes are not copied.
-    public var changeGroups: [[RosterChange]]
+    /// concatenated: a first sync's millions of changes are not copied. A later sync's adds and the deletes of what a
+    /// bulk file omits are kept encoded (``EncodedChanges``), as a held run stores them.
+    public var changeGroups: [ChangeGroup]
     public var counts: [String: EntityCounts]
     /// Why the run must be held, in plain words; empty when it may apply.
     public var holdReasons: [String]
@@ -18,8 +19,8 @@ public struct SyncPlan: Sendable {
     /// Set when the run moves the district to a new school year (see ``Rollover``): it is held with its own reason.
     public var rollover: Rollover?
 
-    /// Every change in apply order (a copy; `changeGroups` avoids it).
-    public var changes: [RosterChange] { Array(changeGroups.joined()) }
+    /// Every change in apply order (a copy, encoded ones decoded; `changeGroups` avoids it).
+    public var changes: [RosterChange] { changeGroups.flatMap(\.changes) }
 
     public var isEmpty: Bool { changeGroups.allSatisfy(\.isEmpty) }
 }
@@ -58,19 +59,66 @@ public struct SyncPlanner: Sendable {
         }
     }
 
-    /// `changes` without those at `positions` (ascending).
-    static func removing(_ positions: [Int], from changes: [RosterChange]) -> [RosterChange] {
-        var kept: [RosterChange] = []
-        kept.reserveCapacity(changes.count - positions.count)
-        var next = 0
-        for (position, change) in changes.enumerated() {
-            if next < positions.count, positions[next] == position {
-                next += 1
-                continue
-            }
-            kept.append(change)
-        }
+    /// `changes` without those whose sourcedId `isRemoved` names (encoded again, one at a time).
+    static func removing(_ isRemoved: (String) -> Bool, from changes: EncodedChanges) -> EncodedChanges {
+        var kept = EncodedChanges(entity: changes.entity)
+        changes.forEach { if !isRemoved($0.record.sourcedID) { kept.append($0) } }
         return kept
+    }
+
+    /// The deletes of `entity`: the held records its bulk file omits (unless the policy keeps them, their rows were
+    /// quarantined, or they are parked) and those the bundle marks `tobedeleted`, in sourcedId order.
+    ///
+    /// What the diff kept as encoded deletes is used as it is when every omitted record is deleted (a rollover's
+    /// millions), filtered when some are not, and read again (`heldDeletes`) only when explicit deletes join them.
+    private func plannedDeletes(
+        _ entity: RosterEntity, mode: FileMode, diff: inout SyncDiff, quarantined quarantinedHere: Set<String>,
+        count: inout EntityCounts, parkingsEnded: inout [String],
+        heldDeletes: (RosterEntity, [String]) throws -> [RosterChange]
+    ) rethrows -> ChangeGroup {
+        let explicit = diff.explicitDeletes(entity)
+        let implicit = mode == .bulk && policy.implicitDeletes.contains(entity.rawValue)
+        let prefix = entity.rawValue + "|"
+        let parkedHere = parked.isEmpty ? [] : parked.filter { $0.hasPrefix(prefix) }
+        if implicit, explicit.isEmpty, quarantinedHere.isEmpty, parkedHere.isEmpty, let kept = diff.takeUnseenDeletes(entity) {
+            return ChangeGroup(kept)
+        }
+        let unseenIDs = diff.unseenHeld(entity)
+        // Whether a record is held (and not seen): the diff answers for a few; where it keeps its unseen records as
+        // encoded deletes, each answer would decode them all, so a set of them answers instead.
+        let unseenSet: Set<String>? = diff.keepsUnseenDeletes(entity) && (!explicit.isEmpty || !parkedHere.isEmpty)
+            ? Set(unseenIDs) : nil
+        let held = diff
+        func holds(_ id: String) -> Bool { unseenSet.map { $0.contains(id) } ?? held.holds(entity, id) }
+        // Explicit deletes are never marked seen, so those still unseen are exactly the held ones.
+        let explicitDeleted = explicit.filter(holds)
+        // Implicit deletes, in the order the diff lists them (a rollover's millions come in key order already), and
+        // the held records not deleted after all.
+        var implicitIDs: [String] = []
+        var spared: Set<String> = []
+        if implicit {
+            for id in unseenIDs {
+                // A row quarantined for an error is still in the file: never delete what we could not read.
+                if !explicit.isEmpty, explicit.contains(id) { spared.insert(id); continue }
+                if !quarantinedHere.isEmpty, quarantinedHere.contains(id) { spared.insert(id); continue }
+                if !parkedHere.isEmpty, parkedHere.contains(prefix + id) {
+                    count.parked += 1
+                    spared.insert(id)
+                    continue
+                }
+                implicitIDs.append(id)
+            }
+            // A parked record the file carries again (or that is gone since) is no longer a parked delete.
+            for key in parkedHere where !holds(String(key.dropFirst(prefix.count))) { parkingsEnded.append(key) }
+        }
+        // In sourcedId order; sorted only when the diff's order is not already that order.
+        let inOrder = explicitDeleted.isEmpty && diff.unseenHeldInOrder(entity) && Self.isAscending(implicitIDs)
+        let kept = diff.takeUnseenDeletes(entity)
+        if inOrder, implicit, let kept {
+            return ChangeGroup(spared.isEmpty ? kept : Self.removing({ spared.contains($0) }, from: kept))
+        }
+        let deletedIDs = inOrder ? implicitIDs : explicitDeleted.union(implicitIDs).sorted()
+        return ChangeGroup(try heldDeletes(entity, deletedIDs))
     }
 
     /// Completes a plan from a diff collected while the bundle streamed by.
@@ -89,11 +137,11 @@ public struct SyncPlanner: Sendable {
         // The sourcedIds of quarantined rows, by file.
         var quarantined: [String: Set<String>] = [:]
         for row in bundle.quarantined { if let id = row.sourcedId { quarantined[row.file, default: []].insert(id) } }
-        var groups: [[RosterChange]] = []
+        var groups: [ChangeGroup] = []
         var counts: [String: EntityCounts] = [:]
         var reasons: [String] = []
-        // The delete groups again, by entity (the same arrays, not copies), for the reasons read after the loop.
-        var deletedByEntity: [RosterEntity: [RosterChange]] = [:]
+        // The delete groups again, by entity (the same groups, not copies), for the reasons read after the loop.
+        var deletedByEntity: [RosterEntity: ChangeGroup] = [:]
         var userMerges: [SourcedIDMerge] = []
         var mergeableEnrollmentAdds: [RosterChange] = []
         var parkingsEnded: [String] = []
@@ -110,69 +158,52 @@ public struct SyncPlanner: Sendable {
                 counts[entity.rawValue] = count
                 continue
             }
-            let explicit = diff.explicitDeletes(entity)
-            // Explicit deletes are never marked seen, so those still unseen are exactly the held ones.
-            let explicitDeleted = explicit.filter { diff.holds(entity, $0) }
-            // Implicit deletes, in the order the diff lists them (a rollover's millions come in key order already).
-            var implicitIDs: [String] = []
-            // The diff's own deletes of those records, when it kept them (read with the digests it compared), and
-            // the positions among them of the records not deleted after all.
-            var unseenDeletes = diff.takeUnseenDeletes(entity)
-            var notDeleted: [Int] = []
-            if mode == .bulk, policy.implicitDeletes.contains(entity.rawValue) {
-                let quarantinedHere = quarantined[entity.file.rawValue + ".csv"] ?? []
-                for (position, id) in diff.unseenHeld(entity).enumerated() {
-                    // A row quarantined for an error is still in the file: never delete what we could not read.
-                    if !explicit.isEmpty, explicit.contains(id) { notDeleted.append(position); continue }
-                    if !quarantinedHere.isEmpty, quarantinedHere.contains(id) { notDeleted.append(position); continue }
-                    if !parked.isEmpty, parked.contains("\(entity.rawValue)|\(id)") {
-                        count.parked += 1
-                        notDeleted.append(position)
-                        continue
-                    }
-                    implicitIDs.append(id)
-                }
-                // A parked record the file carries again (or that is gone since) is no longer a parked delete.
-                let prefix = entity.rawValue + "|"
-                for key in parked where key.hasPrefix(prefix) && !diff.holds(entity, String(key.dropFirst(prefix.count))) {
-                    parkingsEnded.append(key)
-                }
-            }
-            // In sourcedId order; sorted only when the diff's order is not already that order.
-            let inOrder = explicitDeleted.isEmpty && diff.unseenHeldInOrder(entity) && Self.isAscending(implicitIDs)
-            let deletedIDs = inOrder ? implicitIDs : explicitDeleted.union(implicitIDs).sorted()
-            let deletes: [RosterChange]
-            if inOrder, mode == .bulk, policy.implicitDeletes.contains(entity.rawValue), let kept = unseenDeletes.take() {
-                deletes = notDeleted.isEmpty ? kept : Self.removing(notDeleted, from: kept)
-            } else {
-                unseenDeletes = nil  // not of use here: let go before the records are read
-                deletes = try heldDeletes(entity, deletedIDs)
-            }
+            let deletes = try plannedDeletes(
+                entity, mode: mode, diff: &diff, quarantined: quarantined[entity.file.rawValue + ".csv"] ?? [],
+                count: &count, parkingsEnded: &parkingsEnded, heldDeletes: heldDeletes)
             deletedByEntity[entity] = deletes
-            // Adds and updates in sourcedId order (sequential inserts), then deletes. Taken out of the diff, sorted in
-            // place (bundles usually come sorted already) and moved: millions of changes are never copied.
+            // Updates (and a first sync's adds) in sourcedId order, then a later sync's adds, encoded in sourcedId order
+            // as they came (sequential inserts), then deletes. Taken out of the diff, sorted in place (bundles usually
+            // come sorted already) and moved: millions of changes are never copied.
             var entityChanges = diff.takeChanges(entity)
+            var encodedAdds = diff.takeEncodedAdds(entity)
+            if let adds = encodedAdds, !adds.ascending {
+                // Out of order: sorted with the rest.
+                entityChanges += adds.changes
+                encodedAdds = nil
+            }
             if !Self.isSorted(entityChanges) {
                 entityChanges.sort { $0.record.sourcedID < $1.record.sourcedID }
             }
             if count.updates > 0 {
                 try Self.nameChangedFields(&entityChanges, entity: entity, held: heldRecords)
             }
-            if entity == .academicSessions {
-                sessionYears.added = entityChanges.compactMap { $0.operation == .add ? $0.record.ref3.flatMap { Int($0) } : nil }
-                sessionYears.deleted = deletes.compactMap { $0.record.ref3.flatMap { Int($0) } }
-            } else if entity == .courses {
-                courseChanges.added = entityChanges.compactMap { $0.operation == .add ? $0.record : nil }
-                courseChanges.deleted = deletes.map(\.record)
+            let group = ChangeGroup(segments: [.changes(entityChanges)] + (encodedAdds.map { [.encoded($0)] } ?? []))
+            entityChanges = []
+            encodedAdds = nil
+            /// The records this entity adds (decoded where they are encoded: asked only of small entities or rarely).
+            func added() -> [RosterRecord] {
+                var records: [RosterRecord] = []
+                group.forEach(operation: .add) { records.append($0.record) }
+                return records
             }
-            if entity == .users {
-                userMerges = Self.proposedUserMerges(added: entityChanges, deleted: deletes.map(\.record))
+            if entity == .academicSessions {
+                sessionYears.added = added().compactMap { $0.ref3.flatMap { Int($0) } }
+                sessionYears.deleted = deletes.changes.compactMap { $0.record.ref3.flatMap { Int($0) } }
+            } else if entity == .courses {
+                courseChanges.added = added()
+                courseChanges.deleted = deletes.changes.map(\.record)
+            }
+            if entity == .users, !deletes.isEmpty {
+                userMerges = Self.proposedUserMerges(
+                    added: added().map { RosterChange(operation: .add, record: $0) }, deleted: deletes.changes.map(\.record))
             } else if entity == .enrollments, !userMerges.isEmpty {
                 let newUsers = Set(userMerges.map(\.newID))
-                mergeableEnrollmentAdds = entityChanges.filter { $0.operation == .add && newUsers.contains($0.record.ref2 ?? "") }
+                group.forEach(operation: .add) { change in
+                    if newUsers.contains(change.record.ref2 ?? "") { mergeableEnrollmentAdds.append(change) }
+                }
             }
-            groups.append(entityChanges)
-            entityChanges = []
+            groups.append(group)
             groups.append(deletes)
             count.deletes = deletes.count
             counts[entity.rawValue] = count
@@ -202,8 +233,8 @@ public struct SyncPlanner: Sendable {
         }
         var classCourse = heldClassCourse
         classCourse.merge(diff.incomingClassCourse) { _, new in new }
-        let merges = userMerges + Self.proposedEnrollmentMerges(
-            userMerges, added: mergeableEnrollmentAdds, deleted: deletedByEntity[.enrollments] ?? [])
+        let merges = userMerges + (mergeableEnrollmentAdds.isEmpty ? [] : Self.proposedEnrollmentMerges(
+            userMerges, added: mergeableEnrollmentAdds, deleted: deletedByEntity[.enrollments]?.changes ?? []))
         // An enrollment that follows its re-keyed user is not a removal, unless the merge is declined.
         let merged = Set(merges.filter { $0.entity == RosterEntity.enrollments.rawValue }.map(\.oldID))
         var removable = deletedByEntity
@@ -253,19 +284,21 @@ public struct SyncPlanner: Sendable {
 
     /// Students removed from a course whose mapping is locked: their work in progress is protected.
     private func lockedCourseRemovals(
-        deleted: [RosterEntity: [RosterChange]], classCourse: [String: String], lockedCourses: Set<String>
+        deleted: [RosterEntity: ChangeGroup], classCourse: [String: String], lockedCourses: Set<String>
     ) -> [String] {
         guard !lockedCourses.isEmpty else { return [] }
         var removed: [String: [String]] = [:]
-        for change in deleted[.enrollments] ?? [] {
+        deleted[.enrollments]?.forEach { change in
             let record = change.record
             guard record.ref3 == "student", let classID = record.ref1, let course = classCourse[classID],
                   lockedCourses.contains(course)
-            else { continue }
+            else { return }
             removed[course, default: []].append(record.ref2 ?? record.sourcedID)
         }
-        for change in deleted[.courses] ?? [] where lockedCourses.contains(change.record.sourcedID) {
-            removed[change.record.sourcedID, default: []].append("(the course itself)")
+        deleted[.courses]?.forEach { change in
+            if lockedCourses.contains(change.record.sourcedID) {
+                removed[change.record.sourcedID, default: []].append("(the course itself)")
+            }
         }
         return removed.keys.sorted().map { course in
             let students = removed[course]!

@@ -27,11 +27,22 @@ public protocol RosterDigestCursor: AnyObject {
     /// ``RosterChange/deleting(_:)`` makes it), when the cursor has it at hand; nil when it would take another read.
     /// A diff that finds the record omitted keeps the change, so a rollover's millions are not read again to plan them.
     func currentAsDelete() -> RosterChange?
+
+    /// Appends ``currentAsDelete()`` to `deletes`, encoded straight from where the cursor holds it when it can (no
+    /// change or text is made); false when the record is not at hand (nothing appended).
+    func appendCurrentAsDelete(to deletes: inout EncodedChanges) -> Bool
 }
 
 extension RosterDigestCursor {
     /// Not at hand: the planner reads the records it deletes (``RosterStore/heldDeletes(integrationID:entity:sourcedIDs:)``).
     public func currentAsDelete() -> RosterChange? { nil }
+
+    /// ``currentAsDelete()``, encoded.
+    public func appendCurrentAsDelete(to deletes: inout EncodedChanges) -> Bool {
+        guard let change = currentAsDelete() else { return false }
+        deletes.append(change)
+        return true
+    }
 }
 
 /// A durable store for RosterFlow: where transactions run.

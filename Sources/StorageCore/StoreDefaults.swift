@@ -78,8 +78,13 @@ extension SyncRunStore {
         try syncRuns(integrationID: nil)
     }
 
-    /// The groups joined, stored as one sequence.
+    /// The groups joined (encoded segments decoded), stored as one sequence.
+    public func storeChangeSet(groups: [ChangeGroup], runID: String) throws {
+        try storeChangeSet(groups.lazy.flatMap(\.changes), runID: runID)
+    }
+
+    /// Keeps a change set given as groups of changes (see ``storeChangeSet(groups:runID:)``).
     public func storeChangeSet(groups: [[RosterChange]], runID: String) throws {
-        try storeChangeSet(groups.joined(), runID: runID)
+        try storeChangeSet(groups: groups.map(ChangeGroup.init), runID: runID)
     }
 }

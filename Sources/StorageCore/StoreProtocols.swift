@@ -368,8 +368,9 @@ public protocol SyncRunStore {
     func storeChangeSet<Changes: Sequence>(_ changes: Changes, runID: String) throws where Changes.Element == RosterChange
 
     /// Keeps a change set given as the planner's groups (applied in order, each in order), as
-    /// ``storeChangeSet(_:runID:)`` does; a store may work on several groups at once.
-    func storeChangeSet(groups: [[RosterChange]], runID: String) throws
+    /// ``storeChangeSet(_:runID:)`` does; a store may work on several groups at once, and keep encoded segments
+    /// (``EncodedChanges``) as they are.
+    func storeChangeSet(groups: [ChangeGroup], runID: String) throws
 
     /// The change set stored for a held run.
     func changeSet(runID: String) throws -> [RosterChange]

@@ -315,4 +315,17 @@ final class SQLiteRosterDigestCursor: RosterDigestCursor {
             entity: entity, sourcedID: row.string(0), digest: Int64(row.int(1)), ref1: row.optionalString(2),
             ref2: row.optionalString(3), ref3: row.optionalString(4), title: row.optionalString(5), ref4: row.optionalString(6)))
     }
+
+    /// The row ``next()`` stepped to, encoded as its delete from the row's bytes in place.
+    public func appendCurrentAsDelete(to deletes: inout EncodedChanges) -> Bool {
+        guard !done else { return false }
+        let row = FastRow(handle: handle)
+        let handle = self.handle
+        deletes.appendDelete(sourcedID: row.textBytes(0), digest: Int64(row.int(1))) { column in
+            // ref1, ref2, ref3, title, ref4: the row's columns 2 to 6.
+            let index = Int32(column + 1)
+            return sqlite3_column_type(handle, index) == SQLITE_NULL ? nil : row.textBytes(index)
+        }
+        return true
+    }
 }

@@ -13,43 +13,59 @@ extension SQLiteTransaction {
         try writer.flush()
     }
 
-    /// Keeps a change set given as the planner's groups: as ``storeChangeSet(_:runID:)`` does, the blocks encoded on
-    /// every core (a rollover's 4.2 M changes), then written in order on this connection.
-    public func storeChangeSet(groups: [[RosterChange]], runID: String) throws {
-        // Each block: a run of one entity and operation inside one group, at most a block's capacity.
-        var blocks: [(group: Int, range: Range<Int>)] = []
-        for index in groups.indices {
-            // Read in place: four million changes are not copied to be compared.
-            groups[index].withUnsafeBufferPointer { group in
-                var start = 0
-                while start < group.count {
-                    var end = start + 1
-                    let first = (operation: group[start].operation, entity: group[start].record.entity)
-                    while end < group.count,
-                          ChangeBlocks.fits(group[end].operation, group[end].record.entity, after: first, count: end - start) {
-                        end += 1
+    /// Keeps a change set given as the planner's groups: as ``storeChangeSet(_:runID:)`` does, the blocks of its
+    /// changes encoded on every core (a rollover's 4.2 M changes), then written in order on this connection; its
+    /// encoded segments (``EncodedChanges``) are written as they are.
+    public func storeChangeSet(groups: [ChangeGroup], runID: String) throws {
+        var writer = try ChangeBlockWriter(db, runID: runID)
+        for group in groups {
+            for segment in group.segments {
+                switch segment {
+                case let .encoded(encoded):
+                    var encoded = encoded
+                    encoded.finish()
+                    for block in encoded.blocks {
+                        try writer.write(entity: encoded.entity, operation: block.operation, count: block.count, bytes: block.bytes)
                     }
-                    blocks.append((index, start..<end))
-                    start = end
+                case let .changes(changes):
+                    try Self.store(changes, with: &writer)
                 }
             }
         }
-        var writer = try ChangeBlockWriter(db, runID: runID)
+    }
+
+    /// Encodes `changes` into blocks on every core and writes them in order.
+    private static func store(_ changes: [RosterChange], with writer: inout ChangeBlockWriter) throws {
+        // Each block: a run of one entity and operation, at most a block's capacity.
+        var blocks: [Range<Int>] = []
+        // Read in place: millions of changes are not copied to be compared.
+        changes.withUnsafeBufferPointer { group in
+            var start = 0
+            while start < group.count {
+                var end = start + 1
+                let first = (operation: group[start].operation, entity: group[start].record.entity)
+                while end < group.count,
+                      ChangeBlocks.fits(group[end].operation, group[end].record.entity, after: first, count: end - start) {
+                    end += 1
+                }
+                blocks.append(start..<end)
+                start = end
+            }
+        }
         // In waves, so that only a few blocks' bytes are held at once.
         let wave = 16 * ChangeBlocks.workers
         for waveStart in stride(from: 0, to: blocks.count, by: wave) {
             let slice = blocks[waveStart..<min(waveStart + wave, blocks.count)]
             let encoded = ChangeBlocks.concurrently(slice.count) { index in
                 var encoder = ChangeBlockEncoder()
-                let block = slice[slice.startIndex + index]
-                groups[block.group].withUnsafeBufferPointer { group in
-                    for index in block.range { encoder.append(group[index]) }
+                changes.withUnsafeBufferPointer { group in
+                    for index in slice[slice.startIndex + index] { encoder.append(group[index]) }
                 }
                 return encoder.bytes
             }
-            for (block, bytes) in zip(slice, encoded) {
-                let first = groups[block.group][block.range.lowerBound]
-                try writer.write(entity: first.record.entity, operation: first.operation, count: block.range.count, bytes: bytes)
+            for (range, bytes) in zip(slice, encoded) {
+                let first = changes[range.lowerBound]
+                try writer.write(entity: first.record.entity, operation: first.operation, count: range.count, bytes: bytes)
             }
         }
     }

@@ -478,7 +478,7 @@ final class SyncTests: SyncTestCase {
             let counts = try tx.rosterCounts(integrationID: integrationID)
             func diff(capturing: Bool, streamed: [Int]) throws -> SyncDiff {
                 var diff = SyncDiff(heldCounts: counts)
-                let merge = HeldDigestMerge(tx: tx, integrationID: integrationID, heldCounts: counts) { _ in capturing }
+                let merge = HeldDigestMerge(tx: tx, integrationID: integrationID) { _ in capturing }
                 for index in streamed { _ = try merge.held(.enrollments, held[index].sourcedID, explicitDelete: false) }
                 try merge.finish(&diff)
                 return diff
@@ -488,7 +488,7 @@ final class SyncTests: SyncTestCase {
             var merged = try diff(capturing: true, streamed: everyOther)
             XCTAssertEqual(merged.unseenHeld(.enrollments), omitted.map(\.sourcedID))
             if Fixture.domainPostgresURL == nil {
-                XCTAssertEqual(merged.takeUnseenDeletes(.enrollments)?.map(Self.shown), omitted.map { Self.shown(RosterChange.deleting($0)) })
+                XCTAssertEqual(merged.takeUnseenDeletes(.enrollments)?.changes.map(Self.shown), omitted.map { Self.shown(RosterChange.deleting($0)) })
                 XCTAssertNil(merged.takeUnseenDeletes(.enrollments), "taken out")
             } else {
                 XCTAssertNil(merged.takeUnseenDeletes(.enrollments), "PostgreSQL's cursor has no records at hand: the plan reads them")
@@ -503,7 +503,7 @@ final class SyncTests: SyncTestCase {
             // the pipeline lets the reader go on meanwhile; short ones are not.
             let told = ToldPassingOver()
             var passing = SyncDiff(heldCounts: counts)
-            let merge = HeldDigestMerge(tx: tx, integrationID: integrationID, heldCounts: counts, passingOver: told.tell,
+            let merge = HeldDigestMerge(tx: tx, integrationID: integrationID, passingOver: told.tell,
                                         longPassOver: 10) { _ in true }
             for index in [0, 5, 11, 12, 40, held.count - 1] {
                 _ = try merge.held(.enrollments, held[index].sourcedID, explicitDelete: false)

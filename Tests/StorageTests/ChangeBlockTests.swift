@@ -191,3 +191,93 @@ final class ChangeBlockTests: XCTestCase {
         XCTAssertEqual(rows, expected)
     }
 }
+
+/// Changes kept encoded in memory (`EncodedChanges`, `ChangeGroup`): what the planner holds a later sync's adds and a
+/// bulk file's omissions in, and what the store writes as it is.
+final class EncodedChangesTests: XCTestCase {
+    /// Encoded and decoded, changes come back equal, in blocks of one operation and at most a block's capacity; a
+    /// delete encoded from its parts (as a cursor's row gives them) is the delete encoded from the change.
+    func testEncodedChangesComeBackEqualInBlocksOfOneOperation() {
+        let changes = ChangeBlockTests.changes(5_000).filter { $0.record.entity == "users" }
+        var encoded = EncodedChanges(entity: "users")
+        for change in changes { encoded.append(change) }
+        XCTAssertEqual(encoded.count, changes.count)
+        XCTAssertEqual(encoded.changes, changes, "the block under way is read too")
+        encoded.finish()
+        XCTAssertEqual(encoded.changes, changes)
+        XCTAssertEqual(encoded.blocks.reduce(0) { $0 + $1.count }, changes.count)
+        XCTAssertTrue(encoded.blocks.allSatisfy { $0.count <= ChangeBlocks.capacity })
+        var decoded: [RosterChange] = []
+        encoded.forEach(operation: .update) { decoded.append($0) }
+        XCTAssertEqual(decoded, changes.filter { $0.operation == .update })
+
+        var parts = EncodedChanges(entity: "users")
+        var whole = EncodedChanges(entity: "users")
+        for change in changes where change.operation == .delete && !change.parked {
+            let deleting = RosterChange.deleting(change.record)
+            whole.append(deleting)
+            let r = deleting.record
+            // Each text in memory of its own, as a row's columns are.
+            let texts = [r.ref1, r.ref2, r.ref3, r.title, r.ref4].map { text in
+                text.map { text -> UnsafeMutableBufferPointer<UInt8> in
+                    let bytes = Array(text.utf8)
+                    let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(1, bytes.count))
+                    _ = buffer.initialize(from: bytes)
+                    return UnsafeMutableBufferPointer(rebasing: buffer[0..<bytes.count])
+                }
+            }
+            defer { for text in texts { text?.deallocate() } }
+            Array(r.sourcedID.utf8).withUnsafeBufferPointer { id in
+                parts.appendDelete(sourcedID: id, digest: r.digest) { column in texts[column - 1].map { UnsafeBufferPointer($0) } }
+            }
+        }
+        parts.finish()
+        whole.finish()
+        XCTAssertGreaterThan(whole.count, 0)
+        XCTAssertEqual(parts.blocks.map(\.bytes), whole.blocks.map(\.bytes))
+    }
+
+    /// Whether the sourcedIds came in strictly ascending bytewise order is known as they are encoded, across blocks.
+    func testAscendingOrderIsToldAcrossBlocks() {
+        func encoded(_ ids: [String]) -> EncodedChanges {
+            var encoded = EncodedChanges(entity: "enrollments")
+            for id in ids { encoded.append(RosterChange(operation: .add, record: RosterRecord(entity: "enrollments", sourcedID: id, digest: 1))) }
+            return encoded
+        }
+        let ordered = (0..<5_000).map { String(format: "e-%06d", $0) }
+        XCTAssertTrue(encoded(ordered).ascending)
+        XCTAssertTrue(encoded(["a", "ab", "b", "é"]).ascending)
+        XCTAssertFalse(encoded(["ab", "a"]).ascending, "a shorter prefix after the longer")
+        XCTAssertFalse(encoded(["a", "a"]).ascending, "a repeat")
+        var swapped = ordered
+        // The last of the first block and the first of the second.
+        swapped.swapAt(ChangeBlocks.capacity - 1, ChangeBlocks.capacity)
+        XCTAssertFalse(encoded(swapped).ascending)
+        XCTAssertFalse(encoded(Array(ordered.reversed())).ascending)
+    }
+
+    /// A group of changes and encoded segments stores as the same changes would one by one, in order.
+    func testAGroupWithEncodedSegmentsStoresAsItsChanges() throws {
+        let folder = NSTemporaryDirectory() + "rosterflow-encoded-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let store = try SQLiteStore(path: folder + "/encoded.sqlite")
+        let changes = ChangeBlockTests.changes(6_000)
+        let users = changes.filter { $0.record.entity == "users" }
+        let enrollments = changes.filter { $0.record.entity == "enrollments" }
+        var encoded = EncodedChanges(entity: "enrollments")
+        for change in enrollments.dropFirst(100) { encoded.append(change) }
+        let groups = [ChangeGroup(users), ChangeGroup(segments: [.changes(Array(enrollments.prefix(100))), .encoded(encoded)])]
+        XCTAssertEqual(groups.map(\.count), [users.count, enrollments.count])
+        XCTAssertEqual(groups.flatMap(\.changes), users + enrollments)
+        XCTAssertTrue(groups[1].contains { $0.record.sourcedID == enrollments.last!.record.sourcedID })
+        XCTAssertEqual(groups[1].filter { $0.operation == .delete }.changes, enrollments.filter { $0.operation == .delete })
+        try store.writeNow { tx in
+            try ChangeBlockTests.insertHeldRun(tx, "run-1")
+            try tx.storeChangeSet(groups: groups, runID: "run-1")
+        }
+        XCTAssertEqual(try store.readNow { try $0.changeSet(runID: "run-1") }, users + enrollments)
+        XCTAssertEqual(try store.readNow { try $0.syncChanges(runID: "run-1", entity: "enrollments", operation: "delete", limit: 5, offset: 2) }
+            .map(\.change), Array(enrollments.filter { $0.operation == .delete }.dropFirst(2).prefix(5)))
+    }
+}
