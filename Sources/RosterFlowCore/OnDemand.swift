@@ -238,7 +238,7 @@ enum OnDemand {
     /// place students who signed in, drops archive memberships (work kept), teacher changes are applied, and a class the
     /// SIS deleted is archived through its workflow (its teachers are told).
     static func follow(
-        _ groups: [[RosterChange]], tx: any StoreTransaction, runtime: WorkflowRuntime, integrationID: String, runID: String, now: Double
+        _ groups: [ChangeGroup], tx: any StoreTransaction, runtime: WorkflowRuntime, integrationID: String, runID: String, now: Double
     ) throws -> [AppliedStep] {
         guard try tx.provisioningMode(integrationID: integrationID) == .onDemand else { return [] }
         var imported: [String: ImportedClassRecord] = [:]
@@ -246,7 +246,8 @@ enum OnDemand {
         guard !imported.isEmpty else { return [] }
         var steps: [AppliedStep] = []
         for group in groups {
-            for change in group where !change.parked {
+            try group.forEach { change in
+                guard !change.parked else { return }
                 let record = change.record
                 if record.entity == classes, change.operation == .delete, let cls = imported[record.sourcedID],
                    let state = try tx.instance(id: cls.instanceID)?.state, ClassImport.State.open.contains(state) {
@@ -254,12 +255,12 @@ enum OnDemand {
                         tx, instanceID: cls.instanceID, event: ClassImport.Event.deletedInSIS, sender: .system,
                         reason: "the SIS deleted class \(cls.title) (\(cls.classSourcedID)) in sync \(runID); it was archived, with its students' work",
                         payload: ["sync_run": runID], now: now))
-                    continue
+                    return
                 }
                 guard record.entity == enrollments, let classID = record.ref1, let user = record.ref2,
                       let cls = imported[classID], let state = try tx.instance(id: cls.instanceID)?.state,
                       ClassImport.State.open.contains(state)
-                else { continue }
+                else { return }
                 let member = try tx.classMembers(integrationID: integrationID, classSourcedID: classID, userSourcedID: user)
                     .first { $0.role == (record.ref3 == "teacher" ? "teacher" : "student") }
                 switch (record.ref3 ?? "", change.operation) {
@@ -288,7 +289,7 @@ enum OnDemand {
                         try place(tx, imported: cls, student: user, how: "sync", since: now, now: now)
                     }
                 default:
-                    continue
+                    return
                 }
             }
         }

@@ -375,8 +375,6 @@ extension RosterFlowService {
             ? report.rendered(maxPerFile: 20, maxBytes: 16_000, more: "`rosterflow sync show \(runID)`") : ""
         let actor = request.actor
         let releasesLock = request.releasesLock
-        // What is applied, as changes (encoded ones decoded here, outside the write); a held run stores them as they are.
-        let applied = decision == .applied ? plan.changeGroups.map(\.changes) : []
         let lifecycle = try await write { tx, now in
             try lock?.verify(tx)
             if decision == .applied || decision == .held {
@@ -413,7 +411,7 @@ extension RosterFlowService {
             switch decision {
             case .applied:
                 steps = try Self.apply(
-                    applied, tx: tx, runtime: runtime, integration: integration, runID: runID, locked: locked,
+                    plan.changeGroups, tx: tx, runtime: runtime, integration: integration, runID: runID, locked: locked,
                     afterStartup: !firstSync, stage: stage, checkpoint: cancellation.check, now: now)
             case .held:
                 var trace = SyncPhaseTrace()
@@ -634,11 +632,12 @@ extension RosterFlowService {
                     try tx.unparkDeletes(runID: runID, entity: entity, sourcedIDs: merges.filter { $0.entity == entity }.map(\.oldID))
                 }
             }
-            let changes = try tx.changeSet(runID: runID)
-            phase.mark("approve: change set read (\(changes.count) changes)")
+            // Its blocks as they are: decoded a block at a time as they are applied.
+            let changes = try tx.changeSetGroups(runID: runID)
+            phase.mark("approve: change set read (\(changes.reduce(0) { $0 + $1.count }) changes)")
             let locked = try tx.lockedCourseSourcedIDs(integrationID: run.integrationID)
             var steps = try Self.apply(
-                [changes], tx: tx, runtime: runtime, integration: integration, runID: runID, locked: locked,
+                changes, tx: tx, runtime: runtime, integration: integration, runID: runID, locked: locked,
                 afterStartup: run.basedOnRun != nil, checkpoint: cancellation.check, now: now)
             phase.mark("approve: applied (\(steps.count) lifecycle steps)")
             steps += try Self.carryForward(carried, integrationID: run.integrationID, runID: runID, tx: tx, runtime: runtime,
@@ -657,7 +656,11 @@ extension RosterFlowService {
                 }
             }
             try tx.updateSyncRunDecision(id: runID, decision: withoutDeletes ? .approvedWithoutDeletes : .approved, finishedAt: now)
-            if withoutDeletes { try Self.rememberParkedDeletes(tx: tx, run: run, changes: changes, actor: actor, now: now) }
+            if withoutDeletes {
+                var deletes: [RosterChange] = []
+                for group in changes { group.forEach(operation: .delete) { deletes.append($0) } }
+                try Self.rememberParkedDeletes(tx: tx, run: run, changes: deletes, actor: actor, now: now)
+            }
             try Self.auditSyncDecision(tx, run: run, approved: true, decision: withoutDeletes ? .approvedWithoutDeletes : .approved, merge: merges.isEmpty ? nil : merge, actor: actor, now: now)
             if try tx.instance(id: run.integrationID)?.state == DomainVocabulary.Integration.State.onHold {
                 steps.append(try runtime.apply(
@@ -801,7 +804,7 @@ extension RosterFlowService {
 
     /// Applies a change set (in groups, applied in order) and its lifecycle effects inside the caller's transaction.
     static func apply(
-        _ groups: [[RosterChange]], tx: any StoreTransaction, runtime: WorkflowRuntime, integration: IntegrationRecord,
+        _ groups: [ChangeGroup], tx: any StoreTransaction, runtime: WorkflowRuntime, integration: IntegrationRecord,
         runID: String, locked: Set<String>, afterStartup: Bool, stage: (any RosterAddStage)? = nil,
         checkpoint: (() throws -> Void)? = nil, now: Double
     ) throws -> [AppliedStep] {
@@ -814,16 +817,21 @@ extension RosterFlowService {
                 && locked.contains(change.record.sourcedID)
         }
         var courseAdds: [RosterChange] = []
-        var toApply: [[RosterChange]] = []
+        var toApply: [ChangeGroup] = []
         toApply.reserveCapacity(groups.count)
         for group in groups {
-            guard group.contains(where: keptLocked) else {
+            // Only courses are looked at (encoded blocks of other entities are not decoded here).
+            var keepsLocked = false
+            group.forEach(entity: courses) { change in
+                if keptLocked(change) { keepsLocked = true }
+                if change.operation == .add, !change.parked { courseAdds.append(change) }
+            }
+            guard keepsLocked else {
                 toApply.append(group)
-                courseAdds += group.lazy.filter { $0.record.entity == courses && $0.operation == .add && !$0.parked }
                 continue
             }
             var kept: [RosterChange] = []
-            for change in group {
+            for change in group.changes {
                 guard keptLocked(change) else {
                     kept.append(change)
                     continue
@@ -836,11 +844,10 @@ extension RosterFlowService {
                         now: now)
                 }
             }
-            toApply.append(kept)
-            courseAdds += kept.lazy.filter { $0.record.entity == courses && $0.operation == .add && !$0.parked }
+            toApply.append(ChangeGroup(kept))
         }
         // All groups in one call: a store can load a district's first roster as one.
-        try tx.applyRosterChanges(groups: toApply, integrationID: integration.id, runID: runID, stage: stage, checkpoint: checkpoint,
+        try tx.applyRosterChanges(changeGroups: toApply, integrationID: integration.id, runID: runID, stage: stage, checkpoint: checkpoint,
                                   now: now)
         phase.mark("apply: roster changes")
         // An on-demand integration creates no course shells; its imported classes follow the changes instead.

@@ -343,6 +343,33 @@ public struct ChangeBlockDecoder: Sendable {
         guard reader.atEnd else { throw Self.damaged }
     }
 
+    /// Checks that a block's bytes decode as `count` changes (as ``decode(_:entity:operation:count:_:)`` would),
+    /// making nothing: a stored block is checked before it is kept encoded in memory (``EncodedChanges``).
+    ///
+    /// - Throws: ``StorageError`` when the bytes end early or say something they cannot (a damaged database).
+    public static func validate(_ block: UnsafeRawBufferPointer, count: Int) throws {
+        var lengths = [Int](repeating: 0, count: ChangeBlocks.columns)
+        var reader = Reader(bytes: block)
+        func text(_ column: Int) throws {
+            let shared = try reader.length()
+            let rest = try reader.length()
+            guard shared <= lengths[column] else { throw damaged }
+            _ = try reader.bytes(rest)
+            lengths[column] = shared + rest
+        }
+        for _ in 0..<count {
+            let flags = try reader.byte()
+            try text(0)
+            _ = try reader.uint64()
+            for column in 1...5 where flags & ChangeBlocks.textFlags[column - 1] != 0 { try text(column) }
+            if flags & ChangeBlocks.hasFields != 0 { _ = try reader.bytes(try reader.length()) }
+            if flags & ChangeBlocks.hasMask != 0 {
+                guard try reader.varint() <= UInt64(UInt32.max) else { throw damaged }
+            }
+        }
+        guard reader.atEnd else { throw damaged }
+    }
+
     private mutating func text(_ reader: inout Reader, column: Int) throws -> String {
         let shared = try reader.length()
         let rest = try reader.bytes(try reader.length())

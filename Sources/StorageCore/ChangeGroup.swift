@@ -6,6 +6,12 @@ public struct EncodedChangeBlock: Sendable {
     public let count: Int
     /// The block's bytes, as `sync_change_blocks` stores them.
     public let bytes: [UInt8]
+
+    public init(operation: RosterChange.Operation, count: Int, bytes: [UInt8]) {
+        self.operation = operation
+        self.count = count
+        self.bytes = bytes
+    }
 }
 
 /// Changes of one entity kept in the form a held change set is stored in (``ChangeBlocks``, about 20–30 bytes a change)
@@ -25,6 +31,14 @@ public struct EncodedChanges: Sendable {
     private var openOperation: RosterChange.Operation?
 
     public init(entity: String) { self.entity = entity }
+
+    /// Changes of `entity` already encoded, as `blocks` (each of which must decode: check stored ones with
+    /// ``ChangeBlockDecoder/validate(_:count:)`` first).
+    public init(entity: String, blocks: [EncodedChangeBlock]) {
+        self.entity = entity
+        self.blocks = blocks
+        count = blocks.reduce(0) { $0 + $1.count }
+    }
 
     /// Whether every sourcedId came in strictly ascending bytewise order (SQLite's order of the key).
     public var ascending: Bool { encoder.ascending }

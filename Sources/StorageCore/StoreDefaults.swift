@@ -78,6 +78,11 @@ extension SyncRunStore {
         try syncRuns(integrationID: nil)
     }
 
+    /// The change set as one group of changes.
+    public func changeSetGroups(runID: String) throws -> [ChangeGroup] {
+        [ChangeGroup(try changeSet(runID: runID))]
+    }
+
     /// The groups joined (encoded segments decoded), stored as one sequence.
     public func storeChangeSet(groups: [ChangeGroup], runID: String) throws {
         try storeChangeSet(groups.lazy.flatMap(\.changes), runID: runID)

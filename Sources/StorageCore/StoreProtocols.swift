@@ -297,6 +297,13 @@ public protocol RosterStore {
         checkpoint: (() throws -> Void)?, now: Double
     ) throws
 
+    /// As ``applyRosterChanges(groups:integrationID:runID:stage:checkpoint:now:)``, for groups that may hold encoded
+    /// segments (``ChangeGroup``): a store may apply those a block at a time instead of decoding them all first.
+    func applyRosterChanges(
+        changeGroups: [ChangeGroup], integrationID: String, runID: String, stage: (any RosterAddStage)?,
+        checkpoint: (() throws -> Void)?, now: Double
+    ) throws
+
     /// A record's story in one integration (or, with nil, in every integration), oldest first: the history rows, and
     /// the add of a held record that has not changed since (kept in the record itself; see `applyRosterChanges`).
     /// SourcedIds are unique only inside a district: callers showing one record pass its integration.
@@ -316,6 +323,15 @@ public protocol RosterStore {
 }
 
 extension RosterStore {
+    /// The groups decoded, then applied as changes.
+    public func applyRosterChanges(
+        changeGroups: [ChangeGroup], integrationID: String, runID: String, stage: (any RosterAddStage)?,
+        checkpoint: (() throws -> Void)?, now: Double
+    ) throws {
+        try applyRosterChanges(groups: changeGroups.map(\.changes), integrationID: integrationID, runID: runID, stage: stage,
+                               checkpoint: checkpoint, now: now)
+    }
+
     /// One ``applyRosterChanges(_:integrationID:runID:checkpoint:now:)`` per group, in order.
     public func applyRosterChanges(
         groups: [[RosterChange]], integrationID: String, runID: String, checkpoint: (() throws -> Void)?, now: Double
@@ -374,6 +390,10 @@ public protocol SyncRunStore {
 
     /// The change set stored for a held run.
     func changeSet(runID: String) throws -> [RosterChange]
+
+    /// The change set stored for a held run, in apply order, as groups; a store that keeps it encoded hands its
+    /// blocks over as they are (``EncodedChanges``: checked, not decoded), so that applying it decodes a block at a time.
+    func changeSetGroups(runID: String) throws -> [ChangeGroup]
 
     /// Marks the deletes of a change set as parked (kept, not applied).
     func parkDeletes(runID: String) throws

@@ -210,25 +210,211 @@ extension SQLiteTransaction {
         return tally == staged ? others : nil
     }
 
+    /// Applies groups that may hold encoded segments: those without any are applied as changes (and `stage` used as
+    /// ``applyRosterChanges(groups:integrationID:runID:stage:checkpoint:now:)`` says); the others a group at a time,
+    /// their encoded blocks decoded one at a time as they are applied (a rollover's 4.2 M changes are never all in
+    /// memory as changes).
+    public func applyRosterChanges(
+        changeGroups: [ChangeGroup], integrationID: String, runID: String, stage: (any RosterAddStage)?,
+        checkpoint: (() throws -> Void)?, now: Double
+    ) throws {
+        let encoded = changeGroups.contains { group in
+            group.segments.contains { if case .encoded = $0 { return true } else { return false } }
+        }
+        guard encoded, stage == nil else {
+            try applyRosterChanges(groups: changeGroups.map(\.changes), integrationID: integrationID, runID: runID, stage: stage,
+                                   checkpoint: checkpoint, now: now)
+            return
+        }
+        for group in changeGroups {
+            try applyRosterChanges(
+                ChangeChunks(group), staged: nil, integrationID: integrationID, runID: runID, checkpoint: checkpoint, now: now)
+        }
+    }
+
+    /// Changes to apply, handed over a chunk at a time, and the counts an apply decides on before the first.
+    struct ChangeChunks {
+        private let segments: [ChangeGroup.Segment]
+        /// How many changes.
+        private(set) var count = 0
+        /// Adds by entity (not parked ones, where the changes say; an encoded block's adds all count).
+        private(set) var adds: [String: Int] = [:]
+        /// Changes of enrollments (likewise, parked ones not counted where the changes say).
+        private(set) var enrollmentChanges = 0
+        /// Whether any change is not parked (an encoded block of adds or updates is never parked).
+        private(set) var anyUnparked = false
+
+        init(_ changes: [RosterChange]) { self.init(ChangeGroup(changes)) }
+
+        init(_ group: ChangeGroup) {
+            segments = group.segments
+            let enrollments = EnrollmentLookupSQL.entity
+            var parkedDeletesOnly: [EncodedChanges] = []
+            for segment in segments {
+                switch segment {
+                case let .changes(changes):
+                    count += changes.count
+                    // Counted run by run of one entity (changes come grouped by entity): no hashing per change.
+                    var entity = "", run = 0
+                    for change in changes where !change.parked {
+                        anyUnparked = true
+                        if change.record.entity == enrollments { enrollmentChanges += 1 }
+                        guard change.operation == .add else { continue }
+                        if change.record.entity != entity {
+                            if run > 0 { adds[entity, default: 0] += run }
+                            entity = change.record.entity
+                            run = 0
+                        }
+                        run += 1
+                    }
+                    if run > 0 { adds[entity, default: 0] += run }
+                case let .encoded(encoded):
+                    count += encoded.count
+                    if encoded.entity == enrollments { enrollmentChanges += encoded.count }
+                    for block in encoded.blocks where block.operation != .delete {
+                        anyUnparked = true
+                        if block.operation == .add { adds[encoded.entity, default: 0] += block.count }
+                    }
+                    if encoded.blocks.allSatisfy({ $0.operation == .delete }) { parkedDeletesOnly.append(encoded) }
+                }
+            }
+            // Deletes alone: whether any is not parked is read from them (a run approved without its deletes parks all).
+            for deletes in parkedDeletesOnly where !anyUnparked {
+                deletes.forEach { if !$0.parked { anyUnparked = true } }
+            }
+        }
+
+        /// Hands the changes over in order: a segment of changes whole, an encoded segment a block at a time, decoded
+        /// on a thread of its own a few blocks ahead (``BlocksDecodedAhead``), so that the apply does not wait on it.
+        func forEachChunk(_ body: ([RosterChange]) throws -> Void) throws {
+            for segment in segments {
+                switch segment {
+                case let .changes(changes):
+                    try body(changes)
+                case let .encoded(encoded):
+                    let ahead = BlocksDecodedAhead(encoded)
+                    defer { ahead.stop() }
+                    while let chunk = try ahead.next() {
+                        try body(chunk)
+                        ahead.recycle(chunk)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Decodes the blocks of an encoded segment on a thread of its own, up to ``ahead`` blocks ahead of the apply that
+    /// takes them (``next()``); the arrays the apply is done with come back (``recycle(_:)``) to be filled again.
+    final class BlocksDecodedAhead: @unchecked Sendable {
+        static let ahead = 4
+
+        private let condition = NSCondition()
+        private var ready: [[RosterChange]] = []
+        private var spare: [[RosterChange]] = []
+        private var finished = false
+        private var stopped = false
+        private var failure: (any Error)?
+
+        init(_ encoded: EncodedChanges) {
+            let thread = Thread { [self] in decode(encoded) }
+            thread.name = "rosterflow.apply-decode"
+            thread.start()
+        }
+
+        /// The next block's changes, in order; nil after the last.
+        func next() throws -> [RosterChange]? {
+            condition.lock()
+            defer { condition.unlock() }
+            while ready.isEmpty && !finished { condition.wait() }
+            if let failure { throw failure }
+            guard !ready.isEmpty else { return nil }
+            condition.broadcast()
+            return ready.removeFirst()
+        }
+
+        /// Hands back an array the apply is done with.
+        func recycle(_ chunk: [RosterChange]) {
+            condition.lock()
+            spare.append(chunk)
+            condition.unlock()
+        }
+
+        /// Stops decoding (the apply ended, or failed) and waits for the thread to end.
+        func stop() {
+            condition.lock()
+            stopped = true
+            condition.broadcast()
+            while !finished { condition.wait() }
+            condition.unlock()
+        }
+
+        private func decode(_ encoded: EncodedChanges) {
+            var decoder = ChangeBlockDecoder()
+            var outcome: (any Error)?
+            for block in encoded.blocks {
+                condition.lock()
+                while ready.count >= Self.ahead && !stopped { condition.wait() }
+                var chunk = stopped ? nil : (spare.popLast() ?? [])
+                condition.unlock()
+                guard var changes = chunk.take() else { break }
+                changes.removeAll(keepingCapacity: true)
+                do {
+                    try block.bytes.withUnsafeBytes { raw in
+                        try decoder.decode(raw, entity: encoded.entity, operation: block.operation, count: block.count) {
+                            changes.append($0)
+                            return true
+                        }
+                    }
+                } catch {
+                    outcome = error
+                    break
+                }
+                condition.lock()
+                ready.append(changes)
+                condition.broadcast()
+                condition.unlock()
+            }
+            condition.lock()
+            failure = outcome
+            finished = true
+            condition.broadcast()
+            condition.unlock()
+        }
+    }
+
+    /// The changes being applied (one chunk of them), as the batched adds find them by position.
+    private final class ChunkBox {
+        var changes: [RosterChange] = []
+    }
+
     private func applyRosterChanges(
         _ changes: [RosterChange], staged: StagedAdds?, integrationID: String, runID: String, checkpoint: (() throws -> Void)?,
         now: Double
     ) throws {
-        let suspended = try suspendEntityIndexes(for: changes, staged: staged?.counts ?? [:])
+        try applyRosterChanges(ChangeChunks(changes), staged: staged, integrationID: integrationID, runID: runID,
+                               checkpoint: checkpoint, now: now)
+    }
+
+    private func applyRosterChanges(
+        _ source: ChangeChunks, staged: StagedAdds?, integrationID: String, runID: String, checkpoint: (() throws -> Void)?,
+        now: Double
+    ) throws {
+        let suspended = try suspendEntityIndexes(adding: source.adds, of: source.count, staged: staged?.counts ?? [:])
         let upkeep = try enrollmentLookupUpkeep(
-            for: changes, integrationID: integrationID, staged: staged?.counts[EnrollmentLookupSQL.entity] ?? 0)
+            changing: source.enrollmentChanges, integrationID: integrationID, staged: staged?.counts[EnrollmentLookupSQL.entity] ?? 0)
         let lookups = upkeep.writer
         let enrollments = EnrollmentLookupSQL.entity
+        let chunk = ChunkBox()
         // Adds (a first sync's millions) in batches, each value bound straight from the record; the integration and
-        // the run once. Written before any other change is applied, and at the end.
-        // Queued by position in `changes` (no copy of the record).
+        // the run once. Written before any other change is applied, and at the end of each chunk.
+        // Queued by position in the chunk (no copy of the record).
         var adds = try BatchedInsert<Int>(
             db, sql: """
                 INSERT INTO roster_records (integration_id, run_id, entity, sourced_id, digest, ref1, ref2, ref3, title, add_logged, fields, ref4)
                 """,
             row: "(?1, ?2, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)", shared: 2, width: 9
         ) { statement, offset, position in
-            let r = changes[position].record
+            let r = chunk.changes[position].record
             statement.bind(offset + 1, r.entity)
             statement.bindKeyAndReferences(of: r, at: offset + 2)
             statement.bind(offset + 8, r.fields)
@@ -262,7 +448,7 @@ extension SQLiteTransaction {
             INSERT INTO roster_history (integration_id, entity, sourced_id, run_id, op, digest, title, at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """)
-        if staged != nil || changes.contains(where: { !$0.parked }) { try bumpRosterVersion(integrationID: integrationID) }
+        if staged != nil || source.anyUnparked { try bumpRosterVersion(integrationID: integrationID) }
         if let staged {
             // The staged adds in key order (the stage's primary key): appended to the B-tree, nothing sorted.
             try checkpoint?()
@@ -290,62 +476,67 @@ extension SQLiteTransaction {
             updateKeepingKeys.bind(3, sourcedID)
         }
         var applied = 0
-        var index = changes.startIndex
-        while index < changes.endIndex {
-            let change = changes[index]
-            index += 1
-            if change.parked { continue }
-            if change.operation != .add, !adds.isEmpty { try adds.flush() }
-            if change.operation == .delete {
-                // A long run of one entity's deletes (a rollover ends every class and enrollment of the year): applied
-                // as a set, not three statements each.
-                let end = changes[index...].firstIndex { $0.operation != .delete || $0.record.entity != change.record.entity }
-                    ?? changes.endIndex
-                if end - index + 1 >= Self.setDeleteThreshold {
-                    try applyDeletes(changes[(index - 1)..<end], integrationID: integrationID, runID: runID, checkpoint: checkpoint,
-                                     lookups: lookups, now: now)
-                    applied &+= end - index + 1
-                    index = end
+        try source.forEachChunk { changes in
+            chunk.changes = changes
+            defer { chunk.changes = [] }
+            var index = changes.startIndex
+            while index < changes.endIndex {
+                let change = changes[index]
+                index += 1
+                if change.parked { continue }
+                if change.operation != .add, !adds.isEmpty { try adds.flush() }
+                if change.operation == .delete {
+                    // A long run of one entity's deletes (a rollover ends every class and enrollment of the year): applied
+                    // as a set, not three statements each.
+                    let end = changes[index...].firstIndex { $0.operation != .delete || $0.record.entity != change.record.entity }
+                        ?? changes.endIndex
+                    if end - index + 1 >= Self.setDeleteThreshold {
+                        try applyDeletes(changes[(index - 1)..<end], integrationID: integrationID, runID: runID, checkpoint: checkpoint,
+                                         lookups: lookups, now: now)
+                        applied &+= end - index + 1
+                        index = end
+                        continue
+                    }
+                }
+                applied &+= 1
+                if applied & 8191 == 0, let checkpoint { try checkpoint() }
+                let r = change.record
+                switch change.operation {
+                case .add:
+                    try adds.add(index - 1)
+                    if let lookups, r.entity == enrollments { try lookups.note(r) }
                     continue
+                case .update:
+                    bindKey(r.entity, r.sourcedID)
+                    try logAdd.run()
+                    if let lookups, r.entity == enrollments { try lookups.forget(r.sourcedID) }
+                    updateKeepingKeys.bind(4, Int(r.digest))
+                    updateKeepingKeys.bind(5, r.ref1)
+                    updateKeepingKeys.bind(6, r.ref2)
+                    updateKeepingKeys.bind(7, r.ref3)
+                    updateKeepingKeys.bind(8, r.title)
+                    updateKeepingKeys.bind(9, runID)
+                    updateKeepingKeys.bind(10, r.fields)
+                    updateKeepingKeys.bind(11, r.ref4)
+                    try updateKeepingKeys.run()
+                    if sqlite3_changes(updateKeepingKeys.connection) == 0 {
+                        try update.execute(.text(integrationID), .text(r.entity), .text(r.sourcedID), .int(Int(r.digest)),
+                                           FastValue(r.ref1), FastValue(r.ref2), FastValue(r.ref3), FastValue(r.title), .text(runID),
+                                           FastValue(r.fields), FastValue(r.ref4))
+                    }
+                    if let lookups, r.entity == enrollments { try lookups.note(r) }
+                case .delete:
+                    bindKey(r.entity, r.sourcedID)
+                    try logAdd.run()
+                    if let lookups, r.entity == enrollments { try lookups.forget(r.sourcedID) }
+                    try delete.run()
                 }
+                try history.execute(.text(integrationID), .text(r.entity), .text(r.sourcedID), .text(runID),
+                                    .text(change.operation.rawValue), .int(Int(r.digest)), FastValue(r.title), .double(now))
             }
-            applied &+= 1
-            if applied & 8191 == 0, let checkpoint { try checkpoint() }
-            let r = change.record
-            switch change.operation {
-            case .add:
-                try adds.add(index - 1)
-                if let lookups, r.entity == enrollments { try lookups.note(r) }
-                continue
-            case .update:
-                bindKey(r.entity, r.sourcedID)
-                try logAdd.run()
-                if let lookups, r.entity == enrollments { try lookups.forget(r.sourcedID) }
-                updateKeepingKeys.bind(4, Int(r.digest))
-                updateKeepingKeys.bind(5, r.ref1)
-                updateKeepingKeys.bind(6, r.ref2)
-                updateKeepingKeys.bind(7, r.ref3)
-                updateKeepingKeys.bind(8, r.title)
-                updateKeepingKeys.bind(9, runID)
-                updateKeepingKeys.bind(10, r.fields)
-                updateKeepingKeys.bind(11, r.ref4)
-                try updateKeepingKeys.run()
-                if sqlite3_changes(updateKeepingKeys.connection) == 0 {
-                    try update.execute(.text(integrationID), .text(r.entity), .text(r.sourcedID), .int(Int(r.digest)),
-                                       FastValue(r.ref1), FastValue(r.ref2), FastValue(r.ref3), FastValue(r.title), .text(runID),
-                                       FastValue(r.fields), FastValue(r.ref4))
-                }
-                if let lookups, r.entity == enrollments { try lookups.note(r) }
-            case .delete:
-                bindKey(r.entity, r.sourcedID)
-                try logAdd.run()
-                if let lookups, r.entity == enrollments { try lookups.forget(r.sourcedID) }
-                try delete.run()
-            }
-            try history.execute(.text(integrationID), .text(r.entity), .text(r.sourcedID), .text(runID),
-                                .text(change.operation.rawValue), .int(Int(r.digest)), FastValue(r.title), .double(now))
+            // The queued adds are positions in this chunk: written before the next.
+            try adds.flush()
         }
-        try adds.flush()
         let rebuild = upkeep.rebuildsAfter
         if !suspended.isEmpty || rebuild {
             // SQLite's sorter may use helper threads for these builds (the connection's only work at this point).
@@ -382,16 +573,13 @@ extension SQLiteTransaction {
     /// Chooses how `changes` keep the integration's enrollment lookups: rebuilt after an apply of at least
     /// ``indexRebuildThreshold`` enrollment changes and at least half as many as it holds (and removed now), else
     /// change by change.
-    private func enrollmentLookupUpkeep(for changes: [RosterChange], integrationID: String, staged: Int) throws -> EnrollmentLookupUpkeep {
+    private func enrollmentLookupUpkeep(changing changed: Int, integrationID: String, staged: Int) throws -> EnrollmentLookupUpkeep {
         guard try keepsEnrollmentLookups(integrationID: integrationID) else { return .none }
         if staged > 0 {
             // Staged adds are not noted one by one: the keys are written from the roster after the inserts.
             try db.fastExecute(EnrollmentLookupSQL.clear, [.text(integrationID)])
             return .rebuildAfter
         }
-        let enrollments = EnrollmentLookupSQL.entity
-        var changed = 0
-        for change in changes where !change.parked && change.record.entity == enrollments { changed += 1 }
         if changed >= Self.indexRebuildThreshold {
             let held = try db.fastFirst(
                 "SELECT COUNT(*) FROM roster_records WHERE integration_id = ? AND entity = 'enrollments'", [integrationID]) { $0.int(0) } ?? 0
@@ -418,20 +606,10 @@ extension SQLiteTransaction {
     /// Drops the partial indexes of `roster_records` (`… WHERE entity = 'x'`) of each entity that `changes` adds
     /// massively and returns their `CREATE INDEX` statements, exactly as stored, to run after the inserts. Inside the
     /// caller's transaction: a failure part-way rolls the drop back with everything else.
-    private func suspendEntityIndexes(for changes: [RosterChange], staged: [String: Int]) throws -> [String] {
-        guard changes.count + staged.values.reduce(0, +) >= Self.entityIndexRebuildThreshold else { return [] }
-        // Counted run by run of one entity (changes come grouped by entity): no hashing per change; staged adds as told.
-        var adds = staged
-        var entity = "", run = 0
-        for change in changes where change.operation == .add && !change.parked {
-            if change.record.entity != entity {
-                if run > 0 { adds[entity, default: 0] += run }
-                entity = change.record.entity
-                run = 0
-            }
-            run += 1
-        }
-        if run > 0 { adds[entity, default: 0] += run }
+    private func suspendEntityIndexes(adding added: [String: Int], of count: Int, staged: [String: Int]) throws -> [String] {
+        guard count + staged.values.reduce(0, +) >= Self.entityIndexRebuildThreshold else { return [] }
+        // Staged adds as told.
+        let adds = added.merging(staged, uniquingKeysWith: +)
         var suspended: [String] = []
         for (entity, count) in adds where count >= Self.entityIndexRebuildThreshold {
             let quoted = entity.replacingOccurrences(of: "'", with: "''")

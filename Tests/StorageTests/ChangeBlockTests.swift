@@ -150,11 +150,16 @@ final class ChangeBlockTests: XCTestCase {
                     XCTAssertEqual((error as? StorageError)?.code, .database, "\(error)")
                     XCTAssertTrue("\(error)".contains("stored change set is damaged"), "\(error)")
                 }
+                // Kept encoded for an approval, the blocks are checked as they are read: an error, never a crash later.
+                XCTAssertThrowsError(try tx.changeSetGroups(runID: "run-1"), damage) { error in
+                    XCTAssertTrue("\(error)".contains("stored change set is damaged"), "\(error)")
+                }
                 try db(tx).execute(sql: "ROLLBACK TO damage")
                 try db(tx).execute(sql: "RELEASE damage")
             }
         }
         XCTAssertEqual(try store.readNow { try $0.changeSet(runID: "run-1") }, changes)
+        XCTAssertEqual(try store.readNow { try $0.changeSetGroups(runID: "run-1") }.flatMap(\.changes), changes)
     }
 
     private func db(_ tx: any StoreTransaction) -> Database { (tx as! SQLiteTransaction).db }

@@ -698,6 +698,55 @@ final class StoreContractTests: StoreContractCase {
         }
     }
 
+    /// A held change set applied from its groups as the store hands them over (`changeSetGroups`: SQLite's blocks,
+    /// decoded one at a time as they are applied) leaves the same roster and history as the same changes applied
+    /// whole: adds, updates, a run of deletes longer than a block, and parked deletes left alone.
+    func testAChangeSetAppliedFromItsGroupsEqualsItsChangesApplied() async throws {
+        func id(_ n: Int) -> String { "e-" + String(n + 10_000).dropFirst() }
+        try forEachStore { store in
+            let changes = (0..<40).map { RosterChange(operation: .update, record: Self.record("enrollments", id($0), digest: -Int64($0), title: "Moved \($0)")) }
+                + (6_000..<6_050).map { RosterChange(operation: .add, record: Self.record("enrollments", id($0), digest: Int64($0))) }
+                + (40..<3_000).map { n in
+                    var delete = Self.delete(Self.record("enrollments", id(n), digest: Int64(n)))
+                    delete.parked = n % 7 == 0
+                    return delete
+                }
+            try store.writeNow { tx in
+                for integration in ["int-1", "int-2"] {
+                    try Self.seedIntegration(tx, integration)
+                    try tx.insertSyncRun(Self.syncRun("add-\(integration)", integration: integration, decision: .applied, at: 10))
+                    try tx.insertSyncRun(Self.syncRun("held-\(integration)", integration: integration, decision: .held, at: 20))
+                    try tx.applyRosterChanges((0..<4_000).map { RosterChange(operation: .add, record: Self.record("enrollments", id($0), digest: Int64($0))) },
+                                              integrationID: integration, runID: "add-\(integration)", checkpoint: nil, now: 10)
+                    try tx.storeChangeSet(changes, runID: "held-\(integration)")
+                }
+            }
+            try store.writeNow { tx in
+                let groups = try tx.changeSetGroups(runID: "held-int-1")
+                XCTAssertEqual(groups.flatMap(\.changes), changes)
+                try tx.applyRosterChanges(changeGroups: groups, integrationID: "int-1", runID: "held-int-1", stage: nil,
+                                          checkpoint: nil, now: 20)
+                try tx.applyRosterChanges(try tx.changeSet(runID: "held-int-2"), integrationID: "int-2", runID: "held-int-2",
+                                          checkpoint: nil, now: 20)
+            }
+            let (one, two) = try store.readNow { tx in
+                (try tx.rosterRecords(integrationID: "int-1", entity: "enrollments"),
+                 try tx.rosterRecords(integrationID: "int-2", entity: "enrollments"))
+            }
+            XCTAssertEqual(one.count, 4_000 + 50 - (3_000 - 40) + (40..<3_000).filter { $0 % 7 == 0 }.count)
+            XCTAssertEqual(one.map { [$0.sourcedID, String($0.digest), $0.title] }, two.map { [$0.sourcedID, String($0.digest), $0.title] })
+            func history(_ sourcedID: String, _ integration: String) throws -> [String] {
+                try store.readNow { try $0.rosterHistory(sourcedID: sourcedID, integrationID: integration, entities: ["enrollments"]) }
+                    .map { "\($0.operation) \($0.runID.prefix(4)) \(Int($0.at)) \($0.title ?? "-")" }
+            }
+            for n in [0, 39, 40, 41, 42, 2_087, 2_088, 2_999, 3_000, 6_049] {
+                XCTAssertEqual(try history(id(n), "int-1"), try history(id(n), "int-2"), id(n))
+            }
+            XCTAssertEqual(try history(id(41), "int-1"), ["add add- 10 \(id(41))", "delete held 20 \(id(41))"])
+            XCTAssertEqual(try history(id(42), "int-1"), ["add add- 10 \(id(42))"], "a parked delete is not applied")
+        }
+    }
+
     /// Every field of a stored change reads back as it was stored (the change set of an approval is read in place).
     func testAStoredChangeSetReadsBackEveryField() async throws {
         let changes = [
