@@ -79,12 +79,14 @@ public struct ChangeBlockEncoder: @unchecked Sendable {
     private var previous: UnsafeMutablePointer<UInt8>
     private var stride: Int
     private var previousCount: UnsafeMutablePointer<Int>
+    /// How many changes the block holds so far.
     public private(set) var count = 0
     /// Whether every sourcedId appended so far (across ``reset()``s) was bytewise greater than the one before.
     public private(set) var ascending = true
     /// The last sourcedId of the block before the last ``reset()``, to check the next block's first against.
     private var carried: [UInt8] = []
 
+    /// An encoder with room for a block of short changes (it grows for longer ones).
     public init() {
         capacity = 64 * ChangeBlocks.capacity
         stride = 64
@@ -110,6 +112,7 @@ public struct ChangeBlockEncoder: @unchecked Sendable {
         previousCount.update(repeating: 0, count: ChangeBlocks.columns)
     }
 
+    /// Appends `change` (of the block's entity and operation: the caller keeps blocks apart).
     public mutating func append(_ change: borrowing RosterChange) {
         // A copy of an encoder writes into memory of its own.
         if !isKnownUniquelyReferenced(&memory) { copyMemory() }
@@ -303,6 +306,7 @@ public struct ChangeBlockEncoder: @unchecked Sendable {
 public struct ChangeBlockDecoder: Sendable {
     private var previous = [[UInt8]](repeating: [], count: ChangeBlocks.columns)
 
+    /// A decoder (it keeps each column's previous text while it decodes a block).
     public init() {}
 
     /// Hands each of the block's `count` changes to `body`, in order; stops early when `body` returns false.

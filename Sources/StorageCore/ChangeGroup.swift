@@ -2,11 +2,14 @@ import Foundation
 
 /// One block of encoded changes (see ``ChangeBlocks``): `count` changes of one entity and one operation.
 public struct EncodedChangeBlock: Sendable {
+    /// The operation of every change in the block.
     public let operation: RosterChange.Operation
+    /// How many changes the block holds.
     public let count: Int
     /// The block's bytes, as `sync_change_blocks` stores them.
     public let bytes: [UInt8]
 
+    /// A block of `count` changes of `operation`, encoded as `bytes`.
     public init(operation: RosterChange.Operation, count: Int, bytes: [UInt8]) {
         self.operation = operation
         self.count = count
@@ -30,6 +33,7 @@ public struct EncodedChanges: Sendable {
     private var encoder = ChangeBlockEncoder()
     private var openOperation: RosterChange.Operation?
 
+    /// No changes yet, of `entity`.
     public init(entity: String) { self.entity = entity }
 
     /// Changes of `entity` already encoded, as `blocks` (each of which must decode: check stored ones with
@@ -40,9 +44,11 @@ public struct EncodedChanges: Sendable {
         count = blocks.reduce(0) { $0 + $1.count }
     }
 
-    /// Whether every sourcedId came in strictly ascending bytewise order (SQLite's order of the key).
+    /// Whether every sourcedId appended came in strictly ascending bytewise order (SQLite's order of the key); blocks
+    /// handed in whole (``init(entity:blocks:)``) are not checked.
     public var ascending: Bool { encoder.ascending }
 
+    /// Whether no change is kept.
     public var isEmpty: Bool { count == 0 }
 
     /// Appends a change of this entity.
@@ -122,10 +128,14 @@ public struct EncodedChanges: Sendable {
 /// A run of changes in apply order, kept as ``RosterChange`` values, as encoded blocks (``EncodedChanges``), or as
 /// segments of both (a sync's updates as changes, its adds encoded).
 public struct ChangeGroup: Sendable {
+    /// A run of the group's changes, in one form.
     public enum Segment: Sendable {
+        /// Changes as values.
         case changes([RosterChange])
+        /// Changes of one entity, encoded.
         case encoded(EncodedChanges)
 
+        /// How many changes the segment holds.
         public var count: Int {
             switch self {
             case let .changes(changes): return changes.count
@@ -134,16 +144,20 @@ public struct ChangeGroup: Sendable {
         }
     }
 
+    /// The group's changes, in order, by segment (none empty).
     public private(set) var segments: [Segment]
 
+    /// A group of `changes` as values.
     public init(_ changes: [RosterChange]) { segments = changes.isEmpty ? [] : [.changes(changes)] }
 
+    /// A group of encoded changes (the block under way closed).
     public init(_ encoded: EncodedChanges) {
         var encoded = encoded
         encoded.finish()
         segments = encoded.isEmpty ? [] : [.encoded(encoded)]
     }
 
+    /// A group of `segments`, in order (empty ones left out, encoded ones closed).
     public init(segments: [Segment]) {
         self.segments = segments.compactMap { segment in
             guard segment.count > 0 else { return nil }
@@ -153,7 +167,9 @@ public struct ChangeGroup: Sendable {
         }
     }
 
+    /// How many changes the group holds.
     public var count: Int { segments.reduce(0) { $0 + $1.count } }
+    /// Whether the group holds no change.
     public var isEmpty: Bool { segments.allSatisfy { $0.count == 0 } }
 
     /// Hands each change to `body` in order (encoded ones decoded); only those of `entity` and `operation` when they
